@@ -1,0 +1,11 @@
+// drawbridge: placeholder entry point until its issue lands (see README).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+int main(int argc, char** argv) {
+  CLI::App app{"drawbridge"};
+  app.set_version_flag("--version", std::string("drawbridge ") + ENARX_VERSION);
+  CLI11_PARSE(app, argc, argv);
+  std::cerr << "drawbridge: not implemented yet\n";
+  return 1;
+}

@@ -1,0 +1,24 @@
+# Compiler settings shared by every target: warnings, sanitizer build type, ccache.
+
+find_program(CCACHE_PROGRAM ccache)
+if(CCACHE_PROGRAM)
+  set(CMAKE_C_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+  set(CMAKE_CXX_COMPILER_LAUNCHER ${CCACHE_PROGRAM})
+endif()
+
+add_compile_options(-Wall -Wextra)
+if(ENARX_WERROR)
+  add_compile_options(-Werror)
+endif()
+
+# "Asan" build type: AddressSanitizer + UndefinedBehaviorSanitizer, aborting on the first report.
+set(_san_flags "-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer")
+set(CMAKE_CXX_FLAGS_ASAN "-O1 -g ${_san_flags}" CACHE STRING "" FORCE)
+set(CMAKE_C_FLAGS_ASAN "-O1 -g ${_san_flags}" CACHE STRING "" FORCE)
+set(CMAKE_EXE_LINKER_FLAGS_ASAN "${_san_flags}" CACHE STRING "" FORCE)
+set(CMAKE_SHARED_LINKER_FLAGS_ASAN "${_san_flags}" CACHE STRING "" FORCE)
+string(TOUPPER "${CMAKE_BUILD_TYPE}" ENARX_BUILD_TYPE_UPPER)
+if(ENARX_BUILD_TYPE_UPPER STREQUAL "ASAN")
+  set(ENARX_SANITIZED ON)
+  add_compile_definitions(ENARX_SANITIZED=1)
+endif()
