@@ -22,3 +22,9 @@ if(ENARX_BUILD_TYPE_UPPER STREQUAL "ASAN")
   set(ENARX_SANITIZED ON)
   add_compile_definitions(ENARX_SANITIZED=1)
 endif()
+
+# Fuzz builds instrument every library for coverage; the targets themselves add -fsanitize=fuzzer.
+if(ENARX_BUILD_FUZZ)
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
