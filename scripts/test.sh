@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs every test twice —
+# a normal warnings-as-errors build, then an AddressSanitizer + UndefinedBehaviorSanitizer build —
+# then a short libFuzzer smoke run of every fuzz target.
+#   scripts/test.sh                 everything
+#   ENARX_SKIP_ASAN=1 / ENARX_SKIP_FUZZ=1   leave a stage out (local iteration only; CI runs all)
+#   ENARX_FUZZ_SECONDS=N            seconds per fuzz target (default 20)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$repo"
+
+bash deps/install.sh
+jobs="$(nproc)"
+export CCACHE_DIR="${CCACHE_DIR:-$repo/.deps/ccache}"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+run_suite() {  # <build-dir> <build-type>
+  local dir="$1" type="$2"
+  stage "configure + build ($type) in $dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" -DENARX_WERROR=ON >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  stage "tests ($type)"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs" --timeout 600
+}
+
+run_suite build/release RelWithDebInfo
+if [[ "${ENARX_SKIP_ASAN:-0}" != 1 ]]; then
+  # detect_leaks stays on; V8's own allocations are process-lifetime and suppressed by file.
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
+  export LSAN_OPTIONS="${LSAN_OPTIONS:-suppressions=$repo/scripts/lsan.supp}"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+  run_suite build/asan Asan
+fi
+if [[ "${ENARX_SKIP_FUZZ:-0}" != 1 ]]; then
+  stage "fuzz smoke (${ENARX_FUZZ_SECONDS:-20}s per target)"
+  scripts/fuzz.sh "${ENARX_FUZZ_SECONDS:-20}"
+fi
+stage "all test stages passed"
