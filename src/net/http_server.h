@@ -1,0 +1,227 @@
+// HTTP/1.1 server (Boost.Beast + Asio underneath; none of it leaks into this header).
+//
+//   net::ServerConfig cfg;
+//   cfg.address = "0.0.0.0"; cfg.port = 8443;
+//   cfg.tls = net::TlsServerConfig::from_files("server.pem", "server.key");
+//   net::HttpServer server(cfg);
+//   server.route(net::Method::Get, "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}",
+//                [](net::Request& req) {
+//                  return net::Response::text(200, req.param("path"));
+//                });
+//   server.run();   // blocks until SIGTERM/SIGINT, then drains and returns
+//
+// Model
+//   * TLS by default: start() throws Error("http.tls_required") when neither `tls` is set nor
+//     `allow_plaintext` is true. TLS 1.2 minimum, 1.3 preferred; client certificates per
+//     TlsServerConfig::client_auth, verified by OpenSSL during the handshake against
+//     client_ca_pem only. The verified chain reaches handlers as Request::peer_chain_der.
+//   * Threads: `io_threads` run all network I/O; handlers run on a separate pool of
+//     `worker_threads`, so a CPU-bound (steward verification) or disk-bound (drawbridge) handler
+//     never stalls other connections' I/O. A handler may block; the connection simply waits.
+//   * Request bodies are buffered in memory (Request::body) up to the route's limit
+//     (RouteOptions::max_body_size, else ServerConfig::max_body_size). A larger Content-Length
+//     or a chunked body that grows past it is answered 413 http.body_too_large and the
+//     connection is closed. Headers over max_header_size: 431 http.header_too_large, closed.
+//   * Responses carry an in-memory body or a file streamed from disk (Response::file), with
+//     Content-Length. HEAD requests get GET's headers without a body; a GET route answers HEAD
+//     unless a HEAD route exists for the same pattern.
+//   * Errors are JSON: {"code":"http.not_found","message":"..."} with Content-Type
+//     application/json. From handlers: HttpError(status, code, message) is sent as is; another
+//     enarx::Error is sent with status error_status(error) (default 400, or 500 for codes
+//     beginning "io.", "db.", "storage." or "internal." whose messages are replaced by
+//     "internal error"); any other exception is 500 {"code":"http.internal","message":
+//     "internal error"} and the details only go to the log.
+//   * Built-ins (unless disabled): GET /healthz -> 200 {"status":"ok"}; GET /metrics ->
+//     Prometheus text (see docs/net.md for the metric names).
+//   * Timeouts: handshake_timeout for the TLS handshake; header_timeout from the first byte of a
+//     request until its header is complete (slowloris); body_timeout for the body; idle_timeout
+//     between requests on a keep-alive connection; write_timeout per response. Expiry closes the
+//     connection (no response).
+//   * max_connections: further accepted sockets are closed at once (counted in
+//     http_connections_rejected_total).
+//   * Shutdown (stop(), or SIGTERM/SIGINT under run()): stop accepting, close idle connections,
+//     let requests already being read or handled finish and send their responses (with
+//     Connection: close) for up to shutdown_grace, then close whatever remains and return.
+//   * One access log line per request (log message "http.access"; fields method, path, route,
+//     status, bytes, duration_us, remote, request_id; never the query string or body).
+//
+// Route patterns: '/'-separated segments. A segment is a literal ("_tag"), a capture with
+// optional literal prefix/suffix ("{tag}", "v{version}", "{name}.json"), or — last segment only —
+// a wildcard "{path*}" matching zero or more remaining segments (captured joined by '/', without
+// a leading '/'). Captures are percent-decoded; a capture never matches an empty segment. The
+// most specific match wins (at the first differing segment: literal > capture > wildcard).
+// Requests whose path has "." or ".." segments or empty segments (other than a trailing '/')
+// are 400 http.bad_path. No match: 404 http.not_found; path matches but method does not: 405
+// http.method_not_allowed with an Allow header.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/error.h"
+#include "net/http.h"
+#include "net/metrics.h"
+#include "net/tls.h"
+
+namespace enarx {
+class Certificate;
+}
+
+namespace enarx::net {
+
+struct Request {
+  Method method = Method::Get;
+  std::string target;  // raw request-target, e.g. "/a/b%20c?x=1"
+  std::string path;    // target without the query, still percent-encoded
+  std::string query;   // after '?', raw ("" if none)
+  Headers headers;
+  std::string body;    // whole body, at most the route's body limit
+  std::map<std::string, std::string, std::less<>> params;  // route captures, decoded
+  std::string route;   // the matched pattern (also the metrics label)
+  std::string remote_address;  // "ip:port"
+  std::string request_id;      // UUIDv4, also sent back as X-Request-Id
+  // Client certificate chain as verified at the handshake: DER, leaf first, ending with the
+  // trust anchor from client_ca_pem. Empty for plain HTTP or when no certificate was presented.
+  std::vector<Bytes> peer_chain_der;
+
+  // Capture by name; throws HttpError(500, "http.internal") if the route has no such capture (a
+  // programming error).
+  const std::string& param(std::string_view name) const;
+  // First query parameter `name`, decoded ("+" is a space); std::nullopt if absent.
+  std::optional<std::string> query_param(std::string_view name) const;
+  std::optional<std::string> header(std::string_view name) const { return headers.get(name); }
+  // peer_chain_der parsed (needs the core X.509 implementation). Empty when no client cert.
+  std::vector<Certificate> peer_certificates() const;
+};
+
+// An open, read-only file to stream as a response body. Opening in the handler (rather than
+// naming a path) pins the content the handler chose even if the path is replaced later.
+class OpenFile {
+ public:
+  OpenFile() = default;
+  // Throws Error("io.read") naming the path when it cannot be opened or is not a regular file.
+  static OpenFile open(const std::filesystem::path& path);
+  ~OpenFile();
+  OpenFile(OpenFile&& other) noexcept;
+  OpenFile& operator=(OpenFile&& other) noexcept;
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+  bool is_open() const { return fd_ >= 0; }
+  // Gives up ownership of the descriptor (the server uses this).
+  int release();
+
+ private:
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;                // used unless `file` is set
+  std::shared_ptr<OpenFile> file;  // streamed with Content-Length = file size
+
+  static Response text(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
+  // `json_text` must already be serialized JSON.
+  static Response json(int status, std::string json_text);
+  static Response bytes(int status, std::string body,
+                        std::string content_type = "application/octet-stream");
+  static Response from_file(OpenFile file, std::string content_type = "application/octet-stream");
+  // The standard error body.
+  static Response error(int status, std::string_view code, std::string_view message);
+  static Response empty(int status = 204);
+};
+
+using Handler = std::function<Response(Request& request)>;
+
+struct RouteOptions {
+  // Overrides ServerConfig::max_body_size for this route (e.g. drawbridge blob uploads).
+  std::optional<std::uint64_t> max_body_size;
+};
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 literal ("::" = all, dual stack)
+  std::uint16_t port = 0;             // 0 = ephemeral; see HttpServer::port()
+  std::optional<TlsServerConfig> tls;
+  bool allow_plaintext = false;       // required to run without `tls`
+  PeerVerifier peer_verifier;         // optional server-level client-chain check
+
+  std::size_t max_header_size = 16 * 1024;
+  std::uint64_t max_body_size = 1024 * 1024;
+  std::size_t max_connections = 1024;
+
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{60'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{60'000};
+  std::chrono::milliseconds shutdown_grace{10'000};
+
+  unsigned io_threads = 1;
+  unsigned worker_threads = 4;
+
+  bool enable_healthz = true;
+  bool enable_metrics = true;
+  bool access_log = true;
+  std::string server_header = "enarx";  // "" = no Server header
+
+  // Status for an enarx::Error that is not an HttpError; default described above.
+  std::function<int(const Error&)> error_status;
+  // Shared registry (so components can add their own metrics); null = the server makes one.
+  std::shared_ptr<MetricsRegistry> metrics;
+};
+
+// The default error_status: 500 for codes starting "io.", "db.", "storage.", "internal.",
+// otherwise 400.
+int default_error_status(const Error& error);
+
+class HttpServer {
+ public:
+  explicit HttpServer(ServerConfig config);
+  ~HttpServer();  // stop()s if running
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Registers a route. Must be called before start(). Throws Error("http.bad_route") for a
+  // malformed pattern or a duplicate (method, pattern).
+  void route(Method method, std::string pattern, Handler handler, RouteOptions options = {});
+  void get(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Get, std::move(pattern), std::move(h), o); }
+  void post(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Post, std::move(pattern), std::move(h), o); }
+  void put(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Put, std::move(pattern), std::move(h), o); }
+  void head(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Head, std::move(pattern), std::move(h), o); }
+  void del(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Delete, std::move(pattern), std::move(h), o); }
+
+  // Binds, listens and starts the I/O and worker threads; returns immediately. Throws
+  // Error("http.bind") if the address cannot be bound, "http.tls_required", or "tls.*" for a
+  // bad certificate/key/CA.
+  void start();
+  // The bound port (after start()).
+  std::uint16_t port() const;
+  // Graceful stop as described above; blocks until done. Idempotent, thread-safe.
+  void stop();
+  // start() (if not started), then blocks until SIGTERM/SIGINT or request_stop(), then stop().
+  void run();
+  // Makes run() return (after a graceful stop). Safe from any thread.
+  void request_stop();
+
+  MetricsRegistry& metrics();
+  const ServerConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enarx::net
