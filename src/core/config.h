@@ -65,13 +65,13 @@ enum class Source { Unset, Default, File, Env, Flag };
 std::string_view to_string(Source source);
 
 struct Key {
-  std::string name;                      // dotted TOML path, e.g. "server.listen"
+  std::string name{};                    // dotted TOML path, e.g. "server.listen"
   Type type = Type::String;
-  std::optional<Value> default_value;    // must match `type` (Integer accepts int; see below)
-  std::string env;                       // environment variable, e.g. "STEWARD_LISTEN"; "" = none
-  std::string flag;                      // long flag, e.g. "--listen" (CLI11 syntax, may be
+  std::optional<Value> default_value{};  // must match `type` (Integer accepts int; see below)
+  std::string env{};                     // environment variable, e.g. "STEWARD_LISTEN"; "" = none
+  std::string flag{};                    // long flag, e.g. "--listen" (CLI11 syntax, may be
                                          // "-l,--listen"); "" = none
-  std::string help;
+  std::string help{};
   bool required = false;                 // load() throws config.missing when no source sets it
   bool secret = false;                   // value never shown by Config::dump()
 };
