@@ -227,17 +227,30 @@ Bytes Writer::wrap(std::uint8_t tag) const {
 
 // ---- OIDs ----
 
+// Arcs are held in 128 bits: enough for every OID in use, including X.667 UUID arcs
+// (2.25.<128-bit integer>) that this project mints; anything larger is rejected.
+using Arc = unsigned __int128;
+constexpr Arc kArcMax = ~Arc{0};
+
+std::string arc_to_string(Arc v) {
+  std::string s;
+  do {
+    s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  } while (v);
+  return s;
+}
+
 Bytes encode_oid(std::string_view dotted) {
-  std::vector<std::uint64_t> arcs;
+  std::vector<Arc> arcs;
   std::size_t i = 0;
   while (true) {
     std::size_t j = i;
-    std::uint64_t v = 0;
+    Arc v = 0;
     while (j < dotted.size() && dotted[j] >= '0' && dotted[j] <= '9') {
       if (j > i && dotted[i] == '0') throw Error("der.oid", "leading zero in OID arc");
-      const std::uint64_t d = static_cast<std::uint64_t>(dotted[j] - '0');
-      if (v > (std::numeric_limits<std::uint64_t>::max() - d) / 10)
-        throw Error("der.oid", "OID arc too large");
+      const Arc d = static_cast<Arc>(dotted[j] - '0');
+      if (v > (kArcMax - d) / 10) throw Error("der.oid", "OID arc too large");
       v = v * 10 + d;
       ++j;
     }
@@ -250,11 +263,10 @@ Bytes encode_oid(std::string_view dotted) {
   if (arcs.size() < 2) throw Error("der.oid", "OID needs at least two arcs");
   if (arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40))
     throw Error("der.oid", "invalid first OID arcs");
-  if (arcs[1] > std::numeric_limits<std::uint64_t>::max() - 80)
-    throw Error("der.oid", "OID arc too large");
+  if (arcs[1] > kArcMax - 80) throw Error("der.oid", "OID arc too large");
   Bytes out;
-  auto put = [&](std::uint64_t v) {
-    std::uint8_t tmp[10];
+  auto put = [&](Arc v) {
+    std::uint8_t tmp[19];  // ceil(128 / 7)
     int n = 0;
     do {
       tmp[n++] = static_cast<std::uint8_t>(v & 0x7f);
@@ -278,20 +290,19 @@ std::string decode_oid(ByteView content) {
   bool first = true;
   while (i < content.size()) {
     if (content[i] == 0x80) throw Error("der.oid", "non-minimal OID sub-identifier");
-    std::uint64_t v = 0;
+    Arc v = 0;
     while (true) {
-      if (v > (std::numeric_limits<std::uint64_t>::max() >> 7))
-        throw Error("der.oid", "OID sub-identifier too large");
+      if (v > (kArcMax >> 7)) throw Error("der.oid", "OID sub-identifier too large");
       const std::uint8_t b = content[i++];
       v = (v << 7) | (b & 0x7f);
       if (!(b & 0x80)) break;
     }
     if (first) {
-      const std::uint64_t a = v < 40 ? 0 : v < 80 ? 1 : 2;
-      out = std::to_string(a) + "." + std::to_string(v - a * 40);
+      const Arc a = v < 40 ? 0 : v < 80 ? 1 : 2;
+      out = arc_to_string(a) + "." + arc_to_string(v - a * 40);
       first = false;
     } else {
-      out += "." + std::to_string(v);
+      out += "." + arc_to_string(v);
     }
   }
   return out;

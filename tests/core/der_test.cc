@@ -153,8 +153,13 @@ TEST(DerOid, EncodeDecode) {
   EXPECT_EQ(decode_oid(encode_oid("0.0")), "0.0");
   EXPECT_EQ(decode_oid(encode_oid("2.5.29.17")), "2.5.29.17");
   EXPECT_EQ(decode_oid(encode_oid("1.2.18446744073709551615")), "1.2.18446744073709551615");
+  // X.667 UUID arcs (128-bit), as the project's own OIDs use.
+  EXPECT_EQ(decode_oid(encode_oid("2.25.84546494608837276188556021380741189428")),
+            "2.25.84546494608837276188556021380741189428");
+  EXPECT_EQ(decode_oid(encode_oid("2.25.340282366920938463463374607431768211455")),
+            "2.25.340282366920938463463374607431768211455");
   for (const char* bad : {"", "1", "1.", ".1", "1..2", "3.1", "1.40", "a.b", "1.2.3x",
-                          "1.02", "1.2.18446744073709551616"}) {
+                          "1.02", "1.2.340282366920938463463374607431768211456"}) {
     try {
       encode_oid(bad);
       ADD_FAILURE() << bad;
@@ -162,7 +167,7 @@ TEST(DerOid, EncodeDecode) {
       EXPECT_EQ(e.code(), "der.oid") << bad;
     }
   }
-  for (const char* bad : {"", "2a86", "2a8001", "ffffffffffffffffffff7f"}) {
+  for (const char* bad : {"", "2a86", "2a8001", "ffffffffffffffffffffffffffffffffffffff7f"}) {
     EXPECT_THROW(decode_oid(from_hex(bad)), Error) << bad;
   }
   EXPECT_EQ(to_hex(Writer().add_oid("2.5.29.17").bytes()), "0603551d11");
