@@ -1,0 +1,92 @@
+#include "steward/audit.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/file.h"
+
+namespace enarx::steward {
+
+AuditLog::AuditLog(std::filesystem::path path, std::uint64_t max_size,
+                   std::shared_ptr<const Clock> clock)
+    : path_(std::move(path)), max_size_(max_size), clock_(std::move(clock)) {
+  if (!clock_) clock_ = system_clock();
+  std::lock_guard lock(mutex_);
+  open_locked();
+}
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void AuditLog::open_locked() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) {
+    throw Error("steward.audit.open",
+                "cannot open audit log " + path_.string() + ": " + std::strerror(errno));
+  }
+  struct stat st {};
+  size_ = ::fstat(fd_, &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+}
+
+void AuditLog::rotate_locked() {
+  // Timestamp with a counter suffix so two rotations in one second never collide (a rename over
+  // an existing rotated file would lose it).
+  std::string stamp = format_rfc3339(clock_->now());
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  std::filesystem::path target = path_.string() + "." + stamp;
+  for (int i = 1; std::filesystem::exists(target); ++i)
+    target = path_.string() + "." + stamp + "." + std::to_string(i);
+  if (::rename(path_.c_str(), target.c_str()) != 0 && errno != ENOENT) {
+    throw Error("steward.audit.rotate",
+                "cannot rename audit log " + path_.string() + ": " + std::strerror(errno));
+  }
+  try {
+    fsync_directory(path_.parent_path().empty() ? std::filesystem::path(".") : path_.parent_path());
+  } catch (const Error&) {
+    // The rename happened; a missing directory fsync only weakens crash durability.
+  }
+  open_locked();
+}
+
+void AuditLog::rotate() {
+  std::lock_guard lock(mutex_);
+  rotate_locked();
+}
+
+void AuditLog::append(nlohmann::json record) {
+  nlohmann::json line = {{"ts", format_rfc3339(clock_->now())}};
+  for (auto& [k, v] : record.items()) line[k] = v;
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  text.push_back('\n');
+
+  std::lock_guard lock(mutex_);
+  if (reopen_requested_.exchange(false)) open_locked();
+  if (max_size_ > 0 && size_ > 0 && size_ + text.size() > max_size_) rotate_locked();
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("steward.audit.write",
+                  std::string("audit log write failed: ") + std::strerror(errno));
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd_) != 0) {
+    throw Error("steward.audit.write",
+                std::string("audit log fsync failed: ") + std::strerror(errno));
+  }
+  size_ += text.size();
+}
+
+}  // namespace enarx::steward

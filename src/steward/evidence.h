@@ -1,0 +1,71 @@
+// The seam between steward's issuance pipeline and the attestation library: one
+// EvidenceVerifier per CSR evidence-extension OID (KVM, SNP, SGX, TDX). The pipeline does the
+// platform-independent checks (CSR shape, self-signature, key algorithm pinning, bundle
+// consistency) and asks the verifier only "is this evidence genuine, bound to this key and
+// acceptable under policy?".
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "attest/appraisal.h"
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+
+namespace enarx::steward {
+
+struct VerifyContext {
+  ByteView extension_value;  // the CSR evidence extension's extnValue content
+  ByteView spki_der;         // DER SubjectPublicKeyInfo of the CSR (report-data binding)
+  TimePoint now;             // verification time (injected clock)
+};
+
+// A piece of collateral the decision relied on, recorded (by digest) in the issued
+// certificate's claims so an offline verifier can replay the check with the same inputs.
+struct CollateralRef {
+  std::string kind;    // "vcek", "crl", "tcb_info", "qe_identity", "pck_chain", ...
+  std::string url;     // CRL distribution point or "" when not applicable
+  std::string sha256;  // hex, over the exact bytes used
+  std::string source;  // "evidence" (sent by the client) or "cache" (steward's collateral dir)
+};
+
+struct VerifiedEvidence {
+  attest::Platform platform = attest::Platform::Kvm;
+  nlohmann::json claims = nlohmann::json::object();  // from the attestation library
+  std::vector<attest::Failure> failures;             // empty = acceptable under policy
+  // Set when the evidence proves nothing about hardware (KVM, simulated root of trust): the
+  // pipeline refuses it unless the policy allows insecure issuance, and marks the certificate.
+  std::optional<std::string> insecure_reason;
+  // Identity of the keep (hex): every CSR of one bundle must have the same. Definition per
+  // platform in docs/steward.md ("Bundles").
+  std::string keep_identity;
+  // Summary fields for the audit log and the certificate claims ("" when not applicable).
+  std::string measurement;
+  std::string signer;
+  std::string tcb_status;
+  std::vector<CollateralRef> collateral;
+};
+
+class EvidenceVerifier {
+ public:
+  virtual ~EvidenceVerifier() = default;
+  virtual std::string_view oid() const = 0;
+  virtual attest::Platform platform() const = 0;
+  // Key algorithms a CSR carrying this evidence may use (Enarx: SNP P-384, SGX P-256).
+  virtual std::vector<KeyType> allowed_key_types() const = 0;
+  // Digest of the DER SPKI bound into the report data (SNP SHA-384, SGX/TDX SHA-256).
+  virtual DigestAlgorithm binding_digest() const = 0;
+  // Throws enarx::Error with a stable code when the evidence cannot be decoded or verified
+  // (bad signature, broken chain, binding mismatch, ...). Policy failures come back as data.
+  virtual VerifiedEvidence verify(const VerifyContext& context) const = 0;
+};
+
+// KVM / no TEE (OID 1.3.6.1.4.1.58270.1.1, empty value): always "insecure".
+std::unique_ptr<EvidenceVerifier> make_kvm_verifier();
+
+}  // namespace enarx::steward

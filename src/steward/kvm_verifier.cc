@@ -1,0 +1,34 @@
+// KVM / "no TEE" evidence: Enarx's marker extension with an empty value. It proves nothing,
+// so the result is always insecure; the pipeline issues only when the policy opts in.
+#include "core/error.h"
+#include "steward/evidence.h"
+#include "steward/oids.h"
+
+namespace enarx::steward {
+namespace {
+
+class KvmVerifier final : public EvidenceVerifier {
+ public:
+  std::string_view oid() const override { return oids::kKvmEvidence; }
+  attest::Platform platform() const override { return attest::Platform::Kvm; }
+  std::vector<KeyType> allowed_key_types() const override {
+    return {KeyType::EcP256, KeyType::EcP384};
+  }
+  DigestAlgorithm binding_digest() const override { return DigestAlgorithm::Sha256; }
+  VerifiedEvidence verify(const VerifyContext& context) const override {
+    require(context.extension_value.empty(), "steward.kvm.value_not_empty",
+            "the KVM evidence extension must have an empty value");
+    VerifiedEvidence out;
+    out.platform = attest::Platform::Kvm;
+    out.claims = {{"platform", "kvm"}};
+    out.insecure_reason = "kvm: no hardware attestation";
+    out.keep_identity = "kvm";
+    return out;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<EvidenceVerifier> make_kvm_verifier() { return std::make_unique<KvmVerifier>(); }
+
+}  // namespace enarx::steward

@@ -1,0 +1,170 @@
+#include "steward/policy.h"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+#include "core/config.h"
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/file.h"
+
+namespace enarx::steward {
+namespace {
+
+constexpr std::string_view kPlatformTables[] = {"snp", "sgx", "tdx"};
+constexpr std::string_view kServerTables[] = {"server", "tls",    "ca",    "audit",
+                                              "log",    "limits", "policy"};
+
+[[noreturn]] void fail(std::string code, const std::string& message) {
+  throw Error("steward.policy." + code, message);
+}
+
+std::chrono::seconds duration_value(const toml::node& node, const std::string& key) {
+  if (auto i = node.value<std::int64_t>()) {
+    if (*i < 0) fail("type", key + " must not be negative");
+    return std::chrono::seconds(*i);
+  }
+  if (auto s = node.value<std::string>()) {
+    try {
+      return std::chrono::duration_cast<std::chrono::seconds>(config::parse_duration(*s, key));
+    } catch (const Error& e) {
+      fail("type", e.what());
+    }
+  }
+  fail("type", key + " must be a duration (\"24h\", \"90m\", or integer seconds)");
+}
+
+std::string serialize_table(std::string_view name, const toml::table& table) {
+  toml::table wrapper;
+  wrapper.insert(name, table);
+  std::ostringstream out;
+  out << wrapper;
+  return out.str();
+}
+
+std::filesystem::path resolve(const std::filesystem::path& base, const std::string& p) {
+  std::filesystem::path path(p);
+  if (path.is_relative() && !base.empty()) return base / path;
+  return path;
+}
+
+void parse_issuance(const toml::table& t, IssuancePolicy& out,
+                    const std::filesystem::path& base_dir) {
+  for (const auto& [k, node] : t) {
+    const std::string key(k.str());
+    const std::string full = "issuance." + key;
+    if (key == "allow_insecure") {
+      auto v = node.value<bool>();
+      if (!v || !node.is_boolean()) fail("type", full + " must be a boolean");
+      out.allow_insecure = *v;
+    } else if (key == "certificate_lifetime") {
+      out.certificate_lifetime = duration_value(node, full);
+      if (out.certificate_lifetime.count() <= 0) fail("type", full + " must be positive");
+    } else if (key == "backdate") {
+      out.backdate = duration_value(node, full);
+    } else if (key == "collateral_grace") {
+      out.collateral_grace = duration_value(node, full);
+    } else if (key == "max_bundle_size") {
+      auto v = node.value<std::int64_t>();
+      if (!v || !node.is_integer() || *v < 1 || *v > 4096)
+        fail("type", full + " must be an integer in 1..4096");
+      out.max_bundle_size = static_cast<std::size_t>(*v);
+    } else if (key == "extra_dns_sans") {
+      const auto* arr = node.as_array();
+      if (!arr) fail("type", full + " must be an array of strings");
+      for (const auto& item : *arr) {
+        auto s = item.value<std::string>();
+        if (!s || s->empty()) fail("type", full + " must be an array of non-empty strings");
+        out.extra_dns_sans.push_back(*s);
+      }
+    } else if (key == "collateral_dir") {
+      auto s = node.value<std::string>();
+      if (!s) fail("type", full + " must be a string (a directory)");
+      out.collateral_dir = resolve(base_dir, *s);
+    } else {
+      fail("unknown_key", "unknown policy key " + full);
+    }
+  }
+}
+
+}  // namespace
+
+Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& base_dir,
+                     bool tolerate_server_tables) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "policy TOML: " << e.description() << " at line " << e.source().begin.line << ", column "
+        << e.source().begin.column;
+    fail("parse", msg.str());
+  }
+
+  Policy policy;
+  std::ostringstream canonical;
+  std::ostringstream root_digests;  // the roots' content counts, not just their file names
+  for (const auto& [k, node] : doc) {
+    const std::string key(k.str());
+    const bool is_platform = std::find(std::begin(kPlatformTables), std::end(kPlatformTables),
+                                       key) != std::end(kPlatformTables);
+    const bool is_server = std::find(std::begin(kServerTables), std::end(kServerTables), key) !=
+                           std::end(kServerTables);
+    if (is_server && tolerate_server_tables) continue;
+    const auto* table = node.as_table();
+    if (is_platform || key == "issuance" || key == "simulated") {
+      if (!table) fail("type", key + " must be a table");
+    }
+    if (is_platform) {
+      std::string text = serialize_table(key, *table);
+      if (key == "snp") policy.snp_toml = text;
+      if (key == "sgx") policy.sgx_toml = text;
+      if (key == "tdx") policy.tdx_toml = text;
+    } else if (key == "issuance") {
+      parse_issuance(*table, policy.issuance, base_dir);
+    } else if (key == "simulated") {
+      for (const auto& [sk, snode] : *table) {
+        if (sk.str() != "roots")
+          fail("unknown_key", "unknown policy key simulated." + std::string(sk.str()));
+        const auto* arr = snode.as_array();
+        if (!arr) fail("type", "simulated.roots must be an array of file names");
+        for (const auto& item : *arr) {
+          auto s = item.value<std::string>();
+          if (!s) fail("type", "simulated.roots must be an array of file names");
+          auto path = resolve(base_dir, *s);
+          try {
+            auto certs = Certificate::chain_from_pem(read_text_file(path, 1 << 20));
+            if (certs.empty()) fail("simulated_root", "no certificate in " + path.string());
+            for (auto& c : certs) {
+              root_digests << "simulated_root_sha256 = " << to_hex(c.fingerprint_sha256()) << "\n";
+              policy.simulated_roots.push_back(std::move(c));
+            }
+          } catch (const Error& e) {
+            if (e.code().rfind("steward.policy.", 0) == 0) throw;
+            fail("simulated_root", "cannot load simulated root " + path.string() + ": " + e.what());
+          }
+          policy.simulated_root_files.push_back(path);
+        }
+      }
+    } else {
+      fail("unknown_table", "unknown policy table [" + key + "]");
+    }
+    if (table) canonical << serialize_table(key, *table) << "\n";
+  }
+  canonical << root_digests.str();
+  policy.digest = to_hex(sha256(as_bytes(canonical.str())));
+  return policy;
+}
+
+Policy Policy::load(const std::filesystem::path& file, bool tolerate_server_tables) {
+  std::string text;
+  try {
+    text = read_text_file(file, 4 << 20);
+  } catch (const Error& e) {
+    fail("io", std::string("cannot read policy: ") + e.what());
+  }
+  return parse(text, file.parent_path(), tolerate_server_tables);
+}
+
+}  // namespace enarx::steward

@@ -1,0 +1,59 @@
+// Steward's appraisal and issuance policy, one TOML document (docs/steward.md "Policy"):
+//   [snp], [sgx]    Enarx steward.toml sections, loaded unchanged by the attestation library
+//   [tdx]           same shape for TDX (attestation library)
+//   [issuance]      steward's own knobs: allow_insecure, certificate_lifetime, backdate,
+//                   extra_dns_sans, max_bundle_size, collateral_grace, collateral_dir
+//   [simulated]     roots = ["test-ark.pem", ...]: PEM roots of simulated platforms, trusted
+//                   only together with allow_insecure
+// The same tables may sit in the server configuration file (steward.toml) next to [server] and
+// friends; the server config loader skips them and this parser skips the server's tables.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/x509.h"
+
+namespace enarx::steward {
+
+struct IssuancePolicy {
+  bool allow_insecure = false;
+  std::chrono::seconds certificate_lifetime{24 * 3600};
+  // notBefore = now - backdate, so relying parties with slightly slow clocks accept new certs.
+  std::chrono::seconds backdate{60};
+  std::vector<std::string> extra_dns_sans;  // added to every issued certificate (Enarx --san)
+  std::size_t max_bundle_size = 64;
+  // How long past nextUpdate a CRL / TCB info / QE identity is still accepted.
+  std::chrono::seconds collateral_grace{0};
+  // Steward's own collateral cache (attestation library layout) for clients that send less.
+  std::optional<std::filesystem::path> collateral_dir;
+};
+
+class Policy {
+ public:
+  // Throws Error("steward.policy.*") with the offending key: policy.parse (TOML syntax),
+  // policy.unknown_table, policy.unknown_key, policy.type, policy.simulated_root (unreadable
+  // or not a certificate).
+  // `base_dir` resolves relative paths ([simulated] roots, collateral_dir).
+  // `tolerate_server_tables` skips the server configuration's tables (server, tls, ca, audit,
+  // log, limits) when the policy lives in the combined steward.toml.
+  static Policy parse(std::string_view toml_text, const std::filesystem::path& base_dir = {},
+                      bool tolerate_server_tables = false);
+  static Policy load(const std::filesystem::path& file, bool tolerate_server_tables = false);
+
+  IssuancePolicy issuance;
+  std::vector<Certificate> simulated_roots;
+  std::vector<std::filesystem::path> simulated_root_files;
+  // Each platform section re-serialized as a standalone TOML document containing only that
+  // table ("[snp]\n..."), or std::nullopt when the section is absent.
+  std::optional<std::string> snp_toml, sgx_toml, tdx_toml;
+  // SHA-256 (hex) over the canonical serialization of every policy table, recorded in issued
+  // certificates so a verifier can tell which policy admitted a keep.
+  std::string digest;
+};
+
+}  // namespace enarx::steward

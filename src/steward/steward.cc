@@ -1,0 +1,552 @@
+#include "steward/steward.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <set>
+
+#include "core/csr.h"
+#include "core/der.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "core/openssl.h"
+#include "steward/cbor.h"
+#include "steward/oids.h"
+
+namespace enarx::steward {
+namespace {
+
+// A rejection on its way to becoming a problem response.
+struct Rejection {
+  Rejection(int st, std::string c, std::string m, std::vector<attest::Failure> f = {},
+            std::optional<std::size_t> i = std::nullopt, std::string p = "unknown")
+      : status(st),
+        code(std::move(c)),
+        message(std::move(m)),
+        failures(std::move(f)),
+        csr_index(i),
+        platform(std::move(p)) {}
+  int status;
+  std::string code;
+  std::string message;
+  std::vector<attest::Failure> failures;
+  std::optional<std::size_t> csr_index;
+  std::string platform = "unknown";
+  // What is known about the failing request, for the audit record.
+  std::vector<std::string> sans;
+  std::string measurement;
+  std::string keep_identity;
+};
+
+[[noreturn]] void reject(int status, std::string code, std::string message) {
+  throw Rejection(status, std::move(code), std::move(message));
+}
+
+std::string platform_for_oid(std::string_view oid) {
+  if (oid == oids::kKvmEvidence) return "kvm";
+  if (oid == oids::kSgxEvidence) return "sgx";
+  if (oid == oids::kSnpEvidence) return "snp";
+  if (oid == oids::kTdxEvidence) return "tdx";
+  return "unknown";
+}
+
+std::uint64_t cbor_tag_for_oid(std::string_view oid) {
+  if (oid == oids::kKvmEvidence) return oids::kCborTagKvmEvidence;
+  if (oid == oids::kSgxEvidence) return oids::kCborTagSgxEvidence;
+  if (oid == oids::kSnpEvidence) return oids::kCborTagSnpEvidence;
+  if (oid == oids::kTdxEvidence) return oids::kCborTagTdxEvidence;
+  throw Error("steward.internal", "no CBOR tag for evidence OID " + std::string(oid));
+}
+
+// "Application/PKCS10; charset=binary" -> "application/pkcs10".
+std::string media_type(std::string_view content_type) {
+  auto semi = content_type.find(';');
+  std::string_view base = content_type.substr(0, semi);
+  while (!base.empty() && std::isspace(static_cast<unsigned char>(base.front())))
+    base.remove_prefix(1);
+  while (!base.empty() && std::isspace(static_cast<unsigned char>(base.back())))
+    base.remove_suffix(1);
+  std::string out(base);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string reason_phrase(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 413:
+      return "Payload Too Large";
+    case 500:
+      return "Internal Server Error";
+    default:
+      return "Error";
+  }
+}
+
+Bytes subject_with_insecure_marker(ByteView subject_der) {
+  const unsigned char* p = subject_der.data();
+  ossl::X509NamePtr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(subject_der.size())));
+  ossl::check(name != nullptr, "steward.internal", "cannot decode the CSR subject");
+  ossl::check(X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>("INSECURE"), -1, -1,
+                                         0) == 1,
+              "steward.internal", "cannot mark the subject insecure");
+  const int len = i2d_X509_NAME(name.get(), nullptr);
+  ossl::check(len > 0, "steward.internal", "cannot encode the subject");
+  Bytes out(static_cast<std::size_t>(len));
+  unsigned char* q = out.data();
+  i2d_X509_NAME(name.get(), &q);
+  return out;
+}
+
+// The whole of `elements` (each a complete DER CSR) from a bundle body, with the count limit
+// applied while reading so a huge bundle costs nothing.
+std::vector<ByteView> split_bundle(ByteView body, std::size_t max_count) {
+  std::vector<ByteView> out;
+  try {
+    der::Reader outer(body);
+    der::Reader seq = outer.read_sequence();
+    outer.expect_end();
+    while (!seq.empty()) {
+      if (out.size() == max_count) {
+        reject(413, "steward.bundle_too_large",
+               "the bundle has more than " + std::to_string(max_count) + " requests");
+      }
+      out.push_back(seq.read(der::kSequence).whole);
+    }
+  } catch (const Error& e) {
+    reject(400, "steward.bundle_malformed",
+           std::string("the bundle is not a DER SEQUENCE OF "
+                       "CertificationRequest: ") +
+               e.what());
+  }
+  if (out.empty()) reject(400, "steward.bundle_empty", "the bundle contains no request");
+  return out;
+}
+
+}  // namespace
+
+bool is_evidence_oid(std::string_view oid) { return platform_for_oid(oid) != "unknown"; }
+
+Bytes encode_tagged_evidence(std::string_view evidence_oid, ByteView evidence,
+                             DigestAlgorithm pubkey_hash_alg, ByteView spki_der) {
+  // claims-buffer: { "pubkey-hash": bstr .cbor [ hash-alg-id, bstr hash(SPKI) ] } (CCC
+  // interoperable RA-TLS); then tag(T, [ bstr evidence, bstr claims-buffer ]) as Gramine.
+  Bytes hash_entry;
+  cbor::append_array_head(hash_entry, 2);
+  cbor::append_uint(hash_entry, pubkey_hash_alg == DigestAlgorithm::Sha384 ? oids::kIanaHashSha384
+                                                                           : oids::kIanaHashSha256);
+  cbor::append_bytes(hash_entry, digest(pubkey_hash_alg, spki_der));
+  Bytes claims;
+  cbor::append_map_head(claims, 1);
+  cbor::append_text(claims, "pubkey-hash");
+  cbor::append_bytes(claims, hash_entry);
+  Bytes out;
+  cbor::append_tag(out, cbor_tag_for_oid(evidence_oid));
+  cbor::append_array_head(out, 2);
+  cbor::append_bytes(out, evidence);
+  cbor::append_bytes(out, claims);
+  return out;
+}
+
+struct Steward::Checked {
+  CertificationRequest csr;
+  const EvidenceVerifier* verifier = nullptr;
+  std::string evidence_oid;
+  Bytes evidence_value;
+  VerifiedEvidence evidence;
+  SubjectAltNames sans;
+  std::size_t index = 0;
+};
+
+Steward::Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const Clock> clock,
+                 StewardLimits limits)
+    : ca_(std::move(ca)),
+      policy_(std::move(policy)),
+      clock_(clock ? std::move(clock) : system_clock()),
+      limits_(limits) {}
+
+Steward::~Steward() = default;
+
+void Steward::register_verifier(std::unique_ptr<EvidenceVerifier> verifier) {
+  std::string oid(verifier->oid());
+  verifiers_[oid] = std::move(verifier);
+}
+
+bool Steward::accepts(std::string_view oid) const {
+  return verifiers_.find(oid) != verifiers_.end();
+}
+
+std::vector<std::string> Steward::platforms() const {
+  std::vector<std::string> out;
+  for (const auto& [oid, v] : verifiers_) out.push_back(attest::to_string(v->platform()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Steward::set_audit_log(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }
+void Steward::set_observer(std::function<void(const Outcome&)> observer) {
+  observer_ = std::move(observer);
+}
+
+Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint now) const {
+  Checked c;
+  c.index = index;
+  bool parsed = false;
+  std::string platform = "unknown";
+  try {
+    try {
+      c.csr = CertificationRequest::from_der(der);
+      parsed = true;
+    } catch (const Error& e) {
+      reject(400, "steward.csr.malformed", std::string("not a DER PKCS#10 request: ") + e.what());
+    }
+    if (c.csr.version() != 0) reject(400, "steward.csr.version", "the CSR version must be v1 (0)");
+    if (!c.csr.verify_self_signature())
+      reject(400, "steward.csr.bad_signature", "the CSR self-signature does not verify");
+    for (const auto& oid : c.csr.attribute_oids()) {
+      if (oid != oids::kExtensionRequest)
+        reject(400, "steward.csr.attribute",
+               "CSR attribute " + oid + " is not allowed (only extensionRequest)");
+    }
+
+    std::set<std::string> seen;
+    std::vector<Extension> evidence;
+    for (auto& ext : c.csr.extensions()) {
+      if (!seen.insert(ext.oid).second)
+        reject(400, "steward.csr.duplicate_extension", "extension " + ext.oid + " appears twice");
+      if (is_evidence_oid(ext.oid)) {
+        evidence.push_back(std::move(ext));
+      } else if (ext.oid != oids::kSubjectAltName) {
+        reject(400, "steward.csr.unknown_extension", "extension " + ext.oid + " is not allowed");
+      }
+    }
+    if (evidence.empty())
+      reject(401, "steward.csr.no_evidence", "the CSR carries no attestation evidence extension");
+    if (evidence.size() > 1)
+      reject(400, "steward.csr.multiple_evidence",
+             "the CSR carries more than one evidence extension");
+    auto& ext = evidence.front();
+    platform = platform_for_oid(ext.oid);
+    if (ext.critical)
+      reject(400, "steward.csr.critical_evidence",
+             "the evidence extension " + ext.oid + " must not be critical");
+    auto it = verifiers_.find(ext.oid);
+    if (it == verifiers_.end())
+      reject(400, "steward.platform_disabled",
+             platform + " evidence is not accepted by this steward");
+    c.verifier = it->second.get();
+
+    const KeyType key_type = c.csr.public_key().type();
+    const auto allowed = c.verifier->allowed_key_types();
+    if (std::find(allowed.begin(), allowed.end(), key_type) == allowed.end())
+      reject(400, "steward.csr.key_algorithm",
+             "a " + platform + " CSR key must be " + to_string(allowed.front()) + ", not " +
+                 to_string(key_type));
+
+    c.sans = c.csr.subject_alt_names();
+    if (!c.sans.ips.empty() || !c.sans.emails.empty())
+      reject(400, "steward.csr.san_type",
+             "only URI and DNS subject alternative names are copied; remove IP/email names");
+
+    c.evidence_oid = ext.oid;
+    c.evidence_value = ext.value;
+    const Bytes spki = c.csr.spki_der();
+    try {
+      c.evidence = c.verifier->verify(VerifyContext{c.evidence_value, spki, now});
+    } catch (const Rejection&) {
+      throw;
+    } catch (const Error& e) {
+      reject(400, e.code(), e.what());
+    }
+    if (!c.evidence.failures.empty()) {
+      const auto& first = c.evidence.failures.front();
+      Rejection r(400, first.code,
+                  std::to_string(c.evidence.failures.size()) +
+                      " policy check(s) failed; first: " + first.message,
+                  c.evidence.failures, index, platform);
+      r.measurement = c.evidence.measurement;
+      r.keep_identity = c.evidence.keep_identity;
+      throw r;
+    }
+    if (c.evidence.insecure_reason && !policy_.issuance.allow_insecure)
+      reject(400, "steward.insecure_not_allowed",
+             *c.evidence.insecure_reason +
+                 "; this steward only issues for hardware-attested keeps (issuance.allow_insecure "
+                 "is off)");
+  } catch (Rejection& r) {
+    r.csr_index = index;
+    r.platform = platform;
+    if (parsed && r.sans.empty()) {
+      try {
+        const auto names = c.csr.subject_alt_names();
+        for (const auto& u : names.uris) r.sans.push_back("URI:" + u);
+        for (const auto& d : names.dns) r.sans.push_back("DNS:" + d);
+      } catch (const Error&) {
+        // Unreadable SANs: the record just has none.
+      }
+    }
+    throw;
+  } catch (const Error& e) {
+    // A malformed extension or key inside an otherwise parseable CSR.
+    Rejection r(400, e.code(), e.what(), {}, index, platform);
+    throw r;
+  }
+  return c;
+}
+
+Bytes Steward::issue(const Checked& c, TimePoint now) const {
+  const auto& ev = c.evidence;
+  const bool insecure = ev.insecure_reason.has_value();
+
+  nlohmann::json claims = {
+      {"version", 1},
+      {"platform", attest::to_string(ev.platform)},
+      {"insecure", insecure},
+      {"keep_identity", ev.keep_identity},
+      {"evidence_oid", c.evidence_oid},
+      {"evidence_sha256", to_hex(sha256(c.evidence_value))},
+      {"evidence", ev.claims},
+      {"policy_sha256", policy_.digest},
+      {"verified_at", format_rfc3339(now)},
+  };
+  if (insecure) claims["insecure_reason"] = *ev.insecure_reason;
+  if (!ev.measurement.empty()) claims["measurement"] = ev.measurement;
+  if (!ev.signer.empty()) claims["signer"] = ev.signer;
+  if (!ev.tcb_status.empty()) claims["tcb_status"] = ev.tcb_status;
+  nlohmann::json collateral = nlohmann::json::array();
+  for (const auto& ref : ev.collateral) {
+    nlohmann::json item = {{"kind", ref.kind}, {"sha256", ref.sha256}, {"source", ref.source}};
+    if (!ref.url.empty()) item["url"] = ref.url;
+    collateral.push_back(std::move(item));
+  }
+  claims["collateral"] = std::move(collateral);
+  const std::string claims_text =
+      claims.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+
+  SubjectAltNames sans;
+  sans.uris = c.sans.uris;
+  sans.dns = c.sans.dns;
+  for (const auto& d : policy_.issuance.extra_dns_sans)
+    if (std::find(sans.dns.begin(), sans.dns.end(), d) == sans.dns.end()) sans.dns.push_back(d);
+
+  Bytes subject = c.csr.subject_der();
+  const bool empty_subject = c.csr.subject().empty();
+  if (insecure) subject = subject_with_insecure_marker(subject);
+
+  auto not_after = now + policy_.issuance.certificate_lifetime;
+  not_after = std::min(not_after, ca_.certificate().not_after());
+
+  CertificateBuilder builder;
+  builder.subject_der(subject)
+      .public_key(c.csr.public_key())
+      .serial(random_bytes(16))
+      .validity(now - policy_.issuance.backdate, not_after)
+      .ca(false)
+      .key_usage({"digitalSignature"}, true)
+      .extended_key_usage({"serverAuth", "clientAuth"}, false)
+      .subject_key_identifier(true);
+  if (!sans.uris.empty() || !sans.dns.empty()) {
+    // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
+    builder.subject_alt_names(sans, empty_subject && !insecure);
+  }
+  der::Writer claims_value;
+  claims_value.add_utf8_string(claims_text);
+  builder.add_extension(Extension{std::string(oids::kAttestedClaims), false, claims_value.take()});
+  builder.add_extension(
+      Extension{std::string(oids::kTcgDiceTaggedEvidence), false,
+                encode_tagged_evidence(c.evidence_oid, c.evidence_value,
+                                       c.verifier->binding_digest(), c.csr.spki_der())});
+  if (insecure) {
+    der::Writer reason;
+    reason.add_utf8_string(*ev.insecure_reason);
+    builder.add_extension(Extension{std::string(oids::kInsecureAttestation), false, reason.take()});
+  }
+  if (c.evidence_oid == oids::kKvmEvidence) {
+    // Enarx's steward copies the (empty) KVM extension into the certificate; keep doing so.
+    builder.add_extension(Extension{std::string(oids::kKvmEvidence), false, {}});
+  }
+  return builder.sign(ca_.key(), &ca_.certificate()).to_der();
+}
+
+Response Steward::handle(std::string_view content_type, ByteView body) const {
+  const auto start = std::chrono::steady_clock::now();
+  Outcome outcome;
+  Response response;
+  try {
+    response = handle_inner(content_type, body, outcome);
+  } catch (const std::exception& e) {
+    // handle_inner turns every expected failure into a response; this is a bug or resource
+    // exhaustion. Details go to the log only.
+    log::error("steward.internal", {{"error", e.what()}});
+    response.status = 500;
+    response.code = "steward.internal";
+    response.content_type = std::string(kProblemJson);
+    const std::string text = nlohmann::json{
+        {"status", 500},
+        {"title", "Internal Server Error"},
+        {"code", "steward.internal"},
+        {"detail",
+         "internal error"}}.dump();
+    response.body = to_bytes(text);
+  }
+  outcome.status = response.status;
+  outcome.code = response.code;
+  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (observer_) {
+    try {
+      observer_(outcome);
+    } catch (...) {
+    }
+  }
+  return response;
+}
+
+Response Steward::handle_inner(std::string_view content_type, ByteView body,
+                               Outcome& outcome) const {
+  const TimePoint now = clock_->now();
+  std::vector<Checked> checked;
+  try {
+    const std::string media = media_type(content_type);
+    if (media.empty()) reject(400, "steward.content_type_missing", "a Content-Type is required");
+    if (body.size() > limits_.max_body_size)
+      reject(413, "steward.body_too_large",
+             "the body exceeds " + std::to_string(limits_.max_body_size) + " bytes");
+    std::vector<ByteView> requests;
+    bool bundle = false;
+    if (media == kPkcs10) {
+      requests.push_back(body);
+    } else if (media == kPkcs10Bundle) {
+      bundle = true;
+      requests = split_bundle(body, policy_.issuance.max_bundle_size);
+    } else {
+      reject(400, "steward.content_type_unsupported",
+             "Content-Type must be application/pkcs10 or "
+             "application/vnd.steward.pkcs10-bundle.v1");
+    }
+    if (body.empty()) reject(400, "steward.csr.malformed", "empty body");
+
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      checked.push_back(check_csr(requests[i], i, now));
+      outcome.platform = attest::to_string(checked.back().evidence.platform);
+    }
+    // Bundles are for one keep: same platform and the same keep identity (docs/steward.md).
+    for (const auto& c : checked) {
+      if (c.evidence.platform != checked.front().evidence.platform ||
+          c.evidence.keep_identity != checked.front().evidence.keep_identity) {
+        Rejection r(400, "steward.bundle_mixed_keeps",
+                    "every request of a bundle must carry evidence from the same keep; request " +
+                        std::to_string(c.index) + " differs from request 0",
+                    {}, c.index, outcome.platform);
+        r.measurement = c.evidence.measurement;
+        r.keep_identity = c.evidence.keep_identity;
+        throw r;
+      }
+    }
+
+    std::vector<Bytes> issued;
+    issued.reserve(checked.size());
+    try {
+      for (const auto& c : checked) issued.push_back(issue(c, now));
+    } catch (const Error& e) {
+      log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
+      reject(500, "steward.internal", "internal error while issuing");
+    }
+
+    if (audit_) {
+      try {
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+          const auto& c = checked[i];
+          const auto cert = Certificate::from_der(issued[i]);
+          nlohmann::json sans = nlohmann::json::array();
+          const auto names = cert.subject_alt_names();
+          for (const auto& u : names.uris) sans.push_back("URI:" + u);
+          for (const auto& d : names.dns) sans.push_back("DNS:" + d);
+          nlohmann::json rec = {
+              {"decision", "issued"},
+              {"status", 200},
+              {"serial", cert.serial_hex()},
+              {"subject", cert.subject()},
+              {"sans", sans},
+              {"platform", attest::to_string(c.evidence.platform)},
+              {"measurement", c.evidence.measurement},
+              {"signer", c.evidence.signer},
+              {"tcb_status", c.evidence.tcb_status},
+              {"keep_identity", c.evidence.keep_identity},
+              {"insecure", c.evidence.insecure_reason.has_value()},
+              {"csr_index", c.index},
+              {"bundle", bundle},
+              {"not_after", format_rfc3339(cert.not_after())},
+              {"policy_sha256", policy_.digest},
+          };
+          audit_->append(std::move(rec));
+        }
+      } catch (const Error& e) {
+        // No certificate leaves without its audit record.
+        log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
+        reject(500, "steward.audit_failed", "internal error (audit log)");
+      }
+    }
+
+    der::Writer chain;
+    for (const auto& cert : ca_.chain_root_first()) chain.add_raw(cert.to_der());
+    Response response;
+    response.content_type = std::string(kCertificatesContentType);
+    if (!bundle) {
+      chain.add_raw(issued.front());
+      response.body = chain.wrap(der::kSequence);
+    } else {
+      der::Writer issued_seq;
+      for (const auto& der : issued) issued_seq.add_raw(der);
+      der::Writer output;
+      output.add_sequence(chain);
+      output.add_sequence(issued_seq);
+      response.body = output.wrap(der::kSequence);
+    }
+    outcome.issued = issued.size();
+    return response;
+  } catch (const Rejection& r) {
+    if (outcome.platform.empty() || r.platform != "unknown") outcome.platform = r.platform;
+    nlohmann::json problem = {{"status", r.status},
+                              {"title", reason_phrase(r.status)},
+                              {"code", r.code},
+                              {"detail", r.message}};
+    if (r.csr_index) problem["csr_index"] = *r.csr_index;
+    if (r.platform != "unknown") problem["platform"] = r.platform;
+    if (!r.failures.empty()) {
+      nlohmann::json fs = nlohmann::json::array();
+      for (const auto& f : r.failures) fs.push_back({{"code", f.code}, {"message", f.message}});
+      problem["failures"] = std::move(fs);
+    }
+    if (audit_ && r.code != "steward.audit_failed") {
+      try {
+        nlohmann::json rec = {{"decision", "rejected"},
+                              {"status", r.status},
+                              {"code", r.code},
+                              {"reason", r.message},
+                              {"platform", r.platform}};
+        if (r.csr_index) rec["csr_index"] = *r.csr_index;
+        if (!r.sans.empty()) rec["sans"] = r.sans;
+        if (!r.measurement.empty()) rec["measurement"] = r.measurement;
+        if (!r.keep_identity.empty()) rec["keep_identity"] = r.keep_identity;
+        if (!r.failures.empty()) rec["failures"] = problem["failures"];
+        audit_->append(std::move(rec));
+      } catch (const Error& e) {
+        log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
+      }
+    }
+    Response response;
+    response.status = r.status;
+    response.code = r.code;
+    response.content_type = std::string(kProblemJson);
+    response.body =
+        to_bytes(problem.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (outcome.platform.empty()) outcome.platform = "unknown";
+    return response;
+  }
+}
+
+}  // namespace enarx::steward

@@ -1,0 +1,103 @@
+// Steward's request handler as a pure library call: (Content-Type, body) -> (status, body).
+// The HTTP server (server.h) only routes, limits and counts; tests, the fuzzer and the benchmark
+// call Steward::handle directly.
+//
+// Wire compatibility with Enarx's steward (docs/steward.md "API"):
+//   application/pkcs10                      one DER CSR  -> DER SEQUENCE OF Certificate
+//                                            [CA chain root-first..., issued]
+//   application/vnd.steward.pkcs10-bundle.v1 DER SEQUENCE OF CSR -> DER Output { chain, issued }
+//   400 malformed input / failed evidence validation, 401 no attesting extension,
+//   413 too large, 500 internal. Errors carry an application/problem+json body naming the
+//   failed check by its stable code.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/clock.h"
+#include "steward/audit.h"
+#include "steward/ca.h"
+#include "steward/evidence.h"
+#include "steward/policy.h"
+
+namespace enarx::steward {
+
+inline constexpr std::string_view kPkcs10 = "application/pkcs10";
+inline constexpr std::string_view kPkcs10Bundle = "application/vnd.steward.pkcs10-bundle.v1";
+inline constexpr std::string_view kProblemJson = "application/problem+json";
+// What Enarx's steward answers with (axum's default for bytes); Enarx clients ignore it.
+inline constexpr std::string_view kCertificatesContentType = "application/octet-stream";
+
+struct Response {
+  int status = 200;
+  std::string content_type;
+  Bytes body;
+  std::string code;  // stable error code when status != 200, else ""
+};
+
+// What happened to one request; for metrics (server.h) and tests.
+struct Outcome {
+  int status = 200;
+  std::string code;        // "" when issued
+  std::string platform;    // "kvm" | "snp" | "sgx" | "tdx" | "unknown"
+  std::size_t issued = 0;  // certificates issued
+  double seconds = 0;      // time spent in handle()
+};
+
+struct StewardLimits {
+  std::size_t max_body_size = 4u << 20;  // bytes; larger -> 413 steward.body_too_large
+};
+
+class Steward {
+ public:
+  Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const Clock> clock = nullptr,
+          StewardLimits limits = {});
+  ~Steward();
+
+  // Accepts evidence with verifier->oid() from now on (replacing an earlier one). Not
+  // thread-safe: register everything before serving.
+  void register_verifier(std::unique_ptr<EvidenceVerifier> verifier);
+  bool accepts(std::string_view oid) const;
+  std::vector<std::string> platforms() const;  // registered platform names
+
+  // Every decision is appended here (optional; without it nothing is audited).
+  void set_audit_log(std::shared_ptr<AuditLog> audit);
+  // Called once per handle() (optional).
+  void set_observer(std::function<void(const Outcome&)> observer);
+
+  // Thread-safe. Never throws: every failure becomes a Response.
+  Response handle(std::string_view content_type, ByteView body) const;
+
+  const CertificateAuthority& ca() const { return ca_; }
+  const Policy& policy() const { return policy_; }
+  const Clock& clock() const { return *clock_; }
+
+ private:
+  struct Checked;
+  Checked check_csr(ByteView der, std::size_t index, TimePoint now) const;
+  Bytes issue(const Checked& checked, TimePoint now) const;
+  Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
+
+  CertificateAuthority ca_;
+  Policy policy_;
+  std::shared_ptr<const Clock> clock_;
+  StewardLimits limits_;
+  std::map<std::string, std::unique_ptr<EvidenceVerifier>, std::less<>> verifiers_;
+  std::shared_ptr<AuditLog> audit_;
+  std::function<void(const Outcome&)> observer_;
+};
+
+// Helpers shared with replay and tests.
+// The evidence OIDs steward knows (registered or not).
+bool is_evidence_oid(std::string_view oid);
+// The TCG DICE tagged-evidence extension value steward emits (docs/oids.md).
+Bytes encode_tagged_evidence(std::string_view evidence_oid, ByteView evidence,
+                             DigestAlgorithm pubkey_hash_alg, ByteView spki_der);
+
+}  // namespace enarx::steward
