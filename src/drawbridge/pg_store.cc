@@ -1,0 +1,290 @@
+// PostgreSQL store: metadata and blobs (bytea) in one database, so several drawbridge instances
+// can serve one registry. Every mutation is one transaction; node uploads lock their tag row
+// (SELECT … FOR UPDATE) so the "missing" counter and the completion flip are serialized across
+// instances.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include <pqxx/pqxx>
+
+#include "core/error.h"
+#include "drawbridge/store.h"
+
+namespace enarx::drawbridge {
+namespace {
+
+using Conn = pqxx::connection;
+
+class Pool {
+ public:
+  Pool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), free_slots_(size) {}
+
+  class Lease {
+   public:
+    Lease(Pool& pool, std::unique_ptr<Conn> c) : pool_(pool), conn_(std::move(c)) {}
+    ~Lease() { pool_.give_back(std::move(conn_), broken_); }
+    Conn& operator*() { return *conn_; }
+    void mark_broken() { broken_ = true; }
+
+   private:
+    Pool& pool_;
+    std::unique_ptr<Conn> conn_;
+    bool broken_ = false;
+  };
+
+  std::unique_ptr<Conn> take() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || free_slots_ > 0; });
+    if (!idle_.empty()) {
+      auto c = std::move(idle_.front());
+      idle_.pop_front();
+      return c;
+    }
+    --free_slots_;
+    lock.unlock();
+    try {
+      return std::make_unique<Conn>(conninfo_);
+    } catch (const std::exception& e) {
+      std::lock_guard relock(mu_);
+      ++free_slots_;
+      cv_.notify_one();
+      throw Error("drawbridge.store.backend", std::string("PostgreSQL connection failed: ") + e.what());
+    }
+  }
+
+  void give_back(std::unique_ptr<Conn> c, bool broken) {
+    std::lock_guard lock(mu_);
+    if (broken || !c || !c->is_open()) ++free_slots_;
+    else idle_.push_back(std::move(c));
+    cv_.notify_one();
+  }
+
+ private:
+  std::string conninfo_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Conn>> idle_;
+  int free_slots_;
+};
+
+pqxx::binarystring bin(ByteView v) { return pqxx::binarystring(v.data(), v.size()); }
+Bytes bytes_of(const pqxx::field& f) {
+  pqxx::binarystring b(f);
+  return Bytes(b.data(), b.data() + b.size());
+}
+std::string str(std::string_view s) { return std::string(s); }
+
+class PgStore final : public Store {
+ public:
+  PgStore(std::string conninfo, int pool_size) : pool_(conninfo, pool_size), conninfo_(std::move(conninfo)) {
+    run([](pqxx::work& w) {
+      w.exec("SELECT pg_advisory_xact_lock(7273120)");
+      w.exec(R"sql(
+        CREATE TABLE IF NOT EXISTS drawbridge_users(
+          name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BYTEA NOT NULL, subject TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS drawbridge_repos(
+          usr TEXT NOT NULL REFERENCES drawbridge_users(name), name TEXT NOT NULL,
+          meta TEXT NOT NULL, content BYTEA NOT NULL, public BOOLEAN NOT NULL,
+          PRIMARY KEY(usr, name));
+        CREATE TABLE IF NOT EXISTS drawbridge_tags(
+          id BIGSERIAL PRIMARY KEY, usr TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL,
+          meta TEXT NOT NULL, content BYTEA NOT NULL, complete BOOLEAN NOT NULL,
+          missing BIGINT NOT NULL, UNIQUE(usr, repo, name),
+          FOREIGN KEY(usr, repo) REFERENCES drawbridge_repos(usr, name));
+        CREATE TABLE IF NOT EXISTS drawbridge_nodes(
+          tag_id BIGINT NOT NULL REFERENCES drawbridge_tags(id) ON DELETE CASCADE,
+          path TEXT NOT NULL, entry TEXT NOT NULL, present BOOLEAN NOT NULL, blob TEXT,
+          PRIMARY KEY(tag_id, path));
+        CREATE TABLE IF NOT EXISTS drawbridge_blobs(key TEXT PRIMARY KEY, data BYTEA NOT NULL);
+      )sql");
+      return 0;
+    });
+  }
+
+  PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
+                        std::string_view subject) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params(
+          "INSERT INTO drawbridge_users(name, meta, content, subject) VALUES($1,$2,$3,$4) "
+          "ON CONFLICT DO NOTHING",
+          str(user), str(meta_json), bin(content), str(subject));
+      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+    });
+  }
+
+  std::optional<StoredUser> get_user(std::string_view user) override {
+    return run([&](pqxx::work& w) -> std::optional<StoredUser> {
+      auto r = w.exec_params("SELECT meta, content, subject FROM drawbridge_users WHERE name = $1", str(user));
+      if (r.empty()) return std::nullopt;
+      return StoredUser{r[0][0].as<std::string>(), bytes_of(r[0][1]), r[0][2].as<std::string>()};
+    });
+  }
+
+  PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
+                        ByteView content, bool is_public) override {
+    return run([&](pqxx::work& w) {
+      auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1 FOR SHARE", str(user));
+      require(!u.empty(), "drawbridge.store.no_user", "user does not exist");
+      auto r = w.exec_params(
+          "INSERT INTO drawbridge_repos(usr, name, meta, content, public) VALUES($1,$2,$3,$4,$5) "
+          "ON CONFLICT DO NOTHING",
+          str(user), str(repo), str(meta_json), bin(content), is_public);
+      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+    });
+  }
+
+  std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) override {
+    return run([&](pqxx::work& w) -> std::optional<StoredRepo> {
+      auto r = w.exec_params("SELECT meta, content, public FROM drawbridge_repos WHERE usr = $1 AND name = $2",
+                             str(user), str(repo));
+      if (r.empty()) return std::nullopt;
+      return StoredRepo{r[0][0].as<std::string>(), bytes_of(r[0][1]), r[0][2].as<bool>()};
+    });
+  }
+
+  std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT name, public FROM drawbridge_repos WHERE usr = $1 ORDER BY name COLLATE \"C\"",
+                             str(user));
+      std::vector<std::pair<std::string, bool>> out;
+      for (const auto& row : r) out.emplace_back(row[0].as<std::string>(), row[1].as<bool>());
+      return out;
+    });
+  }
+
+  PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                    std::string_view meta_json, ByteView content,
+                    std::string_view root_entry_json) override {
+    return run([&](pqxx::work& w) {
+      // Locking the repository row serializes tag creation within it.
+      auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE",
+                             str(user), str(repo));
+      require(!r.empty(), "drawbridge.store.no_repo", "repository does not exist");
+      auto t = w.exec_params("SELECT id, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3",
+                             str(user), str(repo), str(tag));
+      if (!t.empty()) {
+        if (t[0][1].as<bool>()) return PutResult::Exists;
+        w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", t[0][0].as<std::int64_t>());
+      }
+      auto id = w.exec_params1(
+                     "INSERT INTO drawbridge_tags(usr, repo, name, meta, content, complete, missing) "
+                     "VALUES($1,$2,$3,$4,$5,false,1) RETURNING id",
+                     str(user), str(repo), str(tag), str(meta_json), bin(content))[0]
+                    .as<std::int64_t>();
+      w.exec_params("INSERT INTO drawbridge_nodes(tag_id, path, entry, present) VALUES($1, '', $2, false)",
+                    id, str(root_entry_json));
+      return PutResult::Created;
+    });
+  }
+
+  std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
+                                   std::string_view tag) override {
+    return run([&](pqxx::work& w) -> std::optional<StoredTag> {
+      auto r = w.exec_params(
+          "SELECT id, meta, content, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3",
+          str(user), str(repo), str(tag));
+      if (r.empty()) return std::nullopt;
+      return StoredTag{r[0][0].as<std::int64_t>(), r[0][1].as<std::string>(), bytes_of(r[0][2]),
+                       r[0][3].as<bool>()};
+    });
+  }
+
+  std::vector<std::string> list_tags(std::string_view user, std::string_view repo) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT name FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND complete",
+                             str(user), str(repo));
+      std::vector<std::string> out;
+      for (const auto& row : r) out.push_back(row[0].as<std::string>());
+      return out;
+    });
+  }
+
+  std::optional<StoredNode> get_node(std::int64_t tag_id, std::string_view path) override {
+    return run([&](pqxx::work& w) { return node(w, tag_id, path); });
+  }
+
+  NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                          ByteView content, const std::vector<ChildExpectation>& children) override {
+    return run([&](pqxx::work& w) -> NodePutOutcome {
+      auto t = w.exec_params("SELECT complete FROM drawbridge_tags WHERE id = $1 FOR UPDATE", tag_id);
+      if (t.empty()) return {NodePutResult::TagGone, false};
+      auto n = node(w, tag_id, path);
+      if (!n) return {NodePutResult::NotExpected, false};
+      if (n->present) return {NodePutResult::Exists, false};
+      w.exec_params("INSERT INTO drawbridge_blobs(key, data) VALUES($1, $2) ON CONFLICT DO NOTHING",
+                    str(blob_key), bin(content));
+      w.exec_params("UPDATE drawbridge_nodes SET present = true, blob = $1 WHERE tag_id = $2 AND path = $3",
+                    str(blob_key), tag_id, str(path));
+      for (const auto& c : children)
+        w.exec_params("INSERT INTO drawbridge_nodes(tag_id, path, entry, present) VALUES($1,$2,$3,false)",
+                      tag_id, c.path, c.entry_json);
+      auto missing = w.exec_params1("UPDATE drawbridge_tags SET missing = missing - 1 + $1 WHERE id = $2 RETURNING missing",
+                                    static_cast<std::int64_t>(children.size()), tag_id)[0]
+                         .as<std::int64_t>();
+      if (missing == 0) {
+        w.exec_params("UPDATE drawbridge_tags SET complete = true WHERE id = $1", tag_id);
+        return {NodePutResult::Created, true};
+      }
+      return {NodePutResult::Created, false};
+    });
+  }
+
+  Bytes read_blob(std::string_view blob_key) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT data FROM drawbridge_blobs WHERE key = $1", str(blob_key));
+      if (r.empty()) throw Error("drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
+      return bytes_of(r[0][0]);
+    });
+  }
+
+  std::string describe() const override { return "postgres"; }
+
+ private:
+  static std::optional<StoredNode> node(pqxx::work& w, std::int64_t tag_id, std::string_view path) {
+    auto r = w.exec_params("SELECT entry, present, blob FROM drawbridge_nodes WHERE tag_id = $1 AND path = $2",
+                           tag_id, str(path));
+    if (r.empty()) return std::nullopt;
+    return StoredNode{r[0][0].as<std::string>(), r[0][1].as<bool>(),
+                      r[0][2].is_null() ? std::string() : r[0][2].as<std::string>()};
+  }
+
+  // One transaction on a pooled connection; serialization failures and deadlocks are retried.
+  template <typename F>
+  auto run(F&& f) -> decltype(f(std::declval<pqxx::work&>())) {
+    for (int attempt = 0;; ++attempt) {
+      Pool::Lease lease(pool_, pool_.take());
+      try {
+        pqxx::work w(*lease);
+        auto result = f(w);
+        w.commit();
+        return result;
+      } catch (const Error&) {
+        throw;
+      } catch (const pqxx::broken_connection& e) {
+        lease.mark_broken();
+        if (attempt >= 2) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+      } catch (const pqxx::unique_violation& e) {
+        // Concurrent first-time inserts race on unique keys: retry sees the winner's row.
+        if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+      } catch (const pqxx::sql_error& e) {
+        bool retry = e.sqlstate() == "40001" || e.sqlstate() == "40P01";
+        if (!retry || attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+      } catch (const std::exception& e) {
+        lease.mark_broken();
+        throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+      }
+    }
+  }
+
+  Pool pool_;
+  std::string conninfo_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size) {
+  return std::make_unique<PgStore>(conninfo, pool_size < 1 ? 1 : pool_size);
+}
+
+}  // namespace enarx::drawbridge

@@ -1,0 +1,375 @@
+// Embedded store: content-addressed blob files + SQLite metadata.
+//
+// Crash safety: a blob is written to <dir>/tmp, fsynced and renamed to its content address
+// (then the directory is fsynced) BEFORE the metadata transaction that references it commits;
+// SQLite runs in WAL mode with synchronous=FULL. So after a crash every committed row points
+// at a complete blob; an interrupted upload leaves at most an unreferenced blob (harmless) or a
+// temp file under tmp/ (never looked up, removed at the next start).
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "drawbridge/store.h"
+
+namespace enarx::drawbridge {
+
+std::string blob_key_of(ByteView content) { return to_hex(sha256(content)); }
+
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void sql_fail(sqlite3* db, std::string_view what) {
+  throw Error("drawbridge.store.backend", std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+class Stmt {
+ public:
+  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
+      sql_fail(db, "prepare");
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view v) {
+    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind(int i, ByteView v) {
+    check(sqlite3_bind_blob(stmt_, i, v.empty() ? "" : static_cast<const void*>(v.data()),
+                            static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    check(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
+  // True when a row is available.
+  bool step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_CONSTRAINT) throw Error("drawbridge.store.constraint", sqlite3_errmsg(db_));
+    sql_fail(db_, "step");
+  }
+  std::string text(int col) {
+    auto p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  Bytes blob(int col) {
+    auto p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+    return p ? Bytes(p, p + n) : Bytes();
+  }
+  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
+  bool is_null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) sql_fail(db_, "bind");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) { exec("BEGIN IMMEDIATE"); }
+  ~Transaction() {
+    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void commit() {
+    exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  void exec(const char* sql) {
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) sql_fail(db_, sql);
+  }
+  sqlite3* db_;
+  bool done_ = false;
+};
+
+void write_all(int fd, ByteView data, const std::string& path) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    auto n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error("drawbridge.store.io", "write " + path + ": " + std::strerror(errno));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& dir) : dir_(dir) {
+    fs::create_directories(dir_);
+    fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
+    fs::create_directories(dir_ / "blobs" / "sha256");
+    // Leftovers of interrupted uploads: never referenced, safe to drop.
+    fs::remove_all(dir_ / "tmp");
+    fs::create_directories(dir_ / "tmp");
+    auto db_path = (dir_ / "meta.sqlite3").string();
+    if (sqlite3_open_v2(db_path.c_str(), &db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw Error("drawbridge.store.backend", "open " + db_path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 10000);
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=FULL");
+    exec("PRAGMA foreign_keys=ON");
+    exec(R"sql(
+      CREATE TABLE IF NOT EXISTS users(
+        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS repos(
+        user TEXT NOT NULL REFERENCES users(name), name TEXT NOT NULL, meta TEXT NOT NULL,
+        content BLOB NOT NULL, public INTEGER NOT NULL, PRIMARY KEY(user, name));
+      CREATE TABLE IF NOT EXISTS tags(
+        id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, repo TEXT NOT NULL,
+        name TEXT NOT NULL, meta TEXT NOT NULL, content BLOB NOT NULL,
+        complete INTEGER NOT NULL, missing INTEGER NOT NULL, UNIQUE(user, repo, name),
+        FOREIGN KEY(user, repo) REFERENCES repos(user, name));
+      CREATE TABLE IF NOT EXISTS nodes(
+        tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, path TEXT NOT NULL,
+        entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
+    )sql");
+  }
+  ~SqliteStore() override { sqlite3_close(db_); }
+
+  PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
+                        std::string_view subject) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "INSERT INTO users(name, meta, content, subject) VALUES(?,?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).step();
+    return sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+  }
+
+  std::optional<StoredUser> get_user(std::string_view user) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT meta, content, subject FROM users WHERE name = ?");
+    s.bind(1, user);
+    if (!s.step()) return std::nullopt;
+    return StoredUser{s.text(0), s.blob(1), s.text(2)};
+  }
+
+  PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
+                        ByteView content, bool is_public) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt u(db_, "SELECT 1 FROM users WHERE name = ?");
+      u.bind(1, user);
+      require(u.step(), "drawbridge.store.no_user", "user does not exist");
+    }
+    Stmt s(db_, "INSERT INTO repos(user, name, meta, content, public) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, user).bind(2, repo).bind(3, meta_json).bind(4, content).bind(5, std::int64_t{is_public}).step();
+    auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    tx.commit();
+    return result;
+  }
+
+  std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT meta, content, public FROM repos WHERE user = ? AND name = ?");
+    s.bind(1, user).bind(2, repo);
+    if (!s.step()) return std::nullopt;
+    return StoredRepo{s.text(0), s.blob(1), s.integer(2) != 0};
+  }
+
+  std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT name, public FROM repos WHERE user = ? ORDER BY name");
+    s.bind(1, user);
+    std::vector<std::pair<std::string, bool>> out;
+    while (s.step()) out.emplace_back(s.text(0), s.integer(1) != 0);
+    return out;
+  }
+
+  PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                    std::string_view meta_json, ByteView content,
+                    std::string_view root_entry_json) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt r(db_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
+      r.bind(1, user).bind(2, repo);
+      require(r.step(), "drawbridge.store.no_repo", "repository does not exist");
+    }
+    {
+      Stmt t(db_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+      t.bind(1, user).bind(2, repo).bind(3, tag);
+      if (t.step()) {
+        if (t.integer(1) != 0) return PutResult::Exists;
+        Stmt d(db_, "DELETE FROM tags WHERE id = ?");
+        d.bind(1, t.integer(0)).step();
+      }
+    }
+    Stmt ins(db_, "INSERT INTO tags(user, repo, name, meta, content, complete, missing) VALUES(?,?,?,?,?,0,1)");
+    ins.bind(1, user).bind(2, repo).bind(3, tag).bind(4, meta_json).bind(5, content).step();
+    auto id = sqlite3_last_insert_rowid(db_);
+    Stmt n(db_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?, '', ?, 0)");
+    n.bind(1, id).bind(2, root_entry_json).step();
+    tx.commit();
+    return PutResult::Created;
+  }
+
+  std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
+                                   std::string_view tag) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT id, meta, content, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+    s.bind(1, user).bind(2, repo).bind(3, tag);
+    if (!s.step()) return std::nullopt;
+    return StoredTag{s.integer(0), s.text(1), s.blob(2), s.integer(3) != 0};
+  }
+
+  std::vector<std::string> list_tags(std::string_view user, std::string_view repo) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, "SELECT name FROM tags WHERE user = ? AND repo = ? AND complete = 1");
+    s.bind(1, user).bind(2, repo);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
+  std::optional<StoredNode> get_node(std::int64_t tag_id, std::string_view path) override {
+    std::lock_guard lock(mu_);
+    return get_node_locked(tag_id, path);
+  }
+
+  NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                          ByteView content, const std::vector<ChildExpectation>& children) override {
+    // Cheap pre-check so refused uploads do not write blobs.
+    {
+      std::lock_guard lock(mu_);
+      if (auto r = precheck(tag_id, path)) return {*r, false};
+    }
+    write_blob(blob_key, content);
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    if (auto r = precheck(tag_id, path)) return {*r, false};
+    {
+      Stmt u(db_, "UPDATE nodes SET present = 1, blob = ? WHERE tag_id = ? AND path = ?");
+      u.bind(1, blob_key).bind(2, tag_id).bind(3, path).step();
+    }
+    for (const auto& c : children) {
+      Stmt i(db_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?,?,?,0)");
+      i.bind(1, tag_id).bind(2, c.path).bind(3, c.entry_json).step();
+    }
+    std::int64_t missing;
+    {
+      Stmt m(db_, "UPDATE tags SET missing = missing - 1 + ? WHERE id = ? RETURNING missing");
+      m.bind(1, static_cast<std::int64_t>(children.size())).bind(2, tag_id);
+      if (!m.step()) throw Error("drawbridge.store.backend", "tag vanished inside a transaction");
+      missing = m.integer(0);
+    }
+    bool completed = false;
+    if (missing == 0) {
+      Stmt c(db_, "UPDATE tags SET complete = 1 WHERE id = ?");
+      c.bind(1, tag_id).step();
+      completed = true;
+    }
+    tx.commit();
+    return {NodePutResult::Created, completed};
+  }
+
+  Bytes read_blob(std::string_view blob_key) override {
+    auto path = blob_path(blob_key);
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+      throw Error("drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
+    return read_file(path, std::size_t{1} << 40);
+  }
+
+  std::string describe() const override { return "sqlite:" + dir_.string(); }
+
+ private:
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown";
+      sqlite3_free(err);
+      throw Error("drawbridge.store.backend", msg);
+    }
+  }
+
+  std::optional<StoredNode> get_node_locked(std::int64_t tag_id, std::string_view path) {
+    Stmt s(db_, "SELECT entry, present, blob FROM nodes WHERE tag_id = ? AND path = ?");
+    s.bind(1, tag_id).bind(2, path);
+    if (!s.step()) return std::nullopt;
+    return StoredNode{s.text(0), s.integer(1) != 0, s.is_null(2) ? std::string() : s.text(2)};
+  }
+
+  std::optional<NodePutResult> precheck(std::int64_t tag_id, std::string_view path) {
+    Stmt t(db_, "SELECT complete FROM tags WHERE id = ?");
+    t.bind(1, tag_id);
+    if (!t.step()) return NodePutResult::TagGone;
+    auto node = get_node_locked(tag_id, path);
+    if (!node) return t.integer(0) != 0 ? NodePutResult::NotExpected : NodePutResult::NotExpected;
+    if (node->present) return NodePutResult::Exists;
+    return std::nullopt;
+  }
+
+  fs::path blob_path(std::string_view key) const {
+    require(key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos,
+            "drawbridge.store.blob_key", "malformed blob key");
+    return dir_ / "blobs" / "sha256" / std::string(key.substr(0, 2)) / std::string(key);
+  }
+
+  void write_blob(std::string_view key, ByteView content) {
+    auto target = blob_path(key);
+    std::error_code ec;
+    if (fs::exists(target, ec)) return;  // content-addressed: an existing blob is complete
+    auto shard = target.parent_path();
+    if (!fs::exists(shard, ec)) {
+      fs::create_directories(shard);
+      fsync_directory(shard.parent_path());
+    }
+    auto tmp = dir_ / "tmp" / (std::string(key) + "." + to_hex(random_bytes(8)));
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) throw Error("drawbridge.store.io", "create " + tmp.string() + ": " + std::strerror(errno));
+    try {
+      write_all(fd, content, tmp.string());
+      if (::fsync(fd) != 0) throw Error("drawbridge.store.io", "fsync " + tmp.string() + ": " + std::strerror(errno));
+    } catch (...) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw;
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+      int err = errno;
+      ::unlink(tmp.c_str());
+      throw Error("drawbridge.store.io", "rename to " + target.string() + ": " + std::strerror(err));
+    }
+    fsync_directory(shard);
+  }
+
+  fs::path dir_;
+  sqlite3* db_ = nullptr;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir) {
+  return std::make_unique<SqliteStore>(data_dir);
+}
+
+}  // namespace enarx::drawbridge

@@ -1,0 +1,113 @@
+// Registry storage. Two back ends implement it (embedded: blob directory + SQLite; shared:
+// PostgreSQL) and are run by one conformance suite (tests/drawbridge/store_conformance_test.cc).
+//
+// Upload protocol ("no dangling trees"): a tag PUT creates a *pending* tag that expects exactly
+// its root node. Every node PUT must match an expected entry (its parent directory already
+// uploaded lists it); a directory node adds expectations for its children. The tag becomes
+// *complete* — listed and readable — in the same transaction that stores its last expected
+// node. A pending tag can be re-PUT (the upload restarts); a complete one is immutable.
+// All node contents live in content-addressed blobs, deduplicated across repositories.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/bytes.h"
+
+namespace enarx::drawbridge {
+
+enum class PutResult { Created, Exists };
+
+struct StoredUser {
+  std::string meta_json;  // canonical Meta JSON as served
+  Bytes content;
+  std::string subject;
+};
+
+struct StoredRepo {
+  std::string meta_json;
+  Bytes content;
+  bool is_public = false;
+};
+
+struct StoredTag {
+  std::int64_t id = 0;
+  std::string meta_json;
+  Bytes content;
+  bool complete = false;
+};
+
+struct StoredNode {
+  std::string entry_json;  // the expected entry (from the parent directory or the tag)
+  bool present = false;
+  std::string blob_key;  // lower-case hex SHA-256 of the content, when present
+};
+
+struct ChildExpectation {
+  std::string path;
+  std::string entry_json;
+};
+
+enum class NodePutResult { Created, Exists, NotExpected, TagGone };
+
+struct NodePutOutcome {
+  NodePutResult result = NodePutResult::Created;
+  bool tag_completed = false;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
+                                std::string_view subject) = 0;
+  virtual std::optional<StoredUser> get_user(std::string_view user) = 0;
+
+  // Throws Error("drawbridge.store.no_user") if the user does not exist.
+  virtual PutResult create_repo(std::string_view user, std::string_view repo,
+                                std::string_view meta_json, ByteView content, bool is_public) = 0;
+  virtual std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) = 0;
+  // (name, public), sorted by name.
+  virtual std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) = 0;
+
+  // Creates a pending tag expecting `root_entry_json` at path "" or restarts a pending one
+  // (dropping its nodes). Exists when the tag is complete. Throws Error("drawbridge.store.no_repo").
+  virtual PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                            std::string_view meta_json, ByteView content,
+                            std::string_view root_entry_json) = 0;
+  virtual std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
+                                           std::string_view tag) = 0;
+  // Complete tags only, in no particular order.
+  virtual std::vector<std::string> list_tags(std::string_view user, std::string_view repo) = 0;
+
+  virtual std::optional<StoredNode> get_node(std::int64_t tag_id, std::string_view path) = 0;
+  // Atomically: the tag must still be pending with this id (else TagGone); the node must be
+  // expected (else NotExpected) and not present (else Exists); stores the blob (deduplicated),
+  // marks the node present, adds `children` as expected, and completes the tag when nothing
+  // is missing any more.
+  virtual NodePutOutcome put_node(std::int64_t tag_id, std::string_view path,
+                                  std::string_view blob_key, ByteView content,
+                                  const std::vector<ChildExpectation>& children) = 0;
+  // Throws Error("drawbridge.store.blob_missing") if absent.
+  virtual Bytes read_blob(std::string_view blob_key) = 0;
+
+  virtual std::string describe() const = 0;
+};
+
+// Lower-case hex SHA-256: the blob key.
+std::string blob_key_of(ByteView content);
+
+// Embedded default: <dir>/blobs/sha256/<2 hex>/<64 hex> + <dir>/meta.sqlite3 (WAL,
+// synchronous=FULL). Creates the directory (0700) on first use and removes stale temp files.
+std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir);
+
+// PostgreSQL (libpqxx): metadata and blobs (bytea) in one database, so several instances can
+// serve one registry. `conninfo` is a libpq connection string. Creates the schema if missing.
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size = 4);
+
+}  // namespace enarx::drawbridge
