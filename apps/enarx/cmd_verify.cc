@@ -1,0 +1,111 @@
+// `enarx verify`: a relying party checks a keep's certificate (from a PEM file or straight from
+// its TLS endpoint) against the steward CA and its expectations.
+#include <filesystem>
+#include <iostream>
+
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "exit_codes.h"
+#include "verify/verify.h"
+
+namespace enarx::cli {
+namespace {
+
+struct VerifyArgs {
+  std::string target;
+  std::vector<std::string> ca_files;
+  verify::Expectations expect;
+  std::string expect_slug, expect_digest, expect_signer, expect_measurement;
+  std::string at;
+  bool json = false;
+  int timeout_seconds = 10;
+};
+
+// "host:port" (or "[v6]:port") unless it names an existing file.
+bool split_endpoint(const std::string& target, std::string& host, int& port) {
+  if (std::filesystem::exists(target)) return false;
+  auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon + 1 == target.size()) return false;
+  std::string port_text = target.substr(colon + 1);
+  if (port_text.find_first_not_of("0123456789") != std::string::npos) return false;
+  host = target.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  port = std::stoi(port_text);
+  return port > 0 && port < 65536 && !host.empty();
+}
+
+int exit_code_for(const std::string& code) {
+  if (code.rfind("x509.", 0) == 0) return exit_codes::kVerification;
+  if (code == "verify.connect_failed" || code == "verify.tls_failed") return exit_codes::kNetwork;
+  if (code.rfind("io.", 0) == 0 || code == "verify.claims_malformed" || code.rfind("identity.", 0) == 0)
+    return exit_codes::kInput;
+  if (code == "verify.no_claims") return exit_codes::kVerification;
+  return exit_codes::kPolicy;  // an expectation did not hold
+}
+
+int run_verify(VerifyArgs& a) {
+  try {
+    std::vector<Certificate> cas;
+    for (const auto& f : a.ca_files) {
+      auto certs = Certificate::chain_from_pem(read_text_file(f));
+      require(!certs.empty(), "verify.no_trust_anchor", "no certificate in " + f);
+      cas.insert(cas.end(), certs.begin(), certs.end());
+    }
+    std::vector<Certificate> chain;
+    std::string host;
+    int port = 0;
+    if (split_endpoint(a.target, host, port)) {
+      chain = verify::fetch_peer_chain(host, port, std::chrono::seconds(a.timeout_seconds));
+    } else {
+      chain = Certificate::chain_from_pem(read_text_file(a.target));
+      require(!chain.empty(), "verify.no_certificate", "no certificate in " + a.target);
+    }
+    if (!a.expect_slug.empty()) a.expect.slug = a.expect_slug;
+    if (!a.expect_digest.empty()) a.expect.digest = a.expect_digest;
+    if (!a.expect_signer.empty()) a.expect.signer = a.expect_signer;
+    if (!a.expect_measurement.empty()) a.expect.measurement = a.expect_measurement;
+    TimePoint at = a.at.empty() ? std::chrono::system_clock::now() : parse_rfc3339(a.at);
+    auto peer = verify::verify_peer(chain, cas, at, a.expect);
+    if (a.json) {
+      std::cout << peer.to_json().dump(2) << "\n";
+    } else {
+      std::cout << "verified: " << a.target << "\n" << peer.to_text();
+    }
+    return exit_codes::kOk;
+  } catch (const Error& e) {
+    if (a.json) {
+      std::cout << nlohmann::json{{"verified", false}, {"code", e.code()}, {"message", e.what()}}.dump(2)
+                << "\n";
+    }
+    std::cerr << "verification failed: " << e.describe() << "\n";
+    return exit_code_for(e.code());
+  }
+}
+
+void register_verify(CLI::App& root) {
+  auto a = std::make_shared<VerifyArgs>();
+  auto* cmd = root.add_subcommand(
+      "verify", "Verify a keep's attested certificate (relying party): PEM chain file or host:port");
+  cmd->add_option("target", a->target, "PEM certificate chain (leaf first) or host:port to connect to")
+      ->required();
+  cmd->add_option("--ca", a->ca_files, "Steward CA certificate(s) to trust (PEM); repeatable")
+      ->required();
+  cmd->add_option("--expect-slug", a->expect_slug, "Require this [host/]user/repo[:tag]");
+  cmd->add_option("--expect-digest", a->expect_digest, "Require this workload digest (<alg>:<hex> or hex)");
+  cmd->add_option("--expect-signer", a->expect_signer, "Require this publisher key fingerprint (hex)");
+  cmd->add_option("--expect-measurement", a->expect_measurement, "Require this launch measurement (hex)");
+  cmd->add_flag("--allow-simulated", a->expect.allow_simulated,
+                "Accept keeps attested by a simulated platform (test roots)");
+  cmd->add_flag("--allow-insecure", a->expect.allow_insecure,
+                "Accept certificates issued without hardware attestation (KVM/nil)");
+  cmd->add_option("--at", a->at, "Check validity at this RFC 3339 time instead of now");
+  cmd->add_option("--timeout", a->timeout_seconds, "Connect/handshake timeout in seconds")->default_val(10);
+  cmd->add_flag("--json", a->json, "Print the verified identity (or the failure) as JSON");
+  cmd->callback([a] { set_exit_code(run_verify(*a)); });
+}
+
+ENARX_COMMAND(60, register_verify);
+
+}  // namespace
+}  // namespace enarx::cli

@@ -1,0 +1,203 @@
+#include "verify/verify.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "core/error.h"
+#include "core/der.h"
+#include "core/openssl.h"
+#include "steward/oids.h"
+
+namespace enarx::verify {
+namespace {
+
+using json = nlohmann::json;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string string_field(const json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+void check_slug(const WorkloadIdentity& id, const std::string& expected_text) {
+  drawbridge::Slug want = drawbridge::parse_slug(expected_text);
+  if (!id.slug)
+    throw Error("verify.slug_mismatch", "certificate names no slug; expected " + expected_text);
+  const auto& got = *id.slug;
+  bool ok = got.user == want.user && got.repo == want.repo &&
+            (!want.tag || got.tag == want.tag) &&
+            (want.host.empty() || lower(got.host) == lower(want.host));
+  if (!ok)
+    throw Error("verify.slug_mismatch", "certificate is for " + drawbridge::format_slug(got) +
+                                            ", expected " + expected_text);
+}
+
+void check_digest(const WorkloadIdentity& id, const std::string& expected) {
+  if (!id.digest)
+    throw Error("verify.digest_mismatch", "certificate names no workload digest; expected " + expected);
+  std::string want = lower(expected);
+  bool ok = want.find(':') == std::string::npos
+                ? id.digest->substr(id.digest->find(':') + 1) == want
+                : *id.digest == want;
+  if (!ok)
+    throw Error("verify.digest_mismatch",
+                "workload digest is " + *id.digest + ", expected " + expected);
+}
+
+}  // namespace
+
+PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
+                         TimePoint at, const Expectations& expect) {
+  require(!chain.empty(), "verify.no_certificate", "the peer presented no certificate");
+  require(!steward_cas.empty(), "verify.no_trust_anchor", "no steward CA certificate given");
+
+  ChainVerifyOptions options;
+  options.at = at;
+  options.required_eku = "1.3.6.1.5.5.7.3.1";  // serverAuth: the keep is a TLS server to us
+  std::vector<Certificate> intermediates(chain.begin() + 1, chain.end());
+  PeerIdentity peer;
+  peer.path = verify_chain(chain.front(), intermediates, steward_cas, options);
+  const Certificate& leaf = chain.front();
+  peer.not_before = leaf.not_before();
+  peer.not_after = leaf.not_after();
+
+  auto ext = leaf.extension(oids::kAttestedClaims);
+  if (!ext)
+    throw Error("verify.no_claims", "certificate carries no attested claims (OID " +
+                                        std::string(oids::kAttestedClaims) + ")");
+  // extnValue is an OCTET STRING wrapping the UTF-8 JSON.
+  try {
+    auto element = der::parse_single(ext->value);
+    require(element.tag == der::kOctetString, "verify.claims_malformed", "claims are not an OCTET STRING");
+    peer.claims = json::parse(as_string(element.value));
+  } catch (const json::exception& e) {
+    throw Error("verify.claims_malformed", std::string("claims are not JSON: ") + e.what());
+  } catch (const Error& e) {
+    if (e.code() == "verify.claims_malformed") throw;
+    throw Error("verify.claims_malformed", std::string("claims extension: ") + e.what());
+  }
+  require(peer.claims.is_object(), "verify.claims_malformed", "claims must be a JSON object");
+
+  peer.platform = string_field(peer.claims, "platform");
+  peer.measurement = string_field(peer.claims, "measurement");
+  peer.tcb_status = string_field(peer.claims, "tcb_status");
+  peer.insecure = peer.claims.value("insecure", false);
+  peer.insecure_reason = string_field(peer.claims, "insecure_reason");
+  if (auto ev = peer.claims.find("evidence"); ev != peer.claims.end() && ev->is_object())
+    peer.simulated = ev->value("simulated", false);
+  // A simulated root is also insecure issuance; the marker extension must agree with the claims.
+  bool marker = leaf.extension(oids::kInsecureAttestation).has_value();
+  if (marker != peer.insecure)
+    throw Error("verify.claims_malformed", "insecure marker and claims disagree");
+
+  peer.identity = WorkloadIdentity::from_uris(leaf.subject_alt_names().uris);
+
+  if (peer.simulated && !expect.allow_simulated)
+    throw Error("verify.simulated_not_allowed",
+                "the keep was attested by a SIMULATED platform (test root of trust); "
+                "pass --allow-simulated to accept it");
+  if (peer.insecure && !peer.simulated && !expect.allow_insecure)
+    throw Error("verify.insecure_not_allowed",
+                "the certificate was issued WITHOUT hardware attestation (" + peer.insecure_reason + ")");
+  if (expect.slug) check_slug(peer.identity, *expect.slug);
+  if (expect.digest) check_digest(peer.identity, *expect.digest);
+  if (expect.signer) {
+    if (!peer.identity.signer || *peer.identity.signer != lower(*expect.signer))
+      throw Error("verify.signer_mismatch",
+                  "workload signer is " + peer.identity.signer.value_or("(unsigned)") +
+                      ", expected " + *expect.signer);
+  }
+  if (expect.measurement && lower(peer.measurement) != lower(*expect.measurement))
+    throw Error("verify.measurement_mismatch", "measurement is " +
+                                                   (peer.measurement.empty() ? "(none)" : peer.measurement) +
+                                                   ", expected " + *expect.measurement);
+  return peer;
+}
+
+json PeerIdentity::to_json() const {
+  json out = {
+      {"platform", platform},
+      {"measurement", measurement.empty() ? json(nullptr) : json(measurement)},
+      {"tcb_status", tcb_status.empty() ? json(nullptr) : json(tcb_status)},
+      {"simulated", simulated},
+      {"insecure", insecure},
+      {"slug", identity.slug ? json(drawbridge::format_slug(*identity.slug)) : json(nullptr)},
+      {"workload_digest", identity.digest ? json(*identity.digest) : json(nullptr)},
+      {"signer", identity.signer ? json(*identity.signer) : json(nullptr)},
+      {"not_before", format_rfc3339(not_before)},
+      {"not_after", format_rfc3339(not_after)},
+      {"subject", path.empty() ? "" : path.front().subject()},
+      {"issuer", path.empty() ? "" : path.front().issuer()},
+      {"claims", claims},
+  };
+  if (insecure) out["insecure_reason"] = insecure_reason;
+  return out;
+}
+
+std::string PeerIdentity::to_text() const {
+  std::ostringstream s;
+  s << "platform:        " << platform << (simulated ? " (SIMULATED)" : "")
+    << (insecure && !simulated ? " (INSECURE: " + insecure_reason + ")" : "") << "\n";
+  s << "measurement:     " << (measurement.empty() ? "-" : measurement) << "\n";
+  s << "tcb status:      " << (tcb_status.empty() ? "-" : tcb_status) << "\n";
+  s << "slug:            " << (identity.slug ? drawbridge::format_slug(*identity.slug) : "-") << "\n";
+  s << "workload digest: " << identity.digest.value_or("-") << "\n";
+  s << "signer:          " << identity.signer.value_or("- (unsigned)") << "\n";
+  s << "valid:           " << format_rfc3339(not_before) << " .. " << format_rfc3339(not_after) << "\n";
+  if (!path.empty()) s << "issued by:       " << path.back().subject() << "\n";
+  return s.str();
+}
+
+std::vector<Certificate> fetch_peer_chain(const std::string& host, int port,
+                                          std::chrono::milliseconds timeout) {
+  ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  ossl::check(ctx != nullptr, "verify.tls_failed", "cannot create TLS context");
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  // The chain is checked by verify_peer against the steward CA, not by the handshake.
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+
+  std::string target = host + ":" + std::to_string(port);
+  if (host.find(':') != std::string::npos) target = "[" + host + "]:" + std::to_string(port);
+  ossl::BioPtr conn(BIO_new_connect(target.c_str()));
+  ossl::check(conn != nullptr, "verify.connect_failed", "cannot create connection");
+  BIO_set_nbio(conn.get(), 0);
+  // Bound the connect + handshake: a socket timeout via the BIO's fd once connected.
+  if (BIO_do_connect(conn.get()) <= 0) ossl::throw_error("verify.connect_failed", "cannot connect to " + target);
+  int fd = -1;
+  BIO_get_fd(conn.get(), &fd);
+  if (fd >= 0) {
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  ossl::SslPtr ssl(SSL_new(ctx.get()));
+  ossl::check(ssl != nullptr, "verify.tls_failed", "cannot create TLS session");
+  SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+  BIO* raw = conn.release();
+  SSL_set_bio(ssl.get(), raw, raw);
+  if (SSL_connect(ssl.get()) != 1) ossl::throw_error("verify.tls_failed", "TLS handshake with " + target + " failed");
+
+  std::vector<Certificate> chain;
+  STACK_OF(X509)* peer_chain = SSL_get_peer_cert_chain(ssl.get());  // client side: includes leaf
+  for (int i = 0; peer_chain && i < sk_X509_num(peer_chain); ++i) {
+    X509* c = sk_X509_value(peer_chain, i);
+    X509_up_ref(c);
+    chain.emplace_back(ossl::X509Ptr(c));
+  }
+  SSL_shutdown(ssl.get());
+  require(!chain.empty(), "verify.no_certificate", "the peer presented no certificate");
+  return chain;
+}
+
+}  // namespace enarx::verify
