@@ -1,0 +1,379 @@
+#include "attest/dcap/verify.h"
+
+#include <algorithm>
+
+#include "core/crypto.h"
+#include "core/error.h"
+
+namespace enarx::attest::dcap {
+namespace {
+
+// The span of time in which a cached verification result stays true.
+struct Window {
+  TimePoint from = TimePoint::min();
+  TimePoint until = TimePoint::max();
+  void narrow(TimePoint a, TimePoint b) {
+    from = std::max(from, a);
+    until = std::min(until, b);
+  }
+  bool contains(TimePoint t) const { return from <= t && t <= until; }
+};
+
+TimePoint plus_grace(TimePoint t, std::chrono::seconds grace) {
+  if (t > TimePoint::max() - grace) return TimePoint::max();
+  return t + grace;
+}
+
+std::string when(TimePoint t) { return format_rfc3339(t); }
+
+std::string map_chain_code(const std::string& x509_code, const std::string& prefix) {
+  static const std::map<std::string, std::string> names = {
+      {"x509.chain.untrusted", "untrusted"},       {"x509.chain.expired", "expired"},
+      {"x509.chain.not_yet_valid", "not_yet_valid"}, {"x509.chain.bad_signature", "bad_signature"},
+  };
+  auto it = names.find(x509_code);
+  return prefix + (it != names.end() ? it->second : std::string("invalid"));
+}
+
+// Applies every CRL issued by path[i+1] to path[i] (path = leaf .. anchor). Verifies each
+// relevant CRL's signature and freshness. Returns the validity window the result depends on.
+Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& crls,
+                  const VerifyOptions& options, std::vector<CrlUse>* uses,
+                  const char* leaf_revoked_code) {
+  Window w;
+  for (std::size_t i = 0; i + 1 < path.size(); ++i) {
+    const Certificate& cert = path[i];
+    const Certificate& issuer = path[i + 1];
+    bool covered = false;
+    for (const Crl& crl : crls) {
+      if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer.get())) != 0) {
+        continue;
+      }
+      if (!crl.signed_by(issuer.public_key())) {
+        throw Error("dcap.crl.bad_signature",
+                    "CRL claiming issuer " + crl.issuer() + " is not signed by that CA's key");
+      }
+      const TimePoint this_update = crl.this_update();
+      const auto next_update = crl.next_update();
+      if (options.at < this_update) {
+        throw Error("dcap.crl.not_yet_valid", "CRL of " + crl.issuer() + " is not valid before " +
+                                                  when(this_update) + " (verifying at " +
+                                                  when(options.at) + ")");
+      }
+      const TimePoint until = next_update ? plus_grace(*next_update, options.collateral_grace)
+                                          : TimePoint::max();
+      if (options.at > until) {
+        throw Error("dcap.crl.expired", "CRL of " + crl.issuer() + " expired at " +
+                                            when(*next_update) + " (verifying at " +
+                                            when(options.at) + ")");
+      }
+      w.narrow(this_update, until);
+      covered = true;
+      if (uses) {
+        const Bytes der = crl.to_der();
+        const Bytes digest = sha256(der);
+        if (std::none_of(uses->begin(), uses->end(),
+                         [&](const CrlUse& u) { return u.sha256 == digest; })) {
+          uses->push_back({crl.issuer(), crl.number(), digest});
+        }
+      }
+      if (crl.is_revoked(cert)) {
+        throw Error(i == 0 ? leaf_revoked_code : "dcap.pck.ca_revoked",
+                    "certificate " + cert.subject() + " serial " + cert.serial_hex() +
+                        " is revoked by the CRL of " + crl.issuer());
+      }
+    }
+    if (!covered && options.require_crls) {
+      throw Error("dcap.crl.missing", "no CRL from " + issuer.subject() + " covers " + cert.subject());
+    }
+  }
+  return w;
+}
+
+struct PckResult {
+  std::vector<Certificate> chain;
+  PckExtension pck;
+  bool simulated = false;
+  std::vector<CrlUse> crls;
+  Window window;
+};
+
+PckResult verify_pck_chain(const Quote& quote, const std::vector<Crl>& crls, const TrustStore& trust,
+                           const VerifyOptions& options) {
+  std::string_view text = as_string(quote.cert_data);
+  const std::string_view end_marker = "-----END CERTIFICATE-----";
+  const auto last = text.rfind(end_marker);
+  require(last != std::string_view::npos, "dcap.pck.chain_malformed",
+          "certification data holds no PEM certificate");
+  text = text.substr(0, last + end_marker.size());
+  std::vector<Certificate> certs;
+  try {
+    certs = Certificate::chain_from_pem(text);
+  } catch (const Error& e) {
+    throw Error("dcap.pck.chain_malformed", std::string("PCK chain: ") + e.what());
+  }
+  require(!certs.empty(), "dcap.pck.chain_malformed", "certification data holds no certificate");
+  std::vector<Certificate> intermediates;
+  for (std::size_t i = 1; i < certs.size(); ++i) {
+    // Self-issued certificates in the quote are never trusted; only our anchors are.
+    if (!certs[i].is_self_issued()) intermediates.push_back(certs[i]);
+  }
+  std::vector<Certificate> anchors;
+  for (const auto& a : trust.anchors) anchors.push_back(a.cert);
+  require(!anchors.empty(), "dcap.pck.chain_untrusted", "no trust anchors configured");
+
+  PckResult r;
+  ChainVerifyOptions cvo;
+  cvo.at = options.at;
+  try {
+    r.chain = verify_chain(certs[0], intermediates, anchors, cvo);
+  } catch (const Error& e) {
+    throw Error(map_chain_code(e.code(), "dcap.pck.chain_"), std::string("PCK chain: ") + e.what());
+  }
+  require(r.chain.size() >= 2, "dcap.pck.chain_invalid", "the PCK certificate is itself an anchor");
+  for (const auto& a : trust.anchors) {
+    if (a.cert == r.chain.back()) r.simulated = a.simulated;
+  }
+  for (const auto& c : r.chain) r.window.narrow(c.not_before(), c.not_after());
+  const Window crl_window = apply_crls(r.chain, crls, options, &r.crls, "dcap.pck.revoked");
+  r.window.narrow(crl_window.from, crl_window.until);
+  r.pck = parse_pck_extension(r.chain.front());
+  return r;
+}
+
+// Finds the TCB signing certificate that signed `body`, valid at the verification time and
+// chaining to `anchor`; returns the window in which that stays true.
+Window verify_collateral_signature(const std::string& body, const Bytes& signature,
+                                   const std::vector<Certificate>& supplied,
+                                   const Certificate& anchor, const std::vector<Crl>& crls,
+                                   const VerifyOptions& options, const std::string& what,
+                                   std::vector<CrlUse>* uses) {
+  std::vector<Certificate> candidates;
+  for (const auto& c : supplied) {
+    if (!c.is_self_issued()) candidates.push_back(c);
+  }
+  for (const auto& c : intel_tcb_signing_certs()) candidates.push_back(c);
+  // The TCB signing certificate was re-issued with the same key: prefer the copy valid now.
+  std::stable_partition(candidates.begin(), candidates.end(), [&](const Certificate& c) {
+    return c.not_before() <= options.at && options.at <= c.not_after();
+  });
+  const ByteView sig(signature);
+  std::optional<Error> chain_error;
+  for (const auto& cand : candidates) {
+    const PublicKey key = cand.public_key();
+    if (key.type() != KeyType::EcP256) continue;
+    if (!key.verify_ecdsa_rs(DigestAlgorithm::Sha256, as_bytes(body), sig.first(32), sig.last(32))) {
+      continue;
+    }
+    std::vector<Certificate> path;
+    try {
+      ChainVerifyOptions cvo;
+      cvo.at = options.at;
+      const std::vector<Certificate> anchors{anchor};
+      path = verify_chain(cand, {}, anchors, cvo);
+    } catch (const Error& e) {
+      if (!chain_error) chain_error = e;
+      continue;
+    }
+    Window w;
+    for (const auto& c : path) w.narrow(c.not_before(), c.not_after());
+    const Window cw = apply_crls(path, crls, options, uses, "dcap.collateral.signer_revoked");
+    w.narrow(cw.from, cw.until);
+    return w;
+  }
+  if (chain_error) {
+    throw Error("dcap.collateral.signer_untrusted",
+                what + " signer does not chain to the PCK's trust anchor at " + when(options.at) +
+                    ": " + chain_error->what());
+  }
+  throw Error("dcap.collateral." + what + "_signature_invalid",
+              what + " signature does not verify with any TCB signing certificate");
+}
+
+void check_freshness(TimePoint issue, TimePoint next, const std::string& issue_text,
+                     const std::string& next_text, const VerifyOptions& options,
+                     const std::string& what) {
+  if (options.at < issue) {
+    throw Error("dcap.collateral.not_yet_valid", what + " is issued " + issue_text +
+                                                     ", after the verification time " +
+                                                     when(options.at));
+  }
+  if (options.at > plus_grace(next, options.collateral_grace)) {
+    throw Error("dcap.collateral.expired", what + " expired at its nextUpdate " + next_text +
+                                               " (verifying at " + when(options.at) + ")");
+  }
+}
+
+std::string cache_key(std::initializer_list<ByteView> parts) {
+  Hasher h(DigestAlgorithm::Sha256);
+  for (auto p : parts) {
+    const std::uint64_t n = p.size();
+    std::uint8_t len[8];
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<std::uint8_t>(n >> (8 * i));
+    h.update(ByteView(len, 8));
+    h.update(p);
+  }
+  const Bytes d = h.finish();
+  return std::string(d.begin(), d.end());
+}
+
+}  // namespace
+
+struct CachingVerifier::State {
+  mutable std::mutex mu;
+  std::map<std::string, PckResult> pck;
+  std::map<std::string, Window> signatures;
+  std::size_t hits = 0;
+};
+
+namespace {
+
+VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, const TrustStore& trust,
+                          const VerifyOptions& options, CachingVerifier::State* cache) {
+  VerifiedQuote v;
+  v.quote = quote;
+  v.verified_at = options.at;
+  const bool tdx = quote.is_tdx();
+
+  // 1. PCK chain (+ CRLs over it) and the PCK's SGX extension.
+  std::string crl_key_material;
+  for (const auto& c : collateral.crls) {
+    const Bytes d = sha256(c.to_der());
+    crl_key_material.append(d.begin(), d.end());
+  }
+  const std::string opts_key = std::to_string(options.collateral_grace.count()) +
+                               (options.require_crls ? "R" : "r");
+  PckResult pck;
+  bool have_pck = false;
+  std::string pck_key;
+  if (cache) {
+    pck_key = cache_key({quote.cert_data, as_bytes(crl_key_material), as_bytes(opts_key)});
+    std::lock_guard lock(cache->mu);
+    auto it = cache->pck.find(pck_key);
+    if (it != cache->pck.end() && it->second.window.contains(options.at)) {
+      pck = it->second;
+      have_pck = true;
+      ++cache->hits;
+    }
+  }
+  if (!have_pck) {
+    pck = verify_pck_chain(quote, collateral.crls, trust, options);
+    if (cache) {
+      std::lock_guard lock(cache->mu);
+      cache->pck[pck_key] = pck;
+    }
+  }
+  v.pck_chain = pck.chain;
+  v.pck = pck.pck;
+  v.simulated = pck.simulated;
+  v.crls = pck.crls;
+
+  // 2. QE report signed by the PCK key.
+  const ByteView qe_sig(quote.qe_report_signature);
+  if (!v.pck_chain.front().public_key().verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.qe_report.raw,
+                                                        qe_sig.first(32), qe_sig.last(32))) {
+    throw Error("dcap.quote.qe_report_signature_invalid",
+                "the QE report signature does not verify with the PCK key");
+  }
+  // 3. QE report data binds the attestation key and QE auth data.
+  Bytes bound = quote.attestation_key;
+  bound.insert(bound.end(), quote.qe_auth_data.begin(), quote.qe_auth_data.end());
+  Bytes expected = sha256(bound);
+  expected.resize(64, 0);
+  require(quote.qe_report.report_data == expected, "dcap.quote.qe_report_data_mismatch",
+          "QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes");
+  // 4. Quote signature by the attestation key.
+  PublicKey att;
+  try {
+    const ByteView k(quote.attestation_key);
+    att = PublicKey::from_ec_point(KeyType::EcP256, k.first(32), k.last(32));
+  } catch (const Error& e) {
+    throw Error("dcap.quote.attestation_key_invalid",
+                std::string("attestation key is not a P-256 point: ") + e.what());
+  }
+  const ByteView sig(quote.signature);
+  if (!att.verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.signed_data, sig.first(32), sig.last(32))) {
+    throw Error("dcap.quote.signature_invalid",
+                "the quote signature does not verify with the attestation key");
+  }
+
+  // 5. Collateral signatures, chained to the PCK chain's anchor, with freshness.
+  const Certificate& anchor = v.pck_chain.back();
+  auto check_sig = [&](const std::string& body, const Bytes& signature, const std::string& what) {
+    std::string key;
+    if (cache) {
+      key = cache_key({as_bytes(body), signature, anchor.fingerprint_sha256(),
+                       as_bytes(crl_key_material), as_bytes(opts_key)});
+      std::lock_guard lock(cache->mu);
+      auto it = cache->signatures.find(key);
+      if (it != cache->signatures.end() && it->second.contains(options.at)) {
+        ++cache->hits;
+        return;
+      }
+    }
+    const Window w = verify_collateral_signature(body, signature, collateral.tcb_signing_chain,
+                                                 anchor, collateral.crls, options, what, &v.crls);
+    if (cache) {
+      std::lock_guard lock(cache->mu);
+      cache->signatures[key] = w;
+    }
+  };
+  if (collateral.tcb_info) {
+    const auto& t = *collateral.tcb_info;
+    check_sig(t.signed_body, t.signature, "tcb_info");
+    check_freshness(t.value.issue_date_tp, t.value.next_update_tp, t.value.issue_date,
+                    t.value.next_update, options, "TCB info");
+    require(t.value.id == (tdx ? "TDX" : "SGX"), "dcap.collateral.wrong_type",
+            "TCB info is for " + t.value.id + " but the quote is " + (tdx ? "TDX" : "SGX"));
+    require(t.value.fmspc == v.pck.fmspc, "dcap.collateral.fmspc_mismatch",
+            "TCB info FMSPC " + to_hex(t.value.fmspc) + " is not the PCK's " + to_hex(v.pck.fmspc));
+    require(t.value.pce_id == v.pck.pce_id, "dcap.collateral.pce_id_mismatch",
+            "TCB info PCE-ID " + to_hex(t.value.pce_id) + " is not the PCK's " + to_hex(v.pck.pce_id));
+    v.tcb_info = t;
+  } else if (options.require_tcb_info) {
+    throw Error("dcap.collateral.tcb_info_missing", "no TCB info supplied");
+  }
+  if (collateral.qe_identity) {
+    const auto& q = *collateral.qe_identity;
+    check_sig(q.signed_body, q.signature, "qe_identity");
+    check_freshness(q.value.issue_date_tp, q.value.next_update_tp, q.value.issue_date,
+                    q.value.next_update, options, "QE identity");
+    require(q.value.id == (tdx ? "TD_QE" : "QE"), "dcap.collateral.wrong_type",
+            "QE identity is " + q.value.id + " but the quote needs " + (tdx ? "TD_QE" : "QE"));
+    v.qe_identity = q;
+  } else if (options.require_qe_identity) {
+    throw Error("dcap.collateral.qe_identity_missing", "no QE identity supplied");
+  }
+
+  // 6. TCB evaluation: platform (PCK SVNs, TEE_TCB_SVN, TDX module), then the QE.
+  if (v.tcb_info) {
+    v.tcb = evaluate_platform_tcb(v.tcb_info->value, v.pck, quote.td);
+    if (v.qe_identity) evaluate_qe_identity(v.qe_identity->value, quote.qe_report, *v.tcb);
+  } else if (v.qe_identity) {
+    TcbEvaluation scratch;
+    evaluate_qe_identity(v.qe_identity->value, quote.qe_report, scratch);
+  }
+  return v;
+}
+
+}  // namespace
+
+VerifiedQuote verify_quote(const Quote& quote, const Collateral& collateral, const TrustStore& trust,
+                           const VerifyOptions& options) {
+  return verify_impl(quote, collateral, trust, options, nullptr);
+}
+
+CachingVerifier::CachingVerifier(TrustStore trust)
+    : trust_(std::move(trust)), state_(std::make_shared<State>()) {}
+
+VerifiedQuote CachingVerifier::verify(const Quote& quote, const Collateral& collateral,
+                                      const VerifyOptions& options) {
+  return verify_impl(quote, collateral, trust_, options, state_.get());
+}
+
+std::size_t CachingVerifier::cache_hits() const {
+  std::lock_guard lock(state_->mu);
+  return state_->hits;
+}
+
+}  // namespace enarx::attest::dcap
