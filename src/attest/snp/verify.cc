@@ -1,0 +1,326 @@
+#include "attest/snp/verify.h"
+
+#include <algorithm>
+
+#include "core/crypto.h"
+#include "core/error.h"
+
+namespace enarx::attest::snp {
+
+struct Verifier::ChainEntry {
+  std::size_t root_index = 0;
+  SigningKey kind = SigningKey::Vcek;
+  Certificate leaf;
+  VcekInfo info;
+  PublicKey key;
+  struct Window {
+    std::string name;
+    TimePoint not_before, not_after;
+  };
+  std::vector<Window> windows;  // leaf, issuer, root
+  std::vector<CrlUse> crls;
+  bool ark_crl_seen = false;
+};
+
+namespace {
+
+std::string describe_time(TimePoint t) { return format_rfc3339(t); }
+
+Bytes reversed(ByteView le) { return Bytes(le.rbegin(), le.rend()); }
+
+bool is_zero(ByteView v) {
+  return std::all_of(v.begin(), v.end(), [](std::uint8_t b) { return b == 0; });
+}
+
+Certificate parse_leaf(ByteView der_or_pem) {
+  try {
+    return Certificate::from_bytes(der_or_pem);
+  } catch (const Error& e) {
+    throw Error("snp.vcek.malformed", std::string("cannot parse the VCEK/VLEK certificate: ") +
+                                          e.what());
+  }
+}
+
+}  // namespace
+
+bool verify_report_signature(const Report& report, const PublicKey& key) {
+  const ByteView r(report.signature_r.data(), report.signature_r.size());
+  const ByteView s(report.signature_s.data(), report.signature_s.size());
+  // A P-384 scalar fits in 48 bytes; the upper 24 of each little-endian field must be zero.
+  if (!is_zero(r.subspan(48)) || !is_zero(s.subspan(48))) return false;
+  const Bytes r_be = reversed(r.first(48));
+  const Bytes s_be = reversed(s.first(48));
+  if (is_zero(r_be) || is_zero(s_be)) return false;
+  return key.verify_ecdsa_rs(DigestAlgorithm::Sha384, report.signed_bytes(), r_be, s_be);
+}
+
+Verifier::Verifier(std::vector<TrustRoot> extra_roots, bool trust_genuine) {
+  if (trust_genuine) roots_ = genuine_amd_roots();
+  for (auto& r : extra_roots) roots_.push_back(std::move(r));
+}
+
+std::size_t Verifier::cached_chains() const {
+  std::lock_guard lock(mutex_);
+  return cache_.size();
+}
+
+void Verifier::clear_cache() const {
+  std::lock_guard lock(mutex_);
+  cache_.clear();
+}
+
+std::shared_ptr<const Verifier::ChainEntry> Verifier::chain_for(
+    const Bytes& vcek_der, const Collateral& collateral, const VerifyOptions&) const {
+  // The cache key covers everything the cached result depends on: the leaf and the CRL set.
+  std::string key = to_hex(sha256(vcek_der));
+  std::vector<Bytes> crl_ders;
+  crl_ders.reserve(collateral.crls.size());
+  for (const auto& crl : collateral.crls) crl_ders.push_back(crl.to_der());
+  {
+    std::vector<std::string> crl_keys;
+    for (const auto& d : crl_ders) crl_keys.push_back(to_hex(sha256(d)));
+    std::sort(crl_keys.begin(), crl_keys.end());
+    for (const auto& k : crl_keys) key += "|" + k;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+
+  auto entry = std::make_shared<ChainEntry>();
+  entry->leaf = parse_leaf(vcek_der);
+  const Certificate& leaf = entry->leaf;
+  const std::string leaf_issuer = leaf.issuer();
+
+  // Find the issuing ASK/ASVK by name, then prove it by signature.
+  bool name_matched = false;
+  bool found = false;
+  for (std::size_t i = 0; i < roots_.size() && !found; ++i) {
+    const TrustRoot& root = roots_[i];
+    struct Candidate {
+      const Certificate* cert;
+      SigningKey kind;
+    };
+    std::vector<Candidate> candidates{{&root.ask, SigningKey::Vcek}};
+    if (root.asvk) candidates.push_back({&*root.asvk, SigningKey::Vlek});
+    for (const auto& c : candidates) {
+      if (c.cert->subject() != leaf_issuer) continue;
+      name_matched = true;
+      if (!leaf.signed_by(c.cert->public_key())) continue;
+      if (!c.cert->signed_by(root.ark.public_key()) || !root.ark.signed_by(root.ark.public_key())) {
+        throw Error("snp.chain.bad_signature",
+                    "trusted root " + root.ark.subject_common_name() + " / " +
+                        c.cert->subject_common_name() + " does not verify");
+      }
+      entry->root_index = i;
+      entry->kind = c.kind;
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (name_matched) {
+      throw Error("snp.chain.bad_signature",
+                  "the VCEK/VLEK signature does not verify with its issuer " + leaf_issuer);
+    }
+    throw Error("snp.chain.untrusted_root",
+                "the VCEK/VLEK issuer is not a trusted AMD ASK or ASVK: " + leaf_issuer);
+  }
+  const TrustRoot& root = roots_[entry->root_index];
+  const Certificate& issuer = entry->kind == SigningKey::Vlek ? *root.asvk : root.ask;
+
+  entry->key = leaf.public_key();
+  if (entry->key.type() != KeyType::EcP384) {
+    throw Error("snp.chain.bad_key", "the VCEK/VLEK key is " + to_string(entry->key.type()) +
+                                         ", not ECDSA P-384");
+  }
+  entry->info = parse_vcek_extensions(leaf);
+  if (entry->info.product != root.product) {
+    throw Error("snp.chain.wrong_product",
+                "the VCEK/VLEK names product \"" + entry->info.product_name + "\" but chains to " +
+                    to_string(root.product) + "'s root");
+  }
+  entry->windows = {{"VCEK/VLEK " + leaf.subject_common_name(), leaf.not_before(), leaf.not_after()},
+                    {issuer.subject_common_name(), issuer.not_before(), issuer.not_after()},
+                    {root.ark.subject_common_name(), root.ark.not_before(), root.ark.not_after()}};
+
+  // CRLs: the ARK's CRL covers the ASK/ASVK; a CRL from the ASK/ASVK (if AMD ever issues one)
+  // covers the VCEK/VLEK. CRLs of other issuers (e.g. another product's) are ignored.
+  const std::string ark_name = root.ark.subject();
+  const std::string issuer_name = issuer.subject();
+  for (std::size_t i = 0; i < collateral.crls.size(); ++i) {
+    const Crl& crl = collateral.crls[i];
+    const std::string crl_issuer = crl.issuer();
+    const Certificate* signer = nullptr;
+    const Certificate* subject = nullptr;
+    if (crl_issuer == ark_name) {
+      signer = &root.ark;
+      subject = &issuer;
+    } else if (crl_issuer == issuer_name) {
+      signer = &issuer;
+      subject = &leaf;
+    } else {
+      continue;
+    }
+    if (!crl.signed_by(signer->public_key())) {
+      throw Error("snp.crl.bad_signature",
+                  "CRL from " + crl_issuer + " is not signed by " + signer->subject_common_name());
+    }
+    if (crl.is_revoked(*subject)) {
+      throw Error("snp.crl.revoked", subject->subject_common_name() + " (serial " +
+                                         subject->serial_hex() + ") is revoked by " +
+                                         signer->subject_common_name() + "'s CRL");
+    }
+    if (signer == &root.ark) entry->ark_crl_seen = true;
+    entry->crls.push_back(CrlUse{crl_issuer, crl.number(), crl.this_update(), crl.next_update(),
+                                 sha256(crl_ders[i])});
+  }
+
+  std::lock_guard lock(mutex_);
+  // Bounded: a verifier sees few distinct machines; drop everything rather than grow forever.
+  if (cache_.size() >= 4096) cache_.clear();
+  cache_[key] = entry;
+  return entry;
+}
+
+Verified Verifier::verify(ByteView report_bytes, const Collateral& collateral,
+                          const VerifyOptions& options) const {
+  return verify(parse_report(report_bytes), collateral, options);
+}
+
+Verified Verifier::verify(const Report& report, const Collateral& collateral,
+                          const VerifyOptions& options) const {
+  if (report.mask_chip_key || report.signing_key == SigningKey::None) {
+    throw Error("snp.report.unsigned",
+                "the report is not signed (MASK_CHIP_KEY set or SIGNING_KEY = none)");
+  }
+  if (collateral.vcek_der.empty()) {
+    throw Error("snp.vcek.missing", "no VCEK/VLEK certificate was supplied");
+  }
+  auto entry = chain_for(collateral.vcek_der, collateral, options);
+  const TrustRoot& root = roots_[entry->root_index];
+
+  // Time-dependent checks run every time (the cache is time-independent).
+  for (const auto& w : entry->windows) {
+    if (options.at < w.not_before) {
+      throw Error("snp.chain.not_yet_valid", w.name + " is not valid before " +
+                                                 describe_time(w.not_before));
+    }
+    if (options.at > w.not_after) {
+      throw Error("snp.chain.expired", w.name + " expired at " + describe_time(w.not_after));
+    }
+  }
+  for (const auto& c : entry->crls) {
+    if (options.at < c.this_update) {
+      throw Error("snp.crl.not_yet_valid", "CRL from " + c.issuer + " is not valid before " +
+                                               describe_time(c.this_update));
+    }
+    if (c.next_update && options.at > *c.next_update + options.crl_grace) {
+      throw Error("snp.crl.expired", "CRL from " + c.issuer + " expired at " +
+                                         describe_time(*c.next_update));
+    }
+    if (options.crl_max_age && options.at - c.this_update > *options.crl_max_age) {
+      throw Error("snp.crl.expired", "CRL from " + c.issuer + " (thisUpdate " +
+                                         describe_time(c.this_update) + ") is older than allowed");
+    }
+  }
+  if (options.require_crl && !entry->ark_crl_seen) {
+    throw Error("snp.crl.missing", "no CRL from " + root.ark.subject_common_name() +
+                                       " was supplied and the policy requires one");
+  }
+
+  // The report, the certificate and any supplied chain must all name the same product.
+  const Product cpuid_product = report.cpuid_product();
+  if (cpuid_product != Product::Unknown && cpuid_product != root.product) {
+    throw Error("snp.chain.wrong_product", "the report's CPUID says " + to_string(cpuid_product) +
+                                               " but the VCEK/VLEK chains to " +
+                                               to_string(root.product) + "'s root");
+  }
+  if (report.signing_key != entry->kind) {
+    throw Error("snp.chain.key_kind_mismatch",
+                "the report says it is signed by a " + to_string(report.signing_key) +
+                    " but the certificate is a " + to_string(entry->kind));
+  }
+  if (!collateral.chain.empty()) {
+    const Bytes leaf_fp = entry->leaf.fingerprint_sha256();
+    for (const auto& cert : collateral.chain) {
+      const Bytes fp = cert.fingerprint_sha256();
+      if (fp == leaf_fp) continue;  // bundles like Azure's start with the VCEK itself
+      bool ours = fp == root.ark.fingerprint_sha256() || fp == root.ask.fingerprint_sha256() ||
+                  (root.asvk && fp == root.asvk->fingerprint_sha256());
+      if (ours) continue;
+      bool other_product = false;
+      for (const auto& r : roots_) {
+        if (fp == r.ark.fingerprint_sha256() || fp == r.ask.fingerprint_sha256() ||
+            (r.asvk && fp == r.asvk->fingerprint_sha256())) {
+          other_product = true;
+        }
+      }
+      if (other_product) {
+        throw Error("snp.chain.wrong_product",
+                    "supplied chain certificate " + cert.subject_common_name() +
+                        " belongs to another product than " + to_string(root.product));
+      }
+      throw Error("snp.chain.untrusted_root", "supplied chain certificate " + cert.subject() +
+                                                  " is not a pinned AMD certificate");
+    }
+  }
+
+  if (!verify_report_signature(report, entry->key)) {
+    throw Error("snp.report.signature_invalid",
+                "the report signature does not verify with the " + to_string(entry->kind) + " key");
+  }
+
+  Verified v;
+  v.report = report;
+  v.product = root.product;
+  v.signing_key = entry->kind;
+  v.simulated = root.simulated;
+  v.vcek = entry->leaf;
+  v.vcek_info = entry->info;
+  v.ask = entry->kind == SigningKey::Vlek ? *root.asvk : root.ask;
+  v.ark = root.ark;
+  v.reported_tcb = TcbVersion::decode(report.reported_tcb, root.product);
+  v.current_tcb = TcbVersion::decode(report.current_tcb, root.product);
+  v.committed_tcb = TcbVersion::decode(report.committed_tcb, root.product);
+  v.launch_tcb = TcbVersion::decode(report.launch_tcb, root.product);
+  v.crls = entry->crls;
+  v.verified_at = options.at;
+
+  const VcekInfo& info = entry->info;
+  const TcbVersion& t = v.reported_tcb;
+  const bool fmc_differs = root.product == Product::Turin && info.fmc_spl && t.fmc != info.fmc_spl;
+  if (t.bootloader != info.bl_spl || t.tee != info.tee_spl || t.snp != info.snp_spl ||
+      t.microcode != info.ucode_spl || fmc_differs) {
+    auto fmt = [](int bl, int tee, int snp, int uc) {
+      return "bl " + std::to_string(bl) + " / tee " + std::to_string(tee) + " / snp " +
+             std::to_string(snp) + " / ucode " + std::to_string(uc);
+    };
+    throw Error("snp.tcb_mismatch", "REPORTED_TCB (" +
+                                        fmt(t.bootloader, t.tee, t.snp, t.microcode) +
+                                        ") differs from the certificate's SPLs (" +
+                                        fmt(info.bl_spl, info.tee_spl, info.snp_spl,
+                                            info.ucode_spl) +
+                                        ")");
+  }
+
+  v.chip_id_masked = report.chip_id_masked();
+  if (entry->kind == SigningKey::Vcek) {
+    if (!info.hw_id) throw Error("snp.vcek.malformed", "the VCEK has no hwID extension");
+    // MASK_CHIP_ID zeroes CHIP_ID; the VCEK signature still binds the chip, so nothing to
+    // compare. Turin hwIDs are 8 bytes and match CHIP_ID[0..8].
+    if (!v.chip_id_masked) {
+      const Bytes& hw = *info.hw_id;
+      if (!std::equal(hw.begin(), hw.end(), report.chip_id.begin())) {
+        throw Error("snp.chip_id_mismatch",
+                    "CHIP_ID " + to_hex(ByteView(report.chip_id.data(), 8)) +
+                        "... differs from the VCEK hwID " +
+                        to_hex(ByteView(hw.data(), std::min<std::size_t>(8, hw.size()))) + "...");
+      }
+    }
+  }
+  return v;
+}
+
+}  // namespace enarx::attest::snp
