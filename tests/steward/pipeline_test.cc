@@ -1,0 +1,376 @@
+// Steward::handle end to end with KVM evidence (no hardware needed) and hostile inputs.
+#include <nlohmann/json.hpp>
+
+#include "core/openssl.h"
+#include "test_util.h"
+
+namespace enarx::steward {
+namespace {
+
+using namespace testing;
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    clock_ = std::make_shared<FixedClock>(parse_rfc3339("2026-11-23T10:00:00Z"));
+  }
+  std::unique_ptr<Steward> make(Policy policy, StewardLimits limits = {}) {
+    auto s = std::make_unique<Steward>(make_ca(clock_->now()), std::move(policy), clock_, limits);
+    s->register_verifier(make_kvm_verifier());
+    return s;
+  }
+  std::shared_ptr<FixedClock> clock_;
+};
+
+nlohmann::json problem(const Response& r) { return nlohmann::json::parse(body_text(r)); }
+
+TEST_F(PipelineTest, KvmRefusedWithoutAllowInsecure) {
+  auto steward = make(Policy{});
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.insecure_not_allowed");
+  EXPECT_EQ(r.content_type, kProblemJson);
+  auto p = problem(r);
+  EXPECT_EQ(p["code"], "steward.insecure_not_allowed");
+  EXPECT_EQ(p["platform"], "kvm");
+  EXPECT_EQ(p["csr_index"], 0);
+}
+
+TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.uris = {"https://drawbridge.example/alice/app/1.0.0"};
+  sans.dns = {"app.example"};
+  auto r = steward->handle("application/pkcs10", kvm_csr(key, sans));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  EXPECT_EQ(r.content_type, "application/octet-stream");
+  auto chain = pkipath(r);
+  ASSERT_EQ(chain.size(), 2u);  // [CA, leaf] as Enarx
+  const auto& ca = chain[0];
+  const auto& leaf = chain[1];
+  EXPECT_EQ(ca, steward->ca().certificate());
+  EXPECT_EQ(leaf.public_key(), key.public_key());
+  EXPECT_FALSE(leaf.is_ca());
+  EXPECT_EQ(leaf.serial().size() >= 15, true);
+
+  // Chain verifies with library code, for TLS server and client use.
+  std::vector<Certificate> anchors{ca};
+  ChainVerifyOptions opt;
+  opt.at = clock_->now();
+  opt.required_eku = "1.3.6.1.5.5.7.3.1";
+  EXPECT_NO_THROW(verify_chain(leaf, {}, anchors, opt));
+  opt.required_eku = "1.3.6.1.5.5.7.3.2";
+  EXPECT_NO_THROW(verify_chain(leaf, {}, anchors, opt));
+
+  // Validity: default 24 h, backdated 60 s.
+  EXPECT_EQ(leaf.not_before(), clock_->now() - std::chrono::seconds(60));
+  EXPECT_EQ(leaf.not_after(), clock_->now() + std::chrono::hours(24));
+
+  // Insecure marking: subject O=INSECURE and the marker extension.
+  EXPECT_NE(leaf.subject().find("O=INSECURE"), std::string::npos) << leaf.subject();
+  ASSERT_TRUE(leaf.extension(oids::kInsecureAttestation));
+  ASSERT_TRUE(leaf.extension(oids::kKvmEvidence));  // copied, as Enarx does
+  EXPECT_TRUE(leaf.extension(oids::kKvmEvidence)->value.empty());
+
+  // SANs copied.
+  auto names = leaf.subject_alt_names();
+  EXPECT_EQ(names.uris, sans.uris);
+  EXPECT_EQ(names.dns, sans.dns);
+
+  // Claims.
+  auto ext = leaf.extension(oids::kAttestedClaims);
+  ASSERT_TRUE(ext);
+  der::Reader rd(ext->value);
+  auto claims = nlohmann::json::parse(rd.read_utf8_string());
+  EXPECT_EQ(claims["platform"], "kvm");
+  EXPECT_EQ(claims["insecure"], true);
+  EXPECT_EQ(claims["verified_at"], "2026-11-23T10:00:00Z");
+  EXPECT_EQ(claims["policy_sha256"], steward->policy().digest);
+
+  // TCG DICE tagged evidence: tag(0x1a75e1, [bstr(empty), bstr(claims)]).
+  auto dice = leaf.extension(oids::kTcgDiceTaggedEvidence);
+  ASSERT_TRUE(dice);
+  EXPECT_FALSE(dice->critical);
+  ASSERT_GE(dice->value.size(), 6u);
+  EXPECT_EQ(dice->value[0], 0xda);  // major 6, 4-byte argument
+  EXPECT_EQ(dice->value[5], 0x82);  // array(2)
+  EXPECT_EQ(dice->value[6], 0x40);  // empty byte string (KVM evidence)
+}
+
+TEST_F(PipelineTest, ExtensionsHaveTheProfile) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  auto leaf = pkipath(r)[1];
+  auto ku = leaf.extension("2.5.29.15");
+  ASSERT_TRUE(ku);
+  EXPECT_TRUE(ku->critical);
+  auto bc = leaf.extension("2.5.29.19");
+  ASSERT_TRUE(bc);  // CA:FALSE (non-critical, as RFC 5280 allows for end entities)
+  EXPECT_TRUE(leaf.extension("2.5.29.37"));  // EKU
+  EXPECT_TRUE(leaf.extension("2.5.29.14"));  // SKI
+  EXPECT_TRUE(leaf.extension("2.5.29.35"));  // AKI
+  EXPECT_FALSE(leaf.extension("2.5.29.17"));  // no names requested, none configured
+}
+
+TEST_F(PipelineTest, ExtraDnsSansFromPolicy) {
+  auto steward =
+      make(Policy::parse("[issuance]\nallow_insecure = true\nextra_dns_sans = [\"foo.bar\"]\n"));
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(pkipath(r)[1].subject_alt_names().dns, std::vector<std::string>{"foo.bar"});
+}
+
+TEST_F(PipelineTest, CertificateLifetimeFromPolicy) {
+  auto steward = make(
+      Policy::parse("[issuance]\nallow_insecure = true\ncertificate_lifetime = \"2h\"\nbackdate = 0\n"));
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  ASSERT_EQ(r.status, 200);
+  auto leaf = pkipath(r)[1];
+  EXPECT_EQ(leaf.not_before(), clock_->now());
+  EXPECT_EQ(leaf.not_after(), clock_->now() + std::chrono::hours(2));
+}
+
+TEST_F(PipelineTest, SerialsAreRandom) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto csr = kvm_csr(key);
+  auto a = pkipath(steward->handle(kPkcs10, csr))[1];
+  auto b = pkipath(steward->handle(kPkcs10, csr))[1];
+  EXPECT_NE(a.serial_hex(), b.serial_hex());
+}
+
+TEST_F(PipelineTest, BundleReturnsOutput) {
+  auto steward = make(insecure_policy());
+  std::vector<Bytes> csrs;
+  std::vector<PrivateKey> keys;
+  for (int i = 0; i < 5; ++i) {
+    keys.push_back(PrivateKey::generate(KeyType::EcP256));
+    csrs.push_back(kvm_csr(keys.back()));
+  }
+  auto r = steward->handle(kPkcs10Bundle, bundle(csrs));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  auto out = decode_output(r.body);
+  ASSERT_EQ(out.chain.size(), 1u);
+  EXPECT_EQ(out.chain[0], steward->ca().certificate());
+  ASSERT_EQ(out.issued.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(out.issued[i].public_key(), keys[i].public_key());
+}
+
+TEST_F(PipelineTest, NoEvidenceIs401) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, CsrBuilder().build_der(key));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.code, "steward.csr.no_evidence");
+}
+
+TEST_F(PipelineTest, ContentTypes) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto csr = kvm_csr(key);
+  EXPECT_EQ(steward->handle("", csr).code, "steward.content_type_missing");
+  EXPECT_EQ(steward->handle("", csr).status, 400);
+  EXPECT_EQ(steward->handle("application/json", csr).status, 400);
+  EXPECT_EQ(steward->handle("application/json", csr).code, "steward.content_type_unsupported");
+  // Parameters and case are tolerated.
+  EXPECT_EQ(steward->handle("Application/PKCS10; charset=binary", csr).status, 200);
+  // A single CSR sent as a bundle is malformed (not a SEQUENCE OF CSR... it is one CSR whose
+  // first element is not a CSR).
+  EXPECT_EQ(steward->handle(kPkcs10Bundle, csr).status, 400);
+  // A bundle sent as a single CSR.
+  EXPECT_EQ(steward->handle(kPkcs10, bundle({csr})).status, 400);
+}
+
+TEST_F(PipelineTest, MalformedBodies) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto csr = kvm_csr(key);
+  EXPECT_EQ(steward->handle(kPkcs10, {}).status, 400);
+  EXPECT_EQ(steward->handle(kPkcs10, to_bytes("garbage")).code, "steward.csr.malformed");
+  for (std::size_t n : {std::size_t{1}, std::size_t{2}, csr.size() / 2, csr.size() - 1}) {
+    Bytes truncated(csr.begin(), csr.begin() + static_cast<std::ptrdiff_t>(n));
+    auto r = steward->handle(kPkcs10, truncated);
+    EXPECT_EQ(r.status, 400) << n;
+    EXPECT_EQ(r.code, "steward.csr.malformed") << n;
+  }
+  Bytes trailing = csr;
+  trailing.push_back(0);
+  EXPECT_EQ(steward->handle(kPkcs10, trailing).status, 400);
+  auto b = bundle({csr, csr});
+  Bytes truncated_bundle(b.begin(), b.end() - 3);
+  EXPECT_EQ(steward->handle(kPkcs10Bundle, truncated_bundle).code, "steward.bundle_malformed");
+  EXPECT_EQ(steward->handle(kPkcs10Bundle, bundle({})).code, "steward.bundle_empty");
+}
+
+TEST_F(PipelineTest, CorruptedSignature) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto csr = kvm_csr(key);
+  csr[csr.size() - 5] ^= 0x01;  // inside the signature's s value
+  auto r = steward->handle(kPkcs10, csr);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_TRUE(r.code == "steward.csr.bad_signature" || r.code == "steward.csr.malformed") << r.code;
+}
+
+TEST_F(PipelineTest, SignedByAnotherKey) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto other = PrivateKey::generate(KeyType::EcP256);
+  auto req = CertificationRequest::from_der(kvm_csr(key));
+  ASSERT_GT(X509_REQ_sign(req.get(), other.get(), EVP_sha256()), 0);
+  auto r = steward->handle(kPkcs10, req.to_der());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.csr.bad_signature");
+}
+
+TEST_F(PipelineTest, DuplicateAndUnknownExtensions) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto dup = kvm_csr(key, {}, {Extension{std::string(oids::kKvmEvidence), false, {}}});
+  EXPECT_EQ(steward->handle(kPkcs10, dup).code, "steward.csr.duplicate_extension");
+  auto unknown = kvm_csr(key, {}, {Extension{"1.2.3.4", false, {0x05, 0x00}}});
+  EXPECT_EQ(steward->handle(kPkcs10, unknown).code, "steward.csr.unknown_extension");
+  auto two = kvm_csr(key, {}, {Extension{std::string(oids::kSnpEvidence), false, {0x30, 0x00}}});
+  EXPECT_EQ(steward->handle(kPkcs10, two).code, "steward.csr.multiple_evidence");
+  auto critical = CsrBuilder()
+                      .add_extension(Extension{std::string(oids::kKvmEvidence), true, {}})
+                      .build_der(key);
+  EXPECT_EQ(steward->handle(kPkcs10, critical).code, "steward.csr.critical_evidence");
+  auto nonempty = CsrBuilder()
+                      .add_extension(Extension{std::string(oids::kKvmEvidence), false, {0x05, 0x00}})
+                      .build_der(key);
+  EXPECT_EQ(steward->handle(kPkcs10, nonempty).code, "steward.kvm.value_not_empty");
+}
+
+TEST_F(PipelineTest, PlatformNotRegistered) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto csr = CsrBuilder()
+                 .add_extension(Extension{std::string(oids::kTdxEvidence), false, {0x30, 0x00}})
+                 .build_der(key);
+  // Unless a TDX verifier is registered (it is not in this fixture).
+  auto r = steward->handle(kPkcs10, csr);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.platform_disabled");
+}
+
+TEST_F(PipelineTest, IpSansRejected) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.ips = {"10.0.0.1"};
+  auto r = steward->handle(kPkcs10, kvm_csr(key, sans));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.csr.san_type");
+}
+
+TEST_F(PipelineTest, Limits) {
+  StewardLimits limits;
+  limits.max_body_size = 2000;
+  auto steward = make(Policy::parse("[issuance]\nallow_insecure = true\nmax_bundle_size = 3\n"),
+                      limits);
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto csr = kvm_csr(key);
+  auto r = steward->handle(kPkcs10Bundle, bundle({csr, csr, csr, csr}));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.code, "steward.bundle_too_large");
+  EXPECT_EQ(steward->handle(kPkcs10Bundle, bundle({csr, csr, csr})).status, 200);
+  Bytes huge(3000, 0x30);
+  EXPECT_EQ(steward->handle(kPkcs10, huge).status, 413);
+  EXPECT_EQ(steward->handle(kPkcs10, huge).code, "steward.body_too_large");
+}
+
+TEST_F(PipelineTest, OneBadCsrFailsTheBundle) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto good = kvm_csr(key);
+  auto bad = CsrBuilder().build_der(key);
+  auto r = steward->handle(kPkcs10Bundle, bundle({good, bad}));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(problem(r)["csr_index"], 1);
+}
+
+TEST_F(PipelineTest, ObserverSeesOutcomes) {
+  auto steward = make(insecure_policy());
+  std::vector<Outcome> seen;
+  steward->set_observer([&](const Outcome& o) { seen.push_back(o); });
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  steward->handle(kPkcs10, kvm_csr(key));
+  steward->handle(kPkcs10, CsrBuilder().build_der(key));
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].status, 200);
+  EXPECT_EQ(seen[0].platform, "kvm");
+  EXPECT_EQ(seen[0].issued, 1u);
+  EXPECT_EQ(seen[1].status, 401);
+  EXPECT_EQ(seen[1].code, "steward.csr.no_evidence");
+}
+
+TEST_F(PipelineTest, AuditLogRecordsDecisions) {
+  TempDir dir("steward-audit");
+  auto audit = std::make_shared<AuditLog>(dir.path() / "audit.log", 0, clock_);
+  auto steward = make(insecure_policy());
+  steward->set_audit_log(audit);
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.uris = {"urn:example:x"};
+  auto ok = steward->handle(kPkcs10, kvm_csr(key, sans));
+  ASSERT_EQ(ok.status, 200);
+  steward->handle(kPkcs10, CsrBuilder().build_der(key));
+  auto text = read_text_file(dir.path() / "audit.log");
+  auto nl = text.find('\n');
+  ASSERT_NE(nl, std::string::npos);
+  auto first = nlohmann::json::parse(text.substr(0, nl));
+  auto second = nlohmann::json::parse(text.substr(nl + 1, text.find('\n', nl + 1) - nl - 1));
+  EXPECT_EQ(first["decision"], "issued");
+  EXPECT_EQ(first["serial"], pkipath(ok)[1].serial_hex());
+  EXPECT_EQ(first["platform"], "kvm");
+  EXPECT_EQ(first["sans"][0], "URI:urn:example:x");
+  EXPECT_EQ(first["ts"], "2026-11-23T10:00:00Z");
+  EXPECT_EQ(second["decision"], "rejected");
+  EXPECT_EQ(second["code"], "steward.csr.no_evidence");
+  EXPECT_EQ(second["status"], 401);
+}
+
+TEST_F(PipelineTest, AuditRotationNeverTruncates) {
+  TempDir dir("steward-audit");
+  const auto path = dir.path() / "audit.log";
+  AuditLog audit(path, 300, clock_);
+  for (int i = 0; i < 10; ++i) audit.append({{"decision", "issued"}, {"n", i}});
+  std::size_t lines = 0, files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    ++files;
+    auto text = read_text_file(entry.path());
+    lines += static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+  EXPECT_EQ(lines, 10u);
+  EXPECT_GT(files, 1u);
+  // External rename + reopen request (logrotate style).
+  std::filesystem::rename(path, dir.path() / "moved.log");
+  audit.request_reopen();
+  audit.append({{"decision", "rejected"}});
+  EXPECT_TRUE(std::filesystem::exists(path));
+  EXPECT_EQ(read_text_file(path).find("rejected") != std::string::npos, true);
+}
+
+TEST_F(PipelineTest, AuditFailureMeansNoCertificate) {
+  TempDir dir("steward-audit");
+  auto audit = std::make_shared<AuditLog>(dir.path() / "audit.log", 0, clock_);
+  auto steward = make(insecure_policy());
+  steward->set_audit_log(audit);
+  // Make the next reopen fail: the path becomes a directory.
+  std::filesystem::remove(dir.path() / "audit.log");
+  std::filesystem::create_directory(dir.path() / "audit.log");
+  audit->request_reopen();
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  EXPECT_EQ(r.status, 500);
+}
+
+}  // namespace
+}  // namespace enarx::steward
