@@ -1,0 +1,74 @@
+#include "platform/csr_evidence.h"
+
+#include "attest/enarx_evidence_snp.h"
+#include "core/der.h"
+#include "core/error.h"
+#include "steward/oids.h"
+
+namespace enarx::platform {
+
+namespace {
+
+Bytes crl_list(const HostCollateral& c) {
+  if (c.crls.empty() && c.crl_list_der) return *c.crl_list_der;
+  return attest::encode_crl_list(c.crls);
+}
+
+}  // namespace
+
+Bytes encode_sgx_evidence(ByteView quote, ByteView crl_list_der, ByteView tcb_package_der) {
+  der::Writer w;
+  w.add_octet_string(quote).add_raw(crl_list_der).add_raw(tcb_package_der);
+  return w.wrap(der::kSequence);
+}
+
+Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der) {
+  der::Writer w;
+  w.add_octet_string(quote).add_raw(crl_list_der);
+  return w.wrap(der::kSequence);
+}
+
+Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
+  Extension ext;
+  ext.critical = false;
+  switch (ev.platform) {
+    case Platform::Nil:
+    case Platform::Kvm:
+      ext.oid = std::string(oids::kKvmEvidence);
+      return ext;
+    case Platform::Snp: {
+      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SNP report");
+      auto vcek = ev.endorsement_cert();
+      if (!vcek) vcek = c.vcek_der;
+      require(vcek.has_value(), "platform.evidence.no_vcek",
+              "the SNP report came without a certificate table and no cached VCEK was given; "
+              "run `enarx platform snp vcek`");
+      attest::SnpEvidence snp;
+      snp.vcek_der = *vcek;
+      snp.report = ev.report_or_quote;
+      if (c.crls.empty() && c.crl_list_der) {
+        snp.crls = attest::parse_crl_list(*c.crl_list_der);
+      } else {
+        snp.crls = c.crls;
+      }
+      ext.oid = std::string(oids::kSnpEvidence);
+      ext.value = attest::encode_snp_evidence(snp);
+      return ext;
+    }
+    case Platform::Sgx:
+      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SGX quote");
+      require(c.tcb_package_der.has_value(), "platform.evidence.no_tcb",
+              "SGX evidence needs the cached TCB package; run `enarx platform sgx cache`");
+      ext.oid = std::string(oids::kSgxEvidence);
+      ext.value = encode_sgx_evidence(ev.report_or_quote, crl_list(c), *c.tcb_package_der);
+      return ext;
+    case Platform::Tdx:
+      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no TDX quote");
+      ext.oid = std::string(oids::kTdxEvidence);
+      ext.value = encode_tdx_evidence(ev.report_or_quote, crl_list(c));
+      return ext;
+  }
+  throw Error("platform.unknown", "unknown platform");
+}
+
+}  // namespace enarx::platform

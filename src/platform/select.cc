@@ -1,0 +1,42 @@
+#include "platform/select.h"
+
+#include <cstdlib>
+
+#include "core/error.h"
+#include "platform/detect.h"
+#include "platform/sim.h"
+#include "platform/tee_interfaces.h"
+
+namespace enarx::platform {
+
+ProviderSpec spec_from_env(ProviderSpec s) {
+  if (s.platform.empty() || s.platform == "auto") {
+    if (const char* p = std::getenv("ENARX_PLATFORM"); p && *p) s.platform = p;
+  }
+  if (s.platform.empty()) s.platform = "auto";
+  if (s.sim_dir.empty()) {
+    if (const char* d = std::getenv("ENARX_SIM_DIR"); d && *d) s.sim_dir = d;
+  }
+  return s;
+}
+
+std::unique_ptr<EvidenceProvider> make_provider(const ProviderSpec& spec) {
+  std::string name = spec.platform.empty() ? "auto" : spec.platform;
+  if (name == "sim-snp") {
+    require(!spec.sim_dir.empty(), "platform.sim_dir_missing",
+            "--platform sim-snp needs --sim-dir DIR (or ENARX_SIM_DIR); create one with "
+            "`enarx platform sim init DIR`");
+    return sim::make_sim_snp_provider(spec.sim_dir);
+  }
+  Platform p = name == "auto" ? detect(spec.root).selected : platform_from_string(name);
+  switch (p) {
+    case Platform::Snp: return make_snp_provider(spec.root);
+    case Platform::Tdx: return make_tdx_provider(spec.root);
+    case Platform::Sgx: return make_sgx_provider(spec.root);
+    case Platform::Kvm:
+    case Platform::Nil: return make_no_tee_provider(p);
+  }
+  throw Error("platform.unknown", "unknown platform");
+}
+
+}  // namespace enarx::platform

@@ -1,0 +1,189 @@
+// Simulated SEV-SNP: real report format, verified by the attest library only with the sim root.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include "attest/enarx_evidence_snp.h"
+#include "attest/snp/report.h"
+#include "attest/snp/verify.h"
+#include "core/csr.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "platform/csr_evidence.h"
+#include "platform/sim.h"
+#include "steward/oids.h"
+
+namespace fs = std::filesystem;
+using namespace enarx;
+using namespace enarx::platform;
+namespace snp = enarx::attest::snp;
+
+namespace {
+
+// One PKI for the whole suite: key generation is the slow part.
+class SimSnp : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir("platform-sim");
+    sim::SnpSimConfig c;
+    c.chip_id = Bytes(64, 0x5a);
+    sim::init_snp(dir_->path(), c, std::chrono::system_clock::now());
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static snp::TrustRoot sim_root() {
+    auto f = sim::load_snp(dir_->path());
+    snp::TrustRoot r;
+    r.product = snp::Product::Milan;
+    r.ark = f.ark;
+    r.ask = f.ask;
+    r.simulated = true;
+    return r;
+  }
+  static TempDir* dir_;
+};
+TempDir* SimSnp::dir_ = nullptr;
+
+Bytes report_data() {
+  Bytes rd(64, 0);
+  for (int i = 0; i < 48; ++i) rd[i] = static_cast<std::uint8_t>(0xa0 + i);
+  return rd;
+}
+
+}  // namespace
+
+TEST_F(SimSnp, FilesAndKeyModes) {
+  fs::path d = sim::snp_dir(dir_->path());
+  for (auto name : {"ark.key", "ask.key", "vcek.key"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((d / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+  for (auto name : {"ark.pem", "ask.pem", "vcek.pem", "vcek.der", "cert_chain.pem", "crl.der",
+                    "config.json"})
+    EXPECT_TRUE(fs::exists(d / name)) << name;
+  auto chain = Certificate::chain_from_pem(read_text_file(d / "cert_chain.pem"));
+  ASSERT_EQ(chain.size(), 2u);
+  EXPECT_EQ(chain[0].subject_common_name(), "SEV-Milan");
+  EXPECT_EQ(chain[1].subject_common_name(), "ARK-Milan");
+}
+
+TEST_F(SimSnp, ReportParsesAndVerifiesWithSimRootOnly) {
+  auto provider = sim::make_sim_snp_provider(dir_->path());
+  EXPECT_TRUE(provider->simulated());
+  Evidence ev = provider->acquire(report_data());
+  EXPECT_TRUE(ev.simulated);
+  ASSERT_EQ(ev.report_or_quote.size(), 1184u);
+  snp::Report r = snp::parse_report(ev.report_or_quote);
+  EXPECT_EQ(r.version, 3u);
+  EXPECT_FALSE(r.policy.debug);
+  EXPECT_EQ(Bytes(r.report_data.begin(), r.report_data.end()), report_data());
+  EXPECT_EQ(Bytes(r.chip_id.begin(), r.chip_id.end()), Bytes(64, 0x5a));
+
+  snp::Collateral col;
+  col.vcek_der = *ev.endorsement_cert();
+  col.crls.push_back(sim::load_snp(dir_->path()).crl);
+  snp::VerifyOptions opt;
+  opt.at = std::chrono::system_clock::now();
+  opt.require_crl = true;
+
+  snp::Verifier trusting({sim_root()});
+  snp::Verified v = trusting.verify(ev.report_or_quote, col, opt);
+  EXPECT_TRUE(v.simulated);
+  EXPECT_EQ(v.product, snp::Product::Milan);
+  EXPECT_EQ(v.reported_tcb.bootloader, 3);
+  EXPECT_EQ(v.reported_tcb.microcode, 115);
+
+  snp::Verifier production;  // pinned AMD roots only
+  try {
+    production.verify(ev.report_or_quote, col, opt);
+    FAIL() << "simulated evidence accepted by the production roots";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "snp.chain.untrusted_root") << e.describe();
+  }
+}
+
+TEST_F(SimSnp, TamperedReportFailsSignature) {
+  auto provider = sim::make_sim_snp_provider(dir_->path());
+  Evidence ev = provider->acquire(report_data());
+  ev.report_or_quote[0x90] ^= 1;  // measurement
+  snp::Collateral col;
+  col.vcek_der = *ev.endorsement_cert();
+  snp::VerifyOptions opt;
+  opt.at = std::chrono::system_clock::now();
+  snp::Verifier trusting({sim_root()});
+  try {
+    trusting.verify(ev.report_or_quote, col, opt);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "snp.report.signature_invalid");
+  }
+}
+
+TEST_F(SimSnp, CsrExtensionRoundTrip) {
+  auto provider = sim::make_sim_snp_provider(dir_->path());
+  PrivateKey key = PrivateKey::generate(KeyType::EcP384);
+  Bytes spki = key.public_key().spki_der();
+  Evidence ev = provider->acquire(report_data_for_spki(Platform::Snp, spki));
+  HostCollateral hc;
+  hc.crls.push_back({"https://kdsintf.amd.com/vcek/v1/Milan/crl", sim::load_snp(dir_->path()).crl});
+  Extension ext = evidence_extension(ev, hc);
+  EXPECT_EQ(ext.oid, oids::kSnpEvidence);
+  EXPECT_FALSE(ext.critical);
+  auto decoded = attest::decode_snp_evidence(ext.value);
+  EXPECT_EQ(decoded.report, ev.report_or_quote);
+  EXPECT_EQ(decoded.vcek_der, *ev.endorsement_cert());
+  ASSERT_EQ(decoded.crls.size(), 1u);
+  EXPECT_EQ(decoded.crls[0].url, "https://kdsintf.amd.com/vcek/v1/Milan/crl");
+
+  Bytes csr = CsrBuilder().add_extension(ext).build_der(key);
+  auto parsed = CertificationRequest::from_der(csr);
+  ASSERT_EQ(parsed.extensions().size(), 1u);
+  Bytes rd = report_data_for_spki(Platform::Snp, parsed.spki_der());
+  snp::Report r = snp::parse_report(decoded.report);
+  EXPECT_TRUE(std::equal(rd.begin(), rd.begin() + 48, r.report_data.begin()));
+}
+
+TEST_F(SimSnp, MissingSimDir) {
+  TempDir empty;
+  try {
+    sim::make_sim_snp_provider(empty.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "sim.not_initialized");
+  }
+}
+
+TEST(CsrEvidence, KvmIsEmptyAndSgxNeedsTcb) {
+  Evidence kvm;
+  kvm.platform = Platform::Kvm;
+  Extension e = evidence_extension(kvm, {});
+  EXPECT_EQ(e.oid, oids::kKvmEvidence);
+  EXPECT_TRUE(e.value.empty());
+  Evidence sgx;
+  sgx.platform = Platform::Sgx;
+  sgx.report_or_quote = Bytes(100, 1);
+  try {
+    evidence_extension(sgx, {});
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), "platform.evidence.no_tcb");
+  }
+  HostCollateral hc;
+  hc.tcb_package_der = from_hex("3000");
+  Extension s = evidence_extension(sgx, hc);
+  EXPECT_EQ(s.oid, oids::kSgxEvidence);
+  // SEQUENCE { OCTET STRING(100), CrlList = SEQUENCE { SEQUENCE {} }, 30 00 }
+  EXPECT_EQ(to_hex(ByteView(s.value).first(4)), "306c0464");
+  Evidence snp_no_vcek;
+  snp_no_vcek.platform = Platform::Snp;
+  snp_no_vcek.report_or_quote = Bytes(1184, 0);
+  try {
+    evidence_extension(snp_no_vcek, {});
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), "platform.evidence.no_vcek");
+  }
+}
