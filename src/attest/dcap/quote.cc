@@ -113,7 +113,7 @@ std::uint64_t TdReportBody::seam_attributes_u64() const {
   return seam_attributes.size() == 8 ? le64(seam_attributes, 0) : 0;
 }
 
-Quote parse_quote(ByteView data) {
+Quote parse_quote(ByteView data, const ParseOptions& options) {
   Quote q;
   Cursor c(data, 0, data.size());
   q.header.version = c.u16("header.version");
@@ -212,10 +212,10 @@ Quote parse_quote(ByteView data) {
 
   q.size = sig_end;
   const auto tail = data.subspan(sig_end);
-  require(std::all_of(tail.begin(), tail.end(), [](std::uint8_t b) { return b == 0; }),
-          "dcap.quote.trailing_data",
+  q.trailing_bytes = tail.size();
+  q.trailing_all_zero = std::all_of(tail.begin(), tail.end(), [](std::uint8_t b) { return b == 0; });
+  require(q.trailing_all_zero || !options.strict_trailing, "dcap.quote.trailing_data",
           "non-zero bytes after the signature data (offset " + std::to_string(sig_end) + ")");
-  q.trailing_zero_bytes = tail.size();
   return q;
 }
 

@@ -3,9 +3,10 @@
 // Supported: SGX quote v3, TDX quote v4 (TD report 1.0), quote v5 (body type 1 = SGX report,
 // 2 = TD report 1.0, 3 = TD report 1.5). Attestation key type 2 (ECDSA-256 with P-256) only.
 // Certification data: type 5 (PEM PCK chain) directly (v3) or nested in type 6 (QE report
-// certification data, v4/v5). Every length comes from the size fields; trailing bytes after the
-// signature data are accepted only when they are all zero (real TDX quotes are zero-padded
-// buffers) and counted in `trailing_zero_bytes`.
+// certification data, v4/v5). Every length comes from the size fields. Bytes after the signature
+// data are never signed and never used: real TDX quotes are zero-padded buffers (t12: 3065 bytes)
+// and go-tdx-guest's SPR sample ends with 39 bytes of text. They are tolerated by default and
+// counted in `trailing_bytes`; with `strict_trailing` any non-zero trailing byte is an error.
 //
 // Errors (enarx::Error codes): dcap.quote.truncated, dcap.quote.unsupported_version,
 // dcap.quote.unsupported_key_type, dcap.quote.unsupported_tee_type, dcap.quote.bad_body,
@@ -118,13 +119,18 @@ struct Quote {
   Bytes cert_data;                   // PEM PCK chain (may end with NUL bytes)
   std::uint16_t outer_cert_data_type = 0;  // 5 for v3, 6 for v4/v5
   std::size_t size = 0;               // bytes consumed (without trailing padding)
-  std::size_t trailing_zero_bytes = 0;
+  std::size_t trailing_bytes = 0;  // after the signature data (unsigned, ignored)
+  bool trailing_all_zero = true;
 
   bool is_tdx() const { return td.has_value(); }
 };
 
+struct ParseOptions {
+  bool strict_trailing = false;  // reject non-zero bytes after the signature data
+};
+
 // Parses a binary quote. Throws enarx::Error with a dcap.quote.* code.
-Quote parse_quote(ByteView data);
+Quote parse_quote(ByteView data, const ParseOptions& options = {});
 
 // A quote file may hold the raw bytes or hex text (optionally "0x"-prefixed, whitespace
 // tolerated). Returns the raw bytes.
