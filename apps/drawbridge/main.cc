@@ -1,11 +1,257 @@
-// drawbridge: placeholder entry point until its issue lands (see README).
+// drawbridge: the workload registry. Thin main: flags/config -> src/drawbridge.
+//
+//   drawbridge serve --data-dir /var/lib/drawbridge --cert server.pem --key server.key \
+//                    --client-ca steward-ca.pem
+//   drawbridge token --data-dir /var/lib/drawbridge --subject alice
 #include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <filesystem>
 #include <iostream>
 
+#include "core/config.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "core/x509.h"
+#include "drawbridge/auth.h"
+#include "drawbridge/registry.h"
+#include "drawbridge/store.h"
+#include "net/http_server.h"
+
+namespace fs = std::filesystem;
+using namespace enarx;
+using config::Key;
+using config::Type;
+
+namespace {
+
+void declare_common(config::Loader& l) {
+  l.add({.name = "store.data_dir", .type = Type::String, .default_value = std::string("/var/lib/drawbridge"),
+         .env = "DRAWBRIDGE_DATA_DIR", .flag = "--data-dir",
+         .help = "Data directory (blobs, SQLite metadata, local issuer key, self-signed TLS)"});
+  l.add({.name = "auth.local_issuer", .type = Type::String, .default_value = std::string("drawbridge-local"),
+         .env = "DRAWBRIDGE_LOCAL_ISSUER", .flag = "--local-issuer",
+         .help = "`iss` of tokens minted by `drawbridge token` (\"\" disables the local issuer)"});
+  l.add({.name = "auth.audience", .type = Type::String, .default_value = std::string("drawbridge"),
+         .env = "DRAWBRIDGE_AUDIENCE", .flag = "--oidc-audience", .help = "Required `aud` of bearer tokens"});
+}
+
+void declare_serve(config::Loader& l) {
+  l.add({.name = "server.address", .type = Type::String, .default_value = std::string("0.0.0.0"),
+         .env = "DRAWBRIDGE_ADDRESS", .flag = "--address", .help = "IP address to listen on"});
+  l.add({.name = "server.port", .type = Type::Integer, .default_value = std::int64_t{8443},
+         .env = "DRAWBRIDGE_PORT", .flag = "--port", .help = "TCP port"});
+  l.add({.name = "server.public_host", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_PUBLIC_HOST", .flag = "--public-host",
+         .help = "Host name clients use; certificate slugs naming another host are refused"});
+  l.add({.name = "server.workers", .type = Type::Integer, .default_value = std::int64_t{8},
+         .flag = "--workers", .help = "Request handler threads"});
+  l.add({.name = "server.io_threads", .type = Type::Integer, .default_value = std::int64_t{2},
+         .flag = "--io-threads", .help = "Network I/O threads"});
+  l.add({.name = "tls.cert", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_CERT",
+         .flag = "--cert", .help = "Server certificate chain (PEM)"});
+  l.add({.name = "tls.key", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_KEY",
+         .flag = "--key", .help = "Server private key (PEM)"});
+  l.add({.name = "tls.client_ca", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_CLIENT_CA", .flag = "--client-ca,--ca",
+         .help = "Steward CA bundle (PEM) trusted for keep client certificates"});
+  l.add({.name = "tls.self_signed", .type = Type::Boolean, .default_value = false, .flag = "--self-signed-tls",
+         .help = "Development: create/use a self-signed certificate in the data dir when --cert is not given"});
+  l.add({.name = "tls.insecure_plain_http", .type = Type::Boolean, .default_value = false,
+         .flag = "--insecure-plain-http", .help = "Serve plain HTTP (only behind a TLS-terminating proxy)"});
+  l.add({.name = "store.kind", .type = Type::String, .default_value = std::string("sqlite"),
+         .env = "DRAWBRIDGE_STORE", .flag = "--store", .help = "sqlite (embedded) or postgres"});
+  l.add({.name = "store.postgres", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_POSTGRES", .flag = "--postgres", .help = "libpq connection string", .secret = true});
+  l.add({.name = "store.pool_size", .type = Type::Integer, .default_value = std::int64_t{8},
+         .flag = "--pool-size", .help = "PostgreSQL connections"});
+  l.add({.name = "auth.oidc_issuer", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_OIDC_ISSUER", .flag = "--oidc-issuer", .help = "External OIDC issuer URL"});
+  l.add({.name = "auth.oidc_ca_file", .type = Type::String, .default_value = std::string(),
+         .flag = "--oidc-ca-file", .help = "CA bundle for fetching the issuer's discovery document/JWKS"});
+  l.add({.name = "auth.jwks_refresh", .type = Type::Duration, .default_value = config::Duration(std::chrono::hours(1)),
+         .flag = "--jwks-refresh", .help = "JWKS refresh interval"});
+  l.add({.name = "limits.max_blob_size", .type = Type::Integer, .default_value = std::int64_t{256} << 20,
+         .flag = "--max-blob-size", .help = "Largest accepted file node (bytes)"});
+  l.add({.name = "limits.max_json_size", .type = Type::Integer, .default_value = std::int64_t{1} << 20,
+         .flag = "--max-json-size", .help = "Largest JSON body: user, repo, tag, directory (bytes)"});
+  l.add({.name = "limits.max_directory_entries", .type = Type::Integer, .default_value = std::int64_t{10000},
+         .flag = "--max-directory-entries", .help = "Entries per directory node"});
+  l.add({.name = "limits.lookup_rate", .type = Type::Float, .default_value = 50.0, .flag = "--lookup-rate",
+         .help = "Metadata lookups per second per client IP (0 = unlimited)"});
+  l.add({.name = "limits.lookup_burst", .type = Type::Float, .default_value = 200.0, .flag = "--lookup-burst",
+         .help = "Token bucket size for metadata lookups"});
+  l.add({.name = "limits.allowed_networks", .type = Type::StringList, .default_value = std::vector<std::string>{},
+         .env = "DRAWBRIDGE_ALLOWED_NETWORKS", .flag = "--allowed-networks",
+         .help = "Client CIDRs allowed to use the API (comma-separated; empty = all)"});
+  l.add({.name = "limits.request_timeout", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(60)),
+         .flag = "--request-timeout", .help = "Time allowed to receive a request body / send a response"});
+  l.add({.name = "limits.max_connections", .type = Type::Integer, .default_value = std::int64_t{1024},
+         .flag = "--max-connections", .help = "Concurrent connections"});
+  l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
+         .flag = "--log-level", .help = "trace|debug|info|warn|error"});
+  l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
+         .flag = "--log-format", .help = "auto|human|json"});
+}
+
+// Development TLS: a self-signed P-256 certificate for localhost kept in the data dir.
+std::pair<fs::path, fs::path> self_signed(const fs::path& data_dir) {
+  auto dir = data_dir / "tls";
+  auto cert = dir / "self-signed.pem", key = dir / "self-signed.key";
+  if (fs::exists(cert) && fs::exists(key)) return {cert, key};
+  fs::create_directories(dir);
+  auto k = PrivateKey::generate(KeyType::EcP256);
+  auto now = std::chrono::system_clock::now();
+  SubjectAltNames sans;
+  sans.dns = {"localhost"};
+  sans.ips = {"127.0.0.1", "::1"};
+  auto c = CertificateBuilder()
+               .subject({{"CN", "drawbridge self-signed"}})
+               .public_key(k.public_key())
+               .validity(now - std::chrono::hours(1), now + std::chrono::hours(24 * 365))
+               .key_usage({"digitalSignature"})
+               .extended_key_usage({"serverAuth"})
+               .subject_alt_names(sans)
+               .sign(k);
+  write_file_atomic(key, k.to_pem_pkcs8(), 0600);
+  write_file_atomic(cert, c.to_pem(), 0644);
+  log::warn("drawbridge.self_signed_tls", {{"cert", cert.string()}});
+  return {cert, key};
+}
+
+int serve(const config::Config& cfg) {
+  log::Options lo;
+  lo.level = log::parse_level(cfg.get_string("log.level"));
+  lo.format = log::parse_format(cfg.get_string("log.format"));
+  log::configure(lo);
+
+  fs::path data_dir = cfg.get_string("store.data_dir");
+  std::shared_ptr<drawbridge::Store> store;
+  auto kind = cfg.get_string("store.kind");
+  if (kind == "sqlite") {
+    store = drawbridge::open_sqlite_store(data_dir.string());
+  } else if (kind == "postgres") {
+    auto conninfo = cfg.get_string("store.postgres");
+    require(!conninfo.empty(), "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
+    fs::create_directories(data_dir);
+    store = drawbridge::open_postgres_store(conninfo, static_cast<int>(cfg.get_int("store.pool_size")));
+  } else {
+    throw Error("drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
+  }
+
+  auto clock = system_clock();
+  auto tokens = std::make_shared<drawbridge::TokenVerifier>(clock);
+  auto audience = cfg.get_string("auth.audience");
+  if (auto local = cfg.get_string("auth.local_issuer"); !local.empty())
+    tokens->add_issuer(drawbridge::LocalIssuer::load_or_create(data_dir, local, audience).issuer_config());
+  if (auto issuer = cfg.get_string("auth.oidc_issuer"); !issuer.empty()) {
+    drawbridge::IssuerConfig ic;
+    ic.issuer = issuer;
+    ic.audience = audience;
+    ic.fetch_jwks = drawbridge::oidc_jwks_fetcher(issuer, cfg.get_string("auth.oidc_ca_file"));
+    ic.refresh_interval = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("auth.jwks_refresh"));
+    tokens->add_issuer(std::move(ic));
+  }
+
+  drawbridge::RegistryOptions ro;
+  ro.clock = clock;
+  ro.public_host = cfg.get_string("server.public_host");
+  ro.max_blob_size = static_cast<std::uint64_t>(cfg.get_int("limits.max_blob_size"));
+  ro.max_json_size = static_cast<std::uint64_t>(cfg.get_int("limits.max_json_size"));
+  ro.max_directory_entries = static_cast<std::size_t>(cfg.get_int("limits.max_directory_entries"));
+  ro.lookup_rate = cfg.get_float("limits.lookup_rate");
+  ro.lookup_burst = cfg.get_float("limits.lookup_burst");
+  ro.allowed_networks = cfg.get_list("limits.allowed_networks");
+  auto client_ca = cfg.get_string("tls.client_ca");
+  if (!client_ca.empty()) ro.client_ca = Certificate::chain_from_pem(read_text_file(client_ca));
+
+  net::ServerConfig sc;
+  sc.address = cfg.get_string("server.address");
+  sc.port = static_cast<std::uint16_t>(cfg.get_int("server.port"));
+  sc.worker_threads = static_cast<unsigned>(cfg.get_int("server.workers"));
+  sc.io_threads = static_cast<unsigned>(cfg.get_int("server.io_threads"));
+  sc.max_connections = static_cast<std::size_t>(cfg.get_int("limits.max_connections"));
+  sc.body_timeout = sc.write_timeout = cfg.get_duration("limits.request_timeout");
+  sc.server_header = "drawbridge";
+  fs::path cert = cfg.get_string("tls.cert"), key = cfg.get_string("tls.key");
+  if (cfg.get_bool("tls.insecure_plain_http")) {
+    sc.allow_plaintext = true;
+    log::warn("drawbridge.plain_http", {{"reason", "--insecure-plain-http"}});
+  } else {
+    if (cert.empty() && cfg.get_bool("tls.self_signed")) std::tie(cert, key) = self_signed(data_dir);
+    require(!cert.empty() && !key.empty(), "drawbridge.config.tls",
+            "TLS needs --cert and --key (or --self-signed-tls for development, or --insecure-plain-http behind a proxy)");
+    auto tls = net::TlsServerConfig::from_files(cert, key, client_ca);
+    if (!client_ca.empty()) tls.client_auth = net::ClientAuth::Optional;
+    sc.tls = tls;
+  }
+
+  net::HttpServer server(sc);
+  drawbridge::Registry registry(store, tokens, ro);
+  registry.install(server);
+  server.start();
+  log::info("drawbridge.started", {{"address", sc.address}, {"port", server.port()}, {"store", store->describe()},
+                                   {"tls", sc.tls.has_value()}});
+  server.run();
+  log::info("drawbridge.stopped");
+  return 0;
+}
+
+int token(const config::Config& cfg, const std::string& subject, std::vector<std::string> scopes,
+          const std::string& ttl_text) {
+  auto issuer_name = cfg.get_string("auth.local_issuer");
+  require(!issuer_name.empty(), "drawbridge.config.issuer", "the local issuer is disabled");
+  auto issuer = drawbridge::LocalIssuer::load_or_create(cfg.get_string("store.data_dir"), issuer_name,
+                                                        cfg.get_string("auth.audience"));
+  if (scopes.empty()) scopes = drawbridge::all_manage_scopes();
+  auto ttl = std::chrono::duration_cast<std::chrono::seconds>(config::parse_duration(ttl_text, "--ttl"));
+  std::cout << issuer.mint(subject, scopes, ttl, std::chrono::system_clock::now()) << "\n";
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"drawbridge"};
+  CLI::App app{"drawbridge: the Enarx workload registry (Drawbridge API v0.1.0 compatible)"};
   app.set_version_flag("--version", std::string("drawbridge ") + ENARX_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_file;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the registry server");
+  serve_cmd->add_option("-c,--config", config_file, "TOML configuration file");
+  config::Loader serve_loader;
+  declare_common(serve_loader);
+  declare_serve(serve_loader);
+  serve_loader.bind(*serve_cmd);
+
+  std::string subject, ttl = "1h";
+  std::vector<std::string> scopes;
+  auto* token_cmd = app.add_subcommand("token", "Mint a bearer token from the local issuer (embedded quick start)");
+  token_cmd->add_option("-c,--config", config_file, "TOML configuration file");
+  token_cmd->add_option("--subject", subject, "Token subject (`sub`), e.g. the user's name")->required();
+  token_cmd->add_option("--scope", scopes, "Scopes (repeatable; default: manage on users, repositories and tags)");
+  token_cmd->add_option("--ttl", ttl, "Lifetime: 90s, 15m, 1h, 720h")->capture_default_str();
+  std::string token_data_dir;
+  token_cmd->add_option("--data-dir", token_data_dir, "Data directory holding the issuer key");
+  // Same keys as `serve`, so one configuration file serves both; only --data-dir is a flag.
+  config::Loader token_loader;
+  declare_common(token_loader);
+  declare_serve(token_loader);
+
   CLI11_PARSE(app, argc, argv);
-  std::cerr << "drawbridge: not implemented yet\n";
-  return 1;
+  try {
+    std::optional<fs::path> file;
+    if (!config_file.empty()) file = config_file;
+    if (serve_cmd->parsed()) return serve(serve_loader.load(file));
+    if (!token_data_dir.empty()) token_loader.set_flag_value("store.data_dir", token_data_dir);
+    if (token_cmd->parsed()) return token(token_loader.load(file), subject, scopes, ttl);
+  } catch (const Error& e) {
+    std::cerr << "drawbridge: " << e.describe() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "drawbridge: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }

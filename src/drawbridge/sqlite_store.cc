@@ -297,6 +297,13 @@ class SqliteStore final : public Store {
     return read_file(path, std::size_t{1} << 40);
   }
 
+  std::optional<std::string> blob_file(std::string_view blob_key) override {
+    auto path = blob_path(blob_key);
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return std::nullopt;
+    return path.string();
+  }
+
   std::string describe() const override { return "sqlite:" + dir_.string(); }
 
  private:
@@ -321,7 +328,7 @@ class SqliteStore final : public Store {
     t.bind(1, tag_id);
     if (!t.step()) return NodePutResult::TagGone;
     auto node = get_node_locked(tag_id, path);
-    if (!node) return t.integer(0) != 0 ? NodePutResult::NotExpected : NodePutResult::NotExpected;
+    if (!node) return NodePutResult::NotExpected;
     if (node->present) return NodePutResult::Exists;
     return std::nullopt;
   }

@@ -95,6 +95,11 @@ class Store {
                                   const std::vector<ChildExpectation>& children) = 0;
   // Throws Error("drawbridge.store.blob_missing") if absent.
   virtual Bytes read_blob(std::string_view blob_key) = 0;
+  // A local file holding the blob, when the back end has one (lets the server stream it).
+  virtual std::optional<std::string> blob_file(std::string_view blob_key) {
+    (void)blob_key;
+    return std::nullopt;
+  }
 
   virtual std::string describe() const = 0;
 };

@@ -1,0 +1,489 @@
+#include "drawbridge/registry.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "drawbridge/model.h"
+#include "drawbridge/names.h"
+#include "drawbridge/slug.h"
+
+namespace enarx::drawbridge {
+namespace {
+
+[[noreturn]] void fail(int status, std::string code, const std::string& message) {
+  throw net::HttpError(status, std::move(code), message);
+}
+[[noreturn]] void not_found() { fail(404, "drawbridge.not_found", "Not found"); }
+
+enum class Kind { User, RepoList, Repo, TagList, Tag, Tree };
+
+struct Target {
+  Kind kind = Kind::User;
+  std::string user, repo, tag;
+  std::vector<std::string> path;
+  std::string tree_path() const { return join_tree_path(path); }
+};
+
+std::vector<std::string> split_path(const std::string& rest) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= rest.size()) {
+    auto pos = rest.find('/', start);
+    if (pos == std::string::npos) pos = rest.size();
+    out.push_back(rest.substr(start, pos - start));
+    start = pos + 1;
+  }
+  while (!out.empty() && out.back().empty()) out.pop_back();
+  return out;
+}
+
+void check_version(const std::string& seg) {
+  if (seg.size() < 2 || seg[0] != 'v') not_found();
+  SemVer requested, ours = SemVer::parse(kApiVersion);
+  try {
+    requested = SemVer::parse(seg.substr(1));
+  } catch (const Error&) {
+    fail(400, "drawbridge.bad_version", "Invalid API version '" + seg.substr(0, 40) + "'");
+  }
+  bool newer = requested.major > ours.major ||
+               (requested.major == ours.major && ours.major == 0 && requested.minor > ours.minor);
+  if (newer) fail(501, "drawbridge.unsupported_version", "Unsupported API version");
+}
+
+Target parse_target(const std::string& rest) {
+  auto segs = split_path(rest);
+  if (segs.size() < 2) not_found();
+  check_version(segs[0]);
+  Target t;
+  t.user = segs[1];
+  validate_user_name(t.user);
+  if (segs.size() == 2) return t;
+  if (segs[2] == "_repos") {
+    if (segs.size() != 3) not_found();
+    t.kind = Kind::RepoList;
+    return t;
+  }
+  t.repo = segs[2];
+  validate_repo_name(t.repo);
+  t.kind = Kind::Repo;
+  if (segs.size() == 3) return t;
+  if (segs[3] != "_tag") not_found();
+  t.kind = Kind::TagList;
+  if (segs.size() == 4) return t;
+  t.tag = segs[4];
+  validate_tag_name(t.tag);
+  t.kind = Kind::Tag;
+  if (segs.size() == 5) return t;
+  if (segs[5] != "tree") not_found();
+  t.kind = Kind::Tree;
+  for (std::size_t i = 6; i < segs.size(); ++i) {
+    validate_entry_name(segs[i]);
+    t.path.push_back(segs[i]);
+  }
+  require(t.path.size() < kMaxPathDepth, "drawbridge.name.path", "tree path too deep");
+  return t;
+}
+
+net::Response object_response(const std::string& meta_json, std::string body) {
+  auto meta = parse_meta(meta_json);
+  auto r = net::Response::bytes(200, std::move(body), meta.type);
+  r.headers.set("Content-Digest", meta.digest.to_header());
+  return r;
+}
+
+std::string body_string(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+}  // namespace
+
+struct Registry::Impl {
+  std::shared_ptr<Store> store;
+  std::shared_ptr<TokenVerifier> tokens;
+  RegistryOptions opt;
+  RateLimiter limiter;
+  NetworkAllowList allow;
+  net::Counter* uploads = nullptr;
+  net::Counter* limited = nullptr;
+
+  Impl(std::shared_ptr<Store> s, std::shared_ptr<TokenVerifier> t, RegistryOptions o)
+      : store(std::move(s)), tokens(std::move(t)), opt(std::move(o)),
+        limiter(opt.lookup_rate, opt.lookup_burst, opt.clock), allow(opt.allowed_networks) {}
+
+  struct Caller {
+    std::optional<TokenClaims> token;
+    std::vector<Slug> slugs;
+  };
+
+  Caller identify(const net::Request& req) {
+    Caller c;
+    if (auto auth = req.header("Authorization")) {
+      constexpr std::string_view kBearer = "Bearer ";
+      if (auth->size() <= kBearer.size() || !net::iequals(std::string_view(*auth).substr(0, kBearer.size()), kBearer))
+        fail(401, "drawbridge.auth.token_malformed", "Invalid token provided: expected a Bearer token");
+      if (!tokens || tokens->empty()) fail(401, "drawbridge.auth.unknown_issuer", "This registry accepts no tokens");
+      c.token = tokens->verify(std::string_view(*auth).substr(kBearer.size()));
+    }
+    if (!req.peer_chain_der.empty() && !opt.client_ca.empty()) {
+      try {
+        auto leaf = Certificate::from_der(req.peer_chain_der.front());
+        std::vector<Certificate> intermediates;
+        for (std::size_t i = 1; i < req.peer_chain_der.size(); ++i)
+          intermediates.push_back(Certificate::from_der(req.peer_chain_der[i]));
+        ChainVerifyOptions vo;
+        vo.at = opt.clock->now();
+        vo.required_eku = "1.3.6.1.5.5.7.3.2";  // clientAuth
+        verify_chain(leaf, intermediates, opt.client_ca, vo);
+        for (const auto& uri : leaf.subject_alt_names().uris) {
+          try {
+            if (auto s = parse_slug_uri(uri)) c.slugs.push_back(*s);
+          } catch (const Error&) {
+          }
+        }
+      } catch (const Error& e) {
+        log::info("drawbridge.client_cert_rejected", {{"code", e.code()}, {"request_id", req.request_id}});
+      }
+    }
+    return c;
+  }
+
+  const TokenClaims& need_token(const Caller& c, ScopeLevel level, ScopeContext ctx) {
+    if (!c.token) fail(401, "drawbridge.auth.missing_token", "Bearer token header missing");
+    if (!c.token->has_scope(level, ctx))
+      fail(401, "drawbridge.auth.missing_scope",
+           "Token is missing a scope for level " + std::string(level == ScopeLevel::Read ? "read" : "write") +
+               " (" + scope_name(level == ScopeLevel::Read ? "read" : "write", ctx) + ")");
+    return *c.token;
+  }
+
+  bool is_owner(const std::string& user, const TokenClaims& t) {
+    auto u = store->get_user(user);
+    return u && u->subject == t.subject;
+  }
+
+  // For writes: the token's subject must own `user` (a missing user is 404).
+  void need_owner(const std::string& user, const TokenClaims& t) {
+    auto u = store->get_user(user);
+    if (!u) fail(404, "drawbridge.not_found", "User does not exist");
+    if (u->subject != t.subject) fail(401, "drawbridge.auth.not_owner", "You are logged in as " + t.subject);
+  }
+
+  // Reads of a repository's tags and trees. Private and missing repositories look the same.
+  StoredRepo readable_repo(const Caller& c, const Target& t, bool listing) {
+    auto repo = store->get_repo(t.user, t.repo);
+    if (!repo) not_found();
+    if (repo->is_public) return *repo;
+    if (c.token && c.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) && is_owner(t.user, *c.token))
+      return *repo;
+    std::optional<std::string> tag;
+    if (!listing) tag = t.tag;
+    for (const auto& s : c.slugs)
+      if (slug_grants(s, t.user, t.repo, tag, opt.public_host)) return *repo;
+    not_found();
+  }
+
+  std::string content_type(const net::Request& req) {
+    auto t = req.header("Content-Type");
+    if (!t || t->empty()) fail(400, "drawbridge.content_type_missing", "Content-Type header missing");
+    return *t;
+  }
+
+  std::optional<ContentDigest> declared_digest(const net::Request& req, bool required) {
+    auto values = req.headers.get_all("Content-Digest");
+    std::string joined;
+    for (const auto& v : values) joined += (joined.empty() ? "" : ",") + v;
+    if (joined.empty()) {
+      if (required) fail(400, "drawbridge.digest_missing", "At least one content digest value must be specified");
+      return std::nullopt;
+    }
+    try {
+      return ContentDigest::parse_header(joined);
+    } catch (const Error& e) {
+      fail(400, e.code(), e.what());
+    }
+  }
+
+  static std::vector<DigestAlgorithm> algorithms(const ContentDigest& d) {
+    std::vector<DigestAlgorithm> out;
+    for (const auto& [alg, v] : d.values()) out.push_back(alg);
+    return out;
+  }
+
+  static void check_digest(const ContentDigest& declared, ByteView data) {
+    if (!(ContentDigest::compute(data, algorithms(declared)) == declared))
+      fail(400, "drawbridge.digest_mismatch", "Content digest mismatch");
+  }
+
+  void json_limit(const net::Request& req) {
+    if (req.body.size() > opt.max_json_size) fail(413, "drawbridge.body_too_large", "Request body too large");
+  }
+
+  static net::Response created() { return net::Response::empty(201); }
+  [[noreturn]] static void exists() { fail(409, "drawbridge.already_exists", "Already exists"); }
+
+  void count_upload(const char* kind, const char* result) {
+    if (uploads) uploads->inc({kind, result});
+  }
+
+  // ---- reads ----
+  net::Response get(const net::Request& req, const Target& t) {
+    auto caller = identify(req);
+    switch (t.kind) {
+      case Kind::User: {
+        auto& tok = need_token(caller, ScopeLevel::Read, ScopeContext::Users);
+        auto u = store->get_user(t.user);
+        if (!u || u->subject != tok.subject) not_found();
+        return object_response(u->meta_json, body_string(u->content));
+      }
+      case Kind::Repo: {
+        auto& tok = need_token(caller, ScopeLevel::Read, ScopeContext::Repositories);
+        if (!is_owner(t.user, tok)) not_found();
+        auto r = store->get_repo(t.user, t.repo);
+        if (!r) not_found();
+        return object_response(r->meta_json, body_string(r->content));
+      }
+      case Kind::RepoList: {
+        if (!store->get_user(t.user)) not_found();
+        bool owner = caller.token && caller.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) &&
+                     is_owner(t.user, *caller.token);
+        nlohmann::json names = nlohmann::json::array();
+        for (const auto& [name, pub] : store->list_repos(t.user))
+          if (pub || owner) names.push_back(name);
+        return listing(names.dump());
+      }
+      case Kind::TagList: {
+        readable_repo(caller, t, true);
+        auto tags = store->list_tags(t.user, t.repo);
+        sort_tags(tags);
+        return listing(nlohmann::json(tags).dump());
+      }
+      case Kind::Tag: {
+        readable_repo(caller, t, false);
+        auto tag = store->get_tag(t.user, t.repo, t.tag);
+        if (!tag || !tag->complete) not_found();
+        return object_response(tag->meta_json, body_string(tag->content));
+      }
+      case Kind::Tree: {
+        readable_repo(caller, t, false);
+        auto tag = store->get_tag(t.user, t.repo, t.tag);
+        if (!tag || !tag->complete) not_found();
+        auto node = store->get_node(tag->id, t.tree_path());
+        if (!node || !node->present) not_found();
+        auto entry = parse_entry(node->entry_json);
+        net::Response r;
+        if (auto file = store->blob_file(node->blob_key)) {
+          r = net::Response::from_file(net::OpenFile::open(*file), entry.meta.type);
+        } else {
+          r = net::Response::bytes(200, body_string(store->read_blob(node->blob_key)), entry.meta.type);
+        }
+        r.headers.set("Content-Digest", entry.meta.digest.to_header());
+        return r;
+      }
+    }
+    not_found();
+  }
+
+  static net::Response listing(std::string body) {
+    auto r = net::Response::bytes(200, body, std::string(kJsonType));
+    r.headers.set("Content-Digest", ContentDigest::compute(as_bytes(body)).to_header());
+    return r;
+  }
+
+  // ---- writes ----
+  net::Response put(const net::Request& req, const Target& t) {
+    auto caller = identify(req);
+    switch (t.kind) {
+      case Kind::User: {
+        auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Users);
+        json_limit(req);
+        if (content_type(req) != kJsonType) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        auto record = parse_user(req.body);
+        if (record.subject != tok.subject)
+          fail(401, "drawbridge.auth.subject_mismatch", "You are logged in as " + tok.subject);
+        auto canonical = user_to_json(record);
+        auto meta = upload_meta(req, canonical, std::string(kJsonType), false);
+        if (store->create_user(t.user, meta_to_json(meta), as_bytes(canonical), record.subject) == PutResult::Exists) {
+          count_upload("user", "exists");
+          exists();
+        }
+        count_upload("user", "created");
+        return created();
+      }
+      case Kind::Repo: {
+        auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Repositories);
+        json_limit(req);
+        if (content_type(req) != kJsonType) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        need_owner(t.user, tok);
+        auto config = parse_repo(req.body);
+        auto canonical = repo_to_json(config);
+        auto meta = upload_meta(req, canonical, std::string(kJsonType), false);
+        if (store->create_repo(t.user, t.repo, meta_to_json(meta), as_bytes(canonical), config.is_public) ==
+            PutResult::Exists) {
+          count_upload("repository", "exists");
+          exists();
+        }
+        count_upload("repository", "created");
+        return created();
+      }
+      case Kind::Tag: return put_tag(req, caller, t);
+      case Kind::Tree: return put_node(req, caller, t);
+      default: fail(405, "http.method_not_allowed", "Method not allowed");
+    }
+  }
+
+  Meta upload_meta(const net::Request& req, std::string_view canonical, std::string type, bool digest_required) {
+    auto declared = declared_digest(req, digest_required);
+    if (declared) {
+      check_digest(*declared, as_bytes(canonical));
+      return Meta{*declared, canonical.size(), std::move(type)};
+    }
+    return Meta::of(as_bytes(canonical), std::move(type));
+  }
+
+  net::Response put_tag(const net::Request& req, const Caller& caller, const Target& t) {
+    auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
+    json_limit(req);
+    need_owner(t.user, tok);
+    auto type = content_type(req);
+    std::string canonical;
+    Entry root;
+    if (type == kEntryType) {
+      root = parse_entry(req.body);
+      canonical = entry_to_json(root);
+    } else if (type == kJwsType) {
+      root = tag_root_entry(type, req.body);
+      canonical = req.body;  // a signature is stored and served byte-exact
+    } else {
+      fail(415, "drawbridge.content_type", "A tag must be " + std::string(kEntryType) + " or " + std::string(kJwsType));
+    }
+    auto meta = upload_meta(req, canonical, type, true);
+    if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+    if (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root)) ==
+        PutResult::Exists) {
+      count_upload("tag", "exists");
+      exists();
+    }
+    count_upload("tag", "created");
+    return created();
+  }
+
+  net::Response put_node(const net::Request& req, const Caller& caller, const Target& t) {
+    auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
+    need_owner(t.user, tok);
+    if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+    auto tag = store->get_tag(t.user, t.repo, t.tag);
+    if (!tag) fail(404, "drawbridge.not_found", "Tag does not exist");
+    auto path = t.tree_path();
+    auto node = store->get_node(tag->id, path);
+    if (!node)
+      fail(409, "drawbridge.tree.not_expected",
+           "No uploaded parent directory of this tag references '" + path + "'");
+    if (node->present) {
+      count_upload("node", "exists");
+      exists();
+    }
+    auto expected = parse_entry(node->entry_json);
+    auto type = content_type(req);
+    if (type != expected.meta.type)
+      fail(400, "drawbridge.tree.type_mismatch", "Content-Type does not match the entry's type " + expected.meta.type);
+    std::string canonical_storage;
+    const std::string* content = &req.body;
+    std::vector<ChildExpectation> children;
+    if (type == kDirectoryType) {
+      json_limit(req);
+      auto dir = parse_directory(req.body);
+      if (dir.size() > opt.max_directory_entries)
+        fail(413, "drawbridge.tree.too_large", "Directory has too many entries");
+      if (!dir.empty() && t.path.size() + 1 >= kMaxPathDepth)
+        fail(413, "drawbridge.tree.too_deep", "Tree is too deep");
+      canonical_storage = directory_to_json(dir);
+      content = &canonical_storage;
+      for (const auto& [name, entry] : dir)
+        children.push_back({path.empty() ? name : path + "/" + name, entry_to_json(entry)});
+    }
+    if (content->size() != expected.meta.length)
+      fail(400, "drawbridge.length_mismatch", "Content length mismatch, expected: " +
+                                                  std::to_string(expected.meta.length) + ", got " +
+                                                  std::to_string(content->size()));
+    auto declared = declared_digest(req, true);
+    auto algs = algorithms(expected.meta.digest);
+    for (auto a : algorithms(*declared))
+      if (!expected.meta.digest.get(a)) algs.push_back(a);
+    if (std::find(algs.begin(), algs.end(), DigestAlgorithm::Sha256) == algs.end()) algs.push_back(DigestAlgorithm::Sha256);
+    auto computed = ContentDigest::compute(as_bytes(*content), algs);
+    for (const auto& [alg, value] : declared->values())
+      if (computed.get(alg) != value) fail(400, "drawbridge.digest_mismatch", "Content digest mismatch");
+    for (const auto& [alg, value] : expected.meta.digest.values())
+      if (computed.get(alg) != value)
+        fail(400, "drawbridge.tree.entry_mismatch", "Content does not match the digest its parent directory declares");
+    auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
+    auto outcome = store->put_node(tag->id, path, key, as_bytes(*content), children);
+    switch (outcome.result) {
+      case NodePutResult::Created:
+        count_upload("node", "created");
+        if (outcome.tag_completed) {
+          count_upload("tag_complete", "created");
+          log::info("drawbridge.tag_complete", {{"user", t.user}, {"repo", t.repo}, {"tag", t.tag}});
+        }
+        return created();
+      case NodePutResult::Exists: count_upload("node", "exists"); exists();
+      case NodePutResult::NotExpected:
+        fail(409, "drawbridge.tree.not_expected", "No uploaded parent directory of this tag references '" + path + "'");
+      case NodePutResult::TagGone:
+        fail(409, "drawbridge.tag_restarted", "The tag was re-uploaded while this node was being sent");
+    }
+    exists();
+  }
+
+  net::Response dispatch(net::Request& req) {
+    auto ip = client_ip(req.remote_address);
+    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    auto t = parse_target(req.params.count("rest") ? req.params.at("rest") : std::string());
+    bool read = req.method == net::Method::Get || req.method == net::Method::Head;
+    if (read && t.kind != Kind::Tree) {
+      double retry = 1;
+      if (!limiter.allow(ip, &retry)) {
+        if (limited) limited->inc();
+        auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
+        r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
+        return r;
+      }
+    }
+    if (read) return get(req, t);
+    if (req.method == net::Method::Put) return put(req, t);
+    fail(405, "http.method_not_allowed", "Method not allowed");
+  }
+};
+
+Registry::Registry(std::shared_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens, RegistryOptions options)
+    : impl_(std::make_unique<Impl>(std::move(store), std::move(tokens), std::move(options))) {}
+
+Registry::~Registry() = default;
+
+net::Response Registry::handle(net::Request& request) {
+  try {
+    return impl_->dispatch(request);
+  } catch (const net::HttpError&) {
+    throw;
+  } catch (const Error& e) {
+    const auto& code = e.code();
+    if (code.rfind("drawbridge.auth.", 0) == 0) throw net::HttpError(401, code, e.what());
+    if (code.rfind("drawbridge.store.", 0) == 0 || code.rfind("io.", 0) == 0) {
+      log::error("drawbridge.storage_failure", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
+      throw net::HttpError(500, "drawbridge.storage", "Storage backend failure");
+    }
+    throw net::HttpError(400, code, e.what());
+  }
+}
+
+void Registry::install(net::HttpServer& server) {
+  auto& m = server.metrics();
+  impl_->uploads = &m.counter("drawbridge_uploads_total", "Drawbridge uploads by kind and result", {"kind", "result"});
+  impl_->limited = &m.counter("drawbridge_rate_limited_total", "Lookups refused by the per-client rate limit");
+  auto h = [this](net::Request& r) { return handle(r); };
+  server.route(net::Method::Get, "/api/{rest*}", h, net::RouteOptions{impl_->opt.max_json_size});
+  server.route(net::Method::Put, "/api/{rest*}", h, net::RouteOptions{impl_->opt.max_blob_size});
+  // Drawbridge's own liveness route (any method answered 200 with an empty body).
+  server.route(net::Method::Get, "/health", [](net::Request&) { return net::Response::bytes(200, ""); });
+}
+
+}  // namespace enarx::drawbridge

@@ -1,0 +1,60 @@
+// The Drawbridge HTTP API (v0.1.0-compatible) over a Store, on src/net's HttpServer.
+//
+// Routes under /api/v<semver>/ (a requested version newer in major — or, for 0.x, in minor —
+// than kApiVersion gets 501):
+//   HEAD/GET/PUT <user>                                   user record
+//   GET          <user>/_repos                            repository names (our extension)
+//   HEAD/GET/PUT <user>/<repo>                            repository config
+//   HEAD/GET     <user>/<repo>/_tag                       complete tags, SemVer-sorted JSON array
+//   HEAD/GET/PUT <user>/<repo>/_tag/<tag>                 tag entry or JWS
+//   HEAD/GET/PUT <user>/<repo>/_tag/<tag>/tree[/<path>]   tree nodes
+// See docs/drawbridge.md for authorization, the upload order and error codes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/x509.h"
+#include "drawbridge/auth.h"
+#include "drawbridge/guard.h"
+#include "drawbridge/store.h"
+#include "net/http_server.h"
+
+namespace enarx::drawbridge {
+
+inline constexpr std::string_view kApiVersion = "0.4.0";
+
+struct RegistryOptions {
+  std::shared_ptr<const Clock> clock = system_clock();
+  // Trust anchors for keep client certificates (the steward CA). Empty = certificates ignored.
+  std::vector<Certificate> client_ca;
+  // This registry's public host name, matched against the host of certificate slugs (empty =
+  // any host).
+  std::string public_host;
+  std::uint64_t max_blob_size = 256ull << 20;
+  std::uint64_t max_json_size = 1ull << 20;
+  std::size_t max_directory_entries = 10000;
+  // Per client IP token bucket for metadata lookups (user, repo, tag list, tag). 0 = off.
+  double lookup_rate = 50;
+  double lookup_burst = 200;
+  std::vector<std::string> allowed_networks;  // CIDRs; empty = all
+};
+
+class Registry {
+ public:
+  Registry(std::shared_ptr<Store> store, std::shared_ptr<TokenVerifier> tokens, RegistryOptions options);
+  ~Registry();
+  // Registers the API routes (and metrics) on `server`; call before server.start().
+  void install(net::HttpServer& server);
+  // The API handler itself (what install() routes to), for in-process use.
+  net::Response handle(net::Request& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace enarx::drawbridge

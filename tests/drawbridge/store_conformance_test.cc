@@ -1,0 +1,218 @@
+// The same conformance suite over both Store back ends.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "drawbridge/model.h"
+#include "drawbridge/store.h"
+#include "pg_cluster.h"
+
+using namespace enarx;
+using namespace enarx::drawbridge;
+
+namespace {
+
+struct SqliteBackend {
+  static constexpr bool kPg = false;
+  TempDir dir{"drawbridge-store"};
+  std::unique_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
+};
+
+struct PgBackend {
+  static constexpr bool kPg = true;
+  std::string conninfo;
+  std::unique_ptr<Store> open() {
+    if (conninfo.empty()) conninfo = pgtest::shared_cluster().new_database();
+    return open_postgres_store(conninfo, 4);
+  }
+};
+
+template <typename B>
+class StoreConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
+    store = backend.open();
+  }
+  void make_repo(const std::string& user, const std::string& repo, bool pub = false) {
+    store->create_user(user, "{}", as_bytes("{\"subject\":\"s\"}"), "sub-" + user);
+    ASSERT_EQ(store->create_repo(user, repo, "{}", as_bytes(repo_to_json({pub})), pub), PutResult::Created);
+  }
+  B backend;
+  std::unique_ptr<Store> store;
+};
+
+using Backends = ::testing::Types<SqliteBackend, PgBackend>;
+class BackendNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kPg ? "Postgres" : "Sqlite";
+  }
+};
+TYPED_TEST_SUITE(StoreConformance, Backends, BackendNames);
+
+TYPED_TEST(StoreConformance, UsersAndRepositories) {
+  auto& s = *this->store;
+  EXPECT_FALSE(s.get_user("alice"));
+  EXPECT_EQ(s.create_user("alice", "{\"m\":1}", as_bytes("{\"subject\":\"a\"}"), "a"), PutResult::Created);
+  EXPECT_EQ(s.create_user("alice", "{\"m\":2}", as_bytes("x"), "b"), PutResult::Exists);
+  auto u = s.get_user("alice");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->subject, "a");
+  EXPECT_EQ(u->meta_json, "{\"m\":1}");
+  EXPECT_EQ(as_string(u->content), "{\"subject\":\"a\"}");
+  try {
+    s.create_repo("bob", "r", "{}", as_bytes("{}"), true);
+    FAIL() << "expected no_user";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "drawbridge.store.no_user");
+  }
+  EXPECT_EQ(s.create_repo("alice", "zeta", "{}", as_bytes("{\"public\":true}"), true), PutResult::Created);
+  EXPECT_EQ(s.create_repo("alice", "alpha", "{}", as_bytes("{\"public\":false}"), false), PutResult::Created);
+  EXPECT_EQ(s.create_repo("alice", "alpha", "{}", as_bytes("{\"public\":true}"), true), PutResult::Exists);
+  auto repos = s.list_repos("alice");
+  ASSERT_EQ(repos.size(), 2u);
+  EXPECT_EQ(repos[0], (std::pair<std::string, bool>{"alpha", false}));
+  EXPECT_EQ(repos[1], (std::pair<std::string, bool>{"zeta", true}));
+  auto r = s.get_repo("alice", "alpha");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->is_public);
+  EXPECT_FALSE(s.get_repo("alice", "nope"));
+}
+
+TYPED_TEST(StoreConformance, TagBecomesVisibleOnlyWhenTreeComplete) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  try {
+    s.put_tag("alice", "nope", "1.0.0", "{}", as_bytes("t"), "{}");
+    FAIL() << "expected no_repo";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "drawbridge.store.no_repo");
+  }
+  ASSERT_EQ(s.put_tag("alice", "app", "1.0.0", "{\"tm\":1}", as_bytes("tag-body"), "{\"root\":1}"), PutResult::Created);
+  auto tag = s.get_tag("alice", "app", "1.0.0");
+  ASSERT_TRUE(tag);
+  EXPECT_FALSE(tag->complete);
+  EXPECT_EQ(as_string(tag->content), "tag-body");
+  EXPECT_TRUE(s.list_tags("alice", "app").empty());
+  auto root = s.get_node(tag->id, "");
+  ASSERT_TRUE(root);
+  EXPECT_FALSE(root->present);
+  EXPECT_EQ(root->entry_json, "{\"root\":1}");
+
+  EXPECT_EQ(s.put_node(tag->id, "a", blob_key_of(as_bytes("A")), as_bytes("A"), {}).result, NodePutResult::NotExpected);
+  auto out = s.put_node(tag->id, "", blob_key_of(as_bytes("dir")), as_bytes("dir"),
+                        {{"a", "{\"ea\":1}"}, {"b", "{\"eb\":1}"}});
+  EXPECT_EQ(out.result, NodePutResult::Created);
+  EXPECT_FALSE(out.tag_completed);
+  EXPECT_EQ(s.put_node(tag->id, "", blob_key_of(as_bytes("dir")), as_bytes("dir"), {}).result, NodePutResult::Exists);
+  out = s.put_node(tag->id, "a", blob_key_of(as_bytes("A")), as_bytes("A"), {});
+  EXPECT_EQ(out.result, NodePutResult::Created);
+  EXPECT_FALSE(out.tag_completed);
+  EXPECT_TRUE(s.list_tags("alice", "app").empty());
+  out = s.put_node(tag->id, "b", blob_key_of(as_bytes("B")), as_bytes("B"), {});
+  EXPECT_TRUE(out.tag_completed);
+  EXPECT_EQ(s.list_tags("alice", "app"), std::vector<std::string>{"1.0.0"});
+  EXPECT_TRUE(s.get_tag("alice", "app", "1.0.0")->complete);
+
+  auto b = s.get_node(tag->id, "b");
+  ASSERT_TRUE(b && b->present);
+  EXPECT_EQ(b->entry_json, "{\"eb\":1}");
+  EXPECT_EQ(as_string(s.read_blob(b->blob_key)), "B");
+  // Immutable once complete.
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("other"), "{}"), PutResult::Exists);
+  EXPECT_EQ(s.put_node(tag->id, "b", blob_key_of(as_bytes("C")), as_bytes("C"), {}).result, NodePutResult::Exists);
+  EXPECT_EQ(as_string(s.get_tag("alice", "app", "1.0.0")->content), "tag-body");
+}
+
+TYPED_TEST(StoreConformance, PendingTagRestarts) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v1"), "{\"r\":1}");
+  auto first = s.get_tag("alice", "app", "1.0.0")->id;
+  s.put_node(first, "", blob_key_of(as_bytes("d")), as_bytes("d"), {{"x", "{}"}});
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v2"), "{\"r\":2}"), PutResult::Created);
+  auto second = s.get_tag("alice", "app", "1.0.0");
+  EXPECT_NE(second->id, first);
+  EXPECT_EQ(as_string(second->content), "v2");
+  EXPECT_EQ(s.put_node(first, "x", blob_key_of(as_bytes("x")), as_bytes("x"), {}).result, NodePutResult::TagGone);
+  EXPECT_FALSE(s.get_node(second->id, "")->present);
+  EXPECT_FALSE(s.get_node(second->id, "x"));
+  // A single-file tree completes with its root.
+  EXPECT_TRUE(s.put_node(second->id, "", blob_key_of(as_bytes("f")), as_bytes("f"), {}).tag_completed);
+}
+
+TYPED_TEST(StoreConformance, BlobsDeduplicatedAcrossRepositories) {
+  this->make_repo("alice", "one");
+  this->make_repo("bob", "two", true);
+  auto& s = *this->store;
+  Bytes big(300000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  auto key = blob_key_of(big);
+  for (auto [user, repo] : {std::pair{"alice", "one"}, std::pair{"bob", "two"}}) {
+    s.put_tag(user, repo, "0.1.0", "{}", as_bytes("t"), "{}");
+    auto id = s.get_tag(user, repo, "0.1.0")->id;
+    EXPECT_TRUE(s.put_node(id, "", key, big, {}).tag_completed);
+    EXPECT_EQ(s.get_node(id, "")->blob_key, key);
+  }
+  EXPECT_EQ(s.read_blob(key), big);
+  try {
+    s.read_blob(std::string(64, '0'));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "drawbridge.store.blob_missing");
+  }
+  if constexpr (!TypeParam::kPg) {
+    std::size_t files = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(this->backend.dir.path() / "data" / "blobs"))
+      if (e.is_regular_file()) ++files;
+    EXPECT_EQ(files, 1u);
+  }
+}
+
+TYPED_TEST(StoreConformance, ConcurrentNodeUploadsCompleteExactlyOnce) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{}");
+  auto id = s.get_tag("alice", "app", "2.0.0")->id;
+  constexpr int kChildren = 40;
+  std::vector<ChildExpectation> kids;
+  for (int i = 0; i < kChildren; ++i) kids.push_back({"f" + std::to_string(i), "{}"});
+  s.put_node(id, "", blob_key_of(as_bytes("root")), as_bytes("root"), kids);
+  std::atomic<int> completed{0}, created{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      // Every thread tries every child; each is created exactly once.
+      for (int i = 0; i < kChildren; ++i) {
+        auto content = "c" + std::to_string((i + t * 10) % kChildren);
+        auto path = "f" + std::to_string((i + t * 10) % kChildren);
+        auto r = s.put_node(id, path, blob_key_of(as_bytes(content)), as_bytes(content), {});
+        if (r.result == NodePutResult::Created) ++created;
+        if (r.tag_completed) ++completed;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(created.load(), kChildren);
+  EXPECT_EQ(completed.load(), 1);
+  EXPECT_TRUE(s.get_tag("alice", "app", "2.0.0")->complete);
+}
+
+TYPED_TEST(StoreConformance, SurvivesReopen) {
+  this->make_repo("alice", "app", true);
+  this->store->put_tag("alice", "app", "1.0.0", "{}", as_bytes("t"), "{}");
+  auto id = this->store->get_tag("alice", "app", "1.0.0")->id;
+  this->store->put_node(id, "", blob_key_of(as_bytes("file")), as_bytes("file"), {});
+  this->store.reset();
+  this->store = this->backend.open();
+  EXPECT_EQ(this->store->list_tags("alice", "app"), std::vector<std::string>{"1.0.0"});
+  EXPECT_EQ(as_string(this->store->read_blob(this->store->get_node(id, "")->blob_key)), "file");
+  EXPECT_TRUE(this->store->get_repo("alice", "app")->is_public);
+}
+
+}  // namespace
