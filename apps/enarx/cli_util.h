@@ -1,0 +1,94 @@
+// Small helpers shared by the enarx sub-commands: registry options, progress output, errors.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "exit_codes.h"
+#include "net/http_client.h"
+
+namespace enarx::cli {
+
+// --ca-bundle / ENARX_CA_BUNDLE and --token / ENARX_TOKEN (or Enarx's
+// ENARX_INSECURE_AUTH_TOKEN) for talking to drawbridge.
+struct RegistryFlags {
+  std::string ca_bundle;
+  std::string token;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("--ca-bundle", ca_bundle, "PEM CA bundle to trust for the registry (default: system)")
+        ->envname("ENARX_CA_BUNDLE");
+    cmd->add_option("--token", token, "OIDC bearer token for the registry (see `drawbridge token`)")
+        ->envname("ENARX_TOKEN");
+  }
+  std::string resolved_token() const {
+    if (!token.empty()) return token;
+    if (const char* t = std::getenv("ENARX_INSECURE_AUTH_TOKEN")) return t;
+    return {};
+  }
+  net::ClientOptions http() const {
+    net::ClientOptions o;
+    if (!ca_bundle.empty()) o.tls.ca_pem = read_text_file(ca_bundle);
+    return o;
+  }
+};
+
+// A one-line progress bar on a TTY (stderr); silent otherwise.
+class Progress {
+ public:
+  explicit Progress(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) == 1) {}
+  ~Progress() {
+    if (tty_ && drawn_) std::fputc('\n', stderr);
+  }
+  void update(std::uint64_t done, std::optional<std::uint64_t> total) {
+    if (!tty_) return;
+    drawn_ = true;
+    if (total && *total > 0) {
+      int pct = static_cast<int>(done * 100 / *total);
+      int bars = pct / 5;
+      std::fprintf(stderr, "\r%s [%-20s] %3d%% %llu/%llu bytes", label_.c_str(),
+                   std::string(static_cast<std::size_t>(bars), '#').c_str(), pct,
+                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(*total));
+    } else {
+      std::fprintf(stderr, "\r%s %llu bytes", label_.c_str(), static_cast<unsigned long long>(done));
+    }
+    std::fflush(stderr);
+  }
+  void label(std::string l) { label_ = std::move(l); }
+
+ private:
+  std::string label_;
+  bool tty_;
+  bool drawn_ = false;
+};
+
+// Maps an error code family to the documented exit codes.
+inline int exit_code_for_error(const std::string& code) {
+  if (code.rfind("registry.unreachable", 0) == 0 || code.rfind("http.", 0) == 0 ||
+      code.rfind("identity.steward_unreachable", 0) == 0)
+    return exit_codes::kNetwork;
+  if (code == "registry.not_found") return exit_codes::kNotFound;
+  if (code.rfind("registry.", 0) == 0) return exit_codes::kNetwork;
+  if (code.rfind("io.", 0) == 0 || code.find("malformed") != std::string::npos ||
+      code.rfind("drawbridge.name", 0) == 0 || code.rfind("drawbridge.slug", 0) == 0 ||
+      code.rfind("client.", 0) == 0)
+    return exit_codes::kInput;
+  if (code.rfind("jws.", 0) == 0 || code.rfind("x509.", 0) == 0) return exit_codes::kVerification;
+  return exit_codes::kFailure;
+}
+
+inline int report_error(const Error& e) {
+  std::cerr << "error: " << e.describe() << "\n";
+  return exit_code_for_error(e.code());
+}
+
+}  // namespace enarx::cli

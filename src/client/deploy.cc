@@ -1,0 +1,172 @@
+#include "client/deploy.h"
+
+#include <filesystem>
+
+#include "core/file.h"
+#include "drawbridge/slug.h"
+#include "runtime/assets.h"
+#include "runtime/config.h"
+
+namespace enarx::client {
+namespace {
+
+template <typename F>
+auto in_step(DeployStep step, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const DeployError&) {
+    throw;
+  } catch (const Error& e) {
+    throw DeployError(step, e);
+  } catch (const std::exception& e) {
+    throw DeployError(step, Error("deploy.internal", e.what()));
+  }
+}
+
+// --signer: a hex fingerprint, or a PEM file holding a public or private key.
+std::string signer_fingerprint(const std::string& signer) {
+  if (signer.size() == 64 && signer.find_first_not_of("0123456789abcdefABCDEF") == std::string::npos) {
+    std::string lower = signer;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return lower;
+  }
+  std::string pem = read_text_file(signer);
+  if (pem.find("PRIVATE KEY") != std::string::npos)
+    return jws::key_fingerprint(PrivateKey::from_pem(pem).public_key());
+  return jws::key_fingerprint(PublicKey::from_pem(pem));
+}
+
+net::ClientOptions tls_options(const std::string& ca_pem) {
+  net::ClientOptions o;
+  o.tls.ca_pem = ca_pem;
+  return o;
+}
+
+runtime::AssetTree assets_from(const std::map<std::string, Bytes>& files) {
+  runtime::AssetTree tree;
+  for (const auto& [path, content] : files)
+    if (!path.empty()) tree.add_file(path, content);
+  return tree;
+}
+
+}  // namespace
+
+std::string_view to_string(DeployStep step) {
+  switch (step) {
+    case DeployStep::Slug: return "slug";
+    case DeployStep::Metadata: return "metadata";
+    case DeployStep::DigestPin: return "digest-pin";
+    case DeployStep::Signature: return "signature";
+    case DeployStep::Platform: return "platform";
+    case DeployStep::Attestation: return "attest";
+    case DeployStep::Fetch: return "fetch";
+    case DeployStep::Run: return "run";
+  }
+  return "unknown";
+}
+
+DeployOutcome deploy(const DeployOptions& o) {
+  auto say = [&](DeployStep step, const std::string& msg) {
+    if (o.on_step) o.on_step(step, msg);
+  };
+  DeployOutcome out;
+
+  // --- slug
+  drawbridge::Slug slug = in_step(DeployStep::Slug, [&] { return drawbridge::parse_slug(o.package, true); });
+  say(DeployStep::Slug, drawbridge::format_slug(slug));
+
+  // --- metadata (digest pin and signature are their own steps for error reporting)
+  FetchOptions fetch;
+  fetch.on_bytes = o.on_bytes;
+  if (slug.digest_alg) fetch.expected_digest = *slug.digest_alg + ":" + *slug.digest_hex;
+  if (!o.signer.empty())
+    fetch.expected_signer_fingerprint = in_step(DeployStep::Signature, [&] { return signer_fingerprint(o.signer); });
+  RegistryClient anonymous(RegistryClient::base_url_for(slug), tls_options(o.registry_ca_pem), o.token);
+  out.metadata = [&] {
+    try {
+      return fetch_tag_metadata(anonymous, slug, fetch);
+    } catch (const Error& e) {
+      if (e.code() == "deploy.digest_mismatch") throw DeployError(DeployStep::DigestPin, e);
+      if (e.code().rfind("jws.", 0) == 0 || e.code() == "deploy.unsigned") throw DeployError(DeployStep::Signature, e);
+      throw DeployError(DeployStep::Metadata, e);
+    }
+  }();
+  say(DeployStep::Metadata, "tag " + drawbridge::format_slug(slug) + " -> " + out.metadata.root_digest);
+  if (fetch.expected_digest) say(DeployStep::DigestPin, "matches the pinned " + *fetch.expected_digest);
+  say(DeployStep::Signature, out.metadata.signature ? "signed by " + out.metadata.signature->signer_fingerprint
+                                                    : std::string("tag is unsigned"));
+
+  // --- platform
+  auto provider = in_step(DeployStep::Platform, [&] { return platform::make_provider(platform::spec_from_env(o.platform)); });
+  say(DeployStep::Platform, platform::to_string(provider->platform()) +
+                                (provider->simulated() ? " (SIMULATED: test root of trust)" : ""));
+
+  // --- attest
+  std::string steward = o.steward_url;
+  if (steward.empty() && !o.self_signed && provider->platform() != platform::Platform::Nil) {
+    // Enarx.toml may name the steward; read it anonymously (public packages only).
+    try {
+      auto root = out.metadata.root;
+      if (root.meta.type == drawbridge::kDirectoryType) {
+        Bytes dir_json = anonymous.get_node(slug.user, slug.repo, *slug.tag, "", root.meta);
+        auto dir = drawbridge::parse_directory(as_string(dir_json));
+        if (auto it = dir.find("Enarx.toml"); it != dir.end()) {
+          Bytes toml = anonymous.get_node(slug.user, slug.repo, *slug.tag, "Enarx.toml", it->second.meta);
+          auto cfg = runtime::parse_config(as_string(toml));
+          if (cfg.steward) steward = *cfg.steward;
+        }
+      }
+    } catch (const Error&) {
+      // Private package or no Enarx.toml: no steward from the package; --steward is needed.
+    }
+  }
+  IdentityOptions id_opts;
+  id_opts.workload.slug = slug;
+  id_opts.workload.slug->digest_alg.reset();
+  id_opts.workload.slug->digest_hex.reset();
+  id_opts.workload.digest = out.metadata.root_digest;
+  if (out.metadata.signature) id_opts.workload.signer = out.metadata.signature->signer_fingerprint;
+  id_opts.steward_url = (o.self_signed || provider->platform() == platform::Platform::Nil) ? "" : steward;
+  id_opts.http = tls_options(o.steward_ca_pem);
+  id_opts.collateral = o.collateral;
+  out.identity = in_step(DeployStep::Attestation, [&] { return establish_identity(*provider, id_opts); });
+  say(DeployStep::Attestation,
+      out.identity.self_signed ? std::string("self-signed certificate (no attestation)")
+                               : "certificate from " + id_opts.steward_url + ": " + out.identity.chain.front().subject() +
+                                     " issued by " + out.identity.chain.front().issuer());
+
+  // --- fetch, presenting the keep certificate
+  net::ClientOptions mtls = tls_options(o.registry_ca_pem);
+  mtls.tls.client_cert_pem = out.identity.chain_pem();
+  mtls.tls.client_key_pem = out.identity.key.to_pem_pkcs8();
+  RegistryClient keep_client(RegistryClient::base_url_for(slug), mtls, o.token);
+  fetch.on_file = [&](const std::string& path) { say(DeployStep::Fetch, "/" + path); };
+  Package pkg = in_step(DeployStep::Fetch, [&] { return fetch_package(keep_client, slug, out.metadata, fetch); });
+  std::size_t bytes = 0;
+  for (auto& [p, c] : pkg.files) bytes += c.size();
+  say(DeployStep::Fetch, std::to_string(pkg.files.size()) + " files, " + std::to_string(bytes) +
+                             " bytes, every digest verified");
+
+  // --- run
+  return in_step(DeployStep::Run, [&] {
+    const Bytes* wasm = nullptr;
+    if (auto it = pkg.files.find("main.wasm"); it != pkg.files.end()) wasm = &it->second;
+    if (auto it = pkg.files.find(""); it != pkg.files.end()) wasm = &it->second;  // single-file package
+    require(wasm != nullptr, "deploy.no_main_wasm", "the package has no main.wasm");
+    runtime::Workload w;
+    w.wasm = *wasm;
+    if (auto it = pkg.files.find("Enarx.toml"); it != pkg.files.end())
+      w.config = runtime::parse_config(as_string(it->second));
+    runtime::AssetTree assets = assets_from(pkg.files);
+    w.assets = &assets;
+    w.identity.cert_chain_pem = out.identity.chain_pem();
+    w.identity.key_pem = out.identity.key.to_pem_pkcs8();
+    runtime::RunOptions run = o.run;
+    if (!o.workload_ca_pem.empty()) run.tls_ca_pem = o.workload_ca_pem;
+    say(DeployStep::Run, "starting main.wasm (" + std::to_string(wasm->size()) + " bytes)");
+    out.result = runtime::run_workload(w, run);
+    return out;
+  });
+}
+
+}  // namespace enarx::client

@@ -1,0 +1,322 @@
+#include "client/registry_client.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/content_digest.h"
+#include "core/error.h"
+
+namespace enarx::client {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void throw_for_status(const net::ClientResponse& res) {
+  std::string what = std::string(net::to_string(res.method)) + " " + res.url + ": " +
+                     std::to_string(res.status);
+  std::string detail;
+  try {
+    auto body = json::parse(res.body);
+    if (body.is_object() && body.contains("message")) detail = body.value("message", "");
+    if (body.is_object() && body.contains("code")) what += " " + body.value("code", "");
+  } catch (const json::exception&) {
+    detail = res.body.size() > 200 ? res.body.substr(0, 200) : res.body;
+  }
+  if (!detail.empty()) what += ": " + detail;
+  switch (res.status) {
+    case 404: throw Error("registry.not_found", what);
+    case 401:
+    case 403: throw Error("registry.unauthorized", what);
+    case 409: throw Error("registry.conflict", what);
+    case 400:
+    case 413:
+    case 422: throw Error("registry.bad_request", what);
+    default: throw Error("registry.error", what);
+  }
+}
+
+drawbridge::Meta meta_from_headers(const net::ClientResponse& res) {
+  drawbridge::Meta meta;
+  auto digest = res.headers.get("Content-Digest");
+  auto type = res.headers.get("Content-Type");
+  require(digest.has_value() && type.has_value(), "registry.bad_response",
+          res.url + ": response lacks Content-Digest or Content-Type");
+  meta.digest = ContentDigest::parse_header(*digest);
+  meta.type = *type;
+  meta.length = res.body.size();
+  return meta;
+}
+
+std::string to_body(ByteView b) { return std::string(reinterpret_cast<const char*>(b.data()), b.size()); }
+
+}  // namespace
+
+RegistryClient::RegistryClient(std::string base_url, net::ClientOptions http, std::string token)
+    : base_url_(std::move(base_url)), options_(http), token_(std::move(token)), http_(http) {
+  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+}
+
+std::string RegistryClient::base_url_for(const drawbridge::Slug& slug, bool plain_http) {
+  std::string host = slug.host.empty() ? std::string(drawbridge::kDefaultHost) : slug.host;
+  return std::string(plain_http ? "http://" : "https://") + host + "/api/v0.1.0";
+}
+
+std::string RegistryClient::url(const std::string& user, const std::string& repo,
+                                const std::optional<std::string>& tag,
+                                const std::optional<std::string>& tree_path) const {
+  std::string u = base_url_ + "/" + user;
+  if (!repo.empty()) u += "/" + repo;
+  if (tag) {
+    u += "/_tag";
+    if (!tag->empty()) u += "/" + *tag;
+  }
+  if (tree_path) {
+    u += "/tree";
+    if (!tree_path->empty()) u += "/" + net::percent_encode(*tree_path, true);
+  }
+  return u;
+}
+
+net::ClientResponse RegistryClient::send(net::ClientRequest req, std::initializer_list<int> ok) {
+  if (!token_.empty()) req.headers.set("Authorization", "Bearer " + token_);
+  net::ClientResponse res;
+  try {
+    res = http_.send(req);
+  } catch (const Error& e) {
+    throw Error("registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
+  }
+  for (int s : ok)
+    if (res.status == s) return res;
+  throw_for_status(res);
+}
+
+bool RegistryClient::put_user(const std::string& user, const std::string& subject) {
+  std::string body = drawbridge::user_to_json({subject});
+  net::ClientRequest req{net::Method::Put, url(user), {}, body, true, {}};
+  req.headers.set("Content-Type", "application/json");
+  req.headers.set("Content-Digest", ContentDigest::compute(as_bytes(body)).to_header());
+  return send(req, {200, 201, 409}).status != 409;
+}
+
+drawbridge::UserRecord RegistryClient::get_user(const std::string& user) {
+  return drawbridge::parse_user(send({net::Method::Get, url(user), {}, {}, {}, {}}, {200}).body);
+}
+
+bool RegistryClient::put_repo(const std::string& user, const std::string& repo, bool is_public) {
+  std::string body = drawbridge::repo_to_json({is_public});
+  net::ClientRequest req{net::Method::Put, url(user, repo), {}, body, true, {}};
+  req.headers.set("Content-Type", "application/json");
+  req.headers.set("Content-Digest", ContentDigest::compute(as_bytes(body)).to_header());
+  return send(req, {200, 201, 409}).status != 409;
+}
+
+drawbridge::RepoConfig RegistryClient::get_repo(const std::string& user, const std::string& repo) {
+  return drawbridge::parse_repo(send({net::Method::Get, url(user, repo), {}, {}, {}, {}}, {200}).body);
+}
+
+std::vector<std::string> RegistryClient::list_tags(const std::string& user, const std::string& repo) {
+  auto res = send({net::Method::Get, url(user, repo, std::string()), {}, {}, {}, {}}, {200});
+  try {
+    return json::parse(res.body).get<std::vector<std::string>>();
+  } catch (const json::exception&) {
+    throw Error("registry.bad_response", "tag list is not a JSON array of strings");
+  }
+}
+
+RegistryClient::Tag RegistryClient::get_tag(const std::string& user, const std::string& repo,
+                                            const std::string& tag) {
+  auto res = send({net::Method::Get, url(user, repo, tag), {}, {}, {}, {}}, {200});
+  Tag t;
+  t.meta = meta_from_headers(res);
+  // The registry vouches for its own bytes: check them against its headers.
+  require(t.meta.digest.matches(ContentDigest::compute(as_bytes(res.body))), "registry.digest_mismatch",
+          "tag content does not match its Content-Digest");
+  t.type = t.meta.type;
+  t.content = res.body;
+  t.root = drawbridge::tag_root_entry(t.type, t.content);
+  return t;
+}
+
+bool RegistryClient::put_tag(const std::string& user, const std::string& repo, const std::string& tag,
+                             const std::string& content, const std::string& type) {
+  net::ClientRequest req{net::Method::Put, url(user, repo, tag), {}, content, true, {}};
+  req.headers.set("Content-Type", type);
+  req.headers.set("Content-Digest", ContentDigest::compute(as_bytes(content)).to_header());
+  return send(req, {200, 201, 409}).status != 409;
+}
+
+bool RegistryClient::has_node(const std::string& user, const std::string& repo, const std::string& tag,
+                              const std::string& path) {
+  auto res = send({net::Method::Head, url(user, repo, tag, path), {}, {}, {}, {}}, {200, 404});
+  return res.status == 200;
+}
+
+bool RegistryClient::put_node(const std::string& user, const std::string& repo, const std::string& tag,
+                              const std::string& path, const drawbridge::Meta& meta, ByteView content,
+                              const net::ProgressCallback& progress) {
+  net::ClientRequest req{net::Method::Put, url(user, repo, tag, path), {}, to_body(content), true, {}};
+  req.headers.set("Content-Type", meta.type);
+  req.headers.set("Content-Digest", meta.digest.to_header());
+  auto res = send(req, {200, 201, 409});
+  if (progress) progress(content.size(), content.size());
+  return res.status != 409;
+}
+
+Bytes RegistryClient::get_node(const std::string& user, const std::string& repo, const std::string& tag,
+                               const std::string& path, const drawbridge::Meta& expected,
+                               const net::ProgressCallback& progress) {
+  DigestVerifier verifier(expected.digest);
+  Bytes out;
+  out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(expected.length, 64u << 20)));
+  net::ClientRequest req{net::Method::Get, url(user, repo, tag, path), {}, {}, {}, {}};
+  if (!token_.empty()) req.headers.set("Authorization", "Bearer " + token_);
+  net::ClientResponse res;
+  try {
+    res = http_.download(
+        req,
+        [&](std::string_view chunk) {
+          if (out.size() + chunk.size() > expected.length)
+            throw Error("registry.digest_mismatch",
+                        "/" + path + " is longer than the " + std::to_string(expected.length) +
+                            " bytes its entry declares");
+          verifier.update(as_bytes(chunk));
+          out.insert(out.end(), chunk.begin(), chunk.end());
+        },
+        progress);
+  } catch (const Error& e) {
+    if (e.code() == "registry.digest_mismatch") throw;
+    throw Error("registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
+  }
+  if (res.status < 200 || res.status > 299) throw_for_status(res);
+  if (out.size() != expected.length)
+    throw Error("registry.digest_mismatch", "/" + path + " has " + std::to_string(out.size()) +
+                                                " bytes, its entry declares " + std::to_string(expected.length));
+  try {
+    verifier.verify();
+  } catch (const Error&) {
+    throw Error("registry.digest_mismatch", "/" + path + " does not match the digest its entry declares");
+  }
+  if (auto type = res.headers.get("Content-Type"); type && *type != expected.type)
+    throw Error("registry.digest_mismatch", "/" + path + " is served as " + *type + ", its entry says " +
+                                                expected.type);
+  return out;
+}
+
+// ---- publishing -------------------------------------------------------------------------------
+
+std::string root_digest(const drawbridge::Entry& root) {
+  auto v = root.meta.digest.get(DigestAlgorithm::Sha256);
+  require(v.has_value(), "client.package.no_sha256", "root entry has no sha-256 digest");
+  return "sha-256:" + to_hex(*v);
+}
+
+PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& slug,
+                              const std::string& dir, const PublishOptions& options) {
+  require(slug.tag.has_value(), "client.slug.no_tag", "publishing needs a slug with a :tag");
+  require(std::filesystem::is_regular_file(std::filesystem::path(dir) / "main.wasm"),
+          "client.package.no_main_wasm", dir + " has no main.wasm");
+  drawbridge::Tree tree = drawbridge::build_tree_from_path(dir);
+  PublishResult result;
+  result.root = tree.root();
+  result.root_digest = root_digest(result.root);
+
+  std::string entry_json = drawbridge::entry_to_json(result.root);
+  std::string tag_content = entry_json;
+  std::string tag_type(drawbridge::kEntryType);
+  if (options.signing_key) {
+    tag_content = jws::sign(as_bytes(entry_json), *options.signing_key, drawbridge::kEntryType);
+    tag_type = std::string(jws::kMediaType);
+    result.signer = jws::key_fingerprint(options.signing_key->public_key());
+  }
+
+  if (!registry.put_tag(slug.user, slug.repo, *slug.tag, tag_content, tag_type)) {
+    // 409: the tag is complete (immutable). Same content is a no-op; different is an error.
+    auto existing = registry.get_tag(slug.user, slug.repo, *slug.tag);
+    if (!(existing.root == result.root))
+      throw Error("registry.conflict", format_slug(slug) + " already exists with different content");
+    result.already_published = true;
+    result.skipped = tree.nodes.size();
+    return result;
+  }
+  for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+    const auto& node = tree.nodes[i];
+    bool uploaded = false;
+    if (!registry.has_node(slug.user, slug.repo, *slug.tag, node.path)) {
+      uploaded = registry.put_node(slug.user, slug.repo, *slug.tag, node.path, node.meta, node.content,
+                                   options.on_bytes);
+    }
+    uploaded ? ++result.uploaded : ++result.skipped;
+    if (options.on_node) options.on_node(node.path, i, tree.nodes.size(), uploaded);
+  }
+  return result;
+}
+
+// ---- fetching ---------------------------------------------------------------------------------
+
+TagMetadata fetch_tag_metadata(RegistryClient& registry, const drawbridge::Slug& slug,
+                               const FetchOptions& options) {
+  require(slug.tag.has_value(), "client.slug.no_tag", "deploying needs a slug with a :tag");
+  auto tag = registry.get_tag(slug.user, slug.repo, *slug.tag);
+  TagMetadata md;
+  md.root = tag.root;
+  md.root_digest = root_digest(tag.root);
+
+  if (options.expected_digest) {
+    std::string want = *options.expected_digest;
+    auto colon = want.find(':');
+    require(colon != std::string::npos, "deploy.digest_mismatch", "digest pin must be <alg>:<hex>");
+    auto alg = digest_from_name(want.substr(0, colon));
+    require(alg.has_value(), "deploy.digest_mismatch", "unknown digest algorithm in pin: " + want);
+    auto have = tag.root.meta.digest.get(*alg);
+    if (!have || to_hex(*have) != want.substr(colon + 1))
+      throw Error("deploy.digest_mismatch", "tag " + format_slug(slug) + " has digest " + md.root_digest +
+                                                ", pinned " + want);
+  }
+
+  bool need_signature = options.expected_signer || options.expected_signer_fingerprint;
+  if (tag.type == jws::kMediaType) {
+    auto verified = jws::verify(tag.content, options.expected_signer);
+    if (options.expected_signer_fingerprint && verified.signer_fingerprint != *options.expected_signer_fingerprint)
+      throw Error("jws.wrong_signer", "tag is signed by " + verified.signer_fingerprint + ", expected " +
+                                          *options.expected_signer_fingerprint);
+    // The signature must cover exactly the root entry the tag names.
+    if (!(drawbridge::parse_entry(as_string(verified.payload)) == tag.root))
+      throw Error("jws.bad_signature", "the signed payload is not the tag's root entry");
+    md.signature = std::move(verified);
+  } else if (need_signature) {
+    throw Error("deploy.unsigned", "tag " + format_slug(slug) + " is not signed, but a signer is required");
+  }
+  return md;
+}
+
+Package fetch_package(RegistryClient& registry, const drawbridge::Slug& slug, TagMetadata metadata,
+                      const FetchOptions& options) {
+  Package pkg;
+  std::uint64_t total = 0;
+  // (path, entry) to fetch; directories expand into their children after verification.
+  std::vector<std::pair<std::string, drawbridge::Entry>> queue{{"", metadata.root}};
+  while (!queue.empty()) {
+    auto [path, entry] = std::move(queue.back());
+    queue.pop_back();
+    bool is_dir = entry.meta.type == drawbridge::kDirectoryType;
+    std::uint64_t limit = is_dir ? (16u << 20) : options.max_file_size;
+    require(entry.meta.length <= limit, "client.package.too_large",
+            "/" + path + " is " + std::to_string(entry.meta.length) + " bytes (limit " +
+                std::to_string(limit) + ")");
+    total += entry.meta.length;
+    require(total <= options.max_total_size, "client.package.too_large", "package exceeds the total size limit");
+    if (options.on_file && !is_dir) options.on_file(path);
+    Bytes content = registry.get_node(slug.user, slug.repo, *slug.tag, path, entry.meta, options.on_bytes);
+    if (is_dir) {
+      auto dir = drawbridge::parse_directory(as_string(content));
+      for (auto& [name, child] : dir) queue.emplace_back(path.empty() ? name : path + "/" + name, child);
+    } else {
+      pkg.files.emplace(path, std::move(content));
+    }
+  }
+  pkg.metadata = std::move(metadata);
+  return pkg;
+}
+
+}  // namespace enarx::client
