@@ -1,0 +1,126 @@
+// `enarx run`: run a local WebAssembly module (and optional Enarx.toml and asset directory)
+// outside any TEE, with a self-signed identity for TLS sockets, as Enarx's `enarx run` does.
+#include <iostream>
+
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "exit_codes.h"
+#include "runtime/runtime.h"
+
+namespace enarx::cli {
+namespace {
+
+static_assert(runtime::kExitTrap == exit_codes::kWorkloadTrap);
+static_assert(runtime::kExitLimit == exit_codes::kWorkloadLimit);
+static_assert(runtime::kExitConfig == exit_codes::kWorkloadConfig);
+static_assert(runtime::kExitFailure == exit_codes::kFailure);
+
+struct RunArgs {
+  std::string module;
+  std::string wasmcfgfile;
+  std::string assets;
+  std::string tls_ca;
+  std::string identity_cert, identity_key;
+  std::string code_cache;
+  double time_limit = 0;
+  std::uint64_t max_memory_mib = 0;
+  bool no_trap_handler = false;
+  std::vector<std::string> args;
+};
+
+int run(const RunArgs& a) {
+  namespace rt = runtime;
+  Bytes wasm;
+  rt::Config config = rt::default_config();
+  try {
+    wasm = read_file(a.module, 1u << 30);
+    if (!a.wasmcfgfile.empty()) config = rt::parse_config(read_text_file(a.wasmcfgfile), a.wasmcfgfile);
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.describe() << "\n";
+    return e.code().rfind("runtime.config", 0) == 0 ? exit_codes::kWorkloadConfig
+                                                    : exit_codes::kInput;
+  }
+  config.args.insert(config.args.end(), a.args.begin(), a.args.end());
+
+  rt::Workload w;
+  w.wasm = wasm;
+  w.config = config;
+  std::optional<rt::AssetTree> assets;
+  std::optional<rt::CodeCache> cache;
+  rt::RunOptions o;
+  try {
+    if (!a.assets.empty()) {
+      assets = rt::AssetTree::from_directory(a.assets);
+      w.assets = &*assets;
+    }
+    bool needs_identity = false;
+    for (const auto& f : config.files)
+      if ((f.kind == rt::FileKind::Listen || f.kind == rt::FileKind::Connect) &&
+          f.prot == rt::Protocol::Tls)
+        needs_identity = true;
+    if (!a.identity_cert.empty() || !a.identity_key.empty()) {
+      w.identity.cert_chain_pem = read_text_file(a.identity_cert);
+      w.identity.key_pem = read_text_file(a.identity_key);
+    } else if (needs_identity) {
+      w.identity = rt::self_signed_identity();
+    }
+    if (!a.tls_ca.empty()) o.tls_ca_pem = read_text_file(a.tls_ca);
+    if (!a.code_cache.empty())
+      cache.emplace(a.code_cache, rt::CodeCache::load_or_create_key(
+                                      std::filesystem::path(a.code_cache) / "key"));
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.describe() << "\n";
+    return exit_codes::kInput;
+  }
+  if (a.time_limit > 0)
+    o.time_limit = std::chrono::milliseconds(static_cast<long long>(a.time_limit * 1000));
+  if (a.max_memory_mib > 0) o.max_memory = a.max_memory_mib << 20;
+  if (cache) o.code_cache = &*cache;
+  o.engine.trap_handler = !a.no_trap_handler;
+  o.on_listening = [](const std::vector<rt::ListenInfo>& l) {
+    for (const auto& i : l)
+      std::cerr << "enarx: " << i.name << " listening on port " << i.port << " ("
+                << rt::to_string(i.prot) << ")\n";
+  };
+  rt::RunResult r = rt::run_workload(w, o);
+  if (r.status != rt::RunResult::Status::Exited || !r.error_code.empty())
+    std::cerr << "enarx: workload " << rt::to_string(r.status) << ": " << r.error_code << ": "
+              << r.message << "\n";
+  return r.exit_code;
+}
+
+void register_run(CLI::App& root) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = root.add_subcommand("run", "Run a WebAssembly module locally (no TEE)");
+  cmd->add_option("--wasmcfgfile", a->wasmcfgfile, "Enarx.toml for the module")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--time-limit", a->time_limit, "Stop the workload after SECS seconds")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--max-memory", a->max_memory_mib, "Maximum linear memory in MiB")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--assets", a->assets, "Directory served read-only to the workload at /")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--tls-ca", a->tls_ca,
+                  "PEM CA bundle trusted for connect+tls (default: the host's trust store)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--identity-cert", a->identity_cert,
+                  "PEM certificate chain for TLS (default: a fresh self-signed one)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--identity-key", a->identity_key, "PEM private key for --identity-cert")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--code-cache", a->code_cache,
+                  "Directory for the HMAC-protected compiled-code cache");
+  cmd->add_flag("--no-trap-handler", a->no_trap_handler,
+                "Use explicit bounds checks instead of guard pages");
+  cmd->add_option("module", a->module, "The WebAssembly module (wasm32-wasi command)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("args", a->args, "Arguments after --, appended to the Enarx.toml args");
+  cmd->callback([a] { set_exit_code(run(*a)); });
+}
+
+ENARX_COMMAND(10, register_run);
+
+}  // namespace
+}  // namespace enarx::cli

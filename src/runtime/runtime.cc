@@ -1,0 +1,170 @@
+#include "runtime/runtime.h"
+
+#include <csignal>
+
+#include "core/crypto.h"
+#include "core/error.h"
+#include "runtime/wasi.h"
+
+namespace enarx::runtime {
+namespace {
+
+RunResult fail(RunResult::Status s, int code, std::string error_code, std::string message) {
+  RunResult r;
+  r.status = s;
+  r.exit_code = code;
+  r.error_code = std::move(error_code);
+  r.message = std::move(message);
+  return r;
+}
+
+constexpr std::uint64_t kPage = 65536;
+
+}  // namespace
+
+std::string_view to_string(RunResult::Status s) {
+  switch (s) {
+    case RunResult::Status::Exited: return "exited";
+    case RunResult::Status::Trapped: return "trapped";
+    case RunResult::Status::TimeLimit: return "time-limit";
+    case RunResult::Status::MemoryLimit: return "memory-limit";
+    case RunResult::Status::ConfigError: return "config-error";
+    case RunResult::Status::ModuleError: return "module-error";
+  }
+  return "?";
+}
+
+RunResult run_workload(const Workload& w, const RunOptions& o) {
+  using Status = RunResult::Status;
+  // Writes to a peer that went away must be an EPIPE for the guest, not a dead runtime.
+  std::signal(SIGPIPE, SIG_IGN);
+  auto start = std::chrono::steady_clock::now();
+  Deadline deadline;
+  if (o.time_limit) deadline = start + *o.time_limit;
+
+  Bytes limited;
+  ByteView wasm = w.wasm;
+  std::optional<std::uint32_t> max_pages;
+  if (o.max_memory) {
+    max_pages = static_cast<std::uint32_t>(std::min<std::uint64_t>(*o.max_memory / kPage, 65536));
+    try {
+      limited = limit_memory(w.wasm, *max_pages);
+    } catch (const Error& e) {
+      if (e.code() == "runtime.limit.memory")
+        return fail(Status::MemoryLimit, kExitLimit, e.code(), e.what());
+      return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
+    }
+    wasm = limited;
+  }
+
+  auto engine = make_v8_engine(o.engine);
+  Bytes digest = sha256(wasm);
+  std::unique_ptr<Module> module;
+  try {
+    Bytes cached;
+    if (o.code_cache) cached = o.code_cache->load(engine->id(), digest);
+    module = engine->compile(wasm, cached);
+    if (o.code_cache && !module->loaded_from_cache())
+      o.code_cache->store(engine->id(), digest, module->serialize());
+  } catch (const Error& e) {
+    return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
+  }
+
+  bool has_start = false;
+  for (const auto& e : module->exports())
+    if (e.name == "_start" && e.kind == "function") has_start = true;
+  if (!has_start)
+    return fail(Status::ModuleError, kExitConfig, "runtime.export.missing",
+                "the module has no _start function (not a WASI command)");
+
+  WasiOptions wo;
+  wo.args.push_back(o.argv0);
+  wo.args.insert(wo.args.end(), w.config.args.begin(), w.config.args.end());
+  wo.env = workload_environment(w.config);
+  wo.deadline = deadline;
+  Wasi wasi(std::move(wo));
+
+  std::vector<ListenInfo> listening;
+  try {
+    std::shared_ptr<SSL_CTX> server_tls, client_tls;
+    for (const FileEntry& f : w.config.files) {
+      switch (f.kind) {
+        case FileKind::Null: wasi.add_null(); break;
+        case FileKind::Stdin: wasi.add_host_fd(o.stdin_fd, true, false); break;
+        case FileKind::Stdout: wasi.add_host_fd(o.stdout_fd, false, true); break;
+        case FileKind::Stderr: wasi.add_host_fd(o.stderr_fd, false, true); break;
+        case FileKind::Listen: {
+          if (f.prot == Protocol::Tls && !server_tls) server_tls = make_server_tls(w.identity);
+          auto l = std::make_shared<Listener>(f.addr, f.port,
+                                              f.prot == Protocol::Tls ? server_tls : nullptr);
+          listening.push_back({f.name, l->port(), f.prot});
+          wasi.add_listener(std::move(l));
+          break;
+        }
+        case FileKind::Connect: {
+          if (f.prot == Protocol::Tls && !client_tls)
+            client_tls = make_client_tls(w.identity, o.tls_ca_pem);
+          auto s = connect_stream(f.host, f.port, f.prot == Protocol::Tls ? client_tls : nullptr,
+                                  deadline);
+          wasi.add_stream(std::shared_ptr<Stream>(std::move(s)));
+          break;
+        }
+      }
+    }
+  } catch (const GuestTimeout&) {
+    return fail(Status::TimeLimit, kExitLimit, "runtime.limit.time",
+                "time limit reached while connecting");
+  } catch (const Error& e) {
+    return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
+  }
+  if (w.assets) wasi.add_preopen(w.assets->root(), o.preopen_name);
+  if (o.on_listening) o.on_listening(listening);
+
+  Imports imports;
+  wasi.add_to(imports);
+  std::unique_ptr<Instance> instance;
+  try {
+    instance = engine->instantiate(*module, imports);
+  } catch (const Error& e) {
+    bool oom = std::string(e.what()).find("Out of memory") != std::string::npos;
+    return fail(oom ? Status::MemoryLimit : Status::ModuleError, oom ? kExitLimit : kExitConfig,
+                e.code(), e.what());
+  }
+
+  CallOutcome out = instance->call("_start", {}, deadline);
+  RunResult r;
+  r.code_from_cache = module->loaded_from_cache();
+  switch (out.kind) {
+    case CallOutcome::Kind::Returned: r.exit_code = 0; break;
+    case CallOutcome::Kind::Exited:
+      if (out.exit_code < 0 || out.exit_code > 255) {
+        r = fail(Status::Exited, kExitFailure, "runtime.exit_code",
+                 "the workload exited with an out-of-range code " +
+                     std::to_string(static_cast<unsigned>(out.exit_code)));
+      } else {
+        r.exit_code = out.exit_code;
+      }
+      break;
+    case CallOutcome::Kind::TimedOut:
+      r = fail(Status::TimeLimit, kExitLimit, "runtime.limit.time",
+               "the time limit of " + std::to_string(o.time_limit ? o.time_limit->count() : 0) +
+                   " ms was reached");
+      break;
+    case CallOutcome::Kind::Trapped: {
+      std::string msg = out.message + (out.location.empty() ? "" : " " + out.location);
+      // A trap right at the memory ceiling is almost always an allocation that could not grow
+      // (wasi-libc's malloc returns NULL, the program aborts): report it as the limit.
+      std::uint64_t size = instance->memory().size();
+      if (max_pages && size + 16 * kPage > std::uint64_t{*max_pages} * kPage)
+        r = fail(Status::MemoryLimit, kExitLimit, "runtime.limit.memory",
+                 "memory limit reached (" + std::to_string(size >> 20) + " MiB): " + msg);
+      else
+        r = fail(Status::Trapped, kExitTrap, "runtime.trap", msg);
+      break;
+    }
+  }
+  r.code_from_cache = module->loaded_from_cache();
+  return r;
+}
+
+}  // namespace enarx::runtime

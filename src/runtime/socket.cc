@@ -1,0 +1,388 @@
+#include "runtime/socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/openssl.h"
+#include "runtime/engine.h"
+
+namespace enarx::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint16_t kAgain = 6, kConnaborted = 13, kConnreset = 15, kIo = 29, kNotconn = 53,
+                        kPipe = 64;
+
+// Waits for `events` on `fd`. Returns false when `limit` (a handshake bound) passes first; throws
+// GuestTimeout when the workload's own deadline passes first.
+bool wait_fd(int fd, short events, const Deadline& deadline,
+             std::optional<Clock::time_point> limit = std::nullopt) {
+  for (;;) {
+    int timeout = -1;
+    auto now = Clock::now();
+    std::optional<Clock::time_point> until = deadline;
+    if (limit && (!until || *limit < *until)) until = limit;
+    if (until) {
+      if (now >= *until) {
+        if (deadline && now >= *deadline) throw GuestTimeout{};
+        return false;
+      }
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*until - now).count() + 1;
+      timeout = static_cast<int>(std::min<long long>(ms, 60'000));
+    }
+    pollfd p{fd, events, 0};
+    int r = ::poll(&p, 1, timeout);
+    if (r > 0) return true;
+    if (r < 0 && errno != EINTR) return true;  // let the I/O call report the error
+  }
+}
+
+void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+std::vector<ossl::X509Ptr> read_chain(const std::string& pem, std::string_view code) {
+  ossl::BioPtr bio = ossl::memory_bio(pem.data(), pem.size());
+  std::vector<ossl::X509Ptr> out;
+  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
+  ERR_clear_error();  // the loop ends on a "no start line" error
+  if (out.empty()) throw Error(std::string(code), "no PEM certificate found");
+  return out;
+}
+
+std::shared_ptr<SSL_CTX> base_ctx(const SSL_METHOD* method, const Identity& id) {
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(method), SSL_CTX_free);
+  if (!ctx) ossl::throw_error("runtime.tls.context", "SSL_CTX_new");
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION);
+  ossl::check(SSL_CTX_set_ciphersuites(ctx.get(),
+                                       "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"
+                                       "TLS_CHACHA20_POLY1305_SHA256") == 1,
+              "runtime.tls.context", "cipher suites");
+  ossl::check(SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-384:P-256") == 1,
+              "runtime.tls.context", "groups");
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (id.cert_chain_pem.empty()) return ctx;
+  auto chain = read_chain(id.cert_chain_pem, "runtime.tls.identity");
+  ossl::check(SSL_CTX_use_certificate(ctx.get(), chain[0].get()) == 1, "runtime.tls.identity",
+              "certificate");
+  for (std::size_t i = 1; i < chain.size(); ++i)
+    ossl::check(SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) == 1, "runtime.tls.identity",
+                "chain certificate");
+  ossl::BioPtr kb = ossl::memory_bio(id.key_pem.data(), id.key_pem.size());
+  ossl::PkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  if (!key) ossl::throw_error("runtime.tls.identity", "private key");
+  ossl::check(SSL_CTX_use_PrivateKey(ctx.get(), key.get()) == 1, "runtime.tls.identity",
+              "private key");
+  ossl::check(SSL_CTX_check_private_key(ctx.get()) == 1, "runtime.tls.identity",
+              "the private key does not match the certificate");
+  return ctx;
+}
+
+// Drives SSL_accept/SSL_connect on a non-blocking socket. Returns false on failure or when the
+// handshake bound passes.
+bool handshake(SSL* ssl, bool server, const Deadline& deadline, Clock::time_point limit) {
+  for (;;) {
+    int r = server ? SSL_accept(ssl) : SSL_connect(ssl);
+    if (r == 1) return true;
+    int e = SSL_get_error(ssl, r);
+    short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+    if (!ev) return false;
+    if (!wait_fd(SSL_get_fd(ssl), ev, deadline, limit)) return false;
+  }
+}
+
+}  // namespace
+
+Identity self_signed_identity() {
+  ossl::PkeyPtr key(EVP_EC_gen("P-256"));
+  if (!key) ossl::throw_error("runtime.tls.identity", "key generation");
+  ossl::X509Ptr x(X509_new());
+  X509_set_version(x.get(), 2);
+  unsigned char serial[16];
+  ossl::check(RAND_bytes(serial, sizeof serial) == 1, "runtime.tls.identity", "random serial");
+  serial[0] &= 0x7f;
+  ossl::BignumPtr bn(BN_bin2bn(serial, sizeof serial, nullptr));
+  ossl::check(BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get())) != nullptr,
+              "runtime.tls.identity", "serial");
+  X509_NAME* name = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x.get(), name);
+  X509_gmtime_adj(X509_getm_notBefore(x.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(x.get()), 365L * 24 * 3600);
+  X509_set_pubkey(x.get(), key.get());
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, x.get(), x.get(), nullptr, nullptr, 0);
+  const std::pair<int, const char*> exts[] = {
+      {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+      {NID_basic_constraints, "critical,CA:FALSE"},
+      {NID_ext_key_usage, "serverAuth,clientAuth"},
+  };
+  for (auto [nid, value] : exts) {
+    ossl::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
+    ossl::check(ext && X509_add_ext(x.get(), ext.get(), -1) == 1, "runtime.tls.identity",
+                "extension");
+  }
+  ossl::check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, "runtime.tls.identity", "sign");
+  Identity id;
+  ossl::BioPtr cb(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(cb.get(), x.get());
+  id.cert_chain_pem = ossl::bio_to_string(cb.get());
+  ossl::BioPtr kb(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  id.key_pem = ossl::bio_to_string(kb.get());
+  return id;
+}
+
+std::shared_ptr<SSL_CTX> make_server_tls(const Identity& id) {
+  if (id.cert_chain_pem.empty() || id.key_pem.empty())
+    throw Error("runtime.tls.identity", "a TLS listener needs the workload identity");
+  auto ctx = base_ctx(TLS_server_method(), id);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  return ctx;
+}
+
+std::shared_ptr<SSL_CTX> make_client_tls(const Identity& id, const std::string& ca_pem) {
+  auto ctx = base_ctx(TLS_client_method(), id);
+  if (ca_pem.empty()) {
+    // Enarx trusts the web PKI roots here; the host's store is our equivalent.
+    SSL_CTX_set_default_verify_paths(ctx.get());
+  } else {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    for (auto& c : read_chain(ca_pem, "runtime.tls.ca"))
+      ossl::check(X509_STORE_add_cert(store, c.get()) == 1, "runtime.tls.ca", "CA certificate");
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  return ctx;
+}
+
+Stream::Stream(int fd, std::shared_ptr<SSL> tls) : fd_(fd), tls_(std::move(tls)) {
+  set_nonblocking(fd_);
+}
+
+Stream::~Stream() {
+  if (tls_ && !eof_) SSL_shutdown(tls_.get());  // best effort close_notify
+  tls_.reset();
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Stream::has_pending() const { return tls_ && SSL_pending(tls_.get()) > 0; }
+
+IoResult Stream::read(std::uint8_t* buf, std::size_t len, bool block, const Deadline& deadline) {
+  if (len == 0) return {};
+  for (;;) {
+    if (tls_) {
+      std::size_t n = 0;
+      if (SSL_read_ex(tls_.get(), buf, len, &n) == 1) return {0, n};
+      int e = SSL_get_error(tls_.get(), 0);
+      if (e == SSL_ERROR_ZERO_RETURN) {
+        eof_ = true;
+        return {};
+      }
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!block) return {kAgain, 0};
+        wait_fd(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+        continue;
+      }
+      ERR_clear_error();
+      eof_ = true;  // peer vanished without close_notify: report EOF as most runtimes do
+      return e == SSL_ERROR_SYSCALL ? IoResult{} : IoResult{kIo, 0};
+    }
+    ssize_t r = ::recv(fd_, buf, len, 0);
+    if (r >= 0) return {0, static_cast<std::size_t>(r)};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!block) return {kAgain, 0};
+      wait_fd(fd_, POLLIN, deadline);
+      continue;
+    }
+    return {errno == ECONNRESET ? kConnreset : errno == ENOTCONN ? kNotconn : kIo, 0};
+  }
+}
+
+IoResult Stream::write(const std::uint8_t* buf, std::size_t len, bool block,
+                       const Deadline& deadline) {
+  if (len == 0) return {};
+  for (;;) {
+    if (tls_) {
+      std::size_t n = 0;
+      if (SSL_write_ex(tls_.get(), buf, len, &n) == 1) return {0, n};
+      int e = SSL_get_error(tls_.get(), 0);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!block) return {kAgain, 0};
+        wait_fd(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+        continue;
+      }
+      ERR_clear_error();
+      return {kPipe, 0};
+    }
+    ssize_t r = ::send(fd_, buf, len, MSG_NOSIGNAL);
+    if (r >= 0) return {0, static_cast<std::size_t>(r)};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!block) return {kAgain, 0};
+      wait_fd(fd_, POLLOUT, deadline);
+      continue;
+    }
+    return {errno == ECONNRESET ? kConnreset : errno == EPIPE ? kPipe : kIo, 0};
+  }
+}
+
+std::uint16_t Stream::shutdown(bool rd, bool wr) {
+  if (wr && tls_) SSL_shutdown(tls_.get());
+  int how = rd && wr ? SHUT_RDWR : rd ? SHUT_RD : SHUT_WR;
+  if (::shutdown(fd_, how) != 0) return errno == ENOTCONN ? kNotconn : kIo;
+  return 0;
+}
+
+Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<SSL_CTX> tls)
+    : tls_(std::move(tls)) {
+  addrinfo hints{};
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(addr.empty() ? nullptr : addr.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0)
+    throw Error("runtime.net.bind", "cannot resolve listen address '" + addr + "': " +
+                                        gai_strerror(rc));
+  std::string why = "no address";
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1, zero = 0;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (a->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (::bind(fd, a->ai_addr, a->ai_addrlen) == 0 && ::listen(fd, 128) == 0) {
+      fd_ = fd;
+      break;
+    }
+    why = std::strerror(errno);
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  if (fd_ < 0)
+    throw Error("runtime.net.bind", "cannot listen on " + addr + " port " + service + ": " + why);
+  set_nonblocking(fd_);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+  port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
+                                         : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+Listener::~Listener() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::unique_ptr<Stream> Listener::accept(bool block, const Deadline& deadline,
+                                         std::uint16_t* error) {
+  *error = 0;
+  for (;;) {
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!block) {
+          *error = kAgain;
+          return nullptr;
+        }
+        wait_fd(fd_, POLLIN, deadline);
+        continue;
+      }
+      *error = kConnaborted;
+      return nullptr;
+    }
+    int one = 1;
+    ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (!tls_) return std::make_unique<Stream>(c, nullptr);
+    std::shared_ptr<SSL> ssl(SSL_new(tls_.get()), SSL_free);
+    SSL_set_fd(ssl.get(), c);
+    // A slow or broken client must not hold the workload forever.
+    if (handshake(ssl.get(), true, deadline, Clock::now() + std::chrono::seconds(10)))
+      return std::make_unique<Stream>(c, std::move(ssl));
+    ERR_clear_error();
+    ssl.reset();
+    ::close(c);
+    if (!block) {
+      *error = kAgain;
+      return nullptr;
+    }
+  }
+}
+
+std::unique_ptr<Stream> connect_stream(const std::string& host, std::uint16_t port,
+                                       std::shared_ptr<SSL_CTX> tls, const Deadline& deadline) {
+  std::string target = host == "localhost" ? "127.0.0.1" : host;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string service = std::to_string(port);
+  int rc = ::getaddrinfo(target.c_str(), service.c_str(), &hints, &res);
+  if (rc != 0)
+    throw Error("runtime.net.connect", "cannot resolve '" + host + "': " + gai_strerror(rc));
+  int fd = -1;
+  std::string why = "no address";
+  auto limit = Clock::now() + std::chrono::seconds(30);
+  for (addrinfo* a = res; a && fd < 0; a = a->ai_next) {
+    int s = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+    if (s < 0) continue;
+    int r = ::connect(s, a->ai_addr, a->ai_addrlen);
+    if (r != 0 && errno == EINPROGRESS && wait_fd(s, POLLOUT, deadline, limit)) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
+      r = err == 0 ? 0 : -1;
+      errno = err ? err : ETIMEDOUT;
+    }
+    if (r == 0) {
+      fd = s;
+    } else {
+      why = std::strerror(errno);
+      ::close(s);
+    }
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0)
+    throw Error("runtime.net.connect",
+                "cannot connect to " + host + " port " + service + ": " + why);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!tls) return std::make_unique<Stream>(fd, nullptr);
+  std::shared_ptr<SSL> ssl(SSL_new(tls.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd);
+  in6_addr ip6;
+  in_addr ip4;
+  bool is_ip = inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
+  if (is_ip) {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), host.c_str());
+  } else {
+    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    SSL_set1_host(ssl.get(), host.c_str());
+  }
+  if (!handshake(ssl.get(), false, deadline, Clock::now() + std::chrono::seconds(30))) {
+    long v = SSL_get_verify_result(ssl.get());
+    std::string reason = v != X509_V_OK ? X509_verify_cert_error_string(v) : ossl::drain_errors();
+    ssl.reset();
+    ::close(fd);
+    throw Error("runtime.tls.handshake", "TLS handshake with " + host + " failed: " + reason);
+  }
+  return std::make_unique<Stream>(fd, std::move(ssl));
+}
+
+}  // namespace enarx::runtime

@@ -1,0 +1,968 @@
+#include "runtime/wasi.h"
+
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+namespace enarx::runtime {
+
+using namespace wasi_errno;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+enum FileType : std::uint8_t {
+  kUnknown = 0,
+  kCharDevice = 2,
+  kDirectory = 3,
+  kRegular = 4,
+  kSocketStream = 6,
+};
+
+// Rights bits (witx order).
+constexpr std::uint64_t R(int bit) { return std::uint64_t{1} << bit; }
+constexpr std::uint64_t kFdRead = R(1), kFdSeek = R(2), kFdFdstatSetFlags = R(3), kFdTell = R(5),
+                        kFdWrite = R(6), kFdAdvise = R(7), kPathOpen = R(13),
+                        kFdReaddir = R(14), kPathReadlink = R(15), kPathFilestatGet = R(18),
+                        kFdFilestatGet = R(21), kPollFdReadwrite = R(27), kSockShutdown = R(28),
+                        kSockAccept = R(29);
+constexpr std::uint64_t kFileRights = kFdRead | kFdSeek | kFdTell | kFdAdvise | kFdFilestatGet |
+                                      kPollFdReadwrite;
+constexpr std::uint64_t kDirRights = kPathOpen | kFdReaddir | kPathReadlink | kPathFilestatGet |
+                                     kFdFilestatGet;
+
+constexpr std::uint16_t kFdflagAppend = 1, kFdflagNonblock = 4;
+constexpr std::uint16_t kOflagCreat = 1, kOflagDirectory = 2, kOflagExcl = 4, kOflagTrunc = 8;
+constexpr std::size_t kMaxFds = 1024;
+
+std::uint64_t now_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return std::uint64_t(ts.tv_sec) * 1'000'000'000ull + std::uint64_t(ts.tv_nsec);
+}
+
+bool clock_of(std::uint32_t id, clockid_t* out) {
+  switch (id) {
+    case 0: *out = CLOCK_REALTIME; return true;
+    case 1: *out = CLOCK_MONOTONIC; return true;
+    case 2: *out = CLOCK_PROCESS_CPUTIME_ID; return true;
+    case 3: *out = CLOCK_THREAD_CPUTIME_ID; return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
+struct Wasi::Fd {
+  enum class Type { Null, Host, Dir, File, Listen, Stream } type = Type::Null;
+  int host_fd = -1;
+  bool readable = false, writable = false;
+  const AssetNode* node = nullptr;
+  std::uint64_t offset = 0;
+  std::string preopen;  // non-empty for preopened directories
+  std::shared_ptr<Listener> listener;
+  std::shared_ptr<Stream> stream;
+  std::uint16_t flags = 0;
+  std::uint64_t rights = 0, inheriting = 0;
+
+  bool nonblocking() const { return flags & kFdflagNonblock; }
+  std::uint8_t filetype() const {
+    switch (type) {
+      case Type::Null:
+      case Type::Host: return kCharDevice;
+      case Type::Dir: return kDirectory;
+      case Type::File: return kRegular;
+      case Type::Listen:
+      case Type::Stream: return kSocketStream;
+    }
+    return kUnknown;
+  }
+};
+
+namespace {
+
+// filestat: dev u64, ino u64, filetype u8 (+7), nlink u64, size u64, atim, mtim, ctim = 64 bytes
+bool put_filestat(const MemoryView& m, std::uint32_t at, std::uint8_t type, std::uint64_t ino,
+                  std::uint64_t size) {
+  std::uint8_t* p = m.ptr(at, 64);
+  if (!p) return false;
+  std::memset(p, 0, 64);
+  std::uint64_t dev = 1, nlink = 1;
+  std::memcpy(p + 0, &dev, 8);
+  std::memcpy(p + 8, &ino, 8);
+  p[16] = type;
+  std::memcpy(p + 24, &nlink, 8);
+  std::memcpy(p + 32, &size, 8);
+  return true;
+}
+
+std::uint16_t put_strings(const MemoryView& m, const std::vector<std::string>& list,
+                          std::uint32_t ptrs, std::uint32_t buf) {
+  std::uint64_t p = ptrs, b = buf;
+  for (const auto& s : list) {
+    std::uint8_t* dst = m.ptr(b, s.size() + 1);
+    if (!dst || !m.store<std::uint32_t>(p, static_cast<std::uint32_t>(b))) return kFault;
+    std::memcpy(dst, s.c_str(), s.size() + 1);
+    p += 4;
+    b += s.size() + 1;
+  }
+  return kSuccess;
+}
+
+std::uint16_t put_sizes(const MemoryView& m, const std::vector<std::string>& list,
+                        std::uint32_t count_at, std::uint32_t size_at) {
+  std::uint64_t total = 0;
+  for (const auto& s : list) total += s.size() + 1;
+  if (total > UINT32_MAX) return kOverflow;
+  if (!m.store<std::uint32_t>(count_at, static_cast<std::uint32_t>(list.size())) ||
+      !m.store<std::uint32_t>(size_at, static_cast<std::uint32_t>(total)))
+    return kFault;
+  return kSuccess;
+}
+
+// The guest's path argument, or nullopt (EFAULT) when out of bounds.
+std::optional<std::string_view> guest_path(const MemoryView& m, std::uint32_t ptr,
+                                           std::uint32_t len) {
+  const std::uint8_t* p = m.ptr(ptr, len);
+  if (!p) return std::nullopt;
+  return std::string_view(reinterpret_cast<const char*>(p), len);
+}
+
+}  // namespace
+
+Wasi::Wasi(WasiOptions options) : options_(std::move(options)) {
+  table_ = {
+      {"args_get", &Wasi::args_get},
+      {"args_sizes_get", &Wasi::args_sizes_get},
+      {"environ_get", &Wasi::environ_get},
+      {"environ_sizes_get", &Wasi::environ_sizes_get},
+      {"clock_res_get", &Wasi::clock_res_get},
+      {"clock_time_get", &Wasi::clock_time_get},
+      {"fd_advise", &Wasi::fd_advise},
+      {"fd_allocate", &Wasi::fd_allocate},
+      {"fd_close", &Wasi::fd_close},
+      {"fd_datasync", &Wasi::fd_datasync},
+      {"fd_fdstat_get", &Wasi::fd_fdstat_get},
+      {"fd_fdstat_set_flags", &Wasi::fd_fdstat_set_flags},
+      {"fd_fdstat_set_rights", &Wasi::fd_fdstat_set_rights},
+      {"fd_filestat_get", &Wasi::fd_filestat_get},
+      {"fd_filestat_set_size", &Wasi::fd_filestat_set_size},
+      {"fd_filestat_set_times", &Wasi::fd_filestat_set_times},
+      {"fd_pread", &Wasi::fd_pread},
+      {"fd_prestat_get", &Wasi::fd_prestat_get},
+      {"fd_prestat_dir_name", &Wasi::fd_prestat_dir_name},
+      {"fd_pwrite", &Wasi::fd_pwrite},
+      {"fd_read", &Wasi::fd_read},
+      {"fd_readdir", &Wasi::fd_readdir},
+      {"fd_renumber", &Wasi::fd_renumber},
+      {"fd_seek", &Wasi::fd_seek},
+      {"fd_sync", &Wasi::fd_sync},
+      {"fd_tell", &Wasi::fd_tell},
+      {"fd_write", &Wasi::fd_write},
+      {"path_create_directory", &Wasi::path_modify},
+      {"path_filestat_get", &Wasi::path_filestat_get},
+      {"path_filestat_set_times", &Wasi::path_modify},
+      {"path_link", &Wasi::path_link},
+      {"path_open", &Wasi::path_open},
+      {"path_readlink", &Wasi::path_readlink},
+      {"path_remove_directory", &Wasi::path_modify},
+      {"path_rename", &Wasi::path_rename},
+      {"path_symlink", &Wasi::path_symlink},
+      {"path_unlink_file", &Wasi::path_modify},
+      {"poll_oneoff", &Wasi::poll_oneoff},
+      {"proc_exit", &Wasi::proc_exit},
+      {"proc_raise", &Wasi::proc_raise},
+      {"sched_yield", &Wasi::sched_yield},
+      {"random_get", &Wasi::random_get},
+      {"sock_accept", &Wasi::sock_accept},
+      {"sock_recv", &Wasi::sock_recv},
+      {"sock_send", &Wasi::sock_send},
+      {"sock_shutdown", &Wasi::sock_shutdown},
+  };
+}
+
+Wasi::~Wasi() = default;
+
+std::uint32_t Wasi::add(std::unique_ptr<Fd> f) {
+  fds_.push_back(std::move(f));
+  return static_cast<std::uint32_t>(fds_.size() - 1);
+}
+
+Wasi::Fd* Wasi::fd(std::uint32_t n) { return n < fds_.size() ? fds_[n].get() : nullptr; }
+
+std::uint32_t Wasi::add_null() {
+  auto f = std::make_unique<Fd>();
+  f->type = Fd::Type::Null;
+  f->readable = f->writable = true;
+  f->rights = kFdRead | kFdWrite | kFdFdstatSetFlags | kPollFdReadwrite | kFdFilestatGet;
+  return add(std::move(f));
+}
+
+std::uint32_t Wasi::add_host_fd(int host_fd, bool readable, bool writable) {
+  auto f = std::make_unique<Fd>();
+  f->type = Fd::Type::Host;
+  f->host_fd = host_fd;
+  f->readable = readable;
+  f->writable = writable;
+  f->rights = (readable ? kFdRead : 0) | (writable ? kFdWrite : 0) | kFdFdstatSetFlags |
+              kPollFdReadwrite | kFdFilestatGet;
+  return add(std::move(f));
+}
+
+std::uint32_t Wasi::add_listener(std::shared_ptr<Listener> l) {
+  auto f = std::make_unique<Fd>();
+  f->type = Fd::Type::Listen;
+  f->listener = std::move(l);
+  f->rights = kFdFilestatGet | kFdFdstatSetFlags | kPollFdReadwrite | kFdRead | kSockAccept;
+  return add(std::move(f));
+}
+
+std::uint32_t Wasi::add_stream(std::shared_ptr<Stream> s) {
+  auto f = std::make_unique<Fd>();
+  f->type = Fd::Type::Stream;
+  f->stream = std::move(s);
+  f->readable = f->writable = true;
+  f->rights = kFdFilestatGet | kFdFdstatSetFlags | kPollFdReadwrite | kFdRead | kFdWrite |
+              kSockShutdown;
+  return add(std::move(f));
+}
+
+std::uint32_t Wasi::add_preopen(const AssetNode& dir, std::string name) {
+  auto f = std::make_unique<Fd>();
+  f->type = Fd::Type::Dir;
+  f->node = &dir;
+  f->preopen = std::move(name);
+  f->rights = kDirRights;
+  f->inheriting = kDirRights | kFileRights;
+  return add(std::move(f));
+}
+
+void Wasi::add_to(Imports& imports) {
+  for (const auto& [name, impl] : table_) {
+    HostFunction hf;
+    hf.result = name == "proc_exit" ? ResultType::None : ResultType::I32;
+    std::string key = name;
+    Impl method = impl;
+    hf.fn = [this, key, method](HostCall& c) -> std::uint64_t {
+      ++counts_[key];
+      return (this->*method)(c);
+    };
+    imports.add("wasi_snapshot_preview1", name, std::move(hf));
+  }
+  HostFunction nosys;
+  nosys.fn = [](HostCall&) -> std::uint64_t { return kNosys; };
+  imports.fallback = std::move(nosys);
+}
+
+// --- args, environment, clocks, random, process ----------------------------------------------
+
+std::uint16_t Wasi::args_get(HostCall& c) {
+  return put_strings(c.memory(), options_.args, c.u32(0), c.u32(1));
+}
+std::uint16_t Wasi::args_sizes_get(HostCall& c) {
+  return put_sizes(c.memory(), options_.args, c.u32(0), c.u32(1));
+}
+std::uint16_t Wasi::environ_get(HostCall& c) {
+  return put_strings(c.memory(), options_.env, c.u32(0), c.u32(1));
+}
+std::uint16_t Wasi::environ_sizes_get(HostCall& c) {
+  return put_sizes(c.memory(), options_.env, c.u32(0), c.u32(1));
+}
+
+std::uint16_t Wasi::clock_res_get(HostCall& c) {
+  clockid_t id;
+  if (!clock_of(c.u32(0), &id)) return kInval;
+  timespec ts{};
+  clock_getres(id, &ts);
+  std::uint64_t ns = std::uint64_t(ts.tv_sec) * 1'000'000'000ull + std::uint64_t(ts.tv_nsec);
+  return c.memory().store<std::uint64_t>(c.u32(1), ns) ? kSuccess : kFault;
+}
+
+std::uint16_t Wasi::clock_time_get(HostCall& c) {
+  clockid_t id;
+  if (!clock_of(c.u32(0), &id)) return kInval;
+  return c.memory().store<std::uint64_t>(c.u32(2), now_ns(id)) ? kSuccess : kFault;
+}
+
+std::uint16_t Wasi::random_get(HostCall& c) {
+  MemoryView m = c.memory();
+  std::uint8_t* p = m.ptr(c.u32(0), c.u32(1));
+  if (!p) return kFault;
+  std::size_t len = c.u32(1);
+  for (std::size_t off = 0; off < len;) {
+    ssize_t r = ::getrandom(p + off, std::min<std::size_t>(len - off, 1 << 20), 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return kIo;
+    }
+    off += static_cast<std::size_t>(r);
+  }
+  return kSuccess;
+}
+
+std::uint16_t Wasi::proc_exit(HostCall& c) { throw GuestExit{static_cast<int>(c.u32(0))}; }
+std::uint16_t Wasi::proc_raise(HostCall&) { return kNosys; }
+std::uint16_t Wasi::sched_yield(HostCall&) {
+  std::this_thread::yield();
+  return kSuccess;
+}
+
+// --- descriptors -----------------------------------------------------------------------------
+
+std::uint16_t Wasi::fd_close(HostCall& c) {
+  std::uint32_t n = c.u32(0);
+  if (!fd(n)) return kBadf;
+  fds_[n].reset();
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_renumber(HostCall& c) {
+  std::uint32_t from = c.u32(0), to = c.u32(1);
+  if (!fd(from) || !fd(to)) return kBadf;
+  if (from != to) fds_[to] = std::move(fds_[from]);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_fdstat_get(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  std::uint8_t* p = c.memory().ptr(c.u32(1), 24);
+  if (!p) return kFault;
+  std::memset(p, 0, 24);
+  p[0] = f->filetype();
+  std::memcpy(p + 2, &f->flags, 2);
+  std::memcpy(p + 8, &f->rights, 8);
+  std::memcpy(p + 16, &f->inheriting, 8);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_fdstat_set_flags(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  std::uint32_t flags = c.u32(1);
+  // As in Enarx, only NONBLOCK can be changed, and only where blocking means something.
+  if (flags & ~std::uint32_t{kFdflagNonblock}) return kNotsup;
+  if (f->type == Fd::Type::Dir || f->type == Fd::Type::File)
+    return flags ? kNotsup : kSuccess;
+  f->flags = static_cast<std::uint16_t>(flags);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_fdstat_set_rights(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  std::uint64_t base = c.arg(1), inh = c.arg(2);
+  if ((base & ~f->rights) || (inh & ~f->inheriting)) return kNotcapable;
+  f->rights = base;
+  f->inheriting = inh;
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_filestat_get(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  std::uint64_t size = f->type == Fd::Type::File ? f->node->data->size() : 0;
+  std::uint64_t ino = f->node ? f->node->inode : 0;
+  return put_filestat(c.memory(), c.u32(1), f->filetype(), ino, size) ? kSuccess : kFault;
+}
+
+std::uint16_t Wasi::fd_filestat_set_size(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  return f->type == Fd::Type::File || f->type == Fd::Type::Dir ? kRofs : kInval;
+}
+std::uint16_t Wasi::fd_filestat_set_times(HostCall& c) { return fd_filestat_set_size(c); }
+
+std::uint16_t Wasi::fd_allocate(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  return f->type == Fd::Type::File ? kRofs : f->type == Fd::Type::Dir ? kIsdir : kSpipe;
+}
+
+std::uint16_t Wasi::fd_advise(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (c.u32(3) > 5) return kInval;
+  return f->type == Fd::Type::File ? kSuccess : f->type == Fd::Type::Dir ? kIsdir : kSpipe;
+}
+
+std::uint16_t Wasi::fd_datasync(HostCall& c) { return fd(c.u32(0)) ? kSuccess : kBadf; }
+std::uint16_t Wasi::fd_sync(HostCall& c) { return fd(c.u32(0)) ? kSuccess : kBadf; }
+
+std::uint16_t Wasi::fd_prestat_get(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  // wasi-libc scans fds 3, 4, ... until EBADF; Enarx's sockets sit before our preopen, so a
+  // descriptor that exists but is not a preopen answers ENOTSUP ("not a preopened directory")
+  // rather than EBADF, and wasi-libc skips it.
+  if (f->preopen.empty()) return kNotsup;
+  std::uint8_t* p = c.memory().ptr(c.u32(1), 8);
+  if (!p) return kFault;
+  std::memset(p, 0, 8);
+  auto len = static_cast<std::uint32_t>(f->preopen.size());
+  std::memcpy(p + 4, &len, 4);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_prestat_dir_name(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->preopen.empty()) return kNotsup;
+  std::uint32_t len = c.u32(2);
+  std::uint8_t* p = c.memory().ptr(c.u32(1), len);
+  if (!p) return kFault;
+  if (len < f->preopen.size()) return kNametoolong;
+  std::memcpy(p, f->preopen.data(), f->preopen.size());
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_seek(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type != Fd::Type::File) return kSpipe;
+  auto delta = static_cast<std::int64_t>(c.arg(1));
+  std::uint32_t whence = c.u32(2);
+  std::int64_t base;
+  switch (whence) {
+    case 0: base = 0; break;
+    case 1: base = static_cast<std::int64_t>(f->offset); break;
+    case 2: base = static_cast<std::int64_t>(f->node->data->size()); break;
+    default: return kInval;
+  }
+  std::int64_t pos;
+  if (__builtin_add_overflow(base, delta, &pos) || pos < 0) return kInval;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(3), 8)) return kFault;
+  f->offset = static_cast<std::uint64_t>(pos);
+  m.store<std::uint64_t>(c.u32(3), f->offset);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_tell(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type != Fd::Type::File) return kSpipe;
+  return c.memory().store<std::uint64_t>(c.u32(1), f->offset) ? kSuccess : kFault;
+}
+
+// Reads into the iovec array. For streams only the first non-empty buffer may block: later
+// ones take what is already there, as readv() does.
+std::uint16_t Wasi::read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
+                              const std::uint64_t* at, std::uint64_t* total) {
+  *total = 0;
+  if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  std::uint64_t sum = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
+    std::uint32_t len = *m.load<std::uint32_t>(iovs + 8ull * i + 4);
+    if (!m.ptr(base, len)) return kFault;
+    sum += len;
+  }
+  if (sum > INT32_MAX) return kInval;
+  std::uint64_t pos = at ? *at : f.offset;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
+    std::uint32_t len = *m.load<std::uint32_t>(iovs + 8ull * i + 4);
+    if (len == 0) continue;
+    std::uint8_t* dst = m.ptr(base, len);
+    std::size_t got = 0;
+    switch (f.type) {
+      case Fd::Type::Null: return kSuccess;
+      case Fd::Type::File: {
+        const Bytes& data = *f.node->data;
+        if (pos < data.size()) {
+          got = std::min<std::uint64_t>(len, data.size() - pos);
+          std::memcpy(dst, data.data() + pos, got);
+          pos += got;
+        }
+        break;
+      }
+      case Fd::Type::Host: {
+        if (*total == 0 && !f.nonblocking()) {
+          // Block here rather than in read(), so the time limit still applies.
+          for (;;) {
+            if (options_.deadline && Clock::now() >= *options_.deadline) throw GuestTimeout{};
+            pollfd p{f.host_fd, POLLIN, 0};
+            int timeout = options_.deadline ? 100 : -1;
+            if (::poll(&p, 1, timeout) != 0) break;
+          }
+        } else if (*total > 0) {
+          pollfd p{f.host_fd, POLLIN, 0};
+          if (::poll(&p, 1, 0) <= 0) goto done;
+        }
+        ssize_t r = ::read(f.host_fd, dst, len);
+        if (r < 0) {
+          if (*total > 0) goto done;
+          return errno == EAGAIN ? kAgain : kIo;
+        }
+        got = static_cast<std::size_t>(r);
+        break;
+      }
+      case Fd::Type::Stream: {
+        IoResult r = f.stream->read(dst, len, *total == 0 && !f.nonblocking(), options_.deadline);
+        if (r.error) {
+          if (*total > 0) goto done;
+          return r.error;
+        }
+        got = r.bytes;
+        break;
+      }
+      default: return kBadf;
+    }
+    *total += got;
+    if (got < len) break;
+  }
+done:
+  if (!at && f.type == Fd::Type::File) f.offset = pos;
+  return kSuccess;
+}
+
+std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
+                               std::uint64_t* total) {
+  *total = 0;
+  if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  std::uint64_t sum = 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
+    std::uint32_t len = *m.load<std::uint32_t>(iovs + 8ull * i + 4);
+    if (!m.ptr(base, len)) return kFault;
+    sum += len;
+  }
+  if (sum > INT32_MAX) return kInval;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
+    std::uint32_t len = *m.load<std::uint32_t>(iovs + 8ull * i + 4);
+    const std::uint8_t* src = m.ptr(base, len);
+    switch (f.type) {
+      case Fd::Type::Null: *total += len; break;
+      case Fd::Type::Host: {
+        std::size_t off = 0;
+        while (off < len) {
+          ssize_t r = ::write(f.host_fd, src + off, len - off);
+          if (r < 0) {
+            if (errno == EINTR) continue;
+            if (*total + off > 0) {
+              *total += off;
+              return kSuccess;
+            }
+            return errno == EPIPE ? std::uint16_t{64} : errno == EAGAIN ? kAgain : kIo;
+          }
+          off += static_cast<std::size_t>(r);
+        }
+        *total += len;
+        break;
+      }
+      case Fd::Type::Stream: {
+        std::size_t off = 0;
+        while (off < len) {
+          IoResult r = f.stream->write(src + off, len - off, !f.nonblocking(), options_.deadline);
+          if (r.error) {
+            *total += off;
+            return *total ? kSuccess : r.error;
+          }
+          off += r.bytes;
+        }
+        *total += len;
+        break;
+      }
+      default: return kBadf;
+    }
+  }
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_read(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type == Fd::Type::Listen || (!f->readable && f->type != Fd::Type::File)) return kBadf;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(3), 4)) return kFault;
+  std::uint64_t total = 0;
+  std::uint16_t e = read_iovs(*f, m, c.u32(1), c.u32(2), nullptr, &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(3), static_cast<std::uint32_t>(total));
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_pread(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type != Fd::Type::File) return kSpipe;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(4), 4)) return kFault;
+  std::uint64_t at = c.arg(3), total = 0;
+  std::uint16_t e = read_iovs(*f, m, c.u32(1), c.u32(2), &at, &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_write(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type == Fd::Type::File || f->type == Fd::Type::Listen || !f->writable) return kBadf;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(3), 4)) return kFault;
+  std::uint64_t total = 0;
+  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(3), static_cast<std::uint32_t>(total));
+  return kSuccess;
+}
+
+std::uint16_t Wasi::fd_pwrite(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type == Fd::Type::File) return kBadf;  // opened read-only: the tree is read-only
+  return kSpipe;
+}
+
+// dirent: d_next u64, d_ino u64, d_namlen u32, d_type u8 (+3) = 24 bytes, then the name.
+std::uint16_t Wasi::fd_readdir(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::uint32_t buf = c.u32(1), buf_len = c.u32(2);
+  std::uint64_t cookie = c.arg(3);
+  std::uint8_t* out = m.ptr(buf, buf_len);
+  if (!out || !m.ptr(c.u32(4), 4)) return kFault;
+  std::vector<std::pair<std::string, const AssetNode*>> entries;
+  entries.emplace_back(".", f->node);
+  entries.emplace_back("..", f->node->parent ? f->node->parent : f->node);
+  for (const auto& [name, child] : f->node->children) entries.emplace_back(name, child.get());
+  std::uint64_t used = 0;
+  for (std::uint64_t i = cookie; i < entries.size() && used < buf_len; ++i) {
+    const auto& [name, node] = entries[i];
+    std::uint8_t hdr[24] = {};
+    std::uint64_t next = i + 1, ino = node->inode;
+    auto namlen = static_cast<std::uint32_t>(name.size());
+    std::memcpy(hdr, &next, 8);
+    std::memcpy(hdr + 8, &ino, 8);
+    std::memcpy(hdr + 16, &namlen, 4);
+    hdr[20] = node->is_dir ? kDirectory : kRegular;
+    // A truncated last entry tells the caller to retry with a bigger buffer.
+    std::uint64_t n = std::min<std::uint64_t>(24, buf_len - used);
+    std::memcpy(out + used, hdr, n);
+    used += n;
+    n = std::min<std::uint64_t>(name.size(), buf_len - used);
+    std::memcpy(out + used, name.data(), n);
+    used += n;
+  }
+  m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(used));
+  return kSuccess;
+}
+
+// --- paths -----------------------------------------------------------------------------------
+
+std::uint16_t Wasi::path_filestat_get(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  auto path = guest_path(m, c.u32(2), c.u32(3));
+  if (!path) return kFault;
+  Resolved r = resolve_path(*f->node, *path);
+  if (r.error) return r.error;
+  std::uint64_t size = r.node->is_dir ? 0 : r.node->data->size();
+  return put_filestat(m, c.u32(4), r.node->is_dir ? kDirectory : kRegular, r.node->inode, size)
+             ? kSuccess
+             : kFault;
+}
+
+std::uint16_t Wasi::path_open(HostCall& c) {
+  Fd* dir = fd(c.u32(0));
+  if (!dir) return kBadf;
+  if (dir->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  auto path = guest_path(m, c.u32(2), c.u32(3));
+  if (!path) return kFault;
+  if (!m.ptr(c.u32(8), 4)) return kFault;
+  std::uint32_t oflags = c.u32(4);
+  std::uint64_t rights = c.arg(5), inheriting = c.arg(6);
+  std::uint32_t fdflags = c.u32(7);
+  Resolved r = resolve_path(*dir->node, *path);
+  if (r.error == kNotcapable) return r.error;
+  if (oflags & (kOflagCreat | kOflagTrunc)) {
+    if (!r.error && (oflags & kOflagExcl) && (oflags & kOflagCreat)) return kExist;
+    return kRofs;
+  }
+  if (r.error) return r.error;
+  if ((oflags & kOflagDirectory) && !r.node->is_dir) return kNotdir;
+  if ((rights & kFdWrite) || (fdflags & kFdflagAppend)) return r.node->is_dir ? kIsdir : kRofs;
+  if (fdflags & ~std::uint32_t{kFdflagNonblock}) return kNotsup;
+  std::size_t slot = 3;
+  while (slot < fds_.size() && fds_[slot]) ++slot;
+  if (slot >= kMaxFds) return kMfile;
+  auto f = std::make_unique<Fd>();
+  f->node = r.node;
+  f->readable = !r.node->is_dir;
+  f->type = r.node->is_dir ? Fd::Type::Dir : Fd::Type::File;
+  std::uint64_t allowed = r.node->is_dir ? kDirRights : kFileRights;
+  f->rights = rights & allowed & dir->inheriting;
+  f->inheriting = r.node->is_dir ? inheriting & dir->inheriting : 0;
+  if (slot == fds_.size())
+    fds_.push_back(std::move(f));
+  else
+    fds_[slot] = std::move(f);
+  m.store<std::uint32_t>(c.u32(8), static_cast<std::uint32_t>(slot));
+  return kSuccess;
+}
+
+std::uint16_t Wasi::path_readlink(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  auto path = guest_path(m, c.u32(1), c.u32(2));
+  if (!path) return kFault;
+  if (!m.ptr(c.u32(3), c.u32(4)) || !m.ptr(c.u32(5), 4)) return kFault;
+  Resolved r = resolve_path(*f->node, *path);
+  return r.error ? r.error : kInval;  // the tree holds no symbolic links
+}
+
+// create_directory / remove_directory / unlink_file / filestat_set_times: (fd, [flags,] path, len)
+std::uint16_t Wasi::path_modify(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  return kRofs;
+}
+std::uint16_t Wasi::path_symlink(HostCall& c) {
+  Fd* f = fd(c.u32(2));
+  if (!f) return kBadf;
+  return f->type == Fd::Type::Dir ? kRofs : kNotdir;
+}
+std::uint16_t Wasi::path_link(HostCall& c) {
+  Fd* a = fd(c.u32(0));
+  Fd* b = fd(c.u32(4));
+  if (!a || !b) return kBadf;
+  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+}
+std::uint16_t Wasi::path_rename(HostCall& c) {
+  Fd* a = fd(c.u32(0));
+  Fd* b = fd(c.u32(3));
+  if (!a || !b) return kBadf;
+  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+}
+
+// --- polling ---------------------------------------------------------------------------------
+
+// subscription (48 bytes): userdata u64 @0, tag u8 @8, then at @16 either
+//   clock: id u32, (pad), timeout u64 @24, precision u64 @32, flags u16 @40
+//   fd_readwrite: fd u32 @16
+// event (32 bytes): userdata u64 @0, error u16 @8, type u8 @10, nbytes u64 @16, flags u16 @24
+std::uint16_t Wasi::poll_oneoff(HostCall& c) {
+  MemoryView m = c.memory();
+  std::uint32_t in = c.u32(0), out = c.u32(1), n = c.u32(2);
+  if (n == 0) return kInval;
+  const std::uint8_t* subs = m.ptr(in, std::uint64_t{n} * 48);
+  std::uint8_t* events = m.ptr(out, std::uint64_t{n} * 32);
+  if (!subs || !events || !m.ptr(c.u32(3), 4)) return kFault;
+
+  struct Sub {
+    std::uint64_t userdata;
+    std::uint8_t tag;
+    std::uint32_t fd;
+    std::optional<Clock::time_point> due;  // clocks
+  };
+  std::vector<Sub> list;
+  list.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::uint8_t* s = subs + 48ull * i;
+    Sub sub{};
+    std::memcpy(&sub.userdata, s, 8);
+    sub.tag = s[8];
+    if (sub.tag == 0) {
+      std::uint32_t id;
+      std::uint64_t timeout;
+      std::uint16_t flags;
+      std::memcpy(&id, s + 16, 4);
+      std::memcpy(&timeout, s + 24, 8);
+      std::memcpy(&flags, s + 40, 2);
+      clockid_t cid;
+      if (!clock_of(id, &cid)) return kInval;
+      std::uint64_t rel = timeout;
+      if (flags & 1) {
+        std::uint64_t now = now_ns(cid);
+        rel = timeout > now ? timeout - now : 0;
+      }
+      rel = std::min<std::uint64_t>(rel, std::uint64_t{1} << 62);
+      sub.due = Clock::now() + std::chrono::nanoseconds(static_cast<std::int64_t>(
+                                   std::min<std::uint64_t>(rel, 365ull * 24 * 3600 * 1'000'000'000ull)));
+    } else if (sub.tag == 1 || sub.tag == 2) {
+      std::memcpy(&sub.fd, s + 16, 4);
+    } else {
+      return kInval;
+    }
+    list.push_back(sub);
+  }
+
+  std::uint32_t nevents = 0;
+  auto emit = [&](const Sub& s, std::uint16_t error, std::uint64_t nbytes, std::uint16_t flags) {
+    std::uint8_t* e = events + 32ull * nevents++;
+    std::memset(e, 0, 32);
+    std::memcpy(e, &s.userdata, 8);
+    std::memcpy(e + 8, &error, 2);
+    e[10] = s.tag;
+    std::memcpy(e + 16, &nbytes, 8);
+    std::memcpy(e + 24, &flags, 2);
+  };
+
+  for (;;) {
+    std::vector<pollfd> pfds;
+    std::vector<std::size_t> owner;
+    std::optional<Clock::time_point> wake = options_.deadline;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const Sub& s = list[i];
+      if (s.tag == 0) {
+        if (!wake || *s.due < *wake) wake = s.due;
+        continue;
+      }
+      Fd* f = fd(s.fd);
+      if (!f) {
+        emit(s, kBadf, 0, 0);
+        continue;
+      }
+      switch (f->type) {
+        case Fd::Type::Null:
+        case Fd::Type::Dir: emit(s, 0, 0, 0); break;
+        case Fd::Type::File:
+          emit(s, s.tag == 1 ? 0 : kBadf,
+               s.tag == 1 && f->offset < f->node->data->size() ? f->node->data->size() - f->offset
+                                                                : 0,
+               0);
+          break;
+        case Fd::Type::Stream:
+          if (s.tag == 1 && f->stream->has_pending()) {
+            emit(s, 0, 1, 0);
+            break;
+          }
+          pfds.push_back({f->stream->fd(), static_cast<short>(s.tag == 1 ? POLLIN : POLLOUT), 0});
+          owner.push_back(i);
+          break;
+        case Fd::Type::Listen:
+          pfds.push_back({f->listener->fd(), POLLIN, 0});
+          owner.push_back(i);
+          break;
+        case Fd::Type::Host:
+          pfds.push_back({f->host_fd, static_cast<short>(s.tag == 1 ? POLLIN : POLLOUT), 0});
+          owner.push_back(i);
+          break;
+      }
+    }
+    int timeout = -1;
+    if (nevents > 0) {
+      timeout = 0;
+    } else if (wake) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - Clock::now());
+      timeout = static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 60'000));
+      // Sub-millisecond sleeps: poll() cannot do them, so spin politely on the clock below.
+      if (*wake - Clock::now() < std::chrono::milliseconds(1)) timeout = 0;
+    }
+    int r = 0;
+    if (!pfds.empty())
+      r = ::poll(pfds.data(), pfds.size(), timeout);
+    else if (timeout != 0)
+      ::poll(nullptr, 0, timeout);  // a plain sleep (timeout -1 only with nothing to wait for)
+    if (r > 0) {
+      for (std::size_t k = 0; k < pfds.size(); ++k) {
+        if (!pfds[k].revents) continue;
+        const Sub& s = list[owner[k]];
+        std::uint16_t flags = (pfds[k].revents & POLLHUP) ? 1 : 0;
+        int avail = 1;
+        if (s.tag == 1 && ::ioctl(pfds[k].fd, FIONREAD, &avail) != 0) avail = 1;
+        emit(s, 0, static_cast<std::uint64_t>(std::max(avail, 0)), flags);
+      }
+    }
+    auto now = Clock::now();
+    for (const Sub& s : list)
+      if (s.tag == 0 && *s.due <= now) emit(s, 0, 0, 0);
+    if (nevents > 0) break;
+    if (options_.deadline && now >= *options_.deadline) throw GuestTimeout{};
+    if (timeout == 0 && wake && *wake > now) std::this_thread::yield();
+  }
+  m.store<std::uint32_t>(c.u32(3), nevents);
+  return kSuccess;
+}
+
+// --- sockets ---------------------------------------------------------------------------------
+
+std::uint16_t Wasi::sock_accept(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Listen) return kNotsock;
+  std::uint32_t flags = c.u32(1);
+  if (flags & ~std::uint32_t{kFdflagNonblock}) return kInval;
+  MemoryView before = c.memory();
+  if (!before.ptr(c.u32(2), 4)) return kFault;
+  std::size_t slot = 3;
+  while (slot < fds_.size() && fds_[slot]) ++slot;
+  if (slot >= kMaxFds) return kMfile;
+  std::uint16_t err = 0;
+  auto s = f->listener->accept(!f->nonblocking(), options_.deadline, &err);
+  if (!s) return err;
+  std::uint32_t n = add_stream(std::shared_ptr<Stream>(std::move(s)));
+  if (n != slot) {  // add() appended; move it into the lowest free slot
+    fds_[slot] = std::move(fds_[n]);
+    fds_.pop_back();
+    n = static_cast<std::uint32_t>(slot);
+  }
+  fds_[n]->flags = static_cast<std::uint16_t>(flags);
+  c.memory().store<std::uint32_t>(c.u32(2), n);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::sock_recv(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Stream) return f->type == Fd::Type::Listen ? kNotconn : kNotsock;
+  if (c.u32(3) != 0) return kNotsup;  // PEEK / WAITALL: unsupported, as in Enarx
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(4), 4) || !m.ptr(c.u32(5), 2)) return kFault;
+  std::uint64_t total = 0;
+  std::uint16_t e = read_iovs(*f, m, c.u32(1), c.u32(2), nullptr, &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
+  m.store<std::uint16_t>(c.u32(5), 0);
+  return kSuccess;
+}
+
+std::uint16_t Wasi::sock_send(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Stream) return f->type == Fd::Type::Listen ? kNotconn : kNotsock;
+  if (c.u32(3) != 0) return kNotsup;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(4), 4)) return kFault;
+  std::uint64_t total = 0;
+  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
+  return kSuccess;
+}
+
+std::uint16_t Wasi::sock_shutdown(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (f->type != Fd::Type::Stream) return f->type == Fd::Type::Listen ? kNotconn : kNotsock;
+  std::uint32_t how = c.u32(1);
+  if (how == 0 || how > 3) return kInval;
+  return f->stream->shutdown(how & 1, how & 2);
+}
+
+}  // namespace enarx::runtime

@@ -1,0 +1,146 @@
+#include "runtime/config.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/file.h"
+
+namespace enarx::runtime {
+namespace {
+
+std::string error_code_of(std::string_view toml) {
+  try {
+    parse_config(toml);
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return "";
+}
+
+std::string error_message_of(std::string_view toml) {
+  try {
+    parse_config(toml);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, DefaultIsStdio) {
+  Config c = default_config();
+  ASSERT_EQ(c.files.size(), 3u);
+  EXPECT_EQ(c.files[0].kind, FileKind::Stdin);
+  EXPECT_EQ(c.files[2].name, "stderr");
+  EXPECT_FALSE(c.steward);
+  auto env = workload_environment(c);
+  ASSERT_EQ(env.size(), 2u);
+  EXPECT_EQ(env[0], "FD_COUNT=3");
+  EXPECT_EQ(env[1], "FD_NAMES=stdin:stdout:stderr");
+}
+
+TEST(Config, FullEnarxExample) {
+  Config c = parse_config(R"(
+steward = "https://attest.profian.com"
+args = ["--argument1", "--argument2=foo"]
+[env]
+VAR1 = "var1"
+FD_COUNT = "ignored"
+[[files]]
+kind = "null"
+[[files]]
+kind = "stdout"
+name = "out"
+[[files]]
+kind = "stderr"
+[[files]]
+kind = "listen"
+prot = "tls"
+name = "ingest"
+[[files]]
+kind = "listen"
+prot = "tcp"
+name = "plain"
+addr = "127.0.0.1"
+port = 0
+[[files]]
+kind = "connect"
+prot = "tls"
+host = "example.com"
+[[files]]
+kind = "connect"
+prot = "tcp"
+host = "db"
+name = "database"
+port = 5432
+)");
+  EXPECT_EQ(*c.steward, "https://attest.profian.com");
+  ASSERT_EQ(c.args.size(), 2u);
+  ASSERT_EQ(c.files.size(), 7u);
+  EXPECT_EQ(c.files[0].name, "null");
+  EXPECT_EQ(c.files[1].name, "out");
+  EXPECT_EQ(c.files[3].addr, "::");
+  EXPECT_EQ(c.files[3].port, 443);
+  EXPECT_EQ(c.files[4].port, 0);
+  EXPECT_EQ(c.files[4].prot, Protocol::Tcp);
+  EXPECT_EQ(c.files[5].name, "example.com");
+  EXPECT_EQ(c.files[5].port, 443);
+  EXPECT_EQ(c.files[6].port, 5432);
+  auto env = workload_environment(c);
+  ASSERT_EQ(env.size(), 3u);
+  EXPECT_EQ(env[0], "FD_COUNT=7");
+  EXPECT_EQ(env[1], "FD_NAMES=null:out:stderr:ingest:plain:example.com:database");
+  EXPECT_EQ(env[2], "VAR1=var1");
+}
+
+TEST(Config, TcpDefaultPortIs80) {
+  Config c = parse_config("[[files]]\nkind=\"listen\"\nprot=\"tcp\"\nname=\"x\"\n");
+  EXPECT_EQ(c.files[0].port, 80);
+}
+
+TEST(Config, Errors) {
+  EXPECT_EQ(error_code_of("args = ["), "runtime.config.syntax");
+  EXPECT_EQ(error_code_of("argz = []"), "runtime.config.unknown_key");
+  EXPECT_EQ(error_code_of("args = \"x\""), "runtime.config.type");
+  EXPECT_EQ(error_code_of("args = [1]"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("steward = 3"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("steward = \"ftp://x\""), "runtime.config.value");
+  EXPECT_EQ(error_code_of("env = 1"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("[env]\nX = 1"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("files = 1"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("[[files]]\nname = \"x\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"socket\""), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"stdin\"\nport = 1"), "runtime.config.unknown_key");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nname = \"a\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nprot = \"tls\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nprot = \"udp\"\nname = \"a\""),
+            "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nprot = \"tls\"\nname = \"a\"\nport = 70000"),
+            "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nprot = \"tls\"\nname = \"a\"\nport = \"1\""),
+            "runtime.config.type");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"listen\"\nprot = \"tls\"\nname = \"a\"\nhost = \"h\""),
+            "runtime.config.unknown_key");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"connect\"\nprot = \"tls\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"connect\"\nprot = \"tls\"\nhost = \"h\"\naddr = \"::\""),
+            "runtime.config.unknown_key");
+  EXPECT_EQ(error_code_of("[[files]]\nkind = \"stdout\"\nname = \"a:b\""), "runtime.config.value");
+}
+
+TEST(Config, ErrorsNameTheField) {
+  std::string m = error_message_of("[[files]]\nkind = \"stdin\"\n[[files]]\nkind = \"listen\"\nprto = \"tls\"");
+  EXPECT_NE(m.find("files[1].prto"), std::string::npos) << m;
+  m = error_message_of("[[files]]\nkind = \"stdout\"\n[[files]]\nkind = \"connect\"\nprot = \"tls\"");
+  EXPECT_NE(m.find("files[1].host"), std::string::npos) << m;
+  m = error_message_of("args = [\n\"a\",");
+  EXPECT_NE(m.find("line"), std::string::npos) << m;
+}
+
+TEST(Config, ExampleFilesParse) {
+  for (const char* ex : {"hello", "file-reader", "tls-server", "client"}) {
+    std::string path = std::string(ENARX_SOURCE_DIR) + "/examples/" + ex + "/Enarx.toml";
+    EXPECT_NO_THROW(parse_config(read_text_file(path), path)) << path;
+  }
+}
+
+}  // namespace
+}  // namespace enarx::runtime

@@ -1,0 +1,348 @@
+// WASI preview1 call by call, through the real engine: every import is re-exported by
+// wat/wasi_probe.wat so the test can pass chosen, and hostile, arguments.
+#include "runtime/wasi.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/file.h"
+#include "test_util.h"
+
+namespace enarx::runtime {
+namespace {
+
+using namespace wasi_errno;
+
+class WasiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tree.add_file("a.txt", to_bytes("hello, assets"));
+    tree.add_file("dir/b.txt", to_bytes("0123456789"));
+    tree.add_directory("dir/empty");
+    out.emplace(tmp, "out");
+    WasiOptions o;
+    o.args = {"main.wasm", "one", "two"};
+    o.env = {"A=1", "FD_COUNT=3"};
+    wasi.emplace(o);
+    wasi->add_null();                        // 0
+    wasi->add_host_fd(out->fd(), false, true);  // 1
+    wasi->add_host_fd(out->fd(), false, true);  // 2
+    wasi->add_preopen(tree.root(), "/");    // 3
+    engine = make_v8_engine();
+    wasm = read_file(test::wat_module("wasi_probe"));
+    module = engine->compile(wasm);
+    Imports imports;
+    wasi->add_to(imports);
+    inst = engine->instantiate(*module, imports);
+  }
+
+  // Calls an exported wrapper and returns its errno.
+  std::uint32_t call(const std::string& fn, std::vector<std::uint64_t> args) {
+    CallOutcome r = inst->call(fn, args, std::nullopt);
+    EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
+    return r.results.empty() ? 0xffffffff : static_cast<std::uint32_t>(r.results[0]);
+  }
+  MemoryView mem() { return inst->memory(); }
+  void put(std::uint32_t at, std::string_view s) {
+    std::memcpy(mem().ptr(at, s.size()), s.data(), s.size());
+  }
+  std::string get(std::uint32_t at, std::size_t n) {
+    return std::string(reinterpret_cast<const char*>(mem().ptr(at, n)), n);
+  }
+  std::uint32_t u32(std::uint32_t at) { return *mem().load<std::uint32_t>(at); }
+  std::uint64_t u64(std::uint32_t at) { return *mem().load<std::uint64_t>(at); }
+  void iov(std::uint32_t at, std::uint32_t base, std::uint32_t len) {
+    mem().store<std::uint32_t>(at, base);
+    mem().store<std::uint32_t>(at + 4, len);
+  }
+  // Opens `path` (read-only) relative to the preopen; returns errno, fd in *fd.
+  std::uint32_t open(std::string_view path, std::uint32_t* fd, std::uint32_t oflags = 0,
+                     std::uint32_t rights = 2) {
+    put(1000, path);
+    std::uint32_t e = call("path_open", {3, 0, 1000, path.size(), oflags, rights, 0, 0, 900});
+    *fd = u32(900);
+    return e;
+  }
+
+  TempDir tmp;
+  AssetTree tree;
+  std::optional<test::CaptureFile> out;
+  std::optional<Wasi> wasi;
+  std::unique_ptr<Engine> engine;
+  Bytes wasm;
+  std::unique_ptr<Module> module;
+  std::unique_ptr<Instance> inst;
+};
+
+constexpr std::uint32_t kOob = 70000;  // beyond the probe's single 64 KiB page
+
+TEST_F(WasiTest, ArgsAndEnviron) {
+  EXPECT_EQ(call("args_sizes_get", {0, 4}), kSuccess);
+  EXPECT_EQ(u32(0), 3u);
+  EXPECT_EQ(u32(4), std::string("main.wasm one two ").size());
+  EXPECT_EQ(call("args_get", {100, 200}), kSuccess);
+  EXPECT_EQ(get(u32(104), 4), std::string("one\0", 4));
+  EXPECT_EQ(get(200, 10), std::string("main.wasm\0", 10));
+  EXPECT_EQ(call("environ_sizes_get", {0, 4}), kSuccess);
+  EXPECT_EQ(u32(0), 2u);
+  EXPECT_EQ(call("environ_get", {100, 200}), kSuccess);
+  EXPECT_EQ(get(u32(100), 4), std::string("A=1\0", 4));
+  // Hostile pointers.
+  EXPECT_EQ(call("args_sizes_get", {kOob, 4}), kFault);
+  EXPECT_EQ(call("args_sizes_get", {0, 65533}), kFault);
+  EXPECT_EQ(call("args_get", {65534, 200}), kFault);
+  EXPECT_EQ(call("args_get", {100, 65530}), kFault);
+  EXPECT_EQ(call("environ_get", {0xffffffff, 0xffffffff}), kFault);
+}
+
+TEST_F(WasiTest, FdWrite) {
+  put(100, "hello ");
+  put(200, "world\n");
+  iov(0, 100, 6);
+  iov(8, 200, 6);
+  EXPECT_EQ(call("fd_write", {1, 0, 2, 50}), kSuccess);
+  EXPECT_EQ(u32(50), 12u);
+  EXPECT_EQ(call("fd_write", {0, 0, 2, 50}), kSuccess);  // null swallows
+  EXPECT_EQ(u32(50), 12u);
+  EXPECT_EQ(out->text(), "hello world\n");
+  // Hostile: iovec array, buffer, length and result pointer out of bounds; bad descriptors.
+  EXPECT_EQ(call("fd_write", {1, kOob, 1, 50}), kFault);
+  EXPECT_EQ(call("fd_write", {1, 65532, 1, 50}), kFault);
+  EXPECT_EQ(call("fd_write", {1, 0, 0x20000000, 50}), kFault);
+  iov(16, 65000, 1000);
+  EXPECT_EQ(call("fd_write", {1, 16, 1, 50}), kFault);
+  iov(16, 100, 0xffffffff);
+  EXPECT_EQ(call("fd_write", {1, 16, 1, 50}), kFault);
+  iov(16, 0xffffffff, 2);
+  EXPECT_EQ(call("fd_write", {1, 16, 1, 50}), kFault);
+  EXPECT_EQ(call("fd_write", {1, 0, 1, kOob}), kFault);
+  EXPECT_EQ(call("fd_write", {99, 0, 1, 50}), kBadf);
+  EXPECT_EQ(call("fd_write", {0xffffffff, 0, 1, 50}), kBadf);
+  EXPECT_EQ(call("fd_write", {3, 0, 1, 50}), kIsdir);
+  EXPECT_EQ(out->text(), "hello world\n");  // nothing partial was written
+  // Zero iovecs is a successful no-op.
+  EXPECT_EQ(call("fd_write", {1, 0, 0, 50}), kSuccess);
+  EXPECT_EQ(u32(50), 0u);
+}
+
+TEST_F(WasiTest, WritesFromGrownMemory) {
+  ASSERT_EQ(call("grow", {1}), 1u);
+  put(70000, "grown\n");
+  iov(0, 70000, 6);
+  EXPECT_EQ(call("fd_write", {1, 0, 1, 70010}), kSuccess);
+  EXPECT_EQ(u32(70010), 6u);
+  EXPECT_EQ(out->text(), "grown\n");
+}
+
+TEST_F(WasiTest, ReadOnlyFiles) {
+  std::uint32_t fd = 0;
+  ASSERT_EQ(open("a.txt", &fd), kSuccess);
+  EXPECT_GE(fd, 4u);
+  iov(0, 100, 5);
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kSuccess);
+  EXPECT_EQ(u32(50), 5u);
+  EXPECT_EQ(get(100, 5), "hello");
+  EXPECT_EQ(call("fd_tell", {fd, 60}), kSuccess);
+  EXPECT_EQ(u64(60), 5u);
+  EXPECT_EQ(call("fd_seek", {fd, static_cast<std::uint32_t>(-3), 2, 60}), kSuccess);
+  EXPECT_EQ(u64(60), 10u);
+  iov(0, 100, 64);
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kSuccess);
+  EXPECT_EQ(get(100, u32(50)), "ets");
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kSuccess);
+  EXPECT_EQ(u32(50), 0u);  // EOF
+  EXPECT_EQ(call("fd_pread", {fd, 0, 1, 7, 50}), kSuccess);
+  EXPECT_EQ(get(100, u32(50)), "assets");
+  EXPECT_EQ(call("fd_seek", {fd, static_cast<std::uint32_t>(-100), 1, 60}), kInval);
+  EXPECT_EQ(call("fd_seek", {fd, 0, 7, 60}), kInval);
+  EXPECT_EQ(call("fd_seek", {fd, 0, 0, kOob}), kFault);
+  EXPECT_EQ(call("fd_filestat_get", {fd, 200}), kSuccess);
+  EXPECT_EQ(mem().ptr(216, 1)[0], 4);  // regular file
+  EXPECT_EQ(u64(232), 13u);           // size
+  EXPECT_EQ(call("fd_fdstat_get", {fd, 300}), kSuccess);
+  EXPECT_EQ(mem().ptr(300, 1)[0], 4);
+  EXPECT_EQ(u64(308) & 64, 0u);  // no fd_write right
+  // Writing, truncating, allocating: the tree is read-only.
+  EXPECT_EQ(call("fd_write", {fd, 0, 1, 50}), kBadf);
+  EXPECT_EQ(call("fd_pwrite", {fd, 0, 1, 0, 50}), kBadf);
+  EXPECT_EQ(call("fd_filestat_set_size", {fd, 0}), kRofs);
+  EXPECT_EQ(call("fd_allocate", {fd, 0, 10}), kRofs);
+  EXPECT_EQ(call("fd_fdstat_set_flags", {fd, 1}), kNotsup);
+  EXPECT_EQ(call("fd_close", {fd}), kSuccess);
+  EXPECT_EQ(call("fd_close", {fd}), kBadf);
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kBadf);
+}
+
+TEST_F(WasiTest, PathOpenRejectsEscapesAndWrites) {
+  std::uint32_t fd;
+  EXPECT_EQ(open("../etc/passwd", &fd), kNotcapable);
+  EXPECT_EQ(open("/etc/passwd", &fd), kNotcapable);
+  EXPECT_EQ(open("dir/../../a.txt", &fd), kNotcapable);
+  EXPECT_EQ(open("dir/../a.txt", &fd), kSuccess);
+  EXPECT_EQ(open("missing.txt", &fd), kNoent);
+  EXPECT_EQ(open("a.txt/x", &fd), kNotdir);
+  EXPECT_EQ(open("a.txt", &fd, 2 /*DIRECTORY*/), kNotdir);
+  EXPECT_EQ(open("new.txt", &fd, 1 /*CREAT*/), kRofs);
+  EXPECT_EQ(open("a.txt", &fd, 1 | 4 /*CREAT|EXCL*/), kExist);
+  EXPECT_EQ(open("a.txt", &fd, 8 /*TRUNC*/), kRofs);
+  EXPECT_EQ(open("a.txt", &fd, 0, 64 /*fd_write*/), kRofs);
+  // Hostile path pointer/length, result pointer and descriptors.
+  EXPECT_EQ(call("path_open", {3, 0, kOob, 4, 0, 2, 0, 0, 900}), kFault);
+  EXPECT_EQ(call("path_open", {3, 0, 1000, 0xffffffff, 0, 2, 0, 0, 900}), kFault);
+  EXPECT_EQ(call("path_open", {3, 0, 1000, 5, 0, 2, 0, 0, kOob}), kFault);
+  EXPECT_EQ(call("path_open", {1, 0, 1000, 5, 0, 2, 0, 0, 900}), kNotdir);
+  EXPECT_EQ(call("path_open", {77, 0, 1000, 5, 0, 2, 0, 0, 900}), kBadf);
+  // Directories open and list.
+  ASSERT_EQ(open("dir", &fd, 2), kSuccess);
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kIsdir);
+}
+
+TEST_F(WasiTest, Preopens) {
+  EXPECT_EQ(call("fd_prestat_get", {3, 0}), kSuccess);
+  EXPECT_EQ(mem().ptr(0, 1)[0], 0);  // directory
+  EXPECT_EQ(u32(4), 1u);
+  EXPECT_EQ(call("fd_prestat_dir_name", {3, 100, 1}), kSuccess);
+  EXPECT_EQ(get(100, 1), "/");
+  EXPECT_EQ(call("fd_prestat_dir_name", {3, 100, 0}), kNametoolong);
+  EXPECT_EQ(call("fd_prestat_dir_name", {3, kOob, 1}), kFault);
+  EXPECT_EQ(call("fd_prestat_get", {3, kOob}), kFault);
+  EXPECT_EQ(call("fd_prestat_get", {1, 0}), kNotsup);  // exists, not a preopen
+  EXPECT_EQ(call("fd_prestat_get", {4, 0}), kBadf);    // end of the list
+}
+
+TEST_F(WasiTest, Readdir) {
+  EXPECT_EQ(call("fd_readdir", {3, 0, 4096, 0, 5000}), kSuccess);
+  std::uint32_t used = u32(5000);
+  std::vector<std::string> names;
+  for (std::uint32_t p = 0; p + 24 <= used;) {
+    std::uint32_t len = u32(p + 16);
+    names.push_back(get(p + 24, len));
+    p += 24 + len;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "a.txt", "dir"}));
+  // A cookie resumes after an entry; a small buffer is filled completely (truncated entry).
+  EXPECT_EQ(call("fd_readdir", {3, 0, 4096, 3, 5000}), kSuccess);
+  EXPECT_EQ(get(24, 3), "dir");
+  EXPECT_EQ(call("fd_readdir", {3, 0, 30, 0, 5000}), kSuccess);
+  EXPECT_EQ(u32(5000), 30u);
+  EXPECT_EQ(call("fd_readdir", {3, 0, 4096, 1000, 5000}), kSuccess);
+  EXPECT_EQ(u32(5000), 0u);
+  EXPECT_EQ(call("fd_readdir", {3, 65000, 4096, 0, 5000}), kFault);
+  EXPECT_EQ(call("fd_readdir", {1, 0, 4096, 0, 5000}), kNotdir);
+}
+
+TEST_F(WasiTest, PathCalls) {
+  put(1000, "dir/b.txt");
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, 9, 200}), kSuccess);
+  EXPECT_EQ(u64(232), 10u);
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, 3, 200}), kSuccess);
+  EXPECT_EQ(mem().ptr(216, 1)[0], 3);  // directory
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, 9, kOob}), kFault);
+  put(1100, "../x");
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1100, 4, 200}), kNotcapable);
+  EXPECT_EQ(call("path_readlink", {3, 1000, 9, 2000, 64, 2100}), kInval);
+  EXPECT_EQ(call("path_readlink", {3, 1100, 4, 2000, 64, 2100}), kNotcapable);
+  EXPECT_EQ(call("path_readlink", {3, 1000, 9, 65500, 64, 2100}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {3, 1000, 9}), kRofs);
+  EXPECT_EQ(call("path_create_directory", {3, 1000, 3}), kRofs);
+  EXPECT_EQ(call("path_remove_directory", {3, 1000, 3}), kRofs);
+  EXPECT_EQ(call("path_rename", {3, 1000, 3, 3, 1100, 4}), kRofs);
+  EXPECT_EQ(call("path_symlink", {1000, 3, 3, 1100, 4}), kRofs);
+  EXPECT_EQ(call("path_unlink_file", {1, 1000, 9}), kNotdir);
+  EXPECT_EQ(call("path_unlink_file", {50, 1000, 9}), kBadf);
+}
+
+TEST_F(WasiTest, ClocksRandomAndMisc) {
+  EXPECT_EQ(call("clock_time_get", {0, 1, 100}), kSuccess);
+  EXPECT_GT(u64(100), 1'600'000'000ull * 1'000'000'000ull);  // after 2020
+  EXPECT_EQ(call("clock_time_get", {1, 1, 100}), kSuccess);
+  EXPECT_EQ(call("clock_time_get", {9, 1, 100}), kInval);
+  EXPECT_EQ(call("clock_time_get", {0, 1, 65530}), kFault);
+  EXPECT_EQ(call("clock_res_get", {1, 100}), kSuccess);
+  EXPECT_GT(u64(100), 0u);
+  EXPECT_EQ(call("clock_res_get", {1, kOob}), kFault);
+
+  std::memset(mem().ptr(100, 64), 0, 64);
+  EXPECT_EQ(call("random_get", {100, 64}), kSuccess);
+  EXPECT_NE(get(100, 64), std::string(64, '\0'));
+  EXPECT_EQ(call("random_get", {65500, 100}), kFault);
+  EXPECT_EQ(call("random_get", {0, 0xffffffff}), kFault);
+  EXPECT_EQ(call("random_get", {65536, 0}), kSuccess);
+
+  EXPECT_EQ(call("sched_yield", {}), kSuccess);
+  EXPECT_EQ(call("proc_raise", {6}), kNosys);
+  EXPECT_EQ(call("no_such_call", {}), kNosys);
+  EXPECT_EQ(call("whatever", {1}), kNosys);
+}
+
+TEST_F(WasiTest, FdstatAndRenumber) {
+  EXPECT_EQ(call("fd_fdstat_get", {1, 100}), kSuccess);
+  EXPECT_EQ(mem().ptr(100, 1)[0], 2);  // character device
+  EXPECT_NE(u64(108) & 64, 0u);       // fd_write right
+  EXPECT_EQ(call("fd_fdstat_get", {3, 100}), kSuccess);
+  EXPECT_EQ(mem().ptr(100, 1)[0], 3);
+  EXPECT_EQ(call("fd_fdstat_get", {9, 100}), kBadf);
+  EXPECT_EQ(call("fd_fdstat_get", {1, 65530}), kFault);
+  EXPECT_EQ(call("fd_fdstat_set_flags", {1, 4}), kSuccess);  // NONBLOCK
+  EXPECT_EQ(call("fd_fdstat_get", {1, 100}), kSuccess);
+  EXPECT_EQ(*mem().load<std::uint16_t>(102), 4);
+  EXPECT_EQ(call("fd_fdstat_set_flags", {1, 1}), kNotsup);  // APPEND
+  EXPECT_EQ(call("fd_fdstat_set_rights", {1, static_cast<std::uint32_t>(-1), 0}), kNotcapable);
+  EXPECT_EQ(call("fd_fdstat_set_rights", {1, 64, 0}), kSuccess);
+  EXPECT_EQ(call("fd_seek", {1, 0, 0, 100}), kSpipe);
+  EXPECT_EQ(call("fd_tell", {1, 100}), kSpipe);
+  EXPECT_EQ(call("fd_renumber", {2, 0}), kSuccess);
+  EXPECT_EQ(call("fd_fdstat_get", {2, 100}), kBadf);
+  EXPECT_EQ(call("fd_renumber", {2, 0}), kBadf);
+}
+
+TEST_F(WasiTest, SocketCallsOnOtherDescriptors) {
+  EXPECT_EQ(call("sock_accept", {1, 0, 100}), kNotsock);
+  EXPECT_EQ(call("sock_accept", {42, 0, 100}), kBadf);
+  EXPECT_EQ(call("sock_recv", {1, 0, 1, 0, 100, 104}), kNotsock);
+  EXPECT_EQ(call("sock_send", {3, 0, 1, 0, 100}), kNotsock);
+  EXPECT_EQ(call("sock_shutdown", {1, 3}), kNotsock);
+  EXPECT_EQ(call("sock_shutdown", {42, 3}), kBadf);
+}
+
+TEST_F(WasiTest, PollOneoff) {
+  auto sub_clock = [&](std::uint32_t at, std::uint64_t userdata, std::uint64_t ns) {
+    std::memset(mem().ptr(at, 48), 0, 48);
+    mem().store<std::uint64_t>(at, userdata);
+    mem().store<std::uint32_t>(at + 16, 1);
+    mem().store<std::uint64_t>(at + 24, ns);
+  };
+  sub_clock(0, 77, 20'000'000);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(call("poll_oneoff", {0, 1000, 1, 2000}), kSuccess);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(19));
+  EXPECT_EQ(u32(2000), 1u);
+  EXPECT_EQ(u64(1000), 77u);
+  // fd_write on stdout is ready immediately; a bad fd reports EBADF in its event.
+  std::memset(mem().ptr(48, 96), 0, 96);
+  mem().store<std::uint64_t>(48, 1);
+  mem().ptr(56, 1)[0] = 2;
+  mem().store<std::uint32_t>(64, 1);
+  mem().store<std::uint64_t>(96, 2);
+  mem().ptr(104, 1)[0] = 1;
+  mem().store<std::uint32_t>(112, 99);
+  EXPECT_EQ(call("poll_oneoff", {48, 1000, 2, 2000}), kSuccess);
+  EXPECT_EQ(u32(2000), 2u);
+  EXPECT_EQ(call("poll_oneoff", {0, 1000, 0, 2000}), kInval);
+  EXPECT_EQ(call("poll_oneoff", {65500, 1000, 1, 2000}), kFault);
+  EXPECT_EQ(call("poll_oneoff", {0, 65520, 1, 2000}), kFault);
+  EXPECT_EQ(call("poll_oneoff", {0, 1000, 0x10000000, 2000}), kFault);
+  mem().ptr(8, 1)[0] = 9;  // unknown subscription tag
+  EXPECT_EQ(call("poll_oneoff", {0, 1000, 1, 2000}), kInval);
+}
+
+TEST_F(WasiTest, ProcExit) {
+  CallOutcome r = inst->call("proc_exit", {5}, std::nullopt);
+  EXPECT_EQ(r.kind, CallOutcome::Kind::Exited);
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(wasi->call_counts().at("proc_exit"), 1u);
+}
+
+}  // namespace
+}  // namespace enarx::runtime
