@@ -249,7 +249,7 @@ std::vector<FileResult> fetch_amd_crls(const Options& o, std::vector<std::string
         if (p.url == label && crl.this_update() < p.crl.this_update())
           throw Error("platform.cache.rollback", "CRL from " + url + " is older than the cached one");
       }
-      write_file_atomic(path, crl.to_der());
+      write_file_atomic(path, as_bytes(res.body));  // byte-exact as served
       got = crl;
     }));
     if (got) {
@@ -409,7 +409,8 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
         require(crl.issuer().find("Intel SGX PCK") != std::string::npos, "platform.cache.invalid",
                 s.fetch_url + ": CRL issuer is not an Intel SGX PCK CA");
       }
-      write_file_atomic(path, crl.to_der());
+      // As served when DER (byte-exact), re-encoded when PCS sent PEM.
+      write_file_atomic(path, res.body.rfind("-----BEGIN", 0) == 0 ? crl.to_der() : to_bytes(res.body));
     }));
     // crls.der gets whatever is in the cache now (new or previous good file).
     try {
