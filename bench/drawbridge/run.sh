@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Hand-run benchmark (not in CI): drawbridge vs nginx serving the same bytes over the same TLS
+# (same certificate, key and protocol versions), measured with wrk in one run.
+#   1. metadata GETs/s: GET of a tag entry (small JSON, the keep's first request)
+#   2. large-blob download throughput: GET of a 64 MiB file node
+# Needs: a built drawbridge (BUILD_DIR, default build-drawbridge), wrk, nginx-light, openssl,
+# curl, python3 (deps/install.sh --bench installs wrk and nginx-light).
+#   bench/drawbridge/run.sh [duration_seconds]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-drawbridge}
+BIN=$BUILD_DIR/apps/drawbridge/drawbridge
+DUR=${1:-10}
+BLOB_MB=${BLOB_MB:-64}
+for t in wrk nginx openssl curl python3; do
+  command -v $t >/dev/null || { echo "missing $t (deps/install.sh --bench)"; exit 2; }
+done
+[ -x "$BIN" ] || { echo "build drawbridge first: $BIN"; exit 2; }
+
+W=$(mktemp -d /tmp/drawbridge-bench.XXXXXX)
+cleanup() { [ -n "${DB_PID:-}" ] && kill $DB_PID 2>/dev/null || true
+            [ -f "$W/nginx.pid" ] && kill "$(cat $W/nginx.pid)" 2>/dev/null || true
+            rm -rf "$W"; }
+trap cleanup EXIT
+DB_PORT=$((20000 + RANDOM % 10000)); NG_PORT=$((DB_PORT + 1))
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
+
+"$BIN" serve --data-dir "$W/data" --address 127.0.0.1 --port $DB_PORT --cert "$W/cert.pem" --key "$W/key.pem" \
+  --lookup-rate 0 --log-level warn --workers ${WORKERS:-4} --io-threads ${IO_THREADS:-2} \
+  --max-blob-size $(( (BLOB_MB + 1) << 20 )) >"$W/drawbridge.log" 2>&1 &
+DB_PID=$!
+for i in $(seq 100); do curl -sf --cacert "$W/cert.pem" https://localhost:$DB_PORT/healthz >/dev/null && break; sleep 0.1; done
+TOKEN=$("$BIN" token --data-dir "$W/data" --subject alice)
+
+# Publish one tag (Drawbridge client order: tag, root directory, files) and mirror the bytes
+# under the same paths for nginx.
+python3 - "$W" "$DB_PORT" "$TOKEN" "$BLOB_MB" <<'PY'
+import base64, hashlib, json, os, ssl, sys, urllib.request
+w, port, token, mb = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+ctx = ssl.create_default_context(cafile=f"{w}/cert.pem")
+base = f"https://localhost:{port}/api/v0.1.0"
+def digest(b):
+    return ",".join(f"{n}=:{base64.b64encode(hashlib.new(a, b).digest()).decode()}:"
+                    for n, a in (("sha-224","sha224"),("sha-256","sha256"),("sha-384","sha384"),("sha-512","sha512")))
+def dj(b):
+    return {n: base64.b64encode(hashlib.new(a, b).digest()).decode()
+            for n, a in (("sha-224","sha224"),("sha-256","sha256"),("sha-384","sha384"),("sha-512","sha512"))}
+def entry(b, t):
+    return '{"digest":' + json.dumps(dj(b), separators=(",",":")) + f',"length":{len(b)},"type":' + json.dumps(t) + "}"
+def put(path, body, ctype):
+    req = urllib.request.Request(base + path, data=body, method="PUT", headers={
+        "Content-Type": ctype, "Content-Digest": digest(body), "Authorization": "Bearer " + token})
+    urllib.request.urlopen(req, context=ctx).read()
+put("/alice", b'{"subject":"alice"}', "application/json")
+put("/alice/bench", b'{"public":true}', "application/json")
+blob = os.urandom(mb << 20)
+small = b"args = []\n"
+files = {"Enarx.toml": (small, "application/toml"), "main.wasm": (blob, "application/wasm")}
+root = ("{" + ",".join(json.dumps(k) + ":" + entry(v[0], v[1]) for k, v in sorted(files.items())) + "}").encode()
+tag = entry(root, "application/vnd.drawbridge.directory.v1+json").encode()
+put("/alice/bench/_tag/1.0.0", tag, "application/vnd.drawbridge.entry.v1+json")
+put("/alice/bench/_tag/1.0.0/tree", root, "application/vnd.drawbridge.directory.v1+json")
+for k, (b, t) in files.items():
+    put("/alice/bench/_tag/1.0.0/tree/" + k, b, t)
+d = f"{w}/www/api/v0.1.0/alice/bench/_tag/1.0.0"
+os.makedirs(d + "/tree", exist_ok=True)
+open(d + ".json", "wb").write(tag)           # the tag entry
+open(d + "/tree/main.wasm", "wb").write(blob)
+PY
+
+mkdir -p "$W/nginx"
+cat >"$W/nginx.conf" <<NG
+worker_processes ${NGINX_WORKERS:-2};
+pid $W/nginx.pid;
+error_log $W/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path $W/nginx; proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx;
+  uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
+  server {
+    listen 127.0.0.1:$NG_PORT ssl;
+    ssl_certificate $W/cert.pem;
+    ssl_certificate_key $W/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root $W/www;
+    location = /api/v0.1.0/alice/bench/_tag/1.0.0 {
+      default_type application/vnd.drawbridge.entry.v1+json;
+      try_files /api/v0.1.0/alice/bench/_tag/1.0.0.json =404;
+    }
+    location / { default_type application/wasm; }
+  }
+}
+NG
+nginx -p "$W" -c "$W/nginx.conf" -g 'daemon on;' 2>"$W/nginx/start.log" || { cat "$W/nginx/start.log"; exit 1; }
+sleep 0.5
+
+TAG=/api/v0.1.0/alice/bench/_tag/1.0.0
+BLOB=$TAG/tree/main.wasm
+cmp <(curl -s --cacert "$W/cert.pem" https://localhost:$DB_PORT$BLOB) <(curl -s --cacert "$W/cert.pem" https://localhost:$NG_PORT$BLOB) \
+  || { echo "drawbridge and nginx serve different bytes"; exit 1; }
+
+rps() { wrk -t2 -c${2} -d${DUR}s "$1" | awk '/Requests\/sec/ {print $2}'; }
+echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s, $(nproc) cores, blob ${BLOB_MB} MiB"
+m_db=$(rps https://127.0.0.1:$DB_PORT$TAG 32); m_ng=$(rps https://127.0.0.1:$NG_PORT$TAG 32)
+b_db=$(rps https://127.0.0.1:$DB_PORT$BLOB 4); b_ng=$(rps https://127.0.0.1:$NG_PORT$BLOB 4)
+python3 - "$m_db" "$m_ng" "$b_db" "$b_ng" "$BLOB_MB" <<'PY'
+import sys
+m_db, m_ng, b_db, b_ng, mb = map(float, sys.argv[1:])
+print(f"| test | drawbridge | nginx | drawbridge/nginx |")
+print(f"|---|---|---|---|")
+print(f"| tag GET (req/s, 32 conns) | {m_db:.0f} | {m_ng:.0f} | {m_db/m_ng:.2f} |")
+print(f"| {mb:.0f} MiB blob GET (MiB/s, 4 conns) | {b_db*mb:.0f} | {b_ng*mb:.0f} | {b_db/b_ng:.2f} |")
+PY

@@ -1,0 +1,386 @@
+// The registry API over real HTTPS (in-process server), against both stores.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "drawbridge/auth.h"
+#include "drawbridge/model.h"
+#include "drawbridge/registry.h"
+#include "net/http_client.h"
+#include "pg_cluster.h"
+#include "test_pki.h"
+
+using namespace enarx;
+using namespace enarx::drawbridge;
+using pkitest::Issued;
+
+namespace {
+
+struct SqliteBackend {
+  static constexpr bool kPg = false;
+  TempDir dir{"drawbridge-http"};
+  std::shared_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
+};
+
+struct PgBackend {
+  static constexpr bool kPg = true;
+  std::shared_ptr<Store> open() { return open_postgres_store(pgtest::shared_cluster().new_database(), 4); }
+};
+
+struct Result {
+  int status = -1;  // -1: transport failure (e.g. TLS handshake refused)
+  std::string body;
+  net::Headers headers;
+  std::string code() const {
+    try {
+      return nlohmann::json::parse(body).value("code", "");
+    } catch (...) {
+      return "";
+    }
+  }
+};
+
+template <typename B>
+class RegistryHttp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
+    steward = pkitest::make_ca("steward CA");
+    server_ca = pkitest::make_ca("server CA");
+    server = pkitest::server_cert(server_ca);
+    issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+    auto tokens = std::make_shared<TokenVerifier>(system_clock());
+    tokens->add_issuer(issuer.issuer_config());
+    RegistryOptions ro;
+    ro.client_ca = {steward.cert};
+    ro.lookup_rate = 0;
+    ro.max_blob_size = 8 << 20;
+    registry = std::make_unique<Registry>(backend.open(), tokens, ro);
+    net::ServerConfig sc;
+    sc.address = "127.0.0.1";
+    sc.port = 0;
+    net::TlsServerConfig tls;
+    tls.cert_chain_pem = server.cert.to_pem() + server_ca.cert.to_pem();
+    tls.key_pem = server.key.to_pem_pkcs8();
+    tls.client_ca_pem = steward.cert.to_pem();
+    tls.client_auth = net::ClientAuth::Optional;
+    sc.tls = tls;
+    sc.access_log = false;
+    http = std::make_unique<net::HttpServer>(sc);
+    registry->install(*http);
+    http->start();
+    base = "https://127.0.0.1:" + std::to_string(http->port()) + "/api/v0.1.0";
+  }
+  void TearDown() override {
+    if (http) http->stop();
+  }
+
+  std::string token(const std::string& sub, std::vector<std::string> scopes = all_manage_scopes()) {
+    return issuer.mint(sub, scopes, std::chrono::hours(1), std::chrono::system_clock::now());
+  }
+
+  Result call(net::Method method, const std::string& path, const std::string& body = {},
+              net::Headers headers = {}, const Issued* cert = nullptr) {
+    net::ClientOptions o;
+    o.tls.ca_pem = server_ca.cert.to_pem();
+    o.max_retries = 0;
+    if (cert) {
+      o.tls.client_cert_pem = cert->cert.to_pem();
+      o.tls.client_key_pem = cert->key.to_pem_pkcs8();
+    }
+    net::HttpClient client(o);
+    net::ClientRequest req;
+    req.method = method;
+    req.url = base + path;
+    req.headers = std::move(headers);
+    req.body = body;
+    Result r;
+    try {
+      auto res = client.send(req);
+      r.status = res.status;
+      r.body = res.body;
+      r.headers = res.headers;
+    } catch (const Error&) {
+      r.status = -1;
+    }
+    return r;
+  }
+  Result get(const std::string& path, const std::string& tok = {}, const Issued* cert = nullptr) {
+    net::Headers h;
+    if (!tok.empty()) h.set("Authorization", "Bearer " + tok);
+    return call(net::Method::Get, path, {}, h, cert);
+  }
+  Result put(const std::string& path, const std::string& body, const std::string& type, const std::string& tok,
+             bool with_digest = true) {
+    net::Headers h;
+    h.set("Content-Type", type);
+    if (with_digest) h.set("Content-Digest", ContentDigest::compute(as_bytes(body)).to_header());
+    if (!tok.empty()) h.set("Authorization", "Bearer " + tok);
+    return call(net::Method::Put, path, body, h);
+  }
+
+  void make_user(const std::string& user, const std::string& tok) {
+    ASSERT_EQ(put("/" + user, user_to_json({user}), "application/json", tok).status, 201);
+  }
+  void make_repo(const std::string& user, const std::string& repo, bool pub, const std::string& tok) {
+    ASSERT_EQ(put("/" + user + "/" + repo, repo_to_json({pub}), "application/json", tok).status, 201);
+  }
+  // Drawbridge's client order: the tag first, then every node, root first.
+  void upload(const std::string& prefix, const Tree& tree, const std::string& tok) {
+    ASSERT_EQ(put(prefix, entry_to_json(tree.root()), std::string(kEntryType), tok).status, 201);
+    for (const auto& n : tree.nodes) {
+      auto r = put(prefix + "/tree/" + n.path, std::string(n.content.begin(), n.content.end()), n.meta.type, tok);
+      ASSERT_EQ(r.status, 201) << n.path << " " << r.body;
+    }
+  }
+
+  static Tree sample_tree(const std::string& salt = "") {
+    Bytes wasm(100000);
+    for (std::size_t i = 0; i < wasm.size(); ++i) wasm[i] = static_cast<std::uint8_t>((i * 31) ^ (i >> 7));
+    return build_tree_from_files({{"main.wasm", {wasm, "application/wasm"}},
+                                  {"Enarx.toml", {to_bytes("args = []\n" + salt), "application/toml"}},
+                                  {"assets/tEst-file..__.foo.42.", {to_bytes("x"), "text/plain"}},
+                                  {"assets/deep/a:b", {to_bytes("colon"), "application/octet-stream"}}});
+  }
+
+  TempDir tmp{"drawbridge-http-test"};
+  B backend;
+  Issued steward, server_ca, server;
+  LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<net::HttpServer> http;
+  std::string base;
+};
+
+using Backends = ::testing::Types<SqliteBackend, PgBackend>;
+class BackendNames {
+ public:
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kPg ? "Postgres" : "Sqlite";
+  }
+};
+TYPED_TEST_SUITE(RegistryHttp, Backends, BackendNames);
+
+TYPED_TEST(RegistryHttp, RoundTripByteIdenticalWithDigests) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  const std::string tag = "/alice/app/_tag/1.0.0";
+
+  ASSERT_EQ(this->put(tag, entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
+  // Pending: invisible until the whole tree is there.
+  EXPECT_EQ(this->get(tag).status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, "[]");
+  for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+    const auto& n = tree.nodes[i];
+    if (i + 1 == tree.nodes.size()) EXPECT_EQ(this->get(tag + "/tree").status, 404);
+    ASSERT_EQ(this->put(tag + "/tree/" + n.path, std::string(n.content.begin(), n.content.end()), n.meta.type, alice).status, 201);
+  }
+  auto t = this->get(tag);
+  ASSERT_EQ(t.status, 200);
+  EXPECT_EQ(t.body, entry_to_json(tree.root()));
+  EXPECT_EQ(t.headers.get("Content-Type"), std::string(kEntryType));
+  for (const auto& n : tree.nodes) {
+    auto r = this->get(tag + "/tree/" + n.path);
+    ASSERT_EQ(r.status, 200) << n.path;
+    EXPECT_EQ(r.body, std::string(n.content.begin(), n.content.end())) << n.path;
+    EXPECT_EQ(r.headers.get("Content-Type"), n.meta.type);
+    auto declared = ContentDigest::parse_header(*r.headers.get("Content-Digest"));
+    EXPECT_EQ(declared, n.meta.digest);
+    EXPECT_EQ(ContentDigest::compute(as_bytes(r.body)), declared);
+  }
+  auto head = this->call(net::Method::Head, tag + "/tree/main.wasm");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.headers.get("Content-Length"), "100000");
+  EXPECT_TRUE(head.body.empty());
+  // Trailing slash and leading-slash variants name the same node.
+  EXPECT_EQ(this->get(tag + "/tree/assets/").status, 200);
+
+  this->upload("/alice/app/_tag/0.10.0", this->sample_tree("a"), alice);
+  this->upload("/alice/app/_tag/0.9.0", this->sample_tree("b"), alice);
+  this->upload("/alice/app/_tag/1.0.0-rc.1", this->sample_tree("c"), alice);
+  auto list = this->get("/alice/app/_tag");
+  EXPECT_EQ(list.body, "[\"0.9.0\",\"0.10.0\",\"1.0.0-rc.1\",\"1.0.0\"]");
+  EXPECT_EQ(list.headers.get("Content-Type"), "application/json");
+  EXPECT_EQ(ContentDigest::parse_header(*list.headers.get("Content-Digest")), ContentDigest::compute(as_bytes(list.body)));
+  // Our listing extension and the owner-only record reads.
+  EXPECT_EQ(this->get("/alice/_repos").body, "[\"app\"]");
+  EXPECT_EQ(this->get("/alice/app", alice).body, "{\"public\":true}");
+  EXPECT_EQ(this->get("/alice", alice).body, "{\"subject\":\"alice\"}");
+  EXPECT_EQ(this->get("/alice").status, 401);
+}
+
+TYPED_TEST(RegistryHttp, ImmutableOnceCreated) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", false, alice);
+  auto tree = this->sample_tree();
+  this->upload("/alice/app/_tag/1.0.0", tree, alice);
+  auto r = this->put("/alice/app/_tag/1.0.0", entry_to_json(this->sample_tree("x").root()), std::string(kEntryType), alice);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.code(), "drawbridge.already_exists");
+  EXPECT_EQ(this->put("/alice/app/_tag/1.0.0/tree/Enarx.toml", "args = []\n", "application/toml", alice).status, 409);
+  EXPECT_EQ(this->put("/alice", user_to_json({"alice"}), "application/json", alice).status, 409);
+  EXPECT_EQ(this->put("/alice/app", repo_to_json({true}), "application/json", alice).status, 409);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0", alice).body, entry_to_json(tree.root()));
+}
+
+TYPED_TEST(RegistryHttp, RejectsBadUploads) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  auto entry = entry_to_json(tree.root());
+  const std::string tag = "/alice/app/_tag/2.0.0";
+
+  net::Headers h{{"Content-Type", std::string(kEntryType)}, {"Authorization", "Bearer " + alice},
+                 {"Content-Digest", ContentDigest::compute(as_bytes("other")).to_header()}};
+  auto r = this->call(net::Method::Put, tag, entry, h);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code(), "drawbridge.digest_mismatch");
+  r = this->put(tag, entry, std::string(kEntryType), alice, false);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code(), "drawbridge.digest_missing");
+  EXPECT_EQ(this->put(tag, entry, std::string(kEntryType), "").status, 401);
+  EXPECT_EQ(this->put(tag, entry, std::string(kEntryType), "garbage.token.here").status, 401);
+  EXPECT_EQ(this->put(tag, entry, std::string(kEntryType), this->token("alice", {"read:drawbridge_tags"})).code(),
+            "drawbridge.auth.missing_scope");
+  EXPECT_EQ(this->put(tag, entry, "text/plain", alice).status, 415);
+  EXPECT_EQ(this->put("/alice/app/_tag/v2.0.0", entry, std::string(kEntryType), alice).code(), "drawbridge.name.tag");
+
+  ASSERT_EQ(this->put(tag, entry, std::string(kEntryType), alice).status, 201);
+  const auto& root = tree.nodes[0];
+  std::string root_body(root.content.begin(), root.content.end());
+  // A child before its parent directory.
+  r = this->put(tag + "/tree/Enarx.toml", "args = []\n", "application/toml", alice);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.code(), "drawbridge.tree.not_expected");
+  EXPECT_EQ(this->put(tag + "/tree", root_body, "application/octet-stream", alice).code(), "drawbridge.tree.type_mismatch");
+  ASSERT_EQ(this->put(tag + "/tree", root_body, std::string(kDirectoryType), alice).status, 201);
+  // Right length, wrong bytes (with a matching Content-Digest): the parent's entry disagrees.
+  r = this->put(tag + "/tree/Enarx.toml", "args = []\n" "X", "application/toml", alice);
+  EXPECT_EQ(r.code(), "drawbridge.length_mismatch");
+  r = this->put(tag + "/tree/Enarx.toml", "argz = []\n", "application/toml", alice);
+  EXPECT_EQ(r.code(), "drawbridge.tree.entry_mismatch");
+  EXPECT_EQ(this->get(tag).status, 404);
+
+  // Directories may only name well-formed entries.
+  auto leaf = entry_to_json(Entry{Meta::of(as_bytes("x"), "text/plain"), {}});
+  for (std::string bad : {"..", "a\\u0001b", "a/b", std::string(300, 'n')}) {
+    std::string dir = "{\"" + bad + "\":" + leaf + "}";
+    auto bad_root = entry_to_json(Entry{Meta::of(as_bytes(dir), std::string(kDirectoryType)), {}});
+    ASSERT_EQ(this->put("/alice/app/_tag/3.0.0", bad_root, std::string(kEntryType), alice).status, 201);
+    r = this->put("/alice/app/_tag/3.0.0/tree", dir, std::string(kDirectoryType), alice);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.code(), "drawbridge.name.entry") << bad;
+  }
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/../x").status, 400);
+  EXPECT_EQ(this->call(net::Method::Get, "/../v0.1.0/alice").status, 400);
+  // Version negotiation: newer minor in 0.x is refused.
+  EXPECT_EQ(this->call(net::Method::Get, "/alice/app/_tag").status, 200);
+  this->base.replace(this->base.find("v0.1.0"), 6, "v0.9.0");
+  EXPECT_EQ(this->get("/alice/app/_tag").status, 501);
+}
+
+TYPED_TEST(RegistryHttp, SignedTagStoredAndServedByteExact) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  auto payload = to_base64url(as_bytes(entry_to_json(tree.root())));
+  auto protected_header = to_base64url(as_bytes("{\"alg\":\"ES256\",\"kid\":\"publisher\"}"));
+  std::string jws = "{\n  \"payload\": \"" + payload + "\",\n  \"signatures\": [ {\"protected\": \"" +
+                    protected_header + "\", \"header\": {\"kid\": \"publisher\"}, \"signature\": \"" +
+                    to_base64url(Bytes(64, 7)) + "\"} ]\n}\n";
+  ASSERT_EQ(this->put("/alice/app/_tag/1.0.0", jws, std::string(kJwsType), alice).status, 201);
+  for (const auto& n : tree.nodes)
+    ASSERT_EQ(this->put("/alice/app/_tag/1.0.0/tree/" + n.path, std::string(n.content.begin(), n.content.end()),
+                        n.meta.type, alice).status, 201);
+  auto r = this->get("/alice/app/_tag/1.0.0");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, jws);
+  EXPECT_EQ(r.headers.get("Content-Type"), std::string(kJwsType));
+  EXPECT_EQ(ContentDigest::parse_header(*r.headers.get("Content-Digest")), ContentDigest::compute(as_bytes(jws)));
+  EXPECT_EQ(this->put("/alice/app/_tag/1.0.1", "{\"payload\":\"e30\"}", std::string(kJwsType), alice).status, 400);
+}
+
+TYPED_TEST(RegistryHttp, SameContentInTwoRepositories) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "one", true, alice);
+  this->make_repo("bob", "two", true, bob);
+  auto tree = this->sample_tree();
+  this->upload("/alice/one/_tag/1.0.0", tree, alice);
+  this->upload("/bob/two/_tag/1.0.0", tree, bob);
+  EXPECT_EQ(this->get("/alice/one/_tag/1.0.0/tree/main.wasm").body, this->get("/bob/two/_tag/1.0.0/tree/main.wasm").body);
+  // Writing into someone else's namespace is refused.
+  EXPECT_EQ(this->put("/alice/one/_tag/2.0.0", entry_to_json(tree.root()), std::string(kEntryType), bob).code(),
+            "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->put("/carol", user_to_json({"someone-else"}), "application/json", bob).code(),
+            "drawbridge.auth.subject_mismatch");
+}
+
+TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "secret", false, alice);
+  this->make_repo("alice", "other", false, alice);
+  auto tree = this->sample_tree();
+  this->upload("/alice/secret/_tag/1.0.0", tree, alice);
+
+  auto keep_tag = pkitest::keep_cert(this->steward, "slug://localhost/alice/secret:1.0.0");
+  auto keep_repo = pkitest::keep_cert(this->steward, "slug://alice/secret");
+  auto keep_other = pkitest::keep_cert(this->steward, "slug://alice/other:1.0.0");
+  auto keep_other_tag = pkitest::keep_cert(this->steward, "slug://alice/secret:1.0.1");
+  auto rogue_ca = pkitest::make_ca("rogue CA");
+  auto keep_untrusted = pkitest::keep_cert(rogue_ca, "slug://alice/secret:1.0.0");
+  auto keep_expired = pkitest::keep_cert(this->steward, "slug://alice/secret:1.0.0", true);
+
+  const std::string tag = "/alice/secret/_tag/1.0.0", file = tag + "/tree/main.wasm", list = "/alice/secret/_tag";
+  struct Case {
+    const char* who;
+    std::string token;
+    const Issued* cert;
+    int tag, file, list;
+  };
+  std::vector<Case> cases = {
+      {"anonymous", "", nullptr, 404, 404, 404},
+      {"other user", bob, nullptr, 404, 404, 404},
+      {"owner", alice, nullptr, 200, 200, 200},
+      {"owner without read scope", this->token("alice", {"write:drawbridge_tags"}), nullptr, 404, 404, 404},
+      {"keep cert for repo:tag", "", &keep_tag, 200, 200, 404},
+      {"keep cert for repo", "", &keep_repo, 200, 200, 200},
+      {"keep cert for another repo", "", &keep_other, 404, 404, 404},
+      {"keep cert for another tag", "", &keep_other_tag, 404, 404, 404},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(this->get(tag, c.token, c.cert).status, c.tag) << c.who;
+    EXPECT_EQ(this->get(file, c.token, c.cert).status, c.file) << c.who;
+    EXPECT_EQ(this->get(list, c.token, c.cert).status, c.list) << c.who;
+  }
+  // Certificates that do not verify never get content: the handshake is refused (-1) or, if
+  // the connection is accepted, the request is treated as anonymous (404).
+  for (const auto* cert : {&keep_untrusted, &keep_expired}) {
+    auto r = this->get(file, "", cert);
+    EXPECT_TRUE(r.status == -1 || r.status == 404) << r.status;
+  }
+  // Unknown names answer exactly like private ones.
+  auto missing = this->get("/alice/nothere/_tag/1.0.0/tree/main.wasm");
+  auto hidden = this->get(file);
+  EXPECT_EQ(missing.status, hidden.status);
+  EXPECT_EQ(missing.body, hidden.body);
+  EXPECT_EQ(this->get("/alice/_repos").body, "[]");
+  EXPECT_EQ(this->get("/alice/_repos", alice).body, "[\"other\",\"secret\"]");
+  // A broken token is an error, not anonymity.
+  EXPECT_EQ(this->get(file, "not-a-jwt").status, 401);
+  // Keep certificates never authorize writes.
+  EXPECT_EQ(this->call(net::Method::Put, "/alice/secret/_tag/9.0.0", "{}", {{"Content-Type", std::string(kEntryType)}}, &keep_repo).status, 401);
+}
+
+}  // namespace
