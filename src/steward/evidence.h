@@ -29,7 +29,7 @@ struct VerifyContext {
 // certificate's claims so an offline verifier can replay the check with the same inputs.
 struct CollateralRef {
   std::string kind;    // "vcek", "crl", "tcb_info", "qe_identity", "pck_chain", ...
-  std::string url;     // CRL distribution point or "" when not applicable
+  std::string id;      // what it is: CRL issuer DN, FMSPC, ... ("" when obvious from kind)
   std::string sha256;  // hex, over the exact bytes used
   std::string source;  // "evidence" (sent by the client) or "cache" (steward's collateral dir)
 };
@@ -65,7 +65,16 @@ class EvidenceVerifier {
   virtual VerifiedEvidence verify(const VerifyContext& context) const = 0;
 };
 
+class Policy;
+
 // KVM / no TEE (OID 1.3.6.1.4.1.58270.1.1, empty value): always "insecure".
 std::unique_ptr<EvidenceVerifier> make_kvm_verifier();
+// AMD SEV-SNP (Enarx SnpEvidence): src/attest/snp with the policy's [snp] table, the genuine AMD
+// roots plus [simulated] ARK/ASK pairs (the latter make the result insecure).
+// Throws the attestation library's policy errors (snp.policy_config.*) for a bad [snp] table.
+std::unique_ptr<EvidenceVerifier> make_snp_verifier(const Policy& policy);
+// Intel SGX (Enarx SgxEvidence) and TDX (our TdxEvidence): src/attest/dcap with [sgx] / [tdx].
+std::unique_ptr<EvidenceVerifier> make_sgx_verifier(const Policy& policy);
+std::unique_ptr<EvidenceVerifier> make_tdx_verifier(const Policy& policy);
 
 }  // namespace enarx::steward

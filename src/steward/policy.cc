@@ -78,10 +78,11 @@ void parse_issuance(const toml::table& t, IssuancePolicy& out,
         if (!s || s->empty()) fail("type", full + " must be an array of non-empty strings");
         out.extra_dns_sans.push_back(*s);
       }
-    } else if (key == "collateral_dir") {
+    } else if (key == "amd_collateral_dir" || key == "intel_collateral_dir") {
       auto s = node.value<std::string>();
       if (!s) fail("type", full + " must be a string (a directory)");
-      out.collateral_dir = resolve(base_dir, *s);
+      (key == "amd_collateral_dir" ? out.amd_collateral_dir : out.intel_collateral_dir) =
+          resolve(base_dir, *s);
     } else {
       fail("unknown_key", "unknown policy key " + full);
     }

@@ -2,7 +2,8 @@
 //   [snp], [sgx]    Enarx steward.toml sections, loaded unchanged by the attestation library
 //   [tdx]           same shape for TDX (attestation library)
 //   [issuance]      steward's own knobs: allow_insecure, certificate_lifetime, backdate,
-//                   extra_dns_sans, max_bundle_size, collateral_grace, collateral_dir
+//                   extra_dns_sans, max_bundle_size, collateral_grace,
+//                   amd_collateral_dir, intel_collateral_dir
 //   [simulated]     roots = ["test-ark.pem", ...]: PEM roots of simulated platforms, trusted
 //                   only together with allow_insecure
 // The same tables may sit in the server configuration file (steward.toml) next to [server] and
@@ -29,8 +30,10 @@ struct IssuancePolicy {
   std::size_t max_bundle_size = 64;
   // How long past nextUpdate a CRL / TCB info / QE identity is still accepted.
   std::chrono::seconds collateral_grace{0};
-  // Steward's own collateral cache (attestation library layout) for clients that send less.
-  std::optional<std::filesystem::path> collateral_dir;
+  // Steward's own collateral caches for clients that send less than everything (same layout
+  // host preparation writes: AMD crl-<product>.der; Intel src/attest/dcap/collateral.h).
+  std::optional<std::filesystem::path> amd_collateral_dir;
+  std::optional<std::filesystem::path> intel_collateral_dir;
 };
 
 class Policy {
@@ -38,7 +41,7 @@ class Policy {
   // Throws Error("steward.policy.*") with the offending key: policy.parse (TOML syntax),
   // policy.unknown_table, policy.unknown_key, policy.type, policy.simulated_root (unreadable
   // or not a certificate).
-  // `base_dir` resolves relative paths ([simulated] roots, collateral_dir).
+  // `base_dir` resolves relative paths ([simulated] roots, collateral directories).
   // `tolerate_server_tables` skips the server configuration's tables (server, tls, ca, audit,
   // log, limits) when the policy lives in the combined steward.toml.
   static Policy parse(std::string_view toml_text, const std::filesystem::path& base_dir = {},

@@ -129,6 +129,13 @@ std::vector<ByteView> split_bundle(ByteView body, std::size_t max_count) {
 
 }  // namespace
 
+void register_default_verifiers(Steward& steward) {
+  steward.register_verifier(make_kvm_verifier());
+  steward.register_verifier(make_snp_verifier(steward.policy()));
+  steward.register_verifier(make_sgx_verifier(steward.policy()));
+  steward.register_verifier(make_tdx_verifier(steward.policy()));
+}
+
 bool is_evidence_oid(std::string_view oid) { return platform_for_oid(oid) != "unknown"; }
 
 Bytes encode_tagged_evidence(std::string_view evidence_oid, ByteView evidence,
@@ -320,7 +327,7 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
   nlohmann::json collateral = nlohmann::json::array();
   for (const auto& ref : ev.collateral) {
     nlohmann::json item = {{"kind", ref.kind}, {"sha256", ref.sha256}, {"source", ref.source}};
-    if (!ref.url.empty()) item["url"] = ref.url;
+    if (!ref.id.empty()) item["id"] = ref.id;
     collateral.push_back(std::move(item));
   }
   claims["collateral"] = std::move(collateral);

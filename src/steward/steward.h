@@ -93,6 +93,10 @@ class Steward {
   std::function<void(const Outcome&)> observer_;
 };
 
+// Registers KVM, SNP, SGX and TDX verifiers configured from steward.policy() (throws the
+// attestation library's policy errors for a bad [snp]/[sgx]/[tdx] table).
+void register_default_verifiers(Steward& steward);
+
 // Helpers shared with replay and tests.
 // The evidence OIDs steward knows (registered or not).
 bool is_evidence_oid(std::string_view oid);

@@ -1,0 +1,283 @@
+#include "steward/service.h"
+
+#include <csignal>
+#include <iostream>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "net/http_server.h"
+#include "steward/server.h"
+#include "steward/steward.h"
+
+namespace enarx::steward {
+namespace {
+
+std::atomic<AuditLog*> g_audit{nullptr};
+
+extern "C" void on_sighup(int) {
+  if (AuditLog* a = g_audit.load()) a->request_reopen();
+}
+
+// A TLS server certificate for steward itself, issued by its own CA, when no TLS certificate
+// was configured (development; production passes --tls-cert/--tls-key).
+net::TlsServerConfig self_issued_tls(const CertificateAuthority& ca,
+                                     const std::vector<std::string>& hostnames) {
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  for (const auto& h : hostnames) {
+    bool ip = !h.empty() &&
+              (std::isdigit(static_cast<unsigned char>(h[0])) || h.find(':') != std::string::npos);
+    (ip ? sans.ips : sans.dns).push_back(h);
+  }
+  const auto now = std::chrono::system_clock::now();
+  auto cert =
+      CertificateBuilder()
+          .subject({{"CN", hostnames.empty() ? "steward" : hostnames.front()}})
+          .public_key(key.public_key())
+          .validity(now - std::chrono::minutes(5),
+                    std::min(now + std::chrono::hours(24 * 90), ca.certificate().not_after()))
+          .ca(false)
+          .key_usage({"digitalSignature"})
+          .extended_key_usage({"serverAuth"})
+          .subject_alt_names(sans)
+          .sign(ca.key(), &ca.certificate());
+  net::TlsServerConfig tls;
+  tls.cert_chain_pem = cert.to_pem();
+  for (const auto& c : ca.chain_leaf_first()) tls.cert_chain_pem += c.to_pem();
+  tls.key_pem = key.to_pem_pkcs8();
+  return tls;
+}
+
+}  // namespace
+
+void declare_config(config::Loader& l) {
+  using config::Type;
+  l.add({.name = "server.address",
+         .type = Type::String,
+         .default_value = std::string("127.0.0.1"),
+         .env = "STEWARD_ADDR",
+         .flag = "-a,--addr",
+         .help = "Listen address"});
+  l.add({.name = "server.port",
+         .type = Type::Integer,
+         .default_value = std::int64_t{3000},
+         .env = "STEWARD_PORT",
+         .flag = "-p,--port",
+         .help = "Listen port"});
+  l.add({.name = "server.plain_http",
+         .type = Type::Boolean,
+         .default_value = false,
+         .env = "STEWARD_PLAIN_HTTP",
+         .flag = "--plain-http",
+         .help = "Serve plain HTTP (only behind a TLS-terminating proxy)"});
+  l.add({.name = "server.hostnames",
+         .type = Type::StringList,
+         .default_value = std::vector<std::string>{"localhost", "127.0.0.1"},
+         .env = "STEWARD_HOSTNAMES",
+         .flag = "--host",
+         .help = "Names for the self-issued TLS certificate (when --tls-cert is not given)"});
+  l.add({.name = "server.workers",
+         .type = Type::Integer,
+         .default_value = std::int64_t{2},
+         .env = "STEWARD_WORKERS",
+         .flag = "--workers",
+         .help = "Request worker threads"});
+  l.add({.name = "server.max_body_size",
+         .type = Type::Integer,
+         .default_value = std::int64_t{4 << 20},
+         .env = "STEWARD_MAX_BODY_SIZE",
+         .flag = "--max-body-size",
+         .help = "Largest request body in bytes (413 above)"});
+  l.add({.name = "server.shutdown_grace",
+         .type = Type::Duration,
+         .default_value = config::Duration(10000),
+         .env = "STEWARD_SHUTDOWN_GRACE",
+         .flag = "--shutdown-grace",
+         .help = "Time in-flight requests get on shutdown"});
+  l.add({.name = "tls.cert",
+         .type = Type::String,
+         .env = "STEWARD_TLS_CERT",
+         .flag = "--tls-cert",
+         .help = "PEM certificate chain for HTTPS"});
+  l.add({.name = "tls.key",
+         .type = Type::String,
+         .env = "STEWARD_TLS_KEY",
+         .flag = "--tls-key",
+         .help = "PEM private key for HTTPS",
+         .secret = true});
+  l.add({.name = "ca.key",
+         .type = Type::String,
+         .env = "STEWARD_KEY",
+         .flag = "-k,--key",
+         .help = "CA private key (PEM); with --crt: steward runs as this (intermediate) CA",
+         .secret = true});
+  l.add({.name = "ca.crt",
+         .type = Type::String,
+         .env = "STEWARD_CRT",
+         .flag = "-c,--crt",
+         .help = "CA certificate chain (PEM, steward's CA first, then its issuers)"});
+  l.add({.name = "ca.state_dir",
+         .type = Type::String,
+         .default_value = std::string("/var/lib/steward"),
+         .env = "STEWARD_STATE_DIR",
+         .flag = "--state-dir",
+         .help = "Where the embedded CA key/certificate live"});
+  l.add({.name = "ca.common_name",
+         .type = Type::String,
+         .default_value = std::string("Steward CA"),
+         .env = "STEWARD_CA_NAME",
+         .flag = "--ca-name",
+         .help = "Subject CN of a newly generated embedded CA"});
+  l.add({.name = "policy.file",
+         .type = Type::String,
+         .env = "STEWARD_POLICY",
+         .flag = "--policy",
+         .help = "Policy TOML ([snp] [sgx] [tdx] [issuance] [simulated]); default: the "
+                 "policy tables of the --config file"});
+  l.add({.name = "policy.allow_insecure",
+         .type = Type::Boolean,
+         .default_value = false,
+         .env = "STEWARD_ALLOW_INSECURE",
+         .flag = "--allow-insecure",
+         .help = "Issue for KVM / simulated evidence (marked INSECURE); never in production"});
+  l.add({.name = "policy.san",
+         .type = Type::StringList,
+         .env = "STEWARD_SAN",
+         .flag = "--san",
+         .help = "Extra DNS SAN for every issued certificate (Enarx --san)"});
+  l.add({.name = "audit.file",
+         .type = Type::String,
+         .env = "STEWARD_AUDIT_LOG",
+         .flag = "--audit-log",
+         .help = "Audit log (JSON lines); default <state-dir>/audit.log"});
+  l.add({.name = "audit.max_size",
+         .type = Type::Integer,
+         .default_value = std::int64_t{100 << 20},
+         .env = "STEWARD_AUDIT_MAX_SIZE",
+         .flag = "--audit-max-size",
+         .help = "Rotate the audit log past this size (0 = never)"});
+  l.add({.name = "log.level",
+         .type = Type::String,
+         .default_value = std::string("info"),
+         .env = "ENARX_LOG",
+         .flag = "--log-level",
+         .help = "trace|debug|info|warn|error"});
+  l.add({.name = "log.format",
+         .type = Type::String,
+         .default_value = std::string("auto"),
+         .env = "ENARX_LOG_FORMAT",
+         .flag = "--log-format",
+         .help = "auto|human|json"});
+  for (const char* t : {"snp", "sgx", "tdx", "issuance", "simulated"}) l.ignore_table(t);
+}
+
+int run_service(const config::Config& cfg,
+                const std::optional<std::filesystem::path>& config_file) {
+  try {
+    log::Options lo;
+    lo.level = log::parse_level(cfg.get_string("log.level"));
+    lo.format = log::parse_format(cfg.get_string("log.format"));
+    log::configure(lo);
+
+    // Policy: --policy file, else the policy tables of the configuration file.
+    Policy policy;
+    if (auto p = cfg.find_string("policy.file")) {
+      policy = Policy::load(*p);
+    } else if (config_file) {
+      policy = Policy::load(*config_file, /*tolerate_server_tables=*/true);
+    }
+    if (cfg.get_bool("policy.allow_insecure")) policy.issuance.allow_insecure = true;
+    if (cfg.has("policy.san"))
+      for (const auto& s : cfg.get_list("policy.san")) policy.issuance.extra_dns_sans.push_back(s);
+    if (policy.issuance.allow_insecure) {
+      log::warn("steward.insecure_mode",
+                {{"detail",
+                  "allow_insecure is set: KVM / simulated evidence will be certified "
+                  "(certificates are marked O=INSECURE). Never use in production."}});
+    }
+
+    // CA.
+    const std::filesystem::path state_dir = cfg.get_string("ca.state_dir");
+    std::optional<CertificateAuthority> ca;
+    if (cfg.has("ca.key") || cfg.has("ca.crt")) {
+      if (!cfg.has("ca.key") || !cfg.has("ca.crt"))
+        throw Error("steward.config", "--key and --crt go together");
+      ca.emplace(
+          CertificateAuthority::from_files(cfg.get_string("ca.key"), cfg.get_string("ca.crt")));
+      log::info("steward.ca_loaded", {{"subject", ca->certificate().subject()},
+                                      {"chain_length", ca->chain_leaf_first().size()}});
+    } else {
+      CertificateAuthority::GeneratedInfo info;
+      ca.emplace(CertificateAuthority::load_or_generate(state_dir, *system_clock(),
+                                                        cfg.get_string("ca.common_name"),
+                                                        std::chrono::hours(24 * 365 * 10), &info));
+      log::info(
+          info.created ? "steward.ca_generated" : "steward.ca_loaded",
+          {{"certificate", info.cert_path.string()}, {"subject", ca->certificate().subject()}});
+    }
+    std::cout << "steward CA certificate SHA-256 fingerprint: " << ca->fingerprint() << std::endl;
+
+    StewardLimits limits;
+    limits.max_body_size = static_cast<std::size_t>(cfg.get_int("server.max_body_size"));
+    Steward steward(std::move(*ca), std::move(policy), system_clock(), limits);
+    register_default_verifiers(steward);
+    log::info("steward.platforms", {{"enabled",
+                                     [&] {
+                                       std::string s;
+                                       for (const auto& p : steward.platforms())
+                                         s += (s.empty() ? "" : ",") + p;
+                                       return s;
+                                     }()},
+                                    {"policy_sha256", steward.policy().digest}});
+
+    std::filesystem::path audit_path =
+        cfg.find_string("audit.file").value_or((state_dir / "audit.log").string());
+    if (audit_path.has_parent_path()) std::filesystem::create_directories(audit_path.parent_path());
+    auto audit = std::make_shared<AuditLog>(
+        audit_path, static_cast<std::uint64_t>(cfg.get_int("audit.max_size")), system_clock());
+    steward.set_audit_log(audit);
+    g_audit.store(audit.get());
+    std::signal(SIGHUP, on_sighup);
+
+    net::ServerConfig sc;
+    sc.address = cfg.get_string("server.address");
+    sc.port = static_cast<std::uint16_t>(cfg.get_int("server.port"));
+    sc.max_body_size = limits.max_body_size;
+    sc.worker_threads =
+        static_cast<unsigned>(std::max<std::int64_t>(1, cfg.get_int("server.workers")));
+    sc.shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.get_duration("server.shutdown_grace"));
+    sc.server_header = "steward";
+    if (cfg.get_bool("server.plain_http")) {
+      sc.allow_plaintext = true;
+      log::warn("steward.plain_http",
+                {{"detail", "serving plain HTTP: only behind a TLS-terminating proxy"}});
+    } else if (cfg.has("tls.cert") || cfg.has("tls.key")) {
+      sc.tls =
+          net::TlsServerConfig::from_files(cfg.get_string("tls.cert"), cfg.get_string("tls.key"));
+    } else {
+      sc.tls = self_issued_tls(steward.ca(), cfg.get_list("server.hostnames"));
+      log::info(
+          "steward.tls_self_issued",
+          {{"detail", "no --tls-cert: serving HTTPS with a certificate from steward's own CA"}});
+    }
+
+    net::HttpServer server(sc);
+    install_routes(server, steward, limits.max_body_size);
+    server.start();
+    log::info("steward.listening",
+              {{"address", sc.address}, {"port", server.port()}, {"tls", sc.tls.has_value()}});
+    server.run();
+    g_audit.store(nullptr);
+    log::info("steward.stopped");
+    return 0;
+  } catch (const Error& e) {
+    log::error("steward.startup_failed", {{"code", e.code()}, {"error", e.what()}});
+    std::cerr << "steward: " << e.describe() << std::endl;
+    g_audit.store(nullptr);
+    return 1;
+  }
+}
+
+}  // namespace enarx::steward

@@ -1,0 +1,151 @@
+// SEV-SNP evidence (Enarx SnpEvidence) through src/attest/snp.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "attest/enarx_evidence_snp.h"
+#include "attest/snp/appraise.h"
+#include "attest/snp/policy.h"
+#include "attest/snp/verify.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "steward/evidence.h"
+#include "steward/oids.h"
+#include "steward/policy.h"
+
+namespace enarx::steward {
+namespace {
+
+namespace snp = attest::snp;
+
+snp::Product product_of(const Certificate& c) {
+  std::string cn = c.subject_common_name();
+  for (std::string_view prefix : {"SEV-VLEK-", "ARK-", "SEV-"}) {
+    if (cn.rfind(prefix, 0) == 0) {
+      cn = cn.substr(prefix.size());
+      break;
+    }
+  }
+  return snp::product_from_name(cn);
+}
+
+// [simulated] roots: every self-signed certificate with the certificates it signed (ASK, ASVK)
+// becomes one simulated trust root.
+std::vector<snp::TrustRoot> simulated_amd_roots(const std::vector<Certificate>& certs) {
+  std::vector<snp::TrustRoot> roots;
+  for (const auto& ark : certs) {
+    if (!ark.is_self_issued() || !ark.signed_by(ark.public_key())) continue;
+    snp::TrustRoot root;
+    root.ark = ark;
+    root.simulated = true;
+    root.product = product_of(ark);
+    bool have_ask = false;
+    for (const auto& c : certs) {
+      if (c == ark || c.issuer() != ark.subject() || !c.signed_by(ark.public_key())) continue;
+      if (c.subject_common_name().find("VLEK") != std::string::npos) {
+        root.asvk = c;
+      } else if (!have_ask) {
+        root.ask = c;
+        have_ask = true;
+      }
+    }
+    if (!have_ask) continue;  // an Intel-style root, or an incomplete AMD pair
+    if (root.product == snp::Product::Unknown) root.product = product_of(root.ask);
+    if (root.product == snp::Product::Unknown) root.product = snp::Product::Milan;
+    roots.push_back(std::move(root));
+  }
+  return roots;
+}
+
+std::string hex(ByteView b) { return to_hex(b); }
+
+class SnpVerifier final : public EvidenceVerifier {
+ public:
+  explicit SnpVerifier(const Policy& policy)
+      : verifier_(policy.issuance.allow_insecure ? simulated_amd_roots(policy.simulated_roots)
+                                                 : std::vector<snp::TrustRoot>{}),
+        amd_dir_(policy.issuance.amd_collateral_dir) {
+    if (policy.snp_toml) {
+      toml::table doc = toml::parse(*policy.snp_toml);
+      policy_ = snp::Policy::from_toml(*doc["snp"].as_table());
+    } else {
+      policy_ = snp::Policy::strict();
+    }
+    // Simulated roots are trusted only together with allow_insecure (they are not even loaded
+    // otherwise); the attestation library's own switch follows.
+    policy_.allow_simulated = policy.issuance.allow_insecure;
+    if (policy.issuance.collateral_grace > policy_.crl_grace)
+      policy_.crl_grace = policy.issuance.collateral_grace;
+  }
+
+  std::string_view oid() const override { return oids::kSnpEvidence; }
+  attest::Platform platform() const override { return attest::Platform::Snp; }
+  std::vector<KeyType> allowed_key_types() const override { return {KeyType::EcP384}; }
+  DigestAlgorithm binding_digest() const override { return DigestAlgorithm::Sha384; }
+
+  VerifiedEvidence verify(const VerifyContext& ctx) const override {
+    const auto evidence = attest::decode_snp_evidence(ctx.extension_value);
+    snp::Collateral collateral;
+    collateral.vcek_der = evidence.vcek_der;
+    std::vector<CollateralRef> refs;
+    refs.push_back({"vcek", "", hex(sha256(evidence.vcek_der)), "evidence"});
+    for (const auto& entry : evidence.crls) collateral.crls.push_back(entry.crl);
+    std::string crl_source = "evidence";
+    if (collateral.crls.empty() && amd_dir_) {
+      // The client sent no CRL: use steward's own cache (crl-<product>.der, DER or PEM).
+      crl_source = "cache";
+      std::error_code ec;
+      for (const auto& f : std::filesystem::directory_iterator(*amd_dir_, ec)) {
+        const auto name = f.path().filename().string();
+        if (name.rfind("crl-", 0) != 0) continue;
+        try {
+          collateral.crls.push_back(Crl::from_bytes(read_file(f.path(), 16u << 20)));
+        } catch (const Error&) {
+          // A broken cache file is as good as none; the CRL requirement decides.
+        }
+      }
+    }
+
+    auto opts = policy_.verify_options(ctx.now);
+    const snp::Verified verified = verifier_.verify(evidence.report, collateral, opts);
+    for (const auto& c : verified.crls)
+      refs.push_back({"crl", c.issuer, hex(c.sha256), crl_source});
+
+    attest::Appraisal appraisal =
+        snp::appraise(verified, policy_, Bytes(ctx.spki_der.begin(), ctx.spki_der.end()));
+
+    VerifiedEvidence out;
+    out.platform = attest::Platform::Snp;
+    out.claims = std::move(appraisal.claims);
+    out.failures = std::move(appraisal.failures);
+    const auto& r = verified.report;
+    out.measurement = hex(r.measurement);
+    if (r.author_key_en) out.signer = hex(r.author_key_digest);
+    if (out.claims.is_object() && out.claims.contains("tcb_status") &&
+        out.claims["tcb_status"].is_string())
+      out.tcb_status = out.claims["tcb_status"].get<std::string>();
+    // One keep launch = one guest: same measurement, chip and REPORT_ID (unique per launch).
+    Bytes id;
+    id.insert(id.end(), r.measurement.begin(), r.measurement.end());
+    id.insert(id.end(), r.chip_id.begin(), r.chip_id.end());
+    id.insert(id.end(), r.report_id.begin(), r.report_id.end());
+    out.keep_identity = hex(sha256(id));
+    if (verified.simulated) out.insecure_reason = "snp: simulated root of trust";
+    out.collateral = std::move(refs);
+    return out;
+  }
+
+ private:
+  snp::Verifier verifier_;
+  snp::Policy policy_;
+  std::optional<std::filesystem::path> amd_dir_;
+};
+
+}  // namespace
+
+std::unique_ptr<EvidenceVerifier> make_snp_verifier(const Policy& policy) {
+  return std::make_unique<SnpVerifier>(policy);
+}
+
+}  // namespace enarx::steward
