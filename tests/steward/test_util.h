@@ -75,7 +75,8 @@ inline std::string body_text(const Response& r) { return std::string(as_string(r
 
 inline std::filesystem::path shared_dir() {
   const char* d = std::getenv("ENARX_SHARED_DIR");
-  return d ? std::filesystem::path(d) : std::filesystem::path();
+  std::filesystem::path p = d ? std::filesystem::path(d) : std::filesystem::path(ENARX_SOURCE_DIR "/../shared");
+  return std::filesystem::exists(p / "testvectors") ? p : std::filesystem::path();
 }
 
 // Runs a shell command, returns exit status and captured stdout+stderr.

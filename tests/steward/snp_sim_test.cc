@@ -1,0 +1,208 @@
+// End to end with simulated SEV-SNP evidence: build a CSR, issue, verify the returned chain with
+// library code and with the openssl CLI; plus the hostile SNP cases (evidence for another key,
+// wrong key type, mixed bundles, untrusted root, policy rejection).
+#include <nlohmann/json.hpp>
+
+#include "snp_sim.h"
+#include "test_util.h"
+
+namespace enarx::steward {
+namespace {
+
+using namespace testing;
+
+class SnpSimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    now_ = parse_rfc3339("2026-11-23T10:00:00Z");
+    clock_ = std::make_shared<FixedClock>(now_);
+    sim_ = std::make_unique<SnpSim>(now_);
+    roots_file_ = dir_.path() / "sim-roots.pem";
+    write_file_atomic(roots_file_, sim_->roots_pem());
+  }
+  Policy policy(const std::string& extra = "", bool insecure = true) {
+    std::string text;
+    if (insecure) text += "[issuance]\nallow_insecure = true\n";
+    text += "[simulated]\nroots = [\"" + roots_file_.string() + "\"]\n" + extra;
+    return Policy::parse(text);
+  }
+  std::unique_ptr<Steward> make(Policy p) {
+    auto s = std::make_unique<Steward>(make_ca(now_), std::move(p), clock_);
+    register_default_verifiers(*s);
+    return s;
+  }
+  TimePoint now_;
+  std::shared_ptr<FixedClock> clock_;
+  std::unique_ptr<SnpSim> sim_;
+  TempDir dir_{"steward-snp"};
+  std::filesystem::path roots_file_;
+};
+
+nlohmann::json claims_of(const Certificate& c) {
+  auto ext = c.extension(oids::kAttestedClaims);
+  if (!ext) return {};
+  der::Reader rd(ext->value);
+  return nlohmann::json::parse(rd.read_utf8_string());
+}
+
+TEST_F(SnpSimTest, IssuesAndChainVerifies) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  SubjectAltNames sans;
+  sans.uris = {"https://drawbridge.example/alice/web/1.0.0",
+               "urn:enarx:workload:sha-256:0123456789abcdef"};
+  auto r = steward->handle(kPkcs10, sim_->csr(key, sans));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  auto chain = pkipath(r);
+  ASSERT_EQ(chain.size(), 2u);
+  const auto& leaf = chain[1];
+
+  // Library verification.
+  std::vector<Certificate> anchors{chain[0]};
+  ChainVerifyOptions opt;
+  opt.at = now_;
+  EXPECT_NO_THROW(verify_chain(leaf, {}, anchors, opt));
+
+  auto claims = claims_of(leaf);
+  EXPECT_EQ(claims["platform"], "snp");
+  EXPECT_EQ(claims["insecure"], true);  // simulated root of trust
+  EXPECT_EQ(claims["insecure_reason"], "snp: simulated root of trust");
+  EXPECT_EQ(claims["measurement"], to_hex(sim_->measurement));
+  EXPECT_EQ(claims["evidence"]["measurement"], to_hex(sim_->measurement));
+  EXPECT_FALSE(claims["collateral"].empty());
+  EXPECT_EQ(claims["collateral"][0]["kind"], "vcek");
+  EXPECT_EQ(claims["collateral"][0]["sha256"], to_hex(sha256(sim_->vcek.to_der())));
+  EXPECT_NE(leaf.subject().find("O=INSECURE"), std::string::npos);
+  EXPECT_EQ(leaf.subject_alt_names().uris, sans.uris);
+
+  // The DICE tagged evidence carries the CSR's evidence extension verbatim.
+  auto dice = leaf.extension(oids::kTcgDiceTaggedEvidence);
+  ASSERT_TRUE(dice);
+  auto csr = CertificationRequest::from_der(sim_->csr(key));  // same structure, new signature
+  (void)csr;
+
+  // openssl CLI: verify the chain and render the certificate.
+  write_file_atomic(dir_.path() / "ca.pem", chain[0].to_pem());
+  write_file_atomic(dir_.path() / "leaf.pem", leaf.to_pem());
+  std::string out;
+  const std::string ca = (dir_.path() / "ca.pem").string();
+  const std::string lf = (dir_.path() / "leaf.pem").string();
+  EXPECT_EQ(run("openssl verify -attime " +
+                    std::to_string(std::chrono::system_clock::to_time_t(now_)) +
+                    " -purpose sslserver -CAfile " + ca + " " + lf,
+                &out),
+            0)
+      << out;
+  EXPECT_EQ(run("openssl verify -attime " +
+                    std::to_string(std::chrono::system_clock::to_time_t(now_)) +
+                    " -purpose sslclient -CAfile " + ca + " " + lf,
+                &out),
+            0)
+      << out;
+  ASSERT_EQ(run("openssl x509 -noout -text -in " + lf, &out), 0) << out;
+  EXPECT_NE(out.find("Digital Signature"), std::string::npos) << out;
+  EXPECT_NE(out.find("TLS Web Server Authentication"), std::string::npos);
+  EXPECT_NE(out.find("TLS Web Client Authentication"), std::string::npos);
+  EXPECT_NE(out.find("CA:FALSE"), std::string::npos);
+  EXPECT_NE(out.find("URI:https://drawbridge.example/alice/web/1.0.0"), std::string::npos);
+  EXPECT_NE(out.find("2.23.133.5.4.9"), std::string::npos);
+  EXPECT_NE(out.find(std::string(oids::kAttestedClaims)), std::string::npos);
+  EXPECT_NE(out.find("X509v3 Subject Key Identifier"), std::string::npos);
+  EXPECT_NE(out.find("X509v3 Authority Key Identifier"), std::string::npos);
+  EXPECT_NE(out.find("\"platform\":\"snp\""), std::string::npos) << out;
+}
+
+TEST_F(SnpSimTest, SimulatedRootNeedsAllowInsecure) {
+  auto steward = make(policy("", /*insecure=*/false));
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto r = steward->handle(kPkcs10, sim_->csr(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.chain.untrusted_root") << body_text(r);
+}
+
+TEST_F(SnpSimTest, EvidenceForAnotherKey) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto other = PrivateKey::generate(KeyType::EcP384);
+  auto r = steward->handle(kPkcs10, sim_->csr(key, {}, other.public_key().spki_der()));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.policy.report_data_mismatch") << body_text(r);
+}
+
+TEST_F(SnpSimTest, KeyAlgorithmPinned) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, sim_->csr(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.csr.key_algorithm");
+}
+
+TEST_F(SnpSimTest, DebugRejectedByDefault) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kSnpEvidence), false,
+                            sim_->evidence(key.public_key().spki_der(), true, /*debug=*/true)});
+  auto r = steward->handle(kPkcs10, b.build_der(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.policy.debug_not_allowed") << body_text(r);
+}
+
+TEST_F(SnpSimTest, PolicyMeasurementAllowList) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto ok = make(policy("[snp]\nhash = [\"" + to_hex(sim_->measurement) + "\"]\n"));
+  EXPECT_EQ(ok->handle(kPkcs10, sim_->csr(key)).status, 200);
+  auto no = make(policy("[snp]\nhash = [\"" + std::string(96, 'b') + "\"]\n"));
+  auto r = no->handle(kPkcs10, sim_->csr(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.policy.measurement_not_allowed") << body_text(r);
+}
+
+TEST_F(SnpSimTest, BundleForOneKeep) {
+  auto steward = make(policy());
+  auto k1 = PrivateKey::generate(KeyType::EcP384);
+  auto k2 = PrivateKey::generate(KeyType::EcP384);
+  auto r = steward->handle(kPkcs10Bundle, bundle({sim_->csr(k1), sim_->csr(k2)}));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  EXPECT_EQ(decode_output(r.body).issued.size(), 2u);
+
+  // A CSR from another launch (different REPORT_ID) cannot join the bundle.
+  SnpSim other_launch = *sim_;
+  other_launch.report_id = Bytes(32, 0x22);
+  auto mixed = steward->handle(kPkcs10Bundle, bundle({sim_->csr(k1), other_launch.csr(k2)}));
+  EXPECT_EQ(mixed.status, 400);
+  EXPECT_EQ(mixed.code, "steward.bundle_mixed_keeps");
+  // Nor can a KVM CSR.
+  auto kvm_key = PrivateKey::generate(KeyType::EcP256);
+  auto with_kvm = steward->handle(kPkcs10Bundle, bundle({sim_->csr(k1), kvm_csr(kvm_key)}));
+  EXPECT_EQ(with_kvm.status, 400);
+  EXPECT_EQ(with_kvm.code, "steward.bundle_mixed_keeps");
+}
+
+TEST_F(SnpSimTest, TamperedReportRejected) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  attest::SnpEvidence ev;
+  ev.vcek_der = sim_->vcek.to_der();
+  ev.report = sim_->report(key.public_key().spki_der());
+  ev.report[0x90] ^= 1;  // measurement byte, covered by the signature
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kSnpEvidence), false, attest::encode_snp_evidence(ev)});
+  auto r = steward->handle(kPkcs10, b.build_der(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.report.signature_invalid") << body_text(r);
+}
+
+TEST_F(SnpSimTest, GarbageEvidence) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  for (Bytes value : {Bytes{}, Bytes{0x30, 0x00}, Bytes{0x04, 0x01, 0x00}, Bytes(100, 0xff)}) {
+    CsrBuilder b;
+    b.add_extension(Extension{std::string(oids::kSnpEvidence), false, value});
+    auto r = steward->handle(kPkcs10, b.build_der(key));
+    EXPECT_EQ(r.status, 400) << body_text(r);
+  }
+}
+
+}  // namespace
+}  // namespace enarx::steward
