@@ -1,6 +1,6 @@
 // drawbridge: the workload registry. Thin main: flags/config -> src/drawbridge.
 //
-//   drawbridge serve --data-dir /var/lib/drawbridge --cert server.pem --key server.key \
+//   drawbridge serve --data-dir /var/lib/drawbridge --cert server.pem --key server.key
 //                    --client-ca steward-ca.pem
 //   drawbridge token --data-dir /var/lib/drawbridge --subject alice
 #include <CLI/CLI.hpp>

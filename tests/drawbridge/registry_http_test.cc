@@ -122,10 +122,12 @@ class RegistryHttp : public ::testing::Test {
   }
 
   void make_user(const std::string& user, const std::string& tok) {
-    ASSERT_EQ(put("/" + user, user_to_json({user}), "application/json", tok).status, 201);
+    auto r = put("/" + user, user_to_json({user}), "application/json", tok);
+    ASSERT_EQ(r.status, 201) << r.body;
   }
   void make_repo(const std::string& user, const std::string& repo, bool pub, const std::string& tok) {
-    ASSERT_EQ(put("/" + user + "/" + repo, repo_to_json({pub}), "application/json", tok).status, 201);
+    auto r = put("/" + user + "/" + repo, repo_to_json({pub}), "application/json", tok);
+    ASSERT_EQ(r.status, 201) << r.body;
   }
   // Drawbridge's client order: the tag first, then every node, root first.
   void upload(const std::string& prefix, const Tree& tree, const std::string& tok) {
@@ -177,7 +179,9 @@ TYPED_TEST(RegistryHttp, RoundTripByteIdenticalWithDigests) {
   EXPECT_EQ(this->get("/alice/app/_tag").body, "[]");
   for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
     const auto& n = tree.nodes[i];
-    if (i + 1 == tree.nodes.size()) EXPECT_EQ(this->get(tag + "/tree").status, 404);
+    if (i + 1 == tree.nodes.size()) {
+      EXPECT_EQ(this->get(tag + "/tree").status, 404);
+    }
     ASSERT_EQ(this->put(tag + "/tree/" + n.path, std::string(n.content.begin(), n.content.end()), n.meta.type, alice).status, 201);
   }
   auto t = this->get(tag);
@@ -270,7 +274,7 @@ TYPED_TEST(RegistryHttp, RejectsBadUploads) {
 
   // Directories may only name well-formed entries.
   auto leaf = entry_to_json(Entry{Meta::of(as_bytes("x"), "text/plain"), {}});
-  for (std::string bad : {"..", "a\\u0001b", "a/b", std::string(300, 'n')}) {
+  for (const std::string& bad : std::vector<std::string>{"..", "a\\u0001b", "a/b", std::string(300, 'n')}) {
     std::string dir = "{\"" + bad + "\":" + leaf + "}";
     auto bad_root = entry_to_json(Entry{Meta::of(as_bytes(dir), std::string(kDirectoryType)), {}});
     ASSERT_EQ(this->put("/alice/app/_tag/3.0.0", bad_root, std::string(kEntryType), alice).status, 201);
