@@ -11,6 +11,7 @@
 
 #include "core/csr.h"
 #include "core/der.h"
+#include "core/error.h"
 #include "core/file.h"
 #include "core/x509.h"
 #include "steward/oids.h"
