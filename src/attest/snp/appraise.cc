@@ -256,14 +256,19 @@ Appraisal appraise(const Verified& v, const Policy& p, const std::optional<Bytes
          "PLATFORM_INFO byte 0 is " + std::to_string(r.platform_info.raw & 0xff) +
              ", the policy requires " + std::to_string(*p.platform_info_flags));
   }
+  // An unknown name (only possible in a Policy built in code) can never be satisfied.
+  auto pi_set = [&](const std::string& f) {
+    const int b = platform_info_bit(f);
+    return b >= 0 && ((r.platform_info.raw >> b) & 1u);
+  };
   for (const auto& f : p.require_platform_info) {
-    if (!((r.platform_info.raw >> platform_info_bit(f)) & 1u)) {
+    if (!pi_set(f)) {
       fail("snp.policy.platform_info_required", "PLATFORM_INFO flag " + f + " is not set");
     }
   }
   for (const auto& f : p.deny_platform_info) {
-    if ((r.platform_info.raw >> platform_info_bit(f)) & 1u) {
-      fail("snp.policy.platform_info_denied", "PLATFORM_INFO flag " + f + " is set");
+    if (pi_set(f) || platform_info_bit(f) < 0) {
+      fail("snp.policy.platform_info_denied", "PLATFORM_INFO flag " + f + " is set or unknown");
     }
   }
   if (spki) {

@@ -202,9 +202,9 @@ Report parse_report(ByteView data) {
     r.launch_mit_vector = le64(b + 0x1F8);
     r.current_mit_vector = le64(b + 0x200);
     require_zero(b, 0x208, 0x2A0, "after CURRENT_MIT_VECTOR");
-  } else if (r.version == 4) {
-    // v4 (ABI 1.57) did not define new fields here, but some firmware fills the v5 mitigation
-    // vectors early; they are covered by the signature, so keep them rather than reject.
+  } else if (r.version >= 3) {
+    // v3/v4 reserve 0x1F8..0x207, but firmware that already has the mitigation vectors (Turin)
+    // fills them early; they are covered by the signature, so keep them rather than reject.
     if (!all_zero(b + 0x1F8, 16)) {
       r.launch_mit_vector = le64(b + 0x1F8);
       r.current_mit_vector = le64(b + 0x200);
@@ -221,6 +221,15 @@ Report parse_report(ByteView data) {
 
 Bytes decode_report_file(ByteView file) {
   if (file.size() == kReportSize) return Bytes(file.begin(), file.end());
+  // Azure's vTPM "HCL report" (magic "HCLA"): the SNP report sits at offset 0x20.
+  if (file.size() >= 0x20 + kReportSize && std::memcmp(file.data(), "HCLA", 4) == 0) {
+    return Bytes(file.begin() + 0x20, file.begin() + 0x20 + kReportSize);
+  }
+  // A whole MSG_REPORT_RSP (status, report_size = 1184, 24 reserved bytes, report).
+  if (file.size() == 0x20 + kReportSize && le32(file.data()) == 0 &&
+      le32(file.data() + 4) == kReportSize) {
+    return Bytes(file.begin() + 0x20, file.end());
+  }
   // Hex text: strip whitespace, then decode.
   std::string hex;
   hex.reserve(file.size());

@@ -14,7 +14,8 @@
 //   0x18B..0x19F reserved        0x1A0 CHIP_ID[64]          0x1E0 COMMITTED_TCB u64
 //   0x1E8 CURRENT_BUILD/MINOR/MAJOR, 0x1EB reserved
 //   0x1EC COMMITTED_BUILD/MINOR/MAJOR, 0x1EF reserved       0x1F0 LAUNCH_TCB u64
-//   0x1F8 LAUNCH_MIT_VECTOR u64, 0x200 CURRENT_MIT_VECTOR u64 (v5; reserved before)
+//   0x1F8 LAUNCH_MIT_VECTOR u64, 0x200 CURRENT_MIT_VECTOR u64 (v5; reserved before, but kept
+//         when v3/v4 firmware fills them)
 //   0x208..0x29F reserved        0x2A0 SIGNATURE: R[72] LE, S[72] LE, reserved to 0x4A0
 #pragma once
 
@@ -125,8 +126,8 @@ struct Report {
   FirmwareVersion current_fw;
   FirmwareVersion committed_fw;
   std::uint64_t launch_tcb = 0;
-  std::optional<std::uint64_t> launch_mit_vector;   // v5
-  std::optional<std::uint64_t> current_mit_vector;  // v5
+  std::optional<std::uint64_t> launch_mit_vector;   // v5 (v3/v4 when non-zero)
+  std::optional<std::uint64_t> current_mit_vector;  // v5 (v3/v4 when non-zero)
   // Signature components as stored: little-endian, 72 bytes each.
   std::array<std::uint8_t, 72> signature_r{};
   std::array<std::uint8_t, 72> signature_s{};
@@ -147,8 +148,9 @@ struct Report {
 //   snp.report.signing_key          SIGNING_KEY is a reserved selector
 Report parse_report(ByteView data);
 
-// Accepts a report file as AMD tools write it: 1184 raw bytes, or the same as hex text
-// (upper/lower case, surrounding whitespace and newlines ignored). Throws snp.report.size or
+// Accepts a report file as tools write it: 1184 raw bytes; the same as hex text (upper/lower
+// case, whitespace and newlines ignored); a whole MSG_REPORT_RSP (0x20-byte header + report);
+// or an Azure vTPM HCL report ("HCLA" header, report at 0x20). Throws snp.report.size or
 // snp.report.encoding.
 Bytes decode_report_file(ByteView file);
 

@@ -109,6 +109,7 @@ TEST(SnpReport, HexInputVirtee) {
 TEST(SnpReport, AzureHclEmbedded) {
   SNP_REQUIRE_VECTORS(tv);
   Bytes hcl = read_file(tv / "snp/s05_milan_azure/hcl_report.bin");
+  EXPECT_EQ(decode_report_file(hcl), Bytes(hcl.begin() + 0x20, hcl.begin() + 0x20 + kReportSize));
   Report r = parse_report(ByteView(hcl).subspan(0x20, kReportSize));
   EXPECT_EQ(r.guest_svn, 5u);
   EXPECT_EQ(r.policy.raw, 0x3001fu);
@@ -166,7 +167,7 @@ TEST(SnpReport, FieldChecks) {
     b[0x048] = 2 << 2;  // SIGNING_KEY 2 is reserved
     expect_code([&] { parse_report(b); }, "snp.report.signing_key");
   }
-  for (std::size_t off : {0x04Cu, 0x18Bu, 0x19Fu, 0x1EBu, 0x1EFu, 0x1F8u, 0x29Fu, 0x330u, 0x49Fu}) {
+  for (std::size_t off : {0x04Cu, 0x18Bu, 0x19Fu, 0x1EBu, 0x1EFu, 0x208u, 0x29Fu, 0x330u, 0x49Fu}) {
     Bytes b = base;
     b[off] = 1;
     expect_code([&] { parse_report(b); }, "snp.report.reserved_nonzero");
@@ -176,6 +177,14 @@ TEST(SnpReport, FieldChecks) {
     Bytes b = make_report_body(2);
     b[0x188] = 0x19;
     expect_code([&] { parse_report(b); }, "snp.report.reserved_nonzero");
+  }
+  {
+    Bytes b = make_report_body(2);  // v2: the mitigation-vector area is strictly reserved
+    b[0x1F8] = 1;
+    expect_code([&] { parse_report(b); }, "snp.report.reserved_nonzero");
+    Bytes v3 = make_report_body(3);  // v3/v4 firmware may fill it early: kept
+    v3[0x1F8] = 1;
+    EXPECT_EQ(parse_report(v3).launch_mit_vector, 1u);
   }
   {
     Bytes b = make_report_body(5);
@@ -217,6 +226,10 @@ TEST(SnpReport, TurinTcbLayout) {
 
 TEST(SnpReport, HexDecoding) {
   Bytes raw = make_report_body();
+  Bytes rsp(0x20, 0);
+  testing::put32(rsp, 4, kReportSize);
+  rsp.insert(rsp.end(), raw.begin(), raw.end());
+  EXPECT_EQ(decode_report_file(rsp), raw);  // MSG_REPORT_RSP
   std::string hex = to_hex(raw);
   for (auto& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   hex.insert(100, "\n");
