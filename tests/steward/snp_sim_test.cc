@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "snp_sim.h"
+#include "steward/replay.h"
 #include "test_util.h"
 
 namespace enarx::steward {
@@ -202,6 +203,44 @@ TEST_F(SnpSimTest, GarbageEvidence) {
     auto r = steward->handle(kPkcs10, b.build_der(key));
     EXPECT_EQ(r.status, 400) << body_text(r);
   }
+}
+
+TEST_F(SnpSimTest, ReplayFromTheCertificate) {
+  auto p = policy("[snp]\nhash = [\"" + to_hex(sim_->measurement) + "\"]\n");
+  auto steward = make(p);
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto r = steward->handle(kPkcs10, sim_->csr(key));
+  ASSERT_EQ(r.status, 200) << body_text(r);
+  const auto leaf = pkipath(r)[1];
+
+  clock_->set(now_ + std::chrono::hours(24 * 400));  // replay uses the recorded time, not now
+  auto ok = replay(leaf, p);
+  EXPECT_TRUE(ok.accepted);
+  EXPECT_TRUE(ok.mismatches.empty()) << ok.mismatches.front();
+  EXPECT_EQ(ok.evidence.measurement, to_hex(sim_->measurement));
+
+  auto other = policy("[snp]\nhash = [\"" + std::string(96, 'b') + "\"]\n");
+  auto bad = replay(leaf, other);
+  EXPECT_FALSE(bad.accepted);
+  EXPECT_GE(bad.mismatches.size(), 2u);  // policy digest + measurement_not_allowed
+
+  // A certificate without steward's extensions.
+  try {
+    replay(steward->ca().certificate(), p);
+    FAIL();
+  } catch (const enarx::Error& e) {
+    EXPECT_EQ(e.code(), "steward.replay.not_steward");
+  }
+}
+
+TEST_F(SnpSimTest, ReplayKvm) {
+  auto p = policy();
+  auto steward = make(p);
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  auto r = steward->handle(kPkcs10, kvm_csr(key));
+  ASSERT_EQ(r.status, 200);
+  auto res = replay(pkipath(r)[1], p);
+  EXPECT_TRUE(res.accepted) << (res.mismatches.empty() ? "" : res.mismatches.front());
 }
 
 }  // namespace
