@@ -44,13 +44,13 @@ namespace enarx::net {
 struct ClientTlsConfig {
   // Trust anchors for the server: PEM in memory (CURLOPT_CAINFO_BLOB) or a file. Both empty =
   // the system store.
-  std::string ca_pem;
-  std::filesystem::path ca_file;
+  std::string ca_pem{};
+  std::filesystem::path ca_file{};
   // Public-key pin, curl syntax: "sha256//<base64 of SHA-256(SPKI DER)>[;sha256//...]".
-  std::string pinned_public_key;
+  std::string pinned_public_key{};
   // Client certificate (PEM; leaf first, may include intermediates) and its key, from memory.
-  std::string client_cert_pem;
-  std::string client_key_pem;  // secret: never logged
+  std::string client_cert_pem{};
+  std::string client_key_pem{};  // secret: never logged
   bool verify_peer = true;     // false only for tests against self-signed servers
   bool verify_host = true;
 };
@@ -64,29 +64,29 @@ struct ClientOptions {
   std::uint64_t max_response_size = 64ull << 20;  // for buffered responses (not download())
   std::string user_agent = "enarx";
   bool follow_redirects = false;
-  ClientTlsConfig tls;
+  ClientTlsConfig tls{};
 };
 
 struct ClientRequest {
   Method method = Method::Get;
-  std::string url;
-  Headers headers;
-  std::string body;
+  std::string url{};
+  Headers headers{};
+  std::string body{};
   // nullopt: GET and HEAD are idempotent, the rest not.
-  std::optional<bool> idempotent;
+  std::optional<bool> idempotent{};
   // Per-request override of ClientOptions::timeout.
-  std::optional<std::chrono::milliseconds> timeout;
+  std::optional<std::chrono::milliseconds> timeout{};
 };
 
 struct ClientResponse {
   int status = 0;
-  Headers headers;
-  std::string body;  // empty for HEAD and for download()
+  Headers headers{};
+  std::string body{};  // empty for HEAD and for download()
   int attempts = 1;  // how many tries it took
   // Throws Error("http.status", "<METHOD> <url>: <status> <code/message from a JSON error
   // body if any>") unless 200..299.
   const ClientResponse& raise_for_status() const;
-  std::string url;
+  std::string url{};
   Method method = Method::Get;
 };
 

@@ -80,18 +80,18 @@ namespace enarx::net {
 
 struct Request {
   Method method = Method::Get;
-  std::string target;  // raw request-target, e.g. "/a/b%20c?x=1"
-  std::string path;    // target without the query, still percent-encoded
+  std::string target{};  // raw request-target, e.g. "/a/b%20c?x=1"
+  std::string path{};    // target without the query, still percent-encoded
   std::string query;   // after '?', raw ("" if none)
-  Headers headers;
-  std::string body;    // whole body, at most the route's body limit
-  std::map<std::string, std::string, std::less<>> params;  // route captures, decoded
-  std::string route;   // the matched pattern (also the metrics label)
-  std::string remote_address;  // "ip:port"
-  std::string request_id;      // UUIDv4, also sent back as X-Request-Id
+  Headers headers{};
+  std::string body{};    // whole body, at most the route's body limit
+  std::map<std::string, std::string, std::less<>> params{};  // route captures, decoded
+  std::string route{};   // the matched pattern (also the metrics label)
+  std::string remote_address{};  // "ip:port"
+  std::string request_id{};      // UUIDv4, also sent back as X-Request-Id
   // Client certificate chain as verified at the handshake: DER, leaf first, ending with the
   // trust anchor from client_ca_pem. Empty for plain HTTP or when no certificate was presented.
-  std::vector<Bytes> peer_chain_der;
+  std::vector<Bytes> peer_chain_der{};
 
   // Capture by name; throws HttpError(500, "http.internal") if the route has no such capture (a
   // programming error).
@@ -128,9 +128,9 @@ class OpenFile {
 
 struct Response {
   int status = 200;
-  Headers headers;
-  std::string body;                // used unless `file` is set
-  std::shared_ptr<OpenFile> file;  // streamed with Content-Length = file size
+  Headers headers{};
+  std::string body{};                // used unless `file` is set
+  std::shared_ptr<OpenFile> file{};  // streamed with Content-Length = file size
 
   static Response text(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");
@@ -148,15 +148,15 @@ using Handler = std::function<Response(Request& request)>;
 
 struct RouteOptions {
   // Overrides ServerConfig::max_body_size for this route (e.g. drawbridge blob uploads).
-  std::optional<std::uint64_t> max_body_size;
+  std::optional<std::uint64_t> max_body_size{};
 };
 
 struct ServerConfig {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal ("::" = all, dual stack)
   std::uint16_t port = 0;             // 0 = ephemeral; see HttpServer::port()
-  std::optional<TlsServerConfig> tls;
+  std::optional<TlsServerConfig> tls{};
   bool allow_plaintext = false;       // required to run without `tls`
-  PeerVerifier peer_verifier;         // optional server-level client-chain check
+  PeerVerifier peer_verifier{};         // optional server-level client-chain check
 
   std::size_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 1024 * 1024;
@@ -178,9 +178,9 @@ struct ServerConfig {
   std::string server_header = "enarx";  // "" = no Server header
 
   // Status for an enarx::Error that is not an HttpError; default described above.
-  std::function<int(const Error&)> error_status;
+  std::function<int(const Error&)> error_status{};
   // Shared registry (so components can add their own metrics); null = the server makes one.
-  std::shared_ptr<MetricsRegistry> metrics;
+  std::shared_ptr<MetricsRegistry> metrics{};
 };
 
 // The default error_status: 500 for codes starting "io.", "db.", "storage.", "internal.",
@@ -219,8 +219,9 @@ class HttpServer {
   MetricsRegistry& metrics();
   const ServerConfig& config() const;
 
+  struct Impl;  // implementation detail (public only so http_server.cc's helpers can name it)
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -18,12 +18,12 @@ enum class ClientAuth {
 
 struct TlsServerConfig {
   // PEM: the server certificate first, then intermediates (the chain sent to clients).
-  std::string cert_chain_pem;
+  std::string cert_chain_pem{};
   // PEM private key (PKCS#8, SEC1 or PKCS#1). A secret: never logged.
-  std::string key_pem;
+  std::string key_pem{};
   // PEM bundle of CA certificates trusted for client certificates (needed unless
   // client_auth == None). Only these are trusted: no system store.
-  std::string client_ca_pem;
+  std::string client_ca_pem{};
   ClientAuth client_auth = ClientAuth::None;
   // TLS 1.2 is the minimum; set to refuse 1.2 as well.
   bool tls13_only = false;

@@ -1,0 +1,60 @@
+// Test PKI generated in-process: a CA, a server certificate for 127.0.0.1 / localhost and a
+// client certificate (via an intermediate, so handlers see a 3-element chain).
+#pragma once
+
+#include <chrono>
+
+#include "core/crypto.h"
+#include "core/x509.h"
+
+namespace enarx::net::testing {
+
+struct Issued {
+  PrivateKey key;
+  Certificate cert;
+};
+
+inline Issued issue(const std::string& cn, const Issued* issuer, bool ca,
+                    const SubjectAltNames& sans = {}, std::vector<std::string> eku = {}) {
+  const auto now = std::chrono::system_clock::now();
+  Issued out;
+  out.key = PrivateKey::generate(KeyType::EcP256);
+  CertificateBuilder b;
+  b.subject({{"CN", cn}})
+      .public_key(out.key.public_key())
+      .validity(now - std::chrono::hours(1), now + std::chrono::hours(24))
+      .ca(ca);
+  if (ca) {
+    b.key_usage({"keyCertSign", "cRLSign"});
+  } else {
+    b.key_usage({"digitalSignature"});
+  }
+  if (!eku.empty()) b.extended_key_usage(eku);
+  if (!sans.dns.empty() || !sans.ips.empty() || !sans.uris.empty()) b.subject_alt_names(sans);
+  out.cert = issuer ? b.sign(issuer->key, &issuer->cert) : b.sign(out.key);
+  return out;
+}
+
+struct TestPki {
+  Issued ca, server, client_ca, client_intermediate, client;
+
+  static TestPki make() {
+    TestPki p;
+    p.ca = issue("Test Server CA", nullptr, true);
+    SubjectAltNames server_sans;
+    server_sans.dns = {"localhost"};
+    server_sans.ips = {"127.0.0.1"};
+    p.server = issue("localhost", &p.ca, false, server_sans, {"serverAuth"});
+    p.client_ca = issue("Test Client CA", nullptr, true);
+    p.client_intermediate = issue("Test Client Intermediate", &p.client_ca, true);
+    SubjectAltNames client_sans;
+    client_sans.dns = {"keep.example.com"};
+    p.client = issue("keep", &p.client_intermediate, false, client_sans, {"clientAuth"});
+    return p;
+  }
+  std::string client_chain_pem() const {
+    return client.cert.to_pem() + client_intermediate.cert.to_pem();
+  }
+};
+
+}  // namespace enarx::net::testing
