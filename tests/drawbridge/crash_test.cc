@@ -200,7 +200,9 @@ TEST(DrawbridgeCrash, SigkillDuringConcurrentUploadsLosesNothingCommitted) {
     std::string prefix = client.base + "/alice/app/_tag/" + tag;
     auto t = client.http->get(prefix, auth);
     bool must = committed.count(tag) > 0;
-    if (must) ASSERT_EQ(t.status, 200) << "committed tag lost: " << tag;
+    if (must) {
+      ASSERT_EQ(t.status, 200) << "committed tag lost: " << tag;
+    }
     if (t.status == 404) {
       EXPECT_FALSE(listed_set.count(tag)) << tag;
       continue;

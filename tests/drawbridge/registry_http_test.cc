@@ -282,8 +282,9 @@ TYPED_TEST(RegistryHttp, RejectsBadUploads) {
     EXPECT_EQ(r.status, 400) << bad;
     EXPECT_EQ(r.code(), "drawbridge.name.entry") << bad;
   }
-  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/../x").status, 400);
-  EXPECT_EQ(this->call(net::Method::Get, "/../v0.1.0/alice").status, 400);
+  // (libcurl removes literal dot segments, so send them percent-encoded.)
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/%2E%2E/x").status, 400);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/a%2Fb").status, 400);
   // Version negotiation: newer minor in 0.x is refused.
   EXPECT_EQ(this->call(net::Method::Get, "/alice/app/_tag").status, 200);
   this->base.replace(this->base.find("v0.1.0"), 6, "v0.9.0");
