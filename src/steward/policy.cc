@@ -158,6 +158,20 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
   return policy;
 }
 
+void Policy::apply_overrides(bool allow_insecure, const std::vector<std::string>& extra_dns_sans) {
+  if (!allow_insecure && extra_dns_sans.empty()) return;
+  std::string text = digest + "\n";
+  if (allow_insecure) {
+    issuance.allow_insecure = true;
+    text += "override allow_insecure = true\n";
+  }
+  for (const auto& s : extra_dns_sans) {
+    issuance.extra_dns_sans.push_back(s);
+    text += "override extra_dns_san = " + s + "\n";
+  }
+  digest = to_hex(sha256(as_bytes(text)));
+}
+
 Policy Policy::load(const std::filesystem::path& file, bool tolerate_server_tables) {
   std::string text;
   try {

@@ -48,6 +48,10 @@ class Policy {
                       bool tolerate_server_tables = false);
   static Policy load(const std::filesystem::path& file, bool tolerate_server_tables = false);
 
+  // Command-line overrides (--allow-insecure, --san): applied on top of the file, and folded
+  // into `digest` so certificates record the policy actually in force.
+  void apply_overrides(bool allow_insecure, const std::vector<std::string>& extra_dns_sans);
+
   IssuancePolicy issuance;
   std::vector<Certificate> simulated_roots;
   std::vector<std::filesystem::path> simulated_root_files;

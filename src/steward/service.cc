@@ -181,15 +181,15 @@ int run_service(const config::Config& cfg,
     log::configure(lo);
 
     // Policy: --policy file, else the policy tables of the configuration file.
-    Policy policy;
+    Policy policy = Policy::parse("");
     if (auto p = cfg.find_string("policy.file")) {
       policy = Policy::load(*p);
     } else if (config_file) {
       policy = Policy::load(*config_file, /*tolerate_server_tables=*/true);
     }
-    if (cfg.get_bool("policy.allow_insecure")) policy.issuance.allow_insecure = true;
-    if (cfg.has("policy.san"))
-      for (const auto& s : cfg.get_list("policy.san")) policy.issuance.extra_dns_sans.push_back(s);
+    policy.apply_overrides(cfg.get_bool("policy.allow_insecure"),
+                           cfg.has("policy.san") ? cfg.get_list("policy.san")
+                                                 : std::vector<std::string>{});
     if (policy.issuance.allow_insecure) {
       log::warn("steward.insecure_mode",
                 {{"detail",

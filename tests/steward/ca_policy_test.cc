@@ -156,6 +156,17 @@ TEST(PolicyParse, DigestFollowsContent) {
   EXPECT_EQ(a.digest, d.digest);
 }
 
+TEST(PolicyParse, OverridesChangeTheDigest) {
+  auto a = Policy::parse("");
+  auto b = Policy::parse("");
+  b.apply_overrides(false, {});
+  EXPECT_EQ(a.digest, b.digest);
+  b.apply_overrides(true, {"x.example"});
+  EXPECT_TRUE(b.issuance.allow_insecure);
+  EXPECT_EQ(b.issuance.extra_dns_sans, std::vector<std::string>{"x.example"});
+  EXPECT_NE(a.digest, b.digest);
+}
+
 TEST(TdxEvidenceCodec, RoundTripAndMinimalForm) {
   TdxEvidence ev;
   ev.quote = Bytes{1, 2, 3};
