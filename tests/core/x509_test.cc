@@ -515,6 +515,79 @@ TEST(RealVectors, AmdMilanCrl) {
   EXPECT_EQ(verify_chain(m.vcek, inter, anchors, opt).size(), 3u);
 }
 
+struct SnpCase {
+  const char* leaf;     // under testvectors/snp/
+  const char* bundle;   // roots/<bundle>
+  int signer;           // index of the issuing key in the bundle (0 = ASK, 2 = ASVK)
+  const char* when;
+  const char* expected;  // "" = verifies
+};
+
+TEST(RealVectors, AllSnpChains) {
+  REQUIRE_SHARED();
+  const std::string base = shared_dir() + "/testvectors/snp/";
+  const SnpCase cases[] = {
+      {"s01_milan_gosevguest/vcek.der", "amd_milan_ask_ark_asvk.pem", 0, "2025-01-01T00:00:00Z", ""},
+      {"s04_milan_virtee/vcek.der", "amd_milan_ask_ark_asvk.pem", 0, "2025-01-01T00:00:00Z", ""},
+      {"s07_milan_steward/vcek.der", "amd_milan_ask_ark_asvk.pem", 0, "2025-01-01T00:00:00Z", ""},
+      {"s03_milan_vlek_aws/vlek.der", "amd_milan_ask_ark_asvk.pem", 2, "2025-06-01T00:00:00Z", ""},
+      {"s08_turin_vcek_only/vcek.der", "amd_turin_ask_ark_asvk.pem", 0, "2025-06-01T00:00:00Z", ""},
+      // A VCEK whose hwID was edited: the ASK signature no longer matches.
+      {"n01_tampered_vcek/neg_vcek_tampered_hwid.der", "amd_milan_ask_ark_asvk.pem", 0,
+       "2025-01-01T00:00:00Z", "x509.chain.bad_signature"},
+      // A Milan VCEK offered to the Genoa roots.
+      {"s01_milan_gosevguest/vcek.der", "amd_genoa_ask_ark_asvk.pem", 0, "2025-01-01T00:00:00Z",
+       "x509.chain.untrusted"},
+      // A VCEK with the VLEK signer as the only intermediate.
+      {"s01_milan_gosevguest/vcek.der", "amd_milan_ask_ark_asvk.pem", 2, "2025-01-01T00:00:00Z",
+       "x509.chain.untrusted"},
+  };
+  for (const SnpCase& c : cases) {
+    SCOPED_TRACE(std::string(c.leaf) + " / " + c.bundle);
+    auto roots = Certificate::chain_from_pem(slurp(base + "roots/" + c.bundle));
+    ASSERT_EQ(roots.size(), 3u);
+    Certificate leaf = Certificate::from_der(as_bytes(slurp(base + c.leaf)));
+    std::vector<Certificate> inter{roots[static_cast<std::size_t>(c.signer)]}, anchors{roots[1]};
+    EXPECT_TRUE(roots[1].is_self_issued());
+    EXPECT_TRUE(roots[1].signed_by(roots[1].public_key()));
+    if (std::string(c.expected).empty()) {
+      auto path = verify_chain(leaf, inter, anchors, opts_at(at(c.when)));
+      ASSERT_EQ(path.size(), 3u);
+      EXPECT_EQ(path[1], inter[0]);
+      EXPECT_TRUE(leaf.signed_by(inter[0].public_key()));
+    } else {
+      EXPECT_EQ(code_of([&] { verify_chain(leaf, inter, anchors, opts_at(at(c.when))); }),
+                c.expected);
+    }
+  }
+  // Genoa ARK CRL: valid signature, revokes 0x020001 (not the current ASK 0x020002).
+  auto genoa = Certificate::chain_from_pem(slurp(base + "roots/amd_genoa_ask_ark_asvk.pem"));
+  Crl crl = Crl::from_der(as_bytes(slurp(base + "crls/amd_genoa_ark_crl_2022-10-31.der")));
+  EXPECT_TRUE(crl.signed_by(genoa[1].public_key()));
+  EXPECT_EQ(crl.revoked_count(), 1u);
+  EXPECT_EQ(genoa[0].serial_hex(), "020002");
+  EXPECT_FALSE(crl.is_revoked(genoa[0]));
+  std::vector<Certificate> anchors{genoa[1]};
+  ChainVerifyOptions o = opts_at(at("2023-01-01T00:00:00Z"));
+  o.crls = {crl};
+  o.require_crls = true;
+  EXPECT_EQ(verify_chain(genoa[0], {}, anchors, o).size(), 2u);
+}
+
+TEST(RealVectors, AzureBundleInOneFile) {
+  REQUIRE_SHARED();
+  const std::string base = shared_dir() + "/testvectors/snp/";
+  auto certs = Certificate::chain_from_pem(slurp(base + "s05_milan_azure/vcek_ask_ark.pem"));
+  ASSERT_EQ(certs.size(), 3u);
+  auto roots = Certificate::chain_from_pem(slurp(base + "roots/amd_milan_ask_ark_asvk.pem"));
+  std::vector<Certificate> anchors{roots[1]};
+  // Only the pinned ARK is trusted; the bundle's own ARK copy is just another untrusted cert.
+  std::vector<Certificate> inter{certs[1], certs[2]};
+  auto path = verify_chain(certs[0], inter, anchors, opts_at(at("2025-01-01T00:00:00Z")));
+  EXPECT_EQ(path.size(), 3u);
+  EXPECT_EQ(path.back(), roots[1]);
+}
+
 TEST(RealVectors, IntelSgxRoot) {
   REQUIRE_SHARED();
   const std::string base = shared_dir() + "/testvectors/sgx/common/";
