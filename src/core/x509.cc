@@ -550,6 +550,7 @@ std::vector<Certificate> verify_chain(const Certificate& leaf,
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_time(param, to_time_t(options.at));
   X509_VERIFY_PARAM_set_depth(param, options.max_depth);
+  if (options.partial_chain) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   if (options.require_crls) {
     for (const Crl& crl : options.crls) {
       ossl::check(X509_CRL_up_ref(crl.get()) == 1, "x509.internal", "X509_CRL_up_ref failed");

@@ -109,6 +109,9 @@ struct ChainVerifyOptions {
   // Extended key usage the leaf must allow, e.g. "1.3.6.1.5.5.7.3.1" (serverAuth); empty = any.
   std::string required_eku;
   int max_depth = 8;
+  // Accept a path that ends at an anchor which is not self-signed (an intermediate CA pinned as
+  // trust anchor; OpenSSL X509_V_FLAG_PARTIAL_CHAIN). Off by default: anchors must be roots.
+  bool partial_chain = false;
 };
 
 // Verifies `leaf` up to one of `anchors` (only these are trusted; no system store), using

@@ -293,9 +293,16 @@ TEST(VerifyChain, WrongAnchorMissingIntermediate) {
   EXPECT_EQ(code_of([&] { verify_chain(pki.leaf, inter, wrong, o); }), "x509.chain.untrusted");
   EXPECT_EQ(code_of([&] { verify_chain(pki.leaf, {}, right, o); }), "x509.chain.untrusted");
   EXPECT_EQ(code_of([&] { verify_chain(pki.leaf, inter, {}, o); }), "x509.chain.untrusted");
-  // The intermediate is not an anchor: no partial chains.
+  // The intermediate is not an anchor: no partial chains...
   std::vector<Certificate> int_anchor{pki.intermediate};
   EXPECT_EQ(code_of([&] { verify_chain(pki.leaf, {}, int_anchor, o); }), "x509.chain.untrusted");
+  // ...unless asked for.
+  ChainVerifyOptions partial = o;
+  partial.partial_chain = true;
+  auto path = verify_chain(pki.leaf, {}, int_anchor, partial);
+  ASSERT_EQ(path.size(), 2u);
+  EXPECT_EQ(path[1], pki.intermediate);
+  EXPECT_EQ(code_of([&] { verify_chain(pki.leaf, {}, wrong, partial); }), "x509.chain.untrusted");
   // Same subject name, different key: signature does not verify.
   Certificate impostor = CertificateBuilder()
                              .subject({{"CN", "Test Root"}, {"O", "Enarx"}})
