@@ -223,6 +223,9 @@ struct CachingVerifier::State {
   mutable std::mutex mu;
   std::map<std::string, PckResult> pck;
   std::map<std::string, Window> signatures;
+  // QE report + signature + auth data + attestation key, certified by a given PCK: constant for
+  // every quote a platform's QE signs with the same attestation key.
+  std::map<std::string, PublicKey> attestation_keys;
   std::size_t hits = 0;
 };
 
@@ -268,29 +271,46 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   v.simulated = pck.simulated;
   v.crls = pck.crls;
 
-  // 2. QE report signed by the PCK key.
-  const ByteView qe_sig(quote.qe_report_signature);
-  if (!v.pck_chain.front().public_key().verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.qe_report.raw,
-                                                        qe_sig.first(32), qe_sig.last(32))) {
-    throw Error("dcap.quote.qe_report_signature_invalid",
-                "the QE report signature does not verify with the PCK key");
-  }
-  // 3. QE report data binds the attestation key and QE auth data.
-  Bytes bound = quote.attestation_key;
-  bound.insert(bound.end(), quote.qe_auth_data.begin(), quote.qe_auth_data.end());
-  Bytes expected = sha256(bound);
-  expected.resize(64, 0);
-  require(quote.qe_report.report_data == expected, "dcap.quote.qe_report_data_mismatch",
-          "QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes");
-  // 4. Quote signature by the attestation key.
+  // 2.-3. QE report signed by the PCK key; its report data binds the attestation key and QE
+  // auth data. Cached per (PCK, QE report, attestation key) since the QE reuses them.
   PublicKey att;
-  try {
-    const ByteView k(quote.attestation_key);
-    att = PublicKey::from_ec_point(KeyType::EcP256, k.first(32), k.last(32));
-  } catch (const Error& e) {
-    throw Error("dcap.quote.attestation_key_invalid",
-                std::string("attestation key is not a P-256 point: ") + e.what());
+  std::string qe_key;
+  if (cache) {
+    qe_key = cache_key({quote.qe_report.raw, quote.qe_report_signature, quote.qe_auth_data,
+                        quote.attestation_key, v.pck_chain.front().fingerprint_sha256()});
+    std::lock_guard lock(cache->mu);
+    auto it = cache->attestation_keys.find(qe_key);
+    if (it != cache->attestation_keys.end()) {
+      att = it->second;
+      ++cache->hits;
+    }
   }
+  if (!att) {
+    const ByteView qe_sig(quote.qe_report_signature);
+    if (!v.pck_chain.front().public_key().verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.qe_report.raw,
+                                                          qe_sig.first(32), qe_sig.last(32))) {
+      throw Error("dcap.quote.qe_report_signature_invalid",
+                  "the QE report signature does not verify with the PCK key");
+    }
+    Bytes bound = quote.attestation_key;
+    bound.insert(bound.end(), quote.qe_auth_data.begin(), quote.qe_auth_data.end());
+    Bytes expected = sha256(bound);
+    expected.resize(64, 0);
+    require(quote.qe_report.report_data == expected, "dcap.quote.qe_report_data_mismatch",
+            "QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes");
+    try {
+      const ByteView k(quote.attestation_key);
+      att = PublicKey::from_ec_point(KeyType::EcP256, k.first(32), k.last(32));
+    } catch (const Error& e) {
+      throw Error("dcap.quote.attestation_key_invalid",
+                  std::string("attestation key is not a P-256 point: ") + e.what());
+    }
+    if (cache) {
+      std::lock_guard lock(cache->mu);
+      cache->attestation_keys[qe_key] = att;
+    }
+  }
+  // 4. Quote signature by the attestation key.
   const ByteView sig(quote.signature);
   if (!att.verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.signed_data, sig.first(32), sig.last(32))) {
     throw Error("dcap.quote.signature_invalid",

@@ -388,7 +388,7 @@ TEST(DcapVerify, CachingVerifierReusesChainsAndCollateral) {
   const auto v1 = verifier.verify(q, c, o);
   EXPECT_EQ(verifier.cache_hits(), 0u);
   const auto v2 = verifier.verify(q, c, o);
-  EXPECT_EQ(verifier.cache_hits(), 3u);  // PCK chain, TCB info, QE identity
+  EXPECT_EQ(verifier.cache_hits(), 4u);  // PCK chain, QE report, TCB info, QE identity
   EXPECT_EQ(claims(v1), claims(v2));
   // Outside the cached window the full checks run again (and fail on the expired CRL).
   EXPECT_EQ(error_code([&] { verifier.verify(q, c, opts("2026-11-23T00:00:00Z")); }), "dcap.crl.expired");
