@@ -101,6 +101,17 @@ TEST(CsrBuilder, DuplicatesAndSubject) {
   EXPECT_TRUE(bare.verify_self_signature());
 }
 
+TEST(CsrBuilder, OtherKeyTypes) {
+  for (KeyType t : {KeyType::Ed25519, KeyType::Rsa}) {
+    PrivateKey key = PrivateKey::generate(t);
+    Bytes der = CsrBuilder().add_extension({"1.3.6.1.4.1.58270.1.1", false, kEvidence}).build_der(key);
+    CertificationRequest req = CertificationRequest::from_der(der);
+    EXPECT_TRUE(req.verify_self_signature()) << to_string(t);
+    EXPECT_EQ(req.public_key().type(), t);
+    EXPECT_EQ(req.extensions().size(), 1u);
+  }
+}
+
 // Reads our CSR back with the OpenSSL CLI, as an independent parser.
 TEST(CsrBuilder, OpensslCliReadsItBack) {
   if (std::system("openssl version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl CLI";

@@ -410,6 +410,35 @@ TEST(VerifyChain, CrlRevocation) {
   EXPECT_NO_THROW(verify_chain(pki.leaf, inter, anchors, opt));
 }
 
+TEST(VerifyChain, Ed25519AndRsaIssuers) {
+  for (KeyType t : {KeyType::Ed25519, KeyType::Rsa}) {
+    SCOPED_TRACE(to_string(t));
+    PrivateKey root_key = PrivateKey::generate(t);
+    PrivateKey leaf_key = PrivateKey::generate(KeyType::EcP256);
+    const TimePoint nb = at("2024-01-01T00:00:00Z"), na = at("2026-01-01T00:00:00Z");
+    Certificate root = CertificateBuilder()
+                           .subject({{"CN", "root"}})
+                           .validity(nb, na)
+                           .ca(true)
+                           .key_usage({"keyCertSign", "cRLSign"})
+                           .sign(root_key);
+    Certificate leaf = CertificateBuilder()
+                           .subject({{"CN", "leaf"}})
+                           .public_key(leaf_key.public_key())
+                           .validity(nb, na)
+                           .sign(root_key, &root);
+    std::vector<Certificate> anchors{root};
+    EXPECT_EQ(verify_chain(leaf, {}, anchors, opts_at(at("2025-01-01T00:00:00Z"))).size(), 2u);
+    Bytes der = leaf.to_der();
+    der[der.size() - 3] ^= 0x04;
+    EXPECT_EQ(code_of([&] {
+                verify_chain(Certificate::from_der(der), {}, anchors,
+                             opts_at(at("2025-01-01T00:00:00Z")));
+              }),
+              "x509.chain.bad_signature");
+  }
+}
+
 TEST(VerifyChain, ExtendedKeyUsage) {
   Pki pki;
   std::vector<Certificate> inter{pki.intermediate}, anchors{pki.root};
