@@ -181,6 +181,13 @@ struct Registry::Impl {
     not_found();
   }
 
+  // application/json may carry parameters ("; charset=utf-8"); the others are exact tokens.
+  static bool is_json(const std::string& type) {
+    auto base = type.substr(0, type.find(';'));
+    while (!base.empty() && base.back() == ' ') base.pop_back();
+    return net::iequals(base, kJsonType);
+  }
+
   std::string content_type(const net::Request& req) {
     auto t = req.header("Content-Type");
     if (!t || t->empty()) fail(400, "drawbridge.content_type_missing", "Content-Type header missing");
@@ -295,7 +302,7 @@ struct Registry::Impl {
       case Kind::User: {
         auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Users);
         json_limit(req);
-        if (content_type(req) != kJsonType) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
         auto record = parse_user(req.body);
         if (record.subject != tok.subject)
           fail(401, "drawbridge.auth.subject_mismatch", "You are logged in as " + tok.subject);
@@ -311,7 +318,7 @@ struct Registry::Impl {
       case Kind::Repo: {
         auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Repositories);
         json_limit(req);
-        if (content_type(req) != kJsonType) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
         need_owner(t.user, tok);
         auto config = parse_repo(req.body);
         auto canonical = repo_to_json(config);
