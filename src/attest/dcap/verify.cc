@@ -319,10 +319,11 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
 
   // 5. Collateral signatures, chained to the PCK chain's anchor, with freshness.
   const Certificate& anchor = v.pck_chain.back();
-  auto check_sig = [&](const std::string& body, const Bytes& signature, const std::string& what) {
+  auto check_sig = [&](const std::string& body, const Bytes& body_sha256, const Bytes& signature,
+                       const std::string& what) {
     std::string key;
     if (cache) {
-      key = cache_key({as_bytes(body), signature, anchor.fingerprint_sha256(),
+      key = cache_key({body_sha256, signature, anchor.fingerprint_sha256(),
                        as_bytes(crl_key_material), as_bytes(opts_key)});
       std::lock_guard lock(cache->mu);
       auto it = cache->signatures.find(key);
@@ -340,7 +341,7 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   };
   if (collateral.tcb_info) {
     const auto& t = *collateral.tcb_info;
-    check_sig(t.signed_body, t.signature, "tcb_info");
+    check_sig(t.signed_body, t.body_sha256, t.signature, "tcb_info");
     check_freshness(t.value.issue_date_tp, t.value.next_update_tp, t.value.issue_date,
                     t.value.next_update, options, "TCB info");
     require(t.value.id == (tdx ? "TDX" : "SGX"), "dcap.collateral.wrong_type",
@@ -355,7 +356,7 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   }
   if (collateral.qe_identity) {
     const auto& q = *collateral.qe_identity;
-    check_sig(q.signed_body, q.signature, "qe_identity");
+    check_sig(q.signed_body, q.body_sha256, q.signature, "qe_identity");
     check_freshness(q.value.issue_date_tp, q.value.next_update_tp, q.value.issue_date,
                     q.value.next_update, options, "QE identity");
     require(q.value.id == (tdx ? "TD_QE" : "QE"), "dcap.collateral.wrong_type",
