@@ -166,12 +166,14 @@ struct Steward::Checked {
   Bytes evidence_value;
   VerifiedEvidence evidence;
   SubjectAltNames sans;
+  Bytes spki;
   std::size_t index = 0;
 };
 
 Steward::Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const Clock> clock,
                  StewardLimits limits)
     : ca_(std::move(ca)),
+      signer_(ca_.key(), ca_.certificate()),
       policy_(std::move(policy)),
       clock_(clock ? std::move(clock) : system_clock()),
       limits_(limits) {}
@@ -261,9 +263,9 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
 
     c.evidence_oid = ext.oid;
     c.evidence_value = ext.value;
-    const Bytes spki = c.csr.spki_der();
+    c.spki = c.csr.spki_der();
     try {
-      c.evidence = c.verifier->verify(VerifyContext{c.evidence_value, spki, now});
+      c.evidence = c.verifier->verify(VerifyContext{c.evidence_value, c.spki, now});
     } catch (const Rejection&) {
       throw;
     } catch (const Error& e) {
@@ -347,36 +349,34 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
   auto not_after = now + policy_.issuance.certificate_lifetime;
   not_after = std::min(not_after, ca_.certificate().not_after());
 
-  CertificateBuilder builder;
-  builder.subject_der(subject)
-      .public_key(c.csr.public_key())
-      .serial(random_bytes(16))
-      .validity(now - policy_.issuance.backdate, not_after)
-      .ca(false)
-      .key_usage({"digitalSignature"}, true)
-      .extended_key_usage({"serverAuth", "clientAuth"}, false)
-      .subject_key_identifier(true);
-  if (!sans.uris.empty() || !sans.dns.empty()) {
-    // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
-    builder.subject_alt_names(sans, empty_subject && !insecure);
-  }
+  LeafProfile profile;
+  profile.serial = random_bytes(16);                  // 128 random bits
+  if (profile.serial[0] == 0) profile.serial[0] = 1;  // keep the INTEGER 16 or 17 bytes long
+  profile.not_before = now - policy_.issuance.backdate;
+  profile.not_after = not_after;
+  profile.subject_der = std::move(subject);
+  profile.spki_der = c.spki;
+  profile.sans = std::move(sans);
+  // RFC 5280 4.2.1.6: with an empty subject the SAN extension must be critical.
+  profile.sans_critical = empty_subject && !insecure;
   der::Writer claims_value;
   claims_value.add_utf8_string(claims_text);
-  builder.add_extension(Extension{std::string(oids::kAttestedClaims), false, claims_value.take()});
-  builder.add_extension(
-      Extension{std::string(oids::kTcgDiceTaggedEvidence), false,
-                encode_tagged_evidence(c.evidence_oid, c.evidence_value,
-                                       c.verifier->binding_digest(), c.csr.spki_der())});
+  profile.extra.push_back(
+      Extension{std::string(oids::kAttestedClaims), false, claims_value.take()});
+  profile.extra.push_back(Extension{std::string(oids::kTcgDiceTaggedEvidence), false,
+                                    encode_tagged_evidence(c.evidence_oid, c.evidence_value,
+                                                           c.verifier->binding_digest(), c.spki)});
   if (insecure) {
     der::Writer reason;
     reason.add_utf8_string(*ev.insecure_reason);
-    builder.add_extension(Extension{std::string(oids::kInsecureAttestation), false, reason.take()});
+    profile.extra.push_back(
+        Extension{std::string(oids::kInsecureAttestation), false, reason.take()});
   }
   if (c.evidence_oid == oids::kKvmEvidence) {
     // Enarx's steward copies the (empty) KVM extension into the certificate; keep doing so.
-    builder.add_extension(Extension{std::string(oids::kKvmEvidence), false, {}});
+    profile.extra.push_back(Extension{std::string(oids::kKvmEvidence), false, {}});
   }
-  return builder.sign(ca_.key(), &ca_.certificate()).to_der();
+  return signer_.sign(profile);
 }
 
 Response Steward::handle(std::string_view content_type, ByteView body) const {

@@ -25,6 +25,7 @@
 #include "steward/ca.h"
 #include "steward/evidence.h"
 #include "steward/policy.h"
+#include "steward/profile.h"
 
 namespace enarx::steward {
 
@@ -85,6 +86,7 @@ class Steward {
   Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
 
   CertificateAuthority ca_;
+  LeafSigner signer_;
   Policy policy_;
   std::shared_ptr<const Clock> clock_;
   StewardLimits limits_;
