@@ -400,13 +400,17 @@ std::uint16_t Wasi::fd_sync(HostCall& c) { return fd(c.u32(0)) ? kSuccess : kBad
 std::uint16_t Wasi::fd_prestat_get(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
-  // wasi-libc scans fds 3, 4, ... until EBADF; Enarx's sockets sit before our preopen, so a
-  // descriptor that exists but is not a preopen answers ENOTSUP ("not a preopened directory")
-  // rather than EBADF, and wasi-libc skips it.
-  if (f->preopen.empty()) return kNotsup;
   std::uint8_t* p = c.memory().ptr(c.u32(1), 8);
   if (!p) return kFault;
   std::memset(p, 0, 8);
+  // wasi-libc scans fds 3, 4, ... and stops at the first EBADF (any other error aborts the
+  // program). Enarx's sockets sit at their [[files]] index, before our preopen, so a descriptor
+  // that exists but is not a preopen reports a prestat whose tag is not "dir" (1): wasi-libc
+  // skips unknown tags and goes on to find the assets directory.
+  if (f->preopen.empty()) {
+    p[0] = 1;
+    return kSuccess;
+  }
   auto len = static_cast<std::uint32_t>(f->preopen.size());
   std::memcpy(p + 4, &len, 4);
   return kSuccess;

@@ -207,7 +207,9 @@ TEST_F(WasiTest, Preopens) {
   EXPECT_EQ(call("fd_prestat_dir_name", {3, 100, 0}), kNametoolong);
   EXPECT_EQ(call("fd_prestat_dir_name", {3, kOob, 1}), kFault);
   EXPECT_EQ(call("fd_prestat_get", {3, kOob}), kFault);
-  EXPECT_EQ(call("fd_prestat_get", {1, 0}), kNotsup);  // exists, not a preopen
+  EXPECT_EQ(call("fd_prestat_get", {1, 0}), kSuccess);  // exists, not a preopen: tag 1
+  EXPECT_EQ(mem().ptr(0, 1)[0], 1);
+  EXPECT_EQ(call("fd_prestat_dir_name", {1, 100, 1}), kNotsup);
   EXPECT_EQ(call("fd_prestat_get", {4, 0}), kBadf);    // end of the list
 }
 
