@@ -19,7 +19,7 @@ time_it() {  # label, command...
   t0=$(now); "$@" > "$out/last.txt"; t1=$(now)
   t=$(echo "$t1 - $t0" | bc -l)
   printf '%-34s %8.3f s   %s\n' "$label" "$t" "$(head -c 16 "$out/last.txt")"
-  echo "$t"> "$out/$(echo "$label" | tr -c 'a-z0-9' _).t"
+  echo "$t" > "$out/$(printf %s "$label" | tr -c 'a-z0-9' _).t"
 }
 
 echo "== sha256 of 64 MiB (whole process, one run)"
