@@ -18,6 +18,7 @@ done
 [ -x "$BIN" ] || { echo "build drawbridge first: $BIN"; exit 2; }
 
 W=$(mktemp -d /tmp/drawbridge-bench.XXXXXX)
+chmod 0755 "$W"   # nginx workers (www-data) must reach $W/www; the data dir stays 0700
 cleanup() { [ -n "${DB_PID:-}" ] && kill $DB_PID 2>/dev/null || true
             [ -f "$W/nginx.pid" ] && kill "$(cat $W/nginx.pid)" 2>/dev/null || true
             rm -rf "$W"; }
@@ -101,8 +102,10 @@ sleep 0.5
 
 TAG=/api/v0.1.0/alice/bench/_tag/1.0.0
 BLOB=$TAG/tree/main.wasm
-cmp <(curl -s --cacert "$W/cert.pem" https://localhost:$DB_PORT$BLOB) <(curl -s --cacert "$W/cert.pem" https://localhost:$NG_PORT$BLOB) \
-  || { echo "drawbridge and nginx serve different bytes"; exit 1; }
+curl -s --cacert "$W/cert.pem" -o "$W/db.out" https://localhost:$DB_PORT$BLOB
+curl -s --cacert "$W/cert.pem" -o "$W/ng.out" https://localhost:$NG_PORT$BLOB
+cmp -s "$W/db.out" "$W/ng.out" || { echo "drawbridge and nginx serve different bytes"; ls -l "$W"/*.out; sha256sum "$W"/*.out "$W"/data/blobs/sha256/*/*; [ -n "${KEEP:-}" ] && sleep 600; exit 1; }
+rm -f "$W/db.out" "$W/ng.out"
 
 rps() { wrk -t2 -c${2} -d${DUR}s "$1" | awk '/Requests\/sec/ {print $2}'; }
 echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s, $(nproc) cores, blob ${BLOB_MB} MiB"
