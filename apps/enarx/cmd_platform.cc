@@ -201,6 +201,11 @@ void register_platform(CLI::App& root) {
                                  files.crl});
             } else {
               hc.crl_list_der = read_optional(o.amd_dir / "crls.der");
+              if (!e.endorsement_cert()) {
+                // No certificate table from the host: use the VCEK cached by `snp vcek`.
+                auto req = platform::cache::vcek_request_from_report(e.report_or_quote, "Milan");
+                hc.vcek_der = read_optional(o.amd_dir / platform::cache::vcek_file_name(req));
+              }
             }
           } else if (e.platform == platform::Platform::Sgx || e.platform == platform::Platform::Tdx) {
             hc.crl_list_der = read_optional(o.intel_dir / "crls.der");
