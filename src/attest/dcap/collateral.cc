@@ -305,10 +305,9 @@ TcbInfo parse_tcb_info_body(std::string_view body) {
     TcbLevel l;
     if (t.version == 2) {
       for (int c = 1; c <= 16; ++c) {
-        char name[24];
-        std::snprintf(name, sizeof name, "sgxtcbcomp%02dsvn", c);
+        const std::string name = std::string("sgxtcbcomp") + (c < 10 ? "0" : "") + std::to_string(c) + "svn";
         l.sgx_components[static_cast<std::size_t>(c - 1)] =
-            static_cast<std::uint8_t>(int_field(tcb, name, lctx + ".tcb", 0, 255));
+            static_cast<std::uint8_t>(int_field(tcb, name.c_str(), lctx + ".tcb", 0, 255));
       }
     } else {
       l.sgx_components = components(tcb, "sgxtcbcomponents", lctx + ".tcb");

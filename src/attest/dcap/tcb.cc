@@ -57,8 +57,8 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
     const auto& svn = td->tee_tcb_svn;
     if (svn.at(1) > 0 && !info.tdx_module_identities.empty()) {
       tdx_first = 2;
-      char id[8];
-      std::snprintf(id, sizeof id, "TDX_%02X", static_cast<unsigned>(svn[1]));
+      static const char* const kHex = "0123456789ABCDEF";
+      const std::string id = std::string("TDX_") + kHex[svn[1] >> 4] + kHex[svn[1] & 0xf];
       auto it = std::find_if(info.tdx_module_identities.begin(), info.tdx_module_identities.end(),
                              [&](const TdxModuleIdentity& m) { return m.id == id; });
       require(it != info.tdx_module_identities.end(), "dcap.tcb.tdx_module_unknown",
