@@ -11,8 +11,10 @@ cd "$repo"
 
 bash deps/install.sh
 jobs="$(nproc)"
-export CCACHE_DIR="${CCACHE_DIR:-$repo/.deps/ccache}"
-export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-5G}"
+# Relative paths in the ccache hash, so clones at other paths share the cache.
+export CCACHE_BASEDIR="$repo"
+export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
+start=$SECONDS
 
 stage() { printf '\n=== %s ===\n' "$*"; }
 
@@ -33,7 +35,12 @@ if [[ "${ENARX_SKIP_ASAN:-0}" != 1 ]]; then
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   run_suite build/asan Asan
 fi
-if [[ "${ENARX_SKIP_FUZZ:-0}" != 1 ]]; then
+# CI has a hard 90-minute limit on 2 cores: the fuzz smoke (a third, clang-instrumented build)
+# runs only when the two mandatory suites left enough time. Its skip is printed, never silent.
+fuzz_budget="${ENARX_FUZZ_BUDGET_SECONDS:-3000}"
+if [[ "${ENARX_SKIP_FUZZ:-0}" != 1 && $((SECONDS - start)) -gt $fuzz_budget ]]; then
+  echo "NOTE: fuzz smoke skipped: $((SECONDS - start))s already used (budget ${fuzz_budget}s); run scripts/fuzz.sh by hand"
+elif [[ "${ENARX_SKIP_FUZZ:-0}" != 1 ]]; then
   stage "fuzz smoke (${ENARX_FUZZ_SECONDS:-20}s per target)"
   scripts/fuzz.sh "${ENARX_FUZZ_SECONDS:-20}"
 fi
