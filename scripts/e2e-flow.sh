@@ -9,8 +9,8 @@
 #  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example
 #  5. `enarx deploy` attests (sim-snp -> steward), fetches over mutual TLS, runs the workload
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
-#  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward,
-#     tampered blob in the store — each must fail at its own step
+#  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
+#     and, separately, its certificates), tampered blob in the store — each must fail at its own step
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:-$repo/build/release}" && pwd)"
@@ -103,7 +103,8 @@ TOML
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.0" --sign-key "$work/publisher.key" 2>&1 | sed 's/^/    /'
 digest="$("$enarx" package info "$host/alice/web:1.0.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')"
 ok "published $host/alice/web:1.0.0 = $digest, signed by $signer"
-unset ENARX_TOKEN   # the keep fetches with its attested certificate, not the owner's token
+# The owner's token reads the private tag's metadata; the tree itself is fetched by the keep
+# with its attested certificate only (drawbridge checks the slug in the certificate).
 
 step "5. deploy: attest on sim-snp, get a steward certificate, fetch over mutual TLS, run"
 "$enarx" deploy "$host/alice/web:1.0.0@$digest" --signer "$work/publisher.key" \
@@ -125,9 +126,7 @@ wait "$deploy_pid" || die "the workload exited non-zero"
 ok "workload served two connections and exited 0"
 
 step "7. failure cases, each at its own step"
-export ENARX_TOKEN="$("$drawbridge" token --data-dir "$work/drawbridge" --subject alice)"
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.1" >/dev/null 2>&1   # unsigned
-unset ENARX_TOKEN
 common=(--steward "https://localhost:$SP" --platform sim-snp --sim-dir "$work/sim" --time-limit 5)
 expect_exit 22 "wrong digest pin" \
   "$enarx" deploy "$host/alice/web:1.0.0@sha-256:$(printf '0%.0s' {1..64})" --steward-ca "$work/steward/ca.crt" "${common[@]}"
@@ -135,6 +134,16 @@ expect_exit 23 "unsigned tag with --signer" \
   "$enarx" deploy "$host/alice/web:1.0.1" --signer "$signer" --steward-ca "$work/steward/ca.crt" "${common[@]}"
 expect_exit 25 "untrusted steward (TLS trust is another CA)" \
   "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$registry_ca" "${common[@]}"
+# A second steward that nobody trusts: it certifies the keep, but drawbridge (and any relying
+# party holding the real steward CA) refuses that certificate.
+RP=$(free_port)
+"$steward" --state-dir "$work/rogue-steward" --addr 127.0.0.1 --port "$RP" --host localhost \
+  --policy "$work/steward.toml" >"$work/rogue-steward.log" 2>&1 &
+pids+=($!)
+wait_port "$RP" 20 || die "the rogue steward did not start"
+expect_exit 26 "certificate from an untrusted steward (drawbridge refuses the keep)" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$RP" \
+  --steward-ca "$work/rogue-steward/ca.crt" --platform sim-snp --sim-dir "$work/sim" --time-limit 5
 wasm_blob="$work/drawbridge/blobs/sha256/$(sha256sum "$pkg/main.wasm" | cut -c1-2)/$(sha256sum "$pkg/main.wasm" | cut -d' ' -f1)"
 [[ -f "$wasm_blob" ]] || die "blob $wasm_blob not found"
 chmod u+w "$wasm_blob"; printf 'X' | dd of="$wasm_blob" bs=1 seek=100 conv=notrunc status=none

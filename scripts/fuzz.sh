@@ -23,7 +23,7 @@ for t in "${targets[@]}"; do
   seeds=()
   [[ -d "fuzz/seeds/$t" ]] && seeds+=("fuzz/seeds/$t")
   echo "fuzz: $t for ${seconds}s"
-  ASAN_OPTIONS=detect_leaks=1 "$dir/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  ASAN_OPTIONS=detect_leaks=1 "$dir/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
     -artifact_prefix="$dir/crashes/$t-" -print_final_stats=1 "$dir/corpus/$t" "${seeds[@]}" \
     2>"$dir/$t.log" || { tail -50 "$dir/$t.log"; echo "fuzz: $t FAILED"; exit 1; }
   grep -E 'stat::number_of_executed_units' "$dir/$t.log" | sed "s/^/fuzz: $t /" || true

@@ -139,7 +139,9 @@ DeployOutcome deploy(const DeployOptions& o) {
   net::ClientOptions mtls = tls_options(o.registry_ca_pem);
   mtls.tls.client_cert_pem = out.identity.chain_pem();
   mtls.tls.client_key_pem = out.identity.key.to_pem_pkcs8();
-  RegistryClient keep_client(RegistryClient::base_url_for(slug), mtls, o.token);
+  // The tree is read with the keep's attested certificate alone, so a private repository is
+  // readable by the keep without the owner's token ever leaving the metadata step.
+  RegistryClient keep_client(RegistryClient::base_url_for(slug), mtls, "");
   fetch.on_file = [&](const std::string& path) { say(DeployStep::Fetch, "/" + path); };
   Package pkg = in_step(DeployStep::Fetch, [&] { return fetch_package(keep_client, slug, out.metadata, fetch); });
   std::size_t bytes = 0;

@@ -24,7 +24,7 @@ inline constexpr std::string_view kSnpEvidence = "1.3.6.1.4.1.58270.1.3";
 // Intel TDX evidence in a CSR: DER TdxEvidence (docs/oids.md, docs/steward.md).
 // UUID 4aceb0cb-7bf2-406f-bcfa-88185972dc43
 inline constexpr std::string_view kTdxEvidence = "2.25.99436070666708702725047176524163374147";
-// Attested claims in an issued certificate: OCTET STRING holding UTF-8 JSON (docs/steward.md).
+// Attested claims in an issued certificate: DER UTF8String holding JSON (docs/oids.md).
 // UUID 3f9b1004-5385-4522-8758-f3f4cd89cf34
 inline constexpr std::string_view kAttestedClaims = "2.25.84546494608837276188556021380741189428";
 // Marker in a certificate issued without hardware attestation (KVM evidence or a simulated

@@ -75,10 +75,10 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
   if (!ext)
     throw Error("verify.no_claims", "certificate carries no attested claims (OID " +
                                         std::string(oids::kAttestedClaims) + ")");
-  // extnValue is an OCTET STRING wrapping the UTF-8 JSON.
+  // extnValue is a DER UTF8String holding the JSON (docs/oids.md), as steward writes it.
   try {
     auto element = der::parse_single(ext->value);
-    require(element.tag == der::kOctetString, "verify.claims_malformed", "claims are not an OCTET STRING");
+    require(element.tag == der::kUtf8String, "verify.claims_malformed", "claims are not a UTF8String");
     peer.claims = json::parse(as_string(element.value));
   } catch (const json::exception& e) {
     throw Error("verify.claims_malformed", std::string("claims are not JSON: ") + e.what());

@@ -41,7 +41,7 @@ struct Pki {
         .extended_key_usage({"serverAuth", "clientAuth"})
         .subject_alt_names(sans)
         .add_extension({std::string(oids::kAttestedClaims), false,
-                        der::Writer().add_octet_string(as_bytes(claims.dump())).take()});
+                        der::Writer().add_utf8_string(claims.dump()).take()});
     if (insecure_marker)
       b.add_extension({std::string(oids::kInsecureAttestation), false,
                        der::Writer().add_utf8_string("kvm").take()});
@@ -163,6 +163,17 @@ TEST(VerifyPeer, MissingOrBrokenClaims) {
                                      .extended_key_usage({"serverAuth"})
                                      .sign(pki.ca_key, &pki.ca)};
   EXPECT_EQ(code_of([&] { verify::verify_peer(plain, cas, kNow, {}); }), "verify.no_claims");
+
+  // The claims are a UTF8String (docs/oids.md); any other wrapping is malformed.
+  std::vector<Certificate> octet{CertificateBuilder()
+                                     .subject({{"CN", "x"}})
+                                     .public_key(k.public_key())
+                                     .validity(kNow - 1h, kNow + 1h)
+                                     .extended_key_usage({"serverAuth"})
+                                     .add_extension({std::string(oids::kAttestedClaims), false,
+                                                     der::Writer().add_octet_string(as_bytes(snp_claims().dump())).take()})
+                                     .sign(pki.ca_key, &pki.ca)};
+  EXPECT_EQ(code_of([&] { verify::verify_peer(octet, cas, kNow, {}); }), "verify.claims_malformed");
 }
 
 TEST(WorkloadIdentity, RoundTripAndAmbiguity) {
