@@ -9,6 +9,7 @@
 #  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example
 #  5. `enarx deploy` attests (sim-snp -> steward), fetches over mutual TLS, runs the workload
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
+#     (5b/6b: the same on sim-tdx)
 #  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
 #     and, separately, its certificates), tampered blob in the store — each must fail at its own step
 set -euo pipefail
@@ -49,9 +50,9 @@ expect_exit() {  # expected-code description command...
 SP=$(free_port); DP=$(free_port); WP=$(free_port)
 host="localhost:$DP"
 
-step "1. simulated SEV-SNP platform (a local test root of trust; never accepted by production defaults)"
+step "1. simulated SEV-SNP and TDX platforms (local test roots of trust; never accepted by production defaults)"
 "$enarx" platform sim init "$work/sim" >/dev/null
-ok "test ARK/ASK/VCEK in $work/sim/snp"
+ok "test ARK/ASK/VCEK in $work/sim/snp, test Intel-style DCAP root/PCK/TCB signer in $work/sim/dcap"
 
 step "2. steward on https://localhost:$SP (CA generated in its state dir; trusts the simulated root only by explicit opt-in)"
 cat >"$work/steward.toml" <<TOML
@@ -59,7 +60,7 @@ cat >"$work/steward.toml" <<TOML
 allow_insecure = true          # needed to certify simulated evidence; marked in every certificate
 certificate_lifetime = "1h"
 [simulated]
-roots = ["$work/sim/snp/cert_chain.pem"]
+roots = ["$work/sim/snp/cert_chain.pem", "$work/sim/dcap/root.pem"]
 TOML
 "$steward" --state-dir "$work/steward" --addr 127.0.0.1 --port "$SP" --host localhost \
   --policy "$work/steward.toml" --audit-log "$work/steward-audit.jsonl" >"$work/steward.log" 2>&1 &
@@ -106,24 +107,31 @@ ok "published $host/alice/web:1.0.0 = $digest, signed by $signer"
 # The owner's token reads the private tag's metadata; the tree itself is fetched by the keep
 # with its attested certificate only (drawbridge checks the slug in the certificate).
 
-step "5. deploy: attest on sim-snp, get a steward certificate, fetch over mutual TLS, run"
-"$enarx" deploy "$host/alice/web:1.0.0@$digest" --signer "$work/publisher.key" \
-  --steward "https://localhost:$SP" --steward-ca "$work/steward/ca.crt" \
-  --platform sim-snp --sim-dir "$work/sim" >"$work/deploy.log" 2>&1 &
-deploy_pid=$!; pids+=($deploy_pid)
-wait_port "$WP" 60 || die "the workload did not start listening"
-sed 's/^/    /' "$work/deploy.log"
+deploy_and_verify() {  # platform step-numbers
+  local platform="$1" n="$2" m="$3"
+  step "$n. deploy: attest on $platform, get a steward certificate, fetch over mutual TLS, run"
+  "$enarx" deploy "$host/alice/web:1.0.0@$digest" --signer "$work/publisher.key" \
+    --steward "https://localhost:$SP" --steward-ca "$work/steward/ca.crt" \
+    --platform "$platform" --sim-dir "$work/sim" >"$work/deploy-$platform.log" 2>&1 &
+  local deploy_pid=$!; pids+=($deploy_pid)
+  wait_port "$WP" 60 || die "the workload did not start listening"
+  sed 's/^/    /' "$work/deploy-$platform.log"
 
-step "6. relying party: verify the workload's TLS endpoint"
-"$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
-  --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
-  | sed 's/^/    /' || die "enarx verify"
-echo | openssl s_client -connect "127.0.0.1:$WP" -verify_return_error -CAfile "$work/steward/ca.crt" \
-  >"$work/s_client.log" 2>&1 || die "openssl s_client"
-grep -q "Verify return code: 0 (ok)" "$work/s_client.log" || die "openssl s_client did not verify"
-ok "openssl s_client -verify_return_error -CAfile steward-ca.pem: Verify return code: 0 (ok)"
-wait "$deploy_pid" || die "the workload exited non-zero"
-ok "workload served two connections and exited 0"
+  step "$m. relying party: verify the workload's TLS endpoint ($platform)"
+  "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
+    --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
+    >"$work/verify-$platform.out" || { cat "$work/verify-$platform.out"; die "enarx verify"; }
+  sed 's/^/    /' "$work/verify-$platform.out"
+  grep -Eq "platform: +${platform#sim-} \(SIMULATED\)" "$work/verify-$platform.out" || die "enarx verify: platform is not ${platform#sim-}"
+  echo | openssl s_client -connect "127.0.0.1:$WP" -verify_return_error -CAfile "$work/steward/ca.crt" \
+    >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
+  grep -q "Verify return code: 0 (ok)" "$work/s_client-$platform.log" || die "openssl s_client did not verify"
+  ok "openssl s_client -verify_return_error -CAfile steward-ca.pem: Verify return code: 0 (ok)"
+  wait "$deploy_pid" || die "the workload exited non-zero"
+  ok "workload served two connections and exited 0"
+}
+deploy_and_verify sim-snp 5 6
+deploy_and_verify sim-tdx 5b 6b
 
 step "7. failure cases, each at its own step"
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.1" >/dev/null 2>&1   # unsigned

@@ -41,7 +41,7 @@ void register_deploy(CLI::App& root) {
   cmd->add_option("--signer", a->opts.signer,
                   "Require the tag to be signed by this publisher key (PEM file) or fingerprint (hex)");
   cmd->add_flag("--self-signed", a->opts.self_signed, "Do not attest: use a self-signed certificate");
-  cmd->add_option("--platform", a->platform, "auto | nil | kvm | snp | tdx | sgx | sim-snp")->envname("ENARX_PLATFORM");
+  cmd->add_option("--platform", a->platform, "auto | nil | kvm | snp | tdx | sgx | sim-snp | sim-tdx | sim-sgx")->envname("ENARX_PLATFORM");
   cmd->add_option("--sim-dir", a->sim_dir, "Simulated platform directory (enarx platform sim init)")
       ->envname("ENARX_SIM_DIR");
   cmd->add_option("--workload-ca", a->workload_ca, "PEM CA bundle for the workload's connect+tls sockets");

@@ -61,7 +61,7 @@ struct ProviderFlags {
 
 void add_provider_flags(CLI::App* cmd, const std::shared_ptr<ProviderFlags>& f) {
   cmd->add_option("--platform", f->platform,
-                  "auto, nil, kvm, snp, tdx, sgx or sim-snp (env ENARX_PLATFORM; default auto)");
+                  "auto, nil, kvm, snp, tdx, sgx, sim-snp, sim-tdx or sim-sgx (env ENARX_PLATFORM; default auto)");
   cmd->add_option("--sim-dir", f->sim_dir, "Simulated platform directory (env ENARX_SIM_DIR)");
   cmd->add_option("--root", f->root, "Filesystem root to probe (testing)")->group("");
 }
@@ -244,7 +244,7 @@ void register_platform(CLI::App& root) {
       unsigned version = 3;
     };
     auto a = std::make_shared<Args>();
-    auto* init = sim->add_subcommand("init", "Create a simulated SEV-SNP platform (ARK/ASK/VCEK, keys 0600)");
+    auto* init = sim->add_subcommand("init", "Create simulated SEV-SNP (ARK/ASK/VCEK) and DCAP (SGX/TDX root, PCK, TCB signer) platforms, keys 0600");
     init->add_option("dir", a->dir, "Directory")->required();
     init->add_option("--product", a->product, "Milan or Genoa")->check(CLI::IsMember({"Milan", "Genoa"}));
     init->add_option("--chip-id", a->chip_id, "CHIP_ID, 64 bytes hex (default random)");
@@ -261,10 +261,15 @@ void register_platform(CLI::App& root) {
         c.report_version = a->version;
         platform::sim::init_snp(a->dir, c, std::chrono::system_clock::now());
         fs::path d = platform::sim::snp_dir(a->dir);
+        platform::sim::init_dcap(a->dir, std::chrono::system_clock::now());
+        fs::path i = platform::sim::dcap_dir(a->dir);
         std::cout << "simulated SEV-SNP platform in " << d.string() << "\n"
                   << "  trust root (simulated!): " << (d / "ark.pem").string() << ", "
                   << (d / "cert_chain.pem").string() << "\n"
-                  << "  use: --platform sim-snp --sim-dir " << a->dir << "\n";
+                  << "  use: --platform sim-snp --sim-dir " << a->dir << "\n"
+                  << "simulated Intel DCAP platform (TDX and SGX) in " << i.string() << "\n"
+                  << "  trust root (simulated!): " << (i / "root.pem").string() << "\n"
+                  << "  use: --platform sim-tdx | sim-sgx --sim-dir " << a->dir << "\n";
         return exit_codes::kOk;
       });
     });

@@ -9,9 +9,12 @@ namespace enarx::platform {
 
 namespace {
 
-Bytes crl_list(const HostCollateral& c) {
-  if (c.crls.empty() && c.crl_list_der) return *c.crl_list_der;
-  return attest::encode_crl_list(c.crls);
+// The host's CRLs win; evidence that brought its own (simulated platforms) is used otherwise.
+Bytes crl_list(const HostCollateral& c, const Evidence& ev) {
+  if (!c.crls.empty()) return attest::encode_crl_list(c.crls);
+  if (c.crl_list_der) return *c.crl_list_der;
+  if (ev.crl_list_der) return *ev.crl_list_der;
+  return attest::encode_crl_list({});
 }
 
 }  // namespace
@@ -22,9 +25,12 @@ Bytes encode_sgx_evidence(ByteView quote, ByteView crl_list_der, ByteView tcb_pa
   return w.wrap(der::kSequence);
 }
 
-Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der) {
+Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der, std::optional<ByteView> tcb_package_der,
+                          std::optional<ByteView> qe_identity_json) {
   der::Writer w;
   w.add_octet_string(quote).add_raw(crl_list_der);
+  if (tcb_package_der) w.add_raw(*tcb_package_der);
+  if (qe_identity_json) w.add(0x80, *qe_identity_json);  // [0] IMPLICIT OCTET STRING
   return w.wrap(der::kSequence);
 }
 
@@ -55,18 +61,26 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       ext.value = attest::encode_snp_evidence(snp);
       return ext;
     }
-    case Platform::Sgx:
+    case Platform::Sgx: {
       require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SGX quote");
-      require(c.tcb_package_der.has_value(), "platform.evidence.no_tcb",
+      const auto& tcb = c.tcb_package_der ? c.tcb_package_der : ev.tcb_package_der;
+      require(tcb.has_value(), "platform.evidence.no_tcb",
               "SGX evidence needs the cached TCB package; run `enarx platform sgx cache`");
       ext.oid = std::string(oids::kSgxEvidence);
-      ext.value = encode_sgx_evidence(ev.report_or_quote, crl_list(c), *c.tcb_package_der);
+      ext.value = encode_sgx_evidence(ev.report_or_quote, crl_list(c, ev), *tcb);
       return ext;
-    case Platform::Tdx:
+    }
+    case Platform::Tdx: {
       require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no TDX quote");
+      // Without a TcbPackage / QE identity, steward takes them from its Intel collateral cache.
+      const auto& tcb = c.tcb_package_der ? c.tcb_package_der : ev.tcb_package_der;
+      std::optional<ByteView> tcb_view, qe_view;
+      if (tcb) tcb_view = ByteView(*tcb);
+      if (ev.qe_identity_json) qe_view = ByteView(*ev.qe_identity_json);
       ext.oid = std::string(oids::kTdxEvidence);
-      ext.value = encode_tdx_evidence(ev.report_or_quote, crl_list(c));
+      ext.value = encode_tdx_evidence(ev.report_or_quote, crl_list(c, ev), tcb_view, qe_view);
       return ext;
+    }
   }
   throw Error("platform.unknown", "unknown platform");
 }

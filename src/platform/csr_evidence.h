@@ -37,10 +37,13 @@ Extension evidence_extension(const Evidence& evidence, const HostCollateral& col
 // (written here until src/attest has an SGX evidence encoder).
 Bytes encode_sgx_evidence(ByteView quote, ByteView crl_list_der, ByteView tcb_package_der);
 
-// PROVISIONAL TDX encoding, pending the steward's TdxEvidence definition (docs/oids.md):
-//   TdxEvidence ::= SEQUENCE { quote OCTET STRING, crl CrlList }
-// (the PCK chain travels inside the quote's certification data, TCB info / QE identity are
-// the verifier's collateral).
-Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der);
+// TDX evidence as steward defines it (docs/oids.md, src/steward/tdx_evidence.h):
+//   TdxEvidence ::= SEQUENCE { quote OCTET STRING, crl CrlList, tcb TcbPackage OPTIONAL,
+//                              qeIdentity [0] IMPLICIT OCTET STRING OPTIONAL }
+// The PCK chain travels inside the quote's certification data; without the optional parts
+// steward uses its own Intel collateral cache.
+Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der,
+                          std::optional<ByteView> tcb_package_der = std::nullopt,
+                          std::optional<ByteView> qe_identity_json = std::nullopt);
 
 }  // namespace enarx::platform

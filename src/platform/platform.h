@@ -48,6 +48,11 @@ struct Evidence {
   // How it was obtained: "configfs-tsm", "sev-guest", "gramine", "sim", "none".
   std::string source;
   Bytes report_data;  // the 64 bytes that were asked for
+  // Collateral that travels with the evidence instead of coming from the host cache (simulated
+  // DCAP platforms sign their own): DER CrlList, DER TcbPackage, raw QE identity JSON.
+  std::optional<Bytes> crl_list_der;
+  std::optional<Bytes> tcb_package_der;
+  std::optional<Bytes> qe_identity_json;
 
   // The signing key's certificate from the table: VLEK if present, else VCEK.
   std::optional<Bytes> endorsement_cert() const;

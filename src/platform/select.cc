@@ -22,11 +22,14 @@ ProviderSpec spec_from_env(ProviderSpec s) {
 
 std::unique_ptr<EvidenceProvider> make_provider(const ProviderSpec& spec) {
   std::string name = spec.platform.empty() ? "auto" : spec.platform;
-  if (name == "sim-snp") {
+  if (name.rfind("sim-", 0) == 0) {
     require(!spec.sim_dir.empty(), "platform.sim_dir_missing",
-            "--platform sim-snp needs --sim-dir DIR (or ENARX_SIM_DIR); create one with "
+            "--platform " + name + " needs --sim-dir DIR (or ENARX_SIM_DIR); create one with "
             "`enarx platform sim init DIR`");
-    return sim::make_sim_snp_provider(spec.sim_dir);
+    if (name == "sim-snp") return sim::make_sim_snp_provider(spec.sim_dir);
+    if (name == "sim-tdx") return sim::make_sim_tdx_provider(spec.sim_dir);
+    if (name == "sim-sgx") return sim::make_sim_sgx_provider(spec.sim_dir);
+    throw Error("platform.unknown", "unknown simulated platform '" + name + "' (sim-snp, sim-tdx, sim-sgx)");
   }
   Platform p = name == "auto" ? detect(spec.root).selected : platform_from_string(name);
   switch (p) {

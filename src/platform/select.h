@@ -10,7 +10,7 @@
 namespace enarx::platform {
 
 struct ProviderSpec {
-  // auto | nil | kvm | snp | tdx | sgx | sim-snp
+  // auto | nil | kvm | snp | tdx | sgx | sim-snp | sim-tdx | sim-sgx
   std::string platform = "auto";
   std::filesystem::path sim_dir;  // for sim-*
   std::filesystem::path root = "/";

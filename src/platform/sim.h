@@ -13,6 +13,13 @@
 //                                        the "sim root" to hand to steward / verifiers
 //   <dir>/snp/crl.der                    an empty CRL signed by the ARK
 //   <dir>/snp/config.json                product, chip id, TCB, measurement, policy, version
+//   <dir>/dcap/root.pem                  a simulated Intel-style DCAP root (P-256): the "sim root"
+//                                        for sim-tdx and sim-sgx evidence
+//   <dir>/dcap/{pck_ca,pck,tcb_signer}.pem   PCK CA, PCK (with the SGX extension: FMSPC, TCB
+//                                        components, PCESVN) and TCB-info signing certificates
+//   <dir>/dcap/*.key                     their private keys + the quoting enclave's attestation
+//                                        key, PKCS#8 PEM, mode 0600
+//   <dir>/dcap/config.json               validity window and FMSPC
 #pragma once
 
 #include <cstdint>
@@ -24,6 +31,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/x509.h"
+#include "attest/dcap/simulate.h"
 #include "platform/platform.h"
 
 namespace enarx::platform::sim {
@@ -61,6 +69,20 @@ Bytes build_snp_report(const SnpSimConfig& config, ByteView report_data, const P
 
 // Provider "sim-snp": evidence.simulated = true, certs = {vcek, ask, ark} like a real cert table.
 std::unique_ptr<EvidenceProvider> make_sim_snp_provider(const std::filesystem::path& sim_dir);
+
+std::filesystem::path dcap_dir(const std::filesystem::path& sim_dir);
+// Creates (or replaces) the simulated DCAP PKI under <sim_dir>/dcap, valid from `now` - 1 day
+// for 10 years. Error codes: sim.io.
+void init_dcap(const std::filesystem::path& sim_dir, TimePoint now);
+// Error codes: sim.not_initialized, sim.corrupt.
+attest::dcap::SimulatedPlatform load_dcap(const std::filesystem::path& sim_dir);
+
+// Provider "sim-tdx": a TDX quote v4 (TD report 1.0) binding the report data, with its CrlList,
+// TcbPackage (TDX TCB info + signing chain) and TD_QE identity attached as collateral.
+std::unique_ptr<EvidenceProvider> make_sim_tdx_provider(const std::filesystem::path& sim_dir);
+// Provider "sim-sgx": an SGX quote v3 with CrlList + TcbPackage, as Enarx's SgxEvidence carries
+// (no QE identity: steward needs it from its cache or `require_qe_identity = false`).
+std::unique_ptr<EvidenceProvider> make_sim_sgx_provider(const std::filesystem::path& sim_dir);
 
 // RSA-2048 key and RSASSA-PSS (SHA-384, MGF1-SHA-384, salt 48) re-signing of a certificate
 // (exposed for tests and other simulated PKIs).

@@ -3,10 +3,13 @@
 
 #include <sys/stat.h>
 
+#include "attest/dcap/quote.h"
+#include "attest/dcap/verify.h"
 #include "attest/enarx_evidence_snp.h"
 #include "attest/snp/report.h"
 #include "attest/snp/verify.h"
 #include "core/csr.h"
+#include "core/der.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/csr_evidence.h"
@@ -186,4 +189,102 @@ TEST(CsrEvidence, KvmIsEmptyAndSgxNeedsTcb) {
   } catch (const Error& err) {
     EXPECT_EQ(err.code(), "platform.evidence.no_vcek");
   }
+}
+
+// ---- simulated DCAP (sim-tdx / sim-sgx) ----------------------------------------------------
+
+namespace dcap = enarx::attest::dcap;
+
+TEST(SimDcap, InitWritesPkiWithPrivateKeyModesAndRestoresIt) {
+  TempDir dir("platform-sim-dcap");
+  sim::init_dcap(dir.path(), std::chrono::system_clock::now());
+  const fs::path d = sim::dcap_dir(dir.path());
+  for (const char* key : {"root", "pck_ca", "pck", "tcb_signer", "attestation"}) {
+    struct stat st{};
+    ASSERT_EQ(::stat((d / (std::string(key) + ".key")).c_str(), &st), 0) << key;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << key;
+  }
+  const dcap::SimulatedPlatform restored = sim::load_dcap(dir.path());
+  EXPECT_EQ(restored.root().to_der(), Certificate::from_pem(read_text_file(d / "root.pem")).to_der());
+
+  // The restored platform's quotes verify against its saved root, and only as simulated.
+  for (const char* name : {"sim-tdx", "sim-sgx"}) {
+    const bool tdx = std::string(name) == "sim-tdx";
+    auto provider = tdx ? sim::make_sim_tdx_provider(dir.path()) : sim::make_sim_sgx_provider(dir.path());
+    EXPECT_EQ(provider->platform(), tdx ? Platform::Tdx : Platform::Sgx);
+    const Bytes report_data(64, 0x42);
+    const Evidence ev = provider->acquire(report_data);
+    EXPECT_TRUE(ev.simulated);
+    ASSERT_TRUE(ev.crl_list_der && ev.tcb_package_der);
+    EXPECT_EQ(ev.qe_identity_json.has_value(), tdx);
+    const auto quote = dcap::parse_quote(ev.report_or_quote);
+    EXPECT_EQ(quote.is_tdx(), tdx);
+    dcap::TrustStore trust;
+    trust.add_simulated_root(restored.root());
+    dcap::VerifyOptions options;
+    options.at = std::chrono::system_clock::now();
+    const auto verified = dcap::verify_quote(quote, restored.collateral(tdx), trust, options);
+    EXPECT_TRUE(verified.simulated) << name;
+    EXPECT_EQ(tdx ? quote.td->report_data : quote.sgx->report_data, report_data) << name;
+    EXPECT_THROW(dcap::verify_quote(quote, restored.collateral(tdx), dcap::TrustStore{}, options), Error) << name;
+  }
+}
+
+TEST(SimDcap, MissingCorruptOrMismatchedPkiIsReported) {
+  TempDir dir("platform-sim-dcap");
+  try {
+    sim::make_sim_tdx_provider(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "sim.not_initialized");
+  }
+  sim::init_dcap(dir.path(), std::chrono::system_clock::now());
+  const fs::path d = sim::dcap_dir(dir.path());
+  // A PCK key that does not belong to the PCK certificate would sign unverifiable quotes.
+  write_file_atomic(d / "pck.key", PrivateKey::generate(KeyType::EcP256).to_pem_pkcs8(), 0600);
+  try {
+    sim::load_dcap(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "sim.corrupt");
+  }
+  write_file_atomic(d / "root.pem", "not a certificate");
+  try {
+    sim::make_sim_sgx_provider(dir.path());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "sim.corrupt");
+  }
+}
+
+TEST(CsrEvidence, TdxCarriesTheCollateralItCameWith) {
+  TempDir dir("platform-sim-dcap");
+  sim::init_dcap(dir.path(), std::chrono::system_clock::now());
+  const Evidence ev = sim::make_sim_tdx_provider(dir.path())->acquire(Bytes(64, 1));
+  const Extension ext = evidence_extension(ev, {});
+  EXPECT_EQ(ext.oid, oids::kTdxEvidence);
+  EXPECT_FALSE(ext.critical);
+  // SEQUENCE { quote, CrlList, TcbPackage, [0] QE identity }, each exactly as acquired.
+  der::Reader top(ext.value);
+  der::Reader seq = top.read_sequence();
+  const ByteView quote = seq.read_octet_string();
+  EXPECT_EQ(Bytes(quote.begin(), quote.end()), ev.report_or_quote);
+  const ByteView crls = seq.read(der::kSequence).whole;
+  EXPECT_EQ(Bytes(crls.begin(), crls.end()), *ev.crl_list_der);
+  const ByteView tcb = seq.read(der::kSequence).whole;
+  EXPECT_EQ(Bytes(tcb.begin(), tcb.end()), *ev.tcb_package_der);
+  const ByteView qe = seq.read(0x80).value;
+  EXPECT_EQ(Bytes(qe.begin(), qe.end()), *ev.qe_identity_json);
+  seq.expect_end();
+  top.expect_end();
+
+  // Host collateral, when the host has it, wins over what the evidence brought.
+  HostCollateral host;
+  host.tcb_package_der = Bytes{0x30, 0x00};
+  der::Reader again(evidence_extension(ev, host).value);
+  der::Reader seq2 = again.read_sequence();
+  seq2.read_octet_string();
+  seq2.read(der::kSequence);
+  const ByteView host_tcb = seq2.read(der::kSequence).whole;
+  EXPECT_EQ(Bytes(host_tcb.begin(), host_tcb.end()), (Bytes{0x30, 0x00}));
 }

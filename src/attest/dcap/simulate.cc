@@ -106,6 +106,29 @@ SimulatedPlatform::SimulatedPlatform(SimulationOptions o) : options_(std::move(o
                       std::nullopt, options_);
 }
 
+SimulatedPlatform::SimulatedPlatform(SimulationOptions o, SimulatedPki pki)
+    : options_(std::move(o)),
+      root_key_(std::move(pki.root_key)),
+      pck_ca_key_(std::move(pki.pck_ca_key)),
+      pck_key_(std::move(pki.pck_key)),
+      tcb_signer_key_(std::move(pki.tcb_signer_key)),
+      att_key_(std::move(pki.attestation_key)),
+      root_(std::move(pki.root)),
+      pck_ca_(std::move(pki.pck_ca)),
+      pck_(std::move(pki.pck)),
+      tcb_signer_(std::move(pki.tcb_signer)) {
+  // A restored PKI must still hang together, or every quote it makes would fail far away.
+  require(root_key_ && pck_ca_key_ && pck_key_ && tcb_signer_key_ && att_key_, "dcap.simulate.pki",
+          "simulated PKI is missing a key");
+  require(pck_.public_key().spki_der() == pck_key_.public_key().spki_der() &&
+              root_.public_key().spki_der() == root_key_.public_key().spki_der(),
+          "dcap.simulate.pki", "simulated PKI keys do not match its certificates");
+}
+
+SimulatedPki SimulatedPlatform::pki() const {
+  return {root_key_, pck_ca_key_, pck_key_, tcb_signer_key_, att_key_, root_, pck_ca_, pck_, tcb_signer_};
+}
+
 TrustStore SimulatedPlatform::trust_store() const {
   TrustStore t;
   t.add_simulated_root(root_);

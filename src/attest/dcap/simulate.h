@@ -59,9 +59,18 @@ struct SimulationOptions {
   std::vector<std::string> advisory_ids;
 };
 
+// Everything secret or issued in a simulated platform, so it can be saved and restored
+// (`enarx platform sim init` writes it; `sim-tdx` / `sim-sgx` load it).
+struct SimulatedPki {
+  PrivateKey root_key, pck_ca_key, pck_key, tcb_signer_key, attestation_key;
+  Certificate root, pck_ca, pck, tcb_signer;
+};
+
 class SimulatedPlatform {
  public:
-  explicit SimulatedPlatform(SimulationOptions options);
+  explicit SimulatedPlatform(SimulationOptions options);  // generates a fresh PKI
+  SimulatedPlatform(SimulationOptions options, SimulatedPki pki);  // restores a saved one
+  SimulatedPki pki() const;
 
   // The simulated root as a trust anchor (simulated = true).
   TrustStore trust_store() const;
