@@ -9,7 +9,7 @@
 #  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example
 #  5. `enarx deploy` attests (sim-snp -> steward), fetches over mutual TLS, runs the workload
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
-#     (5b/6b: the same on sim-tdx)
+#     and the C++ relying-party example (examples/relying-party); 5b/6b: the same on sim-tdx
 #  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
 #     and, separately, its certificates), tampered blob in the store — each must fail at its own step
 set -euo pipefail
@@ -19,6 +19,7 @@ enarx="$build/apps/enarx/enarx"
 steward="$build/apps/steward/steward"
 drawbridge="$build/apps/drawbridge/drawbridge"
 tls_server="$build/examples/tls-server.wasm"
+relying_party="$build/examples/relying-party/relying-party"
 
 work="$(mktemp -d /tmp/enarx-e2e.XXXXXX)"
 pids=()
@@ -44,7 +45,7 @@ expect_exit() {  # expected-code description command...
   local want="$1" what="$2"; shift 2
   set +e; "$@" >"$work/last.out" 2>&1; local got=$?; set -e
   [[ "$got" == "$want" ]] || { cat "$work/last.out"; die "$what: exit $got, expected $want"; }
-  ok "$what (exit $got): $(grep -E 'failed|error' "$work/last.out" | head -1)"
+  ok "$what (exit $got): $(grep -E 'failed|error|refusing' "$work/last.out" | head -1)"
 }
 
 SP=$(free_port); DP=$(free_port); WP=$(free_port)
@@ -87,7 +88,7 @@ pkg="$work/package"; mkdir -p "$pkg/static"
 cp "$tls_server" "$pkg/main.wasm"
 echo "served from inside an attested keep" >"$pkg/static/motd.txt"
 cat >"$pkg/Enarx.toml" <<TOML
-args = ["2"]                   # serve two connections, then exit 0
+args = ["4"]                   # serve four connections, then exit 0
 [[files]]
 kind = "stdin"
 [[files]]
@@ -127,8 +128,16 @@ deploy_and_verify() {  # platform step-numbers
     >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
   grep -q "Verify return code: 0 (ok)" "$work/s_client-$platform.log" || die "openssl s_client did not verify"
   ok "openssl s_client -verify_return_error -CAfile steward-ca.pem: Verify return code: 0 (ok)"
+  "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
+    --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
+    >"$work/relying-party-$platform.out" 2>&1 || { cat "$work/relying-party-$platform.out"; die "relying-party example"; }
+  grep -q "Hello from an Enarx workload over TLS" "$work/relying-party-$platform.out" || die "relying-party: no reply"
+  ok "examples/relying-party (the C++ library API): verified, then on the same connection: $(grep -m1 Hello "$work/relying-party-$platform.out")"
+  expect_exit 4 "examples/relying-party refuses a keep running another digest" \
+    "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
+    --expect-digest "sha-256:$(printf '0%.0s' {1..64})"
   wait "$deploy_pid" || die "the workload exited non-zero"
-  ok "workload served two connections and exited 0"
+  ok "workload served four connections and exited 0"
 }
 deploy_and_verify sim-snp 5 6
 deploy_and_verify sim-tdx 5b 6b
