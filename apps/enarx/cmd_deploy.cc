@@ -33,7 +33,7 @@ void register_deploy(CLI::App& root) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = root.add_subcommand("deploy", "Attest, fetch and run a published workload: [host/]user/repo:tag[@alg:hex]");
-  cmd->add_option("package", a->opts.package, "Package slug, optionally pinned: host/user/repo:tag@sha-256:<hex>")
+  cmd->add_option("package", a->opts.package, "Package slug, optionally pinned: host/user/repo:tag@sha-256:<hex>, or file://<dir> for a local package directory")
       ->required();
   cmd->add_option("--steward", a->opts.steward_url, "Steward URL (default: the package's Enarx.toml `steward`)")
       ->envname("ENARX_STEWARD");

@@ -65,36 +65,81 @@ std::string_view to_string(DeployStep step) {
   return "unknown";
 }
 
+namespace {
+
+constexpr std::string_view kFileScheme = "file://";
+
+// The steward named in the package's Enarx.toml, if any.
+std::optional<std::string> steward_from_config(const Bytes* enarx_toml) {
+  if (!enarx_toml) return std::nullopt;
+  return runtime::parse_config(as_string(*enarx_toml)).steward;
+}
+
+// A local package directory read into memory the way publish would upload it, so the workload
+// digest is the one the same directory gets when published.
+Package read_local_package(const std::filesystem::path& dir) {
+  require(std::filesystem::is_regular_file(dir / "main.wasm"), "client.package.no_main_wasm",
+          dir.string() + " has no main.wasm");
+  drawbridge::Tree tree = drawbridge::build_tree_from_path(dir);
+  Package pkg;
+  pkg.metadata.root = tree.root();
+  pkg.metadata.root_digest = root_digest(pkg.metadata.root);
+  for (auto& node : tree.nodes)
+    if (node.meta.type != drawbridge::kDirectoryType) pkg.files.emplace(node.path, std::move(node.content));
+  return pkg;
+}
+
+}  // namespace
+
 DeployOutcome deploy(const DeployOptions& o) {
   auto say = [&](DeployStep step, const std::string& msg) {
     if (o.on_step) o.on_step(step, msg);
   };
   DeployOutcome out;
+  const bool local = o.package.rfind(kFileScheme, 0) == 0;
 
-  // --- slug
-  drawbridge::Slug slug = in_step(DeployStep::Slug, [&] { return drawbridge::parse_slug(o.package, true); });
-  say(DeployStep::Slug, drawbridge::format_slug(slug));
-
-  // --- metadata (digest pin and signature are their own steps for error reporting)
+  // --- slug, metadata, digest pin, signature: where the package comes from and what it is
+  std::optional<drawbridge::Slug> slug;
+  std::optional<Package> local_pkg;
   FetchOptions fetch;
   fetch.on_bytes = o.on_bytes;
-  if (slug.digest_alg) fetch.expected_digest = *slug.digest_alg + ":" + *slug.digest_hex;
-  if (!o.signer.empty())
-    fetch.expected_signer_fingerprint = in_step(DeployStep::Signature, [&] { return signer_fingerprint(o.signer); });
-  RegistryClient anonymous(RegistryClient::base_url_for(slug), tls_options(o.registry_ca_pem), o.token);
-  out.metadata = [&] {
-    try {
-      return fetch_tag_metadata(anonymous, slug, fetch);
-    } catch (const Error& e) {
-      if (e.code() == "deploy.digest_mismatch") throw DeployError(DeployStep::DigestPin, e);
-      if (e.code().rfind("jws.", 0) == 0 || e.code() == "deploy.unsigned") throw DeployError(DeployStep::Signature, e);
-      throw DeployError(DeployStep::Metadata, e);
-    }
-  }();
-  say(DeployStep::Metadata, "tag " + drawbridge::format_slug(slug) + " -> " + out.metadata.root_digest);
-  if (fetch.expected_digest) say(DeployStep::DigestPin, "matches the pinned " + *fetch.expected_digest);
-  say(DeployStep::Signature, out.metadata.signature ? "signed by " + out.metadata.signature->signer_fingerprint
-                                                    : std::string("tag is unsigned"));
+  std::optional<RegistryClient> anonymous;
+  if (local) {
+    const std::filesystem::path dir = o.package.substr(kFileScheme.size());
+    in_step(DeployStep::Slug, [&] {
+      require(!dir.empty() && std::filesystem::is_directory(dir), "deploy.local_not_found",
+              "file:// names no directory: " + dir.string());
+    });
+    say(DeployStep::Slug, "local package " + dir.string());
+    local_pkg = in_step(DeployStep::Metadata, [&] { return read_local_package(dir); });
+    out.metadata = local_pkg->metadata;
+    say(DeployStep::Metadata, dir.string() + " -> " + out.metadata.root_digest);
+    // A directory carries no tag signature: a required signer cannot be satisfied.
+    if (!o.signer.empty())
+      throw DeployError(DeployStep::Signature,
+                        Error("deploy.unsigned", "a local package is never signed, but a signer is required"));
+    say(DeployStep::Signature, "local package (unsigned)");
+  } else {
+    slug = in_step(DeployStep::Slug, [&] { return drawbridge::parse_slug(o.package, true); });
+    say(DeployStep::Slug, drawbridge::format_slug(*slug));
+    if (slug->digest_alg) fetch.expected_digest = *slug->digest_alg + ":" + *slug->digest_hex;
+    if (!o.signer.empty())
+      fetch.expected_signer_fingerprint = in_step(DeployStep::Signature, [&] { return signer_fingerprint(o.signer); });
+    anonymous.emplace(RegistryClient::base_url_for(*slug), tls_options(o.registry_ca_pem), o.token);
+    out.metadata = [&] {
+      try {
+        return fetch_tag_metadata(*anonymous, *slug, fetch);
+      } catch (const Error& e) {
+        if (e.code() == "deploy.digest_mismatch") throw DeployError(DeployStep::DigestPin, e);
+        if (e.code().rfind("jws.", 0) == 0 || e.code() == "deploy.unsigned") throw DeployError(DeployStep::Signature, e);
+        throw DeployError(DeployStep::Metadata, e);
+      }
+    }();
+    say(DeployStep::Metadata, "tag " + drawbridge::format_slug(*slug) + " -> " + out.metadata.root_digest);
+    if (fetch.expected_digest) say(DeployStep::DigestPin, "matches the pinned " + *fetch.expected_digest);
+    say(DeployStep::Signature, out.metadata.signature ? "signed by " + out.metadata.signature->signer_fingerprint
+                                                      : std::string("tag is unsigned"));
+  }
 
   // --- platform
   auto provider = in_step(DeployStep::Platform, [&] { return platform::make_provider(platform::spec_from_env(o.platform)); });
@@ -104,26 +149,30 @@ DeployOutcome deploy(const DeployOptions& o) {
   // --- attest
   std::string steward = o.steward_url;
   if (steward.empty() && !o.self_signed && provider->platform() != platform::Platform::Nil) {
-    // Enarx.toml may name the steward; read it anonymously (public packages only).
+    // Enarx.toml may name the steward; a remote one is read anonymously (public packages only).
     try {
-      auto root = out.metadata.root;
-      if (root.meta.type == drawbridge::kDirectoryType) {
-        Bytes dir_json = anonymous.get_node(slug.user, slug.repo, *slug.tag, "", root.meta);
+      if (local_pkg) {
+        auto it = local_pkg->files.find("Enarx.toml");
+        if (auto named = steward_from_config(it == local_pkg->files.end() ? nullptr : &it->second)) steward = *named;
+      } else if (out.metadata.root.meta.type == drawbridge::kDirectoryType) {
+        Bytes dir_json = anonymous->get_node(slug->user, slug->repo, *slug->tag, "", out.metadata.root.meta);
         auto dir = drawbridge::parse_directory(as_string(dir_json));
         if (auto it = dir.find("Enarx.toml"); it != dir.end()) {
-          Bytes toml = anonymous.get_node(slug.user, slug.repo, *slug.tag, "Enarx.toml", it->second.meta);
-          auto cfg = runtime::parse_config(as_string(toml));
-          if (cfg.steward) steward = *cfg.steward;
+          Bytes toml = anonymous->get_node(slug->user, slug->repo, *slug->tag, "Enarx.toml", it->second.meta);
+          if (auto named = steward_from_config(&toml)) steward = *named;
         }
       }
     } catch (const Error&) {
-      // Private package or no Enarx.toml: no steward from the package; --steward is needed.
+      // Private package, no or bad Enarx.toml: no steward from the package; --steward is needed
+      // (a bad Enarx.toml is reported by the run step).
     }
   }
   IdentityOptions id_opts;
-  id_opts.workload.slug = slug;
-  id_opts.workload.slug->digest_alg.reset();
-  id_opts.workload.slug->digest_hex.reset();
+  if (slug) {
+    id_opts.workload.slug = *slug;
+    id_opts.workload.slug->digest_alg.reset();
+    id_opts.workload.slug->digest_hex.reset();
+  }
   id_opts.workload.digest = out.metadata.root_digest;
   if (out.metadata.signature) id_opts.workload.signer = out.metadata.signature->signer_fingerprint;
   id_opts.steward_url = (o.self_signed || provider->platform() == platform::Platform::Nil) ? "" : steward;
@@ -135,19 +184,25 @@ DeployOutcome deploy(const DeployOptions& o) {
                                : "certificate from " + id_opts.steward_url + ": " + out.identity.chain.front().subject() +
                                      " issued by " + out.identity.chain.front().issuer());
 
-  // --- fetch, presenting the keep certificate
-  net::ClientOptions mtls = tls_options(o.registry_ca_pem);
-  mtls.tls.client_cert_pem = out.identity.chain_pem();
-  mtls.tls.client_key_pem = out.identity.key.to_pem_pkcs8();
-  // The tree is read with the keep's attested certificate alone, so a private repository is
-  // readable by the keep without the owner's token ever leaving the metadata step.
-  RegistryClient keep_client(RegistryClient::base_url_for(slug), mtls, "");
-  fetch.on_file = [&](const std::string& path) { say(DeployStep::Fetch, "/" + path); };
-  Package pkg = in_step(DeployStep::Fetch, [&] { return fetch_package(keep_client, slug, out.metadata, fetch); });
-  std::size_t bytes = 0;
-  for (auto& [p, c] : pkg.files) bytes += c.size();
-  say(DeployStep::Fetch, std::to_string(pkg.files.size()) + " files, " + std::to_string(bytes) +
-                             " bytes, every digest verified");
+  // --- fetch, presenting the keep certificate (a local package is already in memory)
+  Package pkg;
+  if (local_pkg) {
+    pkg = std::move(*local_pkg);
+    say(DeployStep::Fetch, "local package: nothing to fetch");
+  } else {
+    net::ClientOptions mtls = tls_options(o.registry_ca_pem);
+    mtls.tls.client_cert_pem = out.identity.chain_pem();
+    mtls.tls.client_key_pem = out.identity.key.to_pem_pkcs8();
+    // The tree is read with the keep's attested certificate alone, so a private repository is
+    // readable by the keep without the owner's token ever leaving the metadata step.
+    RegistryClient keep_client(RegistryClient::base_url_for(*slug), mtls, "");
+    fetch.on_file = [&](const std::string& path) { say(DeployStep::Fetch, "/" + path); };
+    pkg = in_step(DeployStep::Fetch, [&] { return fetch_package(keep_client, *slug, out.metadata, fetch); });
+    std::size_t bytes = 0;
+    for (auto& [p, c] : pkg.files) bytes += c.size();
+    say(DeployStep::Fetch, std::to_string(pkg.files.size()) + " files, " + std::to_string(bytes) +
+                               " bytes, every digest verified");
+  }
 
   // --- run
   return in_step(DeployStep::Run, [&] {
