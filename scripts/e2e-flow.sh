@@ -125,9 +125,17 @@ deploy_and_verify() {  # platform step-numbers
   sed 's/^/    /' "$work/verify-$platform.out"
   grep -Eq "platform: +${platform#sim-} \(SIMULATED\)" "$work/verify-$platform.out" || die "enarx verify: platform is not ${platform#sim-}"
   echo | openssl s_client -connect "127.0.0.1:$WP" -verify_return_error -CAfile "$work/steward/ca.crt" \
-    >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
+    -showcerts >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
   grep -q "Verify return code: 0 (ok)" "$work/s_client-$platform.log" || die "openssl s_client did not verify"
   ok "openssl s_client -verify_return_error -CAfile steward-ca.pem: Verify return code: 0 (ok)"
+  # Offline: the certificate chain alone, its evidence re-verified under the steward policy.
+  sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$work/s_client-$platform.log" >"$work/chain-$platform.pem"
+  "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated \
+    --offline --policy "$work/steward.toml" >"$work/offline-$platform.out" 2>&1 \
+    || { cat "$work/offline-$platform.out"; die "enarx verify --offline"; }
+  ok "enarx verify --offline: $(grep 'offline replay' "$work/offline-$platform.out" | sed 's/ \+/ /g')"
+  expect_exit 4 "enarx verify --offline under the default policy (simulated root not trusted)" \
+    "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated --offline
   "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
     --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
     >"$work/relying-party-$platform.out" 2>&1 || { cat "$work/relying-party-$platform.out"; die "relying-party example"; }

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "exit_codes.h"
+#include "steward/replay.h"
 #include "verify/verify.h"
 
 namespace enarx::cli {
@@ -20,7 +21,22 @@ struct VerifyArgs {
   std::string at;
   bool json = false;
   int timeout_seconds = 10;
+  bool offline = false;
+  std::string policy_file;
 };
+
+// --offline: re-run the attestation from the evidence inside the certificate, under `policy`,
+// at the verification time steward recorded, and compare with what steward claimed.
+nlohmann::json replay_offline(const Certificate& leaf, const std::string& policy_file, bool& accepted) {
+  const steward::Policy policy =
+      policy_file.empty() ? steward::Policy::parse("") : steward::Policy::load(policy_file, true);
+  const steward::ReplayResult r = steward::replay(leaf, policy);
+  accepted = r.accepted;
+  return {{"accepted", r.accepted},
+          {"mismatches", r.mismatches},
+          {"policy", policy_file.empty() ? "(built-in defaults)" : policy_file},
+          {"verified_at", r.recorded_claims.value("verified_at", nlohmann::json())}};
+}
 
 // "host:port" (or "[v6]:port") unless it names an existing file.
 bool split_endpoint(const std::string& target, std::string& host, int& port) {
@@ -37,6 +53,11 @@ bool split_endpoint(const std::string& target, std::string& host, int& port) {
 
 int exit_code_for(const std::string& code) {
   if (code.rfind("x509.", 0) == 0) return exit_codes::kVerification;
+  if (code.rfind("steward.replay.", 0) == 0) return exit_codes::kInput;
+  if (code.find(".policy.") != std::string::npos) return exit_codes::kPolicy;
+  if (code.rfind("snp.", 0) == 0 || code.rfind("dcap.", 0) == 0 || code.rfind("sgx.", 0) == 0 ||
+      code.rfind("tdx.", 0) == 0)
+    return exit_codes::kVerification;
   if (code == "verify.connect_failed" || code == "verify.tls_failed") return exit_codes::kNetwork;
   if (code.rfind("io.", 0) == 0 || code == "verify.claims_malformed" || code.rfind("identity.", 0) == 0)
     return exit_codes::kInput;
@@ -67,10 +88,25 @@ int run_verify(VerifyArgs& a) {
     if (!a.expect_measurement.empty()) a.expect.measurement = a.expect_measurement;
     TimePoint at = a.at.empty() ? std::chrono::system_clock::now() : parse_rfc3339(a.at);
     auto peer = verify::verify_peer(chain, cas, at, a.expect);
+    nlohmann::json replay;
+    bool replay_accepted = true;
+    if (a.offline) replay = replay_offline(chain.front(), a.policy_file, replay_accepted);
     if (a.json) {
-      std::cout << peer.to_json().dump(2) << "\n";
+      auto out = peer.to_json();
+      if (a.offline) out["replay"] = replay;
+      std::cout << out.dump(2) << "\n";
     } else {
       std::cout << "verified: " << a.target << "\n" << peer.to_text();
+      if (a.offline) {
+        std::cout << "offline replay:  " << (replay_accepted ? "evidence re-verified, matches the claims" : "MISMATCH")
+                  << " (policy " << replay["policy"].get<std::string>() << ")\n";
+        for (const auto& m : replay["mismatches"]) std::cout << "  - " << m.get<std::string>() << "\n";
+      }
+    }
+    if (!replay_accepted) {
+      std::cerr << "verification failed: verify.replay_mismatch: the evidence in the certificate does not "
+                   "support what steward claimed\n";
+      return exit_codes::kVerification;
     }
     return exit_codes::kOk;
   } catch (const Error& e) {
@@ -102,6 +138,11 @@ void register_verify(CLI::App& root) {
   cmd->add_option("--at", a->at, "Check validity at this RFC 3339 time instead of now");
   cmd->add_option("--timeout", a->timeout_seconds, "Connect/handshake timeout in seconds")->default_val(10);
   cmd->add_flag("--json", a->json, "Print the verified identity (or the failure) as JSON");
+  cmd->add_flag("--offline", a->offline,
+                "Also replay the attestation from the evidence the certificate carries (TCG DICE "
+                "tagged evidence) at steward's recorded time, without trusting steward's claims");
+  cmd->add_option("--policy", a->policy_file,
+                  "Steward policy TOML for --offline (default: built-in strict defaults)");
   cmd->callback([a] { set_exit_code(run_verify(*a)); });
 }
 
