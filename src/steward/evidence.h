@@ -58,7 +58,10 @@ class EvidenceVerifier {
   virtual attest::Platform platform() const = 0;
   // Key algorithms a CSR carrying this evidence may use (Enarx: SNP P-384, SGX P-256).
   virtual std::vector<KeyType> allowed_key_types() const = 0;
-  // Digest of the DER SPKI bound into the report data (SNP SHA-384, SGX/TDX SHA-256).
+  // Digest of the DER SPKI bound into the report data (docs/oids.md, docs/steward.md "CSR
+  // rules"): SNP and TDX SHA-384 (REPORT_DATA/REPORTDATA[0..48], zero after), SGX SHA-256
+  // (REPORTDATA[0..32], zero after); KVM binds nothing and uses SHA-256. Also the hash in the
+  // certificate's tagged-evidence pubkey-hash claim.
   virtual DigestAlgorithm binding_digest() const = 0;
   // Throws enarx::Error with a stable code when the evidence cannot be decoded or verified
   // (bad signature, broken chain, binding mismatch, ...). Policy failures come back as data.
