@@ -222,14 +222,19 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
                "CSR attribute " + oid + " is not allowed (only extensionRequest)");
     }
 
+    // The extension list is parsed once; the SANs are decoded from it below (rather than
+    // re-encoding and re-parsing the request for each question).
     std::set<std::string> seen;
     std::vector<Extension> evidence;
+    std::optional<Extension> san_ext;
     for (auto& ext : c.csr.extensions()) {
       if (!seen.insert(ext.oid).second)
         reject(400, "steward.csr.duplicate_extension", "extension " + ext.oid + " appears twice");
       if (is_evidence_oid(ext.oid)) {
         evidence.push_back(std::move(ext));
-      } else if (ext.oid != oids::kSubjectAltName) {
+      } else if (ext.oid == oids::kSubjectAltName) {
+        san_ext = std::move(ext);
+      } else {
         reject(400, "steward.csr.unknown_extension", "extension " + ext.oid + " is not allowed");
       }
     }
@@ -256,7 +261,7 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
              "a " + platform + " CSR key must be " + to_string(allowed.front()) + ", not " +
                  to_string(key_type));
 
-    c.sans = c.csr.subject_alt_names();
+    if (san_ext) c.sans = decode_subject_alt_names(san_ext->value);
     if (!c.sans.ips.empty() || !c.sans.emails.empty())
       reject(400, "steward.csr.san_type",
              "only URI and DNS subject alternative names are copied; remove IP/email names");
@@ -343,7 +348,8 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
     if (std::find(sans.dns.begin(), sans.dns.end(), d) == sans.dns.end()) sans.dns.push_back(d);
 
   Bytes subject = c.csr.subject_der();
-  const bool empty_subject = c.csr.subject().empty();
+  // An empty RDNSequence (Enarx's CSRs) is the DER 30 00.
+  const bool empty_subject = subject.size() == 2 && subject[0] == 0x30 && subject[1] == 0x00;
   if (insecure) subject = subject_with_insecure_marker(subject);
 
   auto not_after = now + policy_.issuance.certificate_lifetime;
