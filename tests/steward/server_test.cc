@@ -318,14 +318,23 @@ TEST(Server, GracefulShutdownFinishesTheRequestInFlight) {
     std::lock_guard lock(s->gate->m);
     s->gate->armed = true;
   }
+  std::atomic<bool> stopped{false};
+  std::future<net::ClientResponse> in_flight;
+  std::future<void> stopper;
+  // Declared after the futures, so destroyed first: a failed ASSERT below releases the held
+  // request instead of leaving the futures' destructors waiting for it.
+  struct ReleaseOnExit {
+    Gate& gate;
+    ~ReleaseOnExit() { gate.release(); }
+  } release_on_exit{*s->gate};
+
   // A request that stays inside verification until released.
-  auto in_flight = std::async(std::launch::async, [&] {
+  in_flight = std::async(std::launch::async, [&] {
     return client.post(s->base + "/", csr, content_type(kPkcs10));
   });
   ASSERT_TRUE(s->gate->wait_entered(30s)) << "the request never reached the verifier";
 
-  std::atomic<bool> stopped{false};
-  auto stopper = std::async(std::launch::async, [&] {
+  stopper = std::async(std::launch::async, [&] {
     s->server->stop();
     stopped = true;
   });
