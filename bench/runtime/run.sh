@@ -1,7 +1,9 @@
 #!/bin/sh
 # Hand-run runtime benchmark (not part of CTest). Usage: bench/runtime/run.sh [build-dir]
 # Prints one run of: a SHA-256-of-64-MiB kernel natively (gcc -O2), as wasm in `enarx run`
-# (V8 10.2 TurboFan), and as wasm under node's node:wasi; then `enarx run hello.wasm` startup.
+# (V8 10.2 TurboFan), and as wasm under node's node:wasi; then `enarx run hello.wasm` startup
+# (and rust-hello.wasm, when the build had a Rust toolchain). Measure a Release-type build
+# (RelWithDebInfo); the header records the build type and the machine's load.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
@@ -12,6 +14,10 @@ trap 'rm -rf "$out"' EXIT
 
 gcc -O2 -o "$out/sha256-native" "$here/sha256.c"
 clang --target=wasm32-wasi -O2 -o "$out/sha256.wasm" "$here/sha256.c"
+
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
+echo "== $(date -u +%Y-%m-%dT%H:%MZ) build=$build (${build_type:-unknown type})" \
+     "cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg)"
 
 now() { date +%s.%N; }
 time_it() {  # label, command...
@@ -39,3 +45,11 @@ echo "== enarx run hello.wasm (whole process)"
 for i in 1 2 3 4 5; do time_it "hello run $i" "$enarx" run "$hello"; done
 "$enarx" run --code-cache "$out/hc" "$hello" > /dev/null
 for i in 1 2 3; do time_it "hello cached $i" "$enarx" run --code-cache "$out/hc" "$hello"; done
+rust=$build/examples/rust-hello.wasm
+if [ -f "$rust" ]; then
+  echo "== enarx run rust-hello.wasm (whole process)"
+  for i in 1 2 3; do time_it "rust-hello run $i" "$enarx" run "$rust"; done
+  "$enarx" run --code-cache "$out/rc" "$rust" > /dev/null
+  for i in 1 2 3; do time_it "rust-hello cached $i" "$enarx" run --code-cache "$out/rc" "$rust"; done
+fi
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
