@@ -1,6 +1,7 @@
 #!/bin/sh
 # Hand-run runtime benchmark (not part of CTest). Usage: bench/runtime/run.sh [build-dir]
-# Prints one run of: a SHA-256-of-64-MiB kernel natively (gcc -O2), as wasm in `enarx run`
+# Prints one run of: a SHA-256-of-64-MiB kernel (whole process, and the kernel alone as the
+# program times itself: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID) natively (gcc -O2), as wasm in `enarx run`
 # (V8 10.2 TurboFan), and as wasm under node's node:wasi; then `enarx run hello.wasm` startup
 # (and rust-hello.wasm, when the build had a Rust toolchain). Measure a Release-type build
 # (RelWithDebInfo); the header records the build type and the machine's load.
@@ -22,10 +23,16 @@ echo "== $(date -u +%Y-%m-%dT%H:%MZ) build=$build (${build_type:-unknown type})"
 now() { date +%s.%N; }
 time_it() {  # label, command...
   label=$1; shift
-  t0=$(now); "$@" > "$out/last.txt"; t1=$(now)
+  t0=$(now); "$@" > "$out/last.txt" 2> "$out/last.err"; t1=$(now)
   t=$(echo "$t1 - $t0" | bc -l)
-  printf '%-34s %8.3f s   %s\n' "$label" "$t" "$(head -c 16 "$out/last.txt")"
-  echo "$t" > "$out/$(printf %s "$label" | tr -c 'a-z0-9' _).t"
+  k=$(sed -n 's/^kernel_s=//p' "$out/last.err")
+  c=$(sed -n 's/^kernel_cpu_s=//p' "$out/last.err")
+  printf '%-34s %8.3f s   %s%s\n' "$label" "$t" "$(head -c 16 "$out/last.txt")" \
+         "${k:+   kernel $k s wall, $c s cpu}"
+  f=$(printf %s "$label" | tr -c 'a-z0-9' _)
+  echo "$t" > "$out/$f.t"
+  [ -n "$k" ] && echo "$k" > "$out/$f.k" && echo "$c" > "$out/$f.c"
+  return 0
 }
 
 echo "== sha256 of 64 MiB (whole process, one run)"
@@ -37,8 +44,43 @@ if command -v node >/dev/null; then
   time_it node-wasi node --no-warnings "$here/node-wasi.mjs" "$out/sha256.wasm"
 fi
 n=$(cat "$out/native.t")
+nk=$(cat "$out/native.k"); nc=$(cat "$out/native.c")
+echo "ratio to native: whole process (wall) | kernel only, wall | kernel only, process CPU"
 for l in enarx enarx_cached node_wasi; do
-  [ -f "$out/$l.t" ] && printf '%-14s %.2fx native\n' "$l" "$(echo "$(cat "$out/$l.t") / $n" | bc -l)"
+  [ -f "$out/$l.t" ] || continue
+  printf '%-14s %.2fx | %.2fx | %.2fx\n' "$l" "$(echo "$(cat "$out/$l.t") / $n" | bc -l)" \
+         "$(echo "$(cat "$out/$l.k") / $nk" | bc -l)" "$(echo "$(cat "$out/$l.c") / $nc" | bc -l)"
+done
+
+# The kernel alone, KERNEL_RUNS (default 5) interleaved rounds of native / enarx (guard-page
+# trap handler, the default) / enarx --no-trap-handler (explicit bounds checks) / node:
+# min and median of the in-process CPU time (the minimum is the figure least disturbed by
+# other load on the machine).
+runs=${KERNEL_RUNS:-5}
+echo "== sha256 kernel only, process CPU time, $runs interleaved rounds (min / median)"
+: > "$out/k.native"; : > "$out/k.enarx"; : > "$out/k.enarx-no-trap-handler"; : > "$out/k.node"
+i=0
+while [ "$i" -lt "$runs" ]; do
+  "$out/sha256-native" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.native"
+  "$enarx" run "$out/sha256.wasm" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
+  "$enarx" run --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
+    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-no-trap-handler"
+  if command -v node >/dev/null; then
+    node --no-warnings "$here/node-wasi.mjs" "$out/sha256.wasm" 2>&1 >/dev/null |
+      sed -n 's/^kernel_cpu_s=//p' >> "$out/k.node"
+  fi
+  i=$((i + 1))
+done
+stat() {  # file -> "min median"
+  sort -n "$1" | awk '{v[NR]=$1} END {if (NR) printf "%s %s", v[1], v[int((NR+1)/2)]}'
+}
+set -- $(stat "$out/k.native"); nmin=$1; nmed=$2
+printf '%-22s min %.3f s  median %.3f s\n' native "$nmin" "$nmed"
+for l in enarx enarx-no-trap-handler node; do
+  [ -s "$out/k.$l" ] || continue
+  set -- $(stat "$out/k.$l")
+  printf '%-22s min %.3f s  median %.3f s   ratio min %.2fx  median %.2fx\n' "$l" "$1" "$2" \
+         "$(echo "$1 / $nmin" | bc -l)" "$(echo "$2 / $nmed" | bc -l)"
 done
 
 echo "== enarx run hello.wasm (whole process)"
