@@ -10,22 +10,8 @@
 namespace enarx::runtime {
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result enarx(const std::string& args) {
-  std::string cmd = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args + " 2>&1";
-  Result r{-1, {}};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int st = ::pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using Result = test::CliResult;
+Result enarx(const std::string& args) { return test::run_enarx_cli(args, true); }
 
 TEST(Cli, RunHello) {
   Result r = enarx("run --wasmcfgfile " + test::source_path("examples/hello/Enarx.toml") + " " +

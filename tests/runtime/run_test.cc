@@ -12,29 +12,12 @@ namespace {
 
 using Status = RunResult::Status;
 
-struct Outcome {
-  RunResult result;
-  std::string out, err;
-};
+using test::Outcome;
 
-Outcome run(const std::string& wasm_path, Config config, RunOptions o = {},
-        const AssetTree* assets = nullptr) {
-  TempDir tmp;
-  test::CaptureFile out(tmp, "out"), err(tmp, "err");
-  Bytes wasm = read_file(wasm_path);
-  Workload w;
-  w.wasm = wasm;
-  w.config = std::move(config);
-  w.assets = assets;
-  o.stdout_fd = out.fd();
-  o.stderr_fd = err.fd();
-  o.stdin_fd = -1;
-  Outcome r;
-  r.result = run_workload(w, o);
-  r.out = out.text();
-  r.err = err.text();
-  return r;
+Outcome run(const std::string& wasm_path, Config config, RunOptions o = {}, const AssetTree* assets = nullptr) {
+  return test::run_captured(wasm_path, std::move(config), std::move(o), assets);
 }
+
 
 Config example_config(const std::string& name) {
   return parse_config(read_text_file(test::source_path("examples/" + name + "/Enarx.toml")));

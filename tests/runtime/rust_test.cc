@@ -21,27 +21,10 @@ using Status = RunResult::Status;
 #define REQUIRE_RUST() GTEST_SKIP() << "Rust examples not built (no rustc for wasm32-wasi)"
 #endif
 
-struct Outcome {
-  RunResult result;
-  std::string out, err;
-};
+using test::Outcome;
 
 Outcome run(Config config, RunOptions o = {}, const AssetTree* assets = nullptr) {
-  TempDir tmp;
-  test::CaptureFile out(tmp, "out"), err(tmp, "err");
-  Bytes wasm = read_file(test::example_module("rust-hello"));
-  Workload w;
-  w.wasm = wasm;
-  w.config = std::move(config);
-  w.assets = assets;
-  o.stdout_fd = out.fd();
-  o.stderr_fd = err.fd();
-  o.stdin_fd = -1;
-  Outcome r;
-  r.result = run_workload(w, o);
-  r.out = out.text();
-  r.err = err.text();
-  return r;
+  return test::run_captured(test::example_module("rust-hello"), std::move(config), std::move(o), assets);
 }
 
 Config example_config() {
@@ -161,26 +144,11 @@ TEST(Rust, AllocationFailureAtMemoryLimit) {
   EXPECT_EQ(over.err, "memory allocation of 1048576 bytes failed\n");
 }
 
-struct CliResult {
-  int code;
-  std::string output;
-};
-
-CliResult enarx(const std::string& args) {
-  std::string cmd = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args + " 2>/dev/null";
-  CliResult r{-1, {}};
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  int st = ::pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+test::CliResult enarx(const std::string& args) { return test::run_enarx_cli(args, false); }
 
 TEST(Rust, EnarxRunCli) {
   REQUIRE_RUST();
-  CliResult r = enarx("run --wasmcfgfile " + test::source_path("examples/rust-hello/Enarx.toml") +
+  test::CliResult r = enarx("run --wasmcfgfile " + test::source_path("examples/rust-hello/Enarx.toml") +
                       " --assets " + test::source_path("examples/rust-hello/assets") + " " +
                       test::example_module("rust-hello") + " -- --exit=9 extra");
   EXPECT_EQ(r.code, 9) << r.output;

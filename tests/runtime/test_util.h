@@ -2,12 +2,15 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <string>
 
 #include "core/bytes.h"
 #include "core/file.h"
+#include "runtime/runtime.h"
 
 namespace enarx::runtime::test {
 
@@ -37,5 +40,50 @@ class CaptureFile {
   std::filesystem::path path_;
   int fd_;
 };
+
+struct Outcome {
+  RunResult result;
+  std::string out, err;
+};
+
+// run_workload() with stdout/stderr captured to files and no stdin.
+inline Outcome run_captured(const std::string& wasm_path, Config config, RunOptions o = {},
+                            const AssetTree* assets = nullptr) {
+  TempDir tmp;
+  CaptureFile out(tmp, "out"), err(tmp, "err");
+  Bytes wasm = read_file(wasm_path);
+  Workload w;
+  w.wasm = wasm;
+  w.config = std::move(config);
+  w.assets = assets;
+  o.stdout_fd = out.fd();
+  o.stderr_fd = err.fd();
+  o.stdin_fd = -1;
+  Outcome r;
+  r.result = run_workload(w, o);
+  r.out = out.text();
+  r.err = err.text();
+  return r;
+}
+
+struct CliResult {
+  int code;
+  std::string output;
+};
+
+// The built `enarx` binary with `args`; stderr is merged into the output or dropped.
+inline CliResult run_enarx_cli(const std::string& args, bool with_stderr) {
+  std::string cmd = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args +
+                    (with_stderr ? " 2>&1" : " 2>/dev/null");
+  CliResult r{-1, {}};
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  int st = ::pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
 
 }  // namespace enarx::runtime::test
