@@ -161,11 +161,21 @@ class PgStore final : public Store {
       auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE",
                              str(user), str(repo));
       require(!r.empty(), "drawbridge.store.no_repo", "repository does not exist");
-      auto t = w.exec_params("SELECT id, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3",
-                             str(user), str(repo), str(tag));
+      // FOR UPDATE: a node upload completing the tag concurrently (it locks the row too) is
+      // waited for and its result seen, so a just-completed tag is never resumed or dropped.
+      auto t = w.exec_params(
+          "SELECT id, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3 FOR UPDATE",
+          str(user), str(repo), str(tag));
       if (!t.empty()) {
         if (t[0][1].as<bool>()) return PutResult::Exists;
-        w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", t[0][0].as<std::int64_t>());
+        const auto id = t[0][0].as<std::int64_t>();
+        if (auto root = node(w, id, ""); root && root->entry_json == root_entry_json) {
+          // Same tree: resume. Replace the tag body (e.g. a fresh signature over the same root).
+          w.exec_params("UPDATE drawbridge_tags SET meta = $1, content = $2 WHERE id = $3", str(meta_json),
+                        bin(content), id);
+          return PutResult::Resumed;
+        }
+        w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", id);
       }
       auto id = w.exec_params1(
                      "INSERT INTO drawbridge_tags(usr, repo, name, meta, content, complete, missing) "
@@ -219,14 +229,15 @@ class PgStore final : public Store {
       for (const auto& c : children)
         w.exec_params("INSERT INTO drawbridge_nodes(tag_id, path, entry, present) VALUES($1,$2,$3,false)",
                       tag_id, c.path, c.entry_json);
-      auto missing = w.exec_params1("UPDATE drawbridge_tags SET missing = missing - 1 + $1 WHERE id = $2 RETURNING missing",
-                                    static_cast<std::int64_t>(children.size()), tag_id)[0]
+      // One UPDATE of the tag row: a second one would update a row version this transaction
+      // created, which makes PostgreSQL re-check the tag's foreign key (FOR KEY SHARE on the
+      // repository row) — a deadlock with put_tag, which holds that row while waiting for ours.
+      auto missing = w.exec_params1(
+                          "UPDATE drawbridge_tags SET missing = missing - 1 + $1, complete = (missing - 1 + $1 = 0) "
+                          "WHERE id = $2 RETURNING missing",
+                          static_cast<std::int64_t>(children.size()), tag_id)[0]
                          .as<std::int64_t>();
-      if (missing == 0) {
-        w.exec_params("UPDATE drawbridge_tags SET complete = true WHERE id = $1", tag_id);
-        return {NodePutResult::Created, true};
-      }
-      return {NodePutResult::Created, false};
+      return {NodePutResult::Created, missing == 0};
     });
   }
 
@@ -266,6 +277,9 @@ class PgStore final : public Store {
         if (attempt >= 2) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::unique_violation& e) {
         // Concurrent first-time inserts race on unique keys: retry sees the winner's row.
+        if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+      } catch (const pqxx::transaction_rollback& e) {
+        // Serialization failures and deadlocks (libpqxx 6 does not always fill sqlstate()).
         if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::sql_error& e) {
         bool retry = e.sqlstate() == "40001" || e.sqlstate() == "40P01";

@@ -160,6 +160,11 @@ struct Registry::Impl {
     return u && u->subject == t.subject;
   }
 
+  // Could this caller upload nodes to `user`'s tags (owner token with write:drawbridge_tags)?
+  bool may_upload(const Caller& c, const std::string& user) {
+    return c.token && c.token->has_scope(ScopeLevel::Write, ScopeContext::Tags) && is_owner(user, *c.token);
+  }
+
   // For writes: the token's subject must own `user` (a missing user is 404).
   void need_owner(const std::string& user, const TokenClaims& t) {
     auto u = store->get_user(user);
@@ -270,9 +275,13 @@ struct Registry::Impl {
         return object_response(tag->meta_json, body_string(tag->content));
       }
       case Kind::Tree: {
-        readable_repo(caller, t, false);
         auto tag = store->get_tag(t.user, t.repo, t.tag);
-        if (!tag || !tag->complete) not_found();
+        if (tag && !tag->complete && may_upload(caller, t.user)) {
+          // The publisher resuming a pending upload may see which nodes are already stored.
+        } else {
+          readable_repo(caller, t, false);
+          if (!tag || !tag->complete) not_found();
+        }
         auto node = store->get_node(tag->id, t.tree_path());
         if (!node || !node->present) not_found();
         auto entry = parse_entry(node->entry_json);
@@ -364,10 +373,13 @@ struct Registry::Impl {
     }
     auto meta = upload_meta(req, canonical, type, true);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
-    if (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root)) ==
-        PutResult::Exists) {
-      count_upload("tag", "exists");
-      exists();
+    switch (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root))) {
+      case PutResult::Exists: count_upload("tag", "exists"); exists();
+      case PutResult::Resumed:
+        // Same root as the pending upload: its stored nodes are kept (resumable publishing).
+        count_upload("tag", "resumed");
+        return net::Response::empty(200);
+      case PutResult::Created: break;
     }
     count_upload("tag", "created");
     return created();

@@ -217,8 +217,16 @@ class SqliteStore final : public Store {
       t.bind(1, user).bind(2, repo).bind(3, tag);
       if (t.step()) {
         if (t.integer(1) != 0) return PutResult::Exists;
+        const auto id = t.integer(0);
+        if (auto root = get_node_locked(id, ""); root && root->entry_json == root_entry_json) {
+          // Same tree: resume. Replace the tag body (e.g. a fresh signature over the same root).
+          Stmt u(db_, "UPDATE tags SET meta = ?, content = ? WHERE id = ?");
+          u.bind(1, meta_json).bind(2, content).bind(3, id).step();
+          tx.commit();
+          return PutResult::Resumed;
+        }
         Stmt d(db_, "DELETE FROM tags WHERE id = ?");
-        d.bind(1, t.integer(0)).step();
+        d.bind(1, id).step();
       }
     }
     Stmt ins(db_, "INSERT INTO tags(user, repo, name, meta, content, complete, missing) VALUES(?,?,?,?,?,0,1)");

@@ -5,7 +5,10 @@
 // its root node. Every node PUT must match an expected entry (its parent directory already
 // uploaded lists it); a directory node adds expectations for its children. The tag becomes
 // *complete* — listed and readable — in the same transaction that stores its last expected
-// node. A pending tag can be re-PUT (the upload restarts); a complete one is immutable.
+// node. A pending tag can be re-PUT: with the same root entry the upload *resumes* (the nodes
+// already stored are kept, the tag id stays, the tag body is replaced — a re-signed JWS over the
+// same root differs byte-wise); with a different root entry it *restarts* (its nodes are
+// dropped, uploads for the old id get TagGone). A complete tag is immutable.
 // All node contents live in content-addressed blobs, deduplicated across repositories.
 #pragma once
 
@@ -21,7 +24,8 @@
 
 namespace enarx::drawbridge {
 
-enum class PutResult { Created, Exists };
+// Resumed: put_tag on a pending tag with the same root entry (nodes kept).
+enum class PutResult { Created, Exists, Resumed };
 
 struct StoredUser {
   std::string meta_json;  // canonical Meta JSON as served
@@ -75,8 +79,10 @@ class Store {
   // (name, public), sorted by name.
   virtual std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) = 0;
 
-  // Creates a pending tag expecting `root_entry_json` at path "" or restarts a pending one
-  // (dropping its nodes). Exists when the tag is complete. Throws Error("drawbridge.store.no_repo").
+  // Creates a pending tag expecting `root_entry_json` at path "" (Created). On a pending tag:
+  // the same `root_entry_json` resumes it (Resumed: id and stored nodes kept, meta/content
+  // replaced); a different one restarts it (Created: new id, nodes dropped). Exists when the
+  // tag is complete (nothing changed). Throws Error("drawbridge.store.no_repo").
   virtual PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
                             std::string_view meta_json, ByteView content,
                             std::string_view root_entry_json) = 0;

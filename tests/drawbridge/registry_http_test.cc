@@ -291,6 +291,98 @@ TYPED_TEST(RegistryHttp, RejectsBadUploads) {
   EXPECT_EQ(this->get("/alice/app/_tag").status, 501);
 }
 
+// Resumable publishing over HTTP: re-PUT of a pending tag with the same root answers 200 and
+// keeps its nodes; only the owner's upload token sees them (HEAD) while the tag is pending.
+TYPED_TEST(RegistryHttp, ResumesPendingUploadWithSameRoot) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  auto alice_read = this->token("alice", {"read:drawbridge_repositories", "read:drawbridge_tags"});
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  const std::string tag = "/alice/app/_tag/1.0.0";
+  const auto type = std::string(kEntryType);
+  auto head = [&](const std::string& path, const std::string& tok) {
+    net::Headers h;
+    if (!tok.empty()) h.set("Authorization", "Bearer " + tok);
+    return this->call(net::Method::Head, path, {}, h).status;
+  };
+  auto body = [](const TreeNode& n) { return std::string(n.content.begin(), n.content.end()); };
+  ASSERT_GE(tree.nodes.size(), 4u);
+
+  ASSERT_EQ(this->put(tag, entry_to_json(tree.root()), type, alice).status, 201);
+  const std::size_t sent = 2;  // the "interrupted" upload got this far
+  for (std::size_t i = 0; i < sent; ++i)
+    ASSERT_EQ(this->put(tag + "/tree/" + tree.nodes[i].path, body(tree.nodes[i]), tree.nodes[i].meta.type, alice).status, 201);
+
+  // Re-run: same root entry -> 200, nothing dropped.
+  auto again = this->put(tag, entry_to_json(tree.root()), type, alice);
+  EXPECT_EQ(again.status, 200) << again.body;
+  for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
+    const auto path = tag + "/tree/" + tree.nodes[i].path;
+    EXPECT_EQ(head(path, alice), i < sent ? 200 : 404) << tree.nodes[i].path;
+    // Still invisible to everyone else: anonymous, another user, the owner without write scope.
+    EXPECT_EQ(head(path, ""), 404);
+    EXPECT_EQ(head(path, bob), 404);
+    EXPECT_EQ(head(path, alice_read), 404);
+  }
+  auto stored = this->get(tag + "/tree/" + tree.nodes[0].path, alice);
+  EXPECT_EQ(stored.status, 200);
+  EXPECT_EQ(stored.body, body(tree.nodes[0]));
+  EXPECT_EQ(this->get(tag, alice).status, 404);  // the tag itself stays pending
+  EXPECT_EQ(this->get("/alice/app/_tag").body, "[]");
+  // What was stored answers 409 as before; the rest completes the tag.
+  EXPECT_EQ(this->put(tag + "/tree/" + tree.nodes[0].path, body(tree.nodes[0]), tree.nodes[0].meta.type, alice).code(),
+            "drawbridge.already_exists");
+  for (std::size_t i = sent; i < tree.nodes.size(); ++i)
+    ASSERT_EQ(this->put(tag + "/tree/" + tree.nodes[i].path, body(tree.nodes[i]), tree.nodes[i].meta.type, alice).status, 201);
+  EXPECT_EQ(this->get(tag).body, entry_to_json(tree.root()));
+  EXPECT_EQ(this->get("/alice/app/_tag").body, "[\"1.0.0\"]");
+  // Complete: immutable, even for the same body.
+  EXPECT_EQ(this->put(tag, entry_to_json(tree.root()), type, alice).code(), "drawbridge.already_exists");
+
+  // A different root for a pending tag restarts it: nothing of the old upload survives.
+  const std::string tag2 = "/alice/app/_tag/2.0.0";
+  ASSERT_EQ(this->put(tag2, entry_to_json(tree.root()), type, alice).status, 201);
+  ASSERT_EQ(this->put(tag2 + "/tree", body(tree.nodes[0]), tree.nodes[0].meta.type, alice).status, 201);
+  auto other = this->sample_tree("changed");
+  EXPECT_EQ(this->put(tag2, entry_to_json(other.root()), type, alice).status, 201);
+  EXPECT_EQ(head(tag2 + "/tree", alice), 404);
+  // Someone else cannot resume (or restart) alice's upload.
+  EXPECT_EQ(this->put(tag2, entry_to_json(other.root()), type, bob).code(), "drawbridge.auth.not_owner");
+}
+
+// A signed tag resumes with a new signature over the same root; the last body is served.
+TYPED_TEST(RegistryHttp, SignedTagResumesWithFreshSignature) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  auto payload = to_base64url(as_bytes(entry_to_json(tree.root())));
+  auto protected_header = to_base64url(as_bytes("{\"alg\":\"ES256\"}"));
+  auto jws = [&](std::uint8_t fill) {
+    return "{\"payload\":\"" + payload + "\",\"protected\":\"" + protected_header + "\",\"signature\":\"" +
+           to_base64url(Bytes(64, fill)) + "\"}";
+  };
+  const std::string tag = "/alice/app/_tag/1.0.0";
+  ASSERT_EQ(this->put(tag, jws(1), std::string(kJwsType), alice).status, 201);
+  ASSERT_EQ(this->put(tag + "/tree", std::string(tree.nodes[0].content.begin(), tree.nodes[0].content.end()),
+                      tree.nodes[0].meta.type, alice).status, 201);
+  EXPECT_EQ(this->put(tag, jws(2), std::string(kJwsType), alice).status, 200);
+  // Switching to an unsigned tag over the same root resumes too.
+  EXPECT_EQ(this->put(tag, entry_to_json(tree.root()), std::string(kEntryType), alice).status, 200);
+  EXPECT_EQ(this->put(tag, jws(3), std::string(kJwsType), alice).status, 200);
+  for (std::size_t i = 1; i < tree.nodes.size(); ++i)
+    ASSERT_EQ(this->put(tag + "/tree/" + tree.nodes[i].path,
+                        std::string(tree.nodes[i].content.begin(), tree.nodes[i].content.end()),
+                        tree.nodes[i].meta.type, alice).status, 201);
+  auto r = this->get(tag);
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, jws(3));
+  EXPECT_EQ(r.headers.get("Content-Type"), std::string(kJwsType));
+  EXPECT_EQ(ContentDigest::parse_header(*r.headers.get("Content-Digest")), ContentDigest::compute(as_bytes(jws(3))));
+}
+
 TYPED_TEST(RegistryHttp, SignedTagStoredAndServedByteExact) {
   auto alice = this->token("alice");
   this->make_user("alice", alice);

@@ -1,6 +1,7 @@
 // The same conformance suite over both Store back ends.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -144,6 +145,118 @@ TYPED_TEST(StoreConformance, PendingTagRestarts) {
   EXPECT_FALSE(s.get_node(second->id, "x"));
   // A single-file tree completes with its root.
   EXPECT_TRUE(s.put_node(second->id, "", blob_key_of(as_bytes("f")), as_bytes("f"), {}).tag_completed);
+}
+
+// Resumable publishing: the same root entry keeps what is stored; a different one restarts.
+TYPED_TEST(StoreConformance, PendingTagResumesWithSameRoot) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  const std::string root = "{\"r\":1}";
+  ASSERT_EQ(s.put_tag("alice", "app", "1.0.0", "{\"m\":1}", as_bytes("sig-1"), root), PutResult::Created);
+  auto id = s.get_tag("alice", "app", "1.0.0")->id;
+  ASSERT_EQ(s.put_node(id, "", blob_key_of(as_bytes("dir")), as_bytes("dir"), {{"a", "{\"ea\":1}"}, {"b", "{\"eb\":1}"}})
+                .result,
+            NodePutResult::Created);
+  ASSERT_EQ(s.put_node(id, "a", blob_key_of(as_bytes("A")), as_bytes("A"), {}).result, NodePutResult::Created);
+
+  // Same root, new body (a fresh signature): resumed, nodes and id kept, body replaced.
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{\"m\":2}", as_bytes("sig-2"), root), PutResult::Resumed);
+  auto t = s.get_tag("alice", "app", "1.0.0");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->id, id);
+  EXPECT_FALSE(t->complete);
+  EXPECT_EQ(as_string(t->content), "sig-2");
+  EXPECT_EQ(t->meta_json, "{\"m\":2}");
+  EXPECT_TRUE(s.get_node(id, "")->present);
+  EXPECT_TRUE(s.get_node(id, "a")->present);
+  ASSERT_TRUE(s.get_node(id, "b"));
+  EXPECT_FALSE(s.get_node(id, "b")->present);
+  EXPECT_TRUE(s.list_tags("alice", "app").empty());
+  // Idempotent: again, byte-identical.
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{\"m\":2}", as_bytes("sig-2"), root), PutResult::Resumed);
+  EXPECT_EQ(s.put_node(id, "a", blob_key_of(as_bytes("A")), as_bytes("A"), {}).result, NodePutResult::Exists);
+
+  // Survives a reopen (a restarted registry resumes too).
+  this->store.reset();
+  this->store = this->backend.open();
+  auto& s2 = *this->store;
+  EXPECT_EQ(s2.put_tag("alice", "app", "1.0.0", "{\"m\":2}", as_bytes("sig-2"), root), PutResult::Resumed);
+  EXPECT_EQ(s2.get_tag("alice", "app", "1.0.0")->id, id);
+  auto out = s2.put_node(id, "b", blob_key_of(as_bytes("B")), as_bytes("B"), {});
+  EXPECT_EQ(out.result, NodePutResult::Created);
+  EXPECT_TRUE(out.tag_completed);
+  EXPECT_EQ(s2.list_tags("alice", "app"), std::vector<std::string>{"1.0.0"});
+  // Complete: immutable, whatever the body.
+  EXPECT_EQ(s2.put_tag("alice", "app", "1.0.0", "{\"m\":3}", as_bytes("sig-3"), root), PutResult::Exists);
+  EXPECT_EQ(as_string(s2.get_tag("alice", "app", "1.0.0")->content), "sig-2");
+  EXPECT_EQ(s2.get_tag("alice", "app", "1.0.0")->meta_json, "{\"m\":2}");
+}
+
+TYPED_TEST(StoreConformance, PendingTagWithDifferentRootRestartsAfterResume) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v1"), "{\"r\":1}");
+  auto id = s.get_tag("alice", "app", "1.0.0")->id;
+  s.put_node(id, "", blob_key_of(as_bytes("d")), as_bytes("d"), {{"x", "{}"}});
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v1"), "{\"r\":1}"), PutResult::Resumed);
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v2"), "{\"r\":2}"), PutResult::Created);
+  auto second = s.get_tag("alice", "app", "1.0.0");
+  EXPECT_NE(second->id, id);
+  EXPECT_FALSE(s.get_node(second->id, "")->present);
+  EXPECT_FALSE(s.get_node(second->id, "x"));
+  EXPECT_EQ(s.put_node(id, "x", blob_key_of(as_bytes("x")), as_bytes("x"), {}).result, NodePutResult::TagGone);
+  // The old root is no longer "the same": going back restarts again.
+  EXPECT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("v1"), "{\"r\":1}"), PutResult::Created);
+}
+
+// Resumes racing the upload that completes the tag: the tag is never restarted, completes
+// exactly once, and its body never changes once complete.
+TYPED_TEST(StoreConformance, ConcurrentResumesNeverBreakCompletion) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  const std::string root = "{\"r\":\"c\"}";
+  s.put_tag("alice", "app", "3.0.0", "{}", as_bytes("body-0"), root);
+  auto id = s.get_tag("alice", "app", "3.0.0")->id;
+  constexpr int kChildren = 30;
+  std::vector<ChildExpectation> kids;
+  for (int i = 0; i < kChildren; ++i) kids.push_back({"f" + std::to_string(i), "{}"});
+  s.put_node(id, "", blob_key_of(as_bytes("root")), as_bytes("root"), kids);
+  std::atomic<bool> done{false};
+  std::atomic<int> completed{0};
+  std::string body_at_exists;
+  std::string resumer_error;
+  std::thread resumer([&] {
+    try {
+      for (int i = 1; !done; ++i) {
+        auto r = s.put_tag("alice", "app", "3.0.0", "{}", as_bytes("body-" + std::to_string(i)), root);
+        if (r == PutResult::Exists) {
+          body_at_exists = as_string(s.get_tag("alice", "app", "3.0.0")->content);
+          return;
+        }
+        EXPECT_EQ(r, PutResult::Resumed);
+      }
+    } catch (const std::exception& e) {
+      resumer_error = e.what();
+    }
+  });
+  for (int i = 0; i < kChildren; ++i) {
+    auto c = "c" + std::to_string(i);
+    auto r = s.put_node(id, "f" + std::to_string(i), blob_key_of(as_bytes(c)), as_bytes(c), {});
+    EXPECT_EQ(r.result, NodePutResult::Created) << i;
+    if (r.tag_completed) ++completed;
+  }
+  std::string final_body(as_string(s.get_tag("alice", "app", "3.0.0")->content));
+  // Let the resumer observe the completed tag at least once.
+  EXPECT_EQ(s.put_tag("alice", "app", "3.0.0", "{}", as_bytes("late"), root), PutResult::Exists);
+  resumer.join();
+  done = true;
+  EXPECT_EQ(resumer_error, "");
+  EXPECT_EQ(completed.load(), 1);
+  auto t = s.get_tag("alice", "app", "3.0.0");
+  EXPECT_TRUE(t->complete);
+  EXPECT_EQ(t->id, id);
+  EXPECT_EQ(as_string(t->content), final_body);
+  EXPECT_EQ(body_at_exists, final_body);
 }
 
 TYPED_TEST(StoreConformance, BlobsDeduplicatedAcrossRepositories) {
