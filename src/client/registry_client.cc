@@ -138,12 +138,17 @@ RegistryClient::Tag RegistryClient::get_tag(const std::string& user, const std::
   return t;
 }
 
-bool RegistryClient::put_tag(const std::string& user, const std::string& repo, const std::string& tag,
-                             const std::string& content, const std::string& type) {
+RegistryClient::TagPut RegistryClient::put_tag(const std::string& user, const std::string& repo,
+                                               const std::string& tag, const std::string& content,
+                                               const std::string& type) {
   net::ClientRequest req{net::Method::Put, url(user, repo, tag), {}, content, true, {}};
   req.headers.set("Content-Type", type);
   req.headers.set("Content-Digest", ContentDigest::compute(as_bytes(content)).to_header());
-  return send(req, {200, 201, 409}).status != 409;
+  switch (send(req, {200, 201, 409}).status) {
+    case 409: return TagPut::Exists;
+    case 200: return TagPut::Resumed;
+    default: return TagPut::Created;
+  }
 }
 
 bool RegistryClient::has_node(const std::string& user, const std::string& repo, const std::string& tag,
@@ -230,7 +235,8 @@ PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& 
     result.signer = jws::key_fingerprint(options.signing_key->public_key());
   }
 
-  if (!registry.put_tag(slug.user, slug.repo, *slug.tag, tag_content, tag_type)) {
+  auto put = registry.put_tag(slug.user, slug.repo, *slug.tag, tag_content, tag_type);
+  if (put == RegistryClient::TagPut::Exists) {
     // 409: the tag is complete (immutable). Same content is a no-op; different is an error.
     auto existing = registry.get_tag(slug.user, slug.repo, *slug.tag);
     if (!(existing.root == result.root))
@@ -242,7 +248,10 @@ PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& 
   for (std::size_t i = 0; i < tree.nodes.size(); ++i) {
     const auto& node = tree.nodes[i];
     bool uploaded = false;
-    if (!registry.has_node(slug.user, slug.repo, *slug.tag, node.path)) {
+    // A freshly created (or restarted) pending tag holds no nodes: no need to ask.
+    bool stored = put == RegistryClient::TagPut::Resumed &&
+                  registry.has_node(slug.user, slug.repo, *slug.tag, node.path);
+    if (!stored) {
       uploaded = registry.put_node(slug.user, slug.repo, *slug.tag, node.path, node.meta, node.content,
                                    options.on_bytes);
     }

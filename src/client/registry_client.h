@@ -40,10 +40,15 @@ class RegistryClient {
     drawbridge::Meta meta;  // of the tag content itself (from the response headers)
   };
   Tag get_tag(const std::string& user, const std::string& repo, const std::string& tag);
-  bool put_tag(const std::string& user, const std::string& repo, const std::string& tag,
-               const std::string& content, const std::string& type);
+  // Created (201: a new or restarted pending tag, no nodes stored), Resumed (200: the tag was
+  // pending with the same root entry; the nodes stored so far are kept), Exists (409: the tag is
+  // complete, immutable).
+  enum class TagPut { Created, Resumed, Exists };
+  TagPut put_tag(const std::string& user, const std::string& repo, const std::string& tag,
+                 const std::string& content, const std::string& type);
 
-  // Is the node at `path` ("" = root) stored under the (possibly pending) tag?
+  // Is the node at `path` ("" = root) stored under the (possibly pending) tag? For a pending
+  // tag the registry answers only its owner with a write:drawbridge_tags token.
   bool has_node(const std::string& user, const std::string& repo, const std::string& tag,
                 const std::string& path);
   bool put_node(const std::string& user, const std::string& repo, const std::string& tag,
@@ -88,9 +93,11 @@ struct PublishResult {
 
 // Publishes the tree built from `dir` (Enarx.toml + wasm module(s) + assets) as `slug`'s tag.
 // Upload order (drawbridge's "no dangling trees" protocol): PUT the tag (root entry, or a JWS
-// over the root entry's canonical JSON), then every node root-first; a node the registry already
-// holds for this pending tag is skipped, so re-running after a failure uploads only what is
-// missing. The package must contain main.wasm (client.package.no_main_wasm).
+// over the root entry's canonical JSON), then every node root-first. Re-running after a failure
+// resumes: the registry keeps the pending tag's nodes when the root entry is the same (tag PUT
+// answers 200), the client HEADs each node and uploads only the missing ones (`uploaded`,
+// `skipped`). A different tree for the same pending tag restarts it. The package must contain
+// main.wasm (client.package.no_main_wasm).
 PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& slug,
                               const std::string& dir, const PublishOptions& options);
 
