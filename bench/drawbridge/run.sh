@@ -5,11 +5,11 @@
 #   2. large-blob download throughput: GET of a 64 MiB file node
 # Needs: a built drawbridge (BUILD_DIR, default build-drawbridge), wrk, nginx-light, openssl,
 # curl, python3 (deps/install.sh --bench installs wrk and nginx-light).
-#   bench/drawbridge/run.sh [duration_seconds]
+#   [BUILD_DIR=build/...] [ROUNDS=3] bench/drawbridge/run.sh [duration_seconds]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-drawbridge}
-BIN=$BUILD_DIR/apps/drawbridge/drawbridge
+BIN=${DRAWBRIDGE_BIN:-$BUILD_DIR/apps/drawbridge/drawbridge}
 DUR=${1:-10}
 BLOB_MB=${BLOB_MB:-64}
 for t in wrk nginx openssl curl python3; do
@@ -107,15 +107,35 @@ curl -s --cacert "$W/cert.pem" -o "$W/ng.out" https://localhost:$NG_PORT$BLOB
 cmp -s "$W/db.out" "$W/ng.out" || { echo "drawbridge and nginx serve different bytes"; ls -l "$W"/*.out; sha256sum "$W"/*.out "$W"/data/blobs/sha256/*/*; [ -n "${KEEP:-}" ] && sleep 600; exit 1; }
 rm -f "$W/db.out" "$W/ng.out"
 
-rps() { wrk -t2 -c${2} -d${DUR}s "$1" | awk '/Requests\/sec/ {print $2}'; }
-echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s, $(nproc) cores, blob ${BLOB_MB} MiB"
-m_db=$(rps https://127.0.0.1:$DB_PORT$TAG 32); m_ng=$(rps https://127.0.0.1:$NG_PORT$TAG 32)
-b_db=$(rps https://127.0.0.1:$DB_PORT$BLOB 4); b_ng=$(rps https://127.0.0.1:$NG_PORT$BLOB 4)
-python3 - "$m_db" "$m_ng" "$b_db" "$b_ng" "$BLOB_MB" <<'PY'
-import sys
-m_db, m_ng, b_db, b_ng, mb = map(float, sys.argv[1:])
-print(f"| test | drawbridge | nginx | drawbridge/nginx |")
-print(f"|---|---|---|---|")
-print(f"| tag GET (req/s, 32 conns) | {m_db:.0f} | {m_ng:.0f} | {m_db/m_ng:.2f} |")
-print(f"| {mb:.0f} MiB blob GET (MiB/s, 4 conns) | {b_db*mb:.0f} | {b_ng*mb:.0f} | {b_db/b_ng:.2f} |")
+# wrk's own numbers: requests/s and bytes/s (Transfer/sec, so partial 64 MiB transfers count).
+measure() { wrk -t2 -c$2 -d${DUR}s "$1" | awk '/Requests\/sec/ {r=$2} /Transfer\/sec/ {t=$2} END {print r, t}'; }
+ROUNDS=${ROUNDS:-3}
+echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s x ${ROUNDS} rounds (alternating order, median), $(nproc) cores, blob ${BLOB_MB} MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$W/results"
+for r in $(seq "$ROUNDS"); do
+  order="db ng"; [ $((r % 2)) -eq 0 ] && order="ng db"
+  for who in $order; do
+    port=$DB_PORT; [ $who = ng ] && port=$NG_PORT
+    echo "$r $who tag $(measure https://127.0.0.1:$port$TAG 32)" >>"$W/results"
+    echo "$r $who blob $(measure https://127.0.0.1:$port$BLOB 4)" >>"$W/results"
+  done
+done
+python3 - "$W/results" "$BLOB_MB" <<'PY'
+import statistics, sys
+units = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+def bps(t):
+    for u in ("GB", "MB", "KB", "B"):
+        if t.endswith(u): return float(t[:-len(u)]) * units[u]
+    return float(t)
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+res = {}
+for rnd, who, test, rps, tr in rows:
+    res.setdefault((test, who), {})[rnd] = (float(rps), bps(tr) / (1 << 20))
+def med(test, who, i): return statistics.median(v[i] for v in res[(test, who)].values())
+def ratio(test, i): return statistics.median(res[(test, "db")][r][i] / res[(test, "ng")][r][i] for r in res[(test, "db")])
+print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) |")
+print("|---|---|---|---|")
+print(f"| tag GET (req/s, 32 conns) | {med('tag','db',0):.0f} | {med('tag','ng',0):.0f} | {ratio('tag',0):.2f} |")
+print(f"| {sys.argv[2]} MiB blob GET (MiB/s, 4 conns) | {med('blob','db',1):.0f} | {med('blob','ng',1):.0f} | {ratio('blob',1):.2f} |")
+print("per round (req/s, MiB/s):", " ".join(f"{r}:{w}:{t}={v[0]:.0f}/{v[1]:.0f}" for (t, w), d in sorted(res.items()) for r, v in sorted(d.items())))
 PY
