@@ -281,7 +281,8 @@ TEST(CsrEvidence, TdxCarriesTheCollateralItCameWith) {
   // Host collateral, when the host has it, wins over what the evidence brought.
   HostCollateral host;
   host.tcb_package_der = Bytes{0x30, 0x00};
-  der::Reader again(evidence_extension(ev, host).value);
+  const Extension with_host = evidence_extension(ev, host);
+  der::Reader again(with_host.value);
   der::Reader seq2 = again.read_sequence();
   seq2.read_octet_string();
   seq2.read(der::kSequence);
