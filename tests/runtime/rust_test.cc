@@ -35,6 +35,18 @@ AssetTree example_assets() {
   return AssetTree::from_directory(test::source_path("examples/rust-hello/assets"));
 }
 
+// What rust-hello prints after its argv lines when run with the example's Enarx.toml and assets.
+const char* const kConfiguredWithAssetsTail =
+    "GREETING=hi from Enarx.toml\n"
+    "FD_COUNT=3\n"
+    "FD_NAMES=stdin:stdout:stderr\n"
+    "clocks: ok\n"
+    "assets: data/ message.txt\n"
+    "message.txt: Hello from a bundled asset, read with std::fs!\n"
+    "data/words.txt from byte 6: beta gamma\n"
+    "data/words.txt: 31 bytes, 5 words\n"
+    "write attempt: Read-only file system (os error 69)\n";
+
 TEST(Rust, HelloWithConfigAndAssets) {
   REQUIRE_RUST();
   Config c = example_config();
@@ -50,15 +62,7 @@ TEST(Rust, HelloWithConfigAndAssets) {
             "argv[1]=--from-config\n"
             "argv[2]=--exit=3\n"
             "argv[3]=h\xc3\xa9llo w\xc3\xb6rld\n"
-            "GREETING=hi from Enarx.toml\n"
-            "FD_COUNT=3\n"
-            "FD_NAMES=stdin:stdout:stderr\n"
-            "clocks: ok\n"
-            "assets: data/ message.txt\n"
-            "message.txt: Hello from a bundled asset, read with std::fs!\n"
-            "data/words.txt from byte 6: beta gamma\n"
-            "data/words.txt: 31 bytes, 5 words\n"
-            "write attempt: Read-only file system (os error 69)\n");
+            + std::string(kConfiguredWithAssetsTail));
   EXPECT_EQ(r.err, "rust-hello: exiting with 3\n");
 }
 
@@ -158,15 +162,7 @@ TEST(Rust, EnarxRunCli) {
             "argv[1]=--from-config\n"
             "argv[2]=--exit=9\n"
             "argv[3]=extra\n"
-            "GREETING=hi from Enarx.toml\n"
-            "FD_COUNT=3\n"
-            "FD_NAMES=stdin:stdout:stderr\n"
-            "clocks: ok\n"
-            "assets: data/ message.txt\n"
-            "message.txt: Hello from a bundled asset, read with std::fs!\n"
-            "data/words.txt from byte 6: beta gamma\n"
-            "data/words.txt: 31 bytes, 5 words\n"
-            "write attempt: Read-only file system (os error 69)\n");
+            + std::string(kConfiguredWithAssetsTail));
 }
 
 }  // namespace
