@@ -119,14 +119,7 @@ class PublishResume : public ::testing::Test {
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::kPg ? "Postgres" : "Sqlite";
-  }
-};
-TYPED_TEST_SUITE(PublishResume, Backends, BackendNames);
+TYPED_TEST_SUITE(PublishResume, Backends, pgtest::BackendNames);
 
 TYPED_TEST(PublishResume, RerunUploadsOnlyMissingNodes) {
   auto dir = this->make_package("pkg");

@@ -104,4 +104,12 @@ inline PgCluster& shared_cluster() {
   return cluster;
 }
 
+// Test names for suites typed over an SQLite and a PostgreSQL back end (types with `kPg`).
+struct BackendNames {
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kPg ? "Postgres" : "Sqlite";
+  }
+};
+
 }  // namespace enarx::drawbridge::pgtest

@@ -157,14 +157,7 @@ class RegistryHttp : public ::testing::Test {
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::kPg ? "Postgres" : "Sqlite";
-  }
-};
-TYPED_TEST_SUITE(RegistryHttp, Backends, BackendNames);
+TYPED_TEST_SUITE(RegistryHttp, Backends, pgtest::BackendNames);
 
 TYPED_TEST(RegistryHttp, RoundTripByteIdenticalWithDigests) {
   auto alice = this->token("alice");

@@ -47,14 +47,7 @@ class StoreConformance : public ::testing::Test {
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
-class BackendNames {
- public:
-  template <typename T>
-  static std::string GetName(int) {
-    return T::kPg ? "Postgres" : "Sqlite";
-  }
-};
-TYPED_TEST_SUITE(StoreConformance, Backends, BackendNames);
+TYPED_TEST_SUITE(StoreConformance, Backends, pgtest::BackendNames);
 
 TYPED_TEST(StoreConformance, UsersAndRepositories) {
   auto& s = *this->store;
