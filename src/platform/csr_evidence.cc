@@ -17,6 +17,11 @@ Bytes crl_list(const HostCollateral& c, const Evidence& ev) {
   return attest::encode_crl_list({});
 }
 
+// Likewise for the TcbPackage: the host cache's, else the one the evidence brought.
+const std::optional<Bytes>& tcb_package(const HostCollateral& c, const Evidence& ev) {
+  return c.tcb_package_der ? c.tcb_package_der : ev.tcb_package_der;
+}
+
 }  // namespace
 
 Bytes encode_sgx_evidence(ByteView quote, ByteView crl_list_der, ByteView tcb_package_der) {
@@ -63,7 +68,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
     }
     case Platform::Sgx: {
       require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SGX quote");
-      const auto& tcb = c.tcb_package_der ? c.tcb_package_der : ev.tcb_package_der;
+      const auto& tcb = tcb_package(c, ev);
       require(tcb.has_value(), "platform.evidence.no_tcb",
               "SGX evidence needs the cached TCB package; run `enarx platform sgx cache`");
       ext.oid = std::string(oids::kSgxEvidence);
@@ -73,7 +78,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
     case Platform::Tdx: {
       require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no TDX quote");
       // Without a TcbPackage / QE identity, steward takes them from its Intel collateral cache.
-      const auto& tcb = c.tcb_package_der ? c.tcb_package_der : ev.tcb_package_der;
+      const auto& tcb = tcb_package(c, ev);
       std::optional<ByteView> tcb_view, qe_view;
       if (tcb) tcb_view = ByteView(*tcb);
       if (ev.qe_identity_json) qe_view = ByteView(*ev.qe_identity_json);
