@@ -23,7 +23,8 @@ for t in "${targets[@]}"; do
   seeds=()
   [[ -d "fuzz/seeds/$t" ]] && seeds+=("fuzz/seeds/$t")
   echo "fuzz: $t for ${seconds}s"
-  ASAN_OPTIONS=detect_leaks=1 "$dir/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  # UBSan reports halt: a local run must fail exactly where CI (which exports halt_on_error) does.
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$dir/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
     -artifact_prefix="$dir/crashes/$t-" -print_final_stats=1 "$dir/corpus/$t" "${seeds[@]}" \
     2>"$dir/$t.log" || { tail -50 "$dir/$t.log"; echo "fuzz: $t FAILED"; exit 1; }
   grep -E 'stat::number_of_executed_units' "$dir/$t.log" | sed "s/^/fuzz: $t /" || true
