@@ -1,5 +1,6 @@
 #include "attest/enarx_evidence_sgx.h"
 
+#include "attest/tcb_package.h"
 #include "core/der.h"
 #include "core/error.h"
 
@@ -14,20 +15,12 @@ SgxEvidence decode_sgx_evidence(ByteView der) {
     top.expect_end();
     auto quote = seq.read_octet_string();
     e.quote.assign(quote.begin(), quote.end());
-    crl_list = seq.read_any();
-    if (crl_list.tag != der::kSequence) {
-      throw Error("der.malformed", "CrlList is not a SEQUENCE");
-    }
-    auto tcb = seq.read_sequence();
+    crl_list = seq.read(der::kSequence);
+    const der::Element tcb_der = seq.read(der::kSequence);
     seq.expect_end();
-    auto crts = tcb.read_sequence();
-    while (!crts.empty()) {
-      auto cert = crts.read(der::kSequence);
-      e.tcb_certs.push_back(Certificate::from_der(cert.whole));
-    }
-    auto report = tcb.read_octet_string();
-    e.tcb_report.assign(report.begin(), report.end());
-    tcb.expect_end();
+    TcbPackage tcb = decode_tcb_package(tcb_der.whole);
+    e.tcb_certs = std::move(tcb.certs);
+    e.tcb_report = std::move(tcb.report);
   } catch (const Error& err) {
     throw Error("evidence.sgx_malformed", std::string("SgxEvidence: ") + err.what());
   }
@@ -36,12 +29,10 @@ SgxEvidence decode_sgx_evidence(ByteView der) {
 }
 
 Bytes encode_sgx_evidence(const SgxEvidence& e) {
-  der::Writer crts;
-  for (const auto& c : e.tcb_certs) crts.add_raw(c.to_der());
-  der::Writer tcb;
-  tcb.add_sequence(crts).add_octet_string(e.tcb_report);
   der::Writer body;
-  body.add_octet_string(e.quote).add_raw(encode_crl_list(e.crls)).add_sequence(tcb);
+  body.add_octet_string(e.quote)
+      .add_raw(encode_crl_list(e.crls))
+      .add_raw(encode_tcb_package(e.tcb_certs, e.tcb_report));
   return body.wrap(der::kSequence);
 }
 

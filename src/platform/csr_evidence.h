@@ -2,7 +2,8 @@
 //   snp -> OID 1.3.6.1.4.1.58270.1.3, DER SnpEvidence { crts { vcek, CrlList }, report }
 //   sgx -> OID 1.3.6.1.4.1.58270.1.2, DER SgxEvidence { quote, CrlList, TcbPackage }
 //   kvm / nil -> OID 1.3.6.1.4.1.58270.1.1, empty value
-//   tdx -> this project's TDX OID (src/steward/oids.h), DER TdxEvidence (see encode_tdx_evidence)
+//   tdx -> this project's TDX OID (src/steward/oids.h), DER TdxEvidence
+// The DER codecs are src/attest's (enarx_evidence_{snp,sgx,tdx}.h), the ones steward decodes with.
 // Always non-critical, as Steward requires.
 #pragma once
 
@@ -16,7 +17,8 @@
 
 namespace enarx::platform {
 
-// What the host adds to the hardware evidence: Enarx sends cached blobs verbatim.
+// What the host adds to the hardware evidence. Enarx sends cached blobs verbatim; they are
+// parsed here (a corrupt cache fails on the keep) and re-encoded, which DER makes byte-exact.
 struct HostCollateral {
   // CRLs for the evidence's CrlList (AMD: [Genoa, Milan]; Intel: [root, processor, platform]).
   std::vector<attest::CrlListEntry> crls;
@@ -30,20 +32,8 @@ struct HostCollateral {
 };
 
 // Errors: platform.evidence.no_vcek (SNP evidence without a VCEK), platform.evidence.no_tcb
-// (SGX without a TcbPackage), platform.evidence.empty (SNP/SGX/TDX without a report/quote).
+// (SGX without a TcbPackage), platform.evidence.empty (SNP/SGX/TDX without a report/quote),
+// evidence.tcb_package_malformed / evidence.crl_list_malformed (a corrupt cached DER).
 Extension evidence_extension(const Evidence& evidence, const HostCollateral& collateral);
-
-// SgxEvidence ::= SEQUENCE { quote OCTET STRING, crl CrlList, tcb TcbPackage }
-// (written here until src/attest has an SGX evidence encoder).
-Bytes encode_sgx_evidence(ByteView quote, ByteView crl_list_der, ByteView tcb_package_der);
-
-// TDX evidence as steward defines it (docs/oids.md, src/steward/tdx_evidence.h):
-//   TdxEvidence ::= SEQUENCE { quote OCTET STRING, crl CrlList, tcb TcbPackage OPTIONAL,
-//                              qeIdentity [0] IMPLICIT OCTET STRING OPTIONAL }
-// The PCK chain travels inside the quote's certification data; without the optional parts
-// steward uses its own Intel collateral cache.
-Bytes encode_tdx_evidence(ByteView quote, ByteView crl_list_der,
-                          std::optional<ByteView> tcb_package_der = std::nullopt,
-                          std::optional<ByteView> qe_identity_json = std::nullopt);
 
 }  // namespace enarx::platform

@@ -8,11 +8,11 @@
 #include "attest/dcap/quote.h"
 #include "attest/dcap/verify.h"
 #include "attest/enarx_evidence_sgx.h"
+#include "attest/enarx_evidence_tdx.h"
 #include "core/error.h"
 #include "steward/evidence.h"
 #include "steward/oids.h"
 #include "steward/policy.h"
-#include "steward/tdx_evidence.h"
 
 namespace enarx::steward {
 namespace {
@@ -105,7 +105,7 @@ class DcapVerifier final : public EvidenceVerifier {
     std::vector<CollateralRef> refs;
     Bytes quote_bytes;
     if (tdx_) {
-      auto ev = decode_tdx_evidence(ctx.extension_value);
+      auto ev = attest::decode_tdx_evidence(ctx.extension_value);
       quote_bytes = std::move(ev.quote);
       if (ev.tcb_report) {
         collateral.tcb_info = dcap::parse_tcb_info_document(as_string(*ev.tcb_report));

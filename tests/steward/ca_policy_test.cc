@@ -1,8 +1,7 @@
-// CertificateAuthority (embedded + loaded chain), Policy parsing, TdxEvidence and the DICE
+// CertificateAuthority (embedded + loaded chain), Policy parsing and the DICE
 // tagged-evidence encoding.
 #include <sys/stat.h>
 
-#include "steward/tdx_evidence.h"
 #include "test_util.h"
 
 namespace enarx::steward {
@@ -165,30 +164,6 @@ TEST(PolicyParse, OverridesChangeTheDigest) {
   EXPECT_TRUE(b.issuance.allow_insecure);
   EXPECT_EQ(b.issuance.extra_dns_sans, std::vector<std::string>{"x.example"});
   EXPECT_NE(a.digest, b.digest);
-}
-
-TEST(TdxEvidenceCodec, RoundTripAndMinimalForm) {
-  TdxEvidence ev;
-  ev.quote = Bytes{1, 2, 3};
-  auto minimal = encode_tdx_evidence(ev);
-  auto back = decode_tdx_evidence(minimal);
-  EXPECT_EQ(back.quote, ev.quote);
-  EXPECT_FALSE(back.tcb_report);
-  EXPECT_FALSE(back.qe_identity);
-  ev.tcb_report = to_bytes("{\"tcbInfo\":{}}");
-  ev.qe_identity = to_bytes("{\"enclaveIdentity\":{}}");
-  back = decode_tdx_evidence(encode_tdx_evidence(ev));
-  EXPECT_EQ(back.tcb_report, ev.tcb_report);
-  EXPECT_EQ(back.qe_identity, ev.qe_identity);
-  for (std::size_t n = 0; n < minimal.size(); ++n) {
-    Bytes cut(minimal.begin(), minimal.begin() + static_cast<std::ptrdiff_t>(n));
-    try {
-      decode_tdx_evidence(cut);
-      FAIL() << n;
-    } catch (const enarx::Error& e) {
-      EXPECT_EQ(e.code(), "steward.tdx.evidence_malformed");
-    }
-  }
 }
 
 TEST(TaggedEvidence, ExactEncoding) {

@@ -6,8 +6,8 @@
 
 #include "attest/crl_list.h"
 #include "attest/dcap/simulate.h"
+#include "attest/enarx_evidence_tdx.h"
 #include "steward/replay.h"
-#include "steward/tdx_evidence.h"
 #include "test_util.h"
 #ifdef STEWARD_TEST_HAVE_PLATFORM
 #include "platform/platform.h"
@@ -60,14 +60,14 @@ class TdxSim : public ::testing::Test {
   static Bytes evidence(const Bytes& report_data) {
     dcap::TdFields td;
     td.report_data = report_data;
-    TdxEvidence ev;
+    attest::TdxEvidence ev;
     ev.quote = sim_->tdx_quote(td);
     ev.crls = {{"https://sim.example/root.crl", sim_->root_crl()},
                {"https://sim.example/pckca.crl", sim_->pck_ca_crl()}};
     ev.tcb_certs = {sim_->tcb_signer(), sim_->root()};
     ev.tcb_report = to_bytes(sim_->tcb_info_document(true));
     ev.qe_identity = to_bytes(sim_->qe_identity_document(true));
-    return encode_tdx_evidence(ev);
+    return attest::encode_tdx_evidence(ev);
   }
 
   static Bytes csr(const PrivateKey& key, const Bytes& report_data) {
