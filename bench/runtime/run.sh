@@ -2,9 +2,11 @@
 # Hand-run runtime benchmark (not part of CTest). Usage: bench/runtime/run.sh [build-dir]
 # Prints one run of: a SHA-256-of-64-MiB kernel (whole process, and the kernel alone as the
 # program times itself: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID) natively (gcc -O2), as wasm in `enarx run`
-# (V8 10.2 TurboFan), and as wasm under node's node:wasi; then `enarx run hello.wasm` startup
-# (and rust-hello.wasm, when the build had a Rust toolchain). Measure a Release-type build
-# (RelWithDebInfo); the header records the build type and the machine's load.
+# (V8 10.2 TurboFan), and as wasm under node's node:wasi; then start-up (`enarx --version` and
+# `enarx run hello.wasm` cold/warm against /bin/true, alternating rounds) and single
+# `enarx run hello.wasm` runs (and rust-hello.wasm, when the build had a Rust toolchain).
+# Measure a Release-type build (RelWithDebInfo); the header records the build type and the
+# machine's load.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../../build}
@@ -81,6 +83,31 @@ for l in enarx enarx-no-trap-handler node; do
   set -- $(stat "$out/k.$l")
   printf '%-22s min %.3f s  median %.3f s   ratio min %.2fx  median %.2fx\n' "$l" "$1" "$2" \
          "$(echo "$1 / $nmin" | bc -l)" "$(echo "$2 / $nmed" | bc -l)"
+done
+
+# Start-up: STARTUP_RUNS (default 11) alternating rounds of /bin/true (process-creation
+# baseline), `enarx --version` (no wasm: must not load the V8 engine plugin), `enarx run
+# hello.wasm` cold and with a warm code cache; medians of the wall clock.
+sruns=${STARTUP_RUNS:-11}
+echo "== start-up, $sruns alternating rounds (wall clock, min / median)"
+"$enarx" run --code-cache "$out/sc" "$hello" > /dev/null 2>&1
+: > "$out/s.true"; : > "$out/s.version"; : > "$out/s.cold"; : > "$out/s.warm"
+wall() {  # file, command... : appends the command's wall-clock seconds to file
+  f=$1; shift
+  t0=$(now); "$@" > /dev/null 2>&1; t1=$(now)
+  echo "$t1 - $t0" | bc -l >> "$f"
+}
+i=0
+while [ "$i" -lt "$sruns" ]; do
+  wall "$out/s.true" /bin/true
+  wall "$out/s.version" "$enarx" --version
+  wall "$out/s.cold" "$enarx" run "$hello"
+  wall "$out/s.warm" "$enarx" run --code-cache "$out/sc" "$hello"
+  i=$((i + 1))
+done
+for l in true version cold warm; do
+  set -- $(stat "$out/s.$l")
+  printf '%-22s min %.3f s  median %.3f s\n' "$l" "$1" "$2"
 done
 
 echo "== enarx run hello.wasm (whole process)"
