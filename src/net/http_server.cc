@@ -23,7 +23,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <csignal>
 #include <future>
@@ -34,6 +33,7 @@
 #include "core/log.h"
 #include "net/router.h"
 #include "net/tls_context.h"
+#include "net/tls_stream.h"
 
 namespace enarx::net {
 
@@ -423,10 +423,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if constexpr (kTls) {
       state_ = State::Handshake;
       tcp_layer().expires_after(srv_.config.handshake_timeout);
-      stream_.async_handshake(ssl::stream_base::server,
-                              [self = this->shared_from_this()](beast::error_code ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake([self = this->shared_from_this()](beast::error_code ec) {
+        self->on_handshake(ec);
+      });
     } else {
       wait_for_request(true);
     }
@@ -834,11 +833,15 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
       connections_rejected->inc();
       socket.close(ec);
     } else {
-      std::shared_ptr<ConnectionBase> conn;
       if (tls_ctx) {
-        auto c = std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(*this, std::move(socket));
-        register_conn(c);
-        c->start();
+        try {
+          auto c = std::make_shared<Connection<TlsStream>>(*this, std::move(socket));
+          register_conn(c);
+          c->start();
+        } catch (const std::exception& e) {
+          // Out of memory in OpenSSL, say: drop this connection, keep accepting.
+          log::warn("http.connection_failed", {{"error", e.what()}});
+        }
       } else {
         auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, std::move(socket));
         register_conn(c);
