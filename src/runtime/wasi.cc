@@ -29,15 +29,21 @@ enum FileType : std::uint8_t {
 
 // Rights bits (witx order).
 constexpr std::uint64_t R(int bit) { return std::uint64_t{1} << bit; }
-constexpr std::uint64_t kFdRead = R(1), kFdSeek = R(2), kFdFdstatSetFlags = R(3), kFdTell = R(5),
-                        kFdWrite = R(6), kFdAdvise = R(7), kPathOpen = R(13),
-                        kFdReaddir = R(14), kPathReadlink = R(15), kPathFilestatGet = R(18),
-                        kFdFilestatGet = R(21), kPollFdReadwrite = R(27), kSockShutdown = R(28),
+constexpr std::uint64_t kFdDatasync = R(0), kFdRead = R(1), kFdSeek = R(2),
+                        kFdFdstatSetFlags = R(3), kFdTell = R(5), kFdWrite = R(6), kFdAdvise = R(7),
+                        kFdAllocate = R(8), kPathOpen = R(13), kFdReaddir = R(14),
+                        kPathReadlink = R(15), kPathFilestatGet = R(18), kFdFilestatGet = R(21),
+                        kFdFilestatSetSize = R(22), kPollFdReadwrite = R(27), kSockShutdown = R(28),
                         kSockAccept = R(29);
 constexpr std::uint64_t kFileRights = kFdRead | kFdSeek | kFdTell | kFdAdvise | kFdFilestatGet |
                                       kPollFdReadwrite;
 constexpr std::uint64_t kDirRights = kPathOpen | kFdReaddir | kPathReadlink | kPathFilestatGet |
                                      kFdFilestatGet;
+// What wasi-libc asks for on open(O_WRONLY/O_RDWR). Directories advertise these as inheritable
+// so that the request reaches path_open and fails there with EROFS: without them wasi-libc
+// silently narrows the request to read-only, and open(O_WRONLY) "succeeds" on a read-only tree.
+constexpr std::uint64_t kWriteIntentRights =
+    kFdDatasync | kFdWrite | kFdAllocate | kFdFilestatSetSize;
 
 constexpr std::uint16_t kFdflagAppend = 1, kFdflagNonblock = 4;
 constexpr std::uint16_t kOflagCreat = 1, kOflagDirectory = 2, kOflagExcl = 4, kOflagTrunc = 8;
@@ -241,7 +247,7 @@ std::uint32_t Wasi::add_preopen(const AssetNode& dir, std::string name) {
   f->node = &dir;
   f->preopen = std::move(name);
   f->rights = kDirRights;
-  f->inheriting = kDirRights | kFileRights;
+  f->inheriting = kDirRights | kFileRights | kWriteIntentRights;
   return add(std::move(f));
 }
 

@@ -284,6 +284,10 @@ TEST_F(WasiTest, FdstatAndRenumber) {
   EXPECT_NE(u64(108) & 64, 0u);       // fd_write right
   EXPECT_EQ(call("fd_fdstat_get", {3, 100}), kSuccess);
   EXPECT_EQ(mem().ptr(100, 1)[0], 3);
+  // The preopen lets a guest *ask* for fd_write (wasi-libc masks O_WRONLY by it), so that
+  // path_open can answer EROFS instead of a silently read-only descriptor.
+  EXPECT_NE(u64(116) & 64, 0u);
+  EXPECT_EQ(u64(108) & 64, 0u);
   EXPECT_EQ(call("fd_fdstat_get", {9, 100}), kBadf);
   EXPECT_EQ(call("fd_fdstat_get", {1, 65530}), kFault);
   EXPECT_EQ(call("fd_fdstat_set_flags", {1, 4}), kSuccess);  // NONBLOCK
