@@ -14,10 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "drawbridge/sqlite_stmt.h"
 #include "drawbridge/store.h"
 
 namespace enarx::drawbridge {
@@ -27,61 +29,6 @@ std::string blob_key_of(ByteView content) { return to_hex(sha256(content)); }
 namespace {
 
 namespace fs = std::filesystem;
-
-[[noreturn]] void sql_fail(sqlite3* db, std::string_view what) {
-  throw Error("drawbridge.store.backend", std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
-class Stmt {
- public:
-  Stmt(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK)
-      sql_fail(db, "prepare");
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind(int i, std::string_view v) {
-    check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind(int i, ByteView v) {
-    check(sqlite3_bind_blob(stmt_, i, v.empty() ? "" : static_cast<const void*>(v.data()),
-                            static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    return *this;
-  }
-  Stmt& bind(int i, std::int64_t v) {
-    check(sqlite3_bind_int64(stmt_, i, v));
-    return *this;
-  }
-  // True when a row is available.
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    if (rc == SQLITE_CONSTRAINT) throw Error("drawbridge.store.constraint", sqlite3_errmsg(db_));
-    sql_fail(db_, "step");
-  }
-  std::string text(int col) {
-    auto p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
-  }
-  Bytes blob(int col) {
-    auto p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_, col));
-    auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
-    return p ? Bytes(p, p + n) : Bytes();
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(stmt_, col); }
-  bool is_null(int col) { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-
- private:
-  void check(int rc) {
-    if (rc != SQLITE_OK) sql_fail(db_, "bind");
-  }
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 class Transaction {
  public:
@@ -124,14 +71,17 @@ class SqliteStore final : public Store {
     fs::remove_all(dir_ / "tmp");
     fs::create_directories(dir_ / "tmp");
     auto db_path = (dir_ / "meta.sqlite3").string();
+    // NOMUTEX: every use of the connection is under mu_ already, so SQLite's own per-call
+    // locking would only be paid twice.
     if (sqlite3_open_v2(db_path.c_str(), &db_,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
       throw Error("drawbridge.store.backend", "open " + db_path + ": " + msg);
     }
     sqlite3_busy_timeout(db_, 10000);
+    stmts_.emplace(db_);
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
@@ -151,19 +101,22 @@ class SqliteStore final : public Store {
         entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
     )sql");
   }
-  ~SqliteStore() override { sqlite3_close(db_); }
+  ~SqliteStore() override {
+    stmts_.reset();  // finalized before the connection closes
+    sqlite3_close(db_);
+  }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
                         std::string_view subject) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "INSERT INTO users(name, meta, content, subject) VALUES(?,?,?,?) ON CONFLICT DO NOTHING");
+    Stmt s(*stmts_, "INSERT INTO users(name, meta, content, subject) VALUES(?,?,?,?) ON CONFLICT DO NOTHING");
     s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).step();
     return sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
   }
 
   std::optional<StoredUser> get_user(std::string_view user) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "SELECT meta, content, subject FROM users WHERE name = ?");
+    Stmt s(*stmts_, "SELECT meta, content, subject FROM users WHERE name = ?");
     s.bind(1, user);
     if (!s.step()) return std::nullopt;
     return StoredUser{s.text(0), s.blob(1), s.text(2)};
@@ -174,11 +127,11 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
-      Stmt u(db_, "SELECT 1 FROM users WHERE name = ?");
+      Stmt u(*stmts_, "SELECT 1 FROM users WHERE name = ?");
       u.bind(1, user);
       require(u.step(), "drawbridge.store.no_user", "user does not exist");
     }
-    Stmt s(db_, "INSERT INTO repos(user, name, meta, content, public) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
+    Stmt s(*stmts_, "INSERT INTO repos(user, name, meta, content, public) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
     s.bind(1, user).bind(2, repo).bind(3, meta_json).bind(4, content).bind(5, std::int64_t{is_public}).step();
     auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
     tx.commit();
@@ -187,7 +140,7 @@ class SqliteStore final : public Store {
 
   std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "SELECT meta, content, public FROM repos WHERE user = ? AND name = ?");
+    Stmt s(*stmts_, "SELECT meta, content, public FROM repos WHERE user = ? AND name = ?");
     s.bind(1, user).bind(2, repo);
     if (!s.step()) return std::nullopt;
     return StoredRepo{s.text(0), s.blob(1), s.integer(2) != 0};
@@ -195,7 +148,7 @@ class SqliteStore final : public Store {
 
   std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "SELECT name, public FROM repos WHERE user = ? ORDER BY name");
+    Stmt s(*stmts_, "SELECT name, public FROM repos WHERE user = ? ORDER BY name");
     s.bind(1, user);
     std::vector<std::pair<std::string, bool>> out;
     while (s.step()) out.emplace_back(s.text(0), s.integer(1) != 0);
@@ -208,31 +161,31 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
-      Stmt r(db_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
+      Stmt r(*stmts_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
       r.bind(1, user).bind(2, repo);
       require(r.step(), "drawbridge.store.no_repo", "repository does not exist");
     }
     {
-      Stmt t(db_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+      Stmt t(*stmts_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
       t.bind(1, user).bind(2, repo).bind(3, tag);
       if (t.step()) {
         if (t.integer(1) != 0) return PutResult::Exists;
         const auto id = t.integer(0);
         if (auto root = get_node_locked(id, ""); root && root->entry_json == root_entry_json) {
           // Same tree: resume. Replace the tag body (e.g. a fresh signature over the same root).
-          Stmt u(db_, "UPDATE tags SET meta = ?, content = ? WHERE id = ?");
+          Stmt u(*stmts_, "UPDATE tags SET meta = ?, content = ? WHERE id = ?");
           u.bind(1, meta_json).bind(2, content).bind(3, id).step();
           tx.commit();
           return PutResult::Resumed;
         }
-        Stmt d(db_, "DELETE FROM tags WHERE id = ?");
+        Stmt d(*stmts_, "DELETE FROM tags WHERE id = ?");
         d.bind(1, id).step();
       }
     }
-    Stmt ins(db_, "INSERT INTO tags(user, repo, name, meta, content, complete, missing) VALUES(?,?,?,?,?,0,1)");
+    Stmt ins(*stmts_, "INSERT INTO tags(user, repo, name, meta, content, complete, missing) VALUES(?,?,?,?,?,0,1)");
     ins.bind(1, user).bind(2, repo).bind(3, tag).bind(4, meta_json).bind(5, content).step();
     auto id = sqlite3_last_insert_rowid(db_);
-    Stmt n(db_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?, '', ?, 0)");
+    Stmt n(*stmts_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?, '', ?, 0)");
     n.bind(1, id).bind(2, root_entry_json).step();
     tx.commit();
     return PutResult::Created;
@@ -241,7 +194,7 @@ class SqliteStore final : public Store {
   std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
                                    std::string_view tag) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "SELECT id, meta, content, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+    Stmt s(*stmts_, "SELECT id, meta, content, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
     s.bind(1, user).bind(2, repo).bind(3, tag);
     if (!s.step()) return std::nullopt;
     return StoredTag{s.integer(0), s.text(1), s.blob(2), s.integer(3) != 0};
@@ -249,7 +202,7 @@ class SqliteStore final : public Store {
 
   std::vector<std::string> list_tags(std::string_view user, std::string_view repo) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "SELECT name FROM tags WHERE user = ? AND repo = ? AND complete = 1");
+    Stmt s(*stmts_, "SELECT name FROM tags WHERE user = ? AND repo = ? AND complete = 1");
     s.bind(1, user).bind(2, repo);
     std::vector<std::string> out;
     while (s.step()) out.push_back(s.text(0));
@@ -273,23 +226,23 @@ class SqliteStore final : public Store {
     Transaction tx(db_);
     if (auto r = precheck(tag_id, path)) return {*r, false};
     {
-      Stmt u(db_, "UPDATE nodes SET present = 1, blob = ? WHERE tag_id = ? AND path = ?");
+      Stmt u(*stmts_, "UPDATE nodes SET present = 1, blob = ? WHERE tag_id = ? AND path = ?");
       u.bind(1, blob_key).bind(2, tag_id).bind(3, path).step();
     }
     for (const auto& c : children) {
-      Stmt i(db_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?,?,?,0)");
+      Stmt i(*stmts_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?,?,?,0)");
       i.bind(1, tag_id).bind(2, c.path).bind(3, c.entry_json).step();
     }
     std::int64_t missing;
     {
-      Stmt m(db_, "UPDATE tags SET missing = missing - 1 + ? WHERE id = ? RETURNING missing");
+      Stmt m(*stmts_, "UPDATE tags SET missing = missing - 1 + ? WHERE id = ? RETURNING missing");
       m.bind(1, static_cast<std::int64_t>(children.size())).bind(2, tag_id);
       if (!m.step()) throw Error("drawbridge.store.backend", "tag vanished inside a transaction");
       missing = m.integer(0);
     }
     bool completed = false;
     if (missing == 0) {
-      Stmt c(db_, "UPDATE tags SET complete = 1 WHERE id = ?");
+      Stmt c(*stmts_, "UPDATE tags SET complete = 1 WHERE id = ?");
       c.bind(1, tag_id).step();
       completed = true;
     }
@@ -325,14 +278,14 @@ class SqliteStore final : public Store {
   }
 
   std::optional<StoredNode> get_node_locked(std::int64_t tag_id, std::string_view path) {
-    Stmt s(db_, "SELECT entry, present, blob FROM nodes WHERE tag_id = ? AND path = ?");
+    Stmt s(*stmts_, "SELECT entry, present, blob FROM nodes WHERE tag_id = ? AND path = ?");
     s.bind(1, tag_id).bind(2, path);
     if (!s.step()) return std::nullopt;
     return StoredNode{s.text(0), s.integer(1) != 0, s.is_null(2) ? std::string() : s.text(2)};
   }
 
   std::optional<NodePutResult> precheck(std::int64_t tag_id, std::string_view path) {
-    Stmt t(db_, "SELECT complete FROM tags WHERE id = ?");
+    Stmt t(*stmts_, "SELECT complete FROM tags WHERE id = ?");
     t.bind(1, tag_id);
     if (!t.step()) return NodePutResult::TagGone;
     auto node = get_node_locked(tag_id, path);
@@ -378,6 +331,7 @@ class SqliteStore final : public Store {
 
   fs::path dir_;
   sqlite3* db_ = nullptr;
+  std::optional<StatementCache> stmts_;  // for db_; under mu_ like db_
   std::mutex mu_;
 };
 
