@@ -6,6 +6,8 @@
 # Needs: a built drawbridge (BUILD_DIR, default build-drawbridge), wrk, nginx-light, openssl,
 # curl, python3 (deps/install.sh --bench installs wrk and nginx-light).
 #   [BUILD_DIR=build/...] [ROUNDS=3] bench/drawbridge/run.sh [duration_seconds]
+# BASE_BIN=<another drawbridge binary> adds it as a third server ("base", e.g. the previous
+# commit's build) to every round, so a change is measured against its baseline and nginx at once.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build-drawbridge}
@@ -20,26 +22,30 @@ done
 W=$(mktemp -d /tmp/drawbridge-bench.XXXXXX)
 chmod 0755 "$W"   # nginx workers (www-data) must reach $W/www; the data dir stays 0700
 cleanup() { [ -n "${DB_PID:-}" ] && kill $DB_PID 2>/dev/null || true
+            [ -n "${BASE_PID:-}" ] && kill $BASE_PID 2>/dev/null || true
             [ -f "$W/nginx.pid" ] && kill "$(cat $W/nginx.pid)" 2>/dev/null || true
             rm -rf "$W"; }
 trap cleanup EXIT
-DB_PORT=$((20000 + RANDOM % 10000)); NG_PORT=$((DB_PORT + 1))
+DB_PORT=$((20000 + RANDOM % 10000)); NG_PORT=$((DB_PORT + 1)); BASE_PORT=$((DB_PORT + 2))
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$W/key.pem" -out "$W/cert.pem" 2>/dev/null
 
-"$BIN" serve --data-dir "$W/data" --address 127.0.0.1 --port $DB_PORT --cert "$W/cert.pem" --key "$W/key.pem" \
-  --lookup-rate 0 --log-level warn --workers ${WORKERS:-4} --io-threads ${IO_THREADS:-2} \
-  --max-blob-size $(( (BLOB_MB + 1) << 20 )) >"$W/drawbridge.log" 2>&1 &
-DB_PID=$!
-for i in $(seq 100); do curl -sf --cacert "$W/cert.pem" https://localhost:$DB_PORT/healthz >/dev/null && break; sleep 0.1; done
+# serve BINARY DATA_DIR PORT: one drawbridge instance, ready when /healthz answers.
+serve() {
+  "$1" serve --data-dir "$2" --address 127.0.0.1 --port $3 --cert "$W/cert.pem" --key "$W/key.pem" \
+    --lookup-rate 0 --log-level warn --workers ${WORKERS:-4} --io-threads ${IO_THREADS:-2} \
+    --max-blob-size $(( (BLOB_MB + 1) << 20 )) >"$2.log" 2>&1 &
+  for i in $(seq 100); do curl -sf --cacert "$W/cert.pem" https://localhost:$3/healthz >/dev/null && break; sleep 0.1; done
+}
+serve "$BIN" "$W/data" $DB_PORT; DB_PID=$!
 TOKEN=$("$BIN" token --data-dir "$W/data" --subject alice)
 
 # Publish one tag (Drawbridge client order: tag, root directory, files) and mirror the bytes
 # under the same paths for nginx.
-python3 - "$W" "$DB_PORT" "$TOKEN" "$BLOB_MB" <<'PY'
-import base64, hashlib, json, os, ssl, sys, urllib.request
-w, port, token, mb = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+cat >"$W/publish.py" <<'PY'
+import base64, hashlib, json, os, random, ssl, sys, urllib.request
+w, port, token, mb, mirror = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
 ctx = ssl.create_default_context(cafile=f"{w}/cert.pem")
 base = f"https://localhost:{port}/api/v0.1.0"
 def digest(b):
@@ -56,7 +62,7 @@ def put(path, body, ctype):
     urllib.request.urlopen(req, context=ctx).read()
 put("/alice", b'{"subject":"alice"}', "application/json")
 put("/alice/bench", b'{"public":true}', "application/json")
-blob = os.urandom(mb << 20)
+blob = random.Random(42).randbytes(mb << 20)  # the same bytes for every server
 small = b"args = []\n"
 files = {"Enarx.toml": (small, "application/toml"), "main.wasm": (blob, "application/wasm")}
 root = ("{" + ",".join(json.dumps(k) + ":" + entry(v[0], v[1]) for k, v in sorted(files.items())) + "}").encode()
@@ -65,11 +71,17 @@ put("/alice/bench/_tag/1.0.0", tag, "application/vnd.drawbridge.entry.v1+json")
 put("/alice/bench/_tag/1.0.0/tree", root, "application/vnd.drawbridge.directory.v1+json")
 for k, (b, t) in files.items():
     put("/alice/bench/_tag/1.0.0/tree/" + k, b, t)
+if not mirror: sys.exit(0)
 d = f"{w}/www/api/v0.1.0/alice/bench/_tag/1.0.0"
 os.makedirs(d + "/tree", exist_ok=True)
 open(d + ".json", "wb").write(tag)           # the tag entry
 open(d + "/tree/main.wasm", "wb").write(blob)
 PY
+python3 "$W/publish.py" "$W" "$DB_PORT" "$TOKEN" "$BLOB_MB" 1
+if [ -n "${BASE_BIN:-}" ]; then
+  serve "$BASE_BIN" "$W/base" $BASE_PORT; BASE_PID=$!
+  python3 "$W/publish.py" "$W" "$BASE_PORT" "$("$BASE_BIN" token --data-dir "$W/base" --subject alice)" "$BLOB_MB" 0
+fi
 
 mkdir -p "$W/nginx"
 cat >"$W/nginx.conf" <<NG
@@ -114,8 +126,9 @@ echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s x ${ROUNDS} rounds (
 : >"$W/results"
 for r in $(seq "$ROUNDS"); do
   order="db ng"; [ $((r % 2)) -eq 0 ] && order="ng db"
+  [ -n "${BASE_BIN:-}" ] && { order="db base ng"; [ $((r % 2)) -eq 0 ] && order="ng base db"; }
   for who in $order; do
-    port=$DB_PORT; [ $who = ng ] && port=$NG_PORT
+    port=$DB_PORT; [ $who = ng ] && port=$NG_PORT; [ $who = base ] && port=$BASE_PORT
     echo "$r $who tag $(measure https://127.0.0.1:$port$TAG 32)" >>"$W/results"
     echo "$r $who blob $(measure https://127.0.0.1:$port$BLOB 4)" >>"$W/results"
   done
@@ -132,10 +145,12 @@ res = {}
 for rnd, who, test, rps, tr in rows:
     res.setdefault((test, who), {})[rnd] = (float(rps), bps(tr) / (1 << 20))
 def med(test, who, i): return statistics.median(v[i] for v in res[(test, who)].values())
-def ratio(test, i): return statistics.median(res[(test, "db")][r][i] / res[(test, "ng")][r][i] for r in res[(test, "db")])
-print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) |")
-print("|---|---|---|---|")
-print(f"| tag GET (req/s, 32 conns) | {med('tag','db',0):.0f} | {med('tag','ng',0):.0f} | {ratio('tag',0):.2f} |")
-print(f"| {sys.argv[2]} MiB blob GET (MiB/s, 4 conns) | {med('blob','db',1):.0f} | {med('blob','ng',1):.0f} | {ratio('blob',1):.2f} |")
+def ratio(test, i, who="db"): return statistics.median(res[(test, who)][r][i] / res[(test, "ng")][r][i] for r in res[(test, who)])
+base = ("tag", "base") in res
+print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) |" + (" base | base/nginx |" if base else ""))
+print("|---|---|---|---|" + ("---|---|" if base else ""))
+for test, label, i in (("tag", "tag GET (req/s, 32 conns)", 0), ("blob", f"{sys.argv[2]} MiB blob GET (MiB/s, 4 conns)", 1)):
+    extra = f" {med(test,'base',i):.0f} | {ratio(test,i,'base'):.2f} |" if base else ""
+    print(f"| {label} | {med(test,'db',i):.0f} | {med(test,'ng',i):.0f} | {ratio(test,i):.2f} |" + extra)
 print("per round (req/s, MiB/s):", " ".join(f"{r}:{w}:{t}={v[0]:.0f}/{v[1]:.0f}" for (t, w), d in sorted(res.items()) for r, v in sorted(d.items())))
 PY
