@@ -10,7 +10,7 @@
 #include "attest/snp/amd_roots.h"
 #include "attest/snp/report.h"
 #include "attest/snp/vcek.h"
-#include "core/der.h"
+#include "attest/tcb_package.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
@@ -265,14 +265,6 @@ std::vector<FileResult> fetch_amd_crls(const Options& o, std::vector<std::string
 
 // ---- Intel ------------------------------------------------------------------------------------------
 
-Bytes encode_tcb_package(const std::vector<Certificate>& certs, ByteView tcb_info_json) {
-  der::Writer crts;
-  for (const auto& c : certs) crts.add_raw(c.to_der());
-  der::Writer w;
-  w.add_sequence(crts).add_octet_string(tcb_info_json);
-  return w.wrap(der::kSequence);
-}
-
 namespace {
 
 std::vector<Certificate> issuer_chain(const FetchResponse& res, const std::string& header,
@@ -420,7 +412,7 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
   }
   if (!entries.empty()) write_file_atomic(o.intel_dir / "crls.der", attest::encode_crl_list(entries));
   if (sgx_tcb_body) {
-    write_file_atomic(o.intel_dir / "tcb.der", encode_tcb_package(tcb_chain, as_bytes(*sgx_tcb_body)));
+    write_file_atomic(o.intel_dir / "tcb.der", attest::encode_tcb_package(tcb_chain, as_bytes(*sgx_tcb_body)));
   }
   write_file_atomic(o.intel_dir / "fmspc.txt", fmspc_upper + "\n");
   return results;

@@ -104,9 +104,6 @@ struct IntelRequest {
 //   platform), tcb.der (Enarx TcbPackage {certs, raw SGX TCB info}), fmspc.txt (upper-case hex).
 std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Options& o);
 
-// Enarx's TcbPackage ::= SEQUENCE { crts SEQUENCE OF Certificate, report OCTET STRING }.
-Bytes encode_tcb_package(const std::vector<Certificate>& certs, ByteView tcb_info_json);
-
 // Decodes a URL-encoded PEM header value (Intel's *-Issuer-Chain headers).
 std::string url_decode(std::string_view s);
 

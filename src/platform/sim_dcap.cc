@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/crl_list.h"
+#include "attest/tcb_package.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/host_cache.h"
@@ -44,7 +45,8 @@ constexpr Named kParts[] = {
 // Everything the verifier needs that a real host would take from Intel's PCS cache.
 void attach_collateral(const dcap::SimulatedPlatform& sim, bool tdx, Evidence& ev) {
   ev.crl_list_der = attest::encode_crl_list({{kRootCrlUrl, sim.root_crl()}, {kPckCaCrlUrl, sim.pck_ca_crl()}});
-  ev.tcb_package_der = cache::encode_tcb_package({sim.tcb_signer(), sim.root()}, as_bytes(sim.tcb_info_document(tdx)));
+  ev.tcb_package_der =
+      attest::encode_tcb_package({sim.tcb_signer(), sim.root()}, as_bytes(sim.tcb_info_document(tdx)));
   if (tdx) ev.qe_identity_json = to_bytes(sim.qe_identity_document(true));
 }
 

@@ -6,6 +6,7 @@
 #include "attest/dcap/quote.h"
 #include "attest/dcap/verify.h"
 #include "attest/enarx_evidence_snp.h"
+#include "attest/tcb_package.h"
 #include "attest/snp/report.h"
 #include "attest/snp/verify.h"
 #include "core/csr.h"
@@ -175,11 +176,21 @@ TEST(CsrEvidence, KvmIsEmptyAndSgxNeedsTcb) {
     EXPECT_EQ(err.code(), "platform.evidence.no_tcb");
   }
   HostCollateral hc;
-  hc.tcb_package_der = from_hex("3000");
+  hc.tcb_package_der = attest::encode_tcb_package({}, to_bytes("{}"));
   Extension s = evidence_extension(sgx, hc);
   EXPECT_EQ(s.oid, oids::kSgxEvidence);
-  // SEQUENCE { OCTET STRING(100), CrlList = SEQUENCE { SEQUENCE {} }, 30 00 }
-  EXPECT_EQ(to_hex(ByteView(s.value).first(4)), "306c0464");
+  // SEQUENCE { OCTET STRING(100), CrlList = SEQUENCE { SEQUENCE {} },
+  //            TcbPackage = SEQUENCE { SEQUENCE {}, OCTET STRING "{}" } }
+  EXPECT_EQ(to_hex(s.value).substr(0, 8), "30720464");
+  EXPECT_EQ(to_hex(s.value).substr(2 * 102 + 4), "300230003006300004027b7d");
+  // A corrupt cache fails here, on the keep, and says what is wrong.
+  hc.tcb_package_der = from_hex("3000");
+  try {
+    evidence_extension(sgx, hc);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), "evidence.tcb_package_malformed");
+  }
   Evidence snp_no_vcek;
   snp_no_vcek.platform = Platform::Snp;
   snp_no_vcek.report_or_quote = Bytes(1184, 0);
@@ -280,12 +291,12 @@ TEST(CsrEvidence, TdxCarriesTheCollateralItCameWith) {
 
   // Host collateral, when the host has it, wins over what the evidence brought.
   HostCollateral host;
-  host.tcb_package_der = Bytes{0x30, 0x00};
+  host.tcb_package_der = attest::encode_tcb_package({}, to_bytes("{\"tcbInfo\":{}}"));
   const Extension with_host = evidence_extension(ev, host);
   der::Reader again(with_host.value);
   der::Reader seq2 = again.read_sequence();
   seq2.read_octet_string();
   seq2.read(der::kSequence);
   const ByteView host_tcb = seq2.read(der::kSequence).whole;
-  EXPECT_EQ(Bytes(host_tcb.begin(), host_tcb.end()), (Bytes{0x30, 0x00}));
+  EXPECT_EQ(Bytes(host_tcb.begin(), host_tcb.end()), *host.tcb_package_der);
 }
