@@ -16,18 +16,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const testing::TestPki& pki() {
-  static const testing::TestPki p = testing::TestPki::make();
-  return p;
-}
+const testing::TestPki& pki() { return testing::TestPki::shared(); }
 
 ServerConfig tls_config() {
-  ServerConfig c;
-  TlsServerConfig t;
-  t.cert_chain_pem = pki().server.cert.to_pem();
-  t.key_pem = pki().server.key.to_pem_pkcs8();
-  c.tls = t;
-  c.worker_threads = 2;
+  ServerConfig c = testing::tls_server_config(/*chain_with_ca=*/false);
   c.access_log = false;
   return c;
 }

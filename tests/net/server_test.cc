@@ -24,20 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::TestPki;
 
-const TestPki& pki() {
-  static const TestPki p = TestPki::make();
-  return p;
-}
-
-ServerConfig tls_config() {
-  ServerConfig c;
-  TlsServerConfig t;
-  t.cert_chain_pem = pki().server.cert.to_pem() + pki().ca.cert.to_pem();
-  t.key_pem = pki().server.key.to_pem_pkcs8();
-  c.tls = t;
-  c.worker_threads = 2;
-  return c;
-}
+const TestPki& pki() { return TestPki::shared(); }
+ServerConfig tls_config() { return testing::tls_server_config(); }
 
 ClientOptions client_options() {
   ClientOptions o;

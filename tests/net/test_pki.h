@@ -6,6 +6,7 @@
 
 #include "core/crypto.h"
 #include "core/x509.h"
+#include "net/http_server.h"
 
 namespace enarx::net::testing {
 
@@ -55,6 +56,23 @@ struct TestPki {
   std::string client_chain_pem() const {
     return client.cert.to_pem() + client_intermediate.cert.to_pem();
   }
+  // One PKI per test process: RSA/EC key generation is the slow part of these tests.
+  static const TestPki& shared() {
+    static const TestPki p = make();
+    return p;
+  }
 };
+
+// A TLS server on the shared PKI's "localhost" certificate, two worker threads.
+inline ServerConfig tls_server_config(bool chain_with_ca = true) {
+  const TestPki& pki = TestPki::shared();
+  TlsServerConfig t;
+  t.cert_chain_pem = pki.server.cert.to_pem() + (chain_with_ca ? pki.ca.cert.to_pem() : "");
+  t.key_pem = pki.server.key.to_pem_pkcs8();
+  ServerConfig c;
+  c.tls = t;
+  c.worker_threads = 2;
+  return c;
+}
 
 }  // namespace enarx::net::testing

@@ -22,20 +22,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-const testing::TestPki& pki() {
-  static const testing::TestPki p = testing::TestPki::make();
-  return p;
-}
-
-ServerConfig tls_config() {
-  ServerConfig c;
-  TlsServerConfig t;
-  t.cert_chain_pem = pki().server.cert.to_pem() + pki().ca.cert.to_pem();
-  t.key_pem = pki().server.key.to_pem_pkcs8();
-  c.tls = t;
-  c.worker_threads = 2;
-  return c;
-}
+ServerConfig tls_config() { return testing::tls_server_config(); }
 
 int connect_to(std::uint16_t port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
