@@ -160,11 +160,29 @@ class Engine {
 
 // The V8 engine. The first call fixes process-wide settings (V8 flags and the trap handler can
 // only be set once per process); later calls with different options get the first ones.
+// The first call also loads the engine plugin (libenarx-v8.so and with it libnode) into the
+// process; throws Error("runtime.engine") when it cannot be loaded.
 std::unique_ptr<Engine> make_v8_engine(const EngineOptions& options = {});
+
+// Whether this is an AddressSanitizer build (inline: the engine plugin and the executable are
+// built with the same flags and must agree).
+inline bool address_sanitizer_build() {
+#if defined(__SANITIZE_ADDRESS__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  return true;
+#else
+  return false;
+#endif
+#else
+  return false;
+#endif
+}
 
 // Whether guard-page trap handling is usable in this build (false under AddressSanitizer, whose
 // SIGSEGV handling and shadow memory conflict with V8's handler and 10 GiB reservations).
-bool trap_handler_supported();
+inline bool trap_handler_supported() { return !address_sanitizer_build(); }
 
 // Rewrites the module's own memory declaration so it can never grow past `max_pages` (64 KiB
 // pages), by lowering (or adding) the maximum in its limits. Imported memories are left alone.

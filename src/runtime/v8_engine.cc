@@ -2,6 +2,10 @@
 // environment is created and no JavaScript source is ever compiled or run. The WebAssembly JS
 // API objects (WebAssembly.Instance, Module.imports, compileStreaming) are reached from C++
 // because V8 10.2 has no other way to instantiate a module with host imports.
+//
+// This file is the whole engine plugin, libenarx-v8.so: the only code linked against libnode.
+// Executables dlopen it on their first make_v8_engine() (engine.cc), so commands that run no
+// wasm never pay for mapping and relocating the 47 MB library before main().
 #include <libplatform/libplatform.h>
 #include <v8-version.h>
 #include <v8.h>
@@ -24,20 +28,6 @@ struct V8Process {
   bool trap_handler = false;
   bool optimize = true;
 };
-
-bool asan_build() {
-#if defined(__SANITIZE_ADDRESS__)
-  return true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-  return true;
-#else
-  return false;
-#endif
-#else
-  return false;
-#endif
-}
 
 V8Process& v8_process(const EngineOptions& options) {
   static V8Process process;
@@ -527,83 +517,11 @@ class V8Engine final : public Engine {
   bool trap_handler_ = false;
 };
 
-// --- module rewriting for the memory limit ---------------------------------------------------
-
-struct Reader {
-  ByteView b;
-  std::size_t pos = 0;
-  uint8_t byte() {
-    if (pos >= b.size()) throw Error("runtime.module.invalid", "truncated module");
-    return b[pos++];
-  }
-  uint32_t leb_u32() {
-    uint32_t result = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-      uint8_t v = byte();
-      result |= static_cast<uint32_t>(v & 0x7f) << shift;
-      if (!(v & 0x80)) return result;
-    }
-    throw Error("runtime.module.invalid", "bad LEB128");
-  }
-};
-
-void put_leb(Bytes& out, uint32_t v) {
-  do {
-    uint8_t b = v & 0x7f;
-    v >>= 7;
-    out.push_back(v ? (b | 0x80) : b);
-  } while (v);
-}
-
 }  // namespace
-
-bool trap_handler_supported() { return !asan_build(); }
-
-std::unique_ptr<Engine> make_v8_engine(const EngineOptions& options) {
-  return std::make_unique<V8Engine>(options);
-}
-
-Bytes limit_memory(ByteView wasm, std::uint32_t max_pages) {
-  static const uint8_t kHeader[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
-  if (wasm.size() < 8 || std::memcmp(wasm.data(), kHeader, 8) != 0)
-    throw Error("runtime.module.invalid", "not a WebAssembly 1.0 binary module");
-  Bytes out(wasm.begin(), wasm.begin() + 8);
-  Reader r{wasm, 8};
-  while (r.pos < wasm.size()) {
-    std::size_t start = r.pos;
-    uint8_t id = r.byte();
-    uint32_t size = r.leb_u32();
-    if (size > wasm.size() - r.pos) throw Error("runtime.module.invalid", "section overruns module");
-    std::size_t body = r.pos, end = r.pos + size;
-    if (id != 5) {
-      out.insert(out.end(), wasm.begin() + start, wasm.begin() + end);
-      r.pos = end;
-      continue;
-    }
-    Reader s{wasm.subspan(0, end), body};
-    Bytes sec;
-    uint32_t count = s.leb_u32();
-    put_leb(sec, count);
-    for (uint32_t i = 0; i < count; ++i) {
-      uint8_t flags = s.byte();
-      if (flags > 3) throw Error("runtime.module.invalid", "unsupported memory limits flags");
-      uint32_t min = s.leb_u32();
-      uint32_t max = (flags & 1) ? s.leb_u32() : 65536;
-      if (min > max_pages)
-        throw Error("runtime.limit.memory",
-                    "the module's initial memory (" + std::to_string(min) +
-                        " pages) exceeds the limit of " + std::to_string(max_pages) + " pages");
-      sec.push_back(static_cast<uint8_t>(flags | 1));
-      put_leb(sec, min);
-      put_leb(sec, std::min(max, max_pages));
-    }
-    if (s.pos != end) throw Error("runtime.module.invalid", "memory section has trailing bytes");
-    out.push_back(5);
-    put_leb(out, static_cast<uint32_t>(sec.size()));
-    out.insert(out.end(), sec.begin(), sec.end());
-    r.pos = end;
-  }
-  return out;
-}
-
 }  // namespace enarx::runtime
+
+// The plugin's only exported symbol (everything else is hidden): see engine_loader.cc.
+extern "C" __attribute__((visibility("default"))) enarx::runtime::Engine*
+enarx_runtime_make_v8_engine(const enarx::runtime::EngineOptions* options) {
+  return new enarx::runtime::V8Engine(*options);
+}

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/file.h"
 #include "test_util.h"
@@ -20,6 +21,21 @@ TEST(Cli, RunHello) {
   EXPECT_NE(r.output.find("argv[2]=--exit=7"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("argv[3]=extra"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("GREETING=hi from Enarx.toml"), std::string::npos) << r.output;
+}
+
+// The V8 engine (libenarx-v8.so, and with it libnode) is loaded only by commands that run wasm:
+// the dynamic loader's own trace (glibc LD_DEBUG=files) lists every object it maps.
+TEST(Cli, EngineLoadedOnlyToRunWasm) {
+  ::setenv("LD_DEBUG", "files", 1);
+  Result version = enarx("--version");
+  Result run = enarx("run " + test::example_module("hello"));
+  ::unsetenv("LD_DEBUG");
+  EXPECT_EQ(version.code, 0) << version.output;
+  EXPECT_EQ(version.output.find("libnode"), std::string::npos) << version.output;
+  EXPECT_EQ(version.output.find("libenarx-v8"), std::string::npos) << version.output;
+  EXPECT_EQ(run.code, 0) << run.output;
+  EXPECT_NE(run.output.find("libenarx-v8.so"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("libnode.so"), std::string::npos) << run.output;
 }
 
 TEST(Cli, RunFileReaderWithAssets) {
