@@ -1,5 +1,6 @@
 // `enarx run`: run a local WebAssembly module (and optional Enarx.toml and asset directory)
 // outside any TEE, with a self-signed identity for TLS sockets, as Enarx's `enarx run` does.
+#include <cstdlib>
 #include <iostream>
 
 #include "command.h"
@@ -23,11 +24,40 @@ struct RunArgs {
   std::string tls_ca;
   std::string identity_cert, identity_key;
   std::string code_cache;
+  bool no_code_cache = false;
   double time_limit = 0;
   std::uint64_t max_memory_mib = 0;
   bool no_trap_handler = false;
   std::vector<std::string> args;
 };
+
+// Where `enarx run` keeps compiled code when --code-cache is not given, so that a second run of
+// the same module skips compilation (as wasmtime's CLI caches by default): $ENARX_CODE_CACHE,
+// else $XDG_CACHE_HOME/enarx/code, else $HOME/.cache/enarx/code. Empty: no default.
+std::filesystem::path default_code_cache_dir() {
+  auto env = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  if (auto dir = env("ENARX_CODE_CACHE"); !dir.empty()) return dir;
+  if (auto xdg = env("XDG_CACHE_HOME"); !xdg.empty()) return std::filesystem::path(xdg) / "enarx" / "code";
+  if (auto home = env("HOME"); !home.empty()) return std::filesystem::path(home) / ".cache" / "enarx" / "code";
+  return {};
+}
+
+// The default cache is an optimisation: when it cannot be set up, the module runs uncached.
+std::optional<runtime::CodeCache> open_default_code_cache() {
+  const auto dir = default_code_cache_dir();
+  if (dir.empty()) return std::nullopt;
+  try {
+    std::error_code ec;
+    if (std::filesystem::create_directories(dir, ec))
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    return runtime::CodeCache(dir, runtime::CodeCache::load_or_create_key(dir / "key"));
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
 
 int run(const RunArgs& a) {
   namespace rt = runtime;
@@ -69,6 +99,8 @@ int run(const RunArgs& a) {
     if (!a.code_cache.empty())
       cache.emplace(a.code_cache, rt::CodeCache::load_or_create_key(
                                       std::filesystem::path(a.code_cache) / "key"));
+    else if (!a.no_code_cache)
+      cache = open_default_code_cache();
   } catch (const Error& e) {
     std::cerr << "error: " << e.describe() << "\n";
     return exit_codes::kInput;
@@ -109,8 +141,12 @@ void register_run(CLI::App& root) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--identity-key", a->identity_key, "PEM private key for --identity-cert")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--code-cache", a->code_cache,
-                  "Directory for the HMAC-protected compiled-code cache");
+  auto* cache_opt = cmd->add_option(
+      "--code-cache", a->code_cache,
+      "Directory for the HMAC-protected compiled-code cache (default: $ENARX_CODE_CACHE, "
+      "else $XDG_CACHE_HOME/enarx/code, else ~/.cache/enarx/code)");
+  cmd->add_flag("--no-code-cache", a->no_code_cache, "Compile the module afresh; cache nothing")
+      ->excludes(cache_opt);
   cmd->add_flag("--no-trap-handler", a->no_trap_handler,
                 "Use explicit bounds checks instead of guard pages");
   cmd->add_option("module", a->module, "The WebAssembly module (wasm32-wasi command)")

@@ -20,14 +20,19 @@ CodeCache::CodeCache(std::filesystem::path dir, Bytes key)
 
 Bytes CodeCache::load_or_create_key(const std::filesystem::path& path) {
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    Bytes k = read_file(path, 4096);
-    if (k.size() < 32) throw Error("runtime.cache.key", path.string() + " is too short");
-    return k;
+  if (!std::filesystem::exists(path, ec)) {
+    // Concurrent first runs must agree on one key: each writes a complete candidate, and the
+    // first hard link to `path` wins; the others read the winner's.
+    std::filesystem::create_directories(path.parent_path(), ec);
+    auto candidate = path;
+    candidate += ".new." + to_hex(random_bytes(8));
+    write_file_atomic(candidate, ByteView(random_bytes(32)), 0600);
+    std::filesystem::create_hard_link(candidate, path, ec);
+    if (ec && !std::filesystem::exists(path)) std::filesystem::rename(candidate, path, ec);  // no links
+    std::filesystem::remove(candidate, ec);
   }
-  std::filesystem::create_directories(path.parent_path(), ec);
-  Bytes k = random_bytes(32);
-  write_file_atomic(path, ByteView(k), 0600);
+  Bytes k = read_file(path, 4096);
+  if (k.size() < 32) throw Error("runtime.cache.key", path.string() + " is too short");
   return k;
 }
 

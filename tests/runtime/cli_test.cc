@@ -2,8 +2,11 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
+#include <vector>
 
 #include "core/file.h"
 #include "test_util.h"
@@ -82,6 +85,80 @@ TEST(Cli, CodeCacheDirectory) {
   for (auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().extension() == ".code";
   EXPECT_EQ(entries, 1);
   EXPECT_TRUE(std::filesystem::exists(tmp.path() / "cache" / "key"));
+}
+
+int code_entries(const std::filesystem::path& dir) {
+  int n = 0;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(dir, ec)) n += e.path().extension() == ".code";
+  return n;
+}
+
+// Without --code-cache, `enarx run` caches under $ENARX_CODE_CACHE, else $XDG_CACHE_HOME/enarx/code,
+// else ~/.cache/enarx/code; --no-code-cache leaves no trace.
+TEST(Cli, DefaultCodeCache) {
+  TempDir tmp;
+  const auto xdg = tmp.path() / "xdg", home = tmp.path() / "home", explicit_dir = tmp.path() / "env";
+  std::filesystem::create_directories(home);
+  const std::string hello = test::example_module("hello");
+  ::setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
+  ::unsetenv("ENARX_CODE_CACHE");
+  for (int i = 0; i < 2; ++i) {
+    Result r = enarx("run " + hello);
+    EXPECT_EQ(r.code, 0) << r.output;
+  }
+  EXPECT_EQ(code_entries(xdg / "enarx" / "code"), 1);
+  const auto perms = std::filesystem::status(xdg / "enarx" / "code").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+  EXPECT_EQ(std::filesystem::status(xdg / "enarx" / "code" / "key").permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  ::unsetenv("XDG_CACHE_HOME");
+  ::setenv("HOME", home.c_str(), 1);
+  Result r = enarx("run --no-code-cache " + hello);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(home / ".cache"));
+  r = enarx("run " + hello);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(code_entries(home / ".cache" / "enarx" / "code"), 1);
+
+  ::setenv("ENARX_CODE_CACHE", explicit_dir.c_str(), 1);
+  r = enarx("run " + hello);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(code_entries(explicit_dir), 1);
+  ::unsetenv("ENARX_CODE_CACHE");
+
+  r = enarx("run --no-code-cache --code-cache " + explicit_dir.string() + " " + hello);
+  EXPECT_NE(r.code, 0) << r.output;  // contradictory flags are a usage error
+}
+
+// Runs racing on a fresh cache directory agree on one key, so every entry stays usable.
+TEST(Cli, ConcurrentFirstRunsShareOneKey) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "cache").string();
+  const std::string cmd = "run --code-cache " + dir + " " + test::example_module("hello");
+  std::vector<std::thread> runs;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i)
+    runs.emplace_back([&] { failures += enarx(cmd).code != 0; });
+  for (auto& t : runs) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const Bytes key = read_file(tmp.path() / "cache" / "key");
+  EXPECT_EQ(key.size(), 32u);
+  int leftovers = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    leftovers += e.path().filename().string().rfind("key.new.", 0) == 0;
+  EXPECT_EQ(leftovers, 0);
+  ASSERT_EQ(code_entries(dir), 1);
+  // The entry authenticates under the one key: a further run uses it instead of replacing it.
+  std::filesystem::path entry;
+  for (auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".code") entry = e.path();
+  const auto written = std::filesystem::last_write_time(entry);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(enarx(cmd).code, 0);
+  EXPECT_EQ(std::filesystem::last_write_time(entry), written);
 }
 
 }  // namespace
