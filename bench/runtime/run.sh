@@ -39,7 +39,7 @@ time_it() {  # label, command...
 
 echo "== sha256 of 64 MiB (whole process, one run)"
 time_it native "$out/sha256-native"
-time_it enarx "$enarx" run "$out/sha256.wasm"
+time_it enarx "$enarx" run --no-code-cache "$out/sha256.wasm"
 time_it enarx-cached "$enarx" run --code-cache "$out/cache" "$out/sha256.wasm" >/dev/null
 time_it enarx-cached "$enarx" run --code-cache "$out/cache" "$out/sha256.wasm"
 if command -v node >/dev/null; then
@@ -64,8 +64,8 @@ echo "== sha256 kernel only, process CPU time, $runs interleaved rounds (min / m
 i=0
 while [ "$i" -lt "$runs" ]; do
   "$out/sha256-native" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.native"
-  "$enarx" run "$out/sha256.wasm" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
-  "$enarx" run --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
+  "$enarx" run --no-code-cache "$out/sha256.wasm" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
+  "$enarx" run --no-code-cache --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
     sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-no-trap-handler"
   if command -v node >/dev/null; then
     node --no-warnings "$here/node-wasi.mjs" "$out/sha256.wasm" 2>&1 >/dev/null |
@@ -101,7 +101,7 @@ i=0
 while [ "$i" -lt "$sruns" ]; do
   wall "$out/s.true" /bin/true
   wall "$out/s.version" "$enarx" --version
-  wall "$out/s.cold" "$enarx" run "$hello"
+  wall "$out/s.cold" "$enarx" run --no-code-cache "$hello"
   wall "$out/s.warm" "$enarx" run --code-cache "$out/sc" "$hello"
   i=$((i + 1))
 done
@@ -111,13 +111,13 @@ for l in true version cold warm; do
 done
 
 echo "== enarx run hello.wasm (whole process)"
-for i in 1 2 3 4 5; do time_it "hello run $i" "$enarx" run "$hello"; done
+for i in 1 2 3 4 5; do time_it "hello run $i" "$enarx" run --no-code-cache "$hello"; done
 "$enarx" run --code-cache "$out/hc" "$hello" > /dev/null
 for i in 1 2 3; do time_it "hello cached $i" "$enarx" run --code-cache "$out/hc" "$hello"; done
 rust=$build/examples/rust-hello.wasm
 if [ -f "$rust" ]; then
   echo "== enarx run rust-hello.wasm (whole process)"
-  for i in 1 2 3; do time_it "rust-hello run $i" "$enarx" run "$rust"; done
+  for i in 1 2 3; do time_it "rust-hello run $i" "$enarx" run --no-code-cache "$rust"; done
   "$enarx" run --code-cache "$out/rc" "$rust" > /dev/null
   for i in 1 2 3; do time_it "rust-hello cached $i" "$enarx" run --code-cache "$out/rc" "$rust"; done
 fi
