@@ -1,6 +1,5 @@
 #include "attest/enarx_evidence_sgx.h"
 
-#include "attest/tcb_package.h"
 #include "core/der.h"
 #include "core/error.h"
 
@@ -18,9 +17,7 @@ SgxEvidence decode_sgx_evidence(ByteView der) {
     crl_list = seq.read(der::kSequence);
     const der::Element tcb_der = seq.read(der::kSequence);
     seq.expect_end();
-    TcbPackage tcb = decode_tcb_package(tcb_der.whole);
-    e.tcb_certs = std::move(tcb.certs);
-    e.tcb_report = std::move(tcb.report);
+    e.tcb = decode_tcb_package(tcb_der.whole);
   } catch (const Error& err) {
     throw Error("evidence.sgx_malformed", std::string("SgxEvidence: ") + err.what());
   }
@@ -32,14 +29,14 @@ Bytes encode_sgx_evidence(const SgxEvidence& e) {
   der::Writer body;
   body.add_octet_string(e.quote)
       .add_raw(encode_crl_list(e.crls))
-      .add_raw(encode_tcb_package(e.tcb_certs, e.tcb_report));
+      .add_raw(encode_tcb_package(e.tcb));
   return body.wrap(der::kSequence);
 }
 
 dcap::Collateral collateral_from_sgx_evidence(const SgxEvidence& e) {
   dcap::Collateral c;
-  if (!e.tcb_report.empty()) c.tcb_info = dcap::parse_tcb_info_document(as_string(e.tcb_report));
-  c.tcb_signing_chain = e.tcb_certs;
+  if (!e.tcb.report.empty()) c.tcb_info = dcap::parse_tcb_info_document(as_string(e.tcb.report));
+  c.tcb_signing_chain = e.tcb.certs;
   for (const auto& entry : e.crls) c.crls.push_back(entry.crl);
   return c;
 }

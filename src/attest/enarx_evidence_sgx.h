@@ -11,6 +11,7 @@
 
 #include "attest/crl_list.h"
 #include "attest/dcap/collateral.h"
+#include "attest/tcb_package.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 
@@ -21,15 +22,14 @@ inline constexpr const char* kSgxEvidenceOid = "1.3.6.1.4.1.58270.1.2";
 struct SgxEvidence {
   Bytes quote;
   std::vector<CrlListEntry> crls;
-  std::vector<Certificate> tcb_certs;  // as Intel sends them: [TCB signing, root]
-  Bytes tcb_report;                    // raw PCS TCB info JSON body
+  TcbPackage tcb;  // certs as Intel sends them: [TCB signing, root]; report: raw PCS TCB info
 };
 
 // Throws Error("evidence.sgx_malformed") on any DER problem (or the CrlList's own code).
 SgxEvidence decode_sgx_evidence(ByteView der);
 Bytes encode_sgx_evidence(const SgxEvidence& evidence);
 
-// Collateral for the DCAP verifier: TCB info from `tcb_report`, the TCB certs as the signing
+// Collateral for the DCAP verifier: TCB info from `tcb.report`, the TCB certs as the signing
 // chain, and every CRL. There is no QE identity in Enarx evidence.
 dcap::Collateral collateral_from_sgx_evidence(const SgxEvidence& evidence);
 

@@ -1,6 +1,5 @@
 #include "attest/enarx_evidence_tdx.h"
 
-#include "attest/tcb_package.h"
 #include "core/der.h"
 #include "core/error.h"
 
@@ -20,11 +19,7 @@ TdxEvidence decode_tdx_evidence(ByteView der_bytes) {
     const ByteView quote = seq.read_octet_string();
     out.quote.assign(quote.begin(), quote.end());
     crl_list = seq.read(der::kSequence);
-    if (auto pkg = seq.read_optional(der::kSequence)) {
-      TcbPackage tcb = decode_tcb_package(pkg->whole);
-      out.tcb_certs = std::move(tcb.certs);
-      out.tcb_report = std::move(tcb.report);
-    }
+    if (auto pkg = seq.read_optional(der::kSequence)) out.tcb = decode_tcb_package(pkg->whole);
     if (auto qe = seq.read_optional(kQeIdentityTag)) out.qe_identity = Bytes(qe->value.begin(), qe->value.end());
     seq.expect_end();
   } catch (const Error& e) {
@@ -37,7 +32,7 @@ TdxEvidence decode_tdx_evidence(ByteView der_bytes) {
 Bytes encode_tdx_evidence(const TdxEvidence& e) {
   der::Writer seq;
   seq.add_octet_string(e.quote).add_raw(encode_crl_list(e.crls));
-  if (e.tcb_report) seq.add_raw(encode_tcb_package(e.tcb_certs, *e.tcb_report));
+  if (e.tcb) seq.add_raw(encode_tcb_package(*e.tcb));
   if (e.qe_identity) seq.add(kQeIdentityTag, *e.qe_identity);
   return seq.wrap(der::kSequence);
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "attest/crl_list.h"
+#include "attest/tcb_package.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 
@@ -23,9 +24,8 @@ namespace enarx::attest {
 struct TdxEvidence {
   Bytes quote;
   std::vector<CrlListEntry> crls;
-  std::vector<Certificate> tcb_certs;  // the TcbPackage's chain; empty without one
-  std::optional<Bytes> tcb_report;     // raw PCS TDX TCB info JSON; set iff a TcbPackage is present
-  std::optional<Bytes> qe_identity;    // raw PCS TD_QE identity JSON
+  std::optional<TcbPackage> tcb;    // report: raw PCS TDX TCB info JSON
+  std::optional<Bytes> qe_identity;  // raw PCS TD_QE identity JSON
 };
 
 // Throws Error("evidence.tdx_malformed") on any DER problem (or the CrlList's own code).

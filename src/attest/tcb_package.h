@@ -20,5 +20,6 @@ struct TcbPackage {
 // Throws Error("evidence.tcb_package_malformed") on any DER problem.
 TcbPackage decode_tcb_package(ByteView der);
 Bytes encode_tcb_package(const std::vector<Certificate>& certs, ByteView report);
+inline Bytes encode_tcb_package(const TcbPackage& p) { return encode_tcb_package(p.certs, p.report); }
 
 }  // namespace enarx::attest

@@ -27,8 +27,6 @@ class StatementCache {
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
 
-  sqlite3* db() const { return db_; }
-
  private:
   friend class Stmt;
   struct Entry {

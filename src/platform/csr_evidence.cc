@@ -3,7 +3,6 @@
 #include "attest/enarx_evidence_sgx.h"
 #include "attest/enarx_evidence_snp.h"
 #include "attest/enarx_evidence_tdx.h"
-#include "attest/tcb_package.h"
 #include "core/error.h"
 #include "steward/oids.h"
 
@@ -60,8 +59,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       attest::SgxEvidence sgx;
       sgx.quote = ev.report_or_quote;
       sgx.crls = crl_list(c, ev);
-      sgx.tcb_certs = std::move(tcb->certs);
-      sgx.tcb_report = std::move(tcb->report);
+      sgx.tcb = std::move(*tcb);
       ext.oid = std::string(oids::kSgxEvidence);
       ext.value = attest::encode_sgx_evidence(sgx);
       return ext;
@@ -72,10 +70,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       attest::TdxEvidence tdx;
       tdx.quote = ev.report_or_quote;
       tdx.crls = crl_list(c, ev);
-      if (auto tcb = tcb_package(c, ev)) {
-        tdx.tcb_certs = std::move(tcb->certs);
-        tdx.tcb_report = std::move(tcb->report);
-      }
+      tdx.tcb = tcb_package(c, ev);
       tdx.qe_identity = ev.qe_identity_json;
       ext.oid = std::string(oids::kTdxEvidence);
       ext.value = attest::encode_tdx_evidence(tdx);

@@ -520,7 +520,7 @@ class V8Engine final : public Engine {
 }  // namespace
 }  // namespace enarx::runtime
 
-// The plugin's only exported symbol (everything else is hidden): see engine_loader.cc.
+// The plugin's only exported symbol (everything else is hidden): see engine.cc.
 extern "C" __attribute__((visibility("default"))) enarx::runtime::Engine*
 enarx_runtime_make_v8_engine(const enarx::runtime::EngineOptions* options) {
   return new enarx::runtime::V8Engine(*options);

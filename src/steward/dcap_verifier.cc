@@ -107,16 +107,16 @@ class DcapVerifier final : public EvidenceVerifier {
     if (tdx_) {
       auto ev = attest::decode_tdx_evidence(ctx.extension_value);
       quote_bytes = std::move(ev.quote);
-      if (ev.tcb_report) {
-        collateral.tcb_info = dcap::parse_tcb_info_document(as_string(*ev.tcb_report));
+      if (ev.tcb) {
+        collateral.tcb_info = dcap::parse_tcb_info_document(as_string(ev.tcb->report));
         refs.push_back({"tcb_info", "", to_hex(collateral.tcb_info->body_sha256), "evidence"});
+        collateral.tcb_signing_chain = std::move(ev.tcb->certs);
       }
       if (ev.qe_identity) {
         collateral.qe_identity = dcap::parse_enclave_identity_document(as_string(*ev.qe_identity));
         refs.push_back({"qe_identity", collateral.qe_identity->value.id,
                         to_hex(collateral.qe_identity->body_sha256), "evidence"});
       }
-      collateral.tcb_signing_chain = std::move(ev.tcb_certs);
       for (auto& e : ev.crls) {
         refs.push_back({"crl", e.url, to_hex(sha256(e.crl.to_der())), "evidence"});
         collateral.crls.push_back(std::move(e.crl));

@@ -64,8 +64,8 @@ class TdxSim : public ::testing::Test {
     ev.quote = sim_->tdx_quote(td);
     ev.crls = {{"https://sim.example/root.crl", sim_->root_crl()},
                {"https://sim.example/pckca.crl", sim_->pck_ca_crl()}};
-    ev.tcb_certs = {sim_->tcb_signer(), sim_->root()};
-    ev.tcb_report = to_bytes(sim_->tcb_info_document(true));
+    ev.tcb = attest::TcbPackage{{sim_->tcb_signer(), sim_->root()},
+                                to_bytes(sim_->tcb_info_document(true))};
     ev.qe_identity = to_bytes(sim_->qe_identity_document(true));
     return attest::encode_tdx_evidence(ev);
   }

@@ -43,10 +43,10 @@ TEST(DcapEnarxCsr, DecodesSgxEvidence) {
   const auto parts = load_csr();
   const SgxEvidence e = decode_sgx_evidence(parts.extension);
   EXPECT_EQ(e.quote, read_file(tv("sgx/g05_steward_xeon/quote.bin")));
-  EXPECT_EQ(e.tcb_report, read_file(tv("sgx/g05_steward_xeon/tcbinfo_00606A000000_2023-01-26.json")));
+  EXPECT_EQ(e.tcb.report, read_file(tv("sgx/g05_steward_xeon/tcbinfo_00606A000000_2023-01-26.json")));
   ASSERT_EQ(e.crls.size(), 3u);
-  ASSERT_EQ(e.tcb_certs.size(), 2u);
-  EXPECT_EQ(e.tcb_certs[0].subject_common_name(), "Intel SGX TCB Signing");
+  ASSERT_EQ(e.tcb.certs.size(), 2u);
+  EXPECT_EQ(e.tcb.certs[0].subject_common_name(), "Intel SGX TCB Signing");
   // Byte-exact round trip.
   EXPECT_EQ(encode_sgx_evidence(e), parts.extension);
   EXPECT_EQ(error_code([&] { decode_sgx_evidence(ByteView(parts.extension).first(100)); }),

@@ -29,8 +29,8 @@ TdxEvidence full_evidence() {
   TdxEvidence e;
   e.quote = read_file(tv("tdx/t10_trustee_q6/quote.bin"));
   e.crls = sgx.crls;
-  e.tcb_certs = sgx.tcb_certs;
-  e.tcb_report = read_file(tv("tdx/t10_trustee_q6/tcbinfo_00A06D080000_2025-10-27.json"));
+  e.tcb = TcbPackage{sgx.tcb.certs,
+                     read_file(tv("tdx/t10_trustee_q6/tcbinfo_00A06D080000_2025-10-27.json"))};
   e.qe_identity = read_file(tv("tdx/t10_trustee_q6/td_qe_identity_2025-10-28.json"));
   return e;
 }
@@ -46,9 +46,10 @@ TEST(TdxEvidenceCodec, FullFormRoundTripsByteExact) {
     EXPECT_EQ(back.crls[i].url, e.crls[i].url);
     EXPECT_EQ(back.crls[i].crl.to_der(), e.crls[i].crl.to_der());
   }
-  ASSERT_EQ(back.tcb_certs.size(), 2u);
-  EXPECT_EQ(back.tcb_certs[0].subject_common_name(), "Intel SGX TCB Signing");
-  EXPECT_EQ(back.tcb_report, e.tcb_report);
+  ASSERT_TRUE(back.tcb);
+  ASSERT_EQ(back.tcb->certs.size(), 2u);
+  EXPECT_EQ(back.tcb->certs[0].subject_common_name(), "Intel SGX TCB Signing");
+  EXPECT_EQ(back.tcb->report, e.tcb->report);
   EXPECT_EQ(back.qe_identity, e.qe_identity);
   EXPECT_EQ(encode_tdx_evidence(back), der);
 }
@@ -62,8 +63,7 @@ TEST(TdxEvidenceCodec, MinimalFormHasNoCollateral) {
   const TdxEvidence back = decode_tdx_evidence(der);
   EXPECT_EQ(back.quote, e.quote);
   EXPECT_TRUE(back.crls.empty());
-  EXPECT_TRUE(back.tcb_certs.empty());
-  EXPECT_FALSE(back.tcb_report);
+  EXPECT_FALSE(back.tcb);
   EXPECT_FALSE(back.qe_identity);
 }
 
@@ -72,7 +72,7 @@ TEST(TdxEvidenceCodec, QeIdentityWithoutTcbPackage) {
   e.quote = Bytes{9};
   e.qe_identity = to_bytes("{\"enclaveIdentity\":{}}");
   const TdxEvidence back = decode_tdx_evidence(encode_tdx_evidence(e));
-  EXPECT_FALSE(back.tcb_report);
+  EXPECT_FALSE(back.tcb);
   EXPECT_EQ(back.qe_identity, e.qe_identity);
 }
 
@@ -113,18 +113,18 @@ TEST(TdxEvidenceCodec, RejectsTrailingAndMisplacedElements) {
 TEST(TcbPackageCodec, SameBytesInSgxAndTdxEvidence) {
   DCAP_REQUIRE_VECTORS();
   const SgxEvidence sgx = real_sgx_evidence();
-  const Bytes pkg = encode_tcb_package(sgx.tcb_certs, sgx.tcb_report);
+  const Bytes pkg = encode_tcb_package(sgx.tcb.certs, sgx.tcb.report);
   const TcbPackage back = decode_tcb_package(pkg);
-  EXPECT_EQ(back.report, sgx.tcb_report);
-  ASSERT_EQ(back.certs.size(), sgx.tcb_certs.size());
+  EXPECT_EQ(back.report, sgx.tcb.report);
+  ASSERT_EQ(back.certs.size(), sgx.tcb.certs.size());
+  EXPECT_EQ(encode_tcb_package(back), pkg);
   EXPECT_EQ(encode_tcb_package(back.certs, back.report), pkg);
 
   // The TcbPackage sits byte-identically in both containers.
   TdxEvidence tdx;
   tdx.quote = sgx.quote;
   tdx.crls = sgx.crls;
-  tdx.tcb_certs = sgx.tcb_certs;
-  tdx.tcb_report = sgx.tcb_report;
+  tdx.tcb = sgx.tcb;
   const Bytes sgx_der = encode_sgx_evidence(sgx);
   const Bytes tdx_der = encode_tdx_evidence(tdx);
   EXPECT_NE(std::search(sgx_der.begin(), sgx_der.end(), pkg.begin(), pkg.end()), sgx_der.end());
