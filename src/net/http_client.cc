@@ -1,7 +1,5 @@
 #include "net/http_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <exception>
 #include <mutex>
@@ -9,20 +7,16 @@
 #include <thread>
 
 #include "core/log.h"
+#include "net/curl_library.h"
 
 namespace enarx::net {
 namespace {
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 struct EasyDeleter {
-  void operator()(CURL* c) const { curl_easy_cleanup(c); }
+  void operator()(CURL* c) const { curl_library().easy_cleanup(c); }
 };
 struct SlistDeleter {
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(curl_slist* l) const { curl_library().slist_free_all(l); }
 };
 using EasyPtr = std::unique_ptr<CURL, EasyDeleter>;
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
@@ -46,7 +40,7 @@ struct Transfer {
 
 long current_status(CURL* curl) {
   long code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_library().easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   return code;
 }
 
@@ -78,7 +72,7 @@ std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
       t->received += len;
       if (t->progress && *t->progress) {
         curl_off_t total = -1;
-        curl_easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
+        curl_library().easy_getinfo(t->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &total);
         (*t->progress)(t->received, total >= 0 ? std::optional<std::uint64_t>(total) : std::nullopt);
       }
       return len;
@@ -199,59 +193,60 @@ const ClientResponse& ClientResponse::raise_for_status() const {
                                  std::to_string(status) + detail);
 }
 
-HttpClient::HttpClient(ClientOptions options) : options_(std::move(options)) { global_init(); }
+HttpClient::HttpClient(ClientOptions options) : options_(std::move(options)) {}
 HttpClient::~HttpClient() = default;
 
 namespace {
 
 // One attempt. Throws enarx::Error for transport failures.
 ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Transfer& t) {
-  EasyPtr curl(curl_easy_init());
+  const CurlLibrary& curl_api = curl_library();
+  EasyPtr curl(curl_api.easy_init());
   if (!curl) throw Error("http.transfer", "curl_easy_init failed");
   CURL* c = curl.get();
   t.curl = c;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_USERAGENT, opt.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt.connect_timeout.count()));
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+  curl_api.easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  curl_api.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  curl_api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_api.easy_setopt(c, CURLOPT_USERAGENT, opt.user_agent.c_str());
+  curl_api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt.connect_timeout.count()));
+  curl_api.easy_setopt(c, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(req.timeout.value_or(opt.timeout).count()));
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, opt.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, opt.follow_redirects ? 1L : 0L);
+  curl_api.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_api.easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_api.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_api.easy_setopt(c, CURLOPT_WRITEDATA, &t);
   if (!t.streaming && opt.max_response_size > 0) {
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opt.max_response_size));
+    curl_api.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opt.max_response_size));
   }
 
   switch (req.method) {
     case Method::Get:
-      curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+      curl_api.easy_setopt(c, CURLOPT_HTTPGET, 1L);
       break;
     case Method::Head:
-      curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+      curl_api.easy_setopt(c, CURLOPT_NOBODY, 1L);
       break;
     case Method::Post:
-      curl_easy_setopt(c, CURLOPT_POST, 1L);
+      curl_api.easy_setopt(c, CURLOPT_POST, 1L);
       break;
     default:
-      curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, std::string(to_string(req.method)).c_str());
+      curl_api.easy_setopt(c, CURLOPT_CUSTOMREQUEST, std::string(to_string(req.method)).c_str());
       break;
   }
   if (req.method != Method::Get && req.method != Method::Head &&
       (!req.body.empty() || req.method == Method::Post || req.method == Method::Put)) {
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    curl_api.easy_setopt(c, CURLOPT_POSTFIELDS, req.body.data());
+    curl_api.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   }
 
   SlistPtr headers;
   auto add_header = [&](const std::string& line) {
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* next = curl_api.slist_append(headers.get(), line.c_str());
     if (!next) throw Error("http.transfer", "out of memory");
     (void)headers.release();
     headers.reset(next);
@@ -263,37 +258,37 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
   if ((req.method == Method::Post || req.method == Method::Put) && !req.headers.has("Content-Type")) {
     add_header("Content-Type: application/octet-stream");
   }
-  if (headers) curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+  if (headers) curl_api.easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
 
   const auto& tls = opt.tls;
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls.verify_peer ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls.verify_host ? 2L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  curl_api.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, tls.verify_peer ? 1L : 0L);
+  curl_api.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, tls.verify_host ? 2L : 0L);
+  curl_api.easy_setopt(c, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
   if (!tls.ca_pem.empty()) {
     // Only the given anchors: no system bundle or directory.
-    curl_easy_setopt(c, CURLOPT_CAINFO, nullptr);
-    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    curl_api.easy_setopt(c, CURLOPT_CAINFO, nullptr);
+    curl_api.easy_setopt(c, CURLOPT_CAPATH, nullptr);
     curl_blob b = blob_of(tls.ca_pem);
-    curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
+    curl_api.easy_setopt(c, CURLOPT_CAINFO_BLOB, &b);
   } else if (!tls.ca_file.empty()) {
-    curl_easy_setopt(c, CURLOPT_CAPATH, nullptr);
-    curl_easy_setopt(c, CURLOPT_CAINFO, tls.ca_file.c_str());
+    curl_api.easy_setopt(c, CURLOPT_CAPATH, nullptr);
+    curl_api.easy_setopt(c, CURLOPT_CAINFO, tls.ca_file.c_str());
   }
   if (!tls.pinned_public_key.empty()) {
-    curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, tls.pinned_public_key.c_str());
+    curl_api.easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, tls.pinned_public_key.c_str());
   }
   if (!tls.client_cert_pem.empty()) {
     curl_blob b = blob_of(tls.client_cert_pem);
-    curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &b);
-    curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_api.easy_setopt(c, CURLOPT_SSLCERT_BLOB, &b);
+    curl_api.easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
   }
   if (!tls.client_key_pem.empty()) {
     curl_blob b = blob_of(tls.client_key_pem);
-    curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &b);
-    curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    curl_api.easy_setopt(c, CURLOPT_SSLKEY_BLOB, &b);
+    curl_api.easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
   }
 
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = curl_api.easy_perform(c);
   if (t.callback_error) {
     try {
       std::rethrow_exception(t.callback_error);
@@ -308,7 +303,7 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
                                       std::to_string(opt.max_response_size) + " bytes");
   }
   if (rc != CURLE_OK) {
-    const std::string detail = errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc);
+    const std::string detail = errbuf[0] ? std::string(errbuf) : curl_api.easy_strerror(rc);
     throw Error(code_for(rc, detail), std::string(to_string(req.method)) + " " +
                                           safe_url(req.url) + ": " + detail);
   }

@@ -20,6 +20,7 @@
 //                        when it is an enarx::Error)
 //   http.transfer        any other libcurl failure (message has curl's text)
 //   http.status          from raise_for_status()
+//   http.curl_unavailable  libcurl (loaded on the first request) cannot be loaded
 //
 // Retries: only for idempotent requests (GET, HEAD, and others marked idempotent = true, e.g.
 // a content-addressed PUT), on http.connect_failed / http.timeout / http.resolve, and on
