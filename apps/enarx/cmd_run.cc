@@ -28,6 +28,7 @@ struct RunArgs {
   double time_limit = 0;
   std::uint64_t max_memory_mib = 0;
   bool no_trap_handler = false;
+  std::string compile = "tiered";
   std::vector<std::string> args;
 };
 
@@ -110,6 +111,7 @@ int run(const RunArgs& a) {
   if (a.max_memory_mib > 0) o.max_memory = a.max_memory_mib << 20;
   if (cache) o.code_cache = &*cache;
   o.engine.trap_handler = !a.no_trap_handler;
+  o.engine.optimize = a.compile == "eager";
   o.on_listening = [](const std::vector<rt::ListenInfo>& l) {
     for (const auto& i : l)
       std::cerr << "enarx: " << i.name << " listening on port " << i.port << " ("
@@ -119,7 +121,13 @@ int run(const RunArgs& a) {
   if (r.status != rt::RunResult::Status::Exited || !r.error_code.empty())
     std::cerr << "enarx: workload " << rt::to_string(r.status) << ": " << r.error_code << ": "
               << r.message << "\n";
-  return r.exit_code;
+  // A tiered compile may still be optimising in V8's worker threads, and a normal exit would
+  // join them (up to seconds for a large module) for code nobody will run. Nothing is left to
+  // tear down that the kernel does not: the cache entry, if any, is already stored.
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+  std::_Exit(r.exit_code);
 }
 
 void register_run(CLI::App& root) {
@@ -147,6 +155,13 @@ void register_run(CLI::App& root) {
       "else $XDG_CACHE_HOME/enarx/code, else ~/.cache/enarx/code)");
   cmd->add_flag("--no-code-cache", a->no_code_cache, "Compile the module afresh; cache nothing")
       ->excludes(cache_opt);
+  cmd->add_option("--compile", a->compile,
+                  "tiered: start at once on V8's baseline compiler while every function is "
+                  "optimised in the background (cached once that is done); eager: optimise the "
+                  "whole module before it starts (slower start, full speed from the first "
+                  "instruction). Code from the cache is always optimised")
+      ->check(CLI::IsMember({"tiered", "eager"}))
+      ->capture_default_str();
   cmd->add_flag("--no-trap-handler", a->no_trap_handler,
                 "Use explicit bounds checks instead of guard pages");
   cmd->add_option("module", a->module, "The WebAssembly module (wasm32-wasi command)")

@@ -100,8 +100,13 @@ struct ExportInfo {
 };
 
 struct EngineOptions {
-  // Optimising compiler only (no baseline tier): V8 10.2 cannot tier up a function that is
-  // already running, so a long main loop would stay in the baseline code forever.
+  // true: the optimising compiler (TurboFan) compiles every function before anything runs.
+  // false ("tiered"): the baseline compiler (Liftoff) compiles the module in a fraction of the
+  // time and the workload starts at once, while TurboFan compiles every function in the
+  // background; each call switches to optimised code once it has landed. V8 10.2 cannot
+  // replace a function that is already running, so a loop entered before its function was
+  // optimised stays in baseline code until that call returns. Module::serialize() is empty
+  // until the background compile has finished. One mode per process (V8 flags are global).
   bool optimize = true;
   // Guard-page bounds checks via a signal handler. Off = explicit bounds checks (slower).
   bool trap_handler = true;

@@ -60,12 +60,23 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   auto engine = make_v8_engine(o.engine);
   Bytes digest = sha256(wasm);
   std::unique_ptr<Module> module;
+  // A tiered compile has nothing to store until its background compile has finished (serialize()
+  // is empty until then), so storing is tried after compiling and again after the run.
+  bool cache_pending = false, cache_stored = false;
+  auto store_compiled_code = [&] {
+    if (!cache_pending) return;
+    Bytes code = module->serialize();
+    if (code.empty()) return;
+    o.code_cache->store(engine->id(), digest, code);
+    cache_pending = false;
+    cache_stored = true;
+  };
   try {
     Bytes cached;
     if (o.code_cache) cached = o.code_cache->load(engine->id(), digest);
     module = engine->compile(wasm, cached);
-    if (o.code_cache && !module->loaded_from_cache())
-      o.code_cache->store(engine->id(), digest, module->serialize());
+    cache_pending = o.code_cache && !module->loaded_from_cache();
+    store_compiled_code();
   } catch (const Error& e) {
     return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
   }
@@ -164,6 +175,8 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
     }
   }
   r.code_from_cache = module->loaded_from_cache();
+  store_compiled_code();
+  r.code_cache_stored = cache_stored;
   return r;
 }
 

@@ -59,6 +59,10 @@ struct RunResult {
   std::string message;   // for everything but a normal exit: what happened
   std::string error_code;  // stable code for runtime failures (e.g. "runtime.trap")
   bool code_from_cache = false;
+  // This run stored the module's compiled code in RunOptions::code_cache (right after compiling
+  // with EngineOptions::optimize; after the run, once the background compile had finished,
+  // when tiered).
+  bool code_cache_stored = false;
 };
 
 std::string_view to_string(RunResult::Status s);

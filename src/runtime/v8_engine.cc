@@ -36,7 +36,10 @@ V8Process& v8_process(const EngineOptions& options) {
     // Flags are read at Initialize(); they also feed the code cache's flag hash, so they must be
     // identical between the run that writes a cache entry and the one that loads it.
     std::string flags;
-    if (options.optimize) flags += "--no-liftoff --no-wasm-tier-up";
+    // Tiered: eager background tier-up of every function (not V8's default dynamic tiering,
+    // which optimises only hot functions, so its modules could never be serialised whole).
+    flags += options.optimize ? "--no-liftoff --no-wasm-tier-up"
+                              : "--liftoff --wasm-tier-up --no-wasm-dynamic-tiering";
     process.optimize = options.optimize;
     v8::V8::SetFlagsFromString(flags.c_str());
     process.platform = v8::platform::NewDefaultPlatform();

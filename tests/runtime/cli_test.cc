@@ -39,6 +39,9 @@ TEST(Cli, EngineLoadedOnlyToRunWasm) {
   EXPECT_EQ(run.code, 0) << run.output;
   EXPECT_NE(run.output.find("libenarx-v8.so"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("libnode.so"), std::string::npos) << run.output;
+  // libcurl is loaded on the first HTTP request only (net/curl_library.h).
+  EXPECT_EQ(version.output.find("libcurl"), std::string::npos) << version.output;
+  EXPECT_EQ(run.output.find("libcurl"), std::string::npos) << run.output;
 }
 
 TEST(Cli, RunFileReaderWithAssets) {
@@ -74,11 +77,13 @@ TEST(Cli, ExitCodesForRuntimeOutcomes) {
   EXPECT_EQ(usage.code, 2) << usage.output;
 }
 
+// The cache tests below compile eagerly: a tiered run of hello ends before its background
+// compile has finished and so, by design, stores nothing (see TieredRunCachesOnceOptimised).
 TEST(Cli, CodeCacheDirectory) {
   TempDir tmp;
   std::string dir = (tmp.path() / "cache").string();
   for (int i = 0; i < 2; ++i) {
-    Result r = enarx("run --code-cache " + dir + " " + test::example_module("hello"));
+    Result r = enarx("run --compile eager --code-cache " + dir + " " + test::example_module("hello"));
     EXPECT_EQ(r.code, 0) << r.output;
   }
   int entries = 0;
@@ -104,7 +109,7 @@ TEST(Cli, DefaultCodeCache) {
   ::setenv("XDG_CACHE_HOME", xdg.c_str(), 1);
   ::unsetenv("ENARX_CODE_CACHE");
   for (int i = 0; i < 2; ++i) {
-    Result r = enarx("run " + hello);
+    Result r = enarx("run --compile eager " + hello);
     EXPECT_EQ(r.code, 0) << r.output;
   }
   EXPECT_EQ(code_entries(xdg / "enarx" / "code"), 1);
@@ -116,20 +121,20 @@ TEST(Cli, DefaultCodeCache) {
 
   ::unsetenv("XDG_CACHE_HOME");
   ::setenv("HOME", home.c_str(), 1);
-  Result r = enarx("run --no-code-cache " + hello);
+  Result r = enarx("run --compile eager --no-code-cache " + hello);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_FALSE(std::filesystem::exists(home / ".cache"));
-  r = enarx("run " + hello);
+  r = enarx("run --compile eager " + hello);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(code_entries(home / ".cache" / "enarx" / "code"), 1);
 
   ::setenv("ENARX_CODE_CACHE", explicit_dir.c_str(), 1);
-  r = enarx("run " + hello);
+  r = enarx("run --compile eager " + hello);
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(code_entries(explicit_dir), 1);
   ::unsetenv("ENARX_CODE_CACHE");
 
-  r = enarx("run --no-code-cache --code-cache " + explicit_dir.string() + " " + hello);
+  r = enarx("run --compile eager --no-code-cache --code-cache " + explicit_dir.string() + " " + hello);
   EXPECT_NE(r.code, 0) << r.output;  // contradictory flags are a usage error
 }
 
@@ -137,7 +142,7 @@ TEST(Cli, DefaultCodeCache) {
 TEST(Cli, ConcurrentFirstRunsShareOneKey) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "cache").string();
-  const std::string cmd = "run --code-cache " + dir + " " + test::example_module("hello");
+  const std::string cmd = "run --compile eager --code-cache " + dir + " " + test::example_module("hello");
   std::vector<std::thread> runs;
   std::atomic<int> failures{0};
   for (int i = 0; i < 4; ++i)
@@ -159,6 +164,23 @@ TEST(Cli, ConcurrentFirstRunsShareOneKey) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(enarx(cmd).code, 0);
   EXPECT_EQ(std::filesystem::last_write_time(entry), written);
+}
+
+// The default compile mode is tiered: the run starts on baseline code, and once the background
+// compile has finished (well within the second this spinning module runs) the optimised code is
+// stored, so the next run of the module starts from it.
+TEST(Cli, TieredRunCachesOnceOptimised) {
+  TempDir tmp;
+  const auto dir = tmp.path() / "cache";
+  const std::string spin = test::wat_module("spin");
+  Result r = enarx("run --code-cache " + dir.string() + " --time-limit 1 " + spin);
+  EXPECT_EQ(r.code, 137) << r.output;
+  EXPECT_EQ(code_entries(dir), 1);
+  r = enarx("run --compile tiered --code-cache " + dir.string() + " " + test::example_module("hello"));
+  EXPECT_EQ(r.code, 0) << r.output;
+  r = enarx("run --compile bogus " + test::example_module("hello"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("--compile"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -173,7 +173,33 @@ TEST(Run, CodeCacheSecondRunLoadsCode) {
   Outcome r2 = run(test::example_module("hello"), default_config(), o);
   EXPECT_EQ(r2.result.exit_code, 0);
   EXPECT_TRUE(r2.result.code_from_cache);
+  EXPECT_TRUE(r1.result.code_cache_stored);
+  EXPECT_FALSE(r2.result.code_cache_stored);
   EXPECT_EQ(r1.out, r2.out);
+}
+
+// Tiered compile (its own process under CTest: the V8 mode is chosen once per process). Nothing
+// can be stored right after the baseline compile; once the run has outlasted the background
+// compile, the optimised code is stored and the next run loads it.
+TEST(Run, TieredCompileStoresOptimisedCodeAfterTheRun) {
+  TempDir tmp;
+  CodeCache cache(tmp.path(), Bytes(32, 7));
+  RunOptions o;
+  o.engine.optimize = false;
+  o.code_cache = &cache;
+  o.time_limit = std::chrono::milliseconds(1000);
+  Outcome r1 = run(test::wat_module("spin"), default_config(), o);
+  EXPECT_EQ(r1.result.status, RunResult::Status::TimeLimit) << r1.result.message;
+  EXPECT_FALSE(r1.result.code_from_cache);
+  EXPECT_TRUE(r1.result.code_cache_stored);
+  Outcome r2 = run(test::wat_module("spin"), default_config(), o);
+  EXPECT_EQ(r2.result.status, RunResult::Status::TimeLimit) << r2.result.message;
+  EXPECT_TRUE(r2.result.code_from_cache);
+  EXPECT_FALSE(r2.result.code_cache_stored);
+
+  Outcome hello = run(test::example_module("hello"), default_config(), o);
+  EXPECT_EQ(hello.result.exit_code, 0) << hello.result.message;
+  EXPECT_NE(hello.out.find("Hello"), std::string::npos) << hello.out;
 }
 
 }  // namespace
