@@ -1,10 +1,11 @@
 #!/bin/sh
 # Hand-run runtime benchmark (not part of CTest). Usage: bench/runtime/run.sh [build-dir]
 # Prints one run of: a SHA-256-of-64-MiB kernel (whole process, and the kernel alone as the
-# program times itself: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID) natively (gcc -O2), as wasm in `enarx run`
-# (V8 10.2 TurboFan), and as wasm under node's node:wasi; then start-up (`enarx --version` and
-# `enarx run hello.wasm` cold/warm against /bin/true, alternating rounds) and single
-# `enarx run hello.wasm` runs (and rust-hello.wasm, when the build had a Rust toolchain).
+# program times itself: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID) natively (gcc -O2), as wasm
+# in `enarx run` (V8 10.2: a first run tiered — the default — or `--compile eager`, and a run
+# from the code cache, which is always TurboFan code), and as wasm under node's node:wasi; then
+# start-up (`enarx --version` and `enarx run hello.wasm` tiered / eager / from the cache, against
+# /bin/true, alternating rounds) and single runs of hello, rust-hello and go-hello when built.
 # Measure a Release-type build (RelWithDebInfo); the header records the build type and the
 # machine's load.
 set -eu
@@ -40,6 +41,7 @@ time_it() {  # label, command...
 echo "== sha256 of 64 MiB (whole process, one run)"
 time_it native "$out/sha256-native"
 time_it enarx "$enarx" run --no-code-cache "$out/sha256.wasm"
+time_it enarx-eager "$enarx" run --no-code-cache --compile eager "$out/sha256.wasm"
 time_it enarx-cached "$enarx" run --code-cache "$out/cache" "$out/sha256.wasm" >/dev/null
 time_it enarx-cached "$enarx" run --code-cache "$out/cache" "$out/sha256.wasm"
 if command -v node >/dev/null; then
@@ -48,25 +50,35 @@ fi
 n=$(cat "$out/native.t")
 nk=$(cat "$out/native.k"); nc=$(cat "$out/native.c")
 echo "ratio to native: whole process (wall) | kernel only, wall | kernel only, process CPU"
-for l in enarx enarx_cached node_wasi; do
+for l in enarx enarx_eager enarx_cached node_wasi; do
   [ -f "$out/$l.t" ] || continue
   printf '%-14s %.2fx | %.2fx | %.2fx\n' "$l" "$(echo "$(cat "$out/$l.t") / $n" | bc -l)" \
          "$(echo "$(cat "$out/$l.k") / $nk" | bc -l)" "$(echo "$(cat "$out/$l.c") / $nc" | bc -l)"
 done
 
-# The kernel alone, KERNEL_RUNS (default 5) interleaved rounds of native / enarx (guard-page
-# trap handler, the default) / enarx --no-trap-handler (explicit bounds checks) / node:
-# min and median of the in-process CPU time (the minimum is the figure least disturbed by
-# other load on the machine).
+# The kernel alone, KERNEL_RUNS (default 5) interleaved rounds of native / enarx from the code
+# cache (the steady state: TurboFan code, guard-page trap handler) / the same with
+# --no-trap-handler (explicit bounds checks) / a first run, tiered (the default) / a first run
+# with --compile eager / node: min and median of the in-process CPU time (the minimum is the
+# figure least disturbed by other load on the machine).
 runs=${KERNEL_RUNS:-5}
 echo "== sha256 kernel only, process CPU time, $runs interleaved rounds (min / median)"
-: > "$out/k.native"; : > "$out/k.enarx"; : > "$out/k.enarx-no-trap-handler"; : > "$out/k.node"
+kinds="enarx enarx-no-trap-handler enarx-first-tiered enarx-first-eager node"
+: > "$out/k.native"
+for l in $kinds; do : > "$out/k.$l"; done
+"$enarx" run --code-cache "$out/kc" "$out/sha256.wasm" > /dev/null 2>&1
+"$enarx" run --code-cache "$out/kcb" --no-trap-handler "$out/sha256.wasm" > /dev/null 2>&1
 i=0
 while [ "$i" -lt "$runs" ]; do
   "$out/sha256-native" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.native"
-  "$enarx" run --no-code-cache "$out/sha256.wasm" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
-  "$enarx" run --no-code-cache --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
+  "$enarx" run --code-cache "$out/kc" "$out/sha256.wasm" 2>&1 >/dev/null |
+    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
+  "$enarx" run --code-cache "$out/kcb" --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
     sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-no-trap-handler"
+  "$enarx" run --no-code-cache "$out/sha256.wasm" 2>&1 >/dev/null |
+    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-first-tiered"
+  "$enarx" run --no-code-cache --compile eager "$out/sha256.wasm" 2>&1 >/dev/null |
+    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-first-eager"
   if command -v node >/dev/null; then
     node --no-warnings "$here/node-wasi.mjs" "$out/sha256.wasm" 2>&1 >/dev/null |
       sed -n 's/^kernel_cpu_s=//p' >> "$out/k.node"
@@ -78,7 +90,7 @@ stat() {  # file -> "min median"
 }
 set -- $(stat "$out/k.native"); nmin=$1; nmed=$2
 printf '%-22s min %.3f s  median %.3f s\n' native "$nmin" "$nmed"
-for l in enarx enarx-no-trap-handler node; do
+for l in $kinds; do
   [ -s "$out/k.$l" ] || continue
   set -- $(stat "$out/k.$l")
   printf '%-22s min %.3f s  median %.3f s   ratio min %.2fx  median %.2fx\n' "$l" "$1" "$2" \
@@ -87,11 +99,13 @@ done
 
 # Start-up: STARTUP_RUNS (default 11) alternating rounds of /bin/true (process-creation
 # baseline), `enarx --version` (no wasm: must not load the V8 engine plugin), `enarx run
-# hello.wasm` cold and with a warm code cache; medians of the wall clock.
+# hello.wasm` cold (tiered, the default: hello ends long before its background compile, so it
+# never stores a cache entry and every run is this one), cold with --compile eager, and eager
+# from a warm code cache; medians of the wall clock.
 sruns=${STARTUP_RUNS:-11}
 echo "== start-up, $sruns alternating rounds (wall clock, min / median)"
-"$enarx" run --code-cache "$out/sc" "$hello" > /dev/null 2>&1
-: > "$out/s.true"; : > "$out/s.version"; : > "$out/s.cold"; : > "$out/s.warm"
+"$enarx" run --compile eager --code-cache "$out/sc" "$hello" > /dev/null 2>&1
+: > "$out/s.true"; : > "$out/s.version"; : > "$out/s.cold"; : > "$out/s.eager"; : > "$out/s.warm"
 wall() {  # file, command... : appends the command's wall-clock seconds to file
   f=$1; shift
   t0=$(now); "$@" > /dev/null 2>&1; t1=$(now)
@@ -102,23 +116,38 @@ while [ "$i" -lt "$sruns" ]; do
   wall "$out/s.true" /bin/true
   wall "$out/s.version" "$enarx" --version
   wall "$out/s.cold" "$enarx" run --no-code-cache "$hello"
-  wall "$out/s.warm" "$enarx" run --code-cache "$out/sc" "$hello"
+  wall "$out/s.eager" "$enarx" run --no-code-cache --compile eager "$hello"
+  wall "$out/s.warm" "$enarx" run --compile eager --code-cache "$out/sc" "$hello"
   i=$((i + 1))
 done
-for l in true version cold warm; do
+for l in true version cold eager warm; do
   set -- $(stat "$out/s.$l")
   printf '%-22s min %.3f s  median %.3f s\n' "$l" "$1" "$2"
 done
 
 echo "== enarx run hello.wasm (whole process)"
 for i in 1 2 3 4 5; do time_it "hello run $i" "$enarx" run --no-code-cache "$hello"; done
-"$enarx" run --code-cache "$out/hc" "$hello" > /dev/null
-for i in 1 2 3; do time_it "hello cached $i" "$enarx" run --code-cache "$out/hc" "$hello"; done
+"$enarx" run --compile eager --code-cache "$out/hc" "$hello" > /dev/null
+for i in 1 2 3; do
+  time_it "hello eager, cached $i" "$enarx" run --compile eager --code-cache "$out/hc" "$hello"
+done
 rust=$build/examples/rust-hello.wasm
 if [ -f "$rust" ]; then
   echo "== enarx run rust-hello.wasm (whole process)"
   for i in 1 2 3; do time_it "rust-hello run $i" "$enarx" run --no-code-cache "$rust"; done
-  "$enarx" run --code-cache "$out/rc" "$rust" > /dev/null
-  for i in 1 2 3; do time_it "rust-hello cached $i" "$enarx" run --code-cache "$out/rc" "$rust"; done
+  "$enarx" run --compile eager --code-cache "$out/rc" "$rust" > /dev/null
+  for i in 1 2 3; do
+    time_it "rust-hello eager, cached $i" "$enarx" run --compile eager --code-cache "$out/rc" "$rust"
+  done
+fi
+go=$build/examples/go-hello.wasm
+if [ -f "$go" ]; then
+  echo "== enarx run go-hello.wasm (whole process; a 3 MB module)"
+  for i in 1 2 3; do time_it "go-hello run $i" "$enarx" run --no-code-cache "$go"; done
+  time_it "go-hello eager" "$enarx" run --no-code-cache --compile eager "$go"
+  "$enarx" run --compile eager --code-cache "$out/gc" "$go" > /dev/null
+  for i in 1 2 3; do
+    time_it "go-hello eager, cached $i" "$enarx" run --compile eager --code-cache "$out/gc" "$go"
+  done
 fi
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
