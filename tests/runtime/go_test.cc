@@ -10,8 +10,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <future>
-#include <thread>
 
 #include "core/file.h"
 #include "runtime/runtime.h"
@@ -108,14 +106,9 @@ TEST(Go, DefaultConfigWithoutAssets) {
 
 TEST(Go, ExitCodesPassThrough) {
   REQUIRE_GO();
-  for (int code : {0, 1, 42, 255}) {
-    Config c = default_config();
-    c.args = {"--exit=" + std::to_string(code)};
-    Outcome r = run(c);
-    EXPECT_EQ(r.result.status, Status::Exited) << code << ": " << r.result.message;
-    EXPECT_EQ(r.result.exit_code, code);
-    EXPECT_EQ(r.err, "go-hello: exiting with " + std::to_string(code) + "\n");
-  }
+  RunOptions o;
+  o.code_cache = &go_code_cache();
+  test::expect_exit_codes_pass_through("go-hello", o);
 }
 
 TEST(Go, PanicExitsWithGosCode) {
@@ -157,44 +150,25 @@ Config listen_config(const char* prot) {
                       prot + "\"\n");
 }
 
-// go-hello --serve=N on a thread; port() waits until the runtime listens.
-class GoServer {
+// go-hello --serve=N on a thread.
+class GoServer : public test::BackgroundRun {
  public:
-  GoServer(const char* prot, int connections) {
-    wasm_ = read_file(test::example_module("go-hello"));
-    w_.wasm = wasm_;
-    w_.config = listen_config(prot);
-    w_.config.args = {"--serve=" + std::to_string(connections)};
-    if (std::string(prot) == "tls") w_.identity = self_signed_identity();
-    o_.code_cache = &go_code_cache();
-    o_.time_limit = std::chrono::seconds(60);
-    o_.stdout_fd = out_.fd();
-    o_.stderr_fd = err_.fd();
-    std::promise<std::uint16_t> bound;
-    auto port = bound.get_future();
-    o_.on_listening = [&bound](const std::vector<ListenInfo>& l) { bound.set_value(l.at(0).port); };
-    thread_ = std::thread([this] { result_ = run_workload(w_, o_); });
-    port_ = port.get();
-  }
-  ~GoServer() {
-    if (thread_.joinable()) thread_.join();
-  }
-  std::uint16_t port() const { return port_; }
-  RunResult wait() {
-    thread_.join();
-    return result_;
-  }
-  std::string out() const { return out_.text(); }
+  GoServer(const char* prot, int connections)
+      : BackgroundRun(test::example_module("go-hello"), config(prot, connections),
+                      std::string(prot) == "tls" ? self_signed_identity() : Identity{},
+                      options()) {}
 
  private:
-  TempDir tmp_;
-  test::CaptureFile out_{tmp_, "out"}, err_{tmp_, "err"};
-  Bytes wasm_;
-  Workload w_;
-  RunOptions o_;
-  std::uint16_t port_ = 0;
-  RunResult result_;
-  std::thread thread_;
+  static Config config(const char* prot, int connections) {
+    Config c = listen_config(prot);
+    c.args = {"--serve=" + std::to_string(connections)};
+    return c;
+  }
+  static RunOptions options() {
+    RunOptions o;
+    o.code_cache = &go_code_cache();
+    return o;
+  }
 };
 
 int connect_local(std::uint16_t port) {

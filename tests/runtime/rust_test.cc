@@ -101,14 +101,7 @@ TEST(Rust, AssetsFoundBehindSocketFds) {
 
 TEST(Rust, ExitCodesPassThrough) {
   REQUIRE_RUST();
-  for (int code : {0, 1, 42, 255}) {
-    Config c = default_config();
-    c.args = {"--exit=" + std::to_string(code)};
-    Outcome r = run(c);
-    EXPECT_EQ(r.result.status, Status::Exited) << code << ": " << r.result.message;
-    EXPECT_EQ(r.result.exit_code, code);
-    EXPECT_EQ(r.err, "rust-hello: exiting with " + std::to_string(code) + "\n");
-  }
+  test::expect_exit_codes_pass_through("rust-hello");
 }
 
 TEST(Rust, PanicIsATrap) {

@@ -2,11 +2,15 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <future>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/bytes.h"
 #include "core/file.h"
@@ -65,6 +69,59 @@ inline Outcome run_captured(const std::string& wasm_path, Config config, RunOpti
   r.err = err.text();
   return r;
 }
+
+// The `--exit=N` convention of the Rust and Go examples: the code passes through and the program
+// says "<name>: exiting with N" on stderr.
+inline void expect_exit_codes_pass_through(const std::string& example, const RunOptions& o = {}) {
+  for (int code : {0, 1, 42, 255}) {
+    Config c = default_config();
+    c.args = {"--exit=" + std::to_string(code)};
+    Outcome r = run_captured(example_module(example), c, o);
+    EXPECT_EQ(r.result.status, RunResult::Status::Exited) << code << ": " << r.result.message;
+    EXPECT_EQ(r.result.exit_code, code);
+    EXPECT_EQ(r.err, example + ": exiting with " + std::to_string(code) + "\n");
+  }
+}
+
+// A workload with a `listen` file, run on a thread; port() is the first listener's port (known
+// before the guest starts). stdout/stderr are captured; the destructor waits for the run.
+class BackgroundRun {
+ public:
+  BackgroundRun(const std::string& wasm_path, Config config, Identity identity, RunOptions o = {})
+      : out_(tmp_, "out"), err_(tmp_, "err"), wasm_(read_file(wasm_path)), o_(std::move(o)) {
+    w_.wasm = wasm_;
+    w_.config = std::move(config);
+    w_.identity = std::move(identity);
+    if (!o_.time_limit) o_.time_limit = std::chrono::seconds(60);
+    o_.stdout_fd = out_.fd();
+    o_.stderr_fd = err_.fd();
+    o_.stdin_fd = -1;
+    std::promise<std::uint16_t> bound;
+    auto port = bound.get_future();
+    o_.on_listening = [&bound](const std::vector<ListenInfo>& l) { bound.set_value(l.at(0).port); };
+    thread_ = std::thread([this] { result_ = run_workload(w_, o_); });
+    port_ = port.get();
+  }
+  ~BackgroundRun() {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  RunResult wait() {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+  std::string out() const { return out_.text(); }
+
+ private:
+  TempDir tmp_;
+  CaptureFile out_, err_;
+  Bytes wasm_;
+  Workload w_;
+  RunOptions o_;
+  std::uint16_t port_ = 0;
+  RunResult result_;
+  std::thread thread_;
+};
 
 struct CliResult {
   int code;

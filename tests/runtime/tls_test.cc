@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <future>
 #include <thread>
 
 #include "core/file.h"
@@ -45,40 +44,18 @@ port = 0
 prot = ")") + prot + "\"\n");
 }
 
-// Runs the tls-server example on a thread; port() waits until it listens.
-class Server {
+// The tls-server example serving `connections` connections on a thread.
+class Server : public test::BackgroundRun {
  public:
-  Server(const char* prot, int connections, Identity id) {
-    wasm_ = read_file(test::example_module("tls-server"));
-    w_.wasm = wasm_;
-    w_.config = server_config(prot);
-    w_.config.args = {std::to_string(connections)};
-    w_.identity = std::move(id);
-    o_.time_limit = std::chrono::seconds(60);
-    o_.stdout_fd = o_.stderr_fd = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    std::promise<std::uint16_t> bound;
-    auto port = bound.get_future();
-    o_.on_listening = [&bound](const std::vector<ListenInfo>& l) { bound.set_value(l.at(0).port); };
-    thread_ = std::thread([this] { result_ = run_workload(w_, o_); });
-    port_ = port.get();
-  }
-  ~Server() {
-    if (thread_.joinable()) thread_.join();
-    ::close(o_.stdout_fd);
-  }
-  std::uint16_t port() const { return port_; }
-  RunResult wait() {
-    thread_.join();
-    return result_;
-  }
+  Server(const char* prot, int connections, Identity id)
+      : BackgroundRun(test::example_module("tls-server"), config(prot, connections), std::move(id)) {}
 
  private:
-  Bytes wasm_;
-  Workload w_;
-  RunOptions o_;
-  std::uint16_t port_ = 0;
-  RunResult result_;
-  std::thread thread_;
+  static Config config(const char* prot, int connections) {
+    Config c = server_config(prot);
+    c.args = {std::to_string(connections)};
+    return c;
+  }
 };
 
 TEST(Tls, OpensslClientReachesTheListener) {
