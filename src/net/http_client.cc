@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <exception>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -212,16 +211,18 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
   curl_api.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_api.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_api.easy_setopt(c, CURLOPT_USERAGENT, opt.user_agent.c_str());
-  curl_api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt.connect_timeout.count()));
+  curl_api.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                       static_cast<long>(opt.connect_timeout.count()));
   curl_api.easy_setopt(c, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(req.timeout.value_or(opt.timeout).count()));
+                       static_cast<long>(req.timeout.value_or(opt.timeout).count()));
   curl_api.easy_setopt(c, CURLOPT_FOLLOWLOCATION, opt.follow_redirects ? 1L : 0L);
   curl_api.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_api.easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_api.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_api.easy_setopt(c, CURLOPT_WRITEDATA, &t);
   if (!t.streaming && opt.max_response_size > 0) {
-    curl_api.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(opt.max_response_size));
+    curl_api.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+                         static_cast<curl_off_t>(opt.max_response_size));
   }
 
   switch (req.method) {

@@ -21,8 +21,8 @@ namespace {
 //
 // RTLD_DEEPBIND: the plugin and libnode look their symbols up in their own scope first. Without
 // it each of libnode's 61k symbol relocations first misses in every library of the executable's
-// global scope (then still with libcurl and its ~35 dependencies, since loaded on demand:
-// net/curl_library.h): measured 56 -> 44 ms CPU for the dlopen. The
+// global scope: measured 56 -> 44 ms CPU for the dlopen, when that scope still held libcurl and
+// its ~35 dependencies (now loaded on demand, net/curl_library.h). The
 // only symbols libnode defines that the global scope also has are libstdc++ template
 // instances (same code). Not under AddressSanitizer, which must interpose malloc for everyone
 // and refuses RTLD_DEEPBIND.

@@ -62,20 +62,18 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   std::unique_ptr<Module> module;
   // A tiered compile has nothing to store until its background compile has finished (serialize()
   // is empty until then), so storing is tried after compiling and again after the run.
-  bool cache_pending = false, cache_stored = false;
+  bool cache_stored = false;
   auto store_compiled_code = [&] {
-    if (!cache_pending) return;
+    if (!o.code_cache || module->loaded_from_cache() || cache_stored) return;
     Bytes code = module->serialize();
     if (code.empty()) return;
     o.code_cache->store(engine->id(), digest, code);
-    cache_pending = false;
     cache_stored = true;
   };
   try {
     Bytes cached;
     if (o.code_cache) cached = o.code_cache->load(engine->id(), digest);
     module = engine->compile(wasm, cached);
-    cache_pending = o.code_cache && !module->loaded_from_cache();
     store_compiled_code();
   } catch (const Error& e) {
     return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
