@@ -83,7 +83,8 @@ TEST(Cli, CodeCacheDirectory) {
   TempDir tmp;
   std::string dir = (tmp.path() / "cache").string();
   for (int i = 0; i < 2; ++i) {
-    Result r = enarx("run --compile eager --code-cache " + dir + " " + test::example_module("hello"));
+    Result r =
+        enarx("run --compile eager --code-cache " + dir + " " + test::example_module("hello"));
     EXPECT_EQ(r.code, 0) << r.output;
   }
   int entries = 0;
@@ -134,7 +135,8 @@ TEST(Cli, DefaultCodeCache) {
   EXPECT_EQ(code_entries(explicit_dir), 1);
   ::unsetenv("ENARX_CODE_CACHE");
 
-  r = enarx("run --compile eager --no-code-cache --code-cache " + explicit_dir.string() + " " + hello);
+  r = enarx("run --compile eager --no-code-cache --code-cache " + explicit_dir.string() + " " +
+            hello);
   EXPECT_NE(r.code, 0) << r.output;  // contradictory flags are a usage error
 }
 
@@ -142,7 +144,8 @@ TEST(Cli, DefaultCodeCache) {
 TEST(Cli, ConcurrentFirstRunsShareOneKey) {
   TempDir tmp;
   const std::string dir = (tmp.path() / "cache").string();
-  const std::string cmd = "run --compile eager --code-cache " + dir + " " + test::example_module("hello");
+  const std::string cmd =
+      "run --compile eager --code-cache " + dir + " " + test::example_module("hello");
   std::vector<std::thread> runs;
   std::atomic<int> failures{0};
   for (int i = 0; i < 4; ++i)
@@ -176,7 +179,8 @@ TEST(Cli, TieredRunCachesOnceOptimised) {
   Result r = enarx("run --code-cache " + dir.string() + " --time-limit 1 " + spin);
   EXPECT_EQ(r.code, 137) << r.output;
   EXPECT_EQ(code_entries(dir), 1);
-  r = enarx("run --compile tiered --code-cache " + dir.string() + " " + test::example_module("hello"));
+  r = enarx("run --compile tiered --code-cache " + dir.string() + " " +
+            test::example_module("hello"));
   EXPECT_EQ(r.code, 0) << r.output;
   r = enarx("run --compile bogus " + test::example_module("hello"));
   EXPECT_NE(r.code, 0);

@@ -3,13 +3,9 @@
 // panic and out-of-memory conventions, and Go's netpoller on a listen file over TCP and over the
 // runtime's TLS. Skipped when the build had no Go able to target wasip1 (examples/CMakeLists.txt
 // says so at configure).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 #include "core/file.h"
 #include "runtime/runtime.h"
@@ -171,21 +167,6 @@ class GoServer : public test::BackgroundRun {
   }
 };
 
-int connect_local(std::uint16_t port) {
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(s);
-    return -1;
-  }
-  timeval tv{20, 0};
-  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return s;
-}
-
 std::string exchange(int s, const std::string& line) {
   if (::send(s, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
     return "(send failed)";
@@ -201,8 +182,8 @@ TEST(Go, NetpollerServesConnectionsConcurrently) {
   GoServer server("tcp", 2);
   // The first client stays silent while the second is answered: Go's scheduler must park the
   // first reader on poll_oneoff rather than block the whole program in fd_read.
-  int quiet = connect_local(server.port());
-  int talker = connect_local(server.port());
+  int quiet = test::connect_local(server.port());
+  int talker = test::connect_local(server.port());
   ASSERT_GE(quiet, 0);
   ASSERT_GE(talker, 0);
   EXPECT_EQ(exchange(talker, "second\n"), "go-hello heard: second\n");
@@ -219,15 +200,9 @@ TEST(Go, NetpollerServesConnectionsConcurrently) {
 TEST(Go, TlsListenerTerminatedByTheRuntime) {
   REQUIRE_GO();
   GoServer server("tls", 1);
-  std::string cmd = "printf 'over tls\\n' | timeout 20 openssl s_client -connect 127.0.0.1:" +
-                    std::to_string(server.port()) + " -servername localhost -quiet 2>&1";
-  std::string out;
-  if (FILE* p = ::popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    ::pclose(p);
-  }
+  std::string out = test::shell("printf 'over tls\\n' | timeout 20 openssl s_client -connect "
+                                 "127.0.0.1:" + std::to_string(server.port()) +
+                                 " -servername localhost -quiet 2>&1");
   EXPECT_NE(out.find("go-hello heard: over tls\n"), std::string::npos) << out;
   EXPECT_NE(out.find("CN = localhost"), std::string::npos) << out;  // the runtime's identity
   RunResult r = server.wait();

@@ -1,8 +1,11 @@
 // Helpers shared by the runtime tests.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -84,7 +87,8 @@ inline void expect_exit_codes_pass_through(const std::string& example, const Run
 }
 
 // A workload with a `listen` file, run on a thread; port() is the first listener's port (known
-// before the guest starts). stdout/stderr are captured; the destructor waits for the run.
+// before the guest starts), or 0 when the run ended without listening (then wait() says why).
+// stdout/stderr are captured; the destructor waits for the run.
 class BackgroundRun {
  public:
   BackgroundRun(const std::string& wasm_path, Config config, Identity identity, RunOptions o = {})
@@ -96,10 +100,16 @@ class BackgroundRun {
     o_.stdout_fd = out_.fd();
     o_.stderr_fd = err_.fd();
     o_.stdin_fd = -1;
-    std::promise<std::uint16_t> bound;
-    auto port = bound.get_future();
-    o_.on_listening = [&bound](const std::vector<ListenInfo>& l) { bound.set_value(l.at(0).port); };
-    thread_ = std::thread([this] { result_ = run_workload(w_, o_); });
+    auto port = bound_.get_future();
+    // Both calls below run on the workload's thread, one after the other.
+    o_.on_listening = [this](const std::vector<ListenInfo>& l) {
+      announced_ = true;
+      bound_.set_value(l.at(0).port);
+    };
+    thread_ = std::thread([this] {
+      result_ = run_workload(w_, o_);
+      if (!announced_) bound_.set_value(0);
+    });
     port_ = port.get();
   }
   ~BackgroundRun() {
@@ -118,20 +128,37 @@ class BackgroundRun {
   Bytes wasm_;
   Workload w_;
   RunOptions o_;
+  std::promise<std::uint16_t> bound_;
+  bool announced_ = false;
   std::uint16_t port_ = 0;
   RunResult result_;
   std::thread thread_;
 };
+
+// A TCP connection to 127.0.0.1:port with a 20 s receive timeout, or -1.
+inline int connect_local(std::uint16_t port) {
+  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(s);
+    return -1;
+  }
+  timeval tv{20, 0};
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return s;
+}
 
 struct CliResult {
   int code;
   std::string output;
 };
 
-// The built `enarx` binary with `args`; stderr is merged into the output or dropped.
-inline CliResult run_enarx_cli(const std::string& args, bool with_stderr) {
-  std::string cmd = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args +
-                    (with_stderr ? " 2>&1" : " 2>/dev/null");
+// `sh -c cmd`: its standard output and exit status (-1 if it did not exit normally).
+inline CliResult run_shell(const std::string& cmd) {
   CliResult r{-1, {}};
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -141,6 +168,14 @@ inline CliResult run_enarx_cli(const std::string& args, bool with_stderr) {
   int st = ::pclose(p);
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+inline std::string shell(const std::string& cmd) { return run_shell(cmd).output; }
+
+// The built `enarx` binary with `args`; stderr is merged into the output or dropped.
+inline CliResult run_enarx_cli(const std::string& args, bool with_stderr) {
+  return run_shell(std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args +
+                   (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 }  // namespace enarx::runtime::test

@@ -17,16 +17,7 @@
 namespace enarx::runtime {
 namespace {
 
-std::string shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
+using test::shell;
 
 Config server_config(const char* prot) {
   return parse_config(std::string(R"(
