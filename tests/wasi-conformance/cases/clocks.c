@@ -29,7 +29,10 @@ int main(void) {
   CHECK(clock_gettime(CLOCK_MONOTONIC, &a) == 0);
   CHECK(nanosleep(&nap, NULL) == 0);
   CHECK(clock_gettime(CLOCK_MONOTONIC, &b) == 0);
-  CHECK(ns(b) - ns(a) >= 20 * 1000 * 1000);
+  // WASI leaves timer precision open. The node reference (libuv) sleeps on a millisecond loop
+  // clock cached before the call, so it may wake up to 1 ms early; enarx's own strict 20 ms
+  // bound is asserted in tests/runtime/wasi_test.cc (WasiTest.PollOneoff).
+  CHECK(ns(b) - ns(a) >= 19 * 1000 * 1000);
   CHECK(ns(b) - ns(a) < 5LL * 1000 * 1000 * 1000);
 
   struct timespec bad = {0, 2000000000};  // tv_nsec out of range
