@@ -9,20 +9,18 @@
 namespace enarx::net {
 namespace {
 
-// The run-time name (Debian's libcurl4 / libcurl3-gnutls both carry SONAME libcurl.so.4), then
-// the development symlink.
-constexpr const char* kNames[] = {"libcurl.so.4", "libcurl.so"};
-
 template <typename Fn>
 void bind(void* lib, Fn& fn, const char* name) {
   fn = reinterpret_cast<Fn>(dlsym(lib, name));
   if (!fn) throw Error("http.curl_unavailable", std::string("libcurl lacks ") + name);
 }
 
-CurlLibrary load() {
+}  // namespace
+
+CurlLibrary load_curl_library(std::initializer_list<const char*> file_names) {
   void* lib = nullptr;
   std::string why;
-  for (const char* name : kNames) {
+  for (const char* name : file_names) {
     // RTLD_LOCAL: libcurl's symbols (and its dependencies') stay out of the global scope.
     if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
     const char* e = dlerror();
@@ -45,11 +43,11 @@ CurlLibrary load() {
   return c;  // the library stays loaded for the life of the process
 }
 
-}  // namespace
-
 const CurlLibrary& curl_library() {
   // A function-local static retries after a throw, so a failure is reported on every use.
-  static const CurlLibrary library = load();
+  // The run-time name (Debian's libcurl4 / libcurl3-gnutls both carry SONAME libcurl.so.4), then
+  // the development symlink.
+  static const CurlLibrary library = load_curl_library({"libcurl.so.4", "libcurl.so"});
   return library;
 }
 

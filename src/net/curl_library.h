@@ -6,6 +6,8 @@
 
 #include <curl/curl.h>
 
+#include <initializer_list>
+
 namespace enarx::net {
 
 struct CurlLibrary {
@@ -23,5 +25,9 @@ struct CurlLibrary {
 // return the same table. Throws Error("http.curl_unavailable") when it cannot be loaded or lacks
 // a function (then every call throws the same error again).
 const CurlLibrary& curl_library();
+
+// The loader behind curl_library(), uncached: tries each file name in turn. Exposed so tests can
+// point it at missing or wrong libraries; the library stays loaded once found.
+CurlLibrary load_curl_library(std::initializer_list<const char*> file_names);
 
 }  // namespace enarx::net

@@ -8,6 +8,7 @@
 
 #include "core/crypto.h"
 #include "core/file.h"
+#include "net/curl_library.h"
 #include "net/http_server.h"
 #include "test_pki.h"
 
@@ -219,6 +220,38 @@ TEST_F(ClientTest, HeadersAndDefaultContentType) {
   EXPECT_EQ(client.post(url_ + "/headers", "{}", {{"Content-Type", "application/json"}}).body,
             "|application/json");
   EXPECT_EQ(client.post(url_ + "/headers", "x").body, "|application/octet-stream");
+}
+
+// libcurl is dlopen'ed on first use; a host without it gets one stable error, not a crash.
+TEST(CurlLibraryTest, MissingLibraryIsReportedWithEveryNameTried) {
+  try {
+    load_curl_library({"libcurl-absent.so.9", "libcurl-absent.so"});
+    FAIL() << "loaded a library that does not exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "http.curl_unavailable");
+    EXPECT_NE(std::string(e.what()).find("libcurl-absent.so.9"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("libcurl-absent.so:"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CurlLibraryTest, LibraryWithoutCurlSymbolsIsRejected) {
+  try {
+    load_curl_library({"libm.so.6"});
+    FAIL() << "accepted libm as libcurl";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "http.curl_unavailable");
+    EXPECT_NE(std::string(e.what()).find("curl_easy_init"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CurlLibraryTest, LaterNamesAreTriedAndTheTableIsShared) {
+  CurlLibrary c = load_curl_library({"libcurl-absent.so.9", "libcurl.so.4"});
+  ASSERT_NE(c.easy_init, nullptr);
+  CURL* h = c.easy_init();
+  ASSERT_NE(h, nullptr);
+  c.easy_cleanup(h);
+  EXPECT_EQ(&curl_library(), &curl_library());
+  EXPECT_EQ(curl_library().easy_perform, c.easy_perform);  // the same loaded libcurl
 }
 
 }  // namespace
