@@ -28,6 +28,7 @@ void register_deploy(CLI::App& root) {
     RegistryFlags reg;
     std::string steward_ca, workload_ca, platform, sim_dir;
     double time_limit = 0;
+    double cpu_limit = 0;
     std::uint64_t max_memory_mib = 0;
     bool quiet = false;
   };
@@ -45,7 +46,11 @@ void register_deploy(CLI::App& root) {
   cmd->add_option("--sim-dir", a->sim_dir, "Simulated platform directory (enarx platform sim init)")
       ->envname("ENARX_SIM_DIR");
   cmd->add_option("--workload-ca", a->workload_ca, "PEM CA bundle for the workload's connect+tls sockets");
-  cmd->add_option("--time-limit", a->time_limit, "Stop the workload after this many seconds");
+  cmd->add_option("--time-limit", a->time_limit, "Stop the workload after this many seconds")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--cpu-limit", a->cpu_limit,
+                  "Stop the workload once its thread has used this many seconds of CPU time")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--max-memory", a->max_memory_mib, "Maximum linear memory in MiB");
   cmd->add_flag("--quiet,-q", a->quiet, "Do not narrate the steps");
   a->reg.add_to(cmd);
@@ -64,6 +69,8 @@ void register_deploy(CLI::App& root) {
     if (!a->sim_dir.empty()) o.platform.sim_dir = a->sim_dir;
     if (a->time_limit > 0)
       o.run.time_limit = std::chrono::milliseconds(static_cast<std::int64_t>(a->time_limit * 1000));
+    if (a->cpu_limit > 0)
+      o.run.cpu_time_limit = std::chrono::milliseconds(static_cast<std::int64_t>(a->cpu_limit * 1000));
     if (a->max_memory_mib > 0) o.run.max_memory = a->max_memory_mib << 20;
     bool quiet = a->quiet;
     o.on_step = [quiet](client::DeployStep step, const std::string& msg) {

@@ -26,6 +26,7 @@ struct RunArgs {
   std::string code_cache;
   bool no_code_cache = false;
   double time_limit = 0;
+  double cpu_limit = 0;
   std::uint64_t max_memory_mib = 0;
   bool no_trap_handler = false;
   std::string compile = "tiered";
@@ -108,6 +109,8 @@ int run(const RunArgs& a) {
   }
   if (a.time_limit > 0)
     o.time_limit = std::chrono::milliseconds(static_cast<long long>(a.time_limit * 1000));
+  if (a.cpu_limit > 0)
+    o.cpu_time_limit = std::chrono::milliseconds(static_cast<long long>(a.cpu_limit * 1000));
   if (a.max_memory_mib > 0) o.max_memory = a.max_memory_mib << 20;
   if (cache) o.code_cache = &*cache;
   o.engine.trap_handler = !a.no_trap_handler;
@@ -136,6 +139,10 @@ void register_run(CLI::App& root) {
   cmd->add_option("--wasmcfgfile", a->wasmcfgfile, "Enarx.toml for the module")
       ->check(CLI::ExistingFile);
   cmd->add_option("--time-limit", a->time_limit, "Stop the workload after SECS seconds")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--cpu-limit", a->cpu_limit,
+                  "Stop the workload once its thread has used SECS seconds of CPU time "
+                  "(time blocked in I/O does not count)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--max-memory", a->max_memory_mib, "Maximum linear memory in MiB")
       ->check(CLI::Range(1, 4096));

@@ -118,8 +118,9 @@ struct CallOutcome {
     Returned,   // the function returned; `results` holds its values
     Exited,     // a host function threw GuestExit (proc_exit); `exit_code` set
     Trapped,    // a wasm trap (or uncaught host error); `message` describes it
-    TimedOut,   // the time limit passed
+    TimedOut,   // a limit of CallLimits passed (`cpu_time_exceeded` says which)
   } kind = Kind::Returned;
+  bool cpu_time_exceeded = false;  // TimedOut by CallLimits::cpu_time, not the wall deadline
   int exit_code = 0;
   std::vector<std::uint64_t> results;
   std::string message;   // e.g. "RuntimeError: unreachable"
@@ -137,13 +138,20 @@ class Module {
   virtual bool loaded_from_cache() const = 0;
 };
 
+// Limits on one Instance::call; the engine stops the guest when one is passed.
+struct CallLimits {
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // wall clock
+  // CPU time of the calling thread during the call: wasm code and the host calls it makes, not
+  // the engine's background compile threads. Time blocked (poll, accept) does not count.
+  std::optional<std::chrono::nanoseconds> cpu_time;
+};
+
 class Instance {
  public:
   virtual ~Instance() = default;
-  // Calls an exported function with i32/i64 arguments given as raw bits. A time limit, when set,
-  // is a deadline for this call (the engine stops the guest when it passes).
+  // Calls an exported function with i32/i64 arguments given as raw bits.
   virtual CallOutcome call(const std::string& name, const std::vector<std::uint64_t>& args,
-                           std::optional<std::chrono::steady_clock::time_point> deadline) = 0;
+                           const CallLimits& limits) = 0;
   virtual bool has_export(const std::string& name, const std::string& kind) const = 0;
   // The exported "memory" (empty view if none). Only valid until the guest runs again.
   virtual MemoryView memory() = 0;

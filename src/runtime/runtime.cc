@@ -140,7 +140,14 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
                 e.code(), e.what());
   }
 
-  CallOutcome out = instance->call("_start", {}, deadline);
+  CallLimits limits{.deadline = deadline, .cpu_time = o.cpu_time_limit};
+  CallOutcome out;
+  try {
+    out = instance->call("_start", {}, limits);
+  } catch (const Error& e) {
+    if (e.code() != "runtime.limit.cpu") throw;
+    return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
+  }
   RunResult r;
   r.code_from_cache = module->loaded_from_cache();
   switch (out.kind) {
@@ -155,9 +162,14 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
       }
       break;
     case CallOutcome::Kind::TimedOut:
-      r = fail(Status::TimeLimit, kExitLimit, "runtime.limit.time",
-               "the time limit of " + std::to_string(o.time_limit ? o.time_limit->count() : 0) +
-                   " ms was reached");
+      if (out.cpu_time_exceeded)
+        r = fail(Status::TimeLimit, kExitLimit, "runtime.limit.cpu",
+                 "the CPU time limit of " + std::to_string(o.cpu_time_limit->count()) +
+                     " ms was reached");
+      else
+        r = fail(Status::TimeLimit, kExitLimit, "runtime.limit.time",
+                 "the time limit of " + std::to_string(o.time_limit ? o.time_limit->count() : 0) +
+                     " ms was reached");
       break;
     case CallOutcome::Kind::Trapped: {
       std::string msg = out.message + (out.location.empty() ? "" : " " + out.location);

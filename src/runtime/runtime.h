@@ -40,6 +40,9 @@ struct ListenInfo {
 
 struct RunOptions {
   std::optional<std::chrono::milliseconds> time_limit;  // wall clock, whole run
+  // CPU time of the workload's own thread (wasm + its WASI calls; compilation and time spent
+  // blocked do not count): bounds the compute of a long-running server without a wall clock.
+  std::optional<std::chrono::milliseconds> cpu_time_limit;
   std::optional<std::uint64_t> max_memory;              // bytes of linear memory
   std::string tls_ca_pem;  // trust anchors for connect+tls; empty = the host's trust store
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // host descriptors behind stdio kinds

@@ -10,6 +10,9 @@
 #include <v8-version.h>
 #include <v8.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -252,19 +255,52 @@ void trampoline(const v8::FunctionCallbackInfo<v8::Value>& info) {
   iso->ThrowException(str(iso, "enarx: guest stopped by the host"));
 }
 
-// Stops the isolate at a deadline unless disarmed first.
+// CPU time consumed so far by the thread behind `clock` (from pthread_getcpuclockid).
+std::chrono::nanoseconds cpu_time_of(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+// Stops the isolate when a CallLimits limit passes, unless disarmed first. Constructed on the
+// thread that runs the guest, whose CPU clock it then watches from its own thread.
 class Watchdog {
  public:
-  Watchdog(v8::Isolate* iso, std::chrono::steady_clock::time_point deadline)
-      : thread_([this, iso, deadline] {
-          std::unique_lock lock(mu_);
-          if (!cv_.wait_until(lock, deadline, [this] { return done_; })) {
-            fired_ = true;
-            iso->TerminateExecution();  // the one Isolate method that is safe from any thread
+  enum class Fired { No, Deadline, CpuTime };
+
+  Watchdog(v8::Isolate* iso, const CallLimits& limits) {
+    clockid_t cpu_clock{};
+    std::chrono::nanoseconds cpu_start{};
+    if (limits.cpu_time) {
+      if (pthread_getcpuclockid(pthread_self(), &cpu_clock) != 0)
+        throw Error("runtime.limit.cpu", "this thread has no CPU-time clock");
+      cpu_start = cpu_time_of(cpu_clock);
+    }
+    thread_ = std::thread([this, iso, limits, cpu_clock, cpu_start] {
+      using Clock = std::chrono::steady_clock;
+      std::unique_lock lock(mu_);
+      for (;;) {
+        // A thread's CPU clock runs no faster than the wall clock, so sleeping for the CPU time
+        // left can only wake early, never late; then it checks again.
+        Clock::time_point wake = limits.deadline.value_or(Clock::time_point::max());
+        if (limits.cpu_time) {
+          auto left = *limits.cpu_time - (cpu_time_of(cpu_clock) - cpu_start);
+          if (left <= std::chrono::nanoseconds::zero()) {
+            fire(iso, Fired::CpuTime);
+            return;
           }
-        }) {}
+          wake = std::min(wake, Clock::now() + left);
+        }
+        if (cv_.wait_until(lock, wake, [this] { return done_; })) return;
+        if (limits.deadline && Clock::now() >= *limits.deadline) {
+          fire(iso, Fired::Deadline);
+          return;
+        }
+      }
+    });
+  }
   ~Watchdog() { disarm(); }
-  bool disarm() {
+  Fired disarm() {
     {
       std::lock_guard lock(mu_);
       done_ = true;
@@ -275,10 +311,15 @@ class Watchdog {
   }
 
  private:
+  void fire(v8::Isolate* iso, Fired why) {
+    fired_ = why;
+    iso->TerminateExecution();  // the one Isolate method that is safe from any thread
+  }
+
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
-  bool fired_ = false;
+  Fired fired_ = Fired::No;
   std::thread thread_;
 };
 
@@ -316,7 +357,7 @@ class V8Instance final : public Instance {
   MemoryView memory() override { return state_.view(); }
 
   CallOutcome call(const std::string& name, const std::vector<std::uint64_t>& args,
-                   std::optional<std::chrono::steady_clock::time_point> deadline) override {
+                   const CallLimits& limits) override {
     Scope s(*holder_);
     v8::TryCatch tc(s.iso);
     CallOutcome out;
@@ -329,19 +370,21 @@ class V8Instance final : public Instance {
     state_.exit_code.reset();
     state_.timed_out = false;
     state_.host_error.reset();
-    if (deadline && *deadline <= std::chrono::steady_clock::now()) {
+    if (limits.deadline && *limits.deadline <= std::chrono::steady_clock::now()) {
       out.kind = CallOutcome::Kind::TimedOut;
+      out.message = "time limit exceeded";
       return out;
     }
     v8::MaybeLocal<v8::Value> result;
-    bool fired = false;
+    Watchdog::Fired why = Watchdog::Fired::No;
     {
       std::optional<Watchdog> dog;
-      if (deadline) dog.emplace(s.iso, *deadline);
+      if (limits.deadline || limits.cpu_time) dog.emplace(s.iso, limits);
       result = fv.As<v8::Function>()->Call(s.ctx, v8::Undefined(s.iso),
                                            static_cast<int>(argv.size()), argv.data());
-      if (dog) fired = dog->disarm();
+      if (dog) why = dog->disarm();
     }
+    bool fired = why != Watchdog::Fired::No;
     bool terminated = tc.HasTerminated() || s.iso->IsExecutionTerminating();
     if (fired || terminated) s.iso->CancelTerminateExecution();
 
@@ -350,7 +393,8 @@ class V8Instance final : public Instance {
       out.exit_code = *state_.exit_code;
     } else if (state_.timed_out || fired || terminated) {
       out.kind = CallOutcome::Kind::TimedOut;
-      out.message = "time limit exceeded";
+      out.cpu_time_exceeded = why == Watchdog::Fired::CpuTime;
+      out.message = out.cpu_time_exceeded ? "CPU time limit exceeded" : "time limit exceeded";
     } else if (state_.host_error) {
       out.kind = CallOutcome::Kind::Trapped;
       out.message = "host error: " + *state_.host_error;

@@ -59,6 +59,10 @@ TEST(Cli, ExitCodesForRuntimeOutcomes) {
   Result spin = enarx("run --time-limit 0.3 " + test::wat_module("spin"));
   EXPECT_EQ(spin.code, 137) << spin.output;
   EXPECT_NE(spin.output.find("runtime.limit.time"), std::string::npos);
+  Result cpu = enarx("run --cpu-limit 0.2 " + test::wat_module("spin"));
+  EXPECT_EQ(cpu.code, 137) << cpu.output;
+  EXPECT_NE(cpu.output.find("runtime.limit.cpu"), std::string::npos) << cpu.output;
+  EXPECT_NE(cpu.output.find("CPU time limit of 200 ms"), std::string::npos) << cpu.output;
   Result mem = enarx("run --max-memory 2 " + test::wat_module("grow"));
   EXPECT_EQ(mem.code, 137) << mem.output;
   EXPECT_NE(mem.output.find("runtime.limit.memory"), std::string::npos);

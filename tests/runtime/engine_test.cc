@@ -3,6 +3,7 @@
 #include "runtime/engine.h"
 
 #include <gtest/gtest.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "core/error.h"
@@ -30,13 +31,13 @@ class EngineTest : public ::testing::Test {
 
 TEST_F(EngineTest, CallsAnExport) {
   auto inst = load("traps");
-  CallOutcome r = inst->call("add", {40, 2}, std::nullopt);
+  CallOutcome r = inst->call("add", {40, 2}, {});
   ASSERT_EQ(r.kind, CallOutcome::Kind::Returned);
   ASSERT_EQ(r.results.size(), 1u);
   EXPECT_EQ(r.results[0], 42u);
   EXPECT_TRUE(inst->has_export("memory", "memory"));
   EXPECT_FALSE(inst->has_export("nope", "function"));
-  EXPECT_THROW(inst->call("nope", {}, std::nullopt), Error);
+  EXPECT_THROW(inst->call("nope", {}, {}), Error);
 }
 
 TEST_F(EngineTest, ReportsImportsAndExports) {
@@ -64,19 +65,19 @@ TEST_F(EngineTest, TrapsNameTheFunction) {
                      TrapCase{"oob", "memory access out of bounds", "crash_oob"},
                      TrapCase{"div0", "divide by zero", "crash_div0"},
                      TrapCase{"recurse", "Maximum call stack size exceeded", "recurse"}}) {
-    CallOutcome r = inst->call(t.fn, {0}, std::nullopt);
+    CallOutcome r = inst->call(t.fn, {0}, {});
     ASSERT_EQ(r.kind, CallOutcome::Kind::Trapped) << t.fn;
     EXPECT_NE(r.message.find(t.message), std::string::npos) << r.message;
     EXPECT_NE(r.location.find(t.where), std::string::npos) << r.location;
   }
   // The instance stays usable after a trap.
-  EXPECT_EQ(inst->call("add", {1, 2}, std::nullopt).results.at(0), 3u);
+  EXPECT_EQ(inst->call("add", {1, 2}, {}).results.at(0), 3u);
 }
 
 TEST_F(EngineTest, MemoryGrowIsSeenByTheHost) {
   auto inst = load("traps");
   EXPECT_EQ(inst->memory().size(), 65536u);
-  CallOutcome r = inst->call("grow_and_touch", {}, std::nullopt);
+  CallOutcome r = inst->call("grow_and_touch", {}, {});
   ASSERT_EQ(r.kind, CallOutcome::Kind::Returned) << r.message;
   EXPECT_EQ(r.results.at(0), 42u);
   MemoryView m = inst->memory();
@@ -99,7 +100,7 @@ TEST_F(EngineTest, HostFunctionsExitAndErrors) {
                  throw GuestExit{static_cast<int>(c.u32(0))};
                }});
   auto inst = load("exit", imports);
-  CallOutcome r = inst->call("_start", {}, std::nullopt);
+  CallOutcome r = inst->call("_start", {}, {});
   EXPECT_EQ(r.kind, CallOutcome::Kind::Exited);
   EXPECT_EQ(r.exit_code, 300);
   EXPECT_EQ(calls, 1);
@@ -108,7 +109,7 @@ TEST_F(EngineTest, HostFunctionsExitAndErrors) {
   failing.add("wasi_snapshot_preview1", "proc_exit",
               {ResultType::None, [](HostCall&) -> std::uint64_t { throw std::runtime_error("boom"); }});
   auto inst2 = engine->instantiate(*module, failing);
-  r = inst2->call("_start", {}, std::nullopt);
+  r = inst2->call("_start", {}, {});
   EXPECT_EQ(r.kind, CallOutcome::Kind::Trapped);
   EXPECT_NE(r.message.find("boom"), std::string::npos);
 }
@@ -125,17 +126,41 @@ TEST_F(EngineTest, UnresolvedImportFailsInstantiation) {
   }
 }
 
+TEST_F(EngineTest, CpuTimeLimitStopsAnEndlessLoop) {
+  auto inst = load("spin");
+  timespec cpu0{}, cpu1{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+  auto t0 = std::chrono::steady_clock::now();
+  CallOutcome r = inst->call("_start", {}, {.deadline = {}, .cpu_time = std::chrono::milliseconds(200)});
+  auto took = std::chrono::steady_clock::now() - t0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+  EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut);
+  EXPECT_TRUE(r.cpu_time_exceeded);
+  EXPECT_EQ(r.message, "CPU time limit exceeded");
+  auto cpu_used = std::chrono::seconds(cpu1.tv_sec - cpu0.tv_sec) +
+                  std::chrono::nanoseconds(cpu1.tv_nsec - cpu0.tv_nsec);
+  EXPECT_GE(cpu_used, std::chrono::milliseconds(200));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  // With both limits, the one passed first is reported.
+  t0 = std::chrono::steady_clock::now();
+  r = inst->call("_start", {},
+                 {.deadline = t0 + std::chrono::milliseconds(200),
+                  .cpu_time = std::chrono::seconds(30)});
+  EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut);
+  EXPECT_FALSE(r.cpu_time_exceeded);
+}
+
 TEST_F(EngineTest, TimeLimitStopsAnEndlessLoop) {
   auto inst = load("spin");
   auto t0 = std::chrono::steady_clock::now();
-  CallOutcome r = inst->call("_start", {}, t0 + std::chrono::milliseconds(300));
+  CallOutcome r = inst->call("_start", {}, {.deadline = t0 + std::chrono::milliseconds(300), .cpu_time = {}});
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut);
   EXPECT_GE(took, std::chrono::milliseconds(290));
   EXPECT_LT(took, std::chrono::seconds(5));
   // The isolate is usable again afterwards.
   auto inst2 = load("traps");
-  EXPECT_EQ(inst2->call("add", {2, 2}, std::nullopt).results.at(0), 4u);
+  EXPECT_EQ(inst2->call("add", {2, 2}, {}).results.at(0), 4u);
 }
 
 TEST_F(EngineTest, InvalidModules) {
@@ -159,7 +184,7 @@ TEST(LimitMemory, RewritesTheMaximum) {
   Bytes limited = limit_memory(grow, 4);
   auto m = engine->compile(limited);
   auto inst = engine->instantiate(*m, {});
-  CallOutcome r = inst->call("_start", {}, std::nullopt);
+  CallOutcome r = inst->call("_start", {}, {});
   EXPECT_EQ(r.kind, CallOutcome::Kind::Trapped);
   EXPECT_EQ(inst->memory().size(), 4u * 65536);
 
@@ -195,7 +220,7 @@ TEST(CodeCache, RoundTripAndTamper) {
   auto m2 = engine->compile(wasm, loaded);
   EXPECT_TRUE(m2->loaded_from_cache());
   auto inst = engine->instantiate(*m2, {});
-  EXPECT_EQ(inst->call("add", {5, 6}, std::nullopt).results.at(0), 11u);
+  EXPECT_EQ(inst->call("add", {5, 6}, {}).results.at(0), 11u);
 
   // Another module digest or engine id never matches the entry.
   EXPECT_TRUE(cache.load(engine->id(), sha256(to_bytes("other"))).empty());

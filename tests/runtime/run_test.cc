@@ -117,6 +117,27 @@ TEST(Run, TimeLimit) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
 }
 
+TEST(Run, CpuTimeLimitCountsComputeNotWaiting) {
+  RunOptions o;
+  o.cpu_time_limit = std::chrono::milliseconds(200);
+  Outcome r = run(test::wat_module("spin"), default_config(), o);
+  EXPECT_EQ(r.result.status, Status::TimeLimit);
+  EXPECT_EQ(r.result.exit_code, kExitLimit);
+  EXPECT_EQ(r.result.error_code, "runtime.limit.cpu");
+  // Blocked in poll_oneoff the workload uses no CPU: only the wall-clock limit stops it.
+  o.time_limit = std::chrono::milliseconds(1200);
+  auto t0 = std::chrono::steady_clock::now();
+  r = run(test::wat_module("sleep"), default_config(), o);
+  EXPECT_EQ(r.result.error_code, "runtime.limit.time") << r.result.message;
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1150));
+  // A workload well inside its budget just runs.
+  o = {};
+  o.cpu_time_limit = std::chrono::seconds(20);
+  r = run(test::example_module("hello"), default_config(), o);
+  EXPECT_EQ(r.result.status, Status::Exited) << r.result.message;
+  EXPECT_EQ(r.result.exit_code, 0);
+}
+
 TEST(Run, MemoryLimit) {
   RunOptions o;
   o.max_memory = 2 << 20;

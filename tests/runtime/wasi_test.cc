@@ -39,7 +39,7 @@ class WasiTest : public ::testing::Test {
 
   // Calls an exported wrapper and returns its errno.
   std::uint32_t call(const std::string& fn, std::vector<std::uint64_t> args) {
-    CallOutcome r = inst->call(fn, args, std::nullopt);
+    CallOutcome r = inst->call(fn, args, {});
     EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
     return r.results.empty() ? 0xffffffff : static_cast<std::uint32_t>(r.results[0]);
   }
@@ -345,7 +345,7 @@ TEST_F(WasiTest, PollOneoff) {
 }
 
 TEST_F(WasiTest, ProcExit) {
-  CallOutcome r = inst->call("proc_exit", {5}, std::nullopt);
+  CallOutcome r = inst->call("proc_exit", {5}, {});
   EXPECT_EQ(r.kind, CallOutcome::Kind::Exited);
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(wasi->call_counts().at("proc_exit"), 1u);
