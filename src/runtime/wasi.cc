@@ -875,20 +875,21 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
           break;
       }
     }
-    int timeout = -1;
+    // ppoll, not poll: its nanosecond timeout sleeps sub-millisecond clock subscriptions exactly
+    // instead of rounding them to whole milliseconds or spinning.
+    timespec timeout{};
+    timespec* wait_for = nullptr;  // null: no clock and no deadline, wait for the descriptors
     if (nevents > 0) {
-      timeout = 0;
+      wait_for = &timeout;
     } else if (wake) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - Clock::now());
-      timeout = static_cast<int>(std::clamp<long long>(left.count() + 1, 0, 60'000));
-      // Sub-millisecond sleeps: poll() cannot do them, so spin politely on the clock below.
-      if (*wake - Clock::now() < std::chrono::milliseconds(1)) timeout = 0;
+      auto left = std::clamp<Clock::duration>(*wake - Clock::now(), Clock::duration::zero(),
+                                               std::chrono::seconds(60));
+      auto secs = std::chrono::duration_cast<std::chrono::seconds>(left);
+      timeout.tv_sec = static_cast<time_t>(secs.count());
+      timeout.tv_nsec = static_cast<long>(std::chrono::nanoseconds(left - secs).count());
+      wait_for = &timeout;
     }
-    int r = 0;
-    if (!pfds.empty())
-      r = ::poll(pfds.data(), pfds.size(), timeout);
-    else if (timeout != 0)
-      ::poll(nullptr, 0, timeout);  // a plain sleep (timeout -1 only with nothing to wait for)
+    int r = ::ppoll(pfds.data(), pfds.size(), wait_for, nullptr);
     if (r > 0) {
       for (std::size_t k = 0; k < pfds.size(); ++k) {
         if (!pfds[k].revents) continue;
@@ -904,7 +905,6 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
       if (s.tag == 0 && *s.due <= now) emit(s, 0, 0, 0);
     if (nevents > 0) break;
     if (options_.deadline && now >= *options_.deadline) throw GuestTimeout{};
-    if (timeout == 0 && wake && *wake > now) std::this_thread::yield();
   }
   m.store<std::uint32_t>(c.u32(3), nevents);
   return kSuccess;
