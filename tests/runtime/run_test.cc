@@ -104,36 +104,37 @@ TEST(Run, TrapReportsFunction) {
   EXPECT_NE(r.result.message.find("crash_unreachable"), std::string::npos) << r.result.message;
 }
 
+// Runs `module` under `o` and expects a time-type limit with error `code` and exit 137.
+void expect_stopped_by(const std::string& module, const RunOptions& o, const std::string& code) {
+  Outcome r = run(module, default_config(), o);
+  EXPECT_EQ(r.result.status, Status::TimeLimit) << r.result.message;
+  EXPECT_EQ(r.result.exit_code, kExitLimit);
+  EXPECT_EQ(r.result.error_code, code) << r.result.message;
+}
+
 TEST(Run, TimeLimit) {
   RunOptions o;
   o.time_limit = std::chrono::milliseconds(300);
-  Outcome r = run(test::wat_module("spin"), default_config(), o);
-  EXPECT_EQ(r.result.status, Status::TimeLimit);
-  EXPECT_EQ(r.result.exit_code, kExitLimit);
+  expect_stopped_by(test::wat_module("spin"), o, "runtime.limit.time");
   // Also while blocked in a host call (poll_oneoff sleeping 10 s).
   auto t0 = std::chrono::steady_clock::now();
-  r = run(test::wat_module("sleep"), default_config(), o);
-  EXPECT_EQ(r.result.status, Status::TimeLimit);
+  expect_stopped_by(test::wat_module("sleep"), o, "runtime.limit.time");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
 }
 
 TEST(Run, CpuTimeLimitCountsComputeNotWaiting) {
   RunOptions o;
   o.cpu_time_limit = std::chrono::milliseconds(200);
-  Outcome r = run(test::wat_module("spin"), default_config(), o);
-  EXPECT_EQ(r.result.status, Status::TimeLimit);
-  EXPECT_EQ(r.result.exit_code, kExitLimit);
-  EXPECT_EQ(r.result.error_code, "runtime.limit.cpu");
+  expect_stopped_by(test::wat_module("spin"), o, "runtime.limit.cpu");
   // Blocked in poll_oneoff the workload uses no CPU: only the wall-clock limit stops it.
   o.time_limit = std::chrono::milliseconds(1200);
   auto t0 = std::chrono::steady_clock::now();
-  r = run(test::wat_module("sleep"), default_config(), o);
-  EXPECT_EQ(r.result.error_code, "runtime.limit.time") << r.result.message;
+  expect_stopped_by(test::wat_module("sleep"), o, "runtime.limit.time");
   EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1150));
   // A workload well inside its budget just runs.
   o = {};
   o.cpu_time_limit = std::chrono::seconds(20);
-  r = run(test::example_module("hello"), default_config(), o);
+  Outcome r = run(test::example_module("hello"), default_config(), o);
   EXPECT_EQ(r.result.status, Status::Exited) << r.result.message;
   EXPECT_EQ(r.result.exit_code, 0);
 }
