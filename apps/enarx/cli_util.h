@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -41,6 +43,12 @@ struct RegistryFlags {
     return o;
   }
 };
+
+// A --time-limit / --cpu-limit value (seconds, fractions allowed; 0 = not given) as a limit.
+inline std::optional<std::chrono::milliseconds> seconds_limit(double seconds) {
+  if (seconds <= 0) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
 
 // A one-line progress bar on a TTY (stderr); silent otherwise.
 class Progress {

@@ -67,10 +67,8 @@ void register_deploy(CLI::App& root) {
     }
     if (!a->platform.empty()) o.platform.platform = a->platform;
     if (!a->sim_dir.empty()) o.platform.sim_dir = a->sim_dir;
-    if (a->time_limit > 0)
-      o.run.time_limit = std::chrono::milliseconds(static_cast<std::int64_t>(a->time_limit * 1000));
-    if (a->cpu_limit > 0)
-      o.run.cpu_time_limit = std::chrono::milliseconds(static_cast<std::int64_t>(a->cpu_limit * 1000));
+    o.run.time_limit = seconds_limit(a->time_limit);
+    o.run.cpu_time_limit = seconds_limit(a->cpu_limit);
     if (a->max_memory_mib > 0) o.run.max_memory = a->max_memory_mib << 20;
     bool quiet = a->quiet;
     o.on_step = [quiet](client::DeployStep step, const std::string& msg) {

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli_util.h"
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -107,10 +108,8 @@ int run(const RunArgs& a) {
     std::cerr << "error: " << e.describe() << "\n";
     return exit_codes::kInput;
   }
-  if (a.time_limit > 0)
-    o.time_limit = std::chrono::milliseconds(static_cast<long long>(a.time_limit * 1000));
-  if (a.cpu_limit > 0)
-    o.cpu_time_limit = std::chrono::milliseconds(static_cast<long long>(a.cpu_limit * 1000));
+  o.time_limit = seconds_limit(a.time_limit);
+  o.cpu_time_limit = seconds_limit(a.cpu_limit);
   if (a.max_memory_mib > 0) o.max_memory = a.max_memory_mib << 20;
   if (cache) o.code_cache = &*cache;
   o.engine.trap_handler = !a.no_trap_handler;

@@ -140,14 +140,8 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
                 e.code(), e.what());
   }
 
-  CallLimits limits{.deadline = deadline, .cpu_time = o.cpu_time_limit};
-  CallOutcome out;
-  try {
-    out = instance->call("_start", {}, limits);
-  } catch (const Error& e) {
-    if (e.code() != "runtime.limit.cpu") throw;
-    return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
-  }
+  CallOutcome out =
+      instance->call("_start", {}, CallLimits{.deadline = deadline, .cpu_time = o.cpu_time_limit});
   RunResult r;
   r.code_from_cache = module->loaded_from_cache();
   switch (out.kind) {

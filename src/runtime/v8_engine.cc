@@ -273,7 +273,7 @@ class Watchdog {
     std::chrono::nanoseconds cpu_start{};
     if (limits.cpu_time) {
       if (pthread_getcpuclockid(pthread_self(), &cpu_clock) != 0)
-        throw Error("runtime.limit.cpu", "this thread has no CPU-time clock");
+        throw Error("runtime.engine", "this thread has no CPU-time clock");
       cpu_start = cpu_time_of(cpu_clock);
     }
     thread_ = std::thread([this, iso, limits, cpu_clock, cpu_start] {

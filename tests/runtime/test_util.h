@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <future>
 #include <string>
@@ -20,6 +22,13 @@
 #include "runtime/runtime.h"
 
 namespace enarx::runtime::test {
+
+// CPU time used so far by the calling thread.
+inline std::chrono::nanoseconds thread_cpu_time() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+}
 
 inline std::string wat_module(const std::string& name) {
   return std::string(RUNTIME_WASM_DIR) + "/" + name + ".wasm";

@@ -3,7 +3,6 @@
 #include "runtime/wasi.h"
 
 #include <gtest/gtest.h>
-#include <time.h>
 
 #include <cstring>
 
@@ -349,16 +348,11 @@ TEST_F(WasiTest, PollOneoffSleepsBelowAMillisecondWithoutSpinning) {
   std::memset(mem().ptr(0, 48), 0, 48);
   mem().store<std::uint32_t>(16, 1);        // monotonic clock
   mem().store<std::uint64_t>(24, 400'000);  // 0.4 ms
-  auto cpu_now = [] {
-    timespec t{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
-  };
-  auto cpu0 = cpu_now();
+  auto cpu0 = test::thread_cpu_time();
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 25; ++i) ASSERT_EQ(call("poll_oneoff", {0, 1000, 1, 2000}), kSuccess);
   auto wall = std::chrono::steady_clock::now() - t0;
-  auto cpu = cpu_now() - cpu0;
+  auto cpu = test::thread_cpu_time() - cpu0;
   EXPECT_GE(wall, std::chrono::milliseconds(10));  // 25 x 0.4 ms, never early
   EXPECT_LT(cpu, wall / 2) << "sub-millisecond sleeps must block, not spin";
 }
