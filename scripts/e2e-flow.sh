@@ -67,7 +67,8 @@ TOML
   --policy "$work/steward.toml" --audit-log "$work/steward-audit.jsonl" >"$work/steward.log" 2>&1 &
 pids+=($!)
 wait_port "$SP" 20 || die "steward did not start"
-ok "steward CA: $(openssl x509 -in "$work/steward/ca.crt" -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
+ok "steward keep CA: $(openssl x509 -in "$work/steward/ca.crt" -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
+ok "steward HTTPS CA (separate; never signs keeps): $(openssl x509 -in "$work/steward/tls/ca.crt" -noout -subject | tr '\n' ' ')"
 
 step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against steward's CA)"
 "$drawbridge" serve --data-dir "$work/drawbridge" --self-signed-tls --address 127.0.0.1 --port "$DP" \
@@ -112,7 +113,8 @@ deploy_and_verify() {  # platform step-numbers
   local platform="$1" n="$2" m="$3"
   step "$n. deploy: attest on $platform, get a steward certificate, fetch over mutual TLS, run"
   "$enarx" deploy "$host/alice/web:1.0.0@$digest" --signer "$work/publisher.key" \
-    --steward "https://localhost:$SP" --steward-ca "$work/steward/ca.crt" \
+    --steward "https://localhost:$SP" --steward-ca "$work/steward/tls/ca.crt" \
+    --steward-identity-ca "$work/steward/ca.crt" \
     --platform "$platform" --sim-dir "$work/sim" >"$work/deploy-$platform.log" 2>&1 &
   local deploy_pid=$!; pids+=($deploy_pid)
   wait_port "$WP" 60 || die "the workload did not start listening"
@@ -152,11 +154,11 @@ deploy_and_verify sim-tdx 5b 6b
 
 step "7. failure cases, each at its own step"
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.1" >/dev/null 2>&1   # unsigned
-common=(--steward "https://localhost:$SP" --platform sim-snp --sim-dir "$work/sim" --time-limit 5)
+common=(--steward "https://localhost:$SP" --steward-identity-ca "$work/steward/ca.crt" --platform sim-snp --sim-dir "$work/sim" --time-limit 5)
 expect_exit 22 "wrong digest pin" \
-  "$enarx" deploy "$host/alice/web:1.0.0@sha-256:$(printf '0%.0s' {1..64})" --steward-ca "$work/steward/ca.crt" "${common[@]}"
+  "$enarx" deploy "$host/alice/web:1.0.0@sha-256:$(printf '0%.0s' {1..64})" --steward-ca "$work/steward/tls/ca.crt" "${common[@]}"
 expect_exit 23 "unsigned tag with --signer" \
-  "$enarx" deploy "$host/alice/web:1.0.1" --signer "$signer" --steward-ca "$work/steward/ca.crt" "${common[@]}"
+  "$enarx" deploy "$host/alice/web:1.0.1" --signer "$signer" --steward-ca "$work/steward/tls/ca.crt" "${common[@]}"
 expect_exit 25 "untrusted steward (TLS trust is another CA)" \
   "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$registry_ca" "${common[@]}"
 # A second steward that nobody trusts: it certifies the keep, but drawbridge (and any relying
@@ -166,13 +168,50 @@ RP=$(free_port)
   --policy "$work/steward.toml" >"$work/rogue-steward.log" 2>&1 &
 pids+=($!)
 wait_port "$RP" 20 || die "the rogue steward did not start"
-expect_exit 26 "certificate from an untrusted steward (drawbridge refuses the keep)" \
+expect_exit 26 "certificate from an untrusted steward, keep CA not pinned (drawbridge refuses the keep)" \
   "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$RP" \
-  --steward-ca "$work/rogue-steward/ca.crt" --platform sim-snp --sim-dir "$work/sim" --time-limit 5
+  --steward-ca "$work/rogue-steward/tls/ca.crt" --platform sim-snp --sim-dir "$work/sim" --time-limit 5
+expect_exit 25 "certificate from an untrusted steward, keep CA pinned (the keep refuses it itself)" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$RP" \
+  --steward-ca "$work/rogue-steward/tls/ca.crt" --steward-identity-ca "$work/steward/ca.crt" \
+  --platform sim-snp --sim-dir "$work/sim" --time-limit 5
+# A keep certificate cannot pass for steward. Trusting the keep CA for steward's HTTPS finds
+# nothing (steward's HTTPS certificate has its own CA) ...
+expect_exit 25 "the keep CA does not vouch for steward's HTTPS" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$work/steward/ca.crt" "${common[@]}"
+# ... and a real keep certificate (simulated evidence, certified by steward) served as if it
+# were steward's is refused by the keep even when its chain verifies.
+"$enarx" platform evidence --platform sim-snp --sim-dir "$work/sim" --csr "$work/imp.csr" --key "$work/imp.key" >/dev/null
+curl -sS --fail --cacert "$work/steward/tls/ca.crt" -H 'Content-Type: application/pkcs10' \
+  --data-binary @"$work/imp.csr" "https://localhost:$SP/" -o "$work/imp.chain.der" || die "steward did not certify the impersonation keep"
+python3 - "$work/imp.chain.der" "$work/imp.pem" <<'PY'
+import subprocess, sys
+der = open(sys.argv[1], "rb").read()
+# DER SEQUENCE OF Certificate (root-side first): split the elements, write leaf first.
+def length(b, i):
+    n = b[i]; i += 1
+    if n < 0x80: return n, i
+    k = n & 0x7f; return int.from_bytes(b[i:i+k], "big"), i + k
+_, i = length(der, 1)
+certs = []
+while i < len(der):
+    start = i; n, j = length(der, i + 1); i = j + n; certs.append(der[start:i])
+pem = b"".join(subprocess.run(["openssl", "x509", "-inform", "DER"], input=c, capture_output=True, check=True).stdout
+               for c in reversed(certs))
+open(sys.argv[2], "wb").write(pem)
+PY
+IP=$(free_port)
+openssl s_server -accept "$IP" -cert "$work/imp.pem" -key "$work/imp.key" -quiet -www >"$work/imp-server.log" 2>&1 &
+pids+=($!)
+wait_port "$IP" 20 || die "the impersonating server did not start"
+expect_exit 25 "a keep certificate posing as steward (its chain verifies under the keep CA)" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$IP" --steward-ca "$work/steward/ca.crt" \
+  --platform sim-snp --sim-dir "$work/sim" --time-limit 5
+grep -q "steward_certificate_refused" "$work/last.out" || { cat "$work/last.out"; die "the impersonation was not refused for the right reason"; }
 wasm_blob="$work/drawbridge/blobs/sha256/$(sha256sum "$pkg/main.wasm" | cut -c1-2)/$(sha256sum "$pkg/main.wasm" | cut -d' ' -f1)"
 [[ -f "$wasm_blob" ]] || die "blob $wasm_blob not found"
 chmod u+w "$wasm_blob"; printf 'X' | dd of="$wasm_blob" bs=1 seek=100 conv=notrunc status=none
 expect_exit 26 "tampered blob in the store" \
-  "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$work/steward/ca.crt" "${common[@]}"
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$work/steward/tls/ca.crt" "${common[@]}"
 
 step "done: the whole flow works, and each tampering is caught"

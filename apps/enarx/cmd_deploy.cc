@@ -26,7 +26,7 @@ void register_deploy(CLI::App& root) {
   struct Args {
     client::DeployOptions opts;
     RegistryFlags reg;
-    std::string steward_ca, workload_ca, platform, sim_dir;
+    std::string steward_ca, steward_identity_ca, workload_ca, platform, sim_dir;
     double time_limit = 0;
     double cpu_limit = 0;
     std::uint64_t max_memory_mib = 0;
@@ -38,7 +38,10 @@ void register_deploy(CLI::App& root) {
       ->required();
   cmd->add_option("--steward", a->opts.steward_url, "Steward URL (default: the package's Enarx.toml `steward`)")
       ->envname("ENARX_STEWARD");
-  cmd->add_option("--steward-ca", a->steward_ca, "PEM CA bundle to trust for steward's TLS");
+  cmd->add_option("--steward-ca", a->steward_ca, "PEM CA bundle to trust for steward's HTTPS (not its keep CA)");
+  cmd->add_option("--steward-identity-ca", a->steward_identity_ca,
+                  "PEM CA bundle the issued keep certificate must chain to (steward's keep CA)")
+      ->envname("ENARX_STEWARD_IDENTITY_CA");
   cmd->add_option("--signer", a->opts.signer,
                   "Require the tag to be signed by this publisher key (PEM file) or fingerprint (hex)");
   cmd->add_flag("--self-signed", a->opts.self_signed, "Do not attest: use a self-signed certificate");
@@ -60,6 +63,7 @@ void register_deploy(CLI::App& root) {
       o.registry_ca_pem = a->reg.ca_bundle.empty() ? "" : read_text_file(a->reg.ca_bundle);
       o.token = a->reg.resolved_token();
       if (!a->steward_ca.empty()) o.steward_ca_pem = read_text_file(a->steward_ca);
+      if (!a->steward_identity_ca.empty()) o.steward_identity_ca_pem = read_text_file(a->steward_identity_ca);
       if (!a->workload_ca.empty()) o.workload_ca_pem = read_text_file(a->workload_ca);
     } catch (const Error& e) {
       set_exit_code(report_error(e));

@@ -14,6 +14,7 @@
 #include "platform/detect.h"
 #include "platform/host_cache.h"
 #include "platform/select.h"
+#include "attest/dcap/simulate.h"
 #include "platform/sim.h"
 
 namespace fs = std::filesystem;
@@ -269,7 +270,12 @@ void register_platform(CLI::App& root) {
                   << "  use: --platform sim-snp --sim-dir " << a->dir << "\n"
                   << "simulated Intel DCAP platform (TDX and SGX) in " << i.string() << "\n"
                   << "  trust root (simulated!): " << (i / "root.pem").string() << "\n"
-                  << "  use: --platform sim-tdx | sim-sgx --sim-dir " << a->dir << "\n";
+                  << "  use: --platform sim-tdx | sim-sgx --sim-dir " << a->dir << "\n"
+                  << "steward names only runtimes its policy lists; to let these simulated ones carry "
+                     "workload names, add to its policy:\n"
+                  << "  [snp] hash = [\"" << to_hex(platform::sim::load_snp(a->dir).config.measurement)
+                  << "\"]\n"
+                  << "  [tdx] mrtd = [\"" << to_hex(attest::dcap::TdFields{}.mrtd) << "\"]\n";
         return exit_codes::kOk;
       });
     });

@@ -11,7 +11,7 @@
 #include "client/registry_client.h"
 #include "command.h"
 #include "core/crypto.h"
-#include "drawbridge/slug.h"
+#include "identity/slug.h"
 
 namespace enarx::cli {
 namespace {
@@ -19,8 +19,8 @@ namespace {
 using client::RegistryClient;
 
 // "[host/]user" or "[host/]user/repo" (no tag).
-drawbridge::Slug parse_spec(const std::string& spec, bool with_repo) {
-  drawbridge::Slug s;
+identity::Slug parse_spec(const std::string& spec, bool with_repo) {
+  identity::Slug s;
   std::string rest = spec;
   auto cut = [&](std::string& field) {
     auto slash = rest.rfind('/');
@@ -38,7 +38,7 @@ drawbridge::Slug parse_spec(const std::string& spec, bool with_repo) {
   }
   cut(s.user);
   s.host = rest;
-  if (with_repo) drawbridge::parse_slug(drawbridge::format_slug(s));  // validates names
+  if (with_repo) identity::parse_slug(identity::format_slug(s));  // validates names
   return s;
 }
 
@@ -171,7 +171,7 @@ void register_package(CLI::App& root) {
   a->reg.add_to(pub);
   pub->callback([a] {
     run_guarded([&] {
-      auto slug = drawbridge::parse_slug(a->slug, true);
+      auto slug = identity::parse_slug(a->slug, true);
       RegistryClient rc(RegistryClient::base_url_for(slug), a->reg.http(), a->reg.resolved_token());
       std::optional<PrivateKey> key;
       if (!a->sign_key.empty()) key = PrivateKey::from_pem(read_text_file(a->sign_key));
@@ -182,7 +182,7 @@ void register_package(CLI::App& root) {
                   << "\n";
       };
       auto r = client::publish_package(rc, slug, a->dir, opts);
-      std::cout << (r.already_published ? "already published " : "published ") << drawbridge::format_slug(slug)
+      std::cout << (r.already_published ? "already published " : "published ") << identity::format_slug(slug)
                 << "\ndigest " << r.root_digest << "\n";
       if (r.signer) std::cout << "signed by " << *r.signer << "\n";
       std::cout << "uploaded " << r.uploaded << ", skipped " << r.skipped << "\n";
@@ -194,10 +194,10 @@ void register_package(CLI::App& root) {
   a->reg.add_to(info);
   info->callback([a] {
     run_guarded([&] {
-      auto slug = drawbridge::parse_slug(a->slug, true);
+      auto slug = identity::parse_slug(a->slug, true);
       RegistryClient rc(RegistryClient::base_url_for(slug), a->reg.http(), a->reg.resolved_token());
       auto md = client::fetch_tag_metadata(rc, slug, {});
-      nlohmann::json out = {{"slug", drawbridge::format_slug(slug)},
+      nlohmann::json out = {{"slug", identity::format_slug(slug)},
                             {"digest", md.root_digest},
                             {"root", nlohmann::json::parse(drawbridge::entry_to_json(md.root))},
                             {"signed", md.signature.has_value()}};
@@ -212,7 +212,7 @@ void register_package(CLI::App& root) {
   a->reg.add_to(fetch);
   fetch->callback([a] {
     run_guarded([&] {
-      auto slug = drawbridge::parse_slug(a->slug, true);
+      auto slug = identity::parse_slug(a->slug, true);
       RegistryClient rc(RegistryClient::base_url_for(slug), a->reg.http(), a->reg.resolved_token());
       client::FetchOptions opts;
       if (slug.digest_alg) opts.expected_digest = *slug.digest_alg + ":" + *slug.digest_hex;

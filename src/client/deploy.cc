@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "core/file.h"
-#include "drawbridge/slug.h"
+#include "identity/slug.h"
 #include "runtime/assets.h"
 #include "runtime/config.h"
 
@@ -99,7 +99,7 @@ DeployOutcome deploy(const DeployOptions& o) {
   const bool local = o.package.rfind(kFileScheme, 0) == 0;
 
   // --- slug, metadata, digest pin, signature: where the package comes from and what it is
-  std::optional<drawbridge::Slug> slug;
+  std::optional<identity::Slug> slug;
   std::optional<Package> local_pkg;
   FetchOptions fetch;
   fetch.on_bytes = o.on_bytes;
@@ -120,8 +120,8 @@ DeployOutcome deploy(const DeployOptions& o) {
                         Error("deploy.unsigned", "a local package is never signed, but a signer is required"));
     say(DeployStep::Signature, "local package (unsigned)");
   } else {
-    slug = in_step(DeployStep::Slug, [&] { return drawbridge::parse_slug(o.package, true); });
-    say(DeployStep::Slug, drawbridge::format_slug(*slug));
+    slug = in_step(DeployStep::Slug, [&] { return identity::parse_slug(o.package, true); });
+    say(DeployStep::Slug, identity::format_slug(*slug));
     if (slug->digest_alg) fetch.expected_digest = *slug->digest_alg + ":" + *slug->digest_hex;
     if (!o.signer.empty())
       fetch.expected_signer_fingerprint = in_step(DeployStep::Signature, [&] { return signer_fingerprint(o.signer); });
@@ -135,7 +135,7 @@ DeployOutcome deploy(const DeployOptions& o) {
         throw DeployError(DeployStep::Metadata, e);
       }
     }();
-    say(DeployStep::Metadata, "tag " + drawbridge::format_slug(*slug) + " -> " + out.metadata.root_digest);
+    say(DeployStep::Metadata, "tag " + identity::format_slug(*slug) + " -> " + out.metadata.root_digest);
     if (fetch.expected_digest) say(DeployStep::DigestPin, "matches the pinned " + *fetch.expected_digest);
     say(DeployStep::Signature, out.metadata.signature ? "signed by " + out.metadata.signature->signer_fingerprint
                                                       : std::string("tag is unsigned"));
@@ -178,11 +178,24 @@ DeployOutcome deploy(const DeployOptions& o) {
   id_opts.steward_url = (o.self_signed || provider->platform() == platform::Platform::Nil) ? "" : steward;
   id_opts.http = tls_options(o.steward_ca_pem);
   id_opts.collateral = o.collateral;
+  if (!o.steward_identity_ca_pem.empty())
+    id_opts.steward_cas = in_step(DeployStep::Attestation, [&] {
+      auto cas = Certificate::chain_from_pem(o.steward_identity_ca_pem);
+      require(!cas.empty(), "deploy.bad_option", "the steward identity CA bundle holds no certificate");
+      return cas;
+    });
   out.identity = in_step(DeployStep::Attestation, [&] { return establish_identity(*provider, id_opts); });
-  say(DeployStep::Attestation,
-      out.identity.self_signed ? std::string("self-signed certificate (no attestation)")
-                               : "certificate from " + id_opts.steward_url + ": " + out.identity.chain.front().subject() +
-                                     " issued by " + out.identity.chain.front().issuer());
+  if (out.identity.self_signed) {
+    say(DeployStep::Attestation, "self-signed certificate (no attestation)");
+  } else {
+    const auto& leaf = out.identity.chain.front();
+    say(DeployStep::Attestation,
+        "certificate from " + id_opts.steward_url + " for the requested names, issued by " + leaf.issuer() +
+            (id_opts.steward_cas.empty()
+                 ? " (keep CA not pinned: SHA-256 " + to_hex(out.identity.chain.back().fingerprint_sha256()) +
+                       "; pin it with --steward-identity-ca)"
+                 : " (chains to the pinned keep CA)"));
+  }
 
   // --- fetch, presenting the keep certificate (a local package is already in memory)
   Package pkg;

@@ -42,6 +42,10 @@ struct DeployOptions {
   std::string package;  // slug[@digest] or file://<dir>
   std::string steward_url;   // "" = the package's Enarx.toml `steward`, else self-signed
   std::string steward_ca_pem;   // TLS trust for steward ("" = system store)
+  // Trust anchors for the keep certificate steward issues (its keep CA; "" = the chain's own
+  // root, whose fingerprint is printed). Not the same as steward_ca_pem: steward's HTTPS
+  // certificate never comes from the keep CA.
+  std::string steward_identity_ca_pem;
   std::string registry_ca_pem;  // TLS trust for drawbridge ("" = system store)
   std::string signer;  // publisher key file (PEM public or private key) or hex fingerprint
   std::string token;   // bearer token for the registry (owner reads of private repos)

@@ -5,6 +5,7 @@
 #include "core/csr.h"
 #include "core/error.h"
 #include "net/http.h"
+#include "identity/keep_certificate.h"
 
 namespace enarx::client {
 
@@ -16,11 +17,62 @@ std::string Identity::chain_pem() const {
   return out;
 }
 
+void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey& key,
+                        const identity::WorkloadIdentity& asked, std::span<const Certificate> steward_cas,
+                        TimePoint at) {
+  require(!chain.empty(), "identity.steward_bad_response", "steward returned no certificate");
+  const Certificate& leaf = chain.front();
+  require(leaf.public_key() == key.public_key(), "identity.steward_bad_response",
+          "steward issued a certificate for a different key");
+  require(!leaf.is_ca(), "identity.steward_bad_response", "steward issued a CA certificate for the keep");
+  require(chain.size() >= 2, "identity.steward_bad_response",
+          "steward returned the certificate without the CA that issued it");
+
+  const std::vector<Certificate> intermediates(chain.begin() + 1, chain.end());
+  std::vector<Certificate> anchors(steward_cas.begin(), steward_cas.end());
+  if (anchors.empty()) anchors.push_back(chain.back());
+  for (const char* eku : {"1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"}) {  // serverAuth, clientAuth
+    ChainVerifyOptions vo;
+    vo.at = at;
+    vo.required_eku = eku;
+    try {
+      verify_chain(leaf, intermediates, anchors, vo);
+    } catch (const Error& e) {
+      if (e.code() == "x509.chain.purpose")
+        throw Error("identity.steward_bad_response",
+                    std::string("the issued certificate is not valid for TLS client and server use: ") + e.what());
+      throw Error("identity.untrusted_issuer",
+                  std::string("the certificate steward issued does not chain to the steward CA this keep "
+                              "trusts (") +
+                      e.code() + "): " + e.what());
+    }
+  }
+
+  const auto names = leaf.subject_alt_names();
+  auto unexpected = [](const std::string& what) {
+    throw Error("identity.unexpected_names", "steward's certificate names " + what +
+                                                 ", which this keep did not ask for");
+  };
+  if (!names.dns.empty()) unexpected("DNS:" + names.dns.front());
+  if (!names.ips.empty()) unexpected("IP:" + names.ips.front());
+  if (!names.emails.empty()) unexpected("email:" + names.emails.front());
+  const auto wanted = asked.to_uris();
+  std::vector<std::string> workload_uris;
+  for (const auto& uri : names.uris) {
+    if (uri.starts_with(identity::kKeepUrnPrefix)) continue;  // steward's name for the attested keep
+    if (std::find(wanted.begin(), wanted.end(), uri) == wanted.end()) unexpected("URI:" + uri);
+    workload_uris.push_back(uri);
+  }
+  for (const auto& uri : wanted)
+    if (std::find(workload_uris.begin(), workload_uris.end(), uri) == workload_uris.end())
+      throw Error("identity.unexpected_names", "steward's certificate lacks the requested name URI:" + uri);
+}
+
 Bytes build_keep_csr(const PrivateKey& key, const Extension& evidence,
-                     const verify::WorkloadIdentity& workload) {
+                     const identity::WorkloadIdentity& workload) {
+  // No DNS name: steward refuses names a measured runtime cannot vouch for (docs/steward.md).
   SubjectAltNames sans;
   sans.uris = workload.to_uris();
-  sans.dns = {"localhost"};
   return CsrBuilder().subject_alt_names(sans).add_extension(evidence).build_der(key);
 }
 
@@ -37,6 +89,10 @@ std::vector<Certificate> request_certificate(const std::string& steward_url, Byt
   try {
     res = client.send(req);
   } catch (const Error& e) {
+    if (e.code() == "http.tls_unexpected_certificate")
+      throw Error("identity.steward_certificate_refused",
+                  "steward at " + steward_url + " presented a keep certificate, not a server certificate: " +
+                      e.what());
     throw Error("identity.steward_unreachable", "cannot reach steward at " + steward_url + ": " + e.what());
   }
   if (res.status != 200) {
@@ -55,7 +111,7 @@ std::vector<Certificate> request_certificate(const std::string& steward_url, Byt
   return path;
 }
 
-Identity self_signed_identity(platform::Platform platform, const verify::WorkloadIdentity& workload,
+Identity self_signed_identity(platform::Platform platform, const identity::WorkloadIdentity& workload,
                               TimePoint now) {
   Identity id;
   id.platform = platform;
@@ -92,10 +148,12 @@ Identity establish_identity(platform::EvidenceProvider& provider, const Identity
   platform::Evidence evidence = provider.acquire(report_data);
   Extension ext = platform::evidence_extension(evidence, options.collateral);
   Bytes csr = build_keep_csr(id.key, ext, options.workload);
-  id.chain = request_certificate(options.steward_url, csr, options.http);
-  // The leaf must be for our key: a steward answering with someone else's certificate is broken.
-  require(id.chain.front().public_key() == id.key.public_key(), "identity.steward_bad_response",
-          "steward issued a certificate for a different key");
+  net::ClientOptions http = options.http;
+  const auto refused = identity::keep_certificate_extension_oids();
+  http.tls.forbidden_server_extensions.insert(http.tls.forbidden_server_extensions.end(), refused.begin(),
+                                              refused.end());
+  id.chain = request_certificate(options.steward_url, csr, http);
+  check_issued_chain(id.chain, id.key, options.workload, options.steward_cas, options.now);
   return id;
 }
 

@@ -57,8 +57,8 @@ RegistryClient::RegistryClient(std::string base_url, net::ClientOptions http, st
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
 }
 
-std::string RegistryClient::base_url_for(const drawbridge::Slug& slug, bool plain_http) {
-  std::string host = slug.host.empty() ? std::string(drawbridge::kDefaultHost) : slug.host;
+std::string RegistryClient::base_url_for(const identity::Slug& slug, bool plain_http) {
+  std::string host = slug.host.empty() ? std::string(identity::kDefaultHost) : slug.host;
   return std::string(plain_http ? "http://" : "https://") + host + "/api/v0.1.0";
 }
 
@@ -216,7 +216,7 @@ std::string root_digest(const drawbridge::Entry& root) {
   return "sha-256:" + to_hex(*v);
 }
 
-PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& slug,
+PublishResult publish_package(RegistryClient& registry, const identity::Slug& slug,
                               const std::string& dir, const PublishOptions& options) {
   require(slug.tag.has_value(), "client.slug.no_tag", "publishing needs a slug with a :tag");
   require(std::filesystem::is_regular_file(std::filesystem::path(dir) / "main.wasm"),
@@ -263,7 +263,7 @@ PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& 
 
 // ---- fetching ---------------------------------------------------------------------------------
 
-TagMetadata fetch_tag_metadata(RegistryClient& registry, const drawbridge::Slug& slug,
+TagMetadata fetch_tag_metadata(RegistryClient& registry, const identity::Slug& slug,
                                const FetchOptions& options) {
   require(slug.tag.has_value(), "client.slug.no_tag", "deploying needs a slug with a :tag");
   auto tag = registry.get_tag(slug.user, slug.repo, *slug.tag);
@@ -299,7 +299,7 @@ TagMetadata fetch_tag_metadata(RegistryClient& registry, const drawbridge::Slug&
   return md;
 }
 
-Package fetch_package(RegistryClient& registry, const drawbridge::Slug& slug, TagMetadata metadata,
+Package fetch_package(RegistryClient& registry, const identity::Slug& slug, TagMetadata metadata,
                       const FetchOptions& options) {
   Package pkg;
   std::uint64_t total = 0;

@@ -11,7 +11,7 @@
 #include "client/jws.h"
 #include "core/bytes.h"
 #include "drawbridge/model.h"
-#include "drawbridge/slug.h"
+#include "identity/slug.h"
 #include "net/http_client.h"
 
 namespace enarx::client {
@@ -24,7 +24,7 @@ class RegistryClient {
   // `base_url` like "https://host:port/api/v0.1.0". `token` is an OIDC bearer token ("" = none).
   RegistryClient(std::string base_url, net::ClientOptions http, std::string token = {});
   // "https://<host or default>/api/v0.1.0" for a slug (http:// with `plain_http`, tests only).
-  static std::string base_url_for(const drawbridge::Slug& slug, bool plain_http = false);
+  static std::string base_url_for(const identity::Slug& slug, bool plain_http = false);
 
   // true = created, false = already existed.
   bool put_user(const std::string& user, const std::string& subject);
@@ -98,7 +98,7 @@ struct PublishResult {
 // answers 200), the client HEADs each node and uploads only the missing ones (`uploaded`,
 // `skipped`). A different tree for the same pending tag restarts it. The package must contain
 // main.wasm (client.package.no_main_wasm).
-PublishResult publish_package(RegistryClient& registry, const drawbridge::Slug& slug,
+PublishResult publish_package(RegistryClient& registry, const identity::Slug& slug,
                               const std::string& dir, const PublishOptions& options);
 
 // The workload digest used in identities and pins: "sha-256:<hex>" of the root node's content.
@@ -125,7 +125,7 @@ struct TagMetadata {
 // Step "metadata": fetch the tag, check the digest pin and the signature (when present, always
 // verified; required when an expected signer is given). Errors: deploy.digest_mismatch,
 // deploy.unsigned (signer required, tag unsigned), jws.* (bad or wrong signature).
-TagMetadata fetch_tag_metadata(RegistryClient& registry, const drawbridge::Slug& slug,
+TagMetadata fetch_tag_metadata(RegistryClient& registry, const identity::Slug& slug,
                                const FetchOptions& options);
 
 struct Package {
@@ -135,7 +135,7 @@ struct Package {
 
 // Step "fetch": downloads the whole tree under the tag, verifying every node against the entry
 // its (already verified) parent names, so the root digest vouches for every byte.
-Package fetch_package(RegistryClient& registry, const drawbridge::Slug& slug, TagMetadata metadata,
+Package fetch_package(RegistryClient& registry, const identity::Slug& slug, TagMetadata metadata,
                       const FetchOptions& options);
 
 }  // namespace enarx::client

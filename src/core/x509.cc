@@ -46,16 +46,32 @@ std::string name_to_string(const X509_NAME* name) {
   return ossl::bio_to_string(bio.get());
 }
 
+// TimePoint counts nanoseconds in 64 bits, so it spans 1677..2262, while RFC 5280 validity runs to
+// 9999-12-31T23:59:59Z (its value for "no well-defined expiration", common on CA certificates).
+// Times outside the span saturate to TimePoint::min()/max() instead of wrapping: a CA valid
+// "until 9999" then reads as valid forever, not as expired in 1830. TimePoint::max() is written
+// back as 9999-12-31T23:59:59Z.
+constexpr std::time_t kAsn1EndOfTime = 253402300799;  // 9999-12-31T23:59:59Z
+
+TimePoint from_unix_seconds(std::time_t secs) {
+  using std::chrono::seconds;
+  constexpr auto max_s = std::chrono::duration_cast<seconds>(TimePoint::max().time_since_epoch()).count();
+  constexpr auto min_s = std::chrono::duration_cast<seconds>(TimePoint::min().time_since_epoch()).count();
+  if (secs >= max_s) return TimePoint::max();
+  if (secs <= min_s) return TimePoint::min();
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(seconds(secs)));
+}
+
 TimePoint asn1_time_to_point(const ASN1_TIME* t, std::string_view what) {
   std::tm tm{};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
     ossl::throw_error("x509.malformed", std::string("invalid ") + std::string(what));
   }
-  const time_t secs = timegm(&tm);
-  return std::chrono::system_clock::from_time_t(secs);
+  return from_unix_seconds(timegm(&tm));
 }
 
 std::time_t to_time_t(TimePoint t) {
+  if (t == TimePoint::max()) return kAsn1EndOfTime;
   return static_cast<std::time_t>(
       std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
 }
@@ -442,6 +458,25 @@ Crl Crl::from_der(ByteView der) {
   ossl::X509CrlPtr c(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
   if (!c) ossl::throw_error("x509.crl_malformed", "invalid DER CRL");
   if (p != der.data() + der.size()) throw Error("x509.crl_malformed", "trailing bytes after CRL");
+  // RFC 5280 5.1.1.2: signatureAlgorithm must equal the signature field inside tbsCertList.
+  // OpenSSL verifies with the outer one and never compares them, so an altered outer
+  // identifier would go unnoticed; compare the exact encodings (also proves strict DER framing).
+  try {
+    der::Reader outer(der);
+    der::Reader list = outer.read_sequence();
+    outer.expect_end();
+    der::Reader tbs = list.read_sequence();
+    const der::Element outer_alg = list.read(der::kSequence);
+    if (tbs.peek_tag() == der::kInteger) tbs.read(der::kInteger);  // version
+    const der::Element inner_alg = tbs.read(der::kSequence);
+    if (!std::equal(inner_alg.whole.begin(), inner_alg.whole.end(), outer_alg.whole.begin(),
+                    outer_alg.whole.end()))
+      throw Error("x509.crl_malformed",
+                  "the CRL's signatureAlgorithm differs from the signature field it signs");
+  } catch (const Error& e) {
+    if (e.code() == "x509.crl_malformed") throw;
+    throw Error("x509.crl_malformed", std::string("CRL is not strict DER: ") + e.what());
+  }
   return Crl(std::move(c));
 }
 
@@ -449,7 +484,7 @@ Crl Crl::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509CrlPtr c(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   if (!c) ossl::throw_error("x509.crl_malformed", "no valid PEM CRL");
-  return Crl(std::move(c));
+  return from_der(encode<X509_CRL, i2d_X509_CRL>(c.get(), "x509.encode"));  // the same checks as DER
 }
 
 Crl Crl::from_bytes(ByteView data) {
@@ -678,6 +713,20 @@ ossl::X509NamePtr CertificateBuilder::subject_name() const {
     }
   }
   return n;
+}
+
+CertificateBuilder& CertificateBuilder::crl_distribution_point(std::string_view uri) {
+  // CRLDistributionPoints ::= SEQUENCE OF DistributionPoint { distributionPoint [0] (a CHOICE,
+  // so explicitly tagged) fullName [0] IMPLICIT GeneralNames { uniformResourceIdentifier [6] } }
+  der::Writer name;
+  name.add(0x86, as_bytes(uri));
+  der::Writer full_name;
+  full_name.add(der::context(0, true), name.bytes());
+  der::Writer point;
+  point.add(der::context(0, true), full_name.bytes());
+  der::Writer points;
+  points.add(der::kSequence, point.bytes());
+  return add_extension(Extension{"2.5.29.31", false, points.wrap(der::kSequence)});
 }
 
 Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certificate* issuer) const {

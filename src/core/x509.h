@@ -143,6 +143,8 @@ class CertificateBuilder {
   CertificateBuilder& subject_alt_names(const SubjectAltNames& sans, bool critical = false);
   CertificateBuilder& add_extension(Extension ext);
   CertificateBuilder& subject_key_identifier(bool enabled = true);
+  // A CRL distribution point (one fullName URI), as AMD's and Intel's CA certificates carry.
+  CertificateBuilder& crl_distribution_point(std::string_view uri);
 
   // Signs with `issuer_key`; `issuer` null means self-signed (issuer = subject, AKI = SKI).
   Certificate sign(const PrivateKey& issuer_key, const Certificate* issuer = nullptr) const;

@@ -5,9 +5,12 @@
 
 #include "core/error.h"
 #include "core/file.h"
-#include "drawbridge/names.h"
+#include "identity/names.h"
 
 namespace enarx::drawbridge {
+
+// The registry's name grammars and slugs live in the identity library.
+using namespace enarx::identity;
 namespace {
 
 [[noreturn]] void invalid(std::string_view why) {

@@ -5,10 +5,13 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "drawbridge/model.h"
-#include "drawbridge/names.h"
-#include "drawbridge/slug.h"
+#include "identity/names.h"
+#include "identity/slug.h"
 
 namespace enarx::drawbridge {
+
+// The registry's name grammars and slugs live in the identity library.
+using namespace enarx::identity;
 namespace {
 
 [[noreturn]] void fail(int status, std::string code, const std::string& message) {

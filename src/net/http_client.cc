@@ -8,6 +8,10 @@
 #include "core/log.h"
 #include "net/curl_library.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 namespace enarx::net {
 namespace {
 
@@ -165,6 +169,38 @@ std::string safe_url(const std::string& url) {
   return out;
 }
 
+// Installed through CURLOPT_SSL_CTX_FUNCTION: the normal chain verification, then a look at the
+// leaf's extensions. What it refused is remembered so the failure gets its own code.
+struct ServerLeafGuard {
+  const std::vector<std::string>* forbidden = nullptr;
+  std::string refused_oid;
+};
+
+int verify_then_inspect_leaf(X509_STORE_CTX* store_ctx, void* arg) {
+  auto* guard = static_cast<ServerLeafGuard*>(arg);
+  const int ok = X509_verify_cert(store_ctx);
+  if (ok <= 0) return ok;
+  X509* leaf = X509_STORE_CTX_get0_cert(store_ctx);
+  for (int i = 0; leaf && i < X509_get_ext_count(leaf); ++i) {
+    const ASN1_OBJECT* obj = X509_EXTENSION_get_object(X509_get_ext(leaf, i));
+    char text[128];
+    if (OBJ_obj2txt(text, sizeof text, obj, 1) <= 0) continue;
+    for (const auto& oid : *guard->forbidden) {
+      if (oid == text) {
+        guard->refused_oid = oid;
+        X509_STORE_CTX_set_error(store_ctx, X509_V_ERR_APPLICATION_VERIFICATION);
+        return 0;
+      }
+    }
+  }
+  return ok;
+}
+
+CURLcode install_leaf_guard(CURL*, void* ssl_ctx, void* arg) {
+  SSL_CTX_set_cert_verify_callback(static_cast<SSL_CTX*>(ssl_ctx), verify_then_inspect_leaf, arg);
+  return CURLE_OK;
+}
+
 curl_blob blob_of(const std::string& s) {
   curl_blob b{};
   b.data = const_cast<char*>(s.data());
@@ -289,7 +325,19 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
     curl_api.easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
   }
 
+  ServerLeafGuard guard;
+  if (!tls.forbidden_server_extensions.empty()) {
+    guard.forbidden = &tls.forbidden_server_extensions;
+    curl_api.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, install_leaf_guard);
+    curl_api.easy_setopt(c, CURLOPT_SSL_CTX_DATA, &guard);
+  }
+
   const CURLcode rc = curl_api.easy_perform(c);
+  if (!guard.refused_oid.empty()) {
+    throw Error("http.tls_unexpected_certificate",
+                safe_url(req.url) + ": the server's certificate carries extension " +
+                    guard.refused_oid + ", which this client refuses from a server");
+  }
   if (t.callback_error) {
     try {
       std::rethrow_exception(t.callback_error);

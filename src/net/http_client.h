@@ -15,6 +15,8 @@
 //   http.timeout         connect_timeout or timeout exceeded
 //   http.tls             TLS handshake or certificate verification failed, bad client cert/key,
 //                        pinned key mismatch
+//   http.tls_unexpected_certificate  the server's certificate verified but carries an extension
+//                        listed in ClientTlsConfig::forbidden_server_extensions
 //   http.too_large       response body over max_response_size
 //   http.aborted         a sink or progress callback threw (the exception is rethrown instead
 //                        when it is an enarx::Error)
@@ -37,6 +39,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "net/http.h"
 
@@ -54,6 +57,10 @@ struct ClientTlsConfig {
   std::string client_key_pem{};  // secret: never logged
   bool verify_peer = true;     // false only for tests against self-signed servers
   bool verify_host = true;
+  // Extension OIDs (dotted) the server's leaf certificate must not carry. A keep certificate
+  // (attested claims, tagged evidence) is valid for TLS under its steward CA, so a client that
+  // talks to a *service* refuses leaves that look like keeps even when the chain verifies.
+  std::vector<std::string> forbidden_server_extensions{};
 };
 
 struct ClientOptions {

@@ -191,6 +191,8 @@ void init_snp(const fs::path& sim_dir, const SnpSimConfig& config_in, TimePoint 
                         .validity(nb, na)
                         .ca(true)
                         .key_usage({"keyCertSign", "cRLSign"})
+                        // Where AMD's ASK names the ARK's CRL; CrlList labels must match it.
+                        .crl_distribution_point("https://kdsintf.amd.com/vcek/v1/" + config.product + "/crl")
                         .sign(ark_key, &ark);
   ask = resign_pss_sha384(ask, ark_key);
 

@@ -21,8 +21,6 @@ constexpr auto kDay = std::chrono::hours(24);
 constexpr auto kTenYears = std::chrono::hours(24 * 3653);
 
 // Where the simulated CRLs claim to come from (never fetched; CrlList entries carry a URL).
-constexpr const char* kRootCrlUrl = "https://simulated.invalid/sgx/root.crl";
-constexpr const char* kPckCaCrlUrl = "https://simulated.invalid/sgx/pckcrl?ca=platform";
 
 std::int64_t to_seconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -44,7 +42,8 @@ constexpr Named kParts[] = {
 
 // Everything the verifier needs that a real host would take from Intel's PCS cache.
 void attach_collateral(const dcap::SimulatedPlatform& sim, bool tdx, Evidence& ev) {
-  ev.crl_list_der = attest::encode_crl_list({{kRootCrlUrl, sim.root_crl()}, {kPckCaCrlUrl, sim.pck_ca_crl()}});
+  ev.crl_list_der = attest::encode_crl_list({{std::string(dcap::kSimulatedRootCrlUrl), sim.root_crl()},
+                                             {std::string(dcap::kSimulatedPckCrlUrl), sim.pck_ca_crl()}});
   ev.tcb_package_der =
       attest::encode_tcb_package({sim.tcb_signer(), sim.root()}, as_bytes(sim.tcb_info_document(tdx)));
   if (tdx) ev.qe_identity_json = to_bytes(sim.qe_identity_document(true));

@@ -1,6 +1,8 @@
 // Intel SGX (Enarx SgxEvidence) and TDX (our TdxEvidence) through src/attest/dcap.
 #include <toml++/toml.h>
 
+#include <type_traits>
+
 #include "attest/dcap/appraise.h"
 #include "attest/dcap/collateral.h"
 #include "attest/dcap/pck.h"
@@ -53,29 +55,46 @@ Bytes fmspc_of(const dcap::Quote& quote) {
   }
 }
 
-// Fills what the client did not send from steward's Intel cache.
-void fill_from_cache(dcap::Collateral& c, const std::optional<std::filesystem::path>& dir,
-                     const dcap::Quote& quote, std::vector<CollateralRef>& refs) {
-  if (!dir) return;
-  if (c.tcb_info && c.qe_identity && !c.crls.empty() && !c.tcb_signing_chain.empty()) return;
-  const Bytes fmspc = fmspc_of(quote);
-  if (fmspc.empty()) return;
-  dcap::Collateral cached = dcap::load_collateral_dir(*dir, fmspc, quote.is_tdx());
-  if (!c.tcb_info && cached.tcb_info) {
-    c.tcb_info = cached.tcb_info;
-    refs.push_back({"tcb_info", to_hex(fmspc), to_hex(c.tcb_info->body_sha256), "cache"});
+// "tcbEvaluationDataNumber 17, issued 2026-11-02T00:00:00Z"
+template <typename T>
+std::string describe(const dcap::Signed<T>& d) {
+  return "tcbEvaluationDataNumber " + std::to_string(d.value.tcb_evaluation_data_number) + ", issued " +
+         d.value.issue_date;
+}
+
+// Of the client's copy and steward's cached copy of one collateral document, the newer one
+// (tcbEvaluationDataNumber, then issueDate): a client can never replay an older TCB info or
+// QE identity over the one steward knows. Its signature and freshness are checked afterwards
+// by the attestation library, so a forged "newer" copy only fails the request.
+template <typename T>
+std::optional<dcap::Signed<T>> newest(std::optional<dcap::Signed<T>> client,
+                                      std::optional<dcap::Signed<T>> cached, const std::string& kind,
+                                      const std::string& id, std::vector<CollateralRef>& refs) {
+  auto ref = [&](const dcap::Signed<T>& d, const char* source, std::string reason) {
+    refs.push_back({kind, id.empty() ? d.value.id : id, to_hex(d.body_sha256), source, std::move(reason)});
+  };
+  if (!client && !cached) return std::nullopt;
+  if (!cached) {
+    ref(*client, "evidence", "");
+    return client;
   }
-  if (!c.qe_identity && cached.qe_identity) {
-    c.qe_identity = cached.qe_identity;
-    refs.push_back(
-        {"qe_identity", c.qe_identity->value.id, to_hex(c.qe_identity->body_sha256), "cache"});
+  if (!client) {
+    ref(*cached, "cache", "");
+    return cached;
   }
-  if (c.tcb_signing_chain.empty()) c.tcb_signing_chain = cached.tcb_signing_chain;
-  if (c.crls.empty()) {
-    c.crls = cached.crls;
-    for (const auto& crl : c.crls)
-      refs.push_back({"crl", crl.issuer(), to_hex(sha256(crl.to_der())), "cache"});
+  const auto key = [](const dcap::Signed<T>& d) {
+    return std::pair{d.value.tcb_evaluation_data_number, d.value.issue_date_tp};
+  };
+  if (client->body_sha256 == cached->body_sha256) {
+    ref(*cached, "cache", "the client sent the same document");
+    return cached;
   }
+  const bool client_newer = key(*client) > key(*cached);
+  const auto& chosen = client_newer ? *client : *cached;
+  const auto& other = client_newer ? *cached : *client;
+  ref(chosen, client_newer ? "evidence" : "cache",
+      "newest of evidence and cache (" + describe(chosen) + " over " + describe(other) + ")");
+  return chosen;
 }
 
 template <typename P>
@@ -85,7 +104,8 @@ class DcapVerifier final : public EvidenceVerifier {
       : tdx_(tdx),
         policy_(
             load_policy<P>(tdx ? policy.tdx_toml : policy.sgx_toml, tdx ? "tdx" : "sgx", policy)),
-        verifier_(trust_store(policy)),
+        verifier_trust_(trust_store(policy)),
+        verifier_(verifier_trust_),
         intel_dir_(policy.issuance.intel_collateral_dir) {}
 
   std::string_view oid() const override { return tdx_ ? oids::kTdxEvidence : oids::kSgxEvidence; }
@@ -101,34 +121,25 @@ class DcapVerifier final : public EvidenceVerifier {
   }
 
   VerifiedEvidence verify(const VerifyContext& ctx) const override {
-    dcap::Collateral collateral;
-    std::vector<CollateralRef> refs;
+    dcap::Collateral client;
+    std::vector<attest::CrlListEntry> client_crls;
     Bytes quote_bytes;
     if (tdx_) {
       auto ev = attest::decode_tdx_evidence(ctx.extension_value);
       quote_bytes = std::move(ev.quote);
       if (ev.tcb) {
-        collateral.tcb_info = dcap::parse_tcb_info_document(as_string(ev.tcb->report));
-        refs.push_back({"tcb_info", "", to_hex(collateral.tcb_info->body_sha256), "evidence"});
-        collateral.tcb_signing_chain = std::move(ev.tcb->certs);
+        client.tcb_info = dcap::parse_tcb_info_document(as_string(ev.tcb->report));
+        client.tcb_signing_chain = std::move(ev.tcb->certs);
       }
-      if (ev.qe_identity) {
-        collateral.qe_identity = dcap::parse_enclave_identity_document(as_string(*ev.qe_identity));
-        refs.push_back({"qe_identity", collateral.qe_identity->value.id,
-                        to_hex(collateral.qe_identity->body_sha256), "evidence"});
-      }
-      for (auto& e : ev.crls) {
-        refs.push_back({"crl", e.url, to_hex(sha256(e.crl.to_der())), "evidence"});
-        collateral.crls.push_back(std::move(e.crl));
-      }
+      if (ev.qe_identity)
+        client.qe_identity = dcap::parse_enclave_identity_document(as_string(*ev.qe_identity));
+      client_crls = std::move(ev.crls);
     } else {
       auto ev = attest::decode_sgx_evidence(ctx.extension_value);
-      collateral = attest::collateral_from_sgx_evidence(ev);
+      client = attest::collateral_from_sgx_evidence(ev);
+      client.crls.clear();
       quote_bytes = std::move(ev.quote);
-      if (collateral.tcb_info)
-        refs.push_back({"tcb_info", "", to_hex(collateral.tcb_info->body_sha256), "evidence"});
-      for (const auto& e : ev.crls)
-        refs.push_back({"crl", e.url, to_hex(sha256(e.crl.to_der())), "evidence"});
+      client_crls = std::move(ev.crls);
     }
     const dcap::Quote quote = dcap::parse_quote(quote_bytes);
     if (quote.is_tdx() != tdx_) {
@@ -136,10 +147,36 @@ class DcapVerifier final : public EvidenceVerifier {
           tdx_ ? "steward.tdx.not_a_td_quote" : "steward.sgx.not_an_sgx_quote",
           tdx_ ? "the TDX evidence holds an SGX quote" : "the SGX evidence holds a TD quote");
     }
-    refs.insert(refs.begin(), {"quote", "", to_hex(sha256(quote_bytes)), "evidence"});
-    fill_from_cache(collateral, intel_dir_, quote, refs);
+    // Client and cache copies are merged, the newer of each document used (CRLs: the library
+    // applies the newest per issuer), and the claims say which copy and why.
+    std::vector<CollateralRef> refs;
+    refs.push_back({"quote", "", to_hex(sha256(quote_bytes)), "evidence", ""});
+    dcap::Collateral cached;
+    const Bytes fmspc = fmspc_of(quote);
+    if (intel_dir_ && !fmspc.empty()) cached = dcap::load_collateral_dir(*intel_dir_, fmspc, quote.is_tdx());
+    dcap::Collateral collateral;
+    collateral.tcb_info = newest(client.tcb_info, cached.tcb_info, "tcb_info", to_hex(fmspc), refs);
+    collateral.qe_identity = newest(client.qe_identity, cached.qe_identity, "qe_identity", "", refs);
+    collateral.tcb_signing_chain = client.tcb_signing_chain;
+    for (auto& c : cached.tcb_signing_chain) collateral.tcb_signing_chain.push_back(std::move(c));
+    for (const auto& e : client_crls) collateral.crls.push_back(e.crl);
+    const std::size_t from_client = collateral.crls.size();
+    for (auto& c : cached.crls) collateral.crls.push_back(std::move(c));
 
     const auto verified = verifier_.verify(quote, collateral, policy_.verify_options(ctx.now));
+    // The wrapper is checked as strictly as what it wraps: every CRL the client sent comes from
+    // a CA this verification knows, under its distribution-point label.
+    dcap::check_supplied_crls(client_crls, verified, verifier_trust_);
+    for (const auto& use : verified.crls) {
+      bool in_client = false, client_has_issuer = false, cache_has_issuer = false;
+      for (std::size_t i = 0; i < collateral.crls.size(); ++i) {
+        if (collateral.crls[i].issuer() != use.issuer) continue;
+        (i < from_client ? client_has_issuer : cache_has_issuer) = true;
+        in_client = in_client || (i < from_client && sha256(collateral.crls[i].to_der()) == use.sha256);
+      }
+      refs.push_back({"crl", use.issuer, to_hex(use.sha256), in_client ? "evidence" : "cache",
+                      client_has_issuer && cache_has_issuer ? "newest of evidence and cache" : ""});
+    }
     attest::Appraisal appraisal = dcap::appraise(verified, policy_, ctx.spki_der);
 
     VerifiedEvidence out;
@@ -167,12 +204,24 @@ class DcapVerifier final : public EvidenceVerifier {
     if (verified.simulated)
       out.insecure_reason = std::string(tdx_ ? "tdx" : "sgx") + ": simulated root of trust";
     out.collateral = std::move(refs);
+    if (out.failures.empty()) out.runtime_allowed_by = runtime_allow_list();
     return out;
   }
 
  private:
+  // Appraisal passed, so a non-empty allow-list matched this enclave / TD.
+  std::string runtime_allow_list() const {
+    if constexpr (std::is_same_v<P, dcap::TdxPolicy>) {
+      return policy_.mrtd.empty() ? "" : "tdx.mrtd";
+    } else {
+      if (!policy_.hash.empty()) return "sgx.hash";
+      return policy_.signer.empty() ? "" : "sgx.signer";
+    }
+  }
+
   bool tdx_;
   P policy_;
+  dcap::TrustStore verifier_trust_;
   mutable dcap::CachingVerifier verifier_;
   std::optional<std::filesystem::path> intel_dir_;
 };

@@ -32,6 +32,9 @@ struct CollateralRef {
   std::string id;      // what it is: CRL issuer DN, FMSPC, ... ("" when obvious from kind)
   std::string sha256;  // hex, over the exact bytes used
   std::string source;  // "evidence" (sent by the client) or "cache" (steward's collateral dir)
+  // Why this copy was used when both offered one, e.g. "newest of evidence and cache
+  // (tcbEvaluationDataNumber 17 > 16)"; "" when there was only one.
+  std::string reason;
 };
 
 struct VerifiedEvidence {
@@ -49,6 +52,11 @@ struct VerifiedEvidence {
   std::string signer;
   std::string tcb_status;
   std::vector<CollateralRef> collateral;
+  // The platform-policy allow-list that admitted this runtime by name ("snp.hash",
+  // "snp.signer", "snp.id_key_digest", "sgx.hash", "sgx.signer", "tdx.mrtd"), or "" when that
+  // platform's allow-lists are empty: then the keep is attested but unknown, and steward gives it
+  // no workload names (docs/steward.md "Trust rules").
+  std::string runtime_allowed_by;
 };
 
 class EvidenceVerifier {

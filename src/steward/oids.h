@@ -1,7 +1,6 @@
 // Every object identifier the project uses in CSRs and issued certificates, in one place.
 // docs/oids.md is the human-readable register (what each value contains, who emits and who
-// reads it). OIDs we mint live under 2.25.<UUID as a decimal integer> (ITU-T X.667): the UUIDs
-// were generated once with python3 uuid.uuid4() and are frozen; never reuse or renumber.
+// reads it). OIDs we mint are frozen: never reuse or renumber; a new format gets a new OID.
 //
 // Header-only, no dependencies: the enarx CLI (evidence, verify) includes it too.
 #pragma once
@@ -20,17 +19,25 @@ inline constexpr std::string_view kSgxEvidence = "1.3.6.1.4.1.58270.1.2";
 // STRING }.
 inline constexpr std::string_view kSnpEvidence = "1.3.6.1.4.1.58270.1.3";
 
-// --- Minted by this project (2.25 arc) -----------------------------------------------------------
+// --- Minted by this project, under Enarx's arc (docs/oids.md "Choosing the arc") ------------------
+// Every arc fits in 28 bits, which every X.509 stack parses (RFC 5280 only promises that much;
+// Go's crypto/x509 stops at 2^31, GnuTLS at 2^64, and refused the former 2.25.<UUID> OIDs).
 // Intel TDX evidence in a CSR: DER TdxEvidence (docs/oids.md, docs/steward.md).
-// UUID 4aceb0cb-7bf2-406f-bcfa-88185972dc43
-inline constexpr std::string_view kTdxEvidence = "2.25.99436070666708702725047176524163374147";
+inline constexpr std::string_view kTdxEvidence = "1.3.6.1.4.1.58270.100.1";
 // Attested claims in an issued certificate: DER UTF8String holding JSON (docs/oids.md).
+inline constexpr std::string_view kAttestedClaims = "1.3.6.1.4.1.58270.100.2";
+// Marker in a certificate issued without (or beyond) hardware attestation (KVM evidence, a
+// simulated root of trust, names for an unlisted runtime): UTF8String naming the reason.
+inline constexpr std::string_view kInsecureAttestation = "1.3.6.1.4.1.58270.100.3";
+
+// --- Legacy: the 2.25 UUID OIDs used before 2026-12. Read (never written) so certificates
+// issued with them still verify; Go and GnuTLS cannot parse them.
+// UUID 4aceb0cb-7bf2-406f-bcfa-88185972dc43
+inline constexpr std::string_view kLegacyTdxEvidence = "2.25.99436070666708702725047176524163374147";
 // UUID 3f9b1004-5385-4522-8758-f3f4cd89cf34
-inline constexpr std::string_view kAttestedClaims = "2.25.84546494608837276188556021380741189428";
-// Marker in a certificate issued without hardware attestation (KVM evidence or a simulated
-// root of trust, allowed only by `allow_insecure`): UTF8String naming the reason.
+inline constexpr std::string_view kLegacyAttestedClaims = "2.25.84546494608837276188556021380741189428";
 // UUID c4457f6a-ecb6-4696-8108-236ee7f55e4a
-inline constexpr std::string_view kInsecureAttestation =
+inline constexpr std::string_view kLegacyInsecureAttestation =
     "2.25.260889539994546124628648845328629718602";
 
 // --- Standard OIDs we emit or check

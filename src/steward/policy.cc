@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include "core/config.h"
@@ -89,6 +91,85 @@ void parse_issuance(const toml::table& t, IssuancePolicy& out,
   }
 }
 
+bool is_lower_hex(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+// A DNS name or "*.suffix" pattern: LDH labels of 1..63, at least two labels, <= 253 bytes.
+bool is_dns_pattern(std::string_view s) {
+  if (s.starts_with("*.")) s.remove_prefix(2);
+  if (s.empty() || s.size() > 253 || s.find('.') == std::string_view::npos) return false;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find('.', start);
+    if (end == std::string_view::npos) end = s.size();
+    const auto label = s.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+std::string string_key(const toml::table& t, const char* key, const std::string& where) {
+  auto v = t[key].value<std::string>();
+  if (!v) return {};
+  if (!t[key].is_string()) fail("dns_grant", where + "." + key + " must be a string");
+  return *v;
+}
+
+void parse_identity(const toml::table& t, IdentityPolicy& out) {
+  for (const auto& [k, node] : t) {
+    const std::string key(k.str());
+    if (key == "any_measurement") {
+      if (!node.is_boolean()) fail("type", "identity.any_measurement must be a boolean");
+      out.any_measurement = *node.value<bool>();
+    } else if (key == "dns") {
+      const auto* arr = node.as_array();
+      if (!arr) fail("type", "identity.dns must be an array of tables ([[identity.dns]])");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const std::string where = "identity.dns[" + std::to_string(i) + "]";
+        const auto* g = (*arr)[i].as_table();
+        if (!g) fail("type", where + " must be a table");
+        DnsGrant grant;
+        for (const auto& [gk, gv] : *g) {
+          const std::string name(gk.str());
+          if (name != "platform" && name != "measurement" && name != "signer" && name != "names")
+            fail("unknown_key", "unknown policy key " + where + "." + name);
+        }
+        grant.platform = string_key(*g, "platform", where);
+        if (grant.platform != "snp" && grant.platform != "sgx" && grant.platform != "tdx")
+          fail("dns_grant", where + ".platform must be \"snp\", \"sgx\" or \"tdx\"");
+        grant.measurement = string_key(*g, "measurement", where);
+        grant.signer = string_key(*g, "signer", where);
+        for (auto* v : {&grant.measurement, &grant.signer})
+          std::transform(v->begin(), v->end(), v->begin(), [](unsigned char c) { return std::tolower(c); });
+        if (grant.measurement.empty() == grant.signer.empty())
+          fail("dns_grant", where + " needs exactly one of measurement / signer");
+        if (!is_lower_hex(grant.measurement.empty() ? grant.signer : grant.measurement))
+          fail("dns_grant", where + ": measurement / signer must be hex");
+        const auto* names = (*g)["names"].as_array();
+        if (!names || names->empty()) fail("dns_grant", where + ".names must be a non-empty array");
+        for (const auto& n : *names) {
+          auto text = n.value<std::string>();
+          std::string lower = text.value_or("");
+          std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+          if (!text || !is_dns_pattern(lower))
+            fail("dns_grant", where + ".names: \"" + text.value_or("?") +
+                                  "\" is not a DNS name or *.suffix pattern");
+          grant.names.push_back(lower);
+        }
+        out.dns.push_back(std::move(grant));
+      }
+    } else {
+      fail("unknown_key", "unknown policy key identity." + key);
+    }
+  }
+}
+
 }  // namespace
 
 Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& base_dir,
@@ -114,7 +195,7 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
                            std::end(kServerTables);
     if (is_server && tolerate_server_tables) continue;
     const auto* table = node.as_table();
-    if (is_platform || key == "issuance" || key == "simulated") {
+    if (is_platform || key == "issuance" || key == "simulated" || key == "identity") {
       if (!table) fail("type", key + " must be a table");
     }
     if (is_platform) {
@@ -124,6 +205,8 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
       if (key == "tdx") policy.tdx_toml = text;
     } else if (key == "issuance") {
       parse_issuance(*table, policy.issuance, base_dir);
+    } else if (key == "identity") {
+      parse_identity(*table, policy.identity);
     } else if (key == "simulated") {
       for (const auto& [sk, snode] : *table) {
         if (sk.str() != "roots")

@@ -6,6 +6,7 @@
 //                   amd_collateral_dir, intel_collateral_dir
 //   [simulated]     roots = ["test-ark.pem", ...]: PEM roots of simulated platforms, trusted
 //                   only together with allow_insecure
+//   [identity]      any_measurement, [[identity.dns]] {platform, measurement|signer, names}
 // The same tables may sit in the server configuration file (steward.toml) next to [server] and
 // friends; the server config loader skips them and this parser skips the server's tables.
 #pragma once
@@ -36,11 +37,30 @@ struct IssuancePolicy {
   std::optional<std::filesystem::path> intel_collateral_dir;
 };
 
+// Which keeps may carry which names (docs/steward.md "Trust rules"). Workload names (the slug,
+// workload digest and signer URIs) go only to a keep whose platform policy admitted it through
+// a non-empty measurement/signer allow-list (VerifiedEvidence::runtime_allowed_by): the names
+// in a CSR are only as trustworthy as the runtime that wrote them.
+struct DnsGrant {
+  std::string platform;     // "snp" | "sgx" | "tdx"
+  std::string measurement;  // lower-case hex; exactly one of measurement / signer
+  std::string signer;
+  std::vector<std::string> names;  // exact names or "*.suffix" (one label), lower case
+};
+
+struct IdentityPolicy {
+  // LOUD opt-in: workload names for any runtime that passes appraisal, allow-listed or not.
+  // Such certificates are marked insecure (O=INSECURE, marker extension, claims).
+  bool any_measurement = false;
+  // DNS names a runtime may ask for; any other DNS name is refused.
+  std::vector<DnsGrant> dns;
+};
+
 class Policy {
  public:
   // Throws Error("steward.policy.*") with the offending key: policy.parse (TOML syntax),
   // policy.unknown_table, policy.unknown_key, policy.type, policy.simulated_root (unreadable
-  // or not a certificate).
+  // or not a certificate), policy.dns_grant (a malformed [[identity.dns]] entry).
   // `base_dir` resolves relative paths ([simulated] roots, collateral directories).
   // `tolerate_server_tables` skips the server configuration's tables (server, tls, ca, audit,
   // log, limits) when the policy lives in the combined steward.toml.
@@ -53,6 +73,7 @@ class Policy {
   void apply_overrides(bool allow_insecure, const std::vector<std::string>& extra_dns_sans);
 
   IssuancePolicy issuance;
+  IdentityPolicy identity;
   std::vector<Certificate> simulated_roots;
   std::vector<std::filesystem::path> simulated_root_files;
   // Each platform section re-serialized as a standalone TOML document containing only that

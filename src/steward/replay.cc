@@ -5,6 +5,7 @@
 
 #include "core/der.h"
 #include "core/error.h"
+#include "identity/keep_certificate.h"
 #include "steward/oids.h"
 #include "steward/steward.h"
 
@@ -65,21 +66,14 @@ std::set<std::string> collateral_digests(const nlohmann::json& list) {
 }  // namespace
 
 nlohmann::json certificate_claims(const Certificate& certificate) {
-  const auto ext = certificate.extension(oids::kAttestedClaims);
-  if (!ext) throw Error("steward.replay.not_steward", "no attested-claims extension");
+  std::optional<identity::KeepFacts> facts;
   try {
-    der::Reader r(ext->value);
-    const std::string text = r.read_utf8_string();
-    r.expect_end();
-    auto j = nlohmann::json::parse(text);
-    if (!j.is_object()) malformed("claims are not a JSON object");
-    return j;
-  } catch (const nlohmann::json::exception& e) {
-    malformed(std::string("claims JSON: ") + e.what());
+    facts = identity::read_keep_facts(certificate);  // current or legacy OIDs
   } catch (const Error& e) {
-    if (e.code() == "steward.replay.malformed") throw;
-    malformed(std::string("claims extension: ") + e.what());
+    malformed(e.what());
   }
+  if (!facts) throw Error("steward.replay.not_steward", "no attested-claims extension");
+  return facts->claims;
 }
 
 ReplayResult replay(const Certificate& certificate, const Policy& policy) {

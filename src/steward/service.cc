@@ -19,10 +19,16 @@ extern "C" void on_sighup(int) {
   if (AuditLog* a = g_audit.load()) a->request_reopen();
 }
 
-// A TLS server certificate for steward itself, issued by its own CA, when no TLS certificate
-// was configured (development; production passes --tls-cert/--tls-key).
-net::TlsServerConfig self_issued_tls(const CertificateAuthority& ca,
-                                     const std::vector<std::string>& hostnames) {
+}  // namespace
+
+net::TlsServerConfig development_https(const std::filesystem::path& state_dir,
+                                     const std::string& ca_common_name,
+                                     const std::vector<std::string>& hostnames,
+                                     const Clock& clock) {
+  CertificateAuthority::GeneratedInfo info;
+  const auto tls_ca = CertificateAuthority::load_or_generate(
+      state_dir / "tls", clock, ca_common_name + " HTTPS (development)",
+      std::chrono::hours(24 * 365 * 10), &info);
   auto key = PrivateKey::generate(KeyType::EcP256);
   SubjectAltNames sans;
   for (const auto& h : hostnames) {
@@ -30,26 +36,43 @@ net::TlsServerConfig self_issued_tls(const CertificateAuthority& ca,
               (std::isdigit(static_cast<unsigned char>(h[0])) || h.find(':') != std::string::npos);
     (ip ? sans.ips : sans.dns).push_back(h);
   }
-  const auto now = std::chrono::system_clock::now();
+  const auto now = clock.now();
   auto cert =
       CertificateBuilder()
           .subject({{"CN", hostnames.empty() ? "steward" : hostnames.front()}})
           .public_key(key.public_key())
           .validity(now - std::chrono::minutes(5),
-                    std::min(now + std::chrono::hours(24 * 90), ca.certificate().not_after()))
+                    std::min(now + std::chrono::hours(24 * 90), tls_ca.certificate().not_after()))
           .ca(false)
           .key_usage({"digitalSignature"})
           .extended_key_usage({"serverAuth"})
           .subject_alt_names(sans)
-          .sign(ca.key(), &ca.certificate());
+          .sign(tls_ca.key(), &tls_ca.certificate());
+  log::info("steward.tls_self_issued",
+            {{"detail", "no --tls-cert: serving HTTPS with a development certificate from a "
+                        "separate HTTPS CA (not the keep CA); clients trust it with "
+                        "--steward-ca"},
+             {"https_ca", info.cert_path.string()}});
   net::TlsServerConfig tls;
-  tls.cert_chain_pem = cert.to_pem();
-  for (const auto& c : ca.chain_leaf_first()) tls.cert_chain_pem += c.to_pem();
+  tls.cert_chain_pem = cert.to_pem() + tls_ca.certificate().to_pem();
   tls.key_pem = key.to_pem_pkcs8();
   return tls;
 }
 
-}  // namespace
+
+void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuthority& ca) {
+  const auto chain = Certificate::chain_from_pem(tls.cert_chain_pem);
+  require(!chain.empty(), "steward.tls.no_certificate", "the --tls-cert file holds no certificate");
+  for (const auto& c : chain) {
+    const bool is_keep_ca = c == ca.certificate();
+    const bool issued_by_keep_ca = c.issuer() == ca.certificate().subject() &&
+                                   c.signed_by(ca.certificate().public_key());
+    require(!is_keep_ca && !issued_by_keep_ca, "steward.tls.keep_ca",
+            "the HTTPS certificate (" + c.subject() +
+                ") is issued by the CA that signs keep identities; use a certificate from "
+                "another CA, or none (a separate development HTTPS CA is generated)");
+  }
+}
 
 void declare_config(config::Loader& l) {
   using config::Type;
@@ -256,11 +279,10 @@ int run_service(const config::Config& cfg,
     } else if (cfg.has("tls.cert") || cfg.has("tls.key")) {
       sc.tls =
           net::TlsServerConfig::from_files(cfg.get_string("tls.cert"), cfg.get_string("tls.key"));
+      refuse_keep_ca_https(*sc.tls, steward.ca());
     } else {
-      sc.tls = self_issued_tls(steward.ca(), cfg.get_list("server.hostnames"));
-      log::info(
-          "steward.tls_self_issued",
-          {{"detail", "no --tls-cert: serving HTTPS with a certificate from steward's own CA"}});
+      sc.tls = development_https(state_dir, cfg.get_string("ca.common_name"),
+                               cfg.get_list("server.hostnames"), *system_clock());
     }
 
     net::HttpServer server(sc);

@@ -69,6 +69,7 @@ class SnpVerifier final : public EvidenceVerifier {
     if (policy.snp_toml) {
       toml::table doc = toml::parse(*policy.snp_toml);
       policy_ = snp::Policy::from_toml(*doc["snp"].as_table());
+      require_crl_set_ = doc["snp"]["require_crl"].is_value();
     } else {
       policy_ = snp::Policy::strict();
     }
@@ -89,28 +90,22 @@ class SnpVerifier final : public EvidenceVerifier {
     snp::Collateral collateral;
     collateral.vcek_der = evidence.vcek_der;
     std::vector<CollateralRef> refs;
-    refs.push_back({"vcek", "", hex(sha256(evidence.vcek_der)), "evidence"});
+    refs.push_back({"vcek", "", hex(sha256(evidence.vcek_der)), "evidence", ""});
+    // The client's CRLs are checked as strictly as what they wrap: a trusted AMD issuer and the
+    // distribution-point label its certificates name. Steward's own cache is always applied as
+    // well, and per issuer the newest CRL wins (src/attest/snp/verify.h).
     for (const auto& entry : evidence.crls) collateral.crls.push_back(entry.crl);
-    std::string crl_source = "evidence";
-    if (collateral.crls.empty() && amd_dir_) {
-      // The client sent no CRL: use steward's own cache (crl-<product>.der, DER or PEM).
-      crl_source = "cache";
-      std::error_code ec;
-      for (const auto& f : std::filesystem::directory_iterator(*amd_dir_, ec)) {
-        const auto name = f.path().filename().string();
-        if (name.rfind("crl-", 0) != 0) continue;
-        try {
-          collateral.crls.push_back(Crl::from_bytes(read_file(f.path(), 16u << 20)));
-        } catch (const Error&) {
-          // A broken cache file is as good as none; the CRL requirement decides.
-        }
-      }
-    }
+    collateral.local_crls = cached_crls();
 
     auto opts = policy_.verify_options(ctx.now);
+    if (amd_dir_ && !require_crl_set_) opts.require_crl = true;
     const snp::Verified verified = verifier_.verify(evidence.report, collateral, opts);
-    for (const auto& c : verified.crls)
-      refs.push_back({"crl", c.issuer, hex(c.sha256), crl_source});
+    for (const auto& entry : evidence.crls) verifier_.check_crl_label(entry.url, entry.crl);
+    for (const auto& c : verified.crls) {
+      const bool offered_both = !evidence.crls.empty() && amd_dir_;
+      refs.push_back({"crl", c.issuer, hex(c.sha256), c.local ? "cache" : "evidence",
+                      offered_both ? "newest of evidence and cache" : "only copy"});
+    }
 
     attest::Appraisal appraisal =
         snp::appraise(verified, policy_, Bytes(ctx.spki_der.begin(), ctx.spki_der.end()));
@@ -133,13 +128,38 @@ class SnpVerifier final : public EvidenceVerifier {
     out.keep_identity = hex(sha256(id));
     if (verified.simulated) out.insecure_reason = "snp: simulated root of trust";
     out.collateral = std::move(refs);
+    if (out.failures.empty()) {
+      // Appraisal passed, so a non-empty allow-list matched this launch.
+      if (!policy_.hash.empty()) out.runtime_allowed_by = "snp.hash";
+      else if (!policy_.signer.empty()) out.runtime_allowed_by = "snp.signer";
+      else if (!policy_.id_key_digest.empty()) out.runtime_allowed_by = "snp.id_key_digest";
+    }
     return out;
   }
 
  private:
+  // Steward's AMD cache (crl-<product>.der, DER or PEM), read per request so a refresh by the
+  // host-preparation timer applies at once.
+  std::vector<Crl> cached_crls() const {
+    std::vector<Crl> out;
+    if (!amd_dir_) return out;
+    std::error_code ec;
+    for (const auto& f : std::filesystem::directory_iterator(*amd_dir_, ec)) {
+      const auto name = f.path().filename().string();
+      if (name.rfind("crl-", 0) != 0) continue;
+      try {
+        out.push_back(Crl::from_bytes(read_file(f.path(), 16u << 20)));
+      } catch (const Error&) {
+        // A broken cache file is as good as none; the CRL requirement decides.
+      }
+    }
+    return out;
+  }
+
   snp::Verifier verifier_;
   snp::Policy policy_;
   std::optional<std::filesystem::path> amd_dir_;
+  bool require_crl_set_ = false;  // [snp] require_crl given explicitly
 };
 
 }  // namespace

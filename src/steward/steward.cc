@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/openssl.h"
 #include "steward/cbor.h"
+#include "identity/workload.h"
 #include "steward/oids.h"
 
 namespace enarx::steward {
@@ -165,7 +166,11 @@ struct Steward::Checked {
   std::string evidence_oid;
   Bytes evidence_value;
   VerifiedEvidence evidence;
-  SubjectAltNames sans;
+  SubjectAltNames sans;  // the names the CSR asked for, already judged by check_names
+  // Why the keep may carry its workload names: the allow-list that admitted its runtime, or
+  // "identity.any_measurement" (insecure); "" when it asked for none.
+  std::string names_allowed_by;
+  std::optional<std::string> insecure_reason;  // the evidence's, plus the names', if any
   Bytes spki;
   std::size_t index = 0;
 };
@@ -291,7 +296,13 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
              *c.evidence.insecure_reason +
                  "; this steward only issues for hardware-attested keeps (issuance.allow_insecure "
                  "is off)");
+    c.insecure_reason = c.evidence.insecure_reason;
+    check_names(c);
   } catch (Rejection& r) {
+    if (parsed) {
+      r.measurement = c.evidence.measurement;
+      r.keep_identity = c.evidence.keep_identity;
+    }
     r.csr_index = index;
     r.platform = platform;
     if (parsed && r.sans.empty()) {
@@ -312,9 +323,83 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
   return c;
 }
 
+void Steward::check_names(Checked& c) const {
+  const auto& ev = c.evidence;
+  // URI names: only the documented forms, each well-formed and at most once
+  // (src/identity/workload.h); the keep name is steward's own.
+  bool slug = false, digest = false, signer = false;
+  for (const auto& uri : c.sans.uris) {
+    bool* seen = nullptr;
+    try {
+      switch (identity::classify_workload_uri(uri)) {
+        case identity::WorkloadUri::Slug: seen = &slug; break;
+        case identity::WorkloadUri::Digest: seen = &digest; break;
+        case identity::WorkloadUri::Signer: seen = &signer; break;
+        case identity::WorkloadUri::Keep:
+          reject(400, "steward.csr.san_uri",
+                 "URI " + uri.substr(0, 200) + " is steward's own name for a keep; a CSR may not ask for it");
+        case identity::WorkloadUri::Other:
+          reject(400, "steward.csr.san_uri",
+                 "URI " + uri.substr(0, 200) +
+                     " is not a workload name (slug://, urn:enarx:workload-digest:, urn:enarx:signer:)");
+      }
+    } catch (const Rejection&) {
+      throw;
+    } catch (const Error& e) {
+      reject(400, "steward.csr.san_uri", "malformed workload name " + uri.substr(0, 200) + ": " + e.what());
+    }
+    if (*seen) reject(400, "steward.csr.san_uri", "the CSR names two workload names of the same kind");
+    *seen = true;
+  }
+  // DNS names: only those a grant gives this very runtime.
+  for (const auto& name : c.sans.dns) {
+    if (!dns_name_granted(name, ev))
+      reject(400, "steward.csr.san_dns_not_allowed",
+             "DNS name " + name.substr(0, 253) + " is not granted to " + attest::to_string(ev.platform) +
+                 " measurement " + (ev.measurement.empty() ? "(none)" : ev.measurement) +
+                 " by [[identity.dns]]");
+  }
+  if (c.sans.uris.empty()) return;  // an attested keep without workload names
+  if (!ev.runtime_allowed_by.empty()) {
+    c.names_allowed_by = ev.runtime_allowed_by;
+    return;
+  }
+  if (!policy_.identity.any_measurement)
+    reject(400, "steward.identity.unknown_runtime",
+           "the CSR asks for workload names, but its " + attest::to_string(ev.platform) +
+               " runtime (measurement " + (ev.measurement.empty() ? "none" : ev.measurement) +
+               ") is in no allow-list of this steward's policy; only a known, measured runtime "
+               "may name a workload (docs/steward.md \"Trust rules\")");
+  c.names_allowed_by = "identity.any_measurement";
+  const std::string why = "identity: workload names for a runtime in no allow-list (identity.any_measurement)";
+  c.insecure_reason = c.insecure_reason ? *c.insecure_reason + "; " + why : why;
+}
+
+bool Steward::dns_name_granted(const std::string& name, const VerifiedEvidence& ev) const {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (lower.empty() || lower.starts_with("*.")) return false;  // keeps ask for names, not patterns
+  const std::string platform = attest::to_string(ev.platform);
+  for (const auto& g : policy_.identity.dns) {
+    if (g.platform != platform) continue;
+    if (g.measurement.empty() ? g.signer != ev.signer || ev.signer.empty() : g.measurement != ev.measurement)
+      continue;
+    for (const auto& pattern : g.names) {
+      if (pattern == lower) return true;
+      if (pattern.starts_with("*.")) {
+        const std::string_view suffix = std::string_view(pattern).substr(1);  // ".example.com"
+        if (lower.size() > suffix.size() && lower.ends_with(suffix) &&
+            lower.substr(0, lower.size() - suffix.size()).find('.') == std::string::npos)
+          return true;
+      }
+    }
+  }
+  return false;
+}
+
 Bytes Steward::issue(const Checked& c, TimePoint now) const {
   const auto& ev = c.evidence;
-  const bool insecure = ev.insecure_reason.has_value();
+  const bool insecure = c.insecure_reason.has_value();
 
   nlohmann::json claims = {
       {"version", 1},
@@ -327,7 +412,8 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
       {"policy_sha256", policy_.digest},
       {"verified_at", format_rfc3339(now)},
   };
-  if (insecure) claims["insecure_reason"] = *ev.insecure_reason;
+  if (insecure) claims["insecure_reason"] = *c.insecure_reason;
+  if (!c.names_allowed_by.empty()) claims["names_allowed_by"] = c.names_allowed_by;
   if (!ev.measurement.empty()) claims["measurement"] = ev.measurement;
   if (!ev.signer.empty()) claims["signer"] = ev.signer;
   if (!ev.tcb_status.empty()) claims["tcb_status"] = ev.tcb_status;
@@ -343,6 +429,9 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
 
   SubjectAltNames sans;
   sans.uris = c.sans.uris;
+  // Every keep certificate names the attested keep, so it always has a subjectAltName (RFC 5280
+  // 4.1.2.6: an empty subject needs one, critical) and strict X.509 verifiers accept it.
+  sans.uris.push_back(identity::format_keep_urn(attest::to_string(ev.platform), ev.keep_identity));
   sans.dns = c.sans.dns;
   for (const auto& d : policy_.issuance.extra_dns_sans)
     if (std::find(sans.dns.begin(), sans.dns.end(), d) == sans.dns.end()) sans.dns.push_back(d);
@@ -374,7 +463,7 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
                                                            c.verifier->binding_digest(), c.spki)});
   if (insecure) {
     der::Writer reason;
-    reason.add_utf8_string(*ev.insecure_reason);
+    reason.add_utf8_string(*c.insecure_reason);
     profile.extra.push_back(
         Extension{std::string(oids::kInsecureAttestation), false, reason.take()});
   }
@@ -489,7 +578,8 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
               {"signer", c.evidence.signer},
               {"tcb_status", c.evidence.tcb_status},
               {"keep_identity", c.evidence.keep_identity},
-              {"insecure", c.evidence.insecure_reason.has_value()},
+              {"insecure", c.insecure_reason.has_value()},
+              {"names_allowed_by", c.names_allowed_by},
               {"csr_index", c.index},
               {"bundle", bundle},
               {"not_after", format_rfc3339(cert.not_after())},

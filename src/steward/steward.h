@@ -82,6 +82,8 @@ class Steward {
  private:
   struct Checked;
   Checked check_csr(ByteView der, std::size_t index, TimePoint now) const;
+  void check_names(Checked& checked) const;
+  bool dns_name_granted(const std::string& name, const VerifiedEvidence& evidence) const;
   Bytes issue(const Checked& checked, TimePoint now) const;
   Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
 

@@ -10,8 +10,8 @@
 #include <sys/time.h>
 
 #include "core/error.h"
-#include "core/der.h"
 #include "core/openssl.h"
+#include "identity/keep_certificate.h"
 #include "steward/oids.h"
 
 namespace enarx::verify {
@@ -24,13 +24,8 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string string_field(const json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-void check_slug(const WorkloadIdentity& id, const std::string& expected_text) {
-  drawbridge::Slug want = drawbridge::parse_slug(expected_text);
+void check_slug(const identity::WorkloadIdentity& id, const std::string& expected_text) {
+  identity::Slug want = identity::parse_slug(expected_text);
   if (!id.slug)
     throw Error("verify.slug_mismatch", "certificate names no slug; expected " + expected_text);
   const auto& got = *id.slug;
@@ -38,11 +33,11 @@ void check_slug(const WorkloadIdentity& id, const std::string& expected_text) {
             (!want.tag || got.tag == want.tag) &&
             (want.host.empty() || lower(got.host) == lower(want.host));
   if (!ok)
-    throw Error("verify.slug_mismatch", "certificate is for " + drawbridge::format_slug(got) +
+    throw Error("verify.slug_mismatch", "certificate is for " + identity::format_slug(got) +
                                             ", expected " + expected_text);
 }
 
-void check_digest(const WorkloadIdentity& id, const std::string& expected) {
+void check_digest(const identity::WorkloadIdentity& id, const std::string& expected) {
   if (!id.digest)
     throw Error("verify.digest_mismatch", "certificate names no workload digest; expected " + expected);
   std::string want = lower(expected);
@@ -71,36 +66,19 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
   peer.not_before = leaf.not_before();
   peer.not_after = leaf.not_after();
 
-  auto ext = leaf.extension(oids::kAttestedClaims);
-  if (!ext)
+  const auto facts = identity::read_keep_facts(leaf);
+  if (!facts)
     throw Error("verify.no_claims", "certificate carries no attested claims (OID " +
                                         std::string(oids::kAttestedClaims) + ")");
-  // extnValue is a DER UTF8String holding the JSON (docs/oids.md), as steward writes it.
-  try {
-    auto element = der::parse_single(ext->value);
-    require(element.tag == der::kUtf8String, "verify.claims_malformed", "claims are not a UTF8String");
-    peer.claims = json::parse(as_string(element.value));
-  } catch (const json::exception& e) {
-    throw Error("verify.claims_malformed", std::string("claims are not JSON: ") + e.what());
-  } catch (const Error& e) {
-    if (e.code() == "verify.claims_malformed") throw;
-    throw Error("verify.claims_malformed", std::string("claims extension: ") + e.what());
-  }
-  require(peer.claims.is_object(), "verify.claims_malformed", "claims must be a JSON object");
+  peer.claims = facts->claims;
+  peer.platform = facts->platform;
+  peer.measurement = facts->measurement;
+  peer.tcb_status = facts->tcb_status;
+  peer.insecure = facts->insecure;
+  peer.insecure_reason = facts->insecure_reason;
+  peer.simulated = facts->simulated;
 
-  peer.platform = string_field(peer.claims, "platform");
-  peer.measurement = string_field(peer.claims, "measurement");
-  peer.tcb_status = string_field(peer.claims, "tcb_status");
-  peer.insecure = peer.claims.value("insecure", false);
-  peer.insecure_reason = string_field(peer.claims, "insecure_reason");
-  if (auto ev = peer.claims.find("evidence"); ev != peer.claims.end() && ev->is_object())
-    peer.simulated = ev->value("simulated", false);
-  // A simulated root is also insecure issuance; the marker extension must agree with the claims.
-  bool marker = leaf.extension(oids::kInsecureAttestation).has_value();
-  if (marker != peer.insecure)
-    throw Error("verify.claims_malformed", "insecure marker and claims disagree");
-
-  peer.identity = WorkloadIdentity::from_uris(leaf.subject_alt_names().uris);
+  peer.identity = identity::WorkloadIdentity::from_uris(leaf.subject_alt_names().uris);
 
   if (peer.simulated && !expect.allow_simulated)
     throw Error("verify.simulated_not_allowed",
@@ -131,7 +109,7 @@ json PeerIdentity::to_json() const {
       {"tcb_status", tcb_status.empty() ? json(nullptr) : json(tcb_status)},
       {"simulated", simulated},
       {"insecure", insecure},
-      {"slug", identity.slug ? json(drawbridge::format_slug(*identity.slug)) : json(nullptr)},
+      {"slug", identity.slug ? json(identity::format_slug(*identity.slug)) : json(nullptr)},
       {"workload_digest", identity.digest ? json(*identity.digest) : json(nullptr)},
       {"signer", identity.signer ? json(*identity.signer) : json(nullptr)},
       {"not_before", format_rfc3339(not_before)},
@@ -150,7 +128,7 @@ std::string PeerIdentity::to_text() const {
     << (insecure && !simulated ? " (INSECURE: " + insecure_reason + ")" : "") << "\n";
   s << "measurement:     " << (measurement.empty() ? "-" : measurement) << "\n";
   s << "tcb status:      " << (tcb_status.empty() ? "-" : tcb_status) << "\n";
-  s << "slug:            " << (identity.slug ? drawbridge::format_slug(*identity.slug) : "-") << "\n";
+  s << "slug:            " << (identity.slug ? identity::format_slug(*identity.slug) : "-") << "\n";
   s << "workload digest: " << identity.digest.value_or("-") << "\n";
   s << "signer:          " << identity.signer.value_or("- (unsigned)") << "\n";
   s << "valid:           " << format_rfc3339(not_before) << " .. " << format_rfc3339(not_after) << "\n";

@@ -21,7 +21,7 @@
 
 #include "core/clock.h"
 #include "core/x509.h"
-#include "verify/identity.h"
+#include "identity/workload.h"
 
 namespace enarx::verify {
 
@@ -44,7 +44,7 @@ struct Expectations {
 struct PeerIdentity {
   std::vector<Certificate> path;  // verified: leaf first, ending with the steward CA
   nlohmann::json claims;          // steward's claims extension
-  WorkloadIdentity identity;      // from the SANs
+  enarx::identity::WorkloadIdentity identity;  // from the SANs
   std::string platform;           // "snp" | "sgx" | "tdx" | "kvm"
   std::string measurement;        // "" when the platform has none
   std::string tcb_status;         // "" when not reported

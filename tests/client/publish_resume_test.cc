@@ -19,6 +19,7 @@
 
 using namespace enarx;
 using namespace enarx::drawbridge;
+using namespace enarx::identity;
 
 namespace {
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/der.h"
+#include "core/openssl.h"
 #include "core/error.h"
 
 namespace enarx {
@@ -649,6 +650,53 @@ TEST(RealVectors, IntelSgxRoot) {
               verify_chain(tcb[0], {}, anchors, opts_at(at("2026-01-01T00:00:00Z")));
             }),
             "x509.chain.expired");
+}
+
+}  // namespace
+}  // namespace enarx
+
+namespace enarx {
+namespace {
+
+// RFC 5280's "no well-defined expiration" notAfter, 99991231235959Z, is past what a nanosecond
+// TimePoint holds (2262). It must read as "valid forever", not wrap into the past, and what the
+// builder writes for TimePoint::max() is that same value.
+TEST(Certificate, NotAfter9999SaturatesInsteadOfWrapping) {
+  const auto key = PrivateKey::generate(KeyType::EcP256);
+  ossl::X509Ptr x(X509_new());
+  ASSERT_TRUE(x);
+  X509_set_version(x.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x.get()), 1);
+  X509_NAME* name = X509_get_subject_name(x.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("forever"), -1, -1, 0);
+  X509_set_issuer_name(x.get(), name);
+  ASSERT_EQ(ASN1_TIME_set_string(X509_getm_notBefore(x.get()), "20200101000000Z"), 1);
+  ASSERT_EQ(ASN1_TIME_set_string(X509_getm_notAfter(x.get()), "99991231235959Z"), 1);
+  X509_set_pubkey(x.get(), key.get());
+  ASSERT_GT(X509_sign(x.get(), key.get(), EVP_sha256()), 0);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(x.get(), &der);
+  ASSERT_GT(len, 0);
+  const Bytes bytes(der, der + len);
+  OPENSSL_free(der);
+
+  const auto cert = Certificate::from_der(bytes);
+  const auto now = std::chrono::system_clock::now();
+  EXPECT_EQ(cert.not_after(), TimePoint::max());
+  EXPECT_GT(cert.not_after(), now + std::chrono::hours(24 * 365 * 200));
+  EXPECT_LT(cert.not_before(), now);
+
+  // Built with TimePoint::max(): written as 9999-12-31T23:59:59Z, and read back the same.
+  const auto built = CertificateBuilder()
+                         .subject({{"CN", "forever"}})
+                         .public_key(key.public_key())
+                         .validity(now - std::chrono::hours(1), TimePoint::max())
+                         .ca(true)
+                         .sign(key);
+  EXPECT_EQ(built.not_after(), TimePoint::max());
+  const Bytes built_der = built.to_der();
+  const std::string text(built_der.begin(), built_der.end());
+  EXPECT_NE(text.find("99991231235959Z"), std::string::npos);
 }
 
 }  // namespace

@@ -2,11 +2,12 @@
 
 #include "core/error.h"
 #include "drawbridge/model.h"
-#include "drawbridge/names.h"
-#include "drawbridge/slug.h"
+#include "identity/names.h"
+#include "identity/slug.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
+using namespace enarx::identity;  // names and slugs live in src/identity
 
 namespace {
 

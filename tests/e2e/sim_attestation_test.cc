@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "attest/dcap/simulate.h"
 #include "client/identity.h"
 #include "core/der.h"
 #include "core/error.h"
@@ -56,9 +57,9 @@ class SimAttestation : public ::testing::TestWithParam<std::string> {
     return s;
   }
 
-  verify::WorkloadIdentity workload() const {
-    verify::WorkloadIdentity w;
-    w.slug = drawbridge::parse_slug("registry.example/alice/web:1.0.0");
+  identity::WorkloadIdentity workload() const {
+    identity::WorkloadIdentity w;
+    w.slug = identity::parse_slug("registry.example/alice/web:1.0.0");
     w.digest = "sha-256:" + std::string(64, 'a');
     w.signer = std::string(64, 'b');
     return w;
@@ -87,9 +88,14 @@ class SimAttestation : public ::testing::TestWithParam<std::string> {
     return chain;
   }
 
-  std::string sgx_policy() const {
-    // Enarx's SgxEvidence carries no QE identity (docs/steward.md).
-    return GetParam() == "sim-sgx" ? "[sgx]\nrequire_qe_identity = false\n" : "";
+  // The simulated runtime made known to steward by its measurement (only a listed runtime may
+  // carry workload names); SGX: Enarx's SgxEvidence carries no QE identity (docs/steward.md).
+  std::string known_runtime_policy() const {
+    if (GetParam() == "sim-snp")
+      return "[snp]\nhash = [\"" + to_hex(platform::sim::load_snp(*dir_).config.measurement) + "\"]\n";
+    if (GetParam() == "sim-tdx") return "[tdx]\nmrtd = [\"" + to_hex(attest::dcap::TdFields{}.mrtd) + "\"]\n";
+    return "[sgx]\nrequire_qe_identity = false\nhash = [\"" + to_hex(attest::dcap::SgxEnclaveFields{}.mrenclave) +
+           "\"]\n";
   }
 
   static fs::path* dir_;
@@ -97,7 +103,7 @@ class SimAttestation : public ::testing::TestWithParam<std::string> {
 fs::path* SimAttestation::dir_ = nullptr;
 
 TEST_P(SimAttestation, IssuedAndVerifiedWhenTheSimulatedRootIsTrusted) {
-  auto s = make_steward(true, sgx_policy());
+  auto s = make_steward(true, known_runtime_policy());
   PrivateKey key;
   const Bytes csr = keep_csr(key);
   const auto response = s->handle(steward::kPkcs10, csr);
@@ -140,7 +146,7 @@ TEST_P(SimAttestation, IssuedAndVerifiedWhenTheSimulatedRootIsTrusted) {
 }
 
 TEST_P(SimAttestation, RefusedByDefaultPolicy) {
-  auto s = make_steward(false, sgx_policy());
+  auto s = make_steward(false, known_runtime_policy());
   PrivateKey key;
   const auto response = s->handle(steward::kPkcs10, keep_csr(key));
   EXPECT_EQ(response.status, 400) << response.code;
@@ -149,7 +155,7 @@ TEST_P(SimAttestation, RefusedByDefaultPolicy) {
 }
 
 TEST_P(SimAttestation, EvidenceBoundToAnotherKeyIsRefused) {
-  auto s = make_steward(true, sgx_policy());
+  auto s = make_steward(true, known_runtime_policy());
   platform::ProviderSpec spec;
   spec.platform = GetParam();
   spec.sim_dir = *dir_;

@@ -214,6 +214,20 @@ TEST_F(ClientTest, TrustIsOnlyTheConfiguredCaAndPinning) {
   EXPECT_EQ(HttpClient(o).get(url_ + "/healthz").status, 200);
 }
 
+// A keep refuses a steward whose (verifying) certificate looks like a keep's: the check runs on
+// the leaf after normal chain verification, and only the listed extensions count.
+TEST_F(ClientTest, ForbiddenServerExtensionRefusesAVerifyingLeaf) {
+  ClientOptions o = fast_options();
+  o.max_retries = 0;
+  o.tls.forbidden_server_extensions = {"1.2.3.4.5"};  // not on the server's certificate
+  EXPECT_EQ(HttpClient(o).get(url_ + "/healthz").status, 200);
+  o.tls.forbidden_server_extensions = {"1.2.3.4.5", "2.5.29.37"};  // extKeyUsage: it has one
+  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls_unexpected_certificate");
+  // An untrusted chain stays an ordinary TLS failure.
+  o.tls.ca_pem = pki().client_ca.cert.to_pem();
+  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
+}
+
 TEST_F(ClientTest, HeadersAndDefaultContentType) {
   HttpClient client(fast_options());
   EXPECT_EQ(client.get(url_ + "/headers", {{"X-Token", "abc"}}).body, "abc|");

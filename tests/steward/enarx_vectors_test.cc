@@ -58,6 +58,26 @@ TEST(EnarxVectors, MilanSnpCsrAccepted) {
   EXPECT_EQ(chain[1].subject().find("INSECURE"), std::string::npos);
   EXPECT_FALSE(chain[1].extension(oids::kInsecureAttestation));
   EXPECT_TRUE(chain[1].extension(oids::kTcgDiceTaggedEvidence));
+
+  // Enarx's CSR has an empty subject and asks for no name. The certificate still names the
+  // keep, in a critical subjectAltName (RFC 5280 4.1.2.6), so strict verifiers accept it: it
+  // used to have neither ("Subject name empty" from openssl verify -x509_strict).
+  auto san = chain[1].extension("2.5.29.17");
+  ASSERT_TRUE(san);
+  EXPECT_TRUE(san->critical);
+  EXPECT_EQ(chain[1].subject_alt_names().uris,
+            std::vector<std::string>{"urn:enarx:keep:snp:" + claims["keep_identity"].get<std::string>()});
+  EXPECT_FALSE(claims.contains("names_allowed_by"));  // no workload names asked for
+  TempDir tmp("enarx-vectors-strict");
+  write_file_atomic(tmp.path() / "ca.pem", chain[0].to_pem());
+  write_file_atomic(tmp.path() / "leaf.pem", chain[1].to_pem());
+  std::string out;
+  EXPECT_EQ(run("openssl verify -x509_strict -purpose sslserver -attime " +
+                    std::to_string(std::chrono::system_clock::to_time_t(parse_rfc3339("2022-11-15T00:00:00Z"))) +
+                    " -CAfile " + (tmp.path() / "ca.pem").string() + " " + (tmp.path() / "leaf.pem").string(),
+                &out),
+            0)
+      << out;
 }
 
 TEST(EnarxVectors, MilanSnpCsrRejectedForOtherMeasurement) {

@@ -37,12 +37,23 @@ TEST_F(PipelineTest, KvmRefusedWithoutAllowInsecure) {
   EXPECT_EQ(p["csr_index"], 0);
 }
 
-TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
-  auto steward = make(insecure_policy());
-  auto key = PrivateKey::generate(KeyType::EcP256);
+// Workload names for KVM (no measurement at all) only through the loud any_measurement opt-in.
+Policy any_measurement_policy() {
+  return Policy::parse("[issuance]\nallow_insecure = true\n[identity]\nany_measurement = true\n");
+}
+
+SubjectAltNames workload_names() {
   SubjectAltNames sans;
-  sans.uris = {"https://drawbridge.example/alice/app/1.0.0"};
-  sans.dns = {"app.example"};
+  sans.uris = {"slug://drawbridge.example/alice/app:1.0.0",
+               "urn:enarx:workload-digest:sha-256:" + std::string(64, 'a'),
+               "urn:enarx:signer:sha-256:" + std::string(64, 'b')};
+  return sans;
+}
+
+TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
+  auto steward = make(any_measurement_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  const SubjectAltNames sans = workload_names();
   auto r = steward->handle("application/pkcs10", kvm_csr(key, sans));
   ASSERT_EQ(r.status, 200) << body_text(r);
   EXPECT_EQ(r.content_type, "application/octet-stream");
@@ -74,10 +85,12 @@ TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
   ASSERT_TRUE(leaf.extension(oids::kKvmEvidence));  // copied, as Enarx does
   EXPECT_TRUE(leaf.extension(oids::kKvmEvidence)->value.empty());
 
-  // SANs copied.
+  // The workload names, then steward's name for the keep.
   auto names = leaf.subject_alt_names();
-  EXPECT_EQ(names.uris, sans.uris);
-  EXPECT_EQ(names.dns, sans.dns);
+  ASSERT_EQ(names.uris.size(), sans.uris.size() + 1);
+  EXPECT_TRUE(std::equal(sans.uris.begin(), sans.uris.end(), names.uris.begin()));
+  EXPECT_EQ(names.uris.back(), "urn:enarx:keep:kvm:kvm");
+  EXPECT_TRUE(names.dns.empty());
 
   // Claims.
   auto ext = leaf.extension(oids::kAttestedClaims);
@@ -86,6 +99,8 @@ TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
   auto claims = nlohmann::json::parse(rd.read_utf8_string());
   EXPECT_EQ(claims["platform"], "kvm");
   EXPECT_EQ(claims["insecure"], true);
+  EXPECT_EQ(claims["names_allowed_by"], "identity.any_measurement");
+  EXPECT_NE(claims["insecure_reason"].get<std::string>().find("identity.any_measurement"), std::string::npos);
   EXPECT_EQ(claims["verified_at"], "2026-11-23T10:00:00Z");
   EXPECT_EQ(claims["policy_sha256"], steward->policy().digest);
 
@@ -113,7 +128,86 @@ TEST_F(PipelineTest, ExtensionsHaveTheProfile) {
   EXPECT_TRUE(leaf.extension("2.5.29.37"));  // EKU
   EXPECT_TRUE(leaf.extension("2.5.29.14"));  // SKI
   EXPECT_TRUE(leaf.extension("2.5.29.35"));  // AKI
-  EXPECT_FALSE(leaf.extension("2.5.29.17"));  // no names requested, none configured
+  // No names requested, none configured: only steward's name for the keep, so the certificate
+  // still has a subjectAltName (not critical: the subject carries O=INSECURE).
+  auto san = leaf.extension("2.5.29.17");
+  ASSERT_TRUE(san);
+  EXPECT_FALSE(san->critical);
+  EXPECT_EQ(leaf.subject_alt_names().uris, std::vector<std::string>{"urn:enarx:keep:kvm:kvm"});
+}
+
+// The attack: with allow_insecure, a KVM CSR with empty evidence asked for another user's
+// private repository and got a certificate naming it. Names need a known runtime.
+TEST_F(PipelineTest, WorkloadNamesNeedAKnownRuntime) {
+  auto steward = make(insecure_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.uris = {"slug://localhost:8443/alice/secret"};
+  auto r = steward->handle(kPkcs10, kvm_csr(key, sans));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.identity.unknown_runtime") << body_text(r);
+  // The same keep without names is certified (attested, insecure, nameless).
+  EXPECT_EQ(steward->handle(kPkcs10, kvm_csr(key)).status, 200);
+}
+
+TEST_F(PipelineTest, OnlyDocumentedUriFormsAreAccepted) {
+  auto steward = make(any_measurement_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  const std::string hex64(64, 'c');
+  const std::vector<std::vector<std::string>> refused = {
+      {"https://drawbridge.example/alice/app/1.0.0"},
+      {"urn:example:x"},
+      {"slug://drawbridge.example/alice/app:1.0.0@sha-256:" + hex64},  // digest pin inside the slug
+      {"SLUG://drawbridge.example/alice/app:1.0.0"},                    // not as written by enarx
+      {"slug://drawbridge.example/alice/app:1.0.0", "slug://drawbridge.example/bob/app:1.0.0"},
+      {"urn:enarx:workload-digest:sha-256:" + hex64.substr(1)},
+      {"urn:enarx:workload-digest:md5:" + hex64.substr(0, 32)},
+      {"urn:enarx:workload-digest:sha-256:" + std::string(64, 'C')},
+      {"urn:enarx:signer:sha-256:" + hex64 + "00"},
+      {"urn:enarx:keep:snp:" + hex64},  // steward's own name
+  };
+  for (const auto& uris : refused) {
+    SubjectAltNames sans;
+    sans.uris = uris;
+    auto r = steward->handle(kPkcs10, kvm_csr(key, sans));
+    EXPECT_EQ(r.status, 400) << uris.front();
+    EXPECT_EQ(r.code, "steward.csr.san_uri") << uris.front() << ": " << body_text(r);
+  }
+  EXPECT_EQ(steward->handle(kPkcs10, kvm_csr(key, workload_names())).status, 200);
+}
+
+TEST_F(PipelineTest, DnsNamesNeedAGrant) {
+  // KVM has no measurement, so no [[identity.dns]] grant can name it.
+  auto steward = make(any_measurement_policy());
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.dns = {"steward.example.com"};
+  auto r = steward->handle(kPkcs10, kvm_csr(key, sans));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.csr.san_dns_not_allowed") << body_text(r);
+}
+
+TEST_F(PipelineTest, IdentityPolicyIsChecked) {
+  const auto code = [](const std::string& toml) {
+    try {
+      Policy::parse(toml);
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(code("[identity]\nany_measurement = 1\n"), "steward.policy.type");
+  EXPECT_EQ(code("[identity]\nunknown = true\n"), "steward.policy.unknown_key");
+  EXPECT_EQ(code("[[identity.dns]]\nplatform = \"snp\"\nnames = [\"a.example\"]\n"),
+            "steward.policy.dns_grant");  // neither measurement nor signer
+  EXPECT_EQ(code("[[identity.dns]]\nplatform = \"kvm\"\nmeasurement = \"ab\"\nnames = [\"a.example\"]\n"),
+            "steward.policy.dns_grant");
+  EXPECT_EQ(code("[[identity.dns]]\nplatform = \"snp\"\nmeasurement = \"ab\"\nnames = [\"*.*.example\"]\n"),
+            "steward.policy.dns_grant");
+  EXPECT_EQ(code("[[identity.dns]]\nplatform = \"snp\"\nmeasurement = \"AB\"\nnames = [\"*.Example.com\"]\n"),
+            "accepted");
+  // The identity table is part of the policy digest certificates record.
+  EXPECT_NE(Policy::parse("[identity]\nany_measurement = true\n").digest, Policy::parse("").digest);
 }
 
 TEST_F(PipelineTest, ExtraDnsSansFromPolicy) {
@@ -314,11 +408,11 @@ TEST_F(PipelineTest, ObserverSeesOutcomes) {
 TEST_F(PipelineTest, AuditLogRecordsDecisions) {
   TempDir dir("steward-audit");
   auto audit = std::make_shared<AuditLog>(dir.path() / "audit.log", 0, clock_);
-  auto steward = make(insecure_policy());
+  auto steward = make(any_measurement_policy());
   steward->set_audit_log(audit);
   auto key = PrivateKey::generate(KeyType::EcP256);
   SubjectAltNames sans;
-  sans.uris = {"urn:example:x"};
+  sans.uris = {"slug://drawbridge.example/alice/app:1.0.0"};
   auto ok = steward->handle(kPkcs10, kvm_csr(key, sans));
   ASSERT_EQ(ok.status, 200);
   steward->handle(kPkcs10, CsrBuilder().build_der(key));
@@ -330,7 +424,8 @@ TEST_F(PipelineTest, AuditLogRecordsDecisions) {
   EXPECT_EQ(first["decision"], "issued");
   EXPECT_EQ(first["serial"], pkipath(ok)[1].serial_hex());
   EXPECT_EQ(first["platform"], "kvm");
-  EXPECT_EQ(first["sans"][0], "URI:urn:example:x");
+  EXPECT_EQ(first["sans"][0], "URI:slug://drawbridge.example/alice/app:1.0.0");
+  EXPECT_EQ(first["names_allowed_by"], "identity.any_measurement");
   EXPECT_EQ(first["ts"], "2026-11-23T10:00:00Z");
   EXPECT_EQ(second["decision"], "rejected");
   EXPECT_EQ(second["code"], "steward.csr.no_evidence");

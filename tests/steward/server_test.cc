@@ -14,7 +14,9 @@
 
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "core/file.h"
 #include "steward/server.h"
+#include "steward/service.h"
 #include "test_util.h"
 
 namespace enarx::steward {
@@ -73,7 +75,8 @@ struct Running {
   std::unique_ptr<net::HttpServer> server;
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   std::string base;
-  std::string ca_pem;
+  std::string ca_pem;  // steward's HTTPS CA (not its keep CA)
+  std::unique_ptr<TempDir> state;
 };
 
 constexpr std::size_t kMaxBody = 64 * 1024;
@@ -82,9 +85,9 @@ std::unique_ptr<Running> start(bool tls = true) {
   auto r = std::make_unique<Running>();
   const auto now = std::chrono::system_clock::now();
   r->steward = std::make_unique<Steward>(
-      make_ca(now), Policy::parse("[issuance]\nallow_insecure = true\nmax_bundle_size = 4\n"));
+      make_ca(now), Policy::parse("[issuance]\nallow_insecure = true\nmax_bundle_size = 4\n"
+                                  "[identity]\nany_measurement = true\n"));
   r->steward->register_verifier(std::make_unique<GatedKvmVerifier>(r->gate));
-  r->ca_pem = r->steward->ca().certificate().to_pem();
   net::ServerConfig cfg;
   cfg.address = "127.0.0.1";
   cfg.port = 0;
@@ -92,21 +95,10 @@ std::unique_ptr<Running> start(bool tls = true) {
   cfg.worker_threads = 2;
   cfg.shutdown_grace = std::chrono::milliseconds(20'000);
   if (tls) {
-    // As steward's service does without --tls-cert: a server certificate from its own CA.
-    auto key = PrivateKey::generate(KeyType::EcP256);
-    SubjectAltNames sans;
-    sans.ips = {"127.0.0.1"};
-    auto cert = CertificateBuilder()
-                    .subject({{"CN", "127.0.0.1"}})
-                    .public_key(key.public_key())
-                    .validity(now - std::chrono::hours(1), now + std::chrono::hours(1))
-                    .extended_key_usage({"serverAuth"})
-                    .subject_alt_names(sans)
-                    .sign(r->steward->ca().key(), &r->steward->ca().certificate());
-    net::TlsServerConfig t;
-    t.cert_chain_pem = cert.to_pem();
-    t.key_pem = key.to_pem_pkcs8();
-    cfg.tls = t;
+    // As steward's service does without --tls-cert: a development HTTPS CA of its own.
+    r->state = std::make_unique<TempDir>("steward-server-test");
+    cfg.tls = development_https(r->state->path(), "Test Steward", {"127.0.0.1"}, *system_clock());
+    r->ca_pem = read_text_file(r->state->path() / "tls" / "ca.crt");
   } else {
     cfg.allow_plaintext = true;
   }
@@ -123,7 +115,7 @@ net::ClientOptions client_options(const Running& s) {
   net::ClientOptions opts;
   opts.max_retries = 0;
   opts.timeout = 60s;
-  opts.tls.ca_pem = s.ca_pem;  // the steward CA and nothing else
+  opts.tls.ca_pem = s.ca_pem;  // steward's HTTPS CA and nothing else
   return opts;
 }
 
@@ -173,7 +165,7 @@ TEST(Server, PostPkcs10IssuesOverHttps) {
   net::HttpClient client(client_options(*s));
   auto key = PrivateKey::generate(KeyType::EcP256);
   SubjectAltNames sans;
-  sans.uris = {"https://drawbridge.example/alice/app/1.0.0"};
+  sans.uris = {"slug://drawbridge.example/alice/app:1.0.0"};
   auto r = client.post(s->base + "/", std::string(as_string(kvm_csr(key, sans))),
                        content_type(kPkcs10));
   ASSERT_EQ(r.status, 200) << r.body;
@@ -183,7 +175,8 @@ TEST(Server, PostPkcs10IssuesOverHttps) {
   ASSERT_EQ(chain.size(), 2u);
   EXPECT_EQ(chain[0], s->steward->ca().certificate());
   expect_issued_for(chain[1], chain[0], key);
-  EXPECT_EQ(chain[1].subject_alt_names().uris, sans.uris);
+  EXPECT_EQ(chain[1].subject_alt_names().uris,
+            (std::vector<std::string>{sans.uris[0], "urn:enarx:keep:kvm:kvm"}));
   // Parameters and case in the media type are ignored.
   auto r2 = client.post(s->base + "/", std::string(as_string(kvm_csr(key))),
                         content_type("Application/PKCS10; charset=binary"));
@@ -375,6 +368,47 @@ TEST(Server, RunReturnsAfterRequestStop) {
   s->server->request_stop();
   ASSERT_EQ(runner.wait_for(30s), std::future_status::ready) << "run() did not return";
   runner.get();
+}
+
+// Steward's HTTPS certificate does not come from the CA that signs keeps: a client trusting
+// the keep CA does not trust steward, so no keep certificate can pass for steward.
+TEST(Server, HttpsCertificateIsNotFromTheKeepCa) {
+  auto s = start();
+  net::ClientOptions opts = client_options(*s);
+  EXPECT_EQ(net::HttpClient(opts).get(s->base + "/healthz").status, 200);
+  opts.tls.ca_pem = s->steward->ca().certificate().to_pem();
+  try {
+    net::HttpClient(opts).get(s->base + "/healthz");
+    ADD_FAILURE() << "the keep CA vouched for steward's HTTPS";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "http.tls") << e.what();
+  }
+  // The development HTTPS CA is kept: a restart serves a certificate from the same CA.
+  const auto again = development_https(s->state->path(), "Test Steward", {"127.0.0.1"}, *system_clock());
+  EXPECT_NE(again.cert_chain_pem.find(Certificate::from_pem(s->ca_pem).to_pem()), std::string::npos);
+}
+
+TEST(Server, ConfiguredHttpsCertificateFromTheKeepCaIsRefused) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ca = make_ca(now);
+  const auto key = PrivateKey::generate(KeyType::EcP256);
+  const auto cert = CertificateBuilder()
+                        .subject({{"CN", "steward.example.com"}})
+                        .public_key(key.public_key())
+                        .validity(now - std::chrono::hours(1), now + std::chrono::hours(1))
+                        .extended_key_usage({"serverAuth"})
+                        .sign(ca.key(), &ca.certificate());
+  net::TlsServerConfig tls;
+  tls.cert_chain_pem = cert.to_pem() + ca.certificate().to_pem();
+  tls.key_pem = key.to_pem_pkcs8();
+  try {
+    refuse_keep_ca_https(tls, ca);
+    ADD_FAILURE() << "an HTTPS certificate from the keep CA was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "steward.tls.keep_ca") << e.what();
+  }
+  TempDir dir("steward-https");
+  EXPECT_NO_THROW(refuse_keep_ca_https(development_https(dir.path(), "x", {"localhost"}, *system_clock()), ca));
 }
 
 TEST(Server, PlainHttpWhenConfigured) {

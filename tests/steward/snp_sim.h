@@ -19,6 +19,7 @@
 namespace enarx::steward::testing {
 
 struct SnpSim {
+  static constexpr std::string_view kCrlUrl = "https://kdsintf.amd.com/vcek/v1/Milan/crl";
   PrivateKey ark_key, ask_key, vcek_key;
   Certificate ark, ask, vcek;
   Crl crl;  // empty CRL from the ARK
@@ -51,6 +52,7 @@ struct SnpSim {
               .validity(nb, na)
               .ca(true, 0)
               .key_usage({"keyCertSign", "cRLSign"})
+              .crl_distribution_point(kCrlUrl)  // as AMD's ASKs name the ARK's CRL
               .sign(ark_key, &ark);
     CertificateBuilder b;
     b.subject({{"CN", "SEV-VCEK"}})
@@ -121,7 +123,7 @@ struct SnpSim {
   Bytes evidence(ByteView spki_der, bool with_crl = true, bool debug = false) const {
     attest::SnpEvidence ev;
     ev.vcek_der = vcek.to_der();
-    if (with_crl) ev.crls.push_back({"https://kdsintf.amd.com/vcek/v1/Milan/crl", crl});
+    if (with_crl) ev.crls.push_back({std::string(kCrlUrl), crl});
     ev.report = report(spki_der, debug);
     return attest::encode_snp_evidence(ev);
   }

@@ -27,6 +27,8 @@ class SnpSimTest : public ::testing::Test {
     text += "[simulated]\nroots = [\"" + roots_file_.string() + "\"]\n" + extra;
     return Policy::parse(text);
   }
+  // The [snp] allow-list that makes the simulated runtime a known one.
+  std::string known_runtime() const { return "[snp]\nhash = [\"" + to_hex(sim_->measurement) + "\"]\n"; }
   std::unique_ptr<Steward> make(Policy p) {
     auto s = std::make_unique<Steward>(make_ca(now_), std::move(p), clock_);
     register_default_verifiers(*s);
@@ -47,11 +49,11 @@ nlohmann::json claims_of(const Certificate& c) {
 }
 
 TEST_F(SnpSimTest, IssuesAndChainVerifies) {
-  auto steward = make(policy());
+  auto steward = make(policy(known_runtime()));
   auto key = PrivateKey::generate(KeyType::EcP384);
   SubjectAltNames sans;
-  sans.uris = {"https://drawbridge.example/alice/web/1.0.0",
-               "urn:enarx:workload:sha-256:0123456789abcdef"};
+  sans.uris = {"slug://drawbridge.example/alice/web:1.0.0",
+               "urn:enarx:workload-digest:sha-256:" + std::string(64, 'a')};
   auto r = steward->handle(kPkcs10, sim_->csr(key, sans));
   ASSERT_EQ(r.status, 200) << body_text(r);
   auto chain = pkipath(r);
@@ -73,8 +75,13 @@ TEST_F(SnpSimTest, IssuesAndChainVerifies) {
   EXPECT_FALSE(claims["collateral"].empty());
   EXPECT_EQ(claims["collateral"][0]["kind"], "vcek");
   EXPECT_EQ(claims["collateral"][0]["sha256"], to_hex(sha256(sim_->vcek.to_der())));
+  EXPECT_EQ(claims["names_allowed_by"], "snp.hash");
   EXPECT_NE(leaf.subject().find("O=INSECURE"), std::string::npos);
-  EXPECT_EQ(leaf.subject_alt_names().uris, sans.uris);
+  const auto names = leaf.subject_alt_names().uris;
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(names[0], sans.uris[0]);
+  EXPECT_EQ(names[1], sans.uris[1]);
+  EXPECT_EQ(names[2], "urn:enarx:keep:snp:" + claims["keep_identity"].get<std::string>());
 
   // The DICE tagged evidence carries the CSR's evidence extension verbatim.
   auto dice = leaf.extension(oids::kTcgDiceTaggedEvidence);
@@ -105,7 +112,7 @@ TEST_F(SnpSimTest, IssuesAndChainVerifies) {
   EXPECT_NE(out.find("TLS Web Server Authentication"), std::string::npos);
   EXPECT_NE(out.find("TLS Web Client Authentication"), std::string::npos);
   EXPECT_NE(out.find("CA:FALSE"), std::string::npos);
-  EXPECT_NE(out.find("URI:https://drawbridge.example/alice/web/1.0.0"), std::string::npos);
+  EXPECT_NE(out.find("URI:slug://drawbridge.example/alice/web:1.0.0"), std::string::npos);
   EXPECT_NE(out.find("2.23.133.5.4.9"), std::string::npos);
   EXPECT_NE(out.find(std::string(oids::kAttestedClaims)), std::string::npos);
   EXPECT_NE(out.find("X509v3 Subject Key Identifier"), std::string::npos);
@@ -157,6 +164,131 @@ TEST_F(SnpSimTest, PolicyMeasurementAllowList) {
   auto r = no->handle(kPkcs10, sim_->csr(key));
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.code, "snp.policy.measurement_not_allowed") << body_text(r);
+}
+
+// "An empty allow-list means no identity, never any": a genuine-looking runtime that no
+// allow-list names gets no workload names, and with [snp] hash listing it, it does.
+TEST_F(SnpSimTest, WorkloadNamesOnlyForAnAllowListedRuntime) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  SubjectAltNames sans;
+  sans.uris = {"slug://drawbridge.example/alice/secret:1.0.0"};
+  auto unknown = make(policy());
+  auto r = unknown->handle(kPkcs10, sim_->csr(key, sans));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "steward.identity.unknown_runtime") << body_text(r);
+  EXPECT_EQ(unknown->handle(kPkcs10, sim_->csr(key)).status, 200);  // nameless: fine
+
+  auto known = make(policy(known_runtime()));
+  EXPECT_EQ(known->handle(kPkcs10, sim_->csr(key, sans)).status, 200);
+  // The signer allow-list admits by AUTHOR_KEY_DIGEST; our simulated launch has none, so a
+  // signer list that does not name it refuses the evidence outright.
+  auto by_signer = make(policy("[snp]\nsigner = [\"" + std::string(96, 'b') + "\"]\n"));
+  EXPECT_EQ(by_signer->handle(kPkcs10, sim_->csr(key, sans)).status, 400);
+
+  // The loud opt-in: names for any runtime, marked insecure with the reason.
+  auto any = make(policy("[identity]\nany_measurement = true\n"));
+  auto ra = any->handle(kPkcs10, sim_->csr(key, sans));
+  ASSERT_EQ(ra.status, 200) << body_text(ra);
+  const auto claims = claims_of(pkipath(ra)[1]);
+  EXPECT_EQ(claims["names_allowed_by"], "identity.any_measurement");
+  EXPECT_NE(claims["insecure_reason"].get<std::string>().find("identity.any_measurement"), std::string::npos);
+}
+
+TEST_F(SnpSimTest, DnsNamesOnlyAsGrantedToTheMeasurement) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const std::string m = to_hex(sim_->measurement);
+  auto steward = make(policy(known_runtime() + "[[identity.dns]]\nplatform = \"snp\"\nmeasurement = \"" + m +
+                             "\"\nnames = [\"*.keeps.example.com\", \"web.example.com\"]\n"
+                             "[[identity.dns]]\nplatform = \"snp\"\nmeasurement = \"" + std::string(96, 'b') +
+                             "\"\nnames = [\"steward.example.com\"]\n"));
+  const auto ask = [&](std::vector<std::string> dns) {
+    SubjectAltNames sans;
+    sans.dns = std::move(dns);
+    return steward->handle(kPkcs10, sim_->csr(key, sans));
+  };
+  EXPECT_EQ(ask({"web.example.com"}).status, 200);
+  EXPECT_EQ(ask({"a1.keeps.example.com", "WEB.example.com"}).status, 200);
+  for (const std::vector<std::string>& refused :
+       {std::vector<std::string>{"steward.example.com"},  // granted to another measurement
+        {"a.b.keeps.example.com"},                        // the wildcard is one label
+        {"keeps.example.com"},
+        {"*.keeps.example.com"},                          // a keep asks for names, not patterns
+        {"web.example.com", "other.example.com"}}) {
+    auto r = ask(refused);
+    EXPECT_EQ(r.status, 400) << refused.back();
+    EXPECT_EQ(r.code, "steward.csr.san_dns_not_allowed") << body_text(r);
+  }
+}
+
+// The attack: one self-made CRL in the evidence used to switch steward's own (revoking) CRL
+// off. Every supplied CRL must come from a trusted AMD key, and steward's cache always applies.
+TEST_F(SnpSimTest, ACrlFromAnyoneElseIsRefused) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto mallory = PrivateKey::generate(KeyType::EcP384);
+  ossl::X509CrlPtr c(X509_CRL_new());
+  X509_CRL_set_version(c.get(), 1);
+  ossl::X509NamePtr name(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("ARK-Mallory"), -1, -1, 0);
+  X509_CRL_set_issuer_name(c.get(), name.get());
+  ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(now_)));
+  X509_CRL_set1_lastUpdate(c.get(), t.get());
+  X509_CRL_sign(c.get(), mallory.get(), EVP_sha384());
+  attest::SnpEvidence ev;
+  ev.vcek_der = sim_->vcek.to_der();
+  ev.crls = {{"https://kdsintf.amd.com/vcek/v1/Milan/crl", Crl(std::move(c))}};
+  ev.report = sim_->report(key.public_key().spki_der());
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kSnpEvidence), false, attest::encode_snp_evidence(ev)});
+  auto r = steward->handle(kPkcs10, b.build_der(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.crl.unknown_issuer") << body_text(r);
+}
+
+TEST_F(SnpSimTest, StewardsOwnCrlAppliesWhateverTheClientSends) {
+  // Steward's AMD cache holds a newer ARK CRL revoking the ASK; the client sends the older,
+  // empty one (a genuine ARK signature, so it verifies).
+  const auto cache = dir_.path() / "amd";
+  std::filesystem::create_directories(cache);
+  ossl::X509CrlPtr c(X509_CRL_new());
+  X509_CRL_set_version(c.get(), 1);
+  X509_CRL_set_issuer_name(c.get(), X509_get_subject_name(sim_->ark.get()));
+  ossl::Asn1TimePtr t1(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(now_ - std::chrono::hours(1))));
+  X509_CRL_set1_lastUpdate(c.get(), t1.get());
+  X509_REVOKED* rev = X509_REVOKED_new();
+  X509_REVOKED_set_serialNumber(rev, X509_get_serialNumber(sim_->ask.get()));
+  X509_REVOKED_set_revocationDate(rev, t1.get());
+  X509_CRL_add0_revoked(c.get(), rev);  // owned by the CRL from here
+  X509_CRL_sign(c.get(), sim_->ark_key.get(), EVP_sha384());
+  write_file_atomic(cache / "crl-Milan.der", Crl(std::move(c)).to_der());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  auto with_cache = Policy::parse("[issuance]\nallow_insecure = true\namd_collateral_dir = \"" + cache.string() +
+                                  "\"\n[simulated]\nroots = [\"" + roots_file_.string() + "\"]\n");
+  auto s2 = make(with_cache);
+  auto r = s2->handle(kPkcs10, sim_->csr(key));  // evidence carries the older, empty CRL
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "snp.crl.revoked") << body_text(r);
+  // Without any CRL from the client, require_crl is on by default where steward has a cache.
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kSnpEvidence), false,
+                            sim_->evidence(key.public_key().spki_der(), /*with_crl=*/false)});
+  EXPECT_EQ(s2->handle(kPkcs10, b.build_der(key)).code, "snp.crl.revoked");
+}
+
+TEST_F(SnpSimTest, CrlLabelMustBeTheDistributionPoint) {
+  auto steward = make(policy());
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  for (const std::string label : {"https://evil.example/crl", "", "https://kdsintf.amd.com/vcek/v1/Genoa/crl"}) {
+    attest::SnpEvidence ev;
+    ev.vcek_der = sim_->vcek.to_der();
+    ev.crls = {{label, sim_->crl}};
+    ev.report = sim_->report(key.public_key().spki_der());
+    CsrBuilder b;
+    b.add_extension(Extension{std::string(oids::kSnpEvidence), false, attest::encode_snp_evidence(ev)});
+    auto r = steward->handle(kPkcs10, b.build_der(key));
+    EXPECT_EQ(r.status, 400) << label;
+    EXPECT_EQ(r.code, "snp.crl.bad_url") << body_text(r);
+  }
 }
 
 TEST_F(SnpSimTest, BundleForOneKeep) {

@@ -62,8 +62,8 @@ class TdxSim : public ::testing::Test {
     td.report_data = report_data;
     attest::TdxEvidence ev;
     ev.quote = sim_->tdx_quote(td);
-    ev.crls = {{"https://sim.example/root.crl", sim_->root_crl()},
-               {"https://sim.example/pckca.crl", sim_->pck_ca_crl()}};
+    ev.crls = {{std::string(dcap::kSimulatedRootCrlUrl), sim_->root_crl()},
+               {std::string(dcap::kSimulatedPckCrlUrl), sim_->pck_ca_crl()}};
     ev.tcb = attest::TcbPackage{{sim_->tcb_signer(), sim_->root()},
                                 to_bytes(sim_->tcb_info_document(true))};
     ev.qe_identity = to_bytes(sim_->qe_identity_document(true));

@@ -177,22 +177,22 @@ TEST(VerifyPeer, MissingOrBrokenClaims) {
 }
 
 TEST(WorkloadIdentity, RoundTripAndAmbiguity) {
-  verify::WorkloadIdentity id;
-  id.slug = drawbridge::parse_slug("host.example/u/r:1.2.3");
+  identity::WorkloadIdentity id;
+  id.slug = identity::parse_slug("host.example/u/r:1.2.3");
   id.digest = "sha-384:" + std::string(96, 'e');
   id.signer = kSigner;
-  auto back = verify::WorkloadIdentity::from_uris(id.to_uris());
+  auto back = identity::WorkloadIdentity::from_uris(id.to_uris());
   EXPECT_EQ(back.slug, id.slug);
   EXPECT_EQ(back.digest, id.digest);
   EXPECT_EQ(back.signer, id.signer);
   EXPECT_EQ(code_of([] {
-              verify::WorkloadIdentity::from_uris({"slug://a/b:1.0.0", "slug://a/c:1.0.0"});
+              identity::WorkloadIdentity::from_uris({"slug://a/b:1.0.0", "slug://a/c:1.0.0"});
             }),
             "identity.ambiguous");
-  EXPECT_EQ(code_of([] { verify::WorkloadIdentity::from_uris({"urn:enarx:signer:sha-256:XYZ"}); }),
+  EXPECT_EQ(code_of([] { identity::WorkloadIdentity::from_uris({"urn:enarx:signer:sha-256:XYZ"}); }),
             "identity.malformed");
   // Unrelated URIs are ignored.
-  EXPECT_FALSE(verify::WorkloadIdentity::from_uris({"https://example.com"}).slug);
+  EXPECT_FALSE(identity::WorkloadIdentity::from_uris({"https://example.com"}).slug);
 }
 
 }  // namespace

@@ -136,6 +136,14 @@ bool common_key(CommonPolicy& p, const std::string& section, const std::string& 
     p.require_tcb_info = boolean(v, section, key);
   } else if (key == "collateral_grace_seconds") {
     p.collateral_grace = std::chrono::seconds(integer(v, section, key, 0, 10LL * 365 * 86400));
+  } else if (key == "min_tcb_evaluation_data_number") {
+    p.min_tcb_evaluation_data_number = integer(v, section, key, 0, 1LL << 32);
+  } else if (key == "tcb_info_max_age_seconds") {
+    p.tcb_info_max_age = std::chrono::seconds(integer(v, section, key, 1, 10LL * 365 * 86400));
+  } else if (key == "qe_identity_max_age_seconds") {
+    p.qe_identity_max_age = std::chrono::seconds(integer(v, section, key, 1, 10LL * 365 * 86400));
+  } else if (key == "crl_max_age_seconds") {
+    p.crl_max_age = std::chrono::seconds(integer(v, section, key, 1, 10LL * 365 * 86400));
   } else {
     return false;
   }
@@ -155,6 +163,10 @@ VerifyOptions CommonPolicy::verify_options(TimePoint at) const {
   o.require_crls = require_crls;
   o.require_qe_identity = require_qe_identity;
   o.require_tcb_info = require_tcb_info;
+  o.min_tcb_evaluation_data_number = min_tcb_evaluation_data_number;
+  o.tcb_info_max_age = tcb_info_max_age;
+  o.qe_identity_max_age = qe_identity_max_age;
+  o.crl_max_age = crl_max_age;
   return o;
 }
 

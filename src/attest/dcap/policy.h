@@ -32,6 +32,10 @@ struct CommonPolicy {
   bool require_qe_identity = true;  // Enarx-compatible configs (its CSRs carry none) set false
   bool require_tcb_info = true;
   std::chrono::seconds collateral_grace{0};  // accept collateral this long past nextUpdate
+  // Replay bounds (unset = none; docs/attest-dcap.md): minimum tcbEvaluationDataNumber of TCB
+  // info and QE identity, and maximum ages since issueDate / thisUpdate.
+  std::optional<std::int64_t> min_tcb_evaluation_data_number;
+  std::optional<std::chrono::seconds> tcb_info_max_age, qe_identity_max_age, crl_max_age;
 
   VerifyOptions verify_options(TimePoint at) const;
 };

@@ -43,8 +43,10 @@ std::string upper_hex(ByteView b) {
 
 Certificate issue(const std::string& cn, const PrivateKey& key, const PrivateKey& issuer_key,
                   const Certificate* issuer, bool ca, std::optional<int> path_len,
-                  const SimulationOptions& o, std::vector<Extension> extra = {}) {
+                  const SimulationOptions& o, std::string_view crl_url, std::vector<Extension> extra = {}) {
   CertificateBuilder b;
+  // Like Intel's certificates, each names where its issuer's CRL is (Enarx CrlList labels).
+  if (!crl_url.empty()) b.crl_distribution_point(crl_url);
   b.subject({{"CN", cn}, {"O", "Enarx simulation"}})
       .public_key(key.public_key())
       .validity(o.not_before, o.not_after)
@@ -90,8 +92,9 @@ SimulatedPlatform::SimulatedPlatform(SimulationOptions o) : options_(std::move(o
   pck_key_ = PrivateKey::generate(KeyType::EcP256);
   tcb_signer_key_ = PrivateKey::generate(KeyType::EcP256);
   att_key_ = PrivateKey::generate(KeyType::EcP256);
-  root_ = issue("Simulated SGX Root CA", root_key_, root_key_, nullptr, true, 1, options_);
-  pck_ca_ = issue("Simulated SGX PCK Platform CA", pck_ca_key_, root_key_, &root_, true, 0, options_);
+  root_ = issue("Simulated SGX Root CA", root_key_, root_key_, nullptr, true, 1, options_, "");
+  pck_ca_ = issue("Simulated SGX PCK Platform CA", pck_ca_key_, root_key_, &root_, true, 0, options_,
+                  kSimulatedRootCrlUrl);
   PckExtension ext;
   ext.ppid = Bytes(16, 0x77);
   ext.tcb_components = options_.tcb_components;
@@ -101,9 +104,9 @@ SimulatedPlatform::SimulatedPlatform(SimulationOptions o) : options_(std::move(o
   ext.fmspc = options_.fmspc;
   ext.sgx_type = 1;
   pck_ = issue("Simulated SGX PCK Certificate", pck_key_, pck_ca_key_, &pck_ca_, false, std::nullopt,
-               options_, {Extension{kSgxExtensionOid, false, encode_pck_extension(ext)}});
+               options_, kSimulatedPckCrlUrl, {Extension{kSgxExtensionOid, false, encode_pck_extension(ext)}});
   tcb_signer_ = issue("Simulated SGX TCB Signing", tcb_signer_key_, root_key_, &root_, false,
-                      std::nullopt, options_);
+                      std::nullopt, options_, kSimulatedRootCrlUrl);
 }
 
 SimulatedPlatform::SimulatedPlatform(SimulationOptions o, SimulatedPki pki)

@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attest/dcap/collateral.h"
@@ -32,6 +33,11 @@ struct SgxEnclaveFields {
   Bytes config_id = Bytes(64, 0);
   Bytes report_data = Bytes(64, 0);
 };
+
+// Where the simulated certificates say their issuers' CRLs are; clients label CrlList entries
+// with these (steward checks labels against the distribution points).
+inline constexpr std::string_view kSimulatedRootCrlUrl = "https://simulated.invalid/sgx/root.crl";
+inline constexpr std::string_view kSimulatedPckCrlUrl = "https://simulated.invalid/sgx/pckcrl?ca=platform";
 
 struct TdFields {
   Bytes tee_tcb_svn = {5, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -63,6 +63,46 @@ AKVTqOkt59+co0O3m3hC+v5Fb00FjYWcgeu3EijOULo5
 -----END CERTIFICATE-----
 )PEM";
 
+// Intel SGX PCK Processor CA (signed by the Intel SGX Root CA; valid until 2033-05-21).
+constexpr const char* kPckProcessorCaSha256 = "13b2dccef8fc4ec977ee5249743b0f758ebd1e28d768b2e1e12bc348adaa09fb";
+constexpr const char* kPckProcessorCaPem = R"PEM(-----BEGIN CERTIFICATE-----
+MIICmDCCAj6gAwIBAgIVANDoqtp11/kuSReYPHsUZdDV8llNMAoGCCqGSM49BAMC
+MGgxGjAYBgNVBAMMEUludGVsIFNHWCBSb290IENBMRowGAYDVQQKDBFJbnRlbCBD
+b3Jwb3JhdGlvbjEUMBIGA1UEBwwLU2FudGEgQ2xhcmExCzAJBgNVBAgMAkNBMQsw
+CQYDVQQGEwJVUzAeFw0xODA1MjExMDUwMTBaFw0zMzA1MjExMDUwMTBaMHExIzAh
+BgNVBAMMGkludGVsIFNHWCBQQ0sgUHJvY2Vzc29yIENBMRowGAYDVQQKDBFJbnRl
+bCBDb3Jwb3JhdGlvbjEUMBIGA1UEBwwLU2FudGEgQ2xhcmExCzAJBgNVBAgMAkNB
+MQswCQYDVQQGEwJVUzBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABL9q+NMp2IOg
+tdl1bk/uWZ5+TGQm8aCi8z78fs+fKCQ3d+uDzXnVTAT2ZhDCifyIuJwvN3wNBp9i
+HBSSMJMJrBOjgbswgbgwHwYDVR0jBBgwFoAUImUM1lqdNInzg7SVUr9QGzknBqww
+UgYDVR0fBEswSTBHoEWgQ4ZBaHR0cHM6Ly9jZXJ0aWZpY2F0ZXMudHJ1c3RlZHNl
+cnZpY2VzLmludGVsLmNvbS9JbnRlbFNHWFJvb3RDQS5kZXIwHQYDVR0OBBYEFNDo
+qtp11/kuSReYPHsUZdDV8llNMA4GA1UdDwEB/wQEAwIBBjASBgNVHRMBAf8ECDAG
+AQH/AgEAMAoGCCqGSM49BAMCA0gAMEUCIQCJgTbtVqOyZ1m3jqiAXM6QYa6r5sWS
+4y/G7y8uIJGxdwIgRqPvBSKzzQagBLQq5s5A70pdoiaRJ8z/0uDz4NgV91k=
+-----END CERTIFICATE-----
+)PEM";
+
+// Intel SGX PCK Platform CA (signed by the Intel SGX Root CA; valid until 2033-05-21).
+constexpr const char* kPckPlatformCaSha256 = "22eb770dca215b607b5ccfc21a672b1da5cc660b1ad0365020567979edcaa0e1";
+constexpr const char* kPckPlatformCaPem = R"PEM(-----BEGIN CERTIFICATE-----
+MIICljCCAj2gAwIBAgIVAJVvXc29G+HpQEnJ1PQzzgFXC95UMAoGCCqGSM49BAMC
+MGgxGjAYBgNVBAMMEUludGVsIFNHWCBSb290IENBMRowGAYDVQQKDBFJbnRlbCBD
+b3Jwb3JhdGlvbjEUMBIGA1UEBwwLU2FudGEgQ2xhcmExCzAJBgNVBAgMAkNBMQsw
+CQYDVQQGEwJVUzAeFw0xODA1MjExMDUwMTBaFw0zMzA1MjExMDUwMTBaMHAxIjAg
+BgNVBAMMGUludGVsIFNHWCBQQ0sgUGxhdGZvcm0gQ0ExGjAYBgNVBAoMEUludGVs
+IENvcnBvcmF0aW9uMRQwEgYDVQQHDAtTYW50YSBDbGFyYTELMAkGA1UECAwCQ0Ex
+CzAJBgNVBAYTAlVTMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAENSB/7t21lXSO
+2Cuzpxw74eJB72EyDGgW5rXCtx2tVTLq6hKk6z+UiRZCnqR7psOvgqFeSxlmTlJl
+eTmi2WYz3qOBuzCBuDAfBgNVHSMEGDAWgBQiZQzWWp00ifODtJVSv1AbOScGrDBS
+BgNVHR8ESzBJMEegRaBDhkFodHRwczovL2NlcnRpZmljYXRlcy50cnVzdGVkc2Vy
+dmljZXMuaW50ZWwuY29tL0ludGVsU0dYUm9vdENBLmRlcjAdBgNVHQ4EFgQUlW9d
+zb0b4elAScnU9DPOAVcL3lQwDgYDVR0PAQH/BAQDAgEGMBIGA1UdEwEB/wQIMAYB
+Af8CAQAwCgYIKoZIzj0EAwIDRwAwRAIgXsVki0w+i6VYGW3UF/22uaXe0YJDj1Ue
+nA+TjD1ai5cCICYb1SAmD5xkfTVpvo4UoyiSYxrDWLmUR4CI9NKyfPN+
+-----END CERTIFICATE-----
+)PEM";
+
 }  // namespace
 
 const Certificate& intel_sgx_root_ca() {
@@ -78,6 +118,21 @@ const Certificate& intel_sgx_root_ca() {
 const std::vector<Certificate>& intel_tcb_signing_certs() {
   static const std::vector<Certificate> certs = {Certificate::from_pem(kTcbSigning2018Pem),
                                                  Certificate::from_pem(kTcbSigning2025Pem)};
+  return certs;
+}
+
+const std::vector<Certificate>& intel_pck_ca_certs() {
+  static const std::vector<Certificate> certs = [] {
+    std::vector<Certificate> out;
+    for (auto [pem, sha] : {std::pair{kPckProcessorCaPem, kPckProcessorCaSha256},
+                            std::pair{kPckPlatformCaPem, kPckPlatformCaSha256}}) {
+      Certificate c = Certificate::from_pem(pem);
+      require(to_hex(c.fingerprint_sha256()) == sha && c.signed_by(intel_sgx_root_ca().public_key()),
+              "dcap.trust.pinned_root_mismatch", "an embedded Intel PCK CA certificate was altered");
+      out.push_back(std::move(c));
+    }
+    return out;
+  }();
   return certs;
 }
 

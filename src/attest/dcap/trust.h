@@ -19,6 +19,10 @@ inline constexpr const char* kIntelSgxRootCaSha256 =
 const Certificate& intel_sgx_root_ca();
 // Intel SGX TCB Signing certificates: 2018-05-21..2025-05-21 and 2025-05-06..2032-05-06.
 const std::vector<Certificate>& intel_tcb_signing_certs();
+// Intel SGX PCK Processor CA and PCK Platform CA (2018-05-21..2033-05-21), pinned by fingerprint
+// and checked against the root: the issuers of the PCK CRLs an Enarx client sends, including the
+// one its own PCK does not chain to.
+const std::vector<Certificate>& intel_pck_ca_certs();
 
 struct TrustAnchor {
   Certificate cert;

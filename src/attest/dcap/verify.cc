@@ -35,8 +35,18 @@ std::string map_chain_code(const std::string& x509_code, const std::string& pref
   return prefix + (it != names.end() ? it->second : std::string("invalid"));
 }
 
-// Applies every CRL issued by path[i+1] to path[i] (path = leaf .. anchor). Verifies each
-// relevant CRL's signature and freshness. Returns the validity window the result depends on.
+// Which CRL is newer: a higher cRLNumber, or on a tie (or without numbers) a later thisUpdate.
+bool newer_crl(const Crl& a, const Crl& b) {
+  const auto na = a.number(), nb = b.number();
+  if (na && nb && *na != *nb) return *na > *nb;
+  return a.this_update() > b.this_update();
+}
+
+// For each certificate path[i] (path = leaf .. anchor), applies the newest CRL issued by
+// path[i+1] among `crls` (cRLNumber, then thisUpdate): every CRL naming that issuer must carry
+// its signature, and the newest must be fresh. An older CRL therefore can never hide a
+// revocation a newer one records, whoever supplied which. Returns the validity window the
+// result depends on.
 Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& crls,
                   const VerifyOptions& options, std::vector<CrlUse>* uses,
                   const char* leaf_revoked_code) {
@@ -44,7 +54,7 @@ Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& 
   for (std::size_t i = 0; i + 1 < path.size(); ++i) {
     const Certificate& cert = path[i];
     const Certificate& issuer = path[i + 1];
-    bool covered = false;
+    const Crl* newest = nullptr;
     for (const Crl& crl : crls) {
       if (X509_NAME_cmp(X509_CRL_get_issuer(crl.get()), X509_get_subject_name(issuer.get())) != 0) {
         continue;
@@ -53,38 +63,47 @@ Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& 
         throw Error("dcap.crl.bad_signature",
                     "CRL claiming issuer " + crl.issuer() + " is not signed by that CA's key");
       }
-      const TimePoint this_update = crl.this_update();
-      const auto next_update = crl.next_update();
-      if (options.at < this_update) {
-        throw Error("dcap.crl.not_yet_valid", "CRL of " + crl.issuer() + " is not valid before " +
-                                                  when(this_update) + " (verifying at " +
-                                                  when(options.at) + ")");
-      }
-      const TimePoint until = next_update ? plus_grace(*next_update, options.collateral_grace)
-                                          : TimePoint::max();
-      if (options.at > until) {
-        throw Error("dcap.crl.expired", "CRL of " + crl.issuer() + " expired at " +
-                                            when(*next_update) + " (verifying at " +
-                                            when(options.at) + ")");
-      }
-      w.narrow(this_update, until);
-      covered = true;
-      if (uses) {
-        const Bytes der = crl.to_der();
-        const Bytes digest = sha256(der);
-        if (std::none_of(uses->begin(), uses->end(),
-                         [&](const CrlUse& u) { return u.sha256 == digest; })) {
-          uses->push_back({crl.issuer(), crl.number(), digest});
-        }
-      }
-      if (crl.is_revoked(cert)) {
-        throw Error(i == 0 ? leaf_revoked_code : "dcap.pck.ca_revoked",
-                    "certificate " + cert.subject() + " serial " + cert.serial_hex() +
-                        " is revoked by the CRL of " + crl.issuer());
+      if (!newest || newer_crl(crl, *newest)) newest = &crl;
+    }
+    if (!newest) {
+      if (options.require_crls)
+        throw Error("dcap.crl.missing", "no CRL from " + issuer.subject() + " covers " + cert.subject());
+      continue;
+    }
+    const Crl& crl = *newest;
+    const TimePoint this_update = crl.this_update();
+    const auto next_update = crl.next_update();
+    if (options.at < this_update) {
+      throw Error("dcap.crl.not_yet_valid", "CRL of " + crl.issuer() + " is not valid before " +
+                                                when(this_update) + " (verifying at " +
+                                                when(options.at) + ")");
+    }
+    TimePoint until = next_update ? plus_grace(*next_update, options.collateral_grace)
+                                  : TimePoint::max();
+    if (options.at > until) {
+      throw Error("dcap.crl.expired", "CRL of " + crl.issuer() + " expired at " +
+                                          when(*next_update) + " (verifying at " +
+                                          when(options.at) + ")");
+    }
+    if (options.crl_max_age) {
+      const TimePoint aged = plus_grace(this_update, *options.crl_max_age);
+      if (options.at > aged)
+        throw Error("dcap.crl.too_old", "the newest CRL of " + crl.issuer() + " was issued at " +
+                                            when(this_update) + ", more than the policy's crl_max_age ago");
+      until = std::min(until, aged);
+    }
+    w.narrow(this_update, until);
+    if (uses) {
+      const Bytes digest = sha256(crl.to_der());
+      if (std::none_of(uses->begin(), uses->end(),
+                       [&](const CrlUse& u) { return u.sha256 == digest; })) {
+        uses->push_back({crl.issuer(), crl.number(), digest});
       }
     }
-    if (!covered && options.require_crls) {
-      throw Error("dcap.crl.missing", "no CRL from " + issuer.subject() + " covers " + cert.subject());
+    if (crl.is_revoked(cert)) {
+      throw Error(i == 0 ? leaf_revoked_code : "dcap.pck.ca_revoked",
+                  "certificate " + cert.subject() + " serial " + cert.serial_hex() +
+                      " is revoked by the CRL of " + crl.issuer());
     }
   }
   return w;
@@ -192,7 +211,20 @@ Window verify_collateral_signature(const std::string& body, const Bytes& signatu
 
 void check_freshness(TimePoint issue, TimePoint next, const std::string& issue_text,
                      const std::string& next_text, const VerifyOptions& options,
-                     const std::string& what) {
+                     const std::string& what, std::int64_t evaluation_number,
+                     const std::optional<std::chrono::seconds>& max_age) {
+  if (options.min_tcb_evaluation_data_number &&
+      evaluation_number < *options.min_tcb_evaluation_data_number) {
+    throw Error("dcap.collateral.tcb_evaluation_too_old",
+                what + " has tcbEvaluationDataNumber " + std::to_string(evaluation_number) +
+                    ", below the policy's minimum " +
+                    std::to_string(*options.min_tcb_evaluation_data_number));
+  }
+  if (max_age && options.at > plus_grace(issue, *max_age)) {
+    throw Error("dcap.collateral.too_old", what + " was issued " + issue_text +
+                                               ", more than the policy's maximum age before " +
+                                               when(options.at));
+  }
   if (options.at < issue) {
     throw Error("dcap.collateral.not_yet_valid", what + " is issued " + issue_text +
                                                      ", after the verification time " +
@@ -217,7 +249,62 @@ std::string cache_key(std::initializer_list<ByteView> parts) {
   return std::string(d.begin(), d.end());
 }
 
+// PCS endpoints of a PCK CA's CRL ("processor" / "platform"), as PCK certificates name them.
+std::vector<std::string> pcs_pck_crl_urls(const std::string& ca) {
+  std::vector<std::string> out;
+  for (const char* v : {"v3", "v4"})
+    for (const char* suffix : {"", "&encoding=der"})
+      out.push_back(std::string("https://api.trustedservices.intel.com/sgx/certification/") + v +
+                    "/pckcrl?ca=" + ca + suffix);
+  return out;
+}
+
 }  // namespace
+
+void check_supplied_crls(const std::vector<CrlListEntry>& entries, const VerifiedQuote& verified,
+                         const TrustStore& trust) {
+  if (entries.empty()) return;
+  std::vector<Certificate> known = verified.pck_chain;
+  bool genuine = false;
+  for (const auto& a : trust.anchors) {
+    known.push_back(a.cert);
+    genuine = genuine || (!a.simulated && a.cert == intel_sgx_root_ca());
+  }
+  if (genuine) {
+    for (const auto& c : intel_pck_ca_certs()) known.push_back(c);
+    for (const auto& c : intel_tcb_signing_certs()) known.push_back(c);
+  }
+  for (const auto& e : entries) {
+    const std::string issuer = e.crl.issuer();
+    const Certificate* signer = nullptr;
+    for (const auto& c : known)
+      if (c.subject() == issuer && e.crl.signed_by(c.public_key())) signer = &c;
+    if (!signer) {
+      const bool named = std::any_of(known.begin(), known.end(),
+                                     [&](const Certificate& c) { return c.subject() == issuer; });
+      throw Error(named ? "dcap.crl.bad_signature" : "dcap.crl.unknown_issuer",
+                  "a supplied CRL names issuer " + issuer +
+                      (named ? " but is not signed by it" : ", which this verification does not know"));
+    }
+    std::vector<std::string> labels;
+    for (const auto& c : known) {
+      if (c.issuer() != issuer || c.is_self_issued()) continue;
+      if (auto dp = c.crl_distribution_point()) labels.push_back(*dp);
+    }
+    if (genuine && signer->issuer() == intel_sgx_root_ca().subject() && !signer->is_self_issued()) {
+      for (const auto& pck_ca : intel_pck_ca_certs()) {
+        if (!(pck_ca == *signer)) continue;
+        const bool processor = signer->subject_common_name().find("Processor") != std::string::npos;
+        for (auto& u : pcs_pck_crl_urls(processor ? "processor" : "platform")) labels.push_back(std::move(u));
+      }
+    }
+    const bool ok = labels.empty() ? e.url.empty()
+                                   : std::find(labels.begin(), labels.end(), e.url) != labels.end();
+    if (!ok)
+      throw Error("dcap.crl.bad_url", "the CRL of " + issuer + " is labelled \"" + e.url.substr(0, 200) +
+                                          "\", which is not a distribution point of that CA");
+  }
+}
 
 struct CachingVerifier::State {
   mutable std::mutex mu;
@@ -245,7 +332,8 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     crl_key_material.append(d.begin(), d.end());
   }
   const std::string opts_key = std::to_string(options.collateral_grace.count()) +
-                               (options.require_crls ? "R" : "r");
+                               (options.require_crls ? "R" : "r") +
+                               std::to_string(options.crl_max_age ? options.crl_max_age->count() : -1);
   PckResult pck;
   bool have_pck = false;
   std::string pck_key;
@@ -343,7 +431,8 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     const auto& t = *collateral.tcb_info;
     check_sig(t.signed_body, t.body_sha256, t.signature, "tcb_info");
     check_freshness(t.value.issue_date_tp, t.value.next_update_tp, t.value.issue_date,
-                    t.value.next_update, options, "TCB info");
+                    t.value.next_update, options, "TCB info", t.value.tcb_evaluation_data_number,
+                    options.tcb_info_max_age);
     require(t.value.id == (tdx ? "TDX" : "SGX"), "dcap.collateral.wrong_type",
             "TCB info is for " + t.value.id + " but the quote is " + (tdx ? "TDX" : "SGX"));
     require(t.value.fmspc == v.pck.fmspc, "dcap.collateral.fmspc_mismatch",
@@ -358,7 +447,8 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     const auto& q = *collateral.qe_identity;
     check_sig(q.signed_body, q.body_sha256, q.signature, "qe_identity");
     check_freshness(q.value.issue_date_tp, q.value.next_update_tp, q.value.issue_date,
-                    q.value.next_update, options, "QE identity");
+                    q.value.next_update, options, "QE identity", q.value.tcb_evaluation_data_number,
+                    options.qe_identity_max_age);
     require(q.value.id == (tdx ? "TD_QE" : "QE"), "dcap.collateral.wrong_type",
             "QE identity is " + q.value.id + " but the quote needs " + (tdx ? "TD_QE" : "QE"));
     v.qe_identity = q;

@@ -15,7 +15,9 @@
 //   outside its validity at the verification time), dcap.collateral.expired,
 //   dcap.collateral.not_yet_valid, dcap.collateral.wrong_type, dcap.collateral.fmspc_mismatch,
 //   dcap.collateral.pce_id_mismatch,
+//   dcap.collateral.tcb_evaluation_too_old, dcap.collateral.too_old (policy replay bounds),
 //   dcap.crl.bad_signature, dcap.crl.expired, dcap.crl.not_yet_valid, dcap.crl.missing,
+//   dcap.crl.too_old (per issuer only the newest CRL is applied: cRLNumber, then thisUpdate),
 //   dcap.qe_identity.*, dcap.tcb.* (see tcb.h).
 #pragma once
 
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "attest/crl_list.h"
 #include "attest/dcap/collateral.h"
 #include "attest/dcap/pck.h"
 #include "attest/dcap/quote.h"
@@ -47,6 +50,12 @@ struct VerifyOptions {
   // Without TCB info only signatures and chains are checked (no TCB status); otherwise missing
   // TCB info is an error.
   bool require_tcb_info = true;
+  // Replay bounds (all optional): a TCB info / QE identity below this tcbEvaluationDataNumber is
+  // refused (dcap.collateral.tcb_evaluation_too_old), and collateral older than its maximum age
+  // since issueDate / thisUpdate is refused (dcap.collateral.too_old, dcap.crl.too_old) even
+  // before its nextUpdate.
+  std::optional<std::int64_t> min_tcb_evaluation_data_number;
+  std::optional<std::chrono::seconds> tcb_info_max_age, qe_identity_max_age, crl_max_age;
 };
 
 struct CrlUse {
@@ -66,6 +75,19 @@ struct VerifiedQuote {
   std::vector<CrlUse> crls;  // the CRLs that were applied
   TimePoint verified_at;
 };
+
+// Checks CRLs a client supplied with its evidence (Enarx CrlList entries), after verify_quote
+// (which applied those of the verified path): each must be issued by a CA this verification
+// knows — a certificate of the verified PCK chain,
+// a trust anchor, or (with the genuine Intel root) Intel's pinned PCK Processor / Platform CA —
+// and carry that CA's signature; and its URL label must be what the issuer's certificates name
+// as CRL distribution point (for Intel's PCK CAs also their PCS endpoint, v3 or v4, with or
+// without `&encoding=der`), or empty when no such name is known. A label or a CRL a client can
+// vary freely would let equal evidence take many forms. Throws dcap.crl.unknown_issuer,
+// dcap.crl.bad_signature, dcap.crl.bad_url.
+struct VerifiedQuote;
+void check_supplied_crls(const std::vector<CrlListEntry>& entries, const VerifiedQuote& verified,
+                         const TrustStore& trust);
 
 // Verifies `quote` with `collateral`. Throws enarx::Error on the first failure.
 VerifiedQuote verify_quote(const Quote& quote, const Collateral& collateral,

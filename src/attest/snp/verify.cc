@@ -1,6 +1,7 @@
 #include "attest/snp/verify.h"
 
 #include <algorithm>
+#include <map>
 
 #include "core/crypto.h"
 #include "core/error.h"
@@ -41,7 +42,49 @@ Certificate parse_leaf(ByteView der_or_pem) {
   }
 }
 
+// Which CRL is newer: a higher cRLNumber, or on a tie (or without numbers) a later thisUpdate.
+bool newer_crl(const Crl& a, const Crl& b) {
+  const auto na = a.number(), nb = b.number();
+  if (na && nb && *na != *nb) return *na > *nb;
+  return a.this_update() > b.this_update();
+}
+
 }  // namespace
+
+const Certificate* Verifier::crl_signer(const Crl& crl) const {
+  const std::string name = crl.issuer();
+  for (const auto& root : roots_) {
+    if (root.ark.subject() == name) return &root.ark;
+    if (root.ask.subject() == name) return &root.ask;
+    if (root.asvk && root.asvk->subject() == name) return &*root.asvk;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Verifier::crl_labels(const Crl& crl) const {
+  std::vector<std::string> labels;
+  const std::string name = crl.issuer();
+  for (const auto& root : roots_) {
+    for (const Certificate* c : {&root.ark, &root.ask, root.asvk ? &*root.asvk : nullptr}) {
+      if (!c || c == &root.ark || c->issuer() != name) continue;
+      if (auto dp = c->crl_distribution_point())
+        if (std::find(labels.begin(), labels.end(), *dp) == labels.end()) labels.push_back(*dp);
+    }
+  }
+  return labels;
+}
+
+void Verifier::check_crl_label(std::string_view url, const Crl& crl) const {
+  const auto labels = crl_labels(crl);
+  const bool ok = labels.empty() ? url.empty()
+                                 : std::find(labels.begin(), labels.end(), url) != labels.end();
+  if (!ok) {
+    std::string want = labels.empty() ? "an empty URL" : labels.front();
+    for (std::size_t i = 1; i < labels.size(); ++i) want += " or " + labels[i];
+    throw Error("snp.crl.bad_url", "the CRL of " + crl.issuer() + " is labelled \"" +
+                                       std::string(url.substr(0, 200)) + "\"; expected " + want);
+  }
+}
 
 bool verify_report_signature(const Report& report, const PublicKey& key) {
   const ByteView r(report.signature_r.data(), report.signature_r.size());
@@ -73,13 +116,14 @@ std::shared_ptr<const Verifier::ChainEntry> Verifier::chain_for(
     const Bytes& vcek_der, const Collateral& collateral, const VerifyOptions&) const {
   // The cache key covers everything the cached result depends on: the leaf and the CRL set.
   std::string key = to_hex(sha256(vcek_der));
-  std::vector<Bytes> crl_ders;
-  crl_ders.reserve(collateral.crls.size());
+  std::vector<Bytes> crl_ders, local_ders;
   for (const auto& crl : collateral.crls) crl_ders.push_back(crl.to_der());
-  {
+  for (const auto& crl : collateral.local_crls) local_ders.push_back(crl.to_der());
+  for (const auto* set : {&crl_ders, &local_ders}) {
     std::vector<std::string> crl_keys;
-    for (const auto& d : crl_ders) crl_keys.push_back(to_hex(sha256(d)));
+    for (const auto& d : *set) crl_keys.push_back(to_hex(sha256(d)));
     std::sort(crl_keys.begin(), crl_keys.end());
+    key += set == &crl_ders ? "|supplied" : "|local";
     for (const auto& k : crl_keys) key += "|" + k;
   }
   {
@@ -145,36 +189,49 @@ std::shared_ptr<const Verifier::ChainEntry> Verifier::chain_for(
                     {issuer.subject_common_name(), issuer.not_before(), issuer.not_after()},
                     {root.ark.subject_common_name(), root.ark.not_before(), root.ark.not_after()}};
 
-  // CRLs: the ARK's CRL covers the ASK/ASVK; a CRL from the ASK/ASVK (if AMD ever issues one)
-  // covers the VCEK/VLEK. CRLs of other issuers (e.g. another product's) are ignored.
+  // CRLs. Every CRL, supplied or local, must come from a trusted AMD key: an ARK (covering its
+  // ASK/ASVK) or an ASK/ASVK (covering the VCEKs/VLEKs it signed), of any product. A supplied
+  // CRL from anyone else is an error, never silently skipped: a client must not be able to
+  // choose which revocation data steward looks at. For each issuer of this chain the newest
+  // CRL (cRLNumber, then thisUpdate) among the supplied and the local ones is the one applied.
+  struct Candidate {
+    const Crl* crl;
+    const Bytes* der;
+    bool local;
+  };
+  std::map<std::string, Candidate> newest;  // by issuer DN, for this chain's issuers only
   const std::string ark_name = root.ark.subject();
   const std::string issuer_name = issuer.subject();
-  for (std::size_t i = 0; i < collateral.crls.size(); ++i) {
-    const Crl& crl = collateral.crls[i];
+  auto consider = [&](const Crl& crl, const Bytes& der, bool local) {
     const std::string crl_issuer = crl.issuer();
-    const Certificate* signer = nullptr;
-    const Certificate* subject = nullptr;
-    if (crl_issuer == ark_name) {
-      signer = &root.ark;
-      subject = &issuer;
-    } else if (crl_issuer == issuer_name) {
-      signer = &issuer;
-      subject = &leaf;
-    } else {
-      continue;
+    const Certificate* signer = crl_signer(crl);
+    if (!signer) {
+      if (local) return;  // another vendor's file in the operator's cache: not ours to judge
+      throw Error("snp.crl.unknown_issuer",
+                  "a supplied CRL is issued by " + crl_issuer + ", which is no trusted AMD key");
     }
     if (!crl.signed_by(signer->public_key())) {
       throw Error("snp.crl.bad_signature",
                   "CRL from " + crl_issuer + " is not signed by " + signer->subject_common_name());
     }
-    if (crl.is_revoked(*subject)) {
+    if (crl_issuer != ark_name && crl_issuer != issuer_name) return;  // another product's
+    auto [it, inserted] = newest.try_emplace(crl_issuer, Candidate{&crl, &der, local});
+    if (!inserted && newer_crl(crl, *it->second.crl)) it->second = Candidate{&crl, &der, local};
+  };
+  for (std::size_t i = 0; i < collateral.crls.size(); ++i)
+    consider(collateral.crls[i], crl_ders[i], false);
+  for (std::size_t i = 0; i < collateral.local_crls.size(); ++i)
+    consider(collateral.local_crls[i], local_ders[i], true);
+  for (const auto& [crl_issuer, c] : newest) {
+    const Certificate* subject = crl_issuer == ark_name ? &issuer : &leaf;
+    if (c.crl->is_revoked(*subject)) {
       throw Error("snp.crl.revoked", subject->subject_common_name() + " (serial " +
                                          subject->serial_hex() + ") is revoked by " +
-                                         signer->subject_common_name() + "'s CRL");
+                                         crl_signer(*c.crl)->subject_common_name() + "'s CRL");
     }
-    if (signer == &root.ark) entry->ark_crl_seen = true;
-    entry->crls.push_back(CrlUse{crl_issuer, crl.number(), crl.this_update(), crl.next_update(),
-                                 sha256(crl_ders[i])});
+    if (crl_issuer == ark_name) entry->ark_crl_seen = true;
+    entry->crls.push_back(CrlUse{crl_issuer, c.crl->number(), c.crl->this_update(),
+                                 c.crl->next_update(), sha256(*c.der), c.local});
   }
 
   std::lock_guard lock(mutex_);

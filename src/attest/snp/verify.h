@@ -15,8 +15,9 @@
 //   snp.chain.bad_signature    a certificate signature in the chain is invalid
 //   snp.chain.expired / snp.chain.not_yet_valid   a certificate is outside its validity at `at`
 //   snp.chain.bad_key          the VCEK/VLEK key is not ECDSA P-384
-//   snp.crl.bad_signature      a CRL naming a chain issuer is not signed by it
-//   snp.crl.revoked            the ASK/ASVK (or VCEK/VLEK) serial is on a CRL
+//   snp.crl.unknown_issuer     a supplied CRL is not issued by a trusted ARK/ASK/ASVK (any product)
+//   snp.crl.bad_signature      a CRL naming a trusted AMD key is not signed by it
+//   snp.crl.revoked            the ASK/ASVK (or VCEK/VLEK) serial is on the newest CRL of its issuer
 //   snp.crl.not_yet_valid / snp.crl.expired   CRL outside thisUpdate..nextUpdate(+grace), or
 //                              older than max age
 //   snp.crl.missing            require_crl and no CRL for this product's ARK was supplied
@@ -32,6 +33,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "attest/snp/amd_roots.h"
@@ -55,6 +57,7 @@ struct CrlUse {
   TimePoint this_update;
   std::optional<TimePoint> next_update;
   Bytes sha256;
+  bool local = false;  // from Collateral::local_crls (the verifier's own cache)
 };
 
 // Everything verification established; input to appraise().
@@ -76,7 +79,13 @@ struct Verified {
 struct Collateral {
   Bytes vcek_der;  // VCEK or VLEK (DER or PEM)
   std::vector<Certificate> chain;  // optional ASK/ARK/ASVK as served by KDS; must be trusted ones
-  std::vector<Crl> crls;           // any AMD CRLs; those of other issuers are ignored
+  // CRLs supplied with the evidence. Each must be issued by a trusted ARK/ASK/ASVK (of any
+  // product) and verify, or verification fails.
+  std::vector<Crl> crls;
+  // The verifier's own CRLs (operator's cache). CRLs of unknown issuers are skipped.
+  // For each issuer of the chain the newest CRL of both sets is applied (cRLNumber, then
+  // thisUpdate), so an older supplied CRL can never hide a revocation the cache knows.
+  std::vector<Crl> local_crls;
 };
 
 // Verifies SNP evidence. Thread-safe. Caches verified chains (ARK -> ASK -> VCEK) keyed by the
@@ -94,6 +103,17 @@ class Verifier {
                   const VerifyOptions& options) const;
 
   const std::vector<TrustRoot>& roots() const { return roots_; }
+
+  // The CRL distribution point labels acceptable for `crl` in an Enarx CrlList entry: the
+  // distribution points that the trusted certificates its issuer signed carry (for an ARK's
+  // CRL: its ASK's and ASVK's, e.g. https://kdsintf.amd.com/vcek/v1/Milan/crl); empty when none
+  // carries one. check_crl_label throws Error("snp.crl.bad_url") unless `url` is one of them
+  // (or is empty when there are none): the label is part of the evidence and may not be chosen
+  // freely by a client.
+  std::vector<std::string> crl_labels(const Crl& crl) const;
+  void check_crl_label(std::string_view url, const Crl& crl) const;
+  // The trusted AMD certificate that issues `crl` (by name), or nullptr.
+  const Certificate* crl_signer(const Crl& crl) const;
   std::size_t cached_chains() const;
   void clear_cache() const;
 

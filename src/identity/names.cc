@@ -1,11 +1,11 @@
-#include "drawbridge/names.h"
+#include "identity/names.h"
 
 #include <algorithm>
 #include <optional>
 
 #include "core/error.h"
 
-namespace enarx::drawbridge {
+namespace enarx::identity {
 namespace {
 
 bool is_alnum(char c) {
@@ -178,4 +178,4 @@ std::string join_tree_path(const std::vector<std::string>& segments) {
   return out;
 }
 
-}  // namespace enarx::drawbridge
+}  // namespace enarx::identity

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace enarx::drawbridge {
+namespace enarx::identity {
 
 // Upper bounds keep keys, paths and logs small; Drawbridge itself had none.
 inline constexpr std::size_t kMaxUserName = 64;
@@ -44,4 +44,4 @@ void sort_tags(std::vector<std::string>& tags);
 std::vector<std::string> parse_tree_path(std::string_view path);
 std::string join_tree_path(const std::vector<std::string>& segments);  // "" for root
 
-}  // namespace enarx::drawbridge
+}  // namespace enarx::identity

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-namespace enarx::drawbridge {
+namespace enarx::identity {
 
 inline constexpr std::string_view kDefaultHost = "store.profian.com";
 inline constexpr std::string_view kSlugUriScheme = "slug://";
@@ -52,4 +52,4 @@ std::string slug_url(const Slug& slug, std::string_view default_host = kDefaultH
 bool slug_grants(const Slug& granted, std::string_view user, std::string_view repo,
                  const std::optional<std::string>& tag, std::string_view server_host = {});
 
-}  // namespace enarx::drawbridge
+}  // namespace enarx::identity

@@ -1,12 +1,12 @@
-#include "drawbridge/slug.h"
+#include "identity/slug.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "core/error.h"
-#include "drawbridge/names.h"
+#include "identity/names.h"
 
-namespace enarx::drawbridge {
+namespace enarx::identity {
 namespace {
 
 [[noreturn]] void fail(std::string_view text, std::string_view why) {
@@ -127,4 +127,4 @@ bool slug_grants(const Slug& granted, std::string_view user, std::string_view re
   return true;
 }
 
-}  // namespace enarx::drawbridge
+}  // namespace enarx::identity

@@ -1,11 +1,11 @@
-#include "verify/identity.h"
+#include "identity/workload.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include "core/error.h"
 
-namespace enarx::verify {
+namespace enarx::identity {
 namespace {
 
 bool is_lower_hex(std::string_view s) {
@@ -21,6 +21,14 @@ void set_once(std::optional<T>& slot, T value, const char* what) {
   slot = std::move(value);
 }
 
+// Hex digits of a digest algorithm's value, or 0 for an algorithm we do not know.
+std::size_t hex_length(std::string_view alg) {
+  if (alg == "sha-256") return 64;
+  if (alg == "sha-384") return 96;
+  if (alg == "sha-512") return 128;
+  return 0;
+}
+
 }  // namespace
 
 std::string format_digest_urn(std::string_view alg, std::string_view hex) {
@@ -31,9 +39,13 @@ std::string format_signer_urn(std::string_view hex) {
   return std::string(kSignerUrnPrefix) + std::string(hex);
 }
 
+std::string format_keep_urn(std::string_view platform, std::string_view keep_identity_hex) {
+  return std::string(kKeepUrnPrefix) + std::string(platform) + ":" + std::string(keep_identity_hex);
+}
+
 std::vector<std::string> WorkloadIdentity::to_uris() const {
   std::vector<std::string> uris;
-  if (slug) uris.push_back(drawbridge::format_slug_uri(*slug));
+  if (slug) uris.push_back(format_slug_uri(*slug));
   if (digest) {
     auto colon = digest->find(':');
     require(colon != std::string::npos, "identity.malformed", "digest must be <alg>:<hex>");
@@ -46,7 +58,7 @@ std::vector<std::string> WorkloadIdentity::to_uris() const {
 WorkloadIdentity WorkloadIdentity::from_uris(const std::vector<std::string>& uris) {
   WorkloadIdentity id;
   for (const auto& uri : uris) {
-    if (auto slug = drawbridge::parse_slug_uri(uri)) {
+    if (auto slug = parse_slug_uri(uri)) {
       set_once(id.slug, *slug, "slugs");
     } else if (uri.starts_with(kDigestUrnPrefix)) {
       std::string rest = uri.substr(kDigestUrnPrefix.size());
@@ -68,4 +80,32 @@ WorkloadIdentity WorkloadIdentity::from_uris(const std::vector<std::string>& uri
   return id;
 }
 
-}  // namespace enarx::verify
+WorkloadUri classify_workload_uri(std::string_view uri) {
+  if (auto slug = parse_slug_uri(uri)) {
+    require(!slug->digest_alg && !slug->digest_hex, "identity.malformed",
+            "a slug name carries no digest pin (the digest has its own URN)");
+    require(format_slug_uri(*slug) == uri, "identity.malformed",
+            "a slug name must be written exactly as " + format_slug_uri(*slug));
+    return WorkloadUri::Slug;
+  }
+  if (uri.starts_with(kDigestUrnPrefix)) {
+    const std::string_view rest = uri.substr(kDigestUrnPrefix.size());
+    const auto colon = rest.find(':');
+    const std::string_view alg = rest.substr(0, colon);
+    const std::string_view hex = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+    require(hex_length(alg) != 0 && hex.size() == hex_length(alg) && is_lower_hex(hex),
+            "identity.malformed",
+            "a workload digest is urn:enarx:workload-digest:<sha-256|sha-384|sha-512>:<lower-case hex>");
+    return WorkloadUri::Digest;
+  }
+  if (uri.starts_with(kSignerUrnPrefix)) {
+    const std::string_view hex = uri.substr(kSignerUrnPrefix.size());
+    require(hex.size() == 64 && is_lower_hex(hex), "identity.malformed",
+            "a signer is urn:enarx:signer:sha-256:<64 lower-case hex digits>");
+    return WorkloadUri::Signer;
+  }
+  if (uri.starts_with(kKeepUrnPrefix)) return WorkloadUri::Keep;
+  return WorkloadUri::Other;
+}
+
+}  // namespace enarx::identity
