@@ -421,6 +421,7 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
   for (const auto& ref : ev.collateral) {
     nlohmann::json item = {{"kind", ref.kind}, {"sha256", ref.sha256}, {"source", ref.source}};
     if (!ref.id.empty()) item["id"] = ref.id;
+    if (!ref.reason.empty()) item["reason"] = ref.reason;
     collateral.push_back(std::move(item));
   }
   claims["collateral"] = std::move(collateral);

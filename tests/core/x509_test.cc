@@ -701,3 +701,43 @@ TEST(Certificate, NotAfter9999SaturatesInsteadOfWrapping) {
 
 }  // namespace
 }  // namespace enarx
+
+namespace enarx {
+namespace {
+
+// RFC 5280 5.1.1.2: a CRL's outer signatureAlgorithm must equal the signature field inside the
+// signed tbsCertList. OpenSSL never compares them, so a changed outer identifier used to be
+// accepted (one of the free variables of the evidence's CRL wrapper).
+TEST(Crl, OuterSignatureAlgorithmMustEqualTheSignedOne) {
+  const auto key = PrivateKey::generate(KeyType::EcP256);
+  ossl::X509CrlPtr c(X509_CRL_new());
+  X509_CRL_set_version(c.get(), 1);
+  ossl::X509NamePtr name(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Test CA"), -1,
+                             -1, 0);
+  X509_CRL_set_issuer_name(c.get(), name.get());
+  ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, 1700000000));
+  X509_CRL_set1_lastUpdate(c.get(), t.get());
+  ASSERT_GT(X509_CRL_sign(c.get(), key.get(), EVP_sha256()), 0);
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_CRL(c.get(), &der);
+  ASSERT_GT(len, 0);
+  Bytes bytes(der, der + len);
+  OPENSSL_free(der);
+  EXPECT_NO_THROW(Crl::from_der(bytes));
+
+  // ecdsa-with-SHA256 appears twice: inside tbsCertList, then outside. Change the outer one.
+  const Bytes sha256_oid = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+  auto last = std::search(bytes.rbegin(), bytes.rend(), sha256_oid.rbegin(), sha256_oid.rend());
+  ASSERT_NE(last, bytes.rend());
+  *last = 0x03;  // ecdsa-with-SHA384
+  try {
+    Crl::from_der(bytes);
+    ADD_FAILURE() << "a CRL with a mismatched outer signatureAlgorithm was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "x509.crl_malformed") << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace enarx

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/crl_list.h"
+#include "core/openssl.h"
 #include "attest/dcap/simulate.h"
 #include "attest/enarx_evidence_tdx.h"
 #include "steward/replay.h"
@@ -44,13 +45,13 @@ class TdxSim : public ::testing::Test {
     dir_ = nullptr;
   }
 
-  Policy policy(const std::string& extra = "") const {
-    return Policy::parse("[issuance]\nallow_insecure = true\n[simulated]\nroots = [\"" +
+  Policy policy(const std::string& extra = "", const std::string& issuance = "") const {
+    return Policy::parse("[issuance]\nallow_insecure = true\n" + issuance + "[simulated]\nroots = [\"" +
                          (dir_->path() / "root.pem").string() + "\"]\n" + extra);
   }
 
-  std::unique_ptr<Steward> make_steward(const std::string& extra = "") const {
-    auto s = std::make_unique<Steward>(make_ca(std::chrono::system_clock::now()), policy(extra));
+  std::unique_ptr<Steward> make_steward(const std::string& extra = "", const std::string& issuance = "") const {
+    auto s = std::make_unique<Steward>(make_ca(std::chrono::system_clock::now()), policy(extra, issuance));
     register_default_verifiers(*s);
     return s;
   }
@@ -86,6 +87,43 @@ class TdxSim : public ::testing::Test {
 
 dcap::SimulatedPlatform* TdxSim::sim_ = nullptr;
 TempDir* TdxSim::dir_ = nullptr;
+
+// The same simulated platform (same PKI) publishing other collateral: a TCB recovery (a new
+// tcbEvaluationDataNumber where this TCB is OutOfDate), or a later CRL.
+dcap::SimulatedPlatform later_collateral(const dcap::SimulatedPlatform& sim, const std::string& status,
+                                         std::int64_t number) {
+  dcap::SimulationOptions o = sim.options();
+  o.not_before += std::chrono::hours(1);
+  o.tcb_status = status;
+  o.tcb_evaluation_data_number = number;
+  return dcap::SimulatedPlatform(o, sim.pki());
+}
+
+// TdxEvidence whose collateral comes from `from` (the quote always from `sim`).
+Bytes tdx_evidence_from(const dcap::SimulatedPlatform& sim, const dcap::SimulatedPlatform& from, const Bytes& report_data,
+                        std::vector<attest::CrlListEntry> crls = {}) {
+  dcap::TdFields td;
+  td.report_data = report_data;
+  attest::TdxEvidence ev;
+  ev.quote = sim.tdx_quote(td);
+  ev.crls = crls.empty() ? std::vector<attest::CrlListEntry>{{std::string(dcap::kSimulatedRootCrlUrl), from.root_crl()},
+                                                             {std::string(dcap::kSimulatedPckCrlUrl), from.pck_ca_crl()}}
+                         : std::move(crls);
+  ev.tcb = attest::TcbPackage{{from.tcb_signer(), from.root()}, to_bytes(from.tcb_info_document(true))};
+  ev.qe_identity = to_bytes(from.qe_identity_document(true));
+  return attest::encode_tdx_evidence(ev);
+}
+
+// Steward's Intel collateral cache, as host preparation lays it out.
+void write_cache(const std::filesystem::path& dir, const dcap::SimulatedPlatform& from,
+                 const std::vector<Certificate>& revoked = {}) {
+  std::filesystem::create_directories(dir);
+  write_file_atomic(dir / ("tdx-tcbinfo-" + to_hex(from.options().fmspc) + ".json"), from.tcb_info_document(true));
+  write_file_atomic(dir / "td_qe_identity.json", from.qe_identity_document(true));
+  write_file_atomic(dir / "tcb_signing_chain.pem", from.tcb_signer().to_pem() + from.root().to_pem());
+  write_file_atomic(dir / "root_ca_crl.der", from.root_crl().to_der());
+  write_file_atomic(dir / "pck_platform_crl.der", from.pck_ca_crl(revoked).to_der());
+}
 
 TEST_F(TdxSim, VerifierBindsWithSha384AndPinsP384) {
   auto v = make_tdx_verifier(policy());
@@ -186,6 +224,119 @@ TEST_F(TdxSim, SimulatedRootRefusedWithoutAllowInsecure) {
   auto r = s->handle(kPkcs10, csr(key, contract_report_data(key.public_key().spki_der())));
   EXPECT_EQ(r.status, 400) << body_text(r);
   EXPECT_NE(r.code.find("chain"), std::string::npos) << r.code;  // untrusted (simulated) root
+}
+
+}  // namespace
+}  // namespace enarx::steward
+
+namespace enarx::steward {
+namespace {
+
+// The attack: after a TCB recovery, a platform replays the previous Intel-signed TCB info that
+// still says UpToDate. Steward's cache has the new one; the newer document wins.
+TEST_F(TdxSim, AReplayedOlderTcbInfoLosesToStewardsCache) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const Bytes rd = contract_report_data(key.public_key().spki_der());
+  const auto recovery = later_collateral(*sim_, "OutOfDate", 2);
+  TempDir cache("steward-tdx-cache");
+  write_cache(cache.path(), recovery);
+  auto steward = make_steward("", "intel_collateral_dir = \"" + cache.path().string() + "\"\n");
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, *sim_, rd)});
+  auto r = steward->handle(kPkcs10, b.build_der(key));
+  EXPECT_EQ(r.status, 400) << body_text(r);
+  EXPECT_NE(body_text(r).find("OutOfDate"), std::string::npos) << body_text(r);
+
+  // The other way round the client's copy is the newer one, and the claims say so and why.
+  TempDir old_cache("steward-tdx-cache-old");
+  write_cache(old_cache.path(), *sim_);
+  auto s2 = make_steward("", "intel_collateral_dir = \"" + old_cache.path().string() + "\"\n");
+  const auto uptodate_recovery = later_collateral(*sim_, "UpToDate", 2);
+  CsrBuilder b2;
+  b2.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, uptodate_recovery, rd)});
+  auto ok = s2->handle(kPkcs10, b2.build_der(key));
+  ASSERT_EQ(ok.status, 200) << body_text(ok);
+  const auto leaf = pkipath(ok)[1];
+  const auto claims_ext = leaf.extension(oids::kAttestedClaims);
+  ASSERT_TRUE(claims_ext);
+  der::Reader claims_reader(claims_ext->value);
+  const auto claims = nlohmann::json::parse(claims_reader.read_utf8_string());
+  bool seen = false;
+  for (const auto& c : claims["collateral"]) {
+    if (c["kind"] != "tcb_info") continue;
+    seen = true;
+    EXPECT_EQ(c["source"], "evidence");
+    EXPECT_NE(c["reason"].get<std::string>().find("tcbEvaluationDataNumber 2"), std::string::npos) << c.dump();
+  }
+  EXPECT_TRUE(seen) << claims.dump();
+}
+
+// The attack: a revoked PCK replays the CRL from before its revocation. Per issuer the newest
+// CRL applies, whoever supplied it.
+TEST_F(TdxSim, AReplayedOlderCrlLosesToStewardsCache) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const Bytes rd = contract_report_data(key.public_key().spki_der());
+  TempDir cache("steward-tdx-crl");
+  write_cache(cache.path(), later_collateral(*sim_, "UpToDate", 1), {sim_->pck()});
+  auto steward = make_steward("", "intel_collateral_dir = \"" + cache.path().string() + "\"\n");
+  CsrBuilder b;
+  b.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, *sim_, rd)});
+  auto r = steward->handle(kPkcs10, b.build_der(key));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.code, "dcap.pck.revoked") << body_text(r);
+}
+
+TEST_F(TdxSim, ReplayBoundsInPolicy) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const auto ask = [&](const std::string& tdx_table) {
+    auto steward = make_steward("[tdx]\n" + tdx_table);
+    return steward->handle(kPkcs10, csr(key, contract_report_data(key.public_key().spki_der())));
+  };
+  EXPECT_EQ(ask("min_tcb_evaluation_data_number = 1\n").status, 200);
+  EXPECT_EQ(ask("min_tcb_evaluation_data_number = 2\n").code, "dcap.collateral.tcb_evaluation_too_old");
+  // The simulated collateral was issued a day ago.
+  EXPECT_EQ(ask("tcb_info_max_age_seconds = 3600\n").code, "dcap.collateral.too_old");
+  EXPECT_EQ(ask("qe_identity_max_age_seconds = 3600\n").code, "dcap.collateral.too_old");
+  EXPECT_EQ(ask("crl_max_age_seconds = 3600\n").code, "dcap.crl.too_old");
+  EXPECT_EQ(ask("tcb_info_max_age_seconds = 172800\ncrl_max_age_seconds = 172800\n").status, 200);
+}
+
+// The CRL wrapper is checked as strictly as what it wraps.
+TEST_F(TdxSim, SuppliedCrlsMustComeFromAKnownCaUnderItsLabel) {
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const Bytes rd = contract_report_data(key.public_key().spki_der());
+  auto steward = make_steward();
+  const auto ask = [&](std::vector<attest::CrlListEntry> crls) {
+    CsrBuilder b;
+    b.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, *sim_, rd, std::move(crls))});
+    return steward->handle(kPkcs10, b.build_der(key));
+  };
+  const dcap::SimulatedPlatform stranger(sim_->options());  // another PKI: nobody steward knows
+  // A junk CRL beside the real ones: from a CA nobody knows, or under a known name without its key.
+  auto mallory = PrivateKey::generate(KeyType::EcP256);
+  ossl::X509CrlPtr c(X509_CRL_new());
+  X509_CRL_set_version(c.get(), 1);
+  ossl::X509NamePtr name(X509_NAME_new());
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("Mallory CA"), -1, -1, 0);
+  X509_CRL_set_issuer_name(c.get(), name.get());
+  ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(sim_->options().not_before)));
+  X509_CRL_set1_lastUpdate(c.get(), t.get());
+  X509_CRL_sign(c.get(), mallory.get(), EVP_sha256());
+  const std::vector<attest::CrlListEntry> real = {{std::string(dcap::kSimulatedRootCrlUrl), sim_->root_crl()},
+                                                  {std::string(dcap::kSimulatedPckCrlUrl), sim_->pck_ca_crl()}};
+  auto with = [&](attest::CrlListEntry extra) {
+    auto crls = real;
+    crls.push_back(std::move(extra));
+    return crls;
+  };
+  auto unknown = ask(with({"", Crl(std::move(c))}));
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_EQ(unknown.code, "dcap.crl.unknown_issuer") << body_text(unknown);
+  auto forged = ask(with({std::string(dcap::kSimulatedRootCrlUrl), stranger.root_crl()}));
+  EXPECT_EQ(forged.code, "dcap.crl.bad_signature") << body_text(forged);
+  auto label = ask({{"https://evil.example/root.crl", sim_->root_crl()},
+                    {std::string(dcap::kSimulatedPckCrlUrl), sim_->pck_ca_crl()}});
+  EXPECT_EQ(label.code, "dcap.crl.bad_url") << body_text(label);
 }
 
 }  // namespace

@@ -235,7 +235,7 @@ std::string SimulatedPlatform::tcb_info_document(bool tdx) const {
   info["fmspc"] = upper_hex(options_.fmspc);
   info["pceId"] = "0000";
   info["tcbType"] = 0;
-  info["tcbEvaluationDataNumber"] = 1;
+  info["tcbEvaluationDataNumber"] = options_.tcb_evaluation_data_number;
   if (tdx) {
     info["tdxModule"] = {{"mrsigner", std::string(96, '0')},
                          {"attributes", "0000000000000000"},
@@ -269,7 +269,7 @@ std::string SimulatedPlatform::qe_identity_document(bool tdx) const {
   id["version"] = 2;
   id["issueDate"] = format_rfc3339(options_.not_before);
   id["nextUpdate"] = format_rfc3339(options_.not_after);
-  id["tcbEvaluationDataNumber"] = 1;
+  id["tcbEvaluationDataNumber"] = options_.tcb_evaluation_data_number;
   id["miscselect"] = "00000000";
   id["miscselectMask"] = "FFFFFFFF";
   id["attributes"] = "11000000000000000000000000000000";

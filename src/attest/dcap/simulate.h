@@ -62,6 +62,7 @@ struct SimulationOptions {
   std::uint16_t pcesvn = 11;
   std::uint16_t qe_svn = 8;
   std::string tcb_status = "UpToDate";  // status of the single TCB level
+  std::int64_t tcb_evaluation_data_number = 1;  // of the TCB info and QE identity
   std::vector<std::string> advisory_ids;
 };
 
