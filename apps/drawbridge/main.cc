@@ -56,6 +56,10 @@ void declare_serve(config::Loader& l) {
   l.add({.name = "tls.client_ca", .type = Type::String, .default_value = std::string(),
          .env = "DRAWBRIDGE_CLIENT_CA", .flag = "--client-ca,--ca",
          .help = "Steward CA bundle (PEM) trusted for keep client certificates"});
+  l.add({.name = "keeps.accept_insecure", .type = Type::Boolean, .default_value = false,
+         .env = "DRAWBRIDGE_ACCEPT_INSECURE_KEEPS", .flag = "--accept-insecure-keeps",
+         .help = "DEVELOPMENT ONLY: let keep certificates marked insecure (KVM, simulated platforms) read "
+                 "private repositories"});
   l.add({.name = "tls.self_signed", .type = Type::Boolean, .default_value = false, .flag = "--self-signed-tls",
          .help = "Development: create/use a self-signed certificate in the data dir when --cert is not given"});
   l.add({.name = "tls.insecure_plain_http", .type = Type::Boolean, .default_value = false,
@@ -163,6 +167,11 @@ int serve(const config::Config& cfg) {
   ro.lookup_rate = cfg.get_float("limits.lookup_rate");
   ro.lookup_burst = cfg.get_float("limits.lookup_burst");
   ro.allowed_networks = cfg.get_list("limits.allowed_networks");
+  ro.accept_insecure_keeps = cfg.get_bool("keeps.accept_insecure");
+  if (ro.accept_insecure_keeps)
+    log::warn("drawbridge.insecure_keeps_accepted",
+              {{"detail", "keep certificates issued without hardware attestation (KVM, simulated platforms) "
+                          "may read private repositories: development only"}});
   auto client_ca = cfg.get_string("tls.client_ca");
   if (!client_ca.empty()) ro.client_ca = Certificate::chain_from_pem(read_text_file(client_ca));
 

@@ -1,6 +1,7 @@
 #include "drawbridge/model.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "core/error.h"
@@ -212,8 +213,41 @@ UserRecord parse_user(std::string_view text) {
   return u;
 }
 
+static KeepRequirement parse_keep_requirement(const nlohmann::json& value) {
+  if (!value.is_object()) invalid("\"keeps\" must be an object");
+  KeepRequirement k;
+  for (const auto& [key, list] : value.items()) {
+    if (key != "platforms" && key != "measurements")
+      invalid("unknown field '" + key.substr(0, 40) + "' in \"keeps\"");
+    if (!list.is_array() || list.size() > 256) invalid("\"keeps." + key + "\" must be an array of at most 256 strings");
+    for (const auto& item : list) {
+      if (!item.is_string()) invalid("\"keeps." + key + "\" must be an array of strings");
+      std::string v = item.get<std::string>();
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (key == "platforms") {
+        if (v != "snp" && v != "sgx" && v != "tdx" && v != "kvm")
+          invalid("\"keeps.platforms\": unknown platform '" + v.substr(0, 20) + "'");
+        if (std::find(k.platforms.begin(), k.platforms.end(), v) == k.platforms.end()) k.platforms.push_back(v);
+      } else {
+        const bool hex = !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
+          return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        });
+        if (!hex) invalid("\"keeps.measurements\": '" + v.substr(0, 20) + "' is not a hex measurement");
+        if (std::find(k.measurements.begin(), k.measurements.end(), v) == k.measurements.end())
+          k.measurements.push_back(v);
+      }
+    }
+  }
+  std::sort(k.platforms.begin(), k.platforms.end());
+  std::sort(k.measurements.begin(), k.measurements.end());
+  return k;
+}
+
 std::string repo_to_json(const RepoConfig& r) {
-  return std::string("{\"public\":") + (r.is_public ? "true" : "false") + "}";
+  nlohmann::ordered_json j;
+  if (r.keeps) j["keeps"] = {{"measurements", r.keeps->measurements}, {"platforms", r.keeps->platforms}};
+  j["public"] = r.is_public;
+  return j.dump();  // keys in sorted order: the canonical form
 }
 
 RepoConfig parse_repo(std::string_view text) {
@@ -222,6 +256,10 @@ RepoConfig parse_repo(std::string_view text) {
   RepoConfig r;
   bool has = false;
   for (const auto& [key, value] : j.items()) {
+    if (key == "keeps") {
+      r.keeps = parse_keep_requirement(value);
+      continue;
+    }
     if (key != "public") invalid("unknown field '" + key.substr(0, 40) + "' in repository config");
     if (!value.is_boolean()) invalid("\"public\" must be a boolean");
     r.is_public = value.get<bool>();

@@ -74,8 +74,17 @@ Directory parse_directory(std::string_view text);
 struct UserRecord {
   std::string subject;
 };
+// Which attested keeps may read a private repository besides holding a slug for it (our
+// extension, stated by the owner): the keep certificate's platform and launch measurement must
+// be in these lists (an empty list does not restrict).
+struct KeepRequirement {
+  std::vector<std::string> platforms;     // "snp" | "sgx" | "tdx" | "kvm"
+  std::vector<std::string> measurements;  // lower-case hex
+  bool operator==(const KeepRequirement&) const = default;
+};
 struct RepoConfig {
   bool is_public = false;
+  std::optional<KeepRequirement> keeps{};
 };
 std::string user_to_json(const UserRecord& u);
 UserRecord parse_user(std::string_view text);

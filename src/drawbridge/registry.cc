@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "drawbridge/model.h"
 #include "identity/names.h"
+#include "identity/keep_certificate.h"
 #include "identity/slug.h"
 
 namespace enarx::drawbridge {
@@ -114,7 +115,8 @@ struct Registry::Impl {
 
   struct Caller {
     std::optional<TokenClaims> token;
-    std::vector<Slug> slugs;
+    std::vector<Slug> slugs;          // from a verified, accepted keep certificate
+    std::optional<identity::KeepFacts> keep;  // what that certificate says was attested
   };
 
   Caller identify(const net::Request& req) {
@@ -136,12 +138,26 @@ struct Registry::Impl {
         vo.at = opt.clock->now();
         vo.required_eku = "1.3.6.1.5.5.7.3.2";  // clientAuth
         verify_chain(leaf, intermediates, opt.client_ca, vo);
+        // Only a keep certificate grants anything: steward's claims say what was attested, and
+        // a keep without hardware attestation (or with names for an unlisted runtime) is not
+        // trusted with private content unless this registry is explicitly in development mode.
+        auto facts = identity::read_keep_facts(leaf);
+        if (!facts) {
+          log::info("drawbridge.client_cert_not_a_keep", {{"request_id", req.request_id}});
+          return c;
+        }
+        if (facts->insecure && !opt.accept_insecure_keeps) {
+          log::warn("drawbridge.client_cert_insecure",
+                    {{"reason", facts->insecure_reason}, {"request_id", req.request_id}});
+          return c;
+        }
         for (const auto& uri : leaf.subject_alt_names().uris) {
           try {
             if (auto s = parse_slug_uri(uri)) c.slugs.push_back(*s);
           } catch (const Error&) {
           }
         }
+        c.keep = std::move(facts);
       } catch (const Error& e) {
         log::info("drawbridge.client_cert_rejected", {{"code", e.code()}, {"request_id", req.request_id}});
       }
@@ -185,8 +201,18 @@ struct Registry::Impl {
     std::optional<std::string> tag;
     if (!listing) tag = t.tag;
     for (const auto& s : c.slugs)
-      if (slug_grants(s, t.user, t.repo, tag, opt.public_host)) return *repo;
+      if (slug_grants(s, t.user, t.repo, tag, opt.public_host) && keep_meets(*c.keep, *repo)) return *repo;
     not_found();
+  }
+
+  // The owner may also require attested platforms / measurements of the keeps that read.
+  static bool keep_meets(const identity::KeepFacts& keep, const StoredRepo& repo) {
+    const auto config = parse_repo(as_string(repo.content));
+    if (!config.keeps) return true;
+    const auto in = [](const std::vector<std::string>& list, const std::string& v) {
+      return list.empty() || std::find(list.begin(), list.end(), v) != list.end();
+    };
+    return in(config.keeps->platforms, keep.platform) && in(config.keeps->measurements, keep.measurement);
   }
 
   // application/json may carry parameters ("; charset=utf-8"); the others are exact tokens.

@@ -34,6 +34,9 @@ struct RegistryOptions {
   // This registry's public host name, matched against the host of certificate slugs (empty =
   // any host).
   std::string public_host;
+  // Keep certificates marked insecure (KVM, simulated root of trust, names for an unlisted
+  // runtime) grant nothing unless this is set (development only; logged at start-up).
+  bool accept_insecure_keeps = false;
   std::uint64_t max_blob_size = 256ull << 20;
   std::uint64_t max_json_size = 1ull << 20;
   std::size_t max_directory_entries = 10000;

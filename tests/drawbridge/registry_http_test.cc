@@ -57,7 +57,8 @@ class RegistryHttp : public ::testing::Test {
     ro.client_ca = {steward.cert};
     ro.lookup_rate = 0;
     ro.max_blob_size = 8 << 20;
-    registry = std::make_unique<Registry>(backend.open(), tokens, ro);
+    store = backend.open();
+    registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
     sc.address = "127.0.0.1";
     sc.port = 0;
@@ -151,6 +152,7 @@ class RegistryHttp : public ::testing::Test {
   B backend;
   Issued steward, server_ca, server;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+  std::shared_ptr<Store> store;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<net::HttpServer> http;
   std::string base;
@@ -431,6 +433,10 @@ TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
   auto rogue_ca = pkitest::make_ca("rogue CA");
   auto keep_untrusted = pkitest::keep_cert(rogue_ca, "slug://alice/secret:1.0.0");
   auto keep_expired = pkitest::keep_cert(this->steward, "slug://alice/secret:1.0.0", true);
+  // The CA's own certificates that are no attested keep, and keeps attested without hardware.
+  auto not_a_keep = pkitest::keep_cert(this->steward, "slug://alice/secret", false, {.claims = false});
+  auto kvm_keep = pkitest::keep_cert(this->steward, "slug://alice/secret", false, {.platform = "kvm", .insecure = true});
+  auto simulated_keep = pkitest::keep_cert(this->steward, "slug://alice/secret", false, {.simulated = true});
 
   const std::string tag = "/alice/secret/_tag/1.0.0", file = tag + "/tree/main.wasm", list = "/alice/secret/_tag";
   struct Case {
@@ -448,6 +454,9 @@ TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
       {"keep cert for repo", "", &keep_repo, 200, 200, 200},
       {"keep cert for another repo", "", &keep_other, 404, 404, 404},
       {"keep cert for another tag", "", &keep_other_tag, 404, 404, 404},
+      {"CA certificate without attested claims", "", &not_a_keep, 404, 404, 404},
+      {"insecure (KVM) keep certificate", "", &kvm_keep, 404, 404, 404},
+      {"simulated keep certificate", "", &simulated_keep, 404, 404, 404},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(this->get(tag, c.token, c.cert).status, c.tag) << c.who;
@@ -471,6 +480,60 @@ TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
   EXPECT_EQ(this->get(file, "not-a-jwt").status, 401);
   // Keep certificates never authorize writes.
   EXPECT_EQ(this->call(net::Method::Put, "/alice/secret/_tag/9.0.0", "{}", {{"Content-Type", std::string(kEntryType)}}, &keep_repo).status, 401);
+}
+
+// The owner can require attested platforms and measurements on top of the slug.
+TYPED_TEST(RegistryHttp, RepositoryRequiresAttestedPlatformAndMeasurement) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  const std::string m(96, 'e');
+  const std::string config = R"({"keeps":{"measurements":[")" + m + R"("],"platforms":["snp"]},"public":false})";
+  ASSERT_EQ(this->put("/alice/measured", config, "application/json", alice).status, 201);
+  // Bad requirements are refused with the field named.
+  auto bad = this->put("/alice/bad", R"({"public":false,"keeps":{"platforms":["z80"]}})", "application/json", alice);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("keeps.platforms"), std::string::npos) << bad.body;
+  this->upload("/alice/measured/_tag/1.0.0", this->sample_tree(), alice);
+  const std::string file = "/alice/measured/_tag/1.0.0/tree/main.wasm";
+  auto matching = pkitest::keep_cert(this->steward, "slug://alice/measured", false, {});
+  auto other_measurement = pkitest::keep_cert(this->steward, "slug://alice/measured", false, {.measurement = std::string(96, 'f')});
+  auto other_platform = pkitest::keep_cert(this->steward, "slug://alice/measured", false, {.platform = "tdx", .measurement = m});
+  EXPECT_EQ(this->get(file, "", &matching).status, 200);
+  EXPECT_EQ(this->get(file, "", &other_measurement).status, 404);
+  EXPECT_EQ(this->get(file, "", &other_platform).status, 404);
+  EXPECT_EQ(this->get(file, alice).status, 200);  // the owner's token is not a keep
+  // The stored config (and what the owner reads back) carries the requirement.
+  EXPECT_NE(this->get("/alice/measured", alice).body.find(m), std::string::npos);
+}
+
+// Development mode: a registry that explicitly accepts insecure keeps lets them read; one that
+// does not, does not (the default, above).
+TYPED_TEST(RegistryHttp, InsecureKeepsOnlyWithTheOptIn) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "secret", false, alice);
+  this->upload("/alice/secret/_tag/1.0.0", this->sample_tree(), alice);
+  auto simulated = pkitest::keep_cert(this->steward, "slug://alice/secret", false, {.simulated = true});
+  const auto ask = [&](Registry& registry) {
+    net::Request req;
+    req.method = net::Method::Get;
+    req.params["rest"] = "v0.1.0/alice/secret/_tag/1.0.0/tree/main.wasm";
+    req.remote_address = "127.0.0.1:1";
+    req.peer_chain_der = {simulated.cert.to_der(), this->steward.cert.to_der()};
+    try {
+      return registry.handle(req).status;
+    } catch (const net::HttpError& e) {
+      return e.status();
+    }
+  };
+  RegistryOptions ro;
+  ro.client_ca = {this->steward.cert};
+  ro.lookup_rate = 0;
+  Registry strict(this->store, nullptr, ro);
+  EXPECT_EQ(ask(strict), 404);
+  ro.accept_insecure_keeps = true;
+  Registry development(this->store, nullptr, ro);
+  EXPECT_EQ(ask(development), 200);
 }
 
 }  // namespace

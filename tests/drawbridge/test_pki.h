@@ -5,8 +5,12 @@
 #include <chrono>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/crypto.h"
+#include "core/der.h"
 #include "core/x509.h"
+#include "steward/oids.h"
 
 namespace enarx::drawbridge::pkitest {
 
@@ -30,26 +34,51 @@ inline Issued make_ca(const std::string& cn) {
 
 inline Issued issue(const Issued& ca, const std::string& cn, const SubjectAltNames& sans,
                     std::vector<std::string> eku, std::chrono::hours from = std::chrono::hours(-1),
-                    std::chrono::hours to = std::chrono::hours(12)) {
+                    std::chrono::hours to = std::chrono::hours(12), std::vector<Extension> extra = {}) {
   auto key = PrivateKey::generate(KeyType::EcP256);
   auto now = std::chrono::system_clock::now();
-  auto cert = CertificateBuilder()
-                  .subject({{"CN", cn}})
+  auto builder = CertificateBuilder();
+  builder.subject({{"CN", cn}})
                   .public_key(key.public_key())
                   .validity(now + from, now + to)
                   .key_usage({"digitalSignature"})
                   .extended_key_usage(std::move(eku))
-                  .subject_alt_names(sans)
-                  .sign(ca.key, &ca.cert);
-  return {key, cert};
+                  .subject_alt_names(sans);
+  for (auto& e : extra) builder.add_extension(std::move(e));
+  return {key, builder.sign(ca.key, &ca.cert)};
 }
 
-inline Issued keep_cert(const Issued& ca, const std::string& slug_uri, bool expired = false) {
+// What steward attests in a keep certificate (docs/oids.md): the claims extension, and the
+// insecure marker when there was no hardware root of trust.
+struct Attested {
+  std::string platform = "snp";
+  std::string measurement = std::string(96, 'e');
+  bool insecure = false;
+  bool simulated = false;
+  bool claims = true;  // false: a certificate from the CA without steward's claims
+};
+
+inline std::vector<Extension> keep_extensions(const Attested& a) {
+  std::vector<Extension> out;
+  if (!a.claims) return out;
+  nlohmann::json claims = {{"version", 1}, {"platform", a.platform}, {"measurement", a.measurement},
+                           {"insecure", a.insecure || a.simulated}, {"evidence", {{"simulated", a.simulated}}}};
+  if (a.insecure || a.simulated) claims["insecure_reason"] = a.simulated ? "snp: simulated root of trust" : "kvm: no hardware attestation";
+  out.push_back({std::string(oids::kAttestedClaims), false, der::Writer().add_utf8_string(claims.dump()).take()});
+  if (a.insecure || a.simulated)
+    out.push_back({std::string(oids::kInsecureAttestation), false,
+                   der::Writer().add_utf8_string(claims["insecure_reason"].get<std::string>()).take()});
+  return out;
+}
+
+inline Issued keep_cert(const Issued& ca, const std::string& slug_uri, bool expired = false, const Attested& a = {}) {
   SubjectAltNames sans;
   sans.uris = {slug_uri};
-  sans.dns = {"keep.example"};
-  if (expired) return issue(ca, "keep", sans, {"clientAuth", "serverAuth"}, std::chrono::hours(-48), std::chrono::hours(-24));
-  return issue(ca, "keep", sans, {"clientAuth", "serverAuth"});
+  if (expired)
+    return issue(ca, "keep", sans, {"clientAuth", "serverAuth"}, std::chrono::hours(-48), std::chrono::hours(-24),
+                 keep_extensions(a));
+  return issue(ca, "keep", sans, {"clientAuth", "serverAuth"}, std::chrono::hours(-1), std::chrono::hours(12),
+               keep_extensions(a));
 }
 
 inline Issued server_cert(const Issued& ca) {
