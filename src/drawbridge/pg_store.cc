@@ -282,6 +282,8 @@ class PgStore final : public Store {
         // Serialization failures and deadlocks (libpqxx 6 does not always fill sqlstate()).
         if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::sql_error& e) {
+        // 53100 disk_full: the server could not extend a file. Not a fault, not retried.
+        if (e.sqlstate() == "53100") throw Error("drawbridge.store.full", std::string("PostgreSQL: ") + e.what());
         bool retry = e.sqlstate() == "40001" || e.sqlstate() == "40P01";
         if (!retry || attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const std::exception& e) {

@@ -486,6 +486,12 @@ net::Response Registry::handle(net::Request& request) {
   } catch (const Error& e) {
     const auto& code = e.code();
     if (code.rfind("drawbridge.auth.", 0) == 0) throw net::HttpError(401, code, e.what());
+    // A full disk is the operator's to fix and the client's to retry later, not a bug: its own
+    // status, so neither has to guess from a 500.
+    if (code == "io.no_space" || code == "drawbridge.store.full") {
+      log::error("drawbridge.storage_full", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
+      throw net::HttpError(507, "drawbridge.storage_full", "Insufficient storage");
+    }
     if (code.rfind("drawbridge.store.", 0) == 0 || code.rfind("io.", 0) == 0) {
       log::error("drawbridge.storage_failure", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
       throw net::HttpError(500, "drawbridge.storage", "Storage backend failure");

@@ -55,7 +55,7 @@ void write_all(int fd, ByteView data, const std::string& path) {
     auto n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("drawbridge.store.io", "write " + path + ": " + std::strerror(errno));
+      throw io_error("drawbridge.store.io", "write", path, errno);
     }
     off += static_cast<std::size_t>(n);
   }
@@ -269,12 +269,7 @@ class SqliteStore final : public Store {
 
  private:
   void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown";
-      sqlite3_free(err);
-      throw Error("drawbridge.store.backend", msg);
-    }
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) sql_fail(db_, "exec");
   }
 
   std::optional<StoredNode> get_node_locked(std::int64_t tag_id, std::string_view path) {
@@ -306,15 +301,17 @@ class SqliteStore final : public Store {
     if (fs::exists(target, ec)) return;  // content-addressed: an existing blob is complete
     auto shard = target.parent_path();
     if (!fs::exists(shard, ec)) {
-      fs::create_directories(shard);
+      // With an error code: a full disk must arrive as io.no_space, not as a filesystem_error.
+      fs::create_directories(shard, ec);
+      if (ec) throw io_error("drawbridge.store.io", "mkdir", shard, ec.value());
       fsync_directory(shard.parent_path());
     }
     auto tmp = dir_ / "tmp" / (std::string(key) + "." + to_hex(random_bytes(8)));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw Error("drawbridge.store.io", "create " + tmp.string() + ": " + std::strerror(errno));
+    if (fd < 0) throw io_error("drawbridge.store.io", "create", tmp, errno);
     try {
       write_all(fd, content, tmp.string());
-      if (::fsync(fd) != 0) throw Error("drawbridge.store.io", "fsync " + tmp.string() + ": " + std::strerror(errno));
+      if (::fsync(fd) != 0) throw io_error("drawbridge.store.io", "fsync", tmp, errno);
     } catch (...) {
       ::close(fd);
       ::unlink(tmp.c_str());
@@ -324,7 +321,7 @@ class SqliteStore final : public Store {
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
       int err = errno;
       ::unlink(tmp.c_str());
-      throw Error("drawbridge.store.io", "rename to " + target.string() + ": " + std::strerror(err));
+      throw io_error("drawbridge.store.io", "rename onto", target, err);
     }
     fsync_directory(shard);
   }

@@ -113,6 +113,10 @@ class Store {
 // Lower-case hex SHA-256: the blob key.
 std::string blob_key_of(ByteView content);
 
+// Both back ends raise Error("drawbridge.store.full") when the database reports a full disk
+// (SQLITE_FULL, SQLSTATE 53100) and Error("io.no_space") when a blob file cannot be written for
+// lack of space, so that the registry can tell the operator's problem from a bug.
+
 // Embedded default: <dir>/blobs/sha256/<2 hex>/<64 hex> + <dir>/meta.sqlite3 (WAL,
 // synchronous=FULL). Creates the directory (0700) on first use and removes stale temp files.
 std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir);

@@ -1,8 +1,12 @@
 // The registry API over real HTTPS (in-process server), against both stores.
 #include <gtest/gtest.h>
+#include <pwd.h>
+
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
+#include "core/crypto.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "drawbridge/auth.h"
@@ -11,6 +15,7 @@
 #include "net/http_client.h"
 #include "pg_cluster.h"
 #include "test_pki.h"
+#include "tmpfs.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -18,15 +23,83 @@ using pkitest::Issued;
 
 namespace {
 
+// A store on a tiny file system that fills up for real; `fs` is where its bytes go.
+struct SmallStore {
+  std::unique_ptr<fstest::Tmpfs> fs;
+  std::function<std::shared_ptr<Store>()> open;
+  std::function<void()> cleanup;  // after the store is closed
+  ~SmallStore() {
+    if (fs) fs->release();  // a tablespace directory must be empty to be dropped
+    if (cleanup) cleanup();
+  }
+};
+
+constexpr std::size_t kSmallFs = 2u << 20;
+
 struct SqliteBackend {
   static constexpr bool kPg = false;
   TempDir dir{"drawbridge-http"};
   std::shared_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
+  // The whole data directory (blobs, SQLite, temp files) on the small file system.
+  std::unique_ptr<SmallStore> small(std::string* why) {
+    auto out = std::make_unique<SmallStore>();
+    out->fs = fstest::Tmpfs::mount(kSmallFs, 0, 0, why);
+    if (!out->fs) return nullptr;
+    auto dir = out->fs->dir().string();
+    out->open = [dir] { return open_sqlite_store(dir); };
+    return out;
+  }
 };
 
 struct PgBackend {
   static constexpr bool kPg = true;
-  std::shared_ptr<Store> open() { return open_postgres_store(pgtest::shared_cluster().new_database(), 4); }
+  std::string conninfo;
+  std::shared_ptr<Store> open() {
+    if (conninfo.empty()) conninfo = pgtest::shared_cluster().new_database();
+    return open_postgres_store(conninfo, 4);
+  }
+  // The store's tables in a tablespace on the small file system (the server's WAL and catalogs
+  // stay where they are, so PostgreSQL itself keeps running and reports 53100 disk_full).
+  std::unique_ptr<SmallStore> small(std::string* why) {
+    static int counter = 0;
+    auto out = std::make_unique<SmallStore>();
+    uid_t uid = ::geteuid();
+    gid_t gid = ::getegid();
+    if (uid == 0) {
+      auto* pw = ::getpwnam("nobody");  // the cluster's server user when we are root
+      if (!pw) {
+        *why = "no user nobody";
+        return nullptr;
+      }
+      uid = pw->pw_uid;
+      gid = pw->pw_gid;
+    }
+    out->fs = fstest::Tmpfs::mount(kSmallFs, uid, gid, why);
+    if (!out->fs) return nullptr;
+    auto& cluster = pgtest::shared_cluster();
+    auto n = std::to_string(++counter);
+    auto db = "small" + n, ts = "small_ts" + n;
+    {
+      pqxx::connection c(cluster.conninfo());
+      pqxx::nontransaction w(c);
+      w.exec("CREATE TABLESPACE " + ts + " LOCATION " + w.quote(out->fs->dir().string()));
+      w.exec("CREATE DATABASE " + db);
+      w.exec("ALTER DATABASE " + db + " SET default_tablespace = " + ts);
+    }
+    auto info = cluster.conninfo(db);
+    out->open = [info] { return open_postgres_store(info, 4); };
+    out->cleanup = [&cluster, db, ts] {
+      try {
+        pqxx::connection c(cluster.conninfo());
+        pqxx::nontransaction w(c);
+        w.exec("DROP DATABASE " + db + " WITH (FORCE)");
+        w.exec("DROP TABLESPACE " + ts);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "dropping the small tablespace: " << e.what();
+      }
+    };
+    return out;
+  }
 };
 
 struct Result {
@@ -50,14 +123,22 @@ class RegistryHttp : public ::testing::Test {
     steward = pkitest::make_ca("steward CA");
     server_ca = pkitest::make_ca("server CA");
     server = pkitest::server_cert(server_ca);
-    issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+    store = backend.open();
+    start();
+  }
+
+  // (Re)starts the registry over `store`.
+  void start() {
+    if (http) http->stop();
+    http.reset();
+    registry.reset();
     auto tokens = std::make_shared<TokenVerifier>(system_clock());
     tokens->add_issuer(issuer.issuer_config());
     RegistryOptions ro;
     ro.client_ca = {steward.cert};
     ro.lookup_rate = 0;
     ro.max_blob_size = 8 << 20;
-    registry = std::make_unique<Registry>(backend.open(), tokens, ro);
+    registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
     sc.address = "127.0.0.1";
     sc.port = 0;
@@ -80,7 +161,6 @@ class RegistryHttp : public ::testing::Test {
   std::string token(const std::string& sub, std::vector<std::string> scopes = all_manage_scopes()) {
     return issuer.mint(sub, scopes, std::chrono::hours(1), std::chrono::system_clock::now());
   }
-
   Result call(net::Method method, const std::string& path, const std::string& body = {},
               net::Headers headers = {}, const Issued* cert = nullptr) {
     net::ClientOptions o;
@@ -151,6 +231,8 @@ class RegistryHttp : public ::testing::Test {
   B backend;
   Issued steward, server_ca, server;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+  std::unique_ptr<SmallStore> small_store;  // outlives the store on it (destroyed after)
+  std::shared_ptr<Store> store;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<net::HttpServer> http;
   std::string base;
@@ -471,6 +553,86 @@ TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
   EXPECT_EQ(this->get(file, "not-a-jwt").status, 401);
   // Keep certificates never authorize writes.
   EXPECT_EQ(this->call(net::Method::Put, "/alice/secret/_tag/9.0.0", "{}", {{"Content-Type", std::string(kEntryType)}}, &keep_repo).status, 401);
+}
+
+// Finding: a full disk answered 500 drawbridge.storage, indistinguishable from a bug. Publish
+// onto a real 2 MiB file system until it is full: that request gets 507
+// drawbridge.storage_full, nothing half-written is left, reads keep working; then writes that
+// only touch the database on the full disk get 507 too, and everything works again once there
+// is space.
+TYPED_TEST(RegistryHttp, FullDiskAnswers507AndKeepsServing) {
+  std::string why;
+  this->small_store = this->backend.small(&why);
+  if (!this->small_store) GTEST_SKIP() << why;
+  this->store = this->small_store->open();
+  this->start();
+  auto& fs = *this->small_store->fs;
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+
+  // One-file tags of incompressible 256 KiB until one does not fit.
+  std::vector<std::pair<std::string, std::string>> published;  // tag path, content
+  Result refused;
+  for (int i = 0; i < 64 && refused.status == -1; ++i) {
+    auto blob = random_bytes(256 << 10);
+    const std::string tag = "/alice/app/_tag/1.0." + std::to_string(i);
+    auto r = this->put(tag, entry_to_json(Entry{Meta::of(blob, "application/octet-stream"), {}}),
+                       std::string(kEntryType), alice);
+    if (r.status == 201) r = this->put(tag + "/tree", std::string(blob.begin(), blob.end()), "application/octet-stream", alice);
+    if (r.status == 201) published.emplace_back(tag, std::string(blob.begin(), blob.end()));
+    else refused = r;
+  }
+  ASSERT_EQ(refused.status, 507) << refused.body;
+  EXPECT_EQ(refused.code(), "drawbridge.storage_full");
+  ASSERT_FALSE(published.empty());
+
+  auto reads_work = [&] {
+    for (const auto& [tag, content] : published) {
+      auto r = this->get(tag + "/tree");
+      EXPECT_EQ(r.status, 200) << tag;
+      EXPECT_TRUE(r.body == content) << tag;
+    }
+    auto list = this->get("/alice/app/_tag");
+    EXPECT_EQ(list.status, 200);
+    EXPECT_EQ(nlohmann::json::parse(list.body).size(), published.size());
+  };
+  reads_work();
+  if constexpr (!TypeParam::kPg) {
+    // No temp file left behind, and every blob file is whole (its content hashes to its name).
+    EXPECT_TRUE(std::filesystem::is_empty(fs.dir() / "tmp"));
+    std::size_t blobs = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(fs.dir() / "blobs")) {
+      if (!e.is_regular_file()) continue;
+      ++blobs;
+      EXPECT_EQ(blob_key_of(read_file(e.path())), e.path().filename().string());
+    }
+    EXPECT_EQ(blobs, published.size());
+  }
+  // (PostgreSQL: the refused insert's transaction rolled back; reads_work covers what is stored.)
+
+  // Not a byte left: a write that only touches the database (SQLite's WAL, PostgreSQL's
+  // table files) gets 507 as well.
+  fs.fill();
+  Result meta;
+  for (int i = 0; i < 500 && meta.status != 507; ++i) {
+    meta = this->put("/alice/r" + std::to_string(i), repo_to_json({true}), "application/json", alice);
+    ASSERT_TRUE(meta.status == 201 || meta.status == 507) << meta.status << " " << meta.body;
+  }
+  EXPECT_EQ(meta.status, 507);
+  EXPECT_EQ(meta.code(), "drawbridge.storage_full");
+  reads_work();
+
+  // More space: writes work again. (Removing the filler alone is not enough for PostgreSQL:
+  // the refused blob's table pages stay allocated to the table.)
+  fs.release();
+  fs.grow(2 * kSmallFs);
+  EXPECT_EQ(this->put("/alice/after", repo_to_json({true}), "application/json", alice).status, 201);
+  auto small = to_bytes("fits now");
+  const std::string tag = "/alice/app/_tag/2.0.0";
+  ASSERT_EQ(this->put(tag, entry_to_json(Entry{Meta::of(small, "text/plain"), {}}), std::string(kEntryType), alice).status, 201);
+  ASSERT_EQ(this->put(tag + "/tree", "fits now", "text/plain", alice).status, 201);
+  EXPECT_EQ(this->get(tag + "/tree").body, "fits now");
 }
 
 }  // namespace
