@@ -206,6 +206,12 @@ bool TokenVerifier::empty() const {
   return issuers_.empty();
 }
 
+std::optional<std::string> TokenVerifier::sole_issuer() const {
+  std::lock_guard lock(mu_);
+  if (issuers_.size() != 1) return std::nullopt;
+  return issuers_.begin()->first;
+}
+
 void TokenVerifier::add_issuer(IssuerConfig config) {
   auto state = std::make_shared<IssuerState>();
   for (const auto& k : config.keys) state->keys[k.kid] = k;

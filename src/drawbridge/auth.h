@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,9 @@ class TokenVerifier {
   // .unsupported_alg, .unknown_issuer, .unknown_key, .bad_signature (incl. high-S ES256),
   // .expired, .not_yet_valid (nbf or iat in the future), .wrong_audience, .missing_claim.
   TokenClaims verify(std::string_view jwt);
+  // The issuer's name when exactly one is configured (see Registry: users stored before issuers
+  // were recorded belong to it); nullopt otherwise.
+  std::optional<std::string> sole_issuer() const;
 
  private:
   struct IssuerState {

@@ -87,7 +87,8 @@ class SqliteStore final : public Store {
     exec("PRAGMA foreign_keys=ON");
     exec(R"sql(
       CREATE TABLE IF NOT EXISTS users(
-        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL);
+        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL,
+        issuer TEXT);
       CREATE TABLE IF NOT EXISTS repos(
         user TEXT NOT NULL REFERENCES users(name), name TEXT NOT NULL, meta TEXT NOT NULL,
         content BLOB NOT NULL, public INTEGER NOT NULL, PRIMARY KEY(user, name));
@@ -100,6 +101,7 @@ class SqliteStore final : public Store {
         tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, path TEXT NOT NULL,
         entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
     )sql");
+    migrate();
   }
   ~SqliteStore() override {
     stmts_.reset();  // finalized before the connection closes
@@ -107,19 +109,20 @@ class SqliteStore final : public Store {
   }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
-                        std::string_view subject) override {
+                        std::string_view issuer, std::string_view subject) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "INSERT INTO users(name, meta, content, subject) VALUES(?,?,?,?) ON CONFLICT DO NOTHING");
-    s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).step();
+    Stmt s(*stmts_,
+           "INSERT INTO users(name, meta, content, subject, issuer) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).bind(5, issuer).step();
     return sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
   }
 
   std::optional<StoredUser> get_user(std::string_view user) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "SELECT meta, content, subject FROM users WHERE name = ?");
+    Stmt s(*stmts_, "SELECT meta, content, subject, issuer FROM users WHERE name = ?");
     s.bind(1, user);
     if (!s.step()) return std::nullopt;
-    return StoredUser{s.text(0), s.blob(1), s.text(2)};
+    return StoredUser{s.text(0), s.blob(1), s.text(2), s.is_null(3) ? std::nullopt : std::optional(s.text(3))};
   }
 
   PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
@@ -270,6 +273,21 @@ class SqliteStore final : public Store {
  private:
   void exec(const char* sql) {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) sql_fail(db_, "exec");
+  }
+
+  // Databases created before a column existed get it here. SQLite has no ADD COLUMN IF NOT
+  // EXISTS, so look first; BEGIN IMMEDIATE keeps a second process opening the same directory
+  // from adding it twice.
+  void migrate() {
+    Transaction tx(db_);
+    bool has_issuer = false;
+    {
+      Stmt s(*stmts_, "SELECT 1 FROM pragma_table_info('users') WHERE name = 'issuer'");
+      has_issuer = s.step();
+    }
+    // Existing users keep a NULL issuer: who registered them is unknown (see Registry).
+    if (!has_issuer) exec("ALTER TABLE users ADD COLUMN issuer TEXT");
+    tx.commit();
   }
 
   std::optional<StoredNode> get_node_locked(std::int64_t tag_id, std::string_view path) {

@@ -1,6 +1,7 @@
 // The registry API over real HTTPS (in-process server), against both stores.
 #include <gtest/gtest.h>
 #include <pwd.h>
+#include <sqlite3.h>
 
 #include <functional>
 
@@ -40,6 +41,14 @@ struct SqliteBackend {
   static constexpr bool kPg = false;
   TempDir dir{"drawbridge-http"};
   std::shared_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
+  // As a database from before issuers were recorded looks once migrated: no user has one.
+  void forget_issuers() {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "data" / "meta.sqlite3").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    EXPECT_EQ(sqlite3_exec(db, "UPDATE users SET issuer = NULL", nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
   // The whole data directory (blobs, SQLite, temp files) on the small file system.
   std::unique_ptr<SmallStore> small(std::string* why) {
     auto out = std::make_unique<SmallStore>();
@@ -57,6 +66,12 @@ struct PgBackend {
   std::shared_ptr<Store> open() {
     if (conninfo.empty()) conninfo = pgtest::shared_cluster().new_database();
     return open_postgres_store(conninfo, 4);
+  }
+  void forget_issuers() {
+    pqxx::connection c(conninfo);
+    pqxx::work w(c);
+    w.exec("UPDATE drawbridge_users SET issuer = NULL");
+    w.commit();
   }
   // The store's tables in a tablespace on the small file system (the server's WAL and catalogs
   // stay where they are, so PostgreSQL itself keeps running and reports 53100 disk_full).
@@ -127,13 +142,15 @@ class RegistryHttp : public ::testing::Test {
     start();
   }
 
-  // (Re)starts the registry over `store`.
-  void start() {
+  // (Re)starts the registry over `store`, trusting `issuers` — by default both the local
+  // issuer and the "OIDC" one, as a registry with `drawbridge token` beside an OIDC provider.
+  void start(std::vector<IssuerConfig> issuers = {}) {
     if (http) http->stop();
     http.reset();
     registry.reset();
+    if (issuers.empty()) issuers = {issuer.issuer_config(), idp.issuer_config()};
     auto tokens = std::make_shared<TokenVerifier>(system_clock());
-    tokens->add_issuer(issuer.issuer_config());
+    for (auto& i : issuers) tokens->add_issuer(std::move(i));
     RegistryOptions ro;
     ro.client_ca = {steward.cert};
     ro.lookup_rate = 0;
@@ -158,9 +175,15 @@ class RegistryHttp : public ::testing::Test {
     if (http) http->stop();
   }
 
+  // A token of the local issuer (`drawbridge token`).
   std::string token(const std::string& sub, std::vector<std::string> scopes = all_manage_scopes()) {
     return issuer.mint(sub, scopes, std::chrono::hours(1), std::chrono::system_clock::now());
   }
+  // A token of the other issuer (standing in for an OIDC provider).
+  std::string idp_token(const std::string& sub, std::vector<std::string> scopes = all_manage_scopes()) {
+    return idp.mint(sub, scopes, std::chrono::hours(1), std::chrono::system_clock::now());
+  }
+
   Result call(net::Method method, const std::string& path, const std::string& body = {},
               net::Headers headers = {}, const Issued* cert = nullptr) {
     net::ClientOptions o;
@@ -231,6 +254,7 @@ class RegistryHttp : public ::testing::Test {
   B backend;
   Issued steward, server_ca, server;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+  LocalIssuer idp = LocalIssuer::load_or_create(tmp.path() / "idp", "https://idp.example", "drawbridge");
   std::unique_ptr<SmallStore> small_store;  // outlives the store on it (destroyed after)
   std::shared_ptr<Store> store;
   std::unique_ptr<Registry> registry;
@@ -553,6 +577,96 @@ TYPED_TEST(RegistryHttp, PrivateRepositoryAccessMatrix) {
   EXPECT_EQ(this->get(file, "not-a-jwt").status, 401);
   // Keep certificates never authorize writes.
   EXPECT_EQ(this->call(net::Method::Put, "/alice/secret/_tag/9.0.0", "{}", {{"Content-Type", std::string(kEntryType)}}, &keep_repo).status, 401);
+}
+
+// Finding: ownership compared only `sub`. With the local issuer enabled beside an OIDC
+// provider, anyone who can run `drawbridge token` mints a token with an OIDC user's `sub`; it
+// must own nothing of that user's.
+TYPED_TEST(RegistryHttp, OwnershipIsBoundToTheIssuer) {
+  auto real = this->idp_token("alice");
+  auto forged = this->token("alice");  // same sub, the other issuer
+  this->make_user("alice", real);
+  this->make_repo("alice", "secret", false, real);
+  auto tree = this->sample_tree();
+  this->upload("/alice/secret/_tag/1.0.0", tree, real);
+  const std::string pending = "/alice/secret/_tag/2.0.0";
+  ASSERT_EQ(this->put(pending, entry_to_json(tree.root()), std::string(kEntryType), real).status, 201);
+  const auto& root = tree.nodes[0];
+  ASSERT_EQ(this->put(pending + "/tree", std::string(root.content.begin(), root.content.end()), root.meta.type, real).status, 201);
+  auto head = [&](const std::string& path, const std::string& tok) {
+    return this->call(net::Method::Head, path, {}, {{"Authorization", "Bearer " + tok}}).status;
+  };
+
+  // Reads: exactly what an outsider gets.
+  for (const std::string path : {"/alice", "/alice/secret", "/alice/secret/_tag", "/alice/secret/_tag/1.0.0",
+                                 "/alice/secret/_tag/1.0.0/tree/main.wasm"}) {
+    auto r = this->get(path, forged);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.code(), "drawbridge.not_found") << path;
+    EXPECT_EQ(this->get(path, real).status, 200) << path;
+  }
+  EXPECT_EQ(this->get("/alice/_repos", forged).body, "[]");
+  EXPECT_EQ(this->get("/alice/_repos", real).body, "[\"secret\"]");
+  EXPECT_EQ(head(pending + "/tree", forged), 404);  // the publisher's view of a pending upload
+  EXPECT_EQ(head(pending + "/tree", real), 200);
+
+  // Writes: not the owner.
+  auto other = this->sample_tree("forged");
+  const std::string kRepo = repo_to_json({true});
+  EXPECT_EQ(this->put("/alice/mine", kRepo, "application/json", forged).code(), "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->put("/alice/secret/_tag/3.0.0", entry_to_json(other.root()), std::string(kEntryType), forged).code(),
+            "drawbridge.auth.not_owner");
+  // Neither resuming nor restarting the pending upload, nor adding to it.
+  EXPECT_EQ(this->put(pending, entry_to_json(tree.root()), std::string(kEntryType), forged).code(),
+            "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->put(pending, entry_to_json(other.root()), std::string(kEntryType), forged).code(),
+            "drawbridge.auth.not_owner");
+  const auto& child = tree.nodes[1];
+  EXPECT_EQ(this->put(pending + "/tree/" + child.path, std::string(child.content.begin(), child.content.end()),
+                      child.meta.type, forged).code(),
+            "drawbridge.auth.not_owner");
+  // The name stays taken.
+  EXPECT_EQ(this->put("/alice", user_to_json({"alice"}), "application/json", forged).code(), "drawbridge.already_exists");
+
+  // Nothing changed; the real owner carries on.
+  EXPECT_EQ(this->get("/alice/_repos", real).body, "[\"secret\"]");
+  EXPECT_EQ(this->get("/alice/secret/_tag", real).body, "[\"1.0.0\"]");
+  EXPECT_EQ(head(pending + "/tree", real), 200);
+  EXPECT_EQ(this->put(pending, entry_to_json(tree.root()), std::string(kEntryType), real).status, 200);
+  EXPECT_EQ(this->put("/alice/mine", kRepo, "application/json", real).status, 201);
+}
+
+// Users stored before issuers were recorded (a migrated database): with exactly one issuer
+// configured they are that issuer's; with two, nobody's (fail closed).
+TYPED_TEST(RegistryHttp, UsersWithoutIssuerBelongOnlyToTheSoleIssuer) {
+  auto local = this->token("alice");
+  this->make_user("alice", local);
+  this->make_repo("alice", "secret", false, local);
+  this->upload("/alice/secret/_tag/1.0.0", this->sample_tree(), local);
+  this->backend.forget_issuers();
+  const std::string tag = "/alice/secret/_tag/1.0.0";
+  const std::string kRepo = repo_to_json({false});
+
+  // Two issuers: which one registered alice is unknown, so neither alice owns her.
+  for (const auto& tok : {this->token("alice"), this->idp_token("alice")}) {
+    EXPECT_EQ(this->get(tag, tok).status, 404);
+    EXPECT_EQ(this->get("/alice", tok).status, 404);
+    EXPECT_EQ(this->get("/alice/_repos", tok).body, "[]");
+    EXPECT_EQ(this->put("/alice/more", kRepo, "application/json", tok).code(), "drawbridge.auth.not_owner");
+  }
+
+  // Only the local issuer: the row is its.
+  this->start({this->issuer.issuer_config()});
+  EXPECT_EQ(this->get(tag, this->token("alice")).status, 200);
+  EXPECT_EQ(this->get("/alice", this->token("alice")).status, 200);
+  EXPECT_EQ(this->put("/alice/more", kRepo, "application/json", this->token("alice")).status, 201);
+  EXPECT_EQ(this->get(tag, this->token("bob")).status, 404);
+
+  // Only the other issuer: then it is that one's (the subject still has to match).
+  this->start({this->idp.issuer_config()});
+  EXPECT_EQ(this->get(tag, this->idp_token("alice")).status, 200);
+  EXPECT_EQ(this->get(tag, this->idp_token("bob")).status, 404);
+  EXPECT_EQ(this->get(tag, this->token("alice")).code(), "drawbridge.auth.unknown_issuer");
 }
 
 // Finding: a full disk answered 500 drawbridge.storage, indistinguishable from a bug. Publish
