@@ -266,7 +266,8 @@ struct Registry::Impl {
         return object_response(r->meta_json, body_string(r->content));
       }
       case Kind::RepoList: {
-        if (!store->get_user(t.user)) not_found();
+        // A user that does not exist lists like one without public repositories (200 []):
+        // a 404 would tell anyone which user names exist.
         bool owner = caller.token && caller.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) &&
                      is_owner(t.user, *caller.token);
         nlohmann::json names = nlohmann::json::array();
@@ -329,6 +330,9 @@ struct Registry::Impl {
           fail(401, "drawbridge.auth.subject_mismatch", "You are logged in as " + tok.subject);
         auto canonical = user_to_json(record);
         auto meta = upload_meta(req, canonical, std::string(kJsonType), false);
+        // Taken names answer 409 whoever asks: registration must tell that a name is taken, so
+        // this is the one route that reveals a user exists (and only to a token that may
+        // register users).
         if (store->create_user(t.user, meta_to_json(meta), as_bytes(canonical), tok.issuer, record.subject) ==
             PutResult::Exists) {
           count_upload("user", "exists");

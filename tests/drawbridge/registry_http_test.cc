@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -667,6 +669,77 @@ TYPED_TEST(RegistryHttp, UsersWithoutIssuerBelongOnlyToTheSoleIssuer) {
   EXPECT_EQ(this->get(tag, this->idp_token("alice")).status, 200);
   EXPECT_EQ(this->get(tag, this->idp_token("bob")).status, 404);
   EXPECT_EQ(this->get(tag, this->token("alice")).code(), "drawbridge.auth.unknown_issuer");
+}
+
+// Finding: GET /<user>/_repos answered 404 for a missing user but 200 [] for one whose
+// repositories are all private, so anyone could probe which user names exist. Walk every read
+// route as outsiders and compare: a missing user, a missing repository, a private repository
+// (with a complete and a pending tag) must give byte-identical answers.
+TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "secret", false, alice);
+  this->make_repo("bob", "open", true, bob);
+  auto tree = this->sample_tree();
+  this->upload("/alice/secret/_tag/1.0.0", tree, alice);
+  ASSERT_EQ(this->put("/alice/secret/_tag/2.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
+  auto keep_bob = pkitest::keep_cert(this->steward, "slug://bob/open");
+
+  // Everything but what differs per request anyway.
+  auto answer = [&](net::Method m, const std::string& path, const std::string& tok, const Issued* cert) {
+    net::Headers h;
+    if (!tok.empty()) h.set("Authorization", "Bearer " + tok);
+    auto r = this->call(m, path, {}, h, cert);
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& [k, v] : r.headers.items()) {
+      auto name = k;
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (name != "x-request-id" && name != "date") headers.emplace_back(name, v);
+    }
+    std::sort(headers.begin(), headers.end());
+    std::string out = std::to_string(r.status) + "\n" + r.body + "\n";
+    for (const auto& [k, v] : headers) out += k + ": " + v + "\n";
+    return out;
+  };
+  struct Caller {
+    const char* who;
+    std::string token;
+    const Issued* cert;
+  };
+  const std::vector<Caller> callers = {{"anonymous", "", nullptr},
+                                       {"another user", bob, nullptr},
+                                       {"another user, read scopes only",
+                                        this->token("bob", {"read:drawbridge_users", "read:drawbridge_repositories",
+                                                            "read:drawbridge_tags"}),
+                                        nullptr},
+                                       {"keep cert for another repository", "", &keep_bob}};
+  // Per route: the spellings that must look alike (first: the one that exists).
+  const std::vector<std::vector<std::string>> routes = {
+      {"/alice", "/ghost"},
+      {"/alice/_repos", "/ghost/_repos"},
+      {"/alice/secret", "/alice/nothere", "/ghost/secret"},
+      {"/alice/secret/_tag", "/alice/nothere/_tag", "/ghost/secret/_tag"},
+      {"/alice/secret/_tag/1.0.0", "/alice/secret/_tag/2.0.0", "/alice/secret/_tag/9.9.9", "/alice/nothere/_tag/1.0.0",
+       "/ghost/secret/_tag/1.0.0"},
+      {"/alice/secret/_tag/1.0.0/tree", "/alice/secret/_tag/2.0.0/tree", "/alice/nothere/_tag/1.0.0/tree",
+       "/ghost/secret/_tag/1.0.0/tree"},
+      {"/alice/secret/_tag/1.0.0/tree/main.wasm", "/alice/secret/_tag/1.0.0/tree/nothere.wasm",
+       "/alice/nothere/_tag/1.0.0/tree/main.wasm", "/ghost/secret/_tag/1.0.0/tree/main.wasm"},
+  };
+  for (const auto& c : callers) {
+    for (auto method : {net::Method::Get, net::Method::Head}) {
+      for (const auto& spellings : routes) {
+        auto expected = answer(method, spellings[0], c.token, c.cert);
+        for (std::size_t i = 1; i < spellings.size(); ++i)
+          EXPECT_EQ(answer(method, spellings[i], c.token, c.cert), expected)
+              << c.who << ", " << net::to_string(method) << " " << spellings[i] << " vs " << spellings[0];
+      }
+    }
+  }
+  // (The owner does see the difference.)
+  EXPECT_EQ(this->get("/alice/_repos", alice).body, "[\"secret\"]");
+  EXPECT_EQ(this->get("/ghost/_repos", alice).body, "[]");
 }
 
 // Finding: a full disk answered 500 drawbridge.storage, indistinguishable from a bug. Publish
