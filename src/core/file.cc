@@ -15,7 +15,7 @@ namespace {
 
 [[noreturn]] void throw_errno(const char* code, const std::string& what,
                               const std::filesystem::path& path) {
-  throw Error(code, what + " " + path.string() + ": " + std::strerror(errno));
+  throw io_error(code, what, path, errno);
 }
 
 class Fd {
@@ -46,6 +46,12 @@ std::string random_suffix() {
 }
 
 }  // namespace
+
+Error io_error(std::string_view code, std::string_view what, const std::filesystem::path& path, int err) {
+  const bool full = err == ENOSPC || err == EDQUOT;
+  return Error(full ? "io.no_space" : std::string(code),
+               std::string(what) + " " + path.string() + ": " + std::strerror(err));
+}
 
 Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -6,8 +6,15 @@
 #include <string_view>
 
 #include "core/bytes.h"
+#include "core/error.h"
 
 namespace enarx {
+
+// The error for a failed file-system call on `path` with errno `err`: code "io.no_space" when
+// the file system is full or the quota used up (ENOSPC, EDQUOT), else `code`. Callers can then
+// report a full disk as such (the operator's problem), not as a fault. The message is
+// "<what> <path>: <strerror>".
+Error io_error(std::string_view code, std::string_view what, const std::filesystem::path& path, int err);
 
 // Reads a whole file; throws Error("io.read") naming the path. `max_size` guards against
 // accidentally slurping something huge.
@@ -16,7 +23,8 @@ std::string read_text_file(const std::filesystem::path& path, std::size_t max_si
 
 // Atomically replaces `path`: writes a temp file in the same directory, fsyncs it, renames it
 // over `path`, then fsyncs the directory, so readers see the old or the new content, never a
-// mix, even after a crash. `mode` applies to the new file (e.g. 0600 for keys).
+// mix, even after a crash. `mode` applies to the new file (e.g. 0600 for keys). Throws
+// Error("io.no_space") on a full file system (the temp file removed), else Error("io.write").
 void write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode = 0644);
 inline void write_file_atomic(const std::filesystem::path& path, std::string_view text,
                               unsigned mode = 0644) {

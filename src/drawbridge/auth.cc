@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
+#include <span>
 #include <sstream>
 
 #include "core/error.h"
@@ -59,6 +61,43 @@ PublicKey rsa_from_n_e(ByteView n, ByteView e) {
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
     ossl::throw_error("drawbridge.auth.jwks_invalid", "RSA key");
   return PublicKey(ossl::PkeyPtr(pkey));
+}
+
+// P-256's group order n and n/2, big-endian. ECDSA accepts (r, s) and (r, n - s) alike; we
+// accept only s <= n/2 so that a token has one signature, not two.
+constexpr std::uint8_t kP256Order[32] = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+constexpr std::uint8_t kP256HalfOrder[32] = {
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+
+bool high_s(ByteView s) {
+  return s.size() == 32 && std::memcmp(s.data(), kP256HalfOrder, 32) > 0;
+}
+
+// s := n - s, in place (s is 32 bytes, 0 < s < n).
+void negate_s(std::span<std::uint8_t> s) {
+  int borrow = 0;
+  for (int i = 31; i >= 0; --i) {
+    int d = kP256Order[i] - s[static_cast<std::size_t>(i)] - borrow;
+    borrow = d < 0;
+    s[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(d + (borrow ? 256 : 0));
+  }
+}
+
+// One token, one spelling: base64url without padding and with zero trailing bits, i.e. exactly
+// what encoding the decoded bytes gives back. Anything else could be a second spelling of a
+// token someone has seen (replay caches, logs and deny lists key on the text).
+Bytes canonical_base64url(std::string_view part) {
+  Bytes out;
+  try {
+    out = from_base64url(part);
+  } catch (const Error&) {
+    auth_fail("token_malformed", "Invalid token provided: bad base64url");
+  }
+  if (to_base64url(out) != part) auth_fail("token_malformed", "Invalid token provided: non-canonical base64url");
+  return out;
 }
 
 std::string str_field(const nlohmann::json& j, const char* name) {
@@ -151,7 +190,12 @@ std::string sign_jwt(const PrivateKey& key, std::string_view kid, const nlohmann
   nlohmann::json header = {{"alg", rsa ? "RS256" : "ES256"}, {"kid", std::string(kid)}, {"typ", "JWT"}};
   auto input = to_base64url(as_bytes(header.dump())) + "." + to_base64url(as_bytes(claims.dump()));
   auto sig = key.sign(DigestAlgorithm::Sha256, as_bytes(input));
-  if (!rsa) sig = ecdsa_der_to_raw(sig, 32);
+  if (!rsa) {
+    sig = ecdsa_der_to_raw(sig, 32);
+    // OpenSSL gives either s or n - s; verifiers (ours included) take only the low one.
+    auto s = std::span<std::uint8_t>(sig).subspan(32);
+    if (high_s(s)) negate_s(s);
+  }
   return input + "." + to_base64url(sig);
 }
 
@@ -160,6 +204,12 @@ TokenVerifier::TokenVerifier(std::shared_ptr<const Clock> clock) : clock_(std::m
 bool TokenVerifier::empty() const {
   std::lock_guard lock(mu_);
   return issuers_.empty();
+}
+
+std::optional<std::string> TokenVerifier::sole_issuer() const {
+  std::lock_guard lock(mu_);
+  if (issuers_.size() != 1) return std::nullopt;
+  return issuers_.begin()->first;
 }
 
 void TokenVerifier::add_issuer(IssuerConfig config) {
@@ -198,14 +248,9 @@ TokenClaims TokenVerifier::verify(std::string_view jwt) {
   auto dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos || jwt.size() > 16384)
     auth_fail("token_malformed", "Invalid token provided: not a compact JWS");
-  Bytes header_raw, payload_raw, sig;
-  try {
-    header_raw = from_base64url(jwt.substr(0, dot1));
-    payload_raw = from_base64url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
-    sig = from_base64url(jwt.substr(dot2 + 1));
-  } catch (const Error&) {
-    auth_fail("token_malformed", "Invalid token provided: bad base64url");
-  }
+  auto header_raw = canonical_base64url(jwt.substr(0, dot1));
+  auto payload_raw = canonical_base64url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto sig = canonical_base64url(jwt.substr(dot2 + 1));
   auto header = parse_json_object(header_raw, "token_malformed", "token header");
   auto claims = parse_json_object(payload_raw, "token_malformed", "token payload");
   auto alg = str_field(header, "alg"), kid = str_field(header, "kid");
@@ -239,7 +284,7 @@ TokenClaims TokenVerifier::verify(std::string_view jwt) {
   if (alg == "RS256") {
     ok = key->key.verify(DigestAlgorithm::Sha256, input, sig);
   } else {
-    ok = sig.size() == 64 &&
+    ok = sig.size() == 64 && !high_s(ByteView(sig).subspan(32)) &&
          key->key.verify_ecdsa_rs(DigestAlgorithm::Sha256, input, ByteView(sig).first(32), ByteView(sig).subspan(32));
   }
   if (!ok) auth_fail("bad_signature", "Invalid token provided: bad signature");
@@ -257,6 +302,9 @@ TokenClaims TokenVerifier::verify(std::string_view jwt) {
   if (!exp || !iat) auth_fail("missing_claim", "Invalid token provided: exp and iat are required");
   if (*exp + kLeeway < now) auth_fail("expired", "Invalid token provided: token expired");
   if (nbf && *nbf - kLeeway > now) auth_fail("not_yet_valid", "Invalid token provided: token not yet valid");
+  // Issued in the future: a wrong clock, or a token minted to look fresh later (anything that
+  // judges a token's age goes by iat). Not valid yet, like an nbf in the future.
+  if (*iat - kLeeway > now) auth_fail("not_yet_valid", "Invalid token provided: issued in the future");
   bool aud_ok = false;
   if (auto it = claims.find("aud"); it != claims.end()) {
     if (it->is_string()) aud_ok = it->get<std::string>() == state->config.audience;

@@ -3,8 +3,11 @@
 //
 // Claims checked (as Drawbridge v0.3+): `kid` header names a key of the issuer's JWKS; `iss`
 // equals a configured issuer; `aud` (string or array) contains that issuer's audience; `exp`
-// in the future, `iat` present, `nbf` (if present) not in the future (60 s leeway both ways);
-// `sub` and `scope` (space-separated) present. Scopes are `<read|write|manage>:drawbridge_
+// in the future, `iat` present and not in the future, `nbf` (if present) not in the future (60 s
+// leeway each); `sub` and `scope` (space-separated) present.
+// Stricter than Drawbridge, so that one token has exactly one spelling: every part must be
+// canonical base64url (no padding, zero trailing bits), and ES256 signatures must be low-S
+// (s <= n/2; sign_jwt produces only those). Scopes are `<read|write|manage>:drawbridge_
 // <users|repositories|tags>`; `manage` satisfies read and write.
 // JWKS are refreshed periodically and on an unknown `kid` (at most every 30 s per issuer).
 #pragma once
@@ -15,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,7 +57,7 @@ std::string jwks_to_json(const std::vector<Jwk>& keys);
 std::string key_id_for(const PublicKey& key);
 
 // Compact JWS over `claims` with header {"alg","kid","typ":"JWT"}; RS256 for RSA keys, ES256
-// for P-256 keys. (The local issuer and tests use it.)
+// for P-256 keys, always low-S. (The local issuer and tests use it.)
 std::string sign_jwt(const PrivateKey& key, std::string_view kid, const nlohmann::json& claims);
 
 struct IssuerConfig {
@@ -71,9 +75,13 @@ class TokenVerifier {
   // Fetches the JWKS at once when a fetcher is given (a failure is logged; retried lazily).
   void add_issuer(IssuerConfig config);
   bool empty() const;
-  // Throws Error with codes drawbridge.auth.token_malformed, .unsupported_alg, .unknown_issuer,
-  // .unknown_key, .bad_signature, .expired, .not_yet_valid, .wrong_audience, .missing_claim.
+  // Throws Error with codes drawbridge.auth.token_malformed (incl. non-canonical base64url),
+  // .unsupported_alg, .unknown_issuer, .unknown_key, .bad_signature (incl. high-S ES256),
+  // .expired, .not_yet_valid (nbf or iat in the future), .wrong_audience, .missing_claim.
   TokenClaims verify(std::string_view jwt);
+  // The issuer's name when exactly one is configured (see Registry: users stored before issuers
+  // were recorded belong to it); nullopt otherwise.
+  std::optional<std::string> sole_issuer() const;
 
  private:
   struct IssuerState {

@@ -82,7 +82,8 @@ class PgStore final : public Store {
       w.exec("SELECT pg_advisory_xact_lock(7273120)");
       w.exec(R"sql(
         CREATE TABLE IF NOT EXISTS drawbridge_users(
-          name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BYTEA NOT NULL, subject TEXT NOT NULL);
+          name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BYTEA NOT NULL, subject TEXT NOT NULL,
+          issuer TEXT);
         CREATE TABLE IF NOT EXISTS drawbridge_repos(
           usr TEXT NOT NULL REFERENCES drawbridge_users(name), name TEXT NOT NULL,
           meta TEXT NOT NULL, content BYTEA NOT NULL, public BOOLEAN NOT NULL,
@@ -98,26 +99,31 @@ class PgStore final : public Store {
           PRIMARY KEY(tag_id, path));
         CREATE TABLE IF NOT EXISTS drawbridge_blobs(key TEXT PRIMARY KEY, data BYTEA NOT NULL);
       )sql");
+      // Migrations of databases created by earlier versions (still under the advisory lock).
+      // Existing users keep a NULL issuer: who registered them is unknown (see Registry).
+      w.exec("ALTER TABLE drawbridge_users ADD COLUMN IF NOT EXISTS issuer TEXT");
       return 0;
     });
   }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
-                        std::string_view subject) override {
+                        std::string_view issuer, std::string_view subject) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params(
-          "INSERT INTO drawbridge_users(name, meta, content, subject) VALUES($1,$2,$3,$4) "
+          "INSERT INTO drawbridge_users(name, meta, content, subject, issuer) VALUES($1,$2,$3,$4,$5) "
           "ON CONFLICT DO NOTHING",
-          str(user), str(meta_json), bin(content), str(subject));
+          str(user), str(meta_json), bin(content), str(subject), str(issuer));
       return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
     });
   }
 
   std::optional<StoredUser> get_user(std::string_view user) override {
     return run([&](pqxx::work& w) -> std::optional<StoredUser> {
-      auto r = w.exec_params("SELECT meta, content, subject FROM drawbridge_users WHERE name = $1", str(user));
+      auto r = w.exec_params("SELECT meta, content, subject, issuer FROM drawbridge_users WHERE name = $1",
+                             str(user));
       if (r.empty()) return std::nullopt;
-      return StoredUser{r[0][0].as<std::string>(), bytes_of(r[0][1]), r[0][2].as<std::string>()};
+      return StoredUser{r[0][0].as<std::string>(), bytes_of(r[0][1]), r[0][2].as<std::string>(),
+                        r[0][3].is_null() ? std::nullopt : std::optional(r[0][3].as<std::string>())};
     });
   }
 
@@ -282,6 +288,8 @@ class PgStore final : public Store {
         // Serialization failures and deadlocks (libpqxx 6 does not always fill sqlstate()).
         if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::sql_error& e) {
+        // 53100 disk_full: the server could not extend a file. Not a fault, not retried.
+        if (e.sqlstate() == "53100") throw Error("drawbridge.store.full", std::string("PostgreSQL: ") + e.what());
         bool retry = e.sqlstate() == "40001" || e.sqlstate() == "40P01";
         if (!retry || attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const std::exception& e) {

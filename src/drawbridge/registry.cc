@@ -174,9 +174,21 @@ struct Registry::Impl {
     return *c.token;
   }
 
+  // The one ownership rule: a user belongs to (issuer, subject), not to a subject alone. With
+  // several issuers (the local one beside an OIDC provider) a `sub` is only unique within its
+  // issuer, and anyone holding `drawbridge token` could mint an OIDC user's `sub` locally.
+  bool owns(const StoredUser& u, const TokenClaims& t) const {
+    if (u.subject != t.subject) return false;
+    if (u.issuer) return *u.issuer == t.issuer;
+    // Registered before issuers were recorded: the issuer is known only when there can have
+    // been just one. Otherwise nobody owns the row (fail closed).
+    auto only = tokens->sole_issuer();
+    return only && *only == t.issuer;
+  }
+
   bool is_owner(const std::string& user, const TokenClaims& t) {
     auto u = store->get_user(user);
-    return u && u->subject == t.subject;
+    return u && owns(*u, t);
   }
 
   // Could this caller upload nodes to `user`'s tags (owner token with write:drawbridge_tags)?
@@ -184,11 +196,11 @@ struct Registry::Impl {
     return c.token && c.token->has_scope(ScopeLevel::Write, ScopeContext::Tags) && is_owner(user, *c.token);
   }
 
-  // For writes: the token's subject must own `user` (a missing user is 404).
+  // For writes: the token must own `user` (a missing user is 404).
   void need_owner(const std::string& user, const TokenClaims& t) {
     auto u = store->get_user(user);
     if (!u) fail(404, "drawbridge.not_found", "User does not exist");
-    if (u->subject != t.subject) fail(401, "drawbridge.auth.not_owner", "You are logged in as " + t.subject);
+    if (!owns(*u, t)) fail(401, "drawbridge.auth.not_owner", "You are logged in as " + t.subject);
   }
 
   // Reads of a repository's tags and trees. Private and missing repositories look the same.
@@ -272,7 +284,7 @@ struct Registry::Impl {
       case Kind::User: {
         auto& tok = need_token(caller, ScopeLevel::Read, ScopeContext::Users);
         auto u = store->get_user(t.user);
-        if (!u || u->subject != tok.subject) not_found();
+        if (!u || !owns(*u, tok)) not_found();
         return object_response(u->meta_json, body_string(u->content));
       }
       case Kind::Repo: {
@@ -283,7 +295,8 @@ struct Registry::Impl {
         return object_response(r->meta_json, body_string(r->content));
       }
       case Kind::RepoList: {
-        if (!store->get_user(t.user)) not_found();
+        // A user that does not exist lists like one without public repositories (200 []):
+        // a 404 would tell anyone which user names exist.
         bool owner = caller.token && caller.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) &&
                      is_owner(t.user, *caller.token);
         nlohmann::json names = nlohmann::json::array();
@@ -346,7 +359,11 @@ struct Registry::Impl {
           fail(401, "drawbridge.auth.subject_mismatch", "You are logged in as " + tok.subject);
         auto canonical = user_to_json(record);
         auto meta = upload_meta(req, canonical, std::string(kJsonType), false);
-        if (store->create_user(t.user, meta_to_json(meta), as_bytes(canonical), record.subject) == PutResult::Exists) {
+        // Taken names answer 409 whoever asks: registration must tell that a name is taken, so
+        // this is the one route that reveals a user exists (and only to a token that may
+        // register users).
+        if (store->create_user(t.user, meta_to_json(meta), as_bytes(canonical), tok.issuer, record.subject) ==
+            PutResult::Exists) {
           count_upload("user", "exists");
           exists();
         }
@@ -515,6 +532,12 @@ net::Response Registry::handle(net::Request& request) {
   } catch (const Error& e) {
     const auto& code = e.code();
     if (code.rfind("drawbridge.auth.", 0) == 0) throw net::HttpError(401, code, e.what());
+    // A full disk is the operator's to fix and the client's to retry later, not a bug: its own
+    // status, so neither has to guess from a 500.
+    if (code == "io.no_space" || code == "drawbridge.store.full") {
+      log::error("drawbridge.storage_full", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
+      throw net::HttpError(507, "drawbridge.storage_full", "Insufficient storage");
+    }
     if (code.rfind("drawbridge.store.", 0) == 0 || code.rfind("io.", 0) == 0) {
       log::error("drawbridge.storage_failure", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
       throw net::HttpError(500, "drawbridge.storage", "Storage backend failure");

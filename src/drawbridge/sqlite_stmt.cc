@@ -1,11 +1,19 @@
 #include "drawbridge/sqlite_stmt.h"
 
+#include <cerrno>
+
 #include "core/error.h"
 
 namespace enarx::drawbridge {
 
 void sql_fail(sqlite3* db, std::string_view what) {
-  throw Error("drawbridge.store.backend", std::string(what) + ": " + sqlite3_errmsg(db));
+  // A full disk, not a fault: SQLite reports ENOSPC on a write as SQLITE_FULL, but a quota
+  // (EDQUOT) or ENOSPC from fsync as an I/O error whose errno it keeps.
+  const int rc = sqlite3_extended_errcode(db) & 0xff;
+  const int err = sqlite3_system_errno(db);
+  const bool full = rc == SQLITE_FULL || (rc == SQLITE_IOERR && (err == ENOSPC || err == EDQUOT));
+  throw Error(full ? "drawbridge.store.full" : "drawbridge.store.backend",
+              std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
 namespace {

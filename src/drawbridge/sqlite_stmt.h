@@ -18,6 +18,8 @@
 
 namespace enarx::drawbridge {
 
+// Throws Error("drawbridge.store.full") if the connection's last error is a full disk
+// (SQLITE_FULL, or an I/O error with errno ENOSPC/EDQUOT), else Error("drawbridge.store.backend").
 [[noreturn]] void sql_fail(sqlite3* db, std::string_view what);
 
 class StatementCache {

@@ -55,7 +55,7 @@ void write_all(int fd, ByteView data, const std::string& path) {
     auto n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("drawbridge.store.io", "write " + path + ": " + std::strerror(errno));
+      throw io_error("drawbridge.store.io", "write", path, errno);
     }
     off += static_cast<std::size_t>(n);
   }
@@ -87,7 +87,8 @@ class SqliteStore final : public Store {
     exec("PRAGMA foreign_keys=ON");
     exec(R"sql(
       CREATE TABLE IF NOT EXISTS users(
-        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL);
+        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL,
+        issuer TEXT);
       CREATE TABLE IF NOT EXISTS repos(
         user TEXT NOT NULL REFERENCES users(name), name TEXT NOT NULL, meta TEXT NOT NULL,
         content BLOB NOT NULL, public INTEGER NOT NULL, PRIMARY KEY(user, name));
@@ -100,6 +101,7 @@ class SqliteStore final : public Store {
         tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, path TEXT NOT NULL,
         entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
     )sql");
+    migrate();
   }
   ~SqliteStore() override {
     stmts_.reset();  // finalized before the connection closes
@@ -107,19 +109,20 @@ class SqliteStore final : public Store {
   }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
-                        std::string_view subject) override {
+                        std::string_view issuer, std::string_view subject) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "INSERT INTO users(name, meta, content, subject) VALUES(?,?,?,?) ON CONFLICT DO NOTHING");
-    s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).step();
+    Stmt s(*stmts_,
+           "INSERT INTO users(name, meta, content, subject, issuer) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, user).bind(2, meta_json).bind(3, content).bind(4, subject).bind(5, issuer).step();
     return sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
   }
 
   std::optional<StoredUser> get_user(std::string_view user) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "SELECT meta, content, subject FROM users WHERE name = ?");
+    Stmt s(*stmts_, "SELECT meta, content, subject, issuer FROM users WHERE name = ?");
     s.bind(1, user);
     if (!s.step()) return std::nullopt;
-    return StoredUser{s.text(0), s.blob(1), s.text(2)};
+    return StoredUser{s.text(0), s.blob(1), s.text(2), s.is_null(3) ? std::nullopt : std::optional(s.text(3))};
   }
 
   PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
@@ -269,12 +272,22 @@ class SqliteStore final : public Store {
 
  private:
   void exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err ? err : "unknown";
-      sqlite3_free(err);
-      throw Error("drawbridge.store.backend", msg);
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) sql_fail(db_, "exec");
+  }
+
+  // Databases created before a column existed get it here. SQLite has no ADD COLUMN IF NOT
+  // EXISTS, so look first; BEGIN IMMEDIATE keeps a second process opening the same directory
+  // from adding it twice.
+  void migrate() {
+    Transaction tx(db_);
+    bool has_issuer = false;
+    {
+      Stmt s(*stmts_, "SELECT 1 FROM pragma_table_info('users') WHERE name = 'issuer'");
+      has_issuer = s.step();
     }
+    // Existing users keep a NULL issuer: who registered them is unknown (see Registry).
+    if (!has_issuer) exec("ALTER TABLE users ADD COLUMN issuer TEXT");
+    tx.commit();
   }
 
   std::optional<StoredNode> get_node_locked(std::int64_t tag_id, std::string_view path) {
@@ -306,15 +319,17 @@ class SqliteStore final : public Store {
     if (fs::exists(target, ec)) return;  // content-addressed: an existing blob is complete
     auto shard = target.parent_path();
     if (!fs::exists(shard, ec)) {
-      fs::create_directories(shard);
+      // With an error code: a full disk must arrive as io.no_space, not as a filesystem_error.
+      fs::create_directories(shard, ec);
+      if (ec) throw io_error("drawbridge.store.io", "mkdir", shard, ec.value());
       fsync_directory(shard.parent_path());
     }
     auto tmp = dir_ / "tmp" / (std::string(key) + "." + to_hex(random_bytes(8)));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw Error("drawbridge.store.io", "create " + tmp.string() + ": " + std::strerror(errno));
+    if (fd < 0) throw io_error("drawbridge.store.io", "create", tmp, errno);
     try {
       write_all(fd, content, tmp.string());
-      if (::fsync(fd) != 0) throw Error("drawbridge.store.io", "fsync " + tmp.string() + ": " + std::strerror(errno));
+      if (::fsync(fd) != 0) throw io_error("drawbridge.store.io", "fsync", tmp, errno);
     } catch (...) {
       ::close(fd);
       ::unlink(tmp.c_str());
@@ -324,7 +339,7 @@ class SqliteStore final : public Store {
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
       int err = errno;
       ::unlink(tmp.c_str());
-      throw Error("drawbridge.store.io", "rename to " + target.string() + ": " + std::strerror(err));
+      throw io_error("drawbridge.store.io", "rename onto", target, err);
     }
     fsync_directory(shard);
   }

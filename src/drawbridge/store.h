@@ -31,6 +31,9 @@ struct StoredUser {
   std::string meta_json;  // canonical Meta JSON as served
   Bytes content;
   std::string subject;
+  // The token issuer (`iss`) of the registering token: a user is owned by (issuer, subject).
+  // nullopt for rows stored before issuers were recorded (see Registry for who owns them).
+  std::optional<std::string> issuer;
 };
 
 struct StoredRepo {
@@ -69,7 +72,7 @@ class Store {
   virtual ~Store() = default;
 
   virtual PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
-                                std::string_view subject) = 0;
+                                std::string_view issuer, std::string_view subject) = 0;
   virtual std::optional<StoredUser> get_user(std::string_view user) = 0;
 
   // Throws Error("drawbridge.store.no_user") if the user does not exist.
@@ -112,6 +115,10 @@ class Store {
 
 // Lower-case hex SHA-256: the blob key.
 std::string blob_key_of(ByteView content);
+
+// Both back ends raise Error("drawbridge.store.full") when the database reports a full disk
+// (SQLITE_FULL, SQLSTATE 53100) and Error("io.no_space") when a blob file cannot be written for
+// lack of space, so that the registry can tell the operator's problem from a bug.
 
 // Embedded default: <dir>/blobs/sha256/<2 hex>/<64 hex> + <dir>/meta.sqlite3 (WAL,
 // synchronous=FULL). Creates the directory (0700) on first use and removes stale temp files.

@@ -1,5 +1,6 @@
 // The same conformance suite over both Store back ends.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -20,6 +21,36 @@ struct SqliteBackend {
   static constexpr bool kPg = false;
   TempDir dir{"drawbridge-store"};
   std::unique_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
+
+  // Replaces the store by a database as the version before issuers were recorded wrote it
+  // (its exact schema), holding one user.
+  void write_legacy_database(const std::string& user, const std::string& subject) {
+    auto data = dir.path() / "data";
+    std::filesystem::remove_all(data);
+    std::filesystem::create_directories(data);
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((data / "meta.sqlite3").c_str(), &db), SQLITE_OK);
+    auto sql = std::string(R"sql(
+      PRAGMA journal_mode=WAL;
+      CREATE TABLE users(
+        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BLOB NOT NULL, subject TEXT NOT NULL);
+      CREATE TABLE repos(
+        user TEXT NOT NULL REFERENCES users(name), name TEXT NOT NULL, meta TEXT NOT NULL,
+        content BLOB NOT NULL, public INTEGER NOT NULL, PRIMARY KEY(user, name));
+      CREATE TABLE tags(
+        id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, repo TEXT NOT NULL,
+        name TEXT NOT NULL, meta TEXT NOT NULL, content BLOB NOT NULL,
+        complete INTEGER NOT NULL, missing INTEGER NOT NULL, UNIQUE(user, repo, name),
+        FOREIGN KEY(user, repo) REFERENCES repos(user, name));
+      CREATE TABLE nodes(
+        tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, path TEXT NOT NULL,
+        entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
+      INSERT INTO users VALUES(')sql") + user + "', '{}', x'7B7D', '" + subject + "');";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
 };
 
 struct PgBackend {
@@ -28,6 +59,34 @@ struct PgBackend {
   std::unique_ptr<Store> open() {
     if (conninfo.empty()) conninfo = pgtest::shared_cluster().new_database();
     return open_postgres_store(conninfo, 4);
+  }
+
+  // Switches to a fresh database with the schema of the version before issuers were recorded,
+  // holding one user.
+  void write_legacy_database(const std::string& user, const std::string& subject) {
+    conninfo = pgtest::shared_cluster().new_database();
+    pqxx::connection c(conninfo);
+    pqxx::work w(c);
+    w.exec(R"sql(
+      CREATE TABLE drawbridge_users(
+        name TEXT PRIMARY KEY, meta TEXT NOT NULL, content BYTEA NOT NULL, subject TEXT NOT NULL);
+      CREATE TABLE drawbridge_repos(
+        usr TEXT NOT NULL REFERENCES drawbridge_users(name), name TEXT NOT NULL,
+        meta TEXT NOT NULL, content BYTEA NOT NULL, public BOOLEAN NOT NULL,
+        PRIMARY KEY(usr, name));
+      CREATE TABLE drawbridge_tags(
+        id BIGSERIAL PRIMARY KEY, usr TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL,
+        meta TEXT NOT NULL, content BYTEA NOT NULL, complete BOOLEAN NOT NULL,
+        missing BIGINT NOT NULL, UNIQUE(usr, repo, name),
+        FOREIGN KEY(usr, repo) REFERENCES drawbridge_repos(usr, name));
+      CREATE TABLE drawbridge_nodes(
+        tag_id BIGINT NOT NULL REFERENCES drawbridge_tags(id) ON DELETE CASCADE,
+        path TEXT NOT NULL, entry TEXT NOT NULL, present BOOLEAN NOT NULL, blob TEXT,
+        PRIMARY KEY(tag_id, path));
+      CREATE TABLE drawbridge_blobs(key TEXT PRIMARY KEY, data BYTEA NOT NULL);
+    )sql");
+    w.exec_params("INSERT INTO drawbridge_users VALUES($1, '{}', '\\x7b7d', $2)", user, subject);
+    w.commit();
   }
 };
 
@@ -39,7 +98,7 @@ class StoreConformance : public ::testing::Test {
     store = backend.open();
   }
   void make_repo(const std::string& user, const std::string& repo, bool pub = false) {
-    store->create_user(user, "{}", as_bytes("{\"subject\":\"s\"}"), "sub-" + user);
+    store->create_user(user, "{}", as_bytes("{\"subject\":\"s\"}"), "iss", "sub-" + user);
     ASSERT_EQ(store->create_repo(user, repo, "{}", as_bytes(repo_to_json({pub})), pub), PutResult::Created);
   }
   B backend;
@@ -52,11 +111,13 @@ TYPED_TEST_SUITE(StoreConformance, Backends, pgtest::BackendNames);
 TYPED_TEST(StoreConformance, UsersAndRepositories) {
   auto& s = *this->store;
   EXPECT_FALSE(s.get_user("alice"));
-  EXPECT_EQ(s.create_user("alice", "{\"m\":1}", as_bytes("{\"subject\":\"a\"}"), "a"), PutResult::Created);
-  EXPECT_EQ(s.create_user("alice", "{\"m\":2}", as_bytes("x"), "b"), PutResult::Exists);
+  EXPECT_EQ(s.create_user("alice", "{\"m\":1}", as_bytes("{\"subject\":\"a\"}"), "https://idp.example", "a"),
+            PutResult::Created);
+  EXPECT_EQ(s.create_user("alice", "{\"m\":2}", as_bytes("x"), "https://idp.example", "b"), PutResult::Exists);
   auto u = s.get_user("alice");
   ASSERT_TRUE(u);
   EXPECT_EQ(u->subject, "a");
+  EXPECT_EQ(u->issuer, "https://idp.example");
   EXPECT_EQ(u->meta_json, "{\"m\":1}");
   EXPECT_EQ(as_string(u->content), "{\"subject\":\"a\"}");
   try {
@@ -76,6 +137,42 @@ TYPED_TEST(StoreConformance, UsersAndRepositories) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->is_public);
   EXPECT_FALSE(s.get_repo("alice", "nope"));
+}
+
+// A user is stored with the issuer that registered it; the same subject from another issuer
+// neither takes the name over nor changes the row.
+TYPED_TEST(StoreConformance, UsersKeepTheirIssuer) {
+  auto& s = *this->store;
+  ASSERT_EQ(s.create_user("alice", "{}", as_bytes("{}"), "https://idp.example", "alice"), PutResult::Created);
+  EXPECT_EQ(s.create_user("alice", "{}", as_bytes("{}"), "drawbridge-local", "alice"), PutResult::Exists);
+  ASSERT_EQ(s.create_user("bob", "{}", as_bytes("{}"), "drawbridge-local", "alice"), PutResult::Created);
+  this->store.reset();
+  this->store = this->backend.open();
+  auto alice = this->store->get_user("alice"), bob = this->store->get_user("bob");
+  ASSERT_TRUE(alice && bob);
+  EXPECT_EQ(alice->issuer, "https://idp.example");
+  EXPECT_EQ(alice->subject, "alice");
+  EXPECT_EQ(bob->issuer, "drawbridge-local");
+  EXPECT_EQ(bob->subject, "alice");
+}
+
+// A database from before issuers were recorded gets the column when opened; its users keep no
+// issuer (nullopt: unknown), new users get theirs, and opening again changes nothing.
+TYPED_TEST(StoreConformance, MigratesUsersWithoutIssuer) {
+  this->store.reset();
+  this->backend.write_legacy_database("old", "sub-old");
+  this->store = this->backend.open();
+  auto old = this->store->get_user("old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->subject, "sub-old");
+  EXPECT_EQ(old->issuer, std::nullopt);
+  EXPECT_EQ(this->store->create_user("new", "{}", as_bytes("{}"), "drawbridge-local", "sub-new"), PutResult::Created);
+  EXPECT_EQ(this->store->create_repo("old", "app", "{}", as_bytes("{\"public\":true}"), true), PutResult::Created);
+  this->store.reset();
+  this->store = this->backend.open();
+  EXPECT_EQ(this->store->get_user("old")->issuer, std::nullopt);
+  EXPECT_EQ(this->store->get_user("new")->issuer, "drawbridge-local");
+  EXPECT_TRUE(this->store->get_repo("old", "app"));
 }
 
 TYPED_TEST(StoreConformance, TagBecomesVisibleOnlyWhenTreeComplete) {
