@@ -439,6 +439,13 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
     if constexpr (kTls) {
       peer_chain_ = verified_peer_chain(stream_.native_handle());
+      // A certificate whose verified chain is unknown (a resumed session; make_server_tls_context
+      // disables resumption) must not pass as an anonymous client.
+      if (peer_chain_.empty() && SSL_get0_peer_certificate(stream_.native_handle()) != nullptr) {
+        srv_.tls_failures->inc();
+        log::info("http.peer_rejected", {{"remote", remote_}, {"error", "no verified chain"}});
+        return close_now();
+      }
       if (srv_.config.peer_verifier && !peer_chain_.empty()) {
         bool ok = false;
         try {

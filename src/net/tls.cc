@@ -97,9 +97,20 @@ std::shared_ptr<ssl::context> make_server_tls_context(const TlsServerConfig& con
     if (config.client_auth == ClientAuth::Required) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(native, mode, nullptr);
     SSL_CTX_set_verify_depth(native, config.verify_depth);
-    // Session resumption with client authentication needs a session id context.
-    static const unsigned char kSidCtx[] = "enarx-http";
-    SSL_CTX_set_session_id_context(native, kSidCtx, sizeof kSidCtx - 1);
+    // No session resumption when client certificates count: OpenSSL keeps only the leaf with a
+    // session, not the chain it verified, so a resumed connection has no verified chain
+    // (SSL_get0_verified_chain is NULL). Handlers then saw an anonymous client (drawbridge
+    // dropped a keep's slug grants) and the peer_verifier never ran, so a leaf it had rejected
+    // got in with the ticket of its rejected connection. Keeping the chain with the session
+    // instead would also keep the verifier's verdict for the ticket's lifetime; a full
+    // handshake per connection (~1 ms of ECDHE + signatures) is cheap for these servers and
+    // re-checks everything every time. So: no TLS 1.2 tickets, no TLS 1.3 tickets (with
+    // SSL_OP_NO_TICKET alone TLS 1.3 would still send stateful ones), no server session cache,
+    // and no session id context, which only resumption needs (without one OpenSSL refuses to
+    // resume a TLS 1.2 session on a context that verifies peers).
+    SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(native, 0);
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   } else {
     SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
   }

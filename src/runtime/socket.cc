@@ -10,11 +10,17 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "core/error.h"
 #include "core/openssl.h"
@@ -249,7 +255,210 @@ std::uint16_t Stream::shutdown(bool rd, bool wr) {
   return 0;
 }
 
-Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<SSL_CTX> tls)
+// The server handshakes of one TLS listener, on their own thread. Shaking hands inline in
+// sock_accept let one client that connects and stays silent (or sends half a ClientHello) stall
+// the workload for the whole handshake bound, and a few of them for ever. Here the thread
+// accepts TCP connections and drives up to max_pending handshakes at once (non-blocking
+// sockets, one poll over all of them), each bounded by the timeout; finished connections go to
+// a queue of at most max_queued that sock_accept takes from. At either bound the thread stops
+// accepting, so further clients wait in the kernel's backlog rather than in our memory.
+class Listener::Handshaker {
+ public:
+  Handshaker(int listen_fd, std::shared_ptr<SSL_CTX> ctx, HandshakeLimits limits)
+      : listen_fd_(listen_fd), ctx_(std::move(ctx)), limits_(at_least_one(limits)) {
+    ready_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (ready_fd_ < 0 || wake_fd_ < 0) {
+      std::string why = std::strerror(errno);
+      close_fds();
+      throw Error("runtime.net.bind",
+                  "cannot create the TLS listener's event descriptors: " + why);
+    }
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error& e) {
+      close_fds();
+      throw Error("runtime.net.bind", std::string("cannot start the TLS handshake thread: ") +
+                                          e.what());
+    }
+  }
+
+  ~Handshaker() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    notify(wake_fd_);
+    thread_.join();
+    queue_.clear();  // closes them (close_notify, best effort)
+    close_fds();
+  }
+
+  int ready_fd() const { return ready_fd_; }
+
+  // The oldest finished connection, or null.
+  std::unique_ptr<Stream> pop() {
+    std::lock_guard lock(mu_);
+    if (queue_.empty()) return nullptr;
+    bool was_full = queue_.size() >= limits_.max_queued;
+    auto s = std::move(queue_.front());
+    queue_.pop_front();
+    if (queue_.empty()) drain(ready_fd_);
+    if (was_full) notify(wake_fd_);  // room again: accept, or queue a parked connection
+    return s;
+  }
+
+ private:
+  struct Pending {
+    int fd;
+    std::shared_ptr<SSL> ssl;
+    Clock::time_point until;
+    short events = POLLIN;
+    bool finished = false;  // waiting for room in the queue; no longer timed
+  };
+
+  // A bound of 0 would never accept anything.
+  static HandshakeLimits at_least_one(HandshakeLimits l) {
+    l.max_pending = std::max<std::size_t>(l.max_pending, 1);
+    l.max_queued = std::max<std::size_t>(l.max_queued, 1);
+    return l;
+  }
+  static void notify(int efd) {
+    std::uint64_t one = 1;
+    (void)!::write(efd, &one, sizeof one);
+  }
+  static void drain(int efd) {
+    std::uint64_t n;
+    (void)!::read(efd, &n, sizeof n);
+  }
+  void close_fds() {
+    if (ready_fd_ >= 0) ::close(ready_fd_);
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    ready_fd_ = wake_fd_ = -1;
+  }
+  static void drop(Pending& p) {
+    ERR_clear_error();
+    p.ssl.reset();
+    ::close(p.fd);
+  }
+
+  // One step of a handshake; false when it failed (the caller drops it).
+  static bool step(Pending& p) {
+    int r = SSL_accept(p.ssl.get());
+    if (r == 1) {
+      p.finished = true;
+      return true;
+    }
+    int e = SSL_get_error(p.ssl.get(), r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+      return true;
+    }
+    return false;
+  }
+
+  // Accepts from the kernel while below both bounds; false when out of descriptors or memory
+  // (the caller backs off instead of spinning on a listening socket that stays readable).
+  bool accept_more(std::vector<Pending>& pending, bool queue_full) {
+    while (!queue_full && pending.size() < limits_.max_pending) {
+      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) {
+        // A connection that died in the backlog (accept(2) lists EPROTO and friends too) costs
+        // only itself.
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+      }
+      int one = 1;
+      ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      Pending p{c, std::shared_ptr<SSL>(SSL_new(ctx_.get()), SSL_free),
+                Clock::now() + limits_.timeout};
+      if (!p.ssl || SSL_set_fd(p.ssl.get(), c) != 1 || !step(p)) {
+        drop(p);
+        continue;
+      }
+      pending.push_back(std::move(p));
+    }
+    return true;
+  }
+
+  void run() {
+    std::vector<Pending> pending;
+    std::optional<Clock::time_point> backoff;
+    std::vector<pollfd> pfds;
+    for (;;) {
+      bool queue_full;
+      {
+        std::lock_guard lock(mu_);
+        if (stop_) break;
+        for (auto it = pending.begin(); it != pending.end();) {
+          if (!it->finished || queue_.size() >= limits_.max_queued) {
+            ++it;
+            continue;
+          }
+          if (queue_.empty()) notify(ready_fd_);
+          queue_.push_back(std::make_unique<Stream>(it->fd, std::move(it->ssl)));
+          it = pending.erase(it);
+        }
+        queue_full = queue_.size() >= limits_.max_queued;
+      }
+      auto now = Clock::now();
+      std::optional<Clock::time_point> wake;
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (!it->finished && now >= it->until) {
+          drop(*it);
+          it = pending.erase(it);
+          continue;
+        }
+        if (!it->finished && (!wake || it->until < *wake)) wake = it->until;
+        ++it;
+      }
+      if (backoff && now >= *backoff) backoff.reset();
+      if (backoff && (!wake || *backoff < *wake)) wake = backoff;
+
+      pfds.clear();
+      pfds.push_back({wake_fd_, POLLIN, 0});
+      bool listening = !backoff && !queue_full && pending.size() < limits_.max_pending;
+      pfds.push_back({listening ? listen_fd_ : -1, POLLIN, 0});  // fd -1: ignored by poll
+      for (const Pending& p : pending) pfds.push_back({p.finished ? -1 : p.fd, p.events, 0});
+      int timeout = -1;
+      if (wake) {
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - now).count() + 1;
+        timeout = static_cast<int>(std::clamp<long long>(ms, 0, 60'000));
+      }
+      int r = ::poll(pfds.data(), pfds.size(), timeout);
+      if (r <= 0) continue;  // timeouts are handled at the top; EINTR retries
+      if (pfds[0].revents) drain(wake_fd_);
+      // Sockets first, then the listener: pfds[2 + i] belongs to pending[i] until it changes.
+      std::size_t i = 0;
+      for (auto it = pending.begin(); it != pending.end(); ++i) {
+        if (pfds[2 + i].revents && !step(*it)) {
+          drop(*it);
+          it = pending.erase(it);
+          continue;
+        }
+        ++it;
+      }
+      if (pfds[1].revents && !accept_more(pending, queue_full))
+        backoff = Clock::now() + std::chrono::milliseconds(100);
+    }
+    for (Pending& p : pending) {
+      if (p.ssl) drop(p);
+    }
+  }
+
+  const int listen_fd_;
+  const std::shared_ptr<SSL_CTX> ctx_;
+  const HandshakeLimits limits_;
+  int ready_fd_ = -1;  // readable while queue_ is not empty
+  int wake_fd_ = -1;   // stop, or room in the queue
+  std::mutex mu_;
+  bool stop_ = false;
+  std::deque<std::unique_ptr<Stream>> queue_;
+  std::thread thread_;
+};
+
+Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<SSL_CTX> tls,
+                   HandshakeLimits limits)
     : tls_(std::move(tls)) {
   addrinfo hints{};
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -283,15 +492,36 @@ Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
   port_ = ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port
                                          : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  if (tls_) {
+    try {
+      handshaker_ = std::make_unique<Handshaker>(fd_, tls_, limits);
+    } catch (...) {
+      ::close(fd_);
+      throw;
+    }
+  }
 }
 
 Listener::~Listener() {
+  handshaker_.reset();  // joins the thread before the socket it polls is closed
   if (fd_ >= 0) ::close(fd_);
 }
+
+int Listener::poll_fd() const { return handshaker_ ? handshaker_->ready_fd() : fd_; }
 
 std::unique_ptr<Stream> Listener::accept(bool block, const Deadline& deadline,
                                          std::uint16_t* error) {
   *error = 0;
+  if (handshaker_) {
+    for (;;) {
+      if (auto s = handshaker_->pop()) return s;
+      if (!block) {
+        *error = kAgain;
+        return nullptr;
+      }
+      wait_fd(handshaker_->ready_fd(), POLLIN, deadline);
+    }
+  }
   for (;;) {
     int c = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (c < 0) {
@@ -309,19 +539,7 @@ std::unique_ptr<Stream> Listener::accept(bool block, const Deadline& deadline,
     }
     int one = 1;
     ::setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (!tls_) return std::make_unique<Stream>(c, nullptr);
-    std::shared_ptr<SSL> ssl(SSL_new(tls_.get()), SSL_free);
-    SSL_set_fd(ssl.get(), c);
-    // A slow or broken client must not hold the workload forever.
-    if (handshake(ssl.get(), true, deadline, Clock::now() + std::chrono::seconds(10)))
-      return std::make_unique<Stream>(c, std::move(ssl));
-    ERR_clear_error();
-    ssl.reset();
-    ::close(c);
-    if (!block) {
-      *error = kAgain;
-      return nullptr;
-    }
+    return std::make_unique<Stream>(c, nullptr);
   }
 }
 

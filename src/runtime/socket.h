@@ -69,25 +69,46 @@ class Stream {
   bool eof_ = false;
 };
 
+// Bounds of a TLS listener's handshakes, which run on its own thread (see Listener).
+struct HandshakeLimits {
+  // From the TCP accept to the end of the handshake; a slower client is dropped.
+  std::chrono::milliseconds timeout{10'000};
+  // Connections accepted from the kernel and not yet queued (handshaking, or finished and
+  // waiting for room in the queue). At the bound new connections wait in the kernel backlog.
+  std::size_t max_pending = 64;
+  // Finished connections waiting for the workload's sock_accept. When full, no new connection
+  // is accepted from the kernel either.
+  std::size_t max_queued = 64;
+};
+
 class Listener {
  public:
-  // Binds and listens on addr:port ("::" also accepts IPv4). Throws Error("runtime.net.bind").
-  Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<SSL_CTX> tls);
+  // Binds and listens on addr:port ("::" also accepts IPv4); a TLS listener starts its handshake
+  // thread. Throws Error("runtime.net.bind").
+  Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<SSL_CTX> tls,
+           HandshakeLimits limits = {});
+  // A TLS listener stops and joins its thread and closes every connection not handed out.
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
   std::uint16_t port() const { return port_; }
-  int fd() const { return fd_; }
+  // What poll_oneoff waits on for "sock_accept will not block": the listening socket (TCP), or
+  // an eventfd that is readable while a connection with a finished handshake is queued (TLS).
+  int poll_fd() const;
   bool is_tls() const { return tls_ != nullptr; }
-  // Accepts one connection (and completes the TLS handshake). A connection whose handshake
-  // fails is dropped and, when blocking, the next one is awaited.
+  // Accepts one connection. TLS: hands out a connection whose handshake has finished on the
+  // listener's thread (one that fails or times out there is dropped and never seen here), so
+  // a slow client never holds up the workload. `block` waits up to `deadline` (GuestTimeout).
   std::unique_ptr<Stream> accept(bool block, const Deadline& deadline, std::uint16_t* error);
 
  private:
+  class Handshaker;
+
   int fd_ = -1;
   std::uint16_t port_ = 0;
   std::shared_ptr<SSL_CTX> tls_;
+  std::unique_ptr<Handshaker> handshaker_;  // TLS only
 };
 
 // Connects to host:port ("localhost" means 127.0.0.1; other names use the host resolver) and,

@@ -866,7 +866,7 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
           owner.push_back(i);
           break;
         case Fd::Type::Listen:
-          pfds.push_back({f->listener->fd(), POLLIN, 0});
+          pfds.push_back({f->listener->poll_fd(), POLLIN, 0});
           owner.push_back(i);
           break;
         case Fd::Type::Host:

@@ -5,11 +5,13 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -377,6 +379,131 @@ TEST(HttpServer, ClientCertificateOptionalAndServerLevelVerifier) {
   const std::string code = error_code_of([&] { HttpClient(o).get(base(server) + "/n"); });
   EXPECT_TRUE(code == "http.connect_failed" || code == "http.tls") << code;
   EXPECT_EQ(verifier_calls.load(), 2);
+}
+
+// A raw OpenSSL client with a client certificate that keeps its TLS session and offers it on the
+// next connection, as any client with a session cache does (curl, browsers, Go); it also
+// tolerates a close without close_notify, as an attacker's client would.
+class ResumingClient {
+ public:
+  ResumingClient(int max_version, const testing::Issued& leaf)
+      : ctx_(SSL_CTX_new(TLS_client_method())) {
+    // OpenSSL's socket BIO writes with write(2): a server that closed must not kill the test.
+    std::signal(SIGPIPE, SIG_IGN);
+    SSL_CTX_set_max_proto_version(ctx_, max_version);
+    SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_), pki().ca.cert.get());
+    SSL_CTX_use_certificate(ctx_, leaf.cert.get());
+    SSL_CTX_add1_chain_cert(ctx_, pki().client_intermediate.cert.get());
+    SSL_CTX_use_PrivateKey(ctx_, leaf.key.get());
+  }
+  ~ResumingClient() {
+    SSL_SESSION_free(session_);
+    SSL_CTX_free(ctx_);
+  }
+  ResumingClient(const ResumingClient&) = delete;
+  ResumingClient& operator=(const ResumingClient&) = delete;
+
+  struct Result {
+    std::string response;
+    bool reused = false;
+  };
+  // One `GET path` on a new connection, offering the session of the previous one; the session
+  // (with any TLS 1.3 ticket that arrived meanwhile) is kept for the next call.
+  Result get(std::uint16_t port, const std::string& path) {
+    Result r;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd);
+      return r;
+    }
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, fd);
+    SSL_set1_host(ssl, "localhost");
+    if (session_) SSL_set_session(ssl, session_);
+    if (SSL_connect(ssl) == 1) {
+      r.reused = SSL_session_reused(ssl) == 1;
+      const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+      SSL_write(ssl, req.data(), static_cast<int>(req.size()));
+      char buf[4096];
+      int n;
+      while (!complete(r.response) && (n = SSL_read(ssl, buf, sizeof buf)) > 0)
+        r.response.append(buf, static_cast<std::size_t>(n));
+      SSL_SESSION_free(session_);
+      session_ = SSL_get1_session(ssl);
+      // A clean close: SSL_free without close_notify would make the session unresumable.
+      SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    ::close(fd);
+    return r;
+  }
+  bool session_resumable() const { return session_ && SSL_SESSION_is_resumable(session_) == 1; }
+
+ private:
+  // One whole response read (the connection is kept alive).
+  static bool complete(const std::string& response) {
+    const auto end = response.find("\r\n\r\n");
+    const auto cl = response.find("Content-Length: ");
+    if (end == std::string::npos || cl == std::string::npos) return false;
+    return response.size() >= end + 4 + std::stoul(response.substr(cl + 16));
+  }
+
+  SSL_CTX* ctx_;
+  SSL_SESSION* session_ = nullptr;
+};
+
+// OpenSSL keeps no verified chain for a resumed session (SSL_get0_verified_chain is NULL), so a
+// client that resumed reached the handler as anonymous (drawbridge dropped a keep's slug
+// grants) and skipped the peer_verifier: a leaf the verifier rejects got in on its second
+// connection with the ticket of its first. Every connection of an mTLS server is a full
+// handshake now.
+TEST(HttpServer, ClientCertificateIsVerifiedOnEveryConnectionNoResumption) {
+  const auto rejected =
+      testing::issue("not-keep", &pki().client_intermediate, false, {}, {"clientAuth"});
+  for (int version : {TLS1_3_VERSION, TLS1_2_VERSION}) {
+    SCOPED_TRACE(version == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2");
+    for (ClientAuth mode : {ClientAuth::Required, ClientAuth::Optional}) {
+      SCOPED_TRACE(mode == ClientAuth::Required ? "required" : "optional");
+      ServerConfig c = mtls_config(mode);
+      std::atomic<int> verifier_calls{0};
+      c.peer_verifier = [&](const std::vector<Bytes>& chain) {
+        ++verifier_calls;
+        return Certificate::from_der(chain.at(0)).subject_common_name() == "keep";
+      };
+      HttpServer server(c);
+      server.get("/whoami", [](Request& r) {
+        std::string out = std::to_string(r.peer_chain_der.size());
+        for (const auto& cert : r.peer_certificates()) out += "|" + cert.subject_common_name();
+        return Response::text(200, out);
+      });
+      server.start();
+
+      const std::string expected = "\r\n\r\n3|keep|Test Client Intermediate|Test Client CA";
+      ResumingClient keep(version, pki().client);
+      auto first = keep.get(server.port(), "/whoami");
+      EXPECT_NE(first.response.find(expected), std::string::npos) << first.response;
+      EXPECT_FALSE(keep.session_resumable()) << "the server issued a ticket or cached the session";
+      auto second = keep.get(server.port(), "/whoami");
+      EXPECT_FALSE(second.reused);
+      EXPECT_NE(second.response.find(expected), std::string::npos) << second.response;
+      EXPECT_EQ(verifier_calls.load(), 2);
+
+      ResumingClient stranger(version, rejected);
+      EXPECT_EQ(stranger.get(server.port(), "/whoami").response, "");
+      auto again = stranger.get(server.port(), "/whoami");
+      EXPECT_FALSE(again.reused);
+      EXPECT_EQ(again.response, "");
+      EXPECT_EQ(verifier_calls.load(), 4);
+    }
+  }
 }
 
 TEST(HttpServer, GracefulShutdownFinishesInFlightRequest) {

@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <string>
+
 #include "core/file.h"
 #include "runtime/runtime.h"
 #include "test_util.h"
@@ -205,6 +208,28 @@ TEST(Go, TlsListenerTerminatedByTheRuntime) {
                                  " -servername localhost -quiet 2>&1");
   EXPECT_NE(out.find("go-hello heard: over tls\n"), std::string::npos) << out;
   EXPECT_NE(out.find("CN = localhost"), std::string::npos) << out;  // the runtime's identity
+  RunResult r = server.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// Go polls the listener (poll_oneoff) and accepts only when it is readable. A listener that
+// looked readable for a bare TCP connection made the accept shake hands inline: a silent
+// client stalled the whole program for 10 s. Readable now means a finished handshake is queued.
+TEST(Go, StalledTlsHandshakesDoNotStallTheNetpoller) {
+  REQUIRE_GO();
+  GoServer server("tls", 1);
+  int silent[3];
+  for (int& s : silent) {
+    s = test::connect_local(server.port());
+    ASSERT_GE(s, 0);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out = test::tls_exchange(server.port(), "over tls\n", std::chrono::seconds(8));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(out, "go-hello heard: over tls\n");
+  EXPECT_LT(took, std::chrono::seconds(2))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  for (int s : silent) ::close(s);
   RunResult r = server.wait();
   EXPECT_EQ(r.exit_code, 0) << r.message;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -159,6 +160,34 @@ inline int connect_local(std::uint16_t port) {
   timeval tv{20, 0};
   ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   return s;
+}
+
+// A TLS 1.3 client of 127.0.0.1:port (no verification: the tests' identities are self-signed)
+// that sends `request` and reads until the server closes. Each socket operation is bounded by
+// `timeout`; the result is empty when the handshake did not complete in that time.
+inline std::string tls_exchange(std::uint16_t port, const std::string& request,
+                                std::chrono::milliseconds timeout) {
+  int s = connect_local(port);
+  if (s < 0) return {};
+  timeval tv{static_cast<time_t>(timeout.count() / 1000),
+             static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+  ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, s);
+  std::string out;
+  if (SSL_connect(ssl) == 1 &&
+      SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
+    char buf[4096];
+    int n;
+    while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  ::close(s);
+  return out;
 }
 
 struct CliResult {

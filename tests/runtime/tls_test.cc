@@ -7,8 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <thread>
+#include <vector>
 
 #include "core/file.h"
 #include "runtime/runtime.h"
@@ -38,8 +42,9 @@ prot = ")") + prot + "\"\n");
 // The tls-server example serving `connections` connections on a thread.
 class Server : public test::BackgroundRun {
  public:
-  Server(const char* prot, int connections, Identity id)
-      : BackgroundRun(test::example_module("tls-server"), config(prot, connections), std::move(id)) {}
+  Server(const char* prot, int connections, Identity id, RunOptions o = {})
+      : BackgroundRun(test::example_module("tls-server"), config(prot, connections), std::move(id),
+                      std::move(o)) {}
 
  private:
   static Config config(const char* prot, int connections) {
@@ -72,6 +77,64 @@ TEST(Tls, ProtocolIsTls13) {
                           " -brief -ign_eof 2>&1");
   EXPECT_NE(out.find("Protocol version: TLSv1.3"), std::string::npos) << out;
   EXPECT_EQ(server.wait().exit_code, 0);
+}
+
+// Clients that connect and never finish a handshake must not hold up the workload: the runtime
+// used to shake hands inline in sock_accept, 10 s per stalled client, so a few silent sockets
+// kept a real client waiting for ever. Handshakes now run off the accept path and sock_accept
+// only hands out finished ones.
+TEST(Tls, StalledHandshakesDoNotHoldUpAccept) {
+  RunOptions o;
+  o.time_limit = std::chrono::seconds(30);
+  Server server("tls", 1, self_signed_identity(), o);
+  std::vector<int> stalled;
+  for (int i = 0; i < 4; ++i) {  // silent: connect and send nothing
+    stalled.push_back(test::connect_local(server.port()));
+    ASSERT_GE(stalled.back(), 0);
+  }
+  // Half a ClientHello: a record header promising 512 bytes, then one of them.
+  const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+  ASSERT_EQ(::send(stalled[1], partial, sizeof partial, MSG_NOSIGNAL),
+            static_cast<ssize_t>(sizeof partial));
+  // Not TLS at all: this handshake fails at once; the workload must never see the connection.
+  int garbage = test::connect_local(server.port());
+  ASSERT_GE(garbage, 0);
+  const std::string http = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(::send(garbage, http.data(), http.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(http.size()));
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::string out = test::tls_exchange(server.port(), "GET / HTTP/1.0\r\n\r\n",
+                                       std::chrono::seconds(8));
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_NE(out.find("Hello from an Enarx workload over TLS!"), std::string::npos) << out;
+  EXPECT_LT(took, std::chrono::seconds(2))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  // The garbage client was dropped by the runtime (closed or reset), not left hanging.
+  timeval tv{5, 0};
+  ::setsockopt(garbage, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char c;
+  ssize_t n = ::recv(garbage, &c, 1, 0);
+  EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << std::strerror(errno);
+  ::close(garbage);
+  for (int s : stalled) ::close(s);
+  RunResult r = server.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.message;
+}
+
+// The workload's time limit still ends a blocking sock_accept while handshakes are pending.
+TEST(Tls, TimeLimitEndsABlockingAccept) {
+  RunOptions o;
+  o.time_limit = std::chrono::milliseconds(500);
+  Server server("tls", 1, self_signed_identity(), o);
+  int silent = test::connect_local(server.port());
+  ASSERT_GE(silent, 0);
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult r = server.wait();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(r.status, RunResult::Status::TimeLimit) << r.message;
+  EXPECT_EQ(r.error_code, "runtime.limit.time") << r.message;
+  ::close(silent);
 }
 
 TEST(Tls, ClientExampleVerifiesServerExample) {
