@@ -102,6 +102,7 @@ std::shared_ptr<SSL_CTX> base_ctx(const SSL_METHOD* method, const Identity& id) 
 // handshake bound passes.
 bool handshake(SSL* ssl, bool server, const Deadline& deadline, Clock::time_point limit) {
   for (;;) {
+    ERR_clear_error();  // SSL_get_error below must see only this call's errors
     int r = server ? SSL_accept(ssl) : SSL_connect(ssl);
     if (r == 1) return true;
     int e = SSL_get_error(ssl, r);
@@ -181,7 +182,10 @@ Stream::Stream(int fd, std::shared_ptr<SSL> tls) : fd_(fd), tls_(std::move(tls))
 }
 
 Stream::~Stream() {
-  if (tls_ && !eof_) SSL_shutdown(tls_.get());  // best effort close_notify
+  if (tls_ && !eof_) {
+    SSL_shutdown(tls_.get());  // best effort close_notify
+    ERR_clear_error();
+  }
   tls_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
@@ -193,6 +197,9 @@ IoResult Stream::read(std::uint8_t* buf, std::size_t len, bool block, const Dead
   for (;;) {
     if (tls_) {
       std::size_t n = 0;
+      // SSL_get_error reads this thread's error queue: an entry left by another connection
+      // (a shutdown to a vanished peer, say) would turn "no data yet" into a read error.
+      ERR_clear_error();
       if (SSL_read_ex(tls_.get(), buf, len, &n) == 1) return {0, n};
       int e = SSL_get_error(tls_.get(), 0);
       if (e == SSL_ERROR_ZERO_RETURN) {
@@ -226,6 +233,7 @@ IoResult Stream::write(const std::uint8_t* buf, std::size_t len, bool block,
   for (;;) {
     if (tls_) {
       std::size_t n = 0;
+      ERR_clear_error();  // see read()
       if (SSL_write_ex(tls_.get(), buf, len, &n) == 1) return {0, n};
       int e = SSL_get_error(tls_.get(), 0);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -249,7 +257,10 @@ IoResult Stream::write(const std::uint8_t* buf, std::size_t len, bool block,
 }
 
 std::uint16_t Stream::shutdown(bool rd, bool wr) {
-  if (wr && tls_) SSL_shutdown(tls_.get());
+  if (wr && tls_) {
+    SSL_shutdown(tls_.get());
+    ERR_clear_error();  // a peer already gone leaves an error that is not this call's business
+  }
   int how = rd && wr ? SHUT_RDWR : rd ? SHUT_RD : SHUT_WR;
   if (::shutdown(fd_, how) != 0) return errno == ENOTCONN ? kNotconn : kIo;
   return 0;
@@ -344,6 +355,7 @@ class Listener::Handshaker {
 
   // One step of a handshake; false when it failed (the caller drops it).
   static bool step(Pending& p) {
+    ERR_clear_error();
     int r = SSL_accept(p.ssl.get());
     if (r == 1) {
       p.finished = true;

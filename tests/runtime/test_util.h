@@ -165,8 +165,11 @@ inline int connect_local(std::uint16_t port) {
 // A TLS 1.3 client of 127.0.0.1:port (no verification: the tests' identities are self-signed)
 // that sends `request` and reads until the server closes. Each socket operation is bounded by
 // `timeout`; the result is empty when the handshake did not complete in that time.
+// `think`: wait this long between the handshake and the request (a client that looks at the
+// certificate first). The connection ends without close_notify, as many clients end it.
 inline std::string tls_exchange(std::uint16_t port, const std::string& request,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout,
+                                std::chrono::milliseconds think = std::chrono::milliseconds(0)) {
   int s = connect_local(port);
   if (s < 0) return {};
   timeval tv{static_cast<time_t>(timeout.count() / 1000),
@@ -178,8 +181,9 @@ inline std::string tls_exchange(std::uint16_t port, const std::string& request,
   SSL* ssl = SSL_new(ctx);
   SSL_set_fd(ssl, s);
   std::string out;
-  if (SSL_connect(ssl) == 1 &&
-      SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
+  const bool connected = SSL_connect(ssl) == 1;
+  if (connected && think.count() > 0) std::this_thread::sleep_for(think);
+  if (connected && SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
     char buf[4096];
     int n;
     while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));

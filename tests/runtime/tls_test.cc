@@ -122,6 +122,19 @@ TEST(Tls, StalledHandshakesDoNotHoldUpAccept) {
   EXPECT_EQ(r.exit_code, 0) << r.message;
 }
 
+// A client that ends without close_notify leaves an OpenSSL error on the workload's thread; the
+// next connection's first read, which has to wait for the request, used to see that stale
+// error and fail at once (every other client of a server got an empty reply).
+TEST(Tls, ConnectionsAfterAnAbruptCloseStillWaitForTheirRequest) {
+  Server server("tls", 4, self_signed_identity());
+  for (int i = 0; i < 4; ++i) {
+    std::string out = test::tls_exchange(server.port(), "GET / HTTP/1.0\r\n\r\n", std::chrono::seconds(8),
+                                         std::chrono::milliseconds(200));
+    EXPECT_NE(out.find("Hello from an Enarx workload over TLS!"), std::string::npos) << "client " << i << ": " << out;
+  }
+  EXPECT_EQ(server.wait().exit_code, 0);
+}
+
 // The workload's time limit still ends a blocking sock_accept while handshakes are pending.
 TEST(Tls, TimeLimitEndsABlockingAccept) {
   RunOptions o;
