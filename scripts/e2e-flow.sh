@@ -11,7 +11,9 @@
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
 #     and the C++ relying-party example (examples/relying-party); 5b/6b: the same on sim-tdx
 #  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
-#     and, separately, its certificates), tampered blob in the store — each must fail at its own step
+#     and, separately, its certificates), a runtime steward does not know (no identity), an
+#     insecure keep certificate at a registry without the development opt-in, a keep certificate
+#     posing as steward, tampered blob in the store — each must fail at its own step
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:-$repo/build/release}" && pwd)"
@@ -52,8 +54,11 @@ SP=$(free_port); DP=$(free_port); WP=$(free_port)
 host="localhost:$DP"
 
 step "1. simulated SEV-SNP and TDX platforms (local test roots of trust; never accepted by production defaults)"
-"$enarx" platform sim init "$work/sim" >/dev/null
+"$enarx" platform sim init "$work/sim" >"$work/sim-init.out"
 ok "test ARK/ASK/VCEK in $work/sim/snp, test Intel-style DCAP root/PCK/TCB signer in $work/sim/dcap"
+snp_measurement="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["measurement"])' "$work/sim/snp/config.json")"
+tdx_mrtd="$(sed -n 's/.*\[tdx\] mrtd = \["\([0-9a-f]*\)"\].*/\1/p' "$work/sim-init.out")"
+[[ -n "$snp_measurement" && -n "$tdx_mrtd" ]] || die "cannot read the simulated measurements"
 
 step "2. steward on https://localhost:$SP (CA generated in its state dir; trusts the simulated root only by explicit opt-in)"
 cat >"$work/steward.toml" <<TOML
@@ -62,19 +67,33 @@ allow_insecure = true          # needed to certify simulated evidence; marked in
 certificate_lifetime = "1h"
 [simulated]
 roots = ["$work/sim/snp/cert_chain.pem", "$work/sim/dcap/root.pem"]
+# Only a known, measured runtime gets workload names (slug, digest, signer) in its certificate:
+# these are the simulated runtimes' launch measurements. Without them steward would certify the
+# keeps but refuse to name their workloads (steward.identity.unknown_runtime).
+[snp]
+hash = ["$snp_measurement"]
+[tdx]
+mrtd = ["$tdx_mrtd"]
 TOML
 "$steward" --state-dir "$work/steward" --addr 127.0.0.1 --port "$SP" --host localhost \
   --policy "$work/steward.toml" --audit-log "$work/steward-audit.jsonl" >"$work/steward.log" 2>&1 &
 pids+=($!)
 wait_port "$SP" 20 || die "steward did not start"
+ok "steward knows the simulated runtimes by measurement: $(grep -E '^(hash|mrtd) =' "$work/steward.toml" | tr '\n' ' ')"
 ok "steward keep CA: $(openssl x509 -in "$work/steward/ca.crt" -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
 ok "steward HTTPS CA (separate; never signs keeps): $(openssl x509 -in "$work/steward/tls/ca.crt" -noout -subject | tr '\n' ' ')"
 
 step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against steward's CA)"
-"$drawbridge" serve --data-dir "$work/drawbridge" --self-signed-tls --address 127.0.0.1 --port "$DP" \
-  --client-ca "$work/steward/ca.crt" --public-host "$host" >"$work/drawbridge.log" 2>&1 &
-pids+=($!)
-wait_port "$DP" 20 || die "drawbridge did not start"
+start_drawbridge() {  # extra flags...
+  "$drawbridge" serve --data-dir "$work/drawbridge" --self-signed-tls --address 127.0.0.1 --port "$DP" \
+    --client-ca "$work/steward/ca.crt" --public-host "$host" "$@" >>"$work/drawbridge.log" 2>&1 &
+  drawbridge_pid=$!; pids+=($drawbridge_pid)
+  wait_port "$DP" 20 || die "drawbridge did not start"
+}
+# Simulated keeps are insecure keeps: a registry lets them read private repositories only in
+# development mode (--accept-insecure-keeps; step 7 shows the default refusing them).
+start_drawbridge --accept-insecure-keeps
+ok "development mode: keep certificates from simulated platforms may read (drawbridge logs a warning)"
 registry_ca="$work/drawbridge/tls/self-signed.pem"
 export ENARX_CA_BUNDLE="$registry_ca"
 export ENARX_TOKEN="$("$drawbridge" token --data-dir "$work/drawbridge" --subject alice)"
@@ -89,7 +108,7 @@ pkg="$work/package"; mkdir -p "$pkg/static"
 cp "$tls_server" "$pkg/main.wasm"
 echo "served from inside an attested keep" >"$pkg/static/motd.txt"
 cat >"$pkg/Enarx.toml" <<TOML
-args = ["4"]                   # serve four connections, then exit 0
+args = ["8"]                   # serve eight connections (the relying parties below), then exit 0
 [[files]]
 kind = "stdin"
 [[files]]
@@ -130,6 +149,10 @@ deploy_and_verify() {  # platform step-numbers
     -showcerts >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
   grep -q "Verify return code: 0 (ok)" "$work/s_client-$platform.log" || die "openssl s_client did not verify"
   ok "openssl s_client -verify_return_error -CAfile steward-ca.pem: Verify return code: 0 (ok)"
+  # Four independent X.509 stacks parse and verify the keep's certificate (docs/oids.md).
+  bash "$repo/tests/interop/verify-keep.sh" 127.0.0.1 "$WP" "$work/steward/ca.crt" "$work/interop-$platform" \
+    >"$work/interop-$platform.out" 2>&1 || { cat "$work/interop-$platform.out"; die "a TLS stack refused the keep"; }
+  while read -r line; do ok "$line"; done <"$work/interop-$platform.out"
   # Offline: the certificate chain alone, its evidence re-verified under the steward policy.
   sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$work/s_client-$platform.log" >"$work/chain-$platform.pem"
   "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated \
@@ -147,7 +170,7 @@ deploy_and_verify() {  # platform step-numbers
     "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
     --expect-digest "sha-256:$(printf '0%.0s' {1..64})"
   wait "$deploy_pid" || die "the workload exited non-zero"
-  ok "workload served four connections and exited 0"
+  ok "workload served eight connections and exited 0"
 }
 deploy_and_verify sim-snp 5 6
 deploy_and_verify sim-tdx 5b 6b
@@ -208,6 +231,26 @@ expect_exit 25 "a keep certificate posing as steward (its chain verifies under t
   "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$IP" --steward-ca "$work/steward/ca.crt" \
   --platform sim-snp --sim-dir "$work/sim" --time-limit 5
 grep -q "steward_certificate_refused" "$work/last.out" || { cat "$work/last.out"; die "the impersonation was not refused for the right reason"; }
+# A runtime steward does not know gets no identity: the same simulated platform launching
+# another measurement.
+cp -r "$work/sim" "$work/sim-unknown"
+python3 - "$work/sim-unknown/snp/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["measurement"] = "ab" * 48; json.dump(c, open(sys.argv[1], "w"))
+PY
+expect_exit 25 "a runtime with an unknown measurement (steward refuses it an identity)" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward "https://localhost:$SP" --steward-ca "$work/steward/tls/ca.crt" \
+  --steward-identity-ca "$work/steward/ca.crt" --platform sim-snp --sim-dir "$work/sim-unknown" --time-limit 5
+grep -q "measurement_not_allowed\|unknown_runtime" "$work/last.out" || { cat "$work/last.out"; die "not refused for its measurement"; }
+# The same registry without the development opt-in: a simulated keep's certificate is
+# insecure, so it reads nothing private.
+kill "$drawbridge_pid"; wait "$drawbridge_pid" 2>/dev/null || true
+start_drawbridge
+expect_exit 26 "an insecure (simulated) keep certificate at a registry that does not accept them" \
+  "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$work/steward/tls/ca.crt" "${common[@]}"
+grep -q "drawbridge.client_cert_insecure" "$work/drawbridge.log" || die "drawbridge did not log the refusal"
+kill "$drawbridge_pid"; wait "$drawbridge_pid" 2>/dev/null || true
+start_drawbridge --accept-insecure-keeps
 wasm_blob="$work/drawbridge/blobs/sha256/$(sha256sum "$pkg/main.wasm" | cut -c1-2)/$(sha256sum "$pkg/main.wasm" | cut -d' ' -f1)"
 [[ -f "$wasm_blob" ]] || die "blob $wasm_blob not found"
 chmod u+w "$wasm_blob"; printf 'X' | dd of="$wasm_blob" bs=1 seek=100 conv=notrunc status=none
