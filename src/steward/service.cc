@@ -219,6 +219,12 @@ int run_service(const config::Config& cfg,
                   "allow_insecure is set: KVM / simulated evidence will be certified "
                   "(certificates are marked O=INSECURE). Never use in production."}});
     }
+    if (policy.identity.any_measurement) {
+      log::warn("steward.any_measurement",
+                {{"detail",
+                  "identity.any_measurement is set: workload names are certified for runtimes in "
+                  "no allow-list (such certificates are marked O=INSECURE). Never use in production."}});
+    }
 
     // CA.
     const std::filesystem::path state_dir = cfg.get_string("ca.state_dir");
