@@ -45,13 +45,16 @@ struct Setup {
                   .ca(true, 0)
                   .key_usage({"keyCertSign"})
                   .sign(ca_key);
+    // The simulated runtime is a known one (its measurement listed), so its workload names
+    // are certified, as for a real deployment.
     auto policy = Policy::parse("[issuance]\nallow_insecure = true\n[simulated]\nroots = [\"" +
-                                (dir.path() / "roots.pem").string() + "\"]\n");
+                                (dir.path() / "roots.pem").string() + "\"]\n[snp]\nhash = [\"" +
+                                to_hex(sim.measurement) + "\"]\n");
     steward = std::make_unique<Steward>(CertificateAuthority(ca_key, {ca_cert}), std::move(policy),
                                         std::make_shared<FixedClock>(now));
     register_default_verifiers(*steward);
     SubjectAltNames sans;
-    sans.uris = {"https://drawbridge.example/alice/app/1.0.0"};
+    sans.uris = {"slug://drawbridge.example/alice/app:1.0.0"};
     for (int i = 0; i < 64; ++i) {
       keys.push_back(PrivateKey::generate(KeyType::EcP384));
       csrs.push_back(sim.csr(keys.back(), sans));
