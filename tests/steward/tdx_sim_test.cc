@@ -341,3 +341,52 @@ TEST_F(TdxSim, SuppliedCrlsMustComeFromAKnownCaUnderItsLabel) {
 
 }  // namespace
 }  // namespace enarx::steward
+
+namespace enarx::steward {
+namespace {
+
+std::size_t rss_kib() {
+  const std::string status = read_text_file("/proc/self/status");
+  const auto pos = status.find("VmRSS:");
+  return pos == std::string::npos ? 0 : std::stoul(status.substr(pos + 6));
+}
+
+// The attack from the review: 2,000 CSRs that differ by one junk CRL grew steward's RSS from
+// 12.6 to 38.4 MB, never evicted. Every one is refused, and the memory stays flat.
+TEST_F(TdxSim, JunkCrlCsrsLeaveStewardsMemoryFlat) {
+  auto steward = make_steward();
+  auto key = PrivateKey::generate(KeyType::EcP384);
+  const Bytes rd = contract_report_data(key.public_key().spki_der());
+  auto junk_key = PrivateKey::generate(KeyType::EcP256);
+  // One quote for all (as one keep would send it); only the junk CRL differs.
+  attest::TdxEvidence base = attest::decode_tdx_evidence(tdx_evidence_from(*sim_, *sim_, rd));
+  const auto csr_with_junk = [&](int n) {
+    ossl::X509CrlPtr c(X509_CRL_new());
+    X509_CRL_set_version(c.get(), 1);
+    ossl::X509NamePtr name(X509_NAME_new());
+    const std::string cn = "junk " + std::to_string(n);
+    X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()),
+                               -1, -1, 0);
+    X509_CRL_set_issuer_name(c.get(), name.get());
+    ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(sim_->options().not_before)));
+    X509_CRL_set1_lastUpdate(c.get(), t.get());
+    X509_CRL_sign(c.get(), junk_key.get(), EVP_sha256());
+    attest::TdxEvidence ev = base;
+    ev.crls.push_back({"", Crl(std::move(c))});
+    CsrBuilder b;
+    b.add_extension(Extension{std::string(oids::kTdxEvidence), false, attest::encode_tdx_evidence(ev)});
+    return b.build_der(key);
+  };
+  // Warm up: OpenSSL's and the allocator's one-time growth, and steward's bounded caches.
+  for (int i = 0; i < 200; ++i) steward->handle(kPkcs10, csr_with_junk(i));
+  const std::size_t before = rss_kib();
+  for (int i = 200; i < 2200; ++i) {
+    auto r = steward->handle(kPkcs10, csr_with_junk(i));
+    ASSERT_EQ(r.code, "dcap.crl.unknown_issuer") << body_text(r);
+  }
+  const std::size_t after = rss_kib();
+  EXPECT_LT(after, before + 1024) << before << " KiB -> " << after << " KiB";
+}
+
+}  // namespace
+}  // namespace enarx::steward

@@ -1,8 +1,11 @@
 #include "attest/dcap/verify.h"
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 
 #include "core/crypto.h"
+#include "core/lru_cache.h"
 #include "core/error.h"
 
 namespace enarx::attest::dcap {
@@ -306,17 +309,44 @@ void check_supplied_crls(const std::vector<CrlListEntry>& entries, const Verifie
   }
 }
 
+// Bounded (an attacker decides how many distinct quotes, chains and CRL sets it sends), keyed
+// only on content that verification depends on, and filled only after a quote verified in full:
+// a request that fails leaves nothing behind.
 struct CachingVerifier::State {
-  mutable std::mutex mu;
-  std::map<std::string, PckResult> pck;
-  std::map<std::string, Window> signatures;
+  LruCache<std::string, PckResult> pck{256, 4u << 20};
+  LruCache<std::string, Window> signatures{1024, 1u << 20};
   // QE report + signature + auth data + attestation key, certified by a given PCK: constant for
   // every quote a platform's QE signs with the same attestation key.
-  std::map<std::string, PublicKey> attestation_keys;
-  std::size_t hits = 0;
+  LruCache<std::string, PublicKey> attestation_keys{1024, 1u << 20};
+  std::atomic<std::size_t> hits{0};
 };
 
 namespace {
+
+// The DER of the certificates in the quote's certification data (not its PEM text, which can be
+// spelled many ways), or empty when it does not parse (verification then fails anyway).
+std::vector<Certificate> chain_certificates(const Quote& quote) {
+  try {
+    return Certificate::chain_from_pem(as_string(quote.cert_data));
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+// Digests of the CRLs issued by one of `issuers` (by name): the only CRLs a result can depend
+// on. CRLs of anyone else (junk a client adds) do not change the key.
+std::string crl_material(const std::vector<Crl>& crls, const std::vector<std::string>& issuers) {
+  std::vector<std::string> digests;
+  for (const auto& c : crls) {
+    if (std::find(issuers.begin(), issuers.end(), c.issuer()) == issuers.end()) continue;
+    const Bytes d = sha256(c.to_der());
+    digests.emplace_back(d.begin(), d.end());
+  }
+  std::sort(digests.begin(), digests.end());
+  std::string out;
+  for (const auto& d : digests) out += d;
+  return out;
+}
 
 VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, const TrustStore& trust,
                           const VerifyOptions& options, CachingVerifier::State* cache) {
@@ -324,25 +354,30 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   v.quote = quote;
   v.verified_at = options.at;
   const bool tdx = quote.is_tdx();
+  // Cache entries made by this call, stored only once the whole quote has verified.
+  std::vector<std::function<void()>> inserts;
 
   // 1. PCK chain (+ CRLs over it) and the PCK's SGX extension.
-  std::string crl_key_material;
-  for (const auto& c : collateral.crls) {
-    const Bytes d = sha256(c.to_der());
-    crl_key_material.append(d.begin(), d.end());
-  }
   const std::string opts_key = std::to_string(options.collateral_grace.count()) +
                                (options.require_crls ? "R" : "r") +
                                std::to_string(options.crl_max_age ? options.crl_max_age->count() : -1);
+  std::vector<std::string> ca_names;
+  for (const auto& a : trust.anchors) ca_names.push_back(a.cert.subject());
   PckResult pck;
   bool have_pck = false;
   std::string pck_key;
   if (cache) {
-    pck_key = cache_key({quote.cert_data, as_bytes(crl_key_material), as_bytes(opts_key)});
-    std::lock_guard lock(cache->mu);
-    auto it = cache->pck.find(pck_key);
-    if (it != cache->pck.end() && it->second.window.contains(options.at)) {
-      pck = it->second;
+    const auto certs = chain_certificates(quote);
+    std::string chain_material;
+    for (const auto& c : certs) {
+      const Bytes fp = c.fingerprint_sha256();
+      chain_material.append(fp.begin(), fp.end());
+      ca_names.push_back(c.subject());
+    }
+    pck_key = cache_key({as_bytes(chain_material), as_bytes(crl_material(collateral.crls, ca_names)),
+                         as_bytes(opts_key)});
+    if (auto hit = cache->pck.get(pck_key); hit && hit->window.contains(options.at)) {
+      pck = std::move(*hit);
       have_pck = true;
       ++cache->hits;
     }
@@ -350,8 +385,9 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   if (!have_pck) {
     pck = verify_pck_chain(quote, collateral.crls, trust, options);
     if (cache) {
-      std::lock_guard lock(cache->mu);
-      cache->pck[pck_key] = pck;
+      std::size_t bytes = pck_key.size() + 1024;
+      for (const auto& c : pck.chain) bytes += c.to_der().size();
+      inserts.push_back([cache, pck_key, pck, bytes] { cache->pck.put(pck_key, pck, bytes); });
     }
   }
   v.pck_chain = pck.chain;
@@ -366,10 +402,8 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   if (cache) {
     qe_key = cache_key({quote.qe_report.raw, quote.qe_report_signature, quote.qe_auth_data,
                         quote.attestation_key, v.pck_chain.front().fingerprint_sha256()});
-    std::lock_guard lock(cache->mu);
-    auto it = cache->attestation_keys.find(qe_key);
-    if (it != cache->attestation_keys.end()) {
-      att = it->second;
+    if (auto hit = cache->attestation_keys.get(qe_key)) {
+      att = std::move(*hit);
       ++cache->hits;
     }
   }
@@ -393,10 +427,7 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
       throw Error("dcap.quote.attestation_key_invalid",
                   std::string("attestation key is not a P-256 point: ") + e.what());
     }
-    if (cache) {
-      std::lock_guard lock(cache->mu);
-      cache->attestation_keys[qe_key] = att;
-    }
+    if (cache) inserts.push_back([cache, qe_key, att] { cache->attestation_keys.put(qe_key, att, qe_key.size() + 256); });
   }
   // 4. Quote signature by the attestation key.
   const ByteView sig(quote.signature);
@@ -407,25 +438,22 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
 
   // 5. Collateral signatures, chained to the PCK chain's anchor, with freshness.
   const Certificate& anchor = v.pck_chain.back();
+  // The TCB signing certificate is issued by the anchor: only the anchor's CRLs matter.
+  const std::string signer_crls = cache ? crl_material(collateral.crls, {anchor.subject()}) : std::string();
   auto check_sig = [&](const std::string& body, const Bytes& body_sha256, const Bytes& signature,
                        const std::string& what) {
     std::string key;
     if (cache) {
-      key = cache_key({body_sha256, signature, anchor.fingerprint_sha256(),
-                       as_bytes(crl_key_material), as_bytes(opts_key)});
-      std::lock_guard lock(cache->mu);
-      auto it = cache->signatures.find(key);
-      if (it != cache->signatures.end() && it->second.contains(options.at)) {
+      key = cache_key({body_sha256, signature, anchor.fingerprint_sha256(), as_bytes(signer_crls),
+                       as_bytes(opts_key)});
+      if (auto hit = cache->signatures.get(key); hit && hit->contains(options.at)) {
         ++cache->hits;
         return;
       }
     }
     const Window w = verify_collateral_signature(body, signature, collateral.tcb_signing_chain,
                                                  anchor, collateral.crls, options, what, &v.crls);
-    if (cache) {
-      std::lock_guard lock(cache->mu);
-      cache->signatures[key] = w;
-    }
+    if (cache) inserts.push_back([cache, key, w] { cache->signatures.put(key, w, key.size() + 64); });
   };
   if (collateral.tcb_info) {
     const auto& t = *collateral.tcb_info;
@@ -464,6 +492,7 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     TcbEvaluation scratch;
     evaluate_qe_identity(v.qe_identity->value, quote.qe_report, scratch);
   }
+  for (const auto& insert : inserts) insert();
   return v;
 }
 
@@ -482,9 +511,11 @@ VerifiedQuote CachingVerifier::verify(const Quote& quote, const Collateral& coll
   return verify_impl(quote, collateral, trust_, options, state_.get());
 }
 
-std::size_t CachingVerifier::cache_hits() const {
-  std::lock_guard lock(state_->mu);
-  return state_->hits;
+std::size_t CachingVerifier::cache_hits() const { return state_->hits; }
+
+CachingVerifier::CacheSizes CachingVerifier::cache_sizes() const {
+  return {state_->pck.size() + state_->signatures.size() + state_->attestation_keys.size(),
+          state_->pck.bytes() + state_->signatures.bytes() + state_->attestation_keys.bytes()};
 }
 
 }  // namespace enarx::attest::dcap

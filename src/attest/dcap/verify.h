@@ -93,8 +93,9 @@ void check_supplied_crls(const std::vector<CrlListEntry>& entries, const Verifie
 VerifiedQuote verify_quote(const Quote& quote, const Collateral& collateral,
                            const TrustStore& trust, const VerifyOptions& options);
 
-// A verifier that remembers verified PCK chains (keyed by the certification data, the CRL set and
-// the anchor) and verified collateral signatures (keyed by body digest and signature), so
+// A verifier that remembers verified PCK chains (keyed by the chain certificates' DER, the CRLs of
+// their issuers and the options) and verified collateral signatures (keyed by body digest and
+// signature), in bounded LRU caches filled only after a quote verified in full, so
 // repeated quotes from the same platform cost little more than their own ECDSA checks. Cached
 // results are reused only while the verification time stays inside the validity window of
 // everything they depend on. Thread-safe.
@@ -103,6 +104,12 @@ class CachingVerifier {
   explicit CachingVerifier(TrustStore trust);
   VerifiedQuote verify(const Quote& quote, const Collateral& collateral, const VerifyOptions& options);
   std::size_t cache_hits() const;
+  // Entries and their accounted bytes across the caches (bounded: 256 chains in 4 MiB, 1024
+  // signatures and 1024 attestation keys in 1 MiB each).
+  struct CacheSizes {
+    std::size_t entries = 0, bytes = 0;
+  };
+  CacheSizes cache_sizes() const;
   struct State;  // opaque
 
  private:

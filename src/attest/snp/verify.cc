@@ -102,38 +102,34 @@ Verifier::Verifier(std::vector<TrustRoot> extra_roots, bool trust_genuine) {
   for (auto& r : extra_roots) roots_.push_back(std::move(r));
 }
 
-std::size_t Verifier::cached_chains() const {
-  std::lock_guard lock(mutex_);
-  return cache_.size();
-}
+std::size_t Verifier::cached_chains() const { return cache_.size(); }
 
-void Verifier::clear_cache() const {
-  std::lock_guard lock(mutex_);
-  cache_.clear();
-}
+void Verifier::clear_cache() const { cache_.clear(); }
 
-std::shared_ptr<const Verifier::ChainEntry> Verifier::chain_for(
-    const Bytes& vcek_der, const Collateral& collateral, const VerifyOptions&) const {
-  // The cache key covers everything the cached result depends on: the leaf and the CRL set.
-  std::string key = to_hex(sha256(vcek_der));
+Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collateral& collateral,
+                                          const VerifyOptions&) const {
+  // The key covers only what the result depends on: the leaf certificate (its DER, not however
+  // the client spelled it) and the CRLs of trusted AMD keys. A supplied CRL from anyone else
+  // fails verification below and is never cached.
+  Certificate parsed_leaf = parse_leaf(vcek_der);
+  const Bytes leaf_der = parsed_leaf.to_der();
   std::vector<Bytes> crl_ders, local_ders;
   for (const auto& crl : collateral.crls) crl_ders.push_back(crl.to_der());
   for (const auto& crl : collateral.local_crls) local_ders.push_back(crl.to_der());
+  std::string key = to_hex(sha256(leaf_der));
   for (const auto* set : {&crl_ders, &local_ders}) {
+    const auto& crls = set == &crl_ders ? collateral.crls : collateral.local_crls;
     std::vector<std::string> crl_keys;
-    for (const auto& d : *set) crl_keys.push_back(to_hex(sha256(d)));
+    for (std::size_t i = 0; i < set->size(); ++i)
+      if (crl_signer(crls[i])) crl_keys.push_back(to_hex(sha256((*set)[i])));
     std::sort(crl_keys.begin(), crl_keys.end());
     key += set == &crl_ders ? "|supplied" : "|local";
     for (const auto& k : crl_keys) key += "|" + k;
   }
-  {
-    std::lock_guard lock(mutex_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second;
-  }
+  if (auto hit = cache_.get(key)) return {*hit, key, true};
 
   auto entry = std::make_shared<ChainEntry>();
-  entry->leaf = parse_leaf(vcek_der);
+  entry->leaf = std::move(parsed_leaf);
   const Certificate& leaf = entry->leaf;
   const std::string leaf_issuer = leaf.issuer();
 
@@ -234,11 +230,7 @@ std::shared_ptr<const Verifier::ChainEntry> Verifier::chain_for(
                                  c.crl->next_update(), sha256(*c.der), c.local});
   }
 
-  std::lock_guard lock(mutex_);
-  // Bounded: a verifier sees few distinct machines; drop everything rather than grow forever.
-  if (cache_.size() >= 4096) cache_.clear();
-  cache_[key] = entry;
-  return entry;
+  return {entry, key, false};
 }
 
 Verified Verifier::verify(ByteView report_bytes, const Collateral& collateral,
@@ -255,7 +247,8 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
   if (collateral.vcek_der.empty()) {
     throw Error("snp.vcek.missing", "no VCEK/VLEK certificate was supplied");
   }
-  auto entry = chain_for(collateral.vcek_der, collateral, options);
+  const auto lookup = chain_for(collateral.vcek_der, collateral, options);
+  const auto& entry = lookup.entry;
   const TrustRoot& root = roots_[entry->root_index];
 
   // Time-dependent checks run every time (the cache is time-independent).
@@ -376,6 +369,12 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
                         to_hex(ByteView(hw.data(), std::min<std::size_t>(8, hw.size()))) + "...");
       }
     }
+  }
+  // Cached only now that the report verified with this chain: a failed request leaves nothing.
+  if (!lookup.cached) {
+    std::size_t bytes = lookup.key.size() + 4096;
+    for (const auto& c : entry->crls) bytes += c.issuer.size() + 64;
+    cache_.put(lookup.key, entry, bytes);
   }
   return v;
 }

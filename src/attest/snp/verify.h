@@ -40,6 +40,7 @@
 #include "attest/snp/report.h"
 #include "attest/snp/vcek.h"
 #include "core/clock.h"
+#include "core/lru_cache.h"
 #include "core/x509.h"
 
 namespace enarx::attest::snp {
@@ -89,9 +90,10 @@ struct Collateral {
 };
 
 // Verifies SNP evidence. Thread-safe. Caches verified chains (ARK -> ASK -> VCEK) keyed by the
-// SHA-256 of the VCEK DER, together with the chain's validity window and the CRLs it was
-// checked against, so verifying many reports from the same machine costs about one ECDSA
-// verification each.
+// SHA-256 of the VCEK's DER and the CRLs of trusted AMD keys, together with the chain's
+// validity window and the CRLs it was checked against, so verifying many reports from the same
+// machine costs about one ECDSA verification each. The cache is a bounded LRU filled only after
+// a report verified with the chain.
 class Verifier {
  public:
   // Trusts the genuine AMD roots plus `extra_roots` (normally simulated ones).
@@ -119,12 +121,17 @@ class Verifier {
 
  private:
   struct ChainEntry;
-  std::shared_ptr<const ChainEntry> chain_for(const Bytes& vcek_der, const Collateral& collateral,
-                                              const VerifyOptions& options) const;
+  struct ChainLookup {
+    std::shared_ptr<const ChainEntry> entry;
+    std::string key;
+    bool cached = false;
+  };
+  ChainLookup chain_for(const Bytes& vcek_der, const Collateral& collateral,
+                        const VerifyOptions& options) const;
 
   std::vector<TrustRoot> roots_;
-  mutable std::mutex mutex_;
-  mutable std::map<std::string, std::shared_ptr<const ChainEntry>> cache_;
+  // Bounded: 1024 chains (one per machine and CRL set) in 8 MiB, least recently used first.
+  mutable LruCache<std::string, std::shared_ptr<const ChainEntry>> cache_{1024, 8u << 20};
 };
 
 // Checks only the report signature against a P-384 public key (little-endian R/S converted).

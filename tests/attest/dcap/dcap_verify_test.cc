@@ -4,6 +4,7 @@
 
 #include "attest/dcap/appraise.h"
 #include "attest/dcap/verify.h"
+#include "core/openssl.h"
 #include "dcap_test_util.h"
 
 namespace enarx::attest::dcap {
@@ -396,6 +397,61 @@ TEST(DcapVerify, CachingVerifierReusesChainsAndCollateral) {
   Bytes raw = load_quote("tdx/t12_gcp_cos/quote.bin");
   raw[100] ^= 1;
   EXPECT_EQ(error_code([&] { verifier.verify(parse_quote(raw), c, o); }), "dcap.quote.signature_invalid");
+}
+
+}  // namespace
+}  // namespace enarx::attest::dcap
+
+namespace enarx::attest::dcap {
+namespace {
+
+using namespace testing;
+
+// A CRL from nobody the verification knows: what an attacker adds to make each request unique.
+Crl junk_crl(const PrivateKey& key, int n) {
+  ossl::X509CrlPtr c(X509_CRL_new());
+  X509_CRL_set_version(c.get(), 1);
+  ossl::X509NamePtr name(X509_NAME_new());
+  const std::string cn = "junk " + std::to_string(n);
+  X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1,
+                             -1, 0);
+  X509_CRL_set_issuer_name(c.get(), name.get());
+  ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, 1700000000));
+  X509_CRL_set1_lastUpdate(c.get(), t.get());
+  X509_CRL_sign(c.get(), key.get(), EVP_sha256());
+  return Crl(std::move(c));
+}
+
+// The attack: 2,000 requests that differ by one junk CRL used to add a cache entry each (the
+// key covered every CRL), never evicted. The key now covers only the CRLs of the chain's CAs.
+TEST(DcapVerify, JunkCrlsDoNotGrowTheCaches) {
+  DCAP_REQUIRE_VECTORS();
+  CachingVerifier verifier(TrustStore::intel());
+  const Quote q = parse_quote(load_quote("tdx/t12_gcp_cos/quote.bin"));
+  const auto o = opts("2025-10-20T12:00:00Z");
+  const auto key = PrivateKey::generate(KeyType::EcP256);
+  for (int i = 0; i < 2000; ++i) {
+    Collateral c = gcp_collateral();
+    c.crls.push_back(junk_crl(key, i));
+    verifier.verify(q, c, o);
+  }
+  EXPECT_LE(verifier.cache_sizes().entries, 4u);
+  EXPECT_GE(verifier.cache_hits(), 1999u * 4);
+}
+
+// A quote that fails verification leaves nothing in the caches (entries used to be stored as
+// soon as the PCK chain verified, before the quote signature was checked).
+TEST(DcapVerify, FailedQuotesLeaveNoCacheEntries) {
+  DCAP_REQUIRE_VECTORS();
+  CachingVerifier verifier(TrustStore::intel());
+  const auto o = opts("2025-10-20T12:00:00Z");
+  for (int i = 0; i < 50; ++i) {
+    Bytes raw = load_quote("tdx/t12_gcp_cos/quote.bin");
+    raw[100 + i] ^= 1;  // inside the signed body
+    EXPECT_EQ(error_code([&] { verifier.verify(parse_quote(raw), gcp_collateral(), o); }),
+              "dcap.quote.signature_invalid");
+  }
+  EXPECT_EQ(verifier.cache_sizes().entries, 0u);
 }
 
 }  // namespace

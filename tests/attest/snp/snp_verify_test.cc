@@ -471,3 +471,33 @@ TEST(SnpVerifySim, DebugAndMeasurementPolicies) {
 
 }  // namespace
 }  // namespace enarx::attest::snp
+
+namespace enarx::attest::snp {
+namespace {
+
+// The cache is keyed on what verification depends on (the VCEK's DER, not its spelling) and
+// filled only by reports that verified: neither re-spelled certificates nor failing reports can
+// make it grow.
+TEST(SnpVerifyReal, CacheKeyIsTheCertificateAndOnlyVerifiedReportsFillIt) {
+  SNP_REQUIRE_VECTORS(tv);
+  Verifier v;
+  const Bytes report = read_file(tv / "snp/s01_milan_gosevguest/report.bin");
+  const Bytes der = read_file(tv / "snp/s01_milan_gosevguest/vcek.der");
+  const std::string pem = Certificate::from_der(der).to_pem();
+  for (int i = 0; i < 200; ++i) {
+    // The same certificate as PEM, with a different comment line in front each time.
+    const std::string spelled = "comment " + std::to_string(i) + "\n" + pem;
+    v.verify(report, coll(to_bytes(spelled)), opts(kNow));
+  }
+  EXPECT_EQ(v.cached_chains(), 1u);
+  v.clear_cache();
+  for (int i = 0; i < 50; ++i) {
+    Bytes bad = report;
+    bad[0x90 + i] ^= 1;  // the measurement, covered by the signature
+    EXPECT_EQ(error_code([&] { v.verify(bad, coll(der), opts(kNow)); }), "snp.report.signature_invalid");
+  }
+  EXPECT_EQ(v.cached_chains(), 0u);
+}
+
+}  // namespace
+}  // namespace enarx::attest::snp
