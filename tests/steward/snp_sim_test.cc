@@ -273,6 +273,19 @@ TEST_F(SnpSimTest, StewardsOwnCrlAppliesWhateverTheClientSends) {
   b.add_extension(Extension{std::string(oids::kSnpEvidence), false,
                             sim_->evidence(key.public_key().spki_der(), /*with_crl=*/false)});
   EXPECT_EQ(s2->handle(kPkcs10, b.build_der(key)).code, "snp.crl.revoked");
+
+  // An empty cache: no CRL at all is refused by default where steward keeps an AMD cache ...
+  const auto empty = dir_.path() / "amd-empty";
+  std::filesystem::create_directories(empty);
+  const std::string base = "[issuance]\nallow_insecure = true\namd_collateral_dir = \"" + empty.string() +
+                           "\"\n[simulated]\nroots = [\"" + roots_file_.string() + "\"]\n";
+  CsrBuilder b2;
+  b2.add_extension(Extension{std::string(oids::kSnpEvidence), false,
+                             sim_->evidence(key.public_key().spki_der(), /*with_crl=*/false)});
+  const Bytes no_crl = b2.build_der(key);
+  EXPECT_EQ(make(Policy::parse(base))->handle(kPkcs10, no_crl).code, "snp.crl.missing");
+  // ... unless the policy says otherwise explicitly.
+  EXPECT_EQ(make(Policy::parse(base + "[snp]\nrequire_crl = false\n"))->handle(kPkcs10, no_crl).status, 200);
 }
 
 TEST_F(SnpSimTest, CrlLabelMustBeTheDistributionPoint) {
