@@ -4,7 +4,8 @@
 #include <iostream>
 #include <optional>
 
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/oids.h"
+#include "attest/enarx/snp_evidence.h"
 #include "attest/snp/verify.h"
 #include "core/csr.h"
 #include "core/error.h"
@@ -22,7 +23,7 @@ int snp_error_exit(const Error& e, bool json);
 namespace {
 
 constexpr std::string_view kEnarxEvidenceArc = "1.3.6.1.4.1.58270.1.";
-constexpr std::string_view kKvmOid = "1.3.6.1.4.1.58270.1.1";
+constexpr std::string_view kKvmOid = oids::kKvmEvidence;
 
 }  // namespace
 
@@ -51,7 +52,7 @@ int evidence_verify_csr(const EvidenceVerifyArgs& args) {
       throw Error("evidence.critical_extension", "the evidence extension must not be critical");
     }
     const Bytes spki = csr.spki_der();
-    if (evidence->oid == attest::kSnpEvidenceOid) {
+    if (evidence->oid == oids::kSnpEvidence) {
       // Enarx pins the key algorithm to the attesting key's: P-384 for SNP.
       if (csr.public_key().type() != KeyType::EcP384) {
         throw Error("snp.csr.key_algorithm",

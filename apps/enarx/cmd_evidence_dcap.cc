@@ -4,12 +4,13 @@
 #include <iostream>
 #include <optional>
 
+#include "attest/enarx/oids.h"
 #include "attest/dcap/appraise.h"
 #include "attest/dcap/collateral.h"
 #include "attest/dcap/pck.h"
 #include "attest/dcap/policy.h"
 #include "attest/dcap/verify.h"
-#include "attest/enarx_evidence_sgx.h"
+#include "attest/enarx/sgx_evidence.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -178,7 +179,7 @@ int evidence_verify_dcap_csr_extension(const std::string& oid, const std::vector
                                        const std::vector<unsigned char>& spki_der,
                                        const EvidenceVerifyArgs& args) {
   try {
-    if (oid != attest::kSgxEvidenceOid) {
+    if (oid != oids::kSgxEvidence) {
       throw Error("evidence.unknown_oid", "unsupported evidence extension " + oid);
     }
     // Enarx pins the CSR key algorithm to the PCK's: ECDSA P-256.

@@ -188,8 +188,7 @@ void register_platform(CLI::App& root) {
         if (!a->csr.empty()) {
           if (a->key.empty()) throw CLI::ValidationError("--key", "--csr needs --key");
           PrivateKey key = PrivateKey::generate(
-              platform::key_curve_for(provider->platform()) == platform::KeyCurve::P384 ? KeyType::EcP384
-                                                                                        : KeyType::EcP256);
+              platform::keep_key_type(provider->platform()));
           Bytes rd = platform::report_data_for_spki(provider->platform(), key.public_key().spki_der());
           platform::Evidence e = provider->acquire(rd);
           auto o = cache_options(*cf);

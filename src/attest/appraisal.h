@@ -7,13 +7,16 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+
+#include "attest/enarx/platform.h"
 #include <string>
 #include <vector>
 
 namespace enarx::attest {
 
-enum class Platform { Kvm, Snp, Sgx, Tdx };
-std::string to_string(Platform p);  // "kvm", "snp", "sgx", "tdx"
+// The one platform enum (attest/enarx/platform.h), for attest::Platform callers.
+using ::enarx::Platform;
+using ::enarx::to_string;
 
 struct Failure {
   std::string code;     // stable, e.g. "snp.policy.debug_not_allowed"

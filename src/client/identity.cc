@@ -116,9 +116,7 @@ Identity self_signed_identity(platform::Platform platform, const identity::Workl
   Identity id;
   id.platform = platform;
   id.self_signed = true;
-  id.key = PrivateKey::generate(platform::key_curve_for(platform) == platform::KeyCurve::P384
-                                    ? KeyType::EcP384
-                                    : KeyType::EcP256);
+  id.key = PrivateKey::generate(attest::keep_key_type(platform));
   SubjectAltNames sans;
   sans.uris = workload.to_uris();
   sans.dns = {"localhost"};
@@ -141,9 +139,7 @@ Identity establish_identity(platform::EvidenceProvider& provider, const Identity
   Identity id;
   id.platform = provider.platform();
   id.simulated = provider.simulated();
-  id.key = PrivateKey::generate(platform::key_curve_for(id.platform) == platform::KeyCurve::P384
-                                    ? KeyType::EcP384
-                                    : KeyType::EcP256);
+  id.key = PrivateKey::generate(attest::keep_key_type(id.platform));
   Bytes report_data = platform::report_data_for_spki(id.platform, id.key.public_key().spki_der());
   platform::Evidence evidence = provider.acquire(report_data);
   Extension ext = platform::evidence_extension(evidence, options.collateral);

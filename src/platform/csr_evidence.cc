@@ -1,10 +1,10 @@
 #include "platform/csr_evidence.h"
 
-#include "attest/enarx_evidence_sgx.h"
-#include "attest/enarx_evidence_snp.h"
-#include "attest/enarx_evidence_tdx.h"
+#include "attest/enarx/sgx_evidence.h"
+#include "attest/enarx/snp_evidence.h"
+#include "attest/enarx/tdx_evidence.h"
 #include "core/error.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::platform {
 

@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 #include "platform/platform.h"

@@ -4,13 +4,13 @@
 #include <cctype>
 #include <cstdio>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "attest/dcap/collateral.h"
 #include "attest/dcap/trust.h"
 #include "attest/snp/amd_roots.h"
 #include "attest/snp/report.h"
 #include "attest/snp/vcek.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/tcb_package.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"

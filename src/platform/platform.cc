@@ -9,25 +9,6 @@
 
 namespace enarx::platform {
 
-std::string to_string(Platform p) {
-  switch (p) {
-    case Platform::Nil: return "nil";
-    case Platform::Kvm: return "kvm";
-    case Platform::Snp: return "snp";
-    case Platform::Tdx: return "tdx";
-    case Platform::Sgx: return "sgx";
-  }
-  return "nil";
-}
-
-Platform platform_from_string(std::string_view name) {
-  for (auto p : {Platform::Nil, Platform::Kvm, Platform::Snp, Platform::Tdx, Platform::Sgx}) {
-    if (to_string(p) == name) return p;
-  }
-  throw Error("platform.unknown", "unknown platform '" + std::string(name) +
-                                      "' (expected nil, kvm, snp, tdx or sgx)");
-}
-
 const CertTableEntry* Evidence::cert(std::string_view name) const {
   for (const auto& c : certs) {
     if (c.name == name) return &c;
@@ -115,21 +96,6 @@ Bytes encode_cert_table(const std::vector<CertTableEntry>& entries) {
 }
 
 // ---- key binding ------------------------------------------------------------------------------
-
-KeyCurve key_curve_for(Platform p) {
-  return (p == Platform::Snp || p == Platform::Tdx) ? KeyCurve::P384 : KeyCurve::P256;
-}
-
-Bytes report_data_for_spki(Platform p, ByteView spki_der) {
-  const EVP_MD* md = key_curve_for(p) == KeyCurve::P384 ? EVP_sha384() : EVP_sha256();
-  std::array<unsigned char, EVP_MAX_MD_SIZE> h{};
-  unsigned int len = 0;
-  require(EVP_Digest(spki_der.data(), spki_der.size(), h.data(), &len, md, nullptr) == 1,
-          "platform.digest", "digest failed");
-  Bytes out(64, 0);
-  std::memcpy(out.data(), h.data(), len);
-  return out;
-}
 
 // ---- no TEE -----------------------------------------------------------------------------------
 

@@ -13,17 +13,18 @@
 #include <string_view>
 #include <vector>
 
+#include "attest/enarx/binding.h"
+#include "attest/enarx/platform.h"
 #include "core/bytes.h"
 
 namespace enarx::platform {
 
-// nil: no isolation at all; kvm: a VM guest without memory encryption (no evidence);
-// snp / tdx: confidential VM guests; sgx: inside an SGX enclave under a LibOS (Gramine).
-enum class Platform { Nil, Kvm, Snp, Tdx, Sgx };
-
-std::string to_string(Platform p);
-// "nil", "kvm", "snp", "tdx", "sgx"; throws Error("platform.unknown").
-Platform platform_from_string(std::string_view name);
+// The one platform enum and Enarx's key-binding rule (src/attest/enarx).
+using ::enarx::Platform;
+using ::enarx::platform_from_string;
+using ::enarx::to_string;
+using attest::keep_key_type;
+using attest::report_data_for_spki;
 
 // One entry of the SNP certificate table (GHCB GUID table), or a certificate that came with the
 // evidence some other way. `der` is exactly what the platform handed out.
@@ -81,14 +82,5 @@ class EvidenceProvider {
 
 // nil / kvm: no hardware evidence; acquire() returns empty evidence (source "none").
 std::unique_ptr<EvidenceProvider> make_no_tee_provider(Platform p);
-
-// ---- key binding (enarx-protocols.md §1.4) ---------------------------------------------------
-
-// The key type a keep generates on this platform: P-384 for SNP and TDX, P-256 for SGX, KVM, nil.
-enum class KeyCurve { P256, P384 };
-KeyCurve key_curve_for(Platform p);
-// report_data = H(DER SubjectPublicKeyInfo) zero-padded to 64 bytes, H = SHA-384 for SNP/TDX
-// and SHA-256 for SGX (and KVM/nil, where it is not checked by anyone).
-Bytes report_data_for_spki(Platform p, ByteView spki_der);
 
 }  // namespace enarx::platform

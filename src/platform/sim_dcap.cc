@@ -3,8 +3,8 @@
 // agree on one test root.
 #include <nlohmann/json.hpp>
 
-#include "attest/crl_list.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/crl_list.h"
+#include "attest/enarx/tcb_package.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/host_cache.h"

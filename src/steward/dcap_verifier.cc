@@ -9,11 +9,11 @@
 #include "attest/dcap/policy.h"
 #include "attest/dcap/quote.h"
 #include "attest/dcap/verify.h"
-#include "attest/enarx_evidence_sgx.h"
-#include "attest/enarx_evidence_tdx.h"
+#include "attest/enarx/sgx_evidence.h"
+#include "attest/enarx/tdx_evidence.h"
 #include "core/error.h"
 #include "steward/evidence.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 #include "steward/policy.h"
 
 namespace enarx::steward {

@@ -2,7 +2,7 @@
 // so the result is always insecure; the pipeline issues only when the policy opts in.
 #include "core/error.h"
 #include "steward/evidence.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::steward {
 namespace {

@@ -6,7 +6,7 @@
 #include "core/der.h"
 #include "core/error.h"
 #include "identity/keep_certificate.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 #include "steward/steward.h"
 
 namespace enarx::steward {

@@ -4,14 +4,14 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/snp_evidence.h"
 #include "attest/snp/appraise.h"
 #include "attest/snp/policy.h"
 #include "attest/snp/verify.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "steward/evidence.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 #include "steward/policy.h"
 
 namespace enarx::steward {

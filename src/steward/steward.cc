@@ -12,7 +12,7 @@
 #include "core/openssl.h"
 #include "steward/cbor.h"
 #include "identity/workload.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::steward {
 namespace {

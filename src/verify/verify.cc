@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/openssl.h"
 #include "identity/keep_certificate.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::verify {
 namespace {

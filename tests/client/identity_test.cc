@@ -12,7 +12,7 @@
 #include "core/der.h"
 #include "core/error.h"
 #include "net/http_server.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::client {
 namespace {

@@ -10,7 +10,7 @@
 #include "core/crypto.h"
 #include "core/der.h"
 #include "core/x509.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::drawbridge::pkitest {
 

@@ -71,9 +71,7 @@ class SimAttestation : public ::testing::TestWithParam<std::string> {
     spec.platform = GetParam();
     spec.sim_dir = *dir_;
     auto provider = platform::make_provider(spec);
-    key = PrivateKey::generate(platform::key_curve_for(provider->platform()) == platform::KeyCurve::P384
-                                   ? KeyType::EcP384
-                                   : KeyType::EcP256);
+    key = PrivateKey::generate(platform::keep_key_type(provider->platform()));
     auto evidence = provider->acquire(platform::report_data_for_spki(provider->platform(), key.public_key().spki_der()));
     EXPECT_TRUE(evidence.simulated);
     return client::build_keep_csr(key, platform::evidence_extension(evidence, {}), workload());
@@ -160,9 +158,7 @@ TEST_P(SimAttestation, EvidenceBoundToAnotherKeyIsRefused) {
   spec.platform = GetParam();
   spec.sim_dir = *dir_;
   auto provider = platform::make_provider(spec);
-  const KeyType type = platform::key_curve_for(provider->platform()) == platform::KeyCurve::P384
-                           ? KeyType::EcP384
-                           : KeyType::EcP256;
+  const KeyType type = platform::keep_key_type(provider->platform());
   PrivateKey bound = PrivateKey::generate(type), other = PrivateKey::generate(type);
   auto evidence = provider->acquire(platform::report_data_for_spki(provider->platform(), bound.public_key().spki_der()));
   const Bytes csr = client::build_keep_csr(other, platform::evidence_extension(evidence, {}), workload());

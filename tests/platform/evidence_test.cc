@@ -130,8 +130,8 @@ TEST(KeyBinding, Sha384ForSnpAndTdxSha256ForSgx) {
   EXPECT_EQ(Bytes(sgx.begin() + 32, sgx.end()), Bytes(32, 0));
   EXPECT_EQ(report_data_for_spki(Platform::Tdx, spki), snp);
   EXPECT_NE(Bytes(snp.begin(), snp.begin() + 32), Bytes(sgx.begin(), sgx.begin() + 32));
-  EXPECT_EQ(key_curve_for(Platform::Snp), KeyCurve::P384);
-  EXPECT_EQ(key_curve_for(Platform::Sgx), KeyCurve::P256);
+  EXPECT_EQ(keep_key_type(Platform::Snp), KeyType::EcP384);
+  EXPECT_EQ(keep_key_type(Platform::Sgx), KeyType::EcP256);
 }
 
 TEST(KeyBinding, MatchesStewardFixture) {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/host_cache.h"

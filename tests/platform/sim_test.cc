@@ -5,8 +5,8 @@
 
 #include "attest/dcap/quote.h"
 #include "attest/dcap/verify.h"
-#include "attest/enarx_evidence_snp.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/snp_evidence.h"
+#include "attest/enarx/tcb_package.h"
 #include "attest/snp/report.h"
 #include "attest/snp/verify.h"
 #include "core/csr.h"
@@ -15,7 +15,7 @@
 #include "core/file.h"
 #include "platform/csr_evidence.h"
 #include "platform/sim.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace fs = std::filesystem;
 using namespace enarx;

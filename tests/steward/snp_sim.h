@@ -8,13 +8,13 @@
 #include <array>
 #include <cstring>
 
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/snp_evidence.h"
 #include "core/crypto.h"
 #include "core/csr.h"
 #include "core/der.h"
 #include "core/openssl.h"
 #include "core/x509.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx::steward::testing {
 

@@ -4,10 +4,10 @@
 // report_data_for_spki) fills it, is accepted; other digests are refused.
 #include <nlohmann/json.hpp>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "core/openssl.h"
 #include "attest/dcap/simulate.h"
-#include "attest/enarx_evidence_tdx.h"
+#include "attest/enarx/tdx_evidence.h"
 #include "steward/replay.h"
 #include "test_util.h"
 #ifdef STEWARD_TEST_HAVE_PLATFORM
@@ -138,7 +138,7 @@ TEST_F(TdxSim, PlatformFillsReportDataAsDocumented) {
   const Bytes spki = key.public_key().spki_der();
   EXPECT_EQ(platform::report_data_for_spki(platform::Platform::Tdx, spki),
             contract_report_data(spki));
-  EXPECT_EQ(platform::key_curve_for(platform::Platform::Tdx), platform::KeyCurve::P384);
+  EXPECT_EQ(platform::keep_key_type(platform::Platform::Tdx), KeyType::EcP384);
 }
 #endif
 

@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/x509.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 #include "steward/steward.h"
 
 namespace enarx::steward::testing {

@@ -4,7 +4,7 @@
 
 #include "core/der.h"
 #include "core/error.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 
 namespace enarx {
 namespace {

@@ -1,5 +1,7 @@
 #include "attest/dcap/appraise.h"
 
+#include "attest/enarx/binding.h"
+
 #include <algorithm>
 
 #include "core/crypto.h"
@@ -104,8 +106,7 @@ void appraise_common(const VerifiedQuote& v, const CommonPolicy& p, const std::s
     }
   }
   if (spki) {
-    const Bytes expected = expected_report_data(platform, *spki);
-    if (!std::equal(expected.begin(), expected.end(), report_data.begin(), report_data.end())) {
+    if (!report_data_binds(platform, report_data, *spki)) {
       add(a, prefix + ".policy.report_data_mismatch",
           platform == Platform::Sgx
               ? "REPORTDATA is not SHA-256(CSR SubjectPublicKeyInfo) || 32 zero bytes"
@@ -115,12 +116,6 @@ void appraise_common(const VerifiedQuote& v, const CommonPolicy& p, const std::s
 }
 
 }  // namespace
-
-Bytes expected_report_data(Platform platform, ByteView spki_der) {
-  Bytes d = platform == Platform::Tdx ? sha384(spki_der) : sha256(spki_der);
-  d.resize(64, 0);
-  return d;
-}
 
 json claims(const VerifiedQuote& v) {
   json c;

@@ -21,7 +21,4 @@ Appraisal appraise(const VerifiedQuote& v, const SgxPolicy& policy,
 Appraisal appraise(const VerifiedQuote& v, const TdxPolicy& policy,
                    std::optional<ByteView> expected_spki = std::nullopt);
 
-// The REPORTDATA an enclave / TD must carry to bind `spki_der` (see above).
-Bytes expected_report_data(Platform platform, ByteView spki_der);
-
 }  // namespace enarx::attest::dcap

@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "attest/dcap/collateral.h"
 #include "attest/dcap/pck.h"
 #include "attest/dcap/quote.h"

@@ -1,5 +1,7 @@
 #include "attest/snp/appraise.h"
 
+#include "attest/enarx/binding.h"
+
 #include <algorithm>
 
 #include "core/crypto.h"
@@ -272,11 +274,7 @@ Appraisal appraise(const Verified& v, const Policy& p, const std::optional<Bytes
     }
   }
   if (spki) {
-    const Bytes want = sha384(*spki);
-    const bool head = std::equal(want.begin(), want.end(), r.report_data.begin());
-    const bool tail_zero = std::all_of(r.report_data.begin() + 48, r.report_data.end(),
-                                       [](std::uint8_t b) { return b == 0; });
-    if (!head || !tail_zero) {
+    if (!report_data_binds(Platform::Snp, r.report_data, *spki)) {
       fail("snp.policy.report_data_mismatch",
            "REPORT_DATA is not SHA-384(key SPKI) followed by 16 zero bytes");
     }

@@ -2,8 +2,9 @@
 // quote with the collateral it carries, and acceptance by steward_policy.toml.
 #include <gtest/gtest.h>
 
+#include "attest/enarx/oids.h"
 #include "attest/dcap/appraise.h"
-#include "attest/enarx_evidence_sgx.h"
+#include "attest/enarx/sgx_evidence.h"
 #include "core/csr.h"
 #include "dcap_test_util.h"
 
@@ -21,7 +22,7 @@ CsrParts load_csr() {
   const auto csr = CertificationRequest::from_der(read_file(tv("csr/steward_icelake_sgx_xeon.csr")));
   EXPECT_TRUE(csr.verify_self_signature());
   for (const auto& ext : csr.extensions()) {
-    if (ext.oid == kSgxEvidenceOid) {
+    if (ext.oid == oids::kSgxEvidence) {
       EXPECT_FALSE(ext.critical);
       return {csr.spki_der(), ext.value};
     }

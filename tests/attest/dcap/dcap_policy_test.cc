@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "attest/dcap/appraise.h"
+#include "attest/enarx/binding.h"
 #include "attest/dcap/simulate.h"
 #include "dcap_test_util.h"
 
@@ -156,7 +157,7 @@ TEST(DcapPolicy, SgxKeyBinding) {
   const auto key = PrivateKey::generate(KeyType::EcP256);
   const Bytes spki = key.public_key().spki_der();
   SgxEnclaveFields e;
-  e.report_data = expected_report_data(Platform::Sgx, spki);
+  e.report_data = report_data_for_spki(Platform::Sgx, spki);
   SgxPolicy p;
   p.allow_simulated = true;
   EXPECT_TRUE(appraise(verify_sgx(e), p, ByteView(spki)).accepted());
@@ -259,7 +260,7 @@ TEST(DcapPolicy, SimulatedTdxRules) {
   const auto key = PrivateKey::generate(KeyType::EcP384);
   const Bytes spki = key.public_key().spki_der();
   TdFields bound;
-  bound.report_data = expected_report_data(Platform::Tdx, spki);
+  bound.report_data = report_data_for_spki(Platform::Tdx, spki);
   TdxPolicy q;
   q.allow_simulated = true;
   EXPECT_TRUE(appraise(verify_td(bound), q, ByteView(spki)).accepted());

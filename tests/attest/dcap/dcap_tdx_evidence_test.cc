@@ -3,9 +3,10 @@
 // CSR, a real TD_QE identity body.
 #include <gtest/gtest.h>
 
-#include "attest/enarx_evidence_sgx.h"
-#include "attest/enarx_evidence_tdx.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/oids.h"
+#include "attest/enarx/sgx_evidence.h"
+#include "attest/enarx/tdx_evidence.h"
+#include "attest/enarx/tcb_package.h"
 #include "core/csr.h"
 #include "core/der.h"
 #include "dcap_test_util.h"
@@ -18,7 +19,7 @@ using namespace testing;
 SgxEvidence real_sgx_evidence() {
   const auto csr = CertificationRequest::from_der(read_file(tv("csr/steward_icelake_sgx_xeon.csr")));
   for (const auto& ext : csr.extensions()) {
-    if (ext.oid == kSgxEvidenceOid) return decode_sgx_evidence(ext.value);
+    if (ext.oid == oids::kSgxEvidence) return decode_sgx_evidence(ext.value);
   }
   ADD_FAILURE() << "no SGX evidence extension";
   return {};

@@ -2,7 +2,8 @@
 // policy failure code, and the whole real Enarx CSR through the evidence container.
 #include <gtest/gtest.h>
 
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/oids.h"
+#include "attest/enarx/snp_evidence.h"
 #include "attest/snp/appraise.h"
 #include "attest/snp/policy.h"
 #include "core/csr.h"
@@ -273,7 +274,7 @@ TEST(SnpCsr, RealStewardCsrIsAccepted) {
   ASSERT_TRUE(csr.verify_self_signature());
   std::optional<Extension> ext;
   for (const auto& e : csr.extensions()) {
-    if (e.oid == kSnpEvidenceOid) ext = e;
+    if (e.oid == oids::kSnpEvidence) ext = e;
   }
   ASSERT_TRUE(ext);
   EXPECT_FALSE(ext->critical);

@@ -1,4 +1,4 @@
-#include "attest/enarx_evidence_tdx.h"
+#include "attest/enarx/tdx_evidence.h"
 
 #include "core/der.h"
 #include "core/error.h"

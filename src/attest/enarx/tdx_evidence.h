@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-#include "attest/crl_list.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/crl_list.h"
+#include "attest/enarx/tcb_package.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 

@@ -1,4 +1,4 @@
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/snp_evidence.h"
 
 #include "core/der.h"
 #include "core/error.h"

@@ -9,15 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "attest/dcap/collateral.h"
-#include "attest/tcb_package.h"
+#include "attest/enarx/tcb_package.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 
 namespace enarx::attest {
 
-inline constexpr const char* kSgxEvidenceOid = "1.3.6.1.4.1.58270.1.2";
 
 struct SgxEvidence {
   Bytes quote;

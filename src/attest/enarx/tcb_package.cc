@@ -1,4 +1,4 @@
-#include "attest/tcb_package.h"
+#include "attest/enarx/tcb_package.h"
 
 #include "core/der.h"
 #include "core/error.h"

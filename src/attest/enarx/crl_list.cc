@@ -1,4 +1,4 @@
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 
 #include "core/der.h"
 #include "core/error.h"

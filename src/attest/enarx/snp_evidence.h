@@ -8,13 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "attest/crl_list.h"
+#include "attest/enarx/crl_list.h"
 #include "core/bytes.h"
 #include "core/x509.h"
 
 namespace enarx::attest {
 
-inline constexpr const char* kSnpEvidenceOid = "1.3.6.1.4.1.58270.1.3";
 
 struct SnpEvidence {
   Bytes vcek_der;  // exact DER of the VCEK (or VLEK)

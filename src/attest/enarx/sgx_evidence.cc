@@ -1,4 +1,4 @@
-#include "attest/enarx_evidence_sgx.h"
+#include "attest/enarx/sgx_evidence.h"
 
 #include "core/der.h"
 #include "core/error.h"
