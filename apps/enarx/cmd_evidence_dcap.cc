@@ -175,27 +175,4 @@ int evidence_verify_dcap(const EvidenceVerifyArgs& args) {
   }
 }
 
-int evidence_verify_dcap_csr_extension(const std::string& oid, const std::vector<unsigned char>& extension_value,
-                                       const std::vector<unsigned char>& spki_der,
-                                       const EvidenceVerifyArgs& args) {
-  try {
-    if (oid != oids::kSgxEvidence) {
-      throw Error("evidence.unknown_oid", "unsupported evidence extension " + oid);
-    }
-    // Enarx pins the CSR key algorithm to the PCK's: ECDSA P-256.
-    if (PublicKey::from_spki_der(spki_der).type() != KeyType::EcP256) {
-      throw Error("dcap.csr.key_algorithm", "an SGX CSR key must be ECDSA P-256 like the PCK");
-    }
-    const attest::SgxEvidence evidence = attest::decode_sgx_evidence(extension_value);
-    // Enarx rejects bytes after the quote's signature data.
-    const dcap::Quote quote = dcap::parse_quote(evidence.quote, {.strict_trailing = true});
-    dcap::Collateral collateral = attest::collateral_from_sgx_evidence(evidence);
-    add_file_collateral(args, collateral);
-    return verify_and_print(quote, collateral, Bytes(spki_der.begin(), spki_der.end()), args);
-  } catch (const Error& e) {
-    print_error(e, args.json);
-    return exit_code_for(e.code());
-  }
-}
-
 }  // namespace enarx::cli

@@ -61,9 +61,9 @@ void print_error(const Error& e, bool json) {
 
 }  // namespace
 
-// Shared with cmd_evidence_csr.cc: verify, appraise, print; returns the exit code.
-int snp_verify_and_print(const Bytes& report, const snp::Collateral& collateral,
-                         const std::optional<Bytes>& spki, const EvidenceVerifyArgs& args) {
+// Verify, appraise, print; returns the exit code.
+static int snp_verify_and_print(const Bytes& report, const snp::Collateral& collateral,
+                                const EvidenceVerifyArgs& args) {
   try {
     snp::Policy policy = snp::Policy::strict();
     if (!args.policy.empty()) {
@@ -72,7 +72,7 @@ int snp_verify_and_print(const Bytes& report, const snp::Collateral& collateral,
     const TimePoint at = args.at.empty() ? system_clock()->now() : parse_rfc3339(args.at);
     const snp::Verifier verifier;
     const snp::Verified verified = verifier.verify(report, collateral, policy.verify_options(at));
-    const attest::Appraisal appraisal = snp::appraise(verified, policy, spki);
+    const attest::Appraisal appraisal = snp::appraise(verified, policy);
     if (appraisal.accepted()) {
       if (args.json) {
         std::cout << appraisal.claims.dump(2) << "\n";
@@ -133,7 +133,7 @@ int evidence_verify_snp(const EvidenceVerifyArgs& args) {
       for (auto& c : read_certs(args.chain)) collateral.chain.push_back(std::move(c));
     }
     for (const auto& path : args.crls) collateral.crls.push_back(Crl::from_bytes(read_file(path)));
-    return snp_verify_and_print(report, collateral, std::nullopt, args);
+    return snp_verify_and_print(report, collateral, args);
   } catch (const Error& e) {
     return snp_error_exit(e, args.json);
   }

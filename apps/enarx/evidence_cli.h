@@ -29,11 +29,5 @@ struct EvidenceVerifyArgs {
 int evidence_verify_snp(const EvidenceVerifyArgs& args);
 int evidence_verify_dcap(const EvidenceVerifyArgs& args);  // platform sgx or tdx
 int evidence_verify_csr(const EvidenceVerifyArgs& args);   // dispatches on the CSR's OID
-// The SGX (and TDX) half of --csr: `extension_value` is the CSR's evidence extension content
-// (OID 1.3.6.1.4.1.58270.1.2 SgxEvidence, or our TDX OID); `spki_der` is the CSR's key.
-int evidence_verify_dcap_csr_extension(const std::string& oid,
-                                       const std::vector<unsigned char>& extension_value,
-                                       const std::vector<unsigned char>& spki_der,
-                                       const EvidenceVerifyArgs& args);
 
 }  // namespace enarx::cli

@@ -200,9 +200,19 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
     }
     if (is_platform) {
       std::string text = serialize_table(key, *table);
-      if (key == "snp") policy.snp_toml = text;
-      if (key == "sgx") policy.sgx_toml = text;
-      if (key == "tdx") policy.tdx_toml = text;
+      if (key == "snp") {
+        policy.snp_toml = text;
+        policy.evidence.snp = attest::snp::Policy::from_toml(*table);
+        policy.evidence.snp_require_crl_given = (*table)["require_crl"].is_value();
+      }
+      if (key == "sgx") {
+        policy.sgx_toml = text;
+        policy.evidence.sgx = attest::dcap::SgxPolicy::from_toml(*table);
+      }
+      if (key == "tdx") {
+        policy.tdx_toml = text;
+        policy.evidence.tdx = attest::dcap::TdxPolicy::from_toml(*table);
+      }
     } else if (key == "issuance") {
       parse_issuance(*table, policy.issuance, base_dir);
     } else if (key == "identity") {
@@ -238,7 +248,17 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
   }
   canonical << root_digests.str();
   policy.digest = to_hex(sha256(as_bytes(canonical.str())));
+  policy.sync_evidence();
   return policy;
+}
+
+void Policy::sync_evidence() {
+  // Simulated roots are trusted only together with allow_insecure.
+  evidence.allow_simulated = issuance.allow_insecure;
+  evidence.simulated_roots = issuance.allow_insecure ? simulated_roots : std::vector<Certificate>{};
+  evidence.collateral_grace = issuance.collateral_grace;
+  evidence.amd_collateral_dir = issuance.amd_collateral_dir;
+  evidence.intel_collateral_dir = issuance.intel_collateral_dir;
 }
 
 void Policy::apply_overrides(bool allow_insecure, const std::vector<std::string>& extra_dns_sans) {
@@ -247,6 +267,7 @@ void Policy::apply_overrides(bool allow_insecure, const std::vector<std::string>
   if (allow_insecure) {
     issuance.allow_insecure = true;
     text += "override allow_insecure = true\n";
+    sync_evidence();
   }
   for (const auto& s : extra_dns_sans) {
     issuance.extra_dns_sans.push_back(s);

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "attest/enarx/evidence_verifier.h"
 #include "core/x509.h"
 
 namespace enarx::steward {
@@ -58,7 +59,9 @@ struct IdentityPolicy {
 
 class Policy {
  public:
-  // Throws Error("steward.policy.*") with the offending key: policy.parse (TOML syntax),
+  // Throws the attestation library's policy errors for a bad [snp]/[sgx]/[tdx] table
+  // (snp.policy_config.*, dcap.policy.*), and Error("steward.policy.*") with the offending key:
+  // policy.parse (TOML syntax),
   // policy.unknown_table, policy.unknown_key, policy.type, policy.simulated_root (unreadable
   // or not a certificate), policy.dns_grant (a malformed [[identity.dns]] entry).
   // `base_dir` resolves relative paths ([simulated] roots, collateral directories).
@@ -74,14 +77,22 @@ class Policy {
 
   IssuancePolicy issuance;
   IdentityPolicy identity;
+  // What evidence is judged by (the [snp]/[sgx]/[tdx] tables as typed values, the simulated
+  // roots — trusted only with allow_insecure —, grace and collateral caches), parsed once.
+  attest::EvidencePolicy evidence;
   std::vector<Certificate> simulated_roots;
   std::vector<std::filesystem::path> simulated_root_files;
   // Each platform section re-serialized as a standalone TOML document containing only that
-  // table ("[snp]\n..."), or std::nullopt when the section is absent.
+  // table ("[snp]\n..."), or std::nullopt when the section is absent (its canonical text, part
+  // of the digest; the typed value is in `evidence`).
   std::optional<std::string> snp_toml, sgx_toml, tdx_toml;
   // SHA-256 (hex) over the canonical serialization of every policy table, recorded in issued
   // certificates so a verifier can tell which policy admitted a keep.
   std::string digest;
+
+ private:
+  // `evidence` follows the issuance settings it depends on.
+  void sync_evidence();
 };
 
 }  // namespace enarx::steward

@@ -89,11 +89,8 @@ ReplayResult replay(const Certificate& certificate, const Policy& policy) {
   cbor.bytes();  // claims-buffer: checked below by re-encoding
   if (!cbor.done()) malformed("trailing bytes after the tagged evidence");
 
-  std::unique_ptr<EvidenceVerifier> verifier;
-  if (oid == oids::kKvmEvidence) verifier = make_kvm_verifier();
-  if (oid == oids::kSnpEvidence) verifier = make_snp_verifier(policy);
-  if (oid == oids::kSgxEvidence) verifier = make_sgx_verifier(policy);
-  if (oid == oids::kTdxEvidence) verifier = make_tdx_verifier(policy);
+  // The same verifiers steward and `enarx evidence verify` use (attest/enarx).
+  const auto verifier = attest::make_verifier(oid, policy.evidence);
   const Bytes spki = certificate.spki_der();
   // The pubkey-hash claim must bind exactly this certificate's key.
   if (encode_tagged_evidence(oid, evidence, verifier->binding_digest(), spki) != ext->value)

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/openssl.h"
 #include "steward/cbor.h"
+#include "attest/enarx/csr.h"
 #include "identity/workload.h"
 #include "attest/enarx/oids.h"
 
@@ -39,16 +40,26 @@ struct Rejection {
   std::string keep_identity;
 };
 
+// The names a CSR asked for, for the audit record of its rejection ("" when unreadable).
+std::vector<std::string> requested_names(ByteView der) {
+  std::vector<std::string> out;
+  try {
+    const auto names = CertificationRequest::from_der(der).subject_alt_names();
+    for (const auto& u : names.uris) out.push_back("URI:" + u);
+    for (const auto& d : names.dns) out.push_back("DNS:" + d);
+  } catch (const Error&) {
+    // Unreadable: the record just has none.
+  }
+  return out;
+}
+
 [[noreturn]] void reject(int status, std::string code, std::string message) {
   throw Rejection(status, std::move(code), std::move(message));
 }
 
 std::string platform_for_oid(std::string_view oid) {
-  if (oid == oids::kKvmEvidence) return "kvm";
-  if (oid == oids::kSgxEvidence) return "sgx";
-  if (oid == oids::kSnpEvidence) return "snp";
-  if (oid == oids::kTdxEvidence) return "tdx";
-  return "unknown";
+  const auto p = attest::evidence_platform(oid);
+  return p ? to_string(*p) : "unknown";
 }
 
 std::uint64_t cbor_tag_for_oid(std::string_view oid) {
@@ -129,6 +140,16 @@ std::vector<ByteView> split_bundle(ByteView body, std::size_t max_count) {
 }
 
 }  // namespace
+
+std::unique_ptr<EvidenceVerifier> make_snp_verifier(const Policy& policy) {
+  return attest::make_snp_verifier(policy.evidence);
+}
+std::unique_ptr<EvidenceVerifier> make_sgx_verifier(const Policy& policy) {
+  return attest::make_sgx_verifier(policy.evidence);
+}
+std::unique_ptr<EvidenceVerifier> make_tdx_verifier(const Policy& policy) {
+  return attest::make_tdx_verifier(policy.evidence);
+}
 
 void register_default_verifiers(Steward& steward) {
   steward.register_verifier(make_kvm_verifier());
@@ -212,64 +233,22 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
   bool parsed = false;
   std::string platform = "unknown";
   try {
-    try {
-      c.csr = CertificationRequest::from_der(der);
-      parsed = true;
-    } catch (const Error& e) {
-      reject(400, "steward.csr.malformed", std::string("not a DER PKCS#10 request: ") + e.what());
-    }
-    if (c.csr.version() != 0) reject(400, "steward.csr.version", "the CSR version must be v1 (0)");
-    if (!c.csr.verify_self_signature())
-      reject(400, "steward.csr.bad_signature", "the CSR self-signature does not verify");
-    for (const auto& oid : c.csr.attribute_oids()) {
-      if (oid != oids::kExtensionRequest)
-        reject(400, "steward.csr.attribute",
-               "CSR attribute " + oid + " is not allowed (only extensionRequest)");
-    }
-
-    // The extension list is parsed once; the SANs are decoded from it below (rather than
-    // re-encoding and re-parsing the request for each question).
-    std::set<std::string> seen;
-    std::vector<Extension> evidence;
-    std::optional<Extension> san_ext;
-    for (auto& ext : c.csr.extensions()) {
-      if (!seen.insert(ext.oid).second)
-        reject(400, "steward.csr.duplicate_extension", "extension " + ext.oid + " appears twice");
-      if (is_evidence_oid(ext.oid)) {
-        evidence.push_back(std::move(ext));
-      } else if (ext.oid == oids::kSubjectAltName) {
-        san_ext = std::move(ext);
-      } else {
-        reject(400, "steward.csr.unknown_extension", "extension " + ext.oid + " is not allowed");
-      }
-    }
-    if (evidence.empty())
+    // The CSR rules every verifier of a keep's CSR shares (attest/enarx/csr.h).
+    attest::KeepCsr keep = attest::read_keep_csr(der);
+    c.csr = keep.csr;
+    parsed = true;
+    if (keep.evidence.empty())
       reject(401, "steward.csr.no_evidence", "the CSR carries no attestation evidence extension");
-    if (evidence.size() > 1)
-      reject(400, "steward.csr.multiple_evidence",
-             "the CSR carries more than one evidence extension");
-    auto& ext = evidence.front();
+    const Extension& ext = keep.single_evidence();
     platform = platform_for_oid(ext.oid);
-    if (ext.critical)
-      reject(400, "steward.csr.critical_evidence",
-             "the evidence extension " + ext.oid + " must not be critical");
     auto it = verifiers_.find(ext.oid);
     if (it == verifiers_.end())
       reject(400, "steward.platform_disabled",
              platform + " evidence is not accepted by this steward");
     c.verifier = it->second.get();
-
-    const KeyType key_type = c.csr.public_key().type();
     const auto allowed = c.verifier->allowed_key_types();
-    if (std::find(allowed.begin(), allowed.end(), key_type) == allowed.end())
-      reject(400, "steward.csr.key_algorithm",
-             "a " + platform + " CSR key must be " + to_string(allowed.front()) + ", not " +
-                 to_string(key_type));
-
-    if (san_ext) c.sans = decode_subject_alt_names(san_ext->value);
-    if (!c.sans.ips.empty() || !c.sans.emails.empty())
-      reject(400, "steward.csr.san_type",
-             "only URI and DNS subject alternative names are copied; remove IP/email names");
+    keep.check_key(allowed, platform);
+    c.sans = keep.names();
 
     c.evidence_oid = ext.oid;
     c.evidence_value = ext.value;
@@ -305,19 +284,12 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
     }
     r.csr_index = index;
     r.platform = platform;
-    if (parsed && r.sans.empty()) {
-      try {
-        const auto names = c.csr.subject_alt_names();
-        for (const auto& u : names.uris) r.sans.push_back("URI:" + u);
-        for (const auto& d : names.dns) r.sans.push_back("DNS:" + d);
-      } catch (const Error&) {
-        // Unreadable SANs: the record just has none.
-      }
-    }
+    if (r.sans.empty()) r.sans = requested_names(der);
     throw;
   } catch (const Error& e) {
-    // A malformed extension or key inside an otherwise parseable CSR.
+    // A CSR rule (attest/enarx/csr.h), or a malformed extension or key inside a parseable CSR.
     Rejection r(400, e.code(), e.what(), {}, index, platform);
+    r.sans = requested_names(der);
     throw r;
   }
   return c;

@@ -1,6 +1,4 @@
 // SEV-SNP evidence (Enarx SnpEvidence) through src/attest/snp.
-#include <toml++/toml.h>
-
 #include <algorithm>
 #include <filesystem>
 
@@ -10,14 +8,11 @@
 #include "attest/snp/verify.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "steward/evidence.h"
+#include "attest/enarx/evidence_verifier.h"
 #include "attest/enarx/oids.h"
-#include "steward/policy.h"
 
-namespace enarx::steward {
+namespace enarx::attest {
 namespace {
-
-namespace snp = attest::snp;
 
 snp::Product product_of(const Certificate& c) {
   std::string cn = c.subject_common_name();
@@ -62,31 +57,24 @@ std::string hex(ByteView b) { return to_hex(b); }
 
 class SnpVerifier final : public EvidenceVerifier {
  public:
-  explicit SnpVerifier(const Policy& policy)
-      : verifier_(policy.issuance.allow_insecure ? simulated_amd_roots(policy.simulated_roots)
-                                                 : std::vector<snp::TrustRoot>{}),
-        amd_dir_(policy.issuance.amd_collateral_dir) {
-    if (policy.snp_toml) {
-      toml::table doc = toml::parse(*policy.snp_toml);
-      policy_ = snp::Policy::from_toml(*doc["snp"].as_table());
-      require_crl_set_ = doc["snp"]["require_crl"].is_value();
-    } else {
-      policy_ = snp::Policy::strict();
-    }
-    // Simulated roots are trusted only together with allow_insecure (they are not even loaded
+  explicit SnpVerifier(const EvidencePolicy& policy)
+      : verifier_(policy.allow_simulated ? simulated_amd_roots(policy.simulated_roots)
+                                         : std::vector<snp::TrustRoot>{}),
+        policy_(policy.snp),
+        amd_dir_(policy.amd_collateral_dir),
+        local_crls_(policy.local_crls),
+        require_crl_set_(policy.snp_require_crl_given) {
+    // Simulated roots are trusted only when the policy says so (they are not even loaded
     // otherwise); the attestation library's own switch follows.
-    policy_.allow_simulated = policy.issuance.allow_insecure;
-    if (policy.issuance.collateral_grace > policy_.crl_grace)
-      policy_.crl_grace = policy.issuance.collateral_grace;
+    policy_.allow_simulated = policy.allow_simulated;
+    if (policy.collateral_grace > policy_.crl_grace) policy_.crl_grace = policy.collateral_grace;
   }
 
   std::string_view oid() const override { return oids::kSnpEvidence; }
-  attest::Platform platform() const override { return attest::Platform::Snp; }
-  std::vector<KeyType> allowed_key_types() const override { return {KeyType::EcP384}; }
-  DigestAlgorithm binding_digest() const override { return DigestAlgorithm::Sha384; }
+  Platform platform() const override { return Platform::Snp; }
 
   VerifiedEvidence verify(const VerifyContext& ctx) const override {
-    const auto evidence = attest::decode_snp_evidence(ctx.extension_value);
+    const auto evidence = decode_snp_evidence(ctx.extension_value);
     snp::Collateral collateral;
     collateral.vcek_der = evidence.vcek_der;
     std::vector<CollateralRef> refs;
@@ -98,7 +86,7 @@ class SnpVerifier final : public EvidenceVerifier {
     collateral.local_crls = cached_crls();
 
     auto opts = policy_.verify_options(ctx.now);
-    if (amd_dir_ && !require_crl_set_) opts.require_crl = true;
+    if ((amd_dir_ || !local_crls_.empty()) && !require_crl_set_) opts.require_crl = true;
     const snp::Verified verified = verifier_.verify(evidence.report, collateral, opts);
     for (const auto& entry : evidence.crls) verifier_.check_crl_label(entry.url, entry.crl);
     for (const auto& c : verified.crls) {
@@ -107,11 +95,11 @@ class SnpVerifier final : public EvidenceVerifier {
                       offered_both ? "newest of evidence and cache" : "only copy"});
     }
 
-    attest::Appraisal appraisal =
+    Appraisal appraisal =
         snp::appraise(verified, policy_, Bytes(ctx.spki_der.begin(), ctx.spki_der.end()));
 
     VerifiedEvidence out;
-    out.platform = attest::Platform::Snp;
+    out.platform = Platform::Snp;
     out.claims = std::move(appraisal.claims);
     out.failures = std::move(appraisal.failures);
     const auto& r = verified.report;
@@ -141,7 +129,7 @@ class SnpVerifier final : public EvidenceVerifier {
   // Steward's AMD cache (crl-<product>.der, DER or PEM), read per request so a refresh by the
   // host-preparation timer applies at once.
   std::vector<Crl> cached_crls() const {
-    std::vector<Crl> out;
+    std::vector<Crl> out = local_crls_;
     if (!amd_dir_) return out;
     std::error_code ec;
     for (const auto& f : std::filesystem::directory_iterator(*amd_dir_, ec)) {
@@ -159,13 +147,14 @@ class SnpVerifier final : public EvidenceVerifier {
   snp::Verifier verifier_;
   snp::Policy policy_;
   std::optional<std::filesystem::path> amd_dir_;
+  std::vector<Crl> local_crls_;
   bool require_crl_set_ = false;  // [snp] require_crl given explicitly
 };
 
 }  // namespace
 
-std::unique_ptr<EvidenceVerifier> make_snp_verifier(const Policy& policy) {
+std::unique_ptr<EvidenceVerifier> make_snp_verifier(const EvidencePolicy& policy) {
   return std::make_unique<SnpVerifier>(policy);
 }
 
-}  // namespace enarx::steward
+}  // namespace enarx::attest

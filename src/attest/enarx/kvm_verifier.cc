@@ -1,25 +1,21 @@
 // KVM / "no TEE" evidence: Enarx's marker extension with an empty value. It proves nothing,
 // so the result is always insecure; the pipeline issues only when the policy opts in.
 #include "core/error.h"
-#include "steward/evidence.h"
+#include "attest/enarx/evidence_verifier.h"
 #include "attest/enarx/oids.h"
 
-namespace enarx::steward {
+namespace enarx::attest {
 namespace {
 
 class KvmVerifier final : public EvidenceVerifier {
  public:
   std::string_view oid() const override { return oids::kKvmEvidence; }
-  attest::Platform platform() const override { return attest::Platform::Kvm; }
-  std::vector<KeyType> allowed_key_types() const override {
-    return {KeyType::EcP256, KeyType::EcP384};
-  }
-  DigestAlgorithm binding_digest() const override { return DigestAlgorithm::Sha256; }
+  Platform platform() const override { return Platform::Kvm; }
   VerifiedEvidence verify(const VerifyContext& context) const override {
     require(context.extension_value.empty(), "steward.kvm.value_not_empty",
             "the KVM evidence extension must have an empty value");
     VerifiedEvidence out;
-    out.platform = attest::Platform::Kvm;
+    out.platform = Platform::Kvm;
     out.claims = {{"platform", "kvm"}};
     out.insecure_reason = "kvm: no hardware attestation";
     out.keep_identity = "kvm";
@@ -31,4 +27,4 @@ class KvmVerifier final : public EvidenceVerifier {
 
 std::unique_ptr<EvidenceVerifier> make_kvm_verifier() { return std::make_unique<KvmVerifier>(); }
 
-}  // namespace enarx::steward
+}  // namespace enarx::attest

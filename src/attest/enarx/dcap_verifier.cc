@@ -1,6 +1,4 @@
 // Intel SGX (Enarx SgxEvidence) and TDX (our TdxEvidence) through src/attest/dcap.
-#include <toml++/toml.h>
-
 #include <type_traits>
 
 #include "attest/dcap/appraise.h"
@@ -12,19 +10,16 @@
 #include "attest/enarx/sgx_evidence.h"
 #include "attest/enarx/tdx_evidence.h"
 #include "core/error.h"
-#include "steward/evidence.h"
+#include "attest/enarx/evidence_verifier.h"
 #include "attest/enarx/oids.h"
-#include "steward/policy.h"
 
-namespace enarx::steward {
+namespace enarx::attest {
 namespace {
 
-namespace dcap = attest::dcap;
-
-dcap::TrustStore trust_store(const Policy& policy) {
+dcap::TrustStore trust_store(const EvidencePolicy& policy) {
   auto store = dcap::TrustStore::intel();
-  if (policy.issuance.allow_insecure) {
-    // Self-signed [simulated] roots that signed no AMD-style ASK are Intel-style test roots; the
+  if (policy.allow_simulated) {
+    // Self-signed simulated roots that signed no AMD-style ASK are Intel-style test roots; the
     // AMD ones are harmless here (nothing chains to them through a PCK CA).
     for (const auto& c : policy.simulated_roots)
       if (c.is_self_issued() && c.is_ca()) store.add_simulated_root(c);
@@ -33,15 +28,9 @@ dcap::TrustStore trust_store(const Policy& policy) {
 }
 
 template <typename P>
-P load_policy(const std::optional<std::string>& text, const char* table, const Policy& policy) {
-  P p;
-  if (text) {
-    toml::table doc = toml::parse(*text);
-    p = P::from_toml(*doc[table].as_table());
-  }
-  p.allow_simulated = policy.issuance.allow_insecure;
-  if (policy.issuance.collateral_grace > p.collateral_grace)
-    p.collateral_grace = policy.issuance.collateral_grace;
+P with_common(P p, const EvidencePolicy& policy) {
+  p.allow_simulated = policy.allow_simulated;
+  if (policy.collateral_grace > p.collateral_grace) p.collateral_grace = policy.collateral_grace;
   return p;
 }
 
@@ -100,32 +89,23 @@ std::optional<dcap::Signed<T>> newest(std::optional<dcap::Signed<T>> client,
 template <typename P>
 class DcapVerifier final : public EvidenceVerifier {
  public:
-  DcapVerifier(const Policy& policy, bool tdx)
+  DcapVerifier(const P& platform_policy, const EvidencePolicy& policy, bool tdx)
       : tdx_(tdx),
-        policy_(
-            load_policy<P>(tdx ? policy.tdx_toml : policy.sgx_toml, tdx ? "tdx" : "sgx", policy)),
+        policy_(with_common(platform_policy, policy)),
         verifier_trust_(trust_store(policy)),
         verifier_(verifier_trust_),
-        intel_dir_(policy.issuance.intel_collateral_dir) {}
+        intel_dir_(policy.intel_collateral_dir),
+        local_crls_(policy.local_crls) {}
 
   std::string_view oid() const override { return tdx_ ? oids::kTdxEvidence : oids::kSgxEvidence; }
-  attest::Platform platform() const override {
-    return tdx_ ? attest::Platform::Tdx : attest::Platform::Sgx;
-  }
-  // SGX: the PCK's P-256 as Enarx pins it. TDX: P-384, matching the SHA-384 report-data binding.
-  std::vector<KeyType> allowed_key_types() const override {
-    return {tdx_ ? KeyType::EcP384 : KeyType::EcP256};
-  }
-  DigestAlgorithm binding_digest() const override {
-    return tdx_ ? DigestAlgorithm::Sha384 : DigestAlgorithm::Sha256;
-  }
+  Platform platform() const override { return tdx_ ? Platform::Tdx : Platform::Sgx; }
 
   VerifiedEvidence verify(const VerifyContext& ctx) const override {
     dcap::Collateral client;
-    std::vector<attest::CrlListEntry> client_crls;
+    std::vector<CrlListEntry> client_crls;
     Bytes quote_bytes;
     if (tdx_) {
-      auto ev = attest::decode_tdx_evidence(ctx.extension_value);
+      auto ev = decode_tdx_evidence(ctx.extension_value);
       quote_bytes = std::move(ev.quote);
       if (ev.tcb) {
         client.tcb_info = dcap::parse_tcb_info_document(as_string(ev.tcb->report));
@@ -135,8 +115,8 @@ class DcapVerifier final : public EvidenceVerifier {
         client.qe_identity = dcap::parse_enclave_identity_document(as_string(*ev.qe_identity));
       client_crls = std::move(ev.crls);
     } else {
-      auto ev = attest::decode_sgx_evidence(ctx.extension_value);
-      client = attest::collateral_from_sgx_evidence(ev);
+      auto ev = decode_sgx_evidence(ctx.extension_value);
+      client = collateral_from_sgx_evidence(ev);
       client.crls.clear();
       quote_bytes = std::move(ev.quote);
       client_crls = std::move(ev.crls);
@@ -154,6 +134,7 @@ class DcapVerifier final : public EvidenceVerifier {
     dcap::Collateral cached;
     const Bytes fmspc = fmspc_of(quote);
     if (intel_dir_ && !fmspc.empty()) cached = dcap::load_collateral_dir(*intel_dir_, fmspc, quote.is_tdx());
+    for (const auto& c : local_crls_) cached.crls.push_back(c);
     dcap::Collateral collateral;
     collateral.tcb_info = newest(client.tcb_info, cached.tcb_info, "tcb_info", to_hex(fmspc), refs);
     collateral.qe_identity = newest(client.qe_identity, cached.qe_identity, "qe_identity", "", refs);
@@ -177,7 +158,7 @@ class DcapVerifier final : public EvidenceVerifier {
       refs.push_back({"crl", use.issuer, to_hex(use.sha256), in_client ? "evidence" : "cache",
                       client_has_issuer && cache_has_issuer ? "newest of evidence and cache" : ""});
     }
-    attest::Appraisal appraisal = dcap::appraise(verified, policy_, ctx.spki_der);
+    Appraisal appraisal = dcap::appraise(verified, policy_, ctx.spki_der);
 
     VerifiedEvidence out;
     out.platform = platform();
@@ -224,16 +205,17 @@ class DcapVerifier final : public EvidenceVerifier {
   dcap::TrustStore verifier_trust_;
   mutable dcap::CachingVerifier verifier_;
   std::optional<std::filesystem::path> intel_dir_;
+  std::vector<Crl> local_crls_;
 };
 
 }  // namespace
 
-std::unique_ptr<EvidenceVerifier> make_sgx_verifier(const Policy& policy) {
-  return std::make_unique<DcapVerifier<dcap::SgxPolicy>>(policy, false);
+std::unique_ptr<EvidenceVerifier> make_sgx_verifier(const EvidencePolicy& policy) {
+  return std::make_unique<DcapVerifier<dcap::SgxPolicy>>(policy.sgx, policy, false);
 }
 
-std::unique_ptr<EvidenceVerifier> make_tdx_verifier(const Policy& policy) {
-  return std::make_unique<DcapVerifier<dcap::TdxPolicy>>(policy, true);
+std::unique_ptr<EvidenceVerifier> make_tdx_verifier(const EvidencePolicy& policy) {
+  return std::make_unique<DcapVerifier<dcap::TdxPolicy>>(policy.tdx, policy, true);
 }
 
-}  // namespace enarx::steward
+}  // namespace enarx::attest
