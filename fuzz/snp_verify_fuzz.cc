@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <optional>
 
-#include "attest/enarx_evidence_snp.h"
+#include "attest/enarx/snp_evidence.h"
 #include "attest/snp/appraise.h"
 #include "attest/snp/verify.h"
 #include "core/error.h"

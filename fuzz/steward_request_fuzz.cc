@@ -10,7 +10,7 @@
 
 #include "core/csr.h"
 #include "core/file.h"
-#include "steward/oids.h"
+#include "attest/enarx/oids.h"
 #include "steward/steward.h"
 
 namespace {

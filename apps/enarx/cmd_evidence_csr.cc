@@ -56,11 +56,7 @@ int print(const attest::VerifiedEvidence& v, bool json) {
 int evidence_verify_csr(const EvidenceVerifyArgs& args) {
   try {
     Bytes data = read_file(args.csr);
-    // PEM only when the file starts with a header: a DER CSR may embed PEM (SGX quotes do).
-    const std::string_view text = as_string(data);
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first != std::string_view::npos && text.substr(first).rfind("-----BEGIN", 0) == 0)
-      data = CertificationRequest::from_pem(text).to_der();
+    if (is_pem(data)) data = CertificationRequest::from_pem(as_string(data)).to_der();
     const attest::KeepCsr keep = attest::read_keep_csr(data);
     const Extension& evidence = keep.single_evidence();
     const Platform platform = *attest::evidence_platform(evidence.oid);

@@ -51,8 +51,6 @@ void print_error(const Error& e, bool json) {
   std::cerr << "error: " << e.describe() << "\n";
 }
 
-bool looks_like_pem(ByteView data) { return as_string(data).find("-----BEGIN") != std::string_view::npos; }
-
 // --tcb-info accepts the PCS document ({"tcbInfo":...}) or a whole dcap-qvl collateral JSON.
 void add_tcb_info_file(const std::string& path, dcap::Collateral& c) {
   const std::string text = read_text_file(path, 16u << 20);
@@ -142,7 +140,7 @@ void add_file_collateral(const EvidenceVerifyArgs& args, dcap::Collateral& c) {
   }
   if (!args.tcb_chain.empty()) {
     const Bytes data = read_file(args.tcb_chain, 1u << 20);
-    if (looks_like_pem(data)) {
+    if (is_pem(data)) {
       for (auto& cert : Certificate::chain_from_pem(as_string(data))) c.tcb_signing_chain.push_back(cert);
     } else {
       c.tcb_signing_chain.push_back(Certificate::from_der(data));

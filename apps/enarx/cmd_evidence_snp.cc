@@ -33,16 +33,9 @@ int exit_code_for(const std::string& code) {
   return exit_codes::kInput;
 }
 
-// PEM only when the text starts with a PEM header: DER blobs may embed PEM text (SGX quotes do).
-bool looks_like_pem(ByteView data) {
-  std::string_view s = as_string(data);
-  const auto first = s.find_first_not_of(" \t\r\n");
-  return first != std::string_view::npos && s.substr(first).rfind("-----BEGIN", 0) == 0;
-}
-
 std::vector<Certificate> read_certs(const std::string& path) {
   const Bytes data = read_file(path);
-  if (looks_like_pem(data)) return Certificate::chain_from_pem(as_string(data));
+  if (is_pem(data)) return Certificate::chain_from_pem(as_string(data));
   try {
     return {Certificate::from_der(data)};
   } catch (const Error&) {

@@ -224,12 +224,7 @@ PublicKey PublicKey::from_ec_point(KeyType curve, ByteView x, ByteView y) {
 
 Bytes PublicKey::spki_der() const {
   require(key_ != nullptr, "crypto.no_key", "no key");
-  unsigned char* out = nullptr;
-  int len = i2d_PUBKEY(key_.get(), &out);
-  if (len <= 0) ossl::throw_error("crypto.key_encode", "cannot encode public key");
-  Bytes b(out, out + len);
-  OPENSSL_free(out);
-  return b;
+  return ossl::to_der(i2d_PUBKEY, key_.get(), "crypto.key_encode");
 }
 
 std::string PublicKey::to_pem() const {
@@ -349,12 +344,7 @@ std::string PrivateKey::to_pem_pkcs8() const {
 PublicKey PrivateKey::public_key() const {
   require(key_ != nullptr, "crypto.no_key", "no key");
   // Re-encode so the PublicKey holds no private material.
-  unsigned char* out = nullptr;
-  int len = i2d_PUBKEY(key_.get(), &out);
-  if (len <= 0) ossl::throw_error("crypto.key_encode", "cannot encode public key");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
-  return PublicKey::from_spki_der(der);
+  return PublicKey::from_spki_der(ossl::to_der(i2d_PUBKEY, key_.get(), "crypto.key_encode"));
 }
 
 KeyType PrivateKey::type() const { return key_type_of(key_.get()); }
@@ -416,12 +406,7 @@ Bytes ecdsa_raw_to_der(ByteView r, ByteView s) {
               "ECDSA_SIG_set0 failed");
   (void)br.release();
   (void)bs.release();
-  unsigned char* out = nullptr;
-  int len = i2d_ECDSA_SIG(sig.get(), &out);
-  if (len <= 0) ossl::throw_error("crypto.signature_format", "cannot encode ECDSA signature");
-  Bytes b(out, out + len);
-  OPENSSL_free(out);
-  return b;
+  return ossl::to_der(i2d_ECDSA_SIG, sig.get(), "crypto.signature_format");
 }
 
 }  // namespace enarx

@@ -152,11 +152,7 @@ Bytes CsrBuilder::build_der(const PrivateKey& key) const {
   if (X509_REQ_sign(req.get(), key.get(), md) <= 0) {
     ossl::throw_error("csr.build", "signing the request failed");
   }
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_REQ(req.get(), &out);
-  if (len <= 0) ossl::throw_error("csr.build", "DER encoding failed");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
+  Bytes der = ossl::to_der(i2d_X509_REQ, req.get(), "csr.build");
   return der;
 }
 
@@ -184,21 +180,13 @@ CertificationRequest CertificationRequest::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!req) ossl::throw_error("csr.malformed", "no valid PEM certificate request");
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_REQ(req.get(), &out);
-  if (len <= 0) ossl::throw_error("csr.malformed", "cannot re-encode request");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
+  Bytes der = ossl::to_der(i2d_X509_REQ, req.get(), "csr.malformed");
   return from_der(der);
 }
 
 Bytes CertificationRequest::to_der() const {
   require(req_ != nullptr, "csr.empty", "no request");
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_REQ(req_.get(), &out);
-  if (len <= 0) ossl::throw_error("csr.encode", "DER encoding failed");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
+  Bytes der = ossl::to_der(i2d_X509_REQ, req_.get(), "csr.encode");
   return der;
 }
 
@@ -225,21 +213,13 @@ PublicKey CertificationRequest::public_key() const {
 Bytes CertificationRequest::spki_der() const {
   require(req_ != nullptr, "csr.empty", "no request");
   X509_PUBKEY* pk = X509_REQ_get_X509_PUBKEY(req_.get());
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_PUBKEY(pk, &out);
-  if (len <= 0) ossl::throw_error("csr.encode", "cannot encode SubjectPublicKeyInfo");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
+  Bytes der = ossl::to_der(i2d_X509_PUBKEY, pk, "csr.encode");
   return der;
 }
 
 Bytes CertificationRequest::subject_der() const {
   require(req_ != nullptr, "csr.empty", "no request");
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_NAME(X509_REQ_get_subject_name(req_.get()), &out);
-  if (len <= 0) ossl::throw_error("csr.encode", "cannot encode subject");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
+  Bytes der = ossl::to_der(i2d_X509_NAME, X509_REQ_get_subject_name(req_.get()), "csr.encode");
   return der;
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace enarx::ossl {
 
@@ -74,5 +75,19 @@ inline void check(bool ok, std::string_view code, std::string_view message) {
 BioPtr memory_bio(const void* data, std::size_t size);
 // The contents of a memory BIO as a string.
 std::string bio_to_string(BIO* bio);
+
+// The DER encoding of an OpenSSL object through its i2d function, e.g.
+// to_der(i2d_X509, cert): one place that owns OpenSSL's output buffer. Throws via throw_error
+// with `code` when encoding fails.
+template <typename T>
+std::vector<unsigned char> to_der(int (*i2d)(const T*, unsigned char**), const T* obj,
+                                  std::string_view code = "openssl.encode") {
+  unsigned char* out = nullptr;
+  const int len = obj ? i2d(obj, &out) : -1;
+  if (len <= 0 || !out) throw_error(code, "DER encoding failed");
+  std::vector<unsigned char> der(out, out + len);
+  OPENSSL_free(out);
+  return der;
+}
 
 }  // namespace enarx::ossl

@@ -23,19 +23,7 @@ std::shared_ptr<X509> share(ossl::X509Ptr p) {
   return std::shared_ptr<X509>(p.release(), X509_free);
 }
 
-bool looks_like_pem(ByteView data) {
-  return as_string(data).find("-----BEGIN ") != std::string_view::npos;
-}
 
-template <typename T, int (*I2d)(const T*, unsigned char**)>
-Bytes encode(const T* obj, std::string_view code) {
-  unsigned char* out = nullptr;
-  int len = I2d(obj, &out);
-  if (len <= 0) ossl::throw_error(code, "DER encoding failed");
-  Bytes b(out, out + len);
-  OPENSSL_free(out);
-  return b;
-}
 
 std::string name_to_string(const X509_NAME* name) {
   if (!name) return {};
@@ -262,8 +250,15 @@ Certificate Certificate::from_pem(std::string_view pem) {
   return Certificate(std::move(x));
 }
 
+bool is_pem(ByteView data) {
+  // Every certificate, CRL and CSR is longer than 127 bytes, so its DER starts with a SEQUENCE
+  // tag and a long-form length; no text does (0x81..0x84 after '0' is not UTF-8).
+  if (data.size() >= 2 && data[0] == 0x30 && data[1] >= 0x81 && data[1] <= 0x84) return false;
+  return as_string(data).find("-----BEGIN ") != std::string_view::npos;
+}
+
 Certificate Certificate::from_bytes(ByteView data) {
-  if (looks_like_pem(data)) return from_pem(as_string(data));
+  if (is_pem(data)) return from_pem(as_string(data));
   return from_der(data);
 }
 
@@ -309,7 +304,7 @@ Bytes Certificate::chain_to_der_sequence(std::span<const Certificate> chain) {
 
 Bytes Certificate::to_der() const {
   require(cert_ != nullptr, "x509.empty", "no certificate");
-  return encode<X509, i2d_X509>(cert_.get(), "x509.encode");
+  return ossl::to_der(i2d_X509, cert_.get(), "x509.encode");
 }
 
 std::string Certificate::to_pem() const {
@@ -375,7 +370,7 @@ PublicKey Certificate::public_key() const {
 
 Bytes Certificate::spki_der() const {
   require(cert_ != nullptr, "x509.empty", "no certificate");
-  return encode<X509_PUBKEY, i2d_X509_PUBKEY>(X509_get_X509_PUBKEY(cert_.get()), "x509.encode");
+  return ossl::to_der(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert_.get()), "x509.encode");
 }
 
 Bytes Certificate::fingerprint_sha256() const { return sha256(to_der()); }
@@ -484,17 +479,17 @@ Crl Crl::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509CrlPtr c(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   if (!c) ossl::throw_error("x509.crl_malformed", "no valid PEM CRL");
-  return from_der(encode<X509_CRL, i2d_X509_CRL>(c.get(), "x509.encode"));  // the same checks as DER
+  return from_der(ossl::to_der(i2d_X509_CRL, c.get(), "x509.encode"));  // the same checks as DER
 }
 
 Crl Crl::from_bytes(ByteView data) {
-  if (looks_like_pem(data)) return from_pem(as_string(data));
+  if (is_pem(data)) return from_pem(as_string(data));
   return from_der(data);
 }
 
 Bytes Crl::to_der() const {
   require(crl_ != nullptr, "x509.empty", "no CRL");
-  return encode<X509_CRL, i2d_X509_CRL>(crl_.get(), "x509.encode");
+  return ossl::to_der(i2d_X509_CRL, crl_.get(), "x509.encode");
 }
 
 std::string Crl::issuer() const {
@@ -837,7 +832,7 @@ Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certifi
     ossl::throw_error("x509.builder", "signing the certificate failed");
   }
   // Round-trip through DER so the object carries exactly the encoding others will see.
-  Bytes der = encode<X509, i2d_X509>(x.get(), "x509.encode");
+  Bytes der = ossl::to_der(i2d_X509, x.get(), "x509.encode");
   return Certificate::from_der(der);
 }
 

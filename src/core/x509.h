@@ -28,14 +28,18 @@ struct SubjectAltNames {
   std::vector<std::string> emails;
 };
 
+// PEM unless the data starts like DER: a DER CSR may embed PEM text (an SGX quote's
+// certification data does), and PEM files may carry text before the header (openssl -text,
+// PKCS#12 "Bag Attributes"), which OpenSSL's reader skips.
+bool is_pem(ByteView data);
+
 class Certificate {
  public:
   Certificate() = default;
   explicit Certificate(ossl::X509Ptr cert);
   static Certificate from_der(ByteView der);  // the whole input must be one certificate
   static Certificate from_pem(std::string_view pem);  // the first certificate in the text
-  // Either encoding: PEM if it looks like PEM, else DER.
-  static Certificate from_bytes(ByteView data);
+  static Certificate from_bytes(ByteView data);  // PEM (see is_pem) or DER
   // Every certificate in a PEM bundle, in order.
   static std::vector<Certificate> chain_from_pem(std::string_view pem);
   // A DER SEQUENCE OF Certificate (Steward's PkiPath / Output.chain).

@@ -125,12 +125,7 @@ Certificate resign_pss_sha384(const Certificate& cert, const PrivateKey& issuer_
   auto ctx = pss_ctx(issuer_key);
   ossl::check(x && X509_sign_ctx(x.get(), ctx.get()) > 0, "sim.crypto",
               "RSASSA-PSS certificate signing failed");
-  unsigned char* out = nullptr;
-  int len = i2d_X509(x.get(), &out);
-  ossl::check(len > 0, "sim.crypto", "certificate encoding failed");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
-  return Certificate::from_der(der);
+  return Certificate::from_der(ossl::to_der(i2d_X509, x.get(), "sim.crypto"));
 }
 
 namespace {
@@ -147,12 +142,7 @@ Crl make_empty_crl(const Certificate& ark, const PrivateKey& ark_key, TimePoint 
               "sim.crypto", "cannot build CRL");
   auto ctx = pss_ctx(ark_key);
   ossl::check(X509_CRL_sign_ctx(crl.get(), ctx.get()) > 0, "sim.crypto", "CRL signing failed");
-  unsigned char* out = nullptr;
-  int len = i2d_X509_CRL(crl.get(), &out);
-  ossl::check(len > 0, "sim.crypto", "CRL encoding failed");
-  Bytes der(out, out + len);
-  OPENSSL_free(out);
-  return Crl::from_der(der);
+  return Crl::from_der(ossl::to_der(i2d_X509_CRL, crl.get(), "sim.crypto"));
 }
 
 void write_key(const fs::path& p, const PrivateKey& k) { write_file_atomic(p, k.to_pem_pkcs8(), 0600); }

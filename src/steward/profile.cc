@@ -55,11 +55,7 @@ LeafSigner::LeafSigner(const PrivateKey& ca_key, const Certificate& ca_cert) : k
   require(key_.type() == KeyType::EcP256 || key_.type() == KeyType::EcP384, "steward.ca.key_type",
           "the CA key must be EC P-256 or P-384");
   const X509_NAME* name = X509_get_subject_name(ca_cert.get());
-  unsigned char* out = nullptr;
-  const int len = i2d_X509_NAME(name, &out);
-  ossl::check(len > 0, "steward.internal", "cannot encode the CA subject");
-  issuer_der_.assign(out, out + len);
-  OPENSSL_free(out);
+  issuer_der_ = ossl::to_der(i2d_X509_NAME, name, "steward.internal");
   if (auto ski = ca_cert.extension("2.5.29.14")) {
     der::Reader r(ski->value);
     const ByteView id = r.read_octet_string();

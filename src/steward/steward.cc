@@ -106,12 +106,7 @@ Bytes subject_with_insecure_marker(ByteView subject_der) {
                                          reinterpret_cast<const unsigned char*>("INSECURE"), -1, -1,
                                          0) == 1,
               "steward.internal", "cannot mark the subject insecure");
-  const int len = i2d_X509_NAME(name.get(), nullptr);
-  ossl::check(len > 0, "steward.internal", "cannot encode the subject");
-  Bytes out(static_cast<std::size_t>(len));
-  unsigned char* q = out.data();
-  i2d_X509_NAME(name.get(), &q);
-  return out;
+  return ossl::to_der(i2d_X509_NAME, name.get(), "steward.internal");
 }
 
 // The whole of `elements` (each a complete DER CSR) from a bundle body, with the count limit

@@ -219,10 +219,7 @@ TEST(CertificateBuilder, OtherKeyTypesAndVerbatimSubject) {
     EXPECT_EQ(c.public_key().type(), t);
     // Copy the subject verbatim into another certificate.
     const X509_NAME* name = X509_get_subject_name(c.get());
-    unsigned char* der = nullptr;
-    int len = i2d_X509_NAME(name, &der);
-    Bytes name_der(der, der + len);
-    OPENSSL_free(der);
+    const Bytes name_der = ossl::to_der(i2d_X509_NAME, name);
     Certificate copy = CertificateBuilder()
                            .subject_der(name_der)
                            .validity(at("2024-01-01T00:00:00Z"), at("2025-01-01T00:00:00Z"))
@@ -273,6 +270,26 @@ TEST(Certificate, EncodingsAndMalformedInput) {
             "x509.malformed");
   Bytes seq_trunc(seq.begin(), seq.end() - 1);
   EXPECT_EQ(code_of([&] { Certificate::chain_from_der_sequence(seq_trunc); }), "x509.malformed");
+}
+
+// DER that carries PEM text inside (as a CSR carrying an SGX quote does) stays DER; PEM with
+// text before its header (openssl x509 -text output) is still PEM.
+TEST(Certificate, PemDetection) {
+  Pki pki;
+  const std::string pem = pki.leaf.to_pem();
+  EXPECT_TRUE(is_pem(as_bytes(pem)));
+  EXPECT_TRUE(is_pem(as_bytes("Certificate:\n    Data: ...\n0 comment\n" + pem)));
+  EXPECT_FALSE(is_pem(pki.leaf.to_der()));
+  EXPECT_FALSE(is_pem(Bytes{}));
+  // "-----BEGIN CERTIFICATE-----" inside the DER, in the subject.
+  const Bytes der_with_pem_text = CertificateBuilder()
+                                      .subject({{"CN", pem.substr(0, 60)}})
+                                      .validity(pki.nb, pki.na)
+                                      .sign(pki.root_key)
+                                      .to_der();
+  ASSERT_NE(as_string(der_with_pem_text).find("-----BEGIN "), std::string_view::npos);
+  EXPECT_FALSE(is_pem(der_with_pem_text));
+  EXPECT_EQ(Certificate::from_bytes(der_with_pem_text).to_der(), der_with_pem_text);
 }
 
 TEST(VerifyChain, Success) {
@@ -674,11 +691,7 @@ TEST(Certificate, NotAfter9999SaturatesInsteadOfWrapping) {
   ASSERT_EQ(ASN1_TIME_set_string(X509_getm_notAfter(x.get()), "99991231235959Z"), 1);
   X509_set_pubkey(x.get(), key.get());
   ASSERT_GT(X509_sign(x.get(), key.get(), EVP_sha256()), 0);
-  unsigned char* der = nullptr;
-  const int len = i2d_X509(x.get(), &der);
-  ASSERT_GT(len, 0);
-  const Bytes bytes(der, der + len);
-  OPENSSL_free(der);
+  const Bytes bytes = ossl::to_der(i2d_X509, x.get());
 
   const auto cert = Certificate::from_der(bytes);
   const auto now = std::chrono::system_clock::now();
@@ -719,11 +732,7 @@ TEST(Crl, OuterSignatureAlgorithmMustEqualTheSignedOne) {
   ossl::Asn1TimePtr t(ASN1_TIME_set(nullptr, 1700000000));
   X509_CRL_set1_lastUpdate(c.get(), t.get());
   ASSERT_GT(X509_CRL_sign(c.get(), key.get(), EVP_sha256()), 0);
-  unsigned char* der = nullptr;
-  const int len = i2d_X509_CRL(c.get(), &der);
-  ASSERT_GT(len, 0);
-  Bytes bytes(der, der + len);
-  OPENSSL_free(der);
+  Bytes bytes = ossl::to_der(i2d_X509_CRL, c.get());
   EXPECT_NO_THROW(Crl::from_der(bytes));
 
   // ecdsa-with-SHA256 appears twice: inside tbsCertList, then outside. Change the outer one.

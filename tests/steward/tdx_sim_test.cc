@@ -385,7 +385,14 @@ TEST_F(TdxSim, JunkCrlCsrsLeaveStewardsMemoryFlat) {
     ASSERT_EQ(r.code, "dcap.crl.unknown_issuer") << body_text(r);
   }
   const std::size_t after = rss_kib();
+#if defined(ENARX_SANITIZED)
+  // ASan's quarantine keeps up to 256 MiB of freed memory resident, so RSS says nothing here;
+  // DcapVerify.JunkCrlsDoNotGrowTheCaches checks the same bound on the caches themselves.
+  (void)before;
+  (void)after;
+#else
   EXPECT_LT(after, before + 1024) << before << " KiB -> " << after << " KiB";
+#endif
 }
 
 }  // namespace
