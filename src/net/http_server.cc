@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -287,6 +288,7 @@ struct HttpServer::Impl {
     std::weak_ptr<ConnectionBase> conn;
     std::string key;       // client_key()
     std::uint64_t order;   // accept order
+    int fd;                // to see whether a Connected one has bytes waiting
     Stage stage = Stage::Connected;
     bool evicted = false;
   };
@@ -318,7 +320,7 @@ struct HttpServer::Impl {
 
   // Takes a slot for `c` from client `key`, closing connections that have not proved themselves
   // yet when a cap is in the way. False: every connection in the way is established; refuse.
-  bool admit(const std::shared_ptr<ConnectionBase>& c, const std::string& key) {
+  bool admit(const std::shared_ptr<ConnectionBase>& c, const std::string& key, int fd) {
     std::vector<std::shared_ptr<ConnectionBase>> victims;
     {
       std::lock_guard lock(conns_mutex);
@@ -332,7 +334,7 @@ struct HttpServer::Impl {
         // freed is taken by nobody. Rare (the key had unproven connections, nobody else did).
         return false;
       }
-      conns.emplace(c.get(), ConnEntry{c, key, ++accept_order});
+      conns.emplace(c.get(), ConnEntry{c, key, ++accept_order, fd});
       ++per_key[key];
       ++counted;
       connections_active->set({}, static_cast<double>(conns.size()));
@@ -348,10 +350,18 @@ struct HttpServer::Impl {
   // client) as evicted. Under conns_mutex.
   bool evict_one(const std::string* key, std::vector<std::shared_ptr<ConnectionBase>>& victims) {
     ConnEntry* best = nullptr;
-    for (auto& [p, e] : conns) {
-      if (e.evicted || e.stage == Stage::Established) continue;
-      if (key && e.key != *key) continue;
-      if (!best || std::pair(e.stage, e.order) < std::pair(best->stage, best->order)) best = &e;
+    for (;;) {
+      best = nullptr;
+      for (auto& [p, e] : conns) {
+        if (e.evicted || e.stage == Stage::Established) continue;
+        if (key && e.key != *key) continue;
+        if (!best || std::pair(e.stage, e.order) < std::pair(best->stage, best->order)) best = &e;
+      }
+      if (!best || best->stage != Stage::Connected || !bytes_waiting(best->fd)) break;
+      // Its first bytes (a ClientHello) are here, its strand just has not run yet: during a
+      // burst of accepts that can take a while, and a real client must not lose its place to
+      // the silent sockets that keep arriving.
+      best->stage = Stage::Receiving;
     }
     if (!best) return false;
     auto victim = best->conn.lock();
@@ -360,6 +370,11 @@ struct HttpServer::Impl {
     uncount(best->key);
     victims.push_back(std::move(victim));
     return true;
+  }
+
+  static bool bytes_waiting(int fd) {
+    int n = 0;
+    return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
   }
 
   void uncount(const std::string& key) {
@@ -1169,6 +1184,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     const auto ep = socket.remote_endpoint(ep_ec);
     key = ep_ec ? std::string("?") : client_key(ep.address());
   }
+  const int fd = socket.native_handle();
   std::shared_ptr<ConnectionBase> conn;
   std::function<void()> start_conn;
   try {
@@ -1186,7 +1202,7 @@ void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
     log::warn("http.connection_failed", {{"error", e.what()}});
   }
   if (conn) {
-    if (admit(conn, key)) {
+    if (admit(conn, key, fd)) {
       start_conn();
     } else {
       connections_rejected->inc();  // the connection's destructor closes the socket
