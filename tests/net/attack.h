@@ -174,6 +174,9 @@ class RawClient {
 
   bool ok() const { return ok_; }
   bool closed() const { return closed_; }
+  // A fixed, small send buffer: what "sent" counts is then close to what the server took in,
+  // not what loopback's auto-tuned buffers swallowed meanwhile.
+  void limit_send_buffer(int bytes) { ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes); }
   const std::string& received() const { return received_; }
   std::uint64_t body_sent() const { return filler_sent_; }
 
