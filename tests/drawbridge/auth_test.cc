@@ -354,6 +354,15 @@ TEST(DrawbridgeAuth, JwksKeysAreCapped) {
   ic.fetch_jwks = oidc_jwks_fetcher(idp.issuer());
   v.add_issuer(ic);
   EXPECT_EQ(v.key_count(idp.issuer()), kMaxJwksKeys);
+  // Tokens naming unknown keys do not make the registry fetch the key set each time: at most
+  // once per 30 s per issuer (here: not again after the start-up fetch).
+  const int fetched = idp.fetches.load();
+  const auto signer = PrivateKey::generate(KeyType::EcP256);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(code_of(v, sign_jwt(signer, "unknown" + std::to_string(i), claims(idp.issuer()))),
+              "drawbridge.auth.unknown_key");
+  }
+  EXPECT_EQ(idp.fetches.load(), fetched);
 }
 
 }  // namespace
