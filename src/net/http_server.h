@@ -51,8 +51,8 @@
 //     request until its header is complete (slowloris); body_timeout for the body; idle_timeout
 //     between requests on a keep-alive connection; write_timeout per response. Expiry closes the
 //     connection (no response).
-//   * max_connections: further accepted sockets are closed at once (counted in
-//     http_connections_rejected_total).
+//   * A socket that cannot be admitted (every connection in the way is established) is closed at
+//     once (http_connections_rejected_total); evictions count in http_connections_evicted_total.
 //   * Shutdown (stop(), or SIGTERM/SIGINT under run()): stop accepting, close idle connections,
 //     let requests already being read or handled finish and send their responses (with
 //     Connection: close) for up to shutdown_grace, then close whatever remains and return.
