@@ -322,28 +322,28 @@ struct HttpServer::Impl {
   // yet when a cap is in the way. False: every connection in the way is established; refuse.
   bool admit(const std::shared_ptr<ConnectionBase>& c, const std::string& key, int fd) {
     std::vector<std::shared_ptr<ConnectionBase>> victims;
+    bool admitted = false;
     {
       std::lock_guard lock(conns_mutex);
       const std::size_t per_key_cap = config.max_connections_per_ip;
       auto it = per_key.find(key);
-      if (per_key_cap > 0 && it != per_key.end() && it->second >= per_key_cap) {
-        if (!evict_one(&key, victims)) return false;
+      const bool key_full = per_key_cap > 0 && it != per_key.end() && it->second >= per_key_cap;
+      // (An eviction for the key also frees a slot of the global count.)
+      admitted = (!key_full || evict_one(&key, victims)) &&
+                 (counted < config.max_connections || evict_one(nullptr, victims));
+      if (admitted) {
+        conns.emplace(c.get(), ConnEntry{c, key, ++accept_order, fd});
+        ++per_key[key];
+        ++counted;
+        connections_active->set({}, static_cast<double>(conns.size()));
       }
-      if (counted >= config.max_connections && !evict_one(nullptr, victims)) {
-        // Nothing to evict globally: undo a per-key eviction? It stays evicted; the slot it
-        // freed is taken by nobody. Rare (the key had unproven connections, nobody else did).
-        return false;
-      }
-      conns.emplace(c.get(), ConnEntry{c, key, ++accept_order, fd});
-      ++per_key[key];
-      ++counted;
-      connections_active->set({}, static_cast<double>(conns.size()));
     }
+    // Marked evicted means no longer counted: close them whatever became of the newcomer.
     for (auto& v : victims) {
       connections_evicted->inc();
       asio::post(v->executor(), [v] { v->force_close(); });
     }
-    return true;
+    return admitted;
   }
 
   // Marks the least advanced, then oldest, connection below Established (of `key`, or of any
