@@ -93,6 +93,19 @@ void declare_serve(config::Loader& l) {
          .flag = "--request-timeout", .help = "Time allowed to receive a request body / send a response"});
   l.add({.name = "limits.max_connections", .type = Type::Integer, .default_value = std::int64_t{1024},
          .flag = "--max-connections", .help = "Concurrent connections"});
+  l.add({.name = "limits.max_connections_per_ip", .type = Type::Integer, .default_value = std::int64_t{64},
+         .flag = "--max-connections-per-ip",
+         .help = "Concurrent connections per client address (IPv6: per /64; 0 = no per-address cap)"});
+  l.add({.name = "limits.handshake_timeout", .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::seconds(5)), .flag = "--handshake-timeout",
+         .help = "Time from accept to a finished TLS handshake"});
+  l.add({.name = "limits.max_buffered_bytes", .type = Type::Integer, .default_value = std::int64_t{64} << 20,
+         .flag = "--max-buffered-bytes",
+         .help = "Request body bytes held in memory across all connections (503 past it)"});
+  l.add({.name = "limits.max_queued_requests", .type = Type::Integer, .default_value = std::int64_t{256},
+         .flag = "--max-queued-requests", .help = "Requests waiting for a worker thread (503 past it)"});
+  l.add({.name = "limits.lookup_max_clients", .type = Type::Integer, .default_value = std::int64_t{65536},
+         .flag = "--lookup-max-clients", .help = "Clients tracked by the lookup rate limit"});
   l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
          .flag = "--log-level", .help = "trace|debug|info|warn|error"});
   l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
@@ -139,7 +152,8 @@ int serve(const config::Config& cfg) {
     auto conninfo = cfg.get_string("store.postgres");
     require(!conninfo.empty(), "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
     fs::create_directories(data_dir);
-    store = drawbridge::open_postgres_store(conninfo, static_cast<int>(cfg.get_int("store.pool_size")));
+    store = drawbridge::open_postgres_store(conninfo, static_cast<int>(cfg.get_int("store.pool_size")),
+                                            data_dir / "tmp");
   } else {
     throw Error("drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
   }
@@ -166,6 +180,7 @@ int serve(const config::Config& cfg) {
   ro.max_directory_entries = static_cast<std::size_t>(cfg.get_int("limits.max_directory_entries"));
   ro.lookup_rate = cfg.get_float("limits.lookup_rate");
   ro.lookup_burst = cfg.get_float("limits.lookup_burst");
+  ro.lookup_max_clients = static_cast<std::size_t>(cfg.get_int("limits.lookup_max_clients"));
   ro.allowed_networks = cfg.get_list("limits.allowed_networks");
   ro.accept_insecure_keeps = cfg.get_bool("keeps.accept_insecure");
   if (ro.accept_insecure_keeps)
@@ -181,6 +196,10 @@ int serve(const config::Config& cfg) {
   sc.worker_threads = static_cast<unsigned>(cfg.get_int("server.workers"));
   sc.io_threads = static_cast<unsigned>(cfg.get_int("server.io_threads"));
   sc.max_connections = static_cast<std::size_t>(cfg.get_int("limits.max_connections"));
+  sc.max_connections_per_ip = static_cast<std::size_t>(cfg.get_int("limits.max_connections_per_ip"));
+  sc.handshake_timeout = cfg.get_duration("limits.handshake_timeout");
+  sc.max_buffered_bytes = static_cast<std::uint64_t>(cfg.get_int("limits.max_buffered_bytes"));
+  sc.max_queued_requests = static_cast<std::size_t>(cfg.get_int("limits.max_queued_requests"));
   sc.body_timeout = sc.write_timeout = cfg.get_duration("limits.request_timeout");
   sc.server_header = "drawbridge";
   fs::path cert = cfg.get_string("tls.cert"), key = cfg.get_string("tls.key");

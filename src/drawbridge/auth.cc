@@ -206,6 +206,12 @@ bool TokenVerifier::empty() const {
   return issuers_.empty();
 }
 
+std::size_t TokenVerifier::key_count(const std::string& issuer) const {
+  std::lock_guard lock(mu_);
+  auto it = issuers_.find(issuer);
+  return it == issuers_.end() ? 0 : it->second->keys.size();
+}
+
 std::optional<std::string> TokenVerifier::sole_issuer() const {
   std::lock_guard lock(mu_);
   if (issuers_.size() != 1) return std::nullopt;
@@ -232,6 +238,11 @@ void TokenVerifier::refresh(IssuerState& state, bool forced) {
   }
   try {
     auto keys = parse_jwks(state.config.fetch_jwks());
+    if (keys.size() > kMaxJwksKeys) {
+      // A key set this large is a misconfigured or hostile issuer: lookups stay bounded.
+      log::warn("drawbridge.jwks.too_many_keys", {{"issuer", state.config.issuer}, {"keys", keys.size()}});
+      keys.resize(kMaxJwksKeys);
+    }
     std::lock_guard lock(mu_);
     state.keys.clear();
     for (const auto& k : state.config.keys) state.keys[k.kid] = k;

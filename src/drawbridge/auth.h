@@ -9,7 +9,8 @@
 // canonical base64url (no padding, zero trailing bits), and ES256 signatures must be low-S
 // (s <= n/2; sign_jwt produces only those). Scopes are `<read|write|manage>:drawbridge_
 // <users|repositories|tags>`; `manage` satisfies read and write.
-// JWKS are refreshed periodically and on an unknown `kid` (at most every 30 s per issuer).
+// JWKS are refreshed periodically and on an unknown `kid` (at most every 30 s per issuer); at
+// most kMaxJwksKeys fetched keys are kept per issuer (an issuer publishes a handful).
 #pragma once
 
 #include <chrono>
@@ -43,6 +44,8 @@ struct TokenClaims {
   bool has_scope(ScopeLevel level, ScopeContext context) const;
 };
 
+inline constexpr std::size_t kMaxJwksKeys = 64;
+
 struct Jwk {
   std::string kid;
   std::string alg;  // "RS256" or "ES256"
@@ -75,6 +78,8 @@ class TokenVerifier {
   // Fetches the JWKS at once when a fetcher is given (a failure is logged; retried lazily).
   void add_issuer(IssuerConfig config);
   bool empty() const;
+  // Keys currently known for `issuer` (0 for an unknown issuer).
+  std::size_t key_count(const std::string& issuer) const;
   // Throws Error with codes drawbridge.auth.token_malformed (incl. non-canonical base64url),
   // .unsupported_alg, .unknown_issuer, .unknown_key, .bad_signature (incl. high-S ES256),
   // .expired, .not_yet_valid (nbf or iat in the future), .wrong_audience, .missing_claim.

@@ -49,23 +49,52 @@ std::string client_ip(std::string_view remote) {
   return std::string(remote);
 }
 
-RateLimiter::RateLimiter(double rate, double burst, std::shared_ptr<const Clock> clock)
-    : rate_(rate), burst_(std::max(burst, 1.0)), clock_(std::move(clock)) {}
+std::string client_prefix(std::string_view ip) {
+  std::uint8_t a[16];
+  bool v4 = false;
+  if (!to_v6(ip, a, &v4) || v4) return std::string(ip);
+  std::memset(a + 8, 0, 8);
+  char text[INET6_ADDRSTRLEN];
+  ::inet_ntop(AF_INET6, a, text, sizeof text);
+  return std::string(text) + "/64";
+}
+
+RateLimiter::RateLimiter(double rate, double burst, std::shared_ptr<const Clock> clock, std::size_t max_clients)
+    : rate_(rate), burst_(std::max(burst, 1.0)), clock_(std::move(clock)), max_clients_(std::max<std::size_t>(max_clients, 1)) {}
+
+std::size_t RateLimiter::size() const {
+  std::lock_guard lock(mu_);
+  return buckets_.size();
+}
 
 bool RateLimiter::allow(const std::string& key, double* retry_after) {
   if (rate_ <= 0) return true;
   auto now = clock_->now();
   std::lock_guard lock(mu_);
-  if (now - last_prune_ > std::chrono::seconds(60) && buckets_.size() > 10000) {
+  if (now - last_prune_ > std::chrono::seconds(60)) {
     // Full buckets carry no state worth keeping.
     for (auto it = buckets_.begin(); it != buckets_.end();) {
       double elapsed = std::chrono::duration<double>(now - it->second.last).count();
-      if (it->second.tokens + elapsed * rate_ >= burst_) it = buckets_.erase(it);
-      else ++it;
+      if (it->second.tokens + elapsed * rate_ >= burst_) {
+        lru_.erase(it->second.lru);
+        it = buckets_.erase(it);
+      } else {
+        ++it;
+      }
     }
     last_prune_ = now;
   }
-  auto [it, inserted] = buckets_.try_emplace(key, Bucket{burst_, now});
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    if (buckets_.size() >= max_clients_) {
+      buckets_.erase(lru_.back());
+      lru_.pop_back();
+    }
+    lru_.push_front(key);
+    it = buckets_.emplace(key, Bucket{burst_, now, lru_.begin()}).first;
+  } else {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+  }
   auto& b = it->second;
   double elapsed = std::max(0.0, std::chrono::duration<double>(now - b.last).count());
   b.tokens = std::min(burst_, b.tokens + elapsed * rate_);

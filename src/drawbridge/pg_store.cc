@@ -4,11 +4,13 @@
 // instances.
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 
 #include <pqxx/pqxx>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "drawbridge/store.h"
 
 namespace enarx::drawbridge {
@@ -75,9 +77,40 @@ Bytes bytes_of(const pqxx::field& f) {
 }
 std::string str(std::string_view s) { return std::string(s); }
 
+// A counting semaphore (std::counting_semaphore needs a compile-time maximum).
+class Slots {
+ public:
+  explicit Slots(int n) : free_(n) {}
+  void acquire() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return free_ > 0; });
+    --free_;
+  }
+  void release() {
+    std::lock_guard lock(mu_);
+    ++free_;
+    cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int free_;
+};
+
 class PgStore final : public Store {
  public:
-  PgStore(std::string conninfo, int pool_size) : pool_(conninfo, pool_size), conninfo_(std::move(conninfo)) {
+  PgStore(std::string conninfo, int pool_size, std::filesystem::path spool_dir, bool own_spool_dir)
+      : pool_(conninfo, pool_size), conninfo_(std::move(conninfo)), spool_dir_(std::move(spool_dir)) {
+    std::error_code ec;
+    std::filesystem::create_directories(spool_dir_, ec);
+    // Spool files of an earlier run that died mid-upload (not in a shared temp directory, where
+    // they may be another instance's uploads in flight).
+    if (own_spool_dir) {
+      for (const auto& e : std::filesystem::directory_iterator(spool_dir_, ec)) {
+        if (e.path().filename().string().rfind("spool.", 0) == 0) std::filesystem::remove(e.path(), ec);
+      }
+    }
     run([](pqxx::work& w) {
       w.exec("SELECT pg_advisory_xact_lock(7273120)");
       w.exec(R"sql(
@@ -247,6 +280,25 @@ class PgStore final : public Store {
     });
   }
 
+  std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) override {
+    return std::make_unique<BlobSpool>(spool_dir_, std::move(algorithms));
+  }
+
+  // bytea takes the value in one piece: the spooled body is read back whole, a bounded number
+  // of them at a time (kPgSpooledInserts), so that uploads cost a bounded amount of memory.
+  NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                                  BlobSpool& spool, const std::vector<ChildExpectation>& children) override {
+    // Refused uploads need not be read back (put_node decides the rest, TagGone included).
+    if (auto n = get_node(tag_id, path); n && n->present) return {NodePutResult::Exists, false};
+    inserts_.acquire();
+    struct Release {
+      Slots& s;
+      ~Release() { s.release(); }
+    } release{inserts_};
+    const Bytes content = read_file(spool.path(), static_cast<std::size_t>(spool.size()) + 1);
+    return put_node(tag_id, path, blob_key, content, children);
+  }
+
   Bytes read_blob(std::string_view blob_key) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("SELECT data FROM drawbridge_blobs WHERE key = $1", str(blob_key));
@@ -301,12 +353,17 @@ class PgStore final : public Store {
 
   Pool pool_;
   std::string conninfo_;
+  std::filesystem::path spool_dir_;
+  Slots inserts_{kPgSpooledInserts};
 };
 
 }  // namespace
 
-std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size) {
-  return std::make_unique<PgStore>(conninfo, pool_size < 1 ? 1 : pool_size);
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size,
+                                           const std::filesystem::path& spool_dir) {
+  return std::make_unique<PgStore>(conninfo, pool_size < 1 ? 1 : pool_size,
+                                   spool_dir.empty() ? std::filesystem::temp_directory_path() : spool_dir,
+                                   !spool_dir.empty());
 }
 
 }  // namespace enarx::drawbridge

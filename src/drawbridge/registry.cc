@@ -1,5 +1,7 @@
 #include "drawbridge/registry.h"
 
+#include <charconv>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -98,6 +100,27 @@ net::Response object_response(const std::string& meta_json, std::string body) {
 
 std::string body_string(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
+// A file node's body, streamed to the store's spool by the HTTP server as it arrives.
+class SpoolSink final : public net::RequestBodySink {
+ public:
+  explicit SpoolSink(std::unique_ptr<BlobSpool> s) : spool(std::move(s)) {}
+  void write(const char* data, std::size_t size) override {
+    spool->write(ByteView(reinterpret_cast<const std::uint8_t*>(data), size));
+  }
+  std::unique_ptr<BlobSpool> spool;
+};
+
+// The announced Content-Length (the server has already refused malformed ones); nullopt for a
+// chunked body.
+std::optional<std::uint64_t> content_length(const net::Request& req) {
+  auto v = req.header("Content-Length");
+  if (!v) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || p != v->data() + v->size()) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
 struct Registry::Impl {
@@ -111,7 +134,7 @@ struct Registry::Impl {
 
   Impl(std::shared_ptr<Store> s, std::shared_ptr<TokenVerifier> t, RegistryOptions o)
       : store(std::move(s)), tokens(std::move(t)), opt(std::move(o)),
-        limiter(opt.lookup_rate, opt.lookup_burst, opt.clock), allow(opt.allowed_networks) {}
+        limiter(opt.lookup_rate, opt.lookup_burst, opt.clock, opt.lookup_max_clients), allow(opt.allowed_networks) {}
 
   struct Caller {
     std::optional<TokenClaims> token;
@@ -119,7 +142,8 @@ struct Registry::Impl {
     std::optional<identity::KeepFacts> keep;  // what that certificate says was attested
   };
 
-  Caller identify(const net::Request& req) {
+  // The bearer token only: what writes go by (keep certificates grant reads only).
+  Caller identify_token(const net::Request& req) {
     Caller c;
     if (auto auth = req.header("Authorization")) {
       constexpr std::string_view kBearer = "Bearer ";
@@ -128,6 +152,11 @@ struct Registry::Impl {
       if (!tokens || tokens->empty()) fail(401, "drawbridge.auth.unknown_issuer", "This registry accepts no tokens");
       c.token = tokens->verify(std::string_view(*auth).substr(kBearer.size()));
     }
+    return c;
+  }
+
+  Caller identify(const net::Request& req) {
+    Caller c = identify_token(req);
     if (!req.peer_chain_der.empty() && !opt.client_ca.empty()) {
       try {
         auto leaf = Certificate::from_der(req.peer_chain_der.front());
@@ -348,7 +377,7 @@ struct Registry::Impl {
 
   // ---- writes ----
   net::Response put(const net::Request& req, const Target& t) {
-    auto caller = identify(req);
+    auto caller = identify_token(req);
     switch (t.kind) {
       case Kind::User: {
         auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Users);
@@ -431,7 +460,15 @@ struct Registry::Impl {
     return created();
   }
 
-  net::Response put_node(const net::Request& req, const Caller& caller, const Target& t) {
+  // The node a tree PUT may store: the owner's upload token, an existing repository and tag,
+  // a node its parent directory (or the tag) expects and that is not stored yet, and the
+  // Content-Type that entry names. Checked at header time and again by the handler.
+  struct ExpectedNode {
+    StoredTag tag;
+    std::string path;
+    Entry entry;
+  };
+  ExpectedNode expected_node(const net::Request& req, const Caller& caller, const Target& t, bool count) {
     auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
     need_owner(t.user, tok);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
@@ -443,45 +480,76 @@ struct Registry::Impl {
       fail(409, "drawbridge.tree.not_expected",
            "No uploaded parent directory of this tag references '" + path + "'");
     if (node->present) {
-      count_upload("node", "exists");
+      if (count) count_upload("node", "exists");
       exists();
     }
     auto expected = parse_entry(node->entry_json);
     auto type = content_type(req);
     if (type != expected.meta.type)
       fail(400, "drawbridge.tree.type_mismatch", "Content-Type does not match the entry's type " + expected.meta.type);
-    std::string canonical_storage;
-    const std::string* content = &req.body;
-    std::vector<ChildExpectation> children;
-    if (type == kDirectoryType) {
-      json_limit(req);
-      auto dir = parse_directory(req.body);
-      if (dir.size() > opt.max_directory_entries)
-        fail(413, "drawbridge.tree.too_large", "Directory has too many entries");
-      if (!dir.empty() && t.path.size() + 1 >= kMaxPathDepth)
-        fail(413, "drawbridge.tree.too_deep", "Tree is too deep");
-      canonical_storage = directory_to_json(dir);
-      content = &canonical_storage;
-      for (const auto& [name, entry] : dir)
-        children.push_back({path.empty() ? name : path + "/" + name, entry_to_json(entry)});
-    }
-    if (content->size() != expected.meta.length)
-      fail(400, "drawbridge.length_mismatch", "Content length mismatch, expected: " +
-                                                  std::to_string(expected.meta.length) + ", got " +
-                                                  std::to_string(content->size()));
-    auto declared = declared_digest(req, true);
+    return {std::move(*tag), std::move(path), std::move(expected)};
+  }
+
+  // What a node body is hashed with: every algorithm the entry or the request names, and
+  // SHA-256 (the blob key).
+  static std::vector<DigestAlgorithm> node_algorithms(const Entry& expected, const ContentDigest& declared) {
     auto algs = algorithms(expected.meta.digest);
-    for (auto a : algorithms(*declared))
+    for (auto a : algorithms(declared))
       if (!expected.meta.digest.get(a)) algs.push_back(a);
     if (std::find(algs.begin(), algs.end(), DigestAlgorithm::Sha256) == algs.end()) algs.push_back(DigestAlgorithm::Sha256);
-    auto computed = ContentDigest::compute(as_bytes(*content), algs);
-    for (const auto& [alg, value] : declared->values())
+    return algs;
+  }
+
+  static void check_node_digests(const ContentDigest& computed, const ContentDigest& declared, const Entry& expected) {
+    for (const auto& [alg, value] : declared.values())
       if (computed.get(alg) != value) fail(400, "drawbridge.digest_mismatch", "Content digest mismatch");
     for (const auto& [alg, value] : expected.meta.digest.values())
       if (computed.get(alg) != value)
         fail(400, "drawbridge.tree.entry_mismatch", "Content does not match the digest its parent directory declares");
-    auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
-    auto outcome = store->put_node(tag->id, path, key, as_bytes(*content), children);
+  }
+
+  static void check_node_length(std::uint64_t got, const Entry& expected) {
+    if (got != expected.meta.length)
+      fail(400, "drawbridge.length_mismatch", "Content length mismatch, expected: " +
+                                                  std::to_string(expected.meta.length) + ", got " +
+                                                  std::to_string(got));
+  }
+
+  net::Response put_node(const net::Request& req, const Caller& caller, const Target& t) {
+    auto [tag, path, expected] = expected_node(req, caller, t, true);
+    const auto& type = expected.meta.type;
+    auto declared = declared_digest(req, true);
+    NodePutOutcome outcome;
+    if (auto* sink = dynamic_cast<SpoolSink*>(req.body_sink.get()); sink && type != kDirectoryType) {
+      // Streamed to the spool at header time (check_put): never in memory.
+      auto& spool = *sink->spool;
+      auto computed = spool.finish();
+      check_node_length(spool.size(), expected);
+      check_node_digests(computed, *declared, expected);
+      auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
+      outcome = store->put_node_spooled(tag.id, path, key, spool, {});
+    } else {
+      std::string canonical_storage;
+      const std::string* content = &req.body;
+      std::vector<ChildExpectation> children;
+      if (type == kDirectoryType) {
+        json_limit(req);
+        auto dir = parse_directory(req.body);
+        if (dir.size() > opt.max_directory_entries)
+          fail(413, "drawbridge.tree.too_large", "Directory has too many entries");
+        if (!dir.empty() && t.path.size() + 1 >= kMaxPathDepth)
+          fail(413, "drawbridge.tree.too_deep", "Tree is too deep");
+        canonical_storage = directory_to_json(dir);
+        content = &canonical_storage;
+        for (const auto& [name, entry] : dir)
+          children.push_back({path.empty() ? name : path + "/" + name, entry_to_json(entry)});
+      }
+      check_node_length(content->size(), expected);
+      auto computed = ContentDigest::compute(as_bytes(*content), node_algorithms(expected, *declared));
+      check_node_digests(computed, *declared, expected);
+      auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
+      outcome = store->put_node(tag.id, path, key, as_bytes(*content), children);
+    }
     switch (outcome.result) {
       case NodePutResult::Created:
         count_upload("node", "created");
@@ -499,6 +567,64 @@ struct Registry::Impl {
     exists();
   }
 
+  // A PUT, judged from its header alone before any byte of the body is read: who asks (token,
+  // ownership), whether the target can take an upload (repository, tag, expected node) and
+  // whether the announced length fits it (the node's own length from its parent directory;
+  // JSON bodies at max_json_size). Whoever may not upload is answered here, so an anonymous
+  // client cannot make the registry hold — or even read — a body. A file node's body is then
+  // streamed to a spool file instead of memory. The handler checks everything again.
+  net::HeaderDecision check_put(const net::Request& req) {
+    auto ip = client_ip(req.remote_address);
+    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    auto t = parse_target(req.params.count("rest") ? req.params.at("rest") : std::string());
+    auto caller = identify_token(req);
+    const auto length = content_length(req);
+    net::HeaderDecision decision;
+    decision.max_body_size = opt.max_json_size;
+    auto json_length = [&] {
+      if (length && *length > opt.max_json_size) fail(413, "drawbridge.body_too_large", "Request body too large");
+    };
+    switch (t.kind) {
+      case Kind::User:
+        need_token(caller, ScopeLevel::Write, ScopeContext::Users);
+        json_length();
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        return decision;
+      case Kind::Repo: {
+        auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Repositories);
+        json_length();
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        need_owner(t.user, tok);
+        return decision;
+      }
+      case Kind::Tag: {
+        auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
+        json_length();
+        need_owner(t.user, tok);
+        auto type = content_type(req);
+        if (type != kEntryType && type != kJwsType)
+          fail(415, "drawbridge.content_type", "A tag must be " + std::string(kEntryType) + " or " + std::string(kJwsType));
+        declared_digest(req, true);
+        if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+        return decision;
+      }
+      case Kind::Tree: {
+        auto node = expected_node(req, caller, t, false);
+        auto declared = declared_digest(req, true);
+        if (node.entry.meta.type == kDirectoryType) {
+          json_length();
+          return decision;
+        }
+        if (node.entry.meta.length > opt.max_blob_size) fail(413, "drawbridge.body_too_large", "Request body too large");
+        if (length) check_node_length(*length, node.entry);
+        decision.max_body_size = node.entry.meta.length;
+        decision.sink = std::make_shared<SpoolSink>(store->spool(node_algorithms(node.entry, *declared)));
+        return decision;
+      }
+      default: fail(405, "http.method_not_allowed", "Method not allowed");
+    }
+  }
+
   net::Response dispatch(net::Request& req) {
     auto ip = client_ip(req.remote_address);
     if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
@@ -506,7 +632,7 @@ struct Registry::Impl {
     bool read = req.method == net::Method::Get || req.method == net::Method::Head;
     if (read && t.kind != Kind::Tree) {
       double retry = 1;
-      if (!limiter.allow(ip, &retry)) {
+      if (!limiter.allow(client_prefix(ip), &retry)) {
         if (limited) limited->inc();
         auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
         r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
@@ -524,9 +650,13 @@ Registry::Registry(std::shared_ptr<Store> store, std::shared_ptr<TokenVerifier> 
 
 Registry::~Registry() = default;
 
-net::Response Registry::handle(net::Request& request) {
+namespace {
+
+// Stable codes for what the registry and its store throw (HttpErrors pass as they are).
+template <typename F>
+auto map_errors(const net::Request& request, F&& f) -> decltype(f()) {
   try {
-    return impl_->dispatch(request);
+    return f();
   } catch (const net::HttpError&) {
     throw;
   } catch (const Error& e) {
@@ -546,13 +676,26 @@ net::Response Registry::handle(net::Request& request) {
   }
 }
 
+}  // namespace
+
+net::Response Registry::handle(net::Request& request) {
+  return map_errors(request, [&] { return impl_->dispatch(request); });
+}
+
+net::HeaderDecision Registry::check_put(net::Request& request) {
+  return map_errors(request, [&] { return impl_->check_put(request); });
+}
+
 void Registry::install(net::HttpServer& server) {
   auto& m = server.metrics();
   impl_->uploads = &m.counter("drawbridge_uploads_total", "Drawbridge uploads by kind and result", {"kind", "result"});
   impl_->limited = &m.counter("drawbridge_rate_limited_total", "Lookups refused by the per-client rate limit");
   auto h = [this](net::Request& r) { return handle(r); };
-  server.route(net::Method::Get, "/api/{rest*}", h, net::RouteOptions{impl_->opt.max_json_size});
-  server.route(net::Method::Put, "/api/{rest*}", h, net::RouteOptions{impl_->opt.max_blob_size});
+  // Reads take no body.
+  server.route(net::Method::Get, "/api/{rest*}", h, net::RouteOptions{.max_body_size = 0});
+  server.route(net::Method::Put, "/api/{rest*}", h,
+               net::RouteOptions{.max_body_size = std::max(impl_->opt.max_blob_size, impl_->opt.max_json_size),
+                                 .on_header = [this](net::Request& r) { return check_put(r); }});
   // Drawbridge's own liveness route (any method answered 200 with an empty body).
   server.route(net::Method::Get, "/health", [](net::Request&) { return net::Response::bytes(200, ""); });
 }

@@ -43,6 +43,7 @@ struct RegistryOptions {
   // Per client IP token bucket for metadata lookups (user, repo, tag list, tag). 0 = off.
   double lookup_rate = 50;
   double lookup_burst = 200;
+  std::size_t lookup_max_clients = 65536;  // buckets kept (least recently used dropped past it)
   std::vector<std::string> allowed_networks;  // CIDRs; empty = all
 };
 
@@ -52,8 +53,12 @@ class Registry {
   ~Registry();
   // Registers the API routes (and metrics) on `server`; call before server.start().
   void install(net::HttpServer& server);
-  // The API handler itself (what install() routes to), for in-process use.
+  // The API handler itself (what install() routes to), for in-process use. Without a
+  // check_put() decision first, bodies are taken from Request::body.
   net::Response handle(net::Request& request);
+  // The PUT route's header check (authentication, authorization, length; a spool for file
+  // nodes): see docs/drawbridge.md "Bounds".
+  net::HeaderDecision check_put(net::Request& request);
 
  private:
   struct Impl;

@@ -4,7 +4,8 @@
 // (then the directory is fsynced) BEFORE the metadata transaction that references it commits;
 // SQLite runs in WAL mode with synchronous=FULL. So after a crash every committed row points
 // at a complete blob; an interrupted upload leaves at most an unreferenced blob (harmless) or a
-// temp file under tmp/ (never looked up, removed at the next start).
+// temp file under tmp/ (never looked up, removed at the next start). Uploaded node bodies are
+// spooled into tmp/ as they arrive (BlobSpool) and renamed into place the same way.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -225,6 +226,35 @@ class SqliteStore final : public Store {
       if (auto r = precheck(tag_id, path)) return {*r, false};
     }
     write_blob(blob_key, content);
+    return commit_node(tag_id, path, blob_key, children);
+  }
+
+  std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) override {
+    return std::make_unique<BlobSpool>(dir_ / "tmp", std::move(algorithms));
+  }
+
+  NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                                  BlobSpool& spool, const std::vector<ChildExpectation>& children) override {
+    {
+      std::lock_guard lock(mu_);
+      if (auto r = precheck(tag_id, path)) return {*r, false};
+    }
+    // The spool is on the blobs' file system: keeping it is fsync + rename, no copy.
+    auto target = blob_path(blob_key);
+    std::error_code ec;
+    if (!fs::exists(target, ec)) {
+      make_shard(target.parent_path());
+      if (::fsync(spool.fd()) != 0) throw io_error("drawbridge.store.io", "fsync", spool.path(), errno);
+      if (::rename(spool.path().c_str(), target.c_str()) != 0)
+        throw io_error("drawbridge.store.io", "rename onto", target, errno);
+      spool.kept();
+      fsync_directory(target.parent_path());
+    }
+    return commit_node(tag_id, path, blob_key, children);
+  }
+
+  NodePutOutcome commit_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                             const std::vector<ChildExpectation>& children) {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     if (auto r = precheck(tag_id, path)) return {*r, false};
@@ -313,17 +343,21 @@ class SqliteStore final : public Store {
     return dir_ / "blobs" / "sha256" / std::string(key.substr(0, 2)) / std::string(key);
   }
 
+  void make_shard(const fs::path& shard) {
+    std::error_code ec;
+    if (fs::exists(shard, ec)) return;
+    // With an error code: a full disk must arrive as io.no_space, not as a filesystem_error.
+    fs::create_directories(shard, ec);
+    if (ec) throw io_error("drawbridge.store.io", "mkdir", shard, ec.value());
+    fsync_directory(shard.parent_path());
+  }
+
   void write_blob(std::string_view key, ByteView content) {
     auto target = blob_path(key);
     std::error_code ec;
     if (fs::exists(target, ec)) return;  // content-addressed: an existing blob is complete
     auto shard = target.parent_path();
-    if (!fs::exists(shard, ec)) {
-      // With an error code: a full disk must arrive as io.no_space, not as a filesystem_error.
-      fs::create_directories(shard, ec);
-      if (ec) throw io_error("drawbridge.store.io", "mkdir", shard, ec.value());
-      fsync_directory(shard.parent_path());
-    }
+    make_shard(shard);
     auto tmp = dir_ / "tmp" / (std::string(key) + "." + to_hex(random_bytes(8)));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw io_error("drawbridge.store.io", "create", tmp, errno);

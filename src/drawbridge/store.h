@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/content_digest.h"
 
 namespace enarx::drawbridge {
 
@@ -67,6 +69,37 @@ struct NodePutOutcome {
   bool tag_completed = false;
 };
 
+// A node body on its way in: written to a temporary file as it arrives, its digests computed on
+// the way, so that an upload never sits in memory. Made by Store::spool(); handed to
+// Store::put_node_spooled() once the body is complete; the file is removed on destruction
+// unless the store kept it. Write failures (a full disk) are recorded, not thrown, because
+// writes happen on the HTTP server's I/O thread; finish() reports them.
+class BlobSpool {
+ public:
+  // Creates an exclusive 0600 file in `dir`. Throws io errors (io.no_space for a full disk).
+  BlobSpool(const std::filesystem::path& dir, std::vector<DigestAlgorithm> algorithms);
+  ~BlobSpool();
+  BlobSpool(const BlobSpool&) = delete;
+  BlobSpool& operator=(const BlobSpool&) = delete;
+
+  void write(ByteView data) noexcept;
+  // Once the body is complete: the digests, or the first write failure thrown. Once only.
+  ContentDigest finish();
+  std::uint64_t size() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+  int fd() const { return fd_; }
+  // The store renamed the file into place: nothing to remove any more.
+  void kept() { kept_ = true; }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  DigestVerifier digests_;
+  std::uint64_t size_ = 0;
+  int error_ = 0;  // errno of the first failed write
+  bool kept_ = false;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -102,6 +135,13 @@ class Store {
   virtual NodePutOutcome put_node(std::int64_t tag_id, std::string_view path,
                                   std::string_view blob_key, ByteView content,
                                   const std::vector<ChildExpectation>& children) = 0;
+  // A spool for one node body, computing `algorithms` (the embedded store spools into its data
+  // directory's tmp/, so keeping the blob is a rename).
+  virtual std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) = 0;
+  // put_node with the content in a finished spool.
+  virtual NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path,
+                                          std::string_view blob_key, BlobSpool& spool,
+                                          const std::vector<ChildExpectation>& children) = 0;
   // Throws Error("drawbridge.store.blob_missing") if absent.
   virtual Bytes read_blob(std::string_view blob_key) = 0;
   // A local file holding the blob, when the back end has one (lets the server stream it).
@@ -126,6 +166,11 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir);
 
 // PostgreSQL (libpqxx): metadata and blobs (bytea) in one database, so several instances can
 // serve one registry. `conninfo` is a libpq connection string. Creates the schema if missing.
-std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size = 4);
+// Node bodies are spooled in `spool_dir` (emptied of earlier spool files at open; default: the
+// system temp directory, left alone) and read back whole to be inserted: at most
+// kPgSpooledInserts of them at a time, each held about twice (the bytes and libpq's parameter).
+inline constexpr int kPgSpooledInserts = 2;
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size = 4,
+                                           const std::filesystem::path& spool_dir = {});
 
 }  // namespace enarx::drawbridge

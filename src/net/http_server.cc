@@ -13,6 +13,8 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,14 +183,55 @@ struct RouteEntry {
   RouteOptions options;
 };
 
+// How far a connection has come; when a cap is reached, the lowest stage (then the oldest) makes
+// room. An Established connection (it sent a complete request header) is never evicted.
+enum class Stage { Connected = 0, Receiving = 1, Secured = 2, Established = 3 };
+
 class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
   // Called (on the connection's strand) when the server starts shutting down.
   virtual void on_server_stop() = 0;
-  // Called (on the strand) when the grace period is over.
+  // Called (on the strand) when the grace period is over, or to make room for a newcomer.
   virtual void force_close() = 0;
   virtual asio::any_io_executor executor() = 0;
+};
+
+// The cap key of a client address: IPv4 (also v4-mapped IPv6) per address, IPv6 per /64, since
+// one host commonly holds a whole /64.
+std::string client_key(const asio::ip::address& address) {
+  if (address.is_v6()) {
+    const auto v6 = address.to_v6();
+    if (v6.is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string();
+    auto bytes = v6.to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+  }
+  return address.to_string();
+}
+
+// Request body bytes held in memory, across all connections.
+class BufferBudget {
+ public:
+  BufferBudget(std::uint64_t limit, Gauge* gauge) : limit_(limit), gauge_(gauge) {}
+  std::uint64_t limit() const { return limit_; }
+  bool take(std::uint64_t n) {
+    auto used = used_.load();
+    do {
+      if (n > limit_ || used > limit_ - n) return false;
+    } while (!used_.compare_exchange_weak(used, used + n));
+    gauge_->set({}, static_cast<double>(used + n));
+    return true;
+  }
+  void give(std::uint64_t n) {
+    const auto before = used_.fetch_sub(n);
+    gauge_->set({}, static_cast<double>(before - n));
+  }
+
+ private:
+  const std::uint64_t limit_;
+  Gauge* gauge_;
+  std::atomic<std::uint64_t> used_{0};
 };
 
 }  // namespace
@@ -197,6 +240,7 @@ struct HttpServer::Impl {
   explicit Impl(ServerConfig c) : config(std::move(c)) {
     if (config.io_threads == 0) config.io_threads = 1;
     if (config.worker_threads == 0) config.worker_threads = 1;
+    if (config.max_connections == 0) config.max_connections = 1;
     if (!config.metrics) config.metrics = std::make_shared<MetricsRegistry>();
     if (!config.error_status) config.error_status = default_error_status;
     auto& m = *config.metrics;
@@ -206,11 +250,16 @@ struct HttpServer::Impl {
                                     "Time from complete request header to response sent",
                                     {"method", "route"});
     in_flight = &m.gauge("http_requests_in_flight", "Requests being read, handled or answered");
+    queued = &m.gauge("http_requests_queued", "Requests and header checks waiting for a worker");
     connections_active = &m.gauge("http_connections_active", "Open client connections");
     connections_rejected = &m.counter("http_connections_rejected_total",
-                                      "Connections closed at once because of max_connections");
+                                      "Connections closed at once because a connection cap was reached");
+    connections_evicted = &m.counter("http_connections_evicted_total",
+                                     "Connections that had sent no request, closed to make room");
     tls_failures = &m.counter("http_tls_handshake_failures_total",
                               "TLS handshakes that failed or whose peer chain was rejected");
+    budget.emplace(config.max_buffered_bytes,
+                   &m.gauge("http_request_body_bytes_buffered", "Request body bytes held in memory"));
   }
 
   ServerConfig config;
@@ -218,9 +267,13 @@ struct HttpServer::Impl {
   Counter* requests_total = nullptr;
   Histogram* request_duration = nullptr;
   Gauge* in_flight = nullptr;
+  Gauge* queued = nullptr;
   Gauge* connections_active = nullptr;
   Counter* connections_rejected = nullptr;
+  Counter* connections_evicted = nullptr;
   Counter* tls_failures = nullptr;
+  std::optional<BufferBudget> budget;
+  std::atomic<std::size_t> queue_length{0};
 
   std::shared_ptr<ssl::context> tls_ctx;
   std::atomic<bool> started{false};
@@ -229,10 +282,22 @@ struct HttpServer::Impl {
   std::mutex stop_mutex;  // serializes stop()
   std::atomic<std::uint16_t> bound_port{0};
 
-  // Connections, for shutdown. Entries are removed by the connection's destructor.
+  // Connections: for the caps, eviction and shutdown. Entries are removed by the connection's
+  // destructor; an evicted entry no longer counts against the caps (its socket is being closed).
+  struct ConnEntry {
+    std::weak_ptr<ConnectionBase> conn;
+    std::string key;       // client_key()
+    std::uint64_t order;   // accept order
+    int fd;                // to see whether a Connected one has bytes waiting
+    Stage stage = Stage::Connected;
+    bool evicted = false;
+  };
   std::mutex conns_mutex;
   std::condition_variable conns_cv;
-  std::unordered_map<ConnectionBase*, std::weak_ptr<ConnectionBase>> conns;
+  std::unordered_map<ConnectionBase*, ConnEntry> conns;
+  std::unordered_map<std::string, std::size_t> per_key;  // counted connections per client key
+  std::size_t counted = 0;                                // entries not evicted
+  std::uint64_t accept_order = 0;
 
   // run() / request_stop().
   std::mutex run_mutex;
@@ -248,18 +313,88 @@ struct HttpServer::Impl {
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> accept_pause;
   std::unique_ptr<asio::signal_set> signals;
   std::unique_ptr<asio::thread_pool> workers;
   std::vector<std::thread> io_threads;
 
-  void register_conn(const std::shared_ptr<ConnectionBase>& c) {
-    std::lock_guard lock(conns_mutex);
-    conns.emplace(c.get(), c);
-    connections_active->set({}, static_cast<double>(conns.size()));
+  // Takes a slot for `c` from client `key`, closing connections that have not proved themselves
+  // yet when a cap is in the way. False: every connection in the way is established; refuse.
+  bool admit(const std::shared_ptr<ConnectionBase>& c, const std::string& key, int fd) {
+    std::vector<std::shared_ptr<ConnectionBase>> victims;
+    bool admitted = false;
+    {
+      std::lock_guard lock(conns_mutex);
+      const std::size_t per_key_cap = config.max_connections_per_ip;
+      auto it = per_key.find(key);
+      const bool key_full = per_key_cap > 0 && it != per_key.end() && it->second >= per_key_cap;
+      // (An eviction for the key also frees a slot of the global count.)
+      admitted = (!key_full || evict_one(&key, victims)) &&
+                 (counted < config.max_connections || evict_one(nullptr, victims));
+      if (admitted) {
+        conns.emplace(c.get(), ConnEntry{c, key, ++accept_order, fd});
+        ++per_key[key];
+        ++counted;
+        connections_active->set({}, static_cast<double>(conns.size()));
+      }
+    }
+    // Marked evicted means no longer counted: close them whatever became of the newcomer.
+    for (auto& v : victims) {
+      connections_evicted->inc();
+      asio::post(v->executor(), [v] { v->force_close(); });
+    }
+    return admitted;
   }
+
+  // Marks the least advanced, then oldest, connection below Established (of `key`, or of any
+  // client) as evicted. Under conns_mutex.
+  bool evict_one(const std::string* key, std::vector<std::shared_ptr<ConnectionBase>>& victims) {
+    ConnEntry* best = nullptr;
+    for (;;) {
+      best = nullptr;
+      for (auto& [p, e] : conns) {
+        if (e.evicted || e.stage == Stage::Established) continue;
+        if (key && e.key != *key) continue;
+        if (!best || std::pair(e.stage, e.order) < std::pair(best->stage, best->order)) best = &e;
+      }
+      if (!best || best->stage != Stage::Connected || !bytes_waiting(best->fd)) break;
+      // Its first bytes (a ClientHello) are here, its strand just has not run yet: during a
+      // burst of accepts that can take a while, and a real client must not lose its place to
+      // the silent sockets that keep arriving.
+      best->stage = Stage::Receiving;
+    }
+    if (!best) return false;
+    auto victim = best->conn.lock();
+    if (!victim) return false;  // being destroyed: its destructor frees the slot
+    best->evicted = true;
+    uncount(best->key);
+    victims.push_back(std::move(victim));
+    return true;
+  }
+
+  static bool bytes_waiting(int fd) {
+    int n = 0;
+    return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+  }
+
+  void uncount(const std::string& key) {
+    --counted;
+    auto it = per_key.find(key);
+    if (it != per_key.end() && --it->second == 0) per_key.erase(it);
+  }
+
+  void set_stage(ConnectionBase* c, Stage stage) {
+    std::lock_guard lock(conns_mutex);
+    auto it = conns.find(c);
+    if (it != conns.end() && it->second.stage < stage) it->second.stage = stage;
+  }
+
   void unregister_conn(ConnectionBase* c) {
     std::lock_guard lock(conns_mutex);
-    conns.erase(c);
+    auto it = conns.find(c);
+    if (it == conns.end()) return;
+    if (!it->second.evicted) uncount(it->second.key);
+    conns.erase(it);
     connections_active->set({}, static_cast<double>(conns.size()));
     conns_cv.notify_all();
   }
@@ -270,14 +405,28 @@ struct HttpServer::Impl {
   std::vector<std::shared_ptr<ConnectionBase>> live_conns() {
     std::lock_guard lock(conns_mutex);
     std::vector<std::shared_ptr<ConnectionBase>> out;
-    for (auto& [p, w] : conns) {
-      if (auto s = w.lock()) out.push_back(std::move(s));
+    for (auto& [p, e] : conns) {
+      if (auto s = e.conn.lock()) out.push_back(std::move(s));
     }
     return out;
   }
   bool wait_conns_empty(std::chrono::milliseconds timeout) {
     std::unique_lock lock(conns_mutex);
     return conns_cv.wait_for(lock, timeout, [&] { return conns.empty(); });
+  }
+
+  // A place in the worker queue; false when max_queued_requests are already waiting.
+  bool enqueue() {
+    auto n = queue_length.load();
+    do {
+      if (n >= config.max_queued_requests) return false;
+    } while (!queue_length.compare_exchange_weak(n, n + 1));
+    queued->set({}, static_cast<double>(n + 1));
+    return true;
+  }
+  void dequeue() {
+    const auto before = queue_length.fetch_sub(1);
+    queued->set({}, static_cast<double>(before - 1));
   }
 
   void do_accept();
@@ -373,13 +522,131 @@ struct LargeFileBody {
   };
 };
 
+
+// Parses a request straight into a Request: the start line, at most `max_fields` header fields
+// (Request::headers; Beast's own message would keep a second copy), and the body into
+// Request::body — every byte charged to the server's buffer budget first — or into the route's
+// RequestBodySink.
+class RequestParser final : public bhttp::basic_parser<true> {
+ public:
+  RequestParser(Request& request, std::size_t max_fields, BufferBudget& budget, std::uint64_t& charge)
+      : request_(request), max_fields_(max_fields), budget_(budget), charge_(charge) {}
+
+  const std::string& method_string() const { return method_; }
+  bool too_many_fields() const { return too_many_fields_; }
+  bool over_budget() const { return over_budget_; }
+  bool sink_failed() const { return sink_failed_; }
+  void set_sink(std::shared_ptr<RequestBodySink> sink) { sink_ = std::move(sink); }
+
+ private:
+  void on_request_impl(bhttp::verb, beast::string_view method, beast::string_view target, int,
+                       beast::error_code&) override {
+    method_.assign(method.data(), method.size());
+    request_.target.assign(target.data(), target.size());
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_version;  // never called for a request parser
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     beast::error_code& ec) override {
+    if (++fields_ > max_fields_) {
+      too_many_fields_ = true;
+      ec = bhttp::error::header_limit;
+      return;
+    }
+    request_.headers.add(std::string(name.data(), name.size()), std::string(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    // The connection charged the announced length before the body was read.
+    if (!sink_ && length && *length <= charge_) request_.body.reserve(static_cast<std::size_t>(*length));
+  }
+  std::size_t on_body_impl(beast::string_view data, beast::error_code& ec) override { return take(data, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view data, beast::error_code& ec) override {
+    return take(data, ec);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  std::size_t take(beast::string_view data, beast::error_code& ec) {
+    if (sink_) {
+      try {
+        sink_->write(data.data(), data.size());
+      } catch (const std::exception& e) {
+        log::error("http.body_sink_failed", {{"request_id", request_.request_id}, {"error", e.what()}});
+        sink_failed_ = true;
+        ec = asio::error::fault;
+        return 0;
+      }
+      return data.size();
+    }
+    const std::uint64_t need = request_.body.size() + data.size();
+    if (need > charge_) {
+      // A chunked body: charged as it grows.
+      if (!budget_.take(need - charge_)) {
+        over_budget_ = true;
+        ec = asio::error::no_buffer_space;
+        return 0;
+      }
+      charge_ = need;
+    }
+    request_.body.append(data.data(), data.size());
+    return data.size();
+  }
+
+  Request& request_;
+  const std::size_t max_fields_;
+  BufferBudget& budget_;
+  std::uint64_t& charge_;
+  std::shared_ptr<RequestBodySink> sink_;
+  std::string method_;
+  std::size_t fields_ = 0;
+  bool too_many_fields_ = false;
+  bool over_budget_ = false;
+  bool sink_failed_ = false;
+};
+
+Response overloaded(std::string_view message) {
+  Response r = Response::error(503, "http.overloaded", message);
+  r.headers.set("Retry-After", "1");
+  return r;
+}
+
+// Maps what a handler or header check threw to the response (HttpError as is, other enarx
+// errors by error_status, anything else 500 without details).
+template <typename F>
+auto run_guarded(HttpServer::Impl& srv, const std::string& request_id, const std::string& route,
+                 F&& f, std::optional<Response>& failure) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const HttpError& e) {
+    const int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 500;
+    failure = Response::error(status, e.code(), e.what());
+  } catch (const Error& e) {
+    int status = srv.config.error_status(e);
+    if (status < 400 || status > 599) status = 500;
+    if (status >= 500) {
+      log::error("http.handler_error", {{"request_id", request_id}, {"route", route},
+                                        {"code", e.code()}, {"error", e.what()}});
+      failure = Response::error(status, e.code(), "internal error");
+    } else {
+      failure = Response::error(status, e.code(), e.what());
+    }
+  } catch (const std::exception& e) {
+    log::error("http.handler_exception", {{"request_id", request_id}, {"route", route}, {"error", e.what()}});
+    failure = Response::error(500, "http.internal", "internal error");
+  } catch (...) {
+    log::error("http.handler_exception", {{"request_id", request_id}, {"route", route}});
+    failure = Response::error(500, "http.internal", "internal error");
+  }
+  return {};
+}
+
 template <typename Stream>
 class Connection : public ConnectionBase, public std::enable_shared_from_this<Connection<Stream>> {
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  using Parser = bhttp::request_parser<bhttp::string_body>;
-
   Connection(HttpServer::Impl& srv, tcp::socket&& socket)
       : srv_(srv), stream_(make_stream(srv, std::move(socket))) {
     beast::error_code ec;
@@ -390,7 +657,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     }
   }
 
-  ~Connection() override { srv_.unregister_conn(this); }
+  ~Connection() override {
+    release_body_charge();
+    srv_.unregister_conn(this);
+  }
 
   asio::any_io_executor executor() override { return stream_.get_executor(); }
 
@@ -406,7 +676,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void force_close() override { close_now(); }
 
  private:
-  enum class State { Handshake, Idle, ReadingHeader, ReadingBody, Handling, Writing, Closing, Closed };
+  enum class State { Handshake, Idle, ReadingHeader, Checking, ReadingBody, Handling, Writing, Closing, Closed };
 
   static Stream make_stream(HttpServer::Impl& srv, tcp::socket&& socket) {
     if constexpr (kTls) {
@@ -423,9 +693,17 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if constexpr (kTls) {
       state_ = State::Handshake;
       tcp_layer().expires_after(srv_.config.handshake_timeout);
-      stream_.async_handshake([self = this->shared_from_this()](beast::error_code ec) {
-        self->on_handshake(ec);
-      });
+      // Wait for the ClientHello before OpenSSL sees the socket, so that a connection that
+      // sent nothing is known as such (it is the first to make room at a cap).
+      tcp_layer().socket().async_wait(tcp::socket::wait_read,
+                                      [self = this->shared_from_this()](beast::error_code ec) {
+                                        if (self->state_ == State::Closed) return;  // evicted, stopped
+                                        if (ec) return self->on_handshake(ec);      // silent until the deadline
+                                        self->srv_.set_stage(self.get(), Stage::Receiving);
+                                        self->stream_.async_handshake([self](beast::error_code ec2) {
+                                          self->on_handshake(ec2);
+                                        });
+                                      });
     } else {
       wait_for_request(true);
     }
@@ -460,6 +738,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
         }
       }
     }
+    srv_.set_stage(this, Stage::Secured);
     wait_for_request(true);
   }
 
@@ -469,18 +748,22 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if (srv_.stopping || stop_requested_) return close_now();
     if (buffer_.size() > 0) return read_header();
     state_ = State::Idle;
+    // An idle connection keeps no read buffer (a large body's reads grew it to 64 KiB).
+    buffer_.shrink_to_fit();
     tcp_layer().expires_after(first ? srv_.config.header_timeout : srv_.config.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](
                                                        beast::error_code ec, std::size_t n) {
       if (ec) return self->close_now();
       self->buffer_.commit(n);
+      if constexpr (!kTls) self->srv_.set_stage(self.get(), Stage::Receiving);
       self->read_header();
     });
   }
 
   void read_header() {
     state_ = State::ReadingHeader;
-    parser_.emplace();
+    request_ = std::make_unique<Request>();
+    parser_.emplace(*request_, srv_.config.max_header_fields, *srv_.budget, body_charge_);
     parser_->header_limit(static_cast<std::uint32_t>(srv_.config.max_header_size));
     // The real limit is applied per route once the header is known (on_header). Not
     // boost::none: Beast 1.74 compares Content-Length against the optional, and none loses.
@@ -496,6 +779,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if (ec) {
       if (ec == bhttp::error::header_limit) {
         start_request_bookkeeping();
+        if (parser_->too_many_fields()) {
+          return send_error(431, "http.too_many_headers",
+                            "more than " + std::to_string(srv_.config.max_header_fields) + " header fields", true);
+        }
         return send_error(431, "http.header_too_large", "request header too large", true);
       }
       if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
@@ -508,36 +795,31 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       return send_error(400, "http.bad_request", "malformed request", true);
     }
     start_request_bookkeeping();
-    auto& h = parser_->get();
-    request_ = std::make_unique<Request>();
+    srv_.set_stage(this, Stage::Established);
     Request& req = *request_;
-    req.target = std::string(h.target());
     const auto q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    for (const auto& field : h) {
-      req.headers.add(std::string(field.name_string()), std::string(field.value()));
-    }
     req.remote_address = remote_;
     req.request_id = request_id_;
     req.peer_chain_der = peer_chain_;
-    method_name_ = std::string(h.method_string());
+    method_name_ = parser_->method_string();
     path_for_log_ = req.path.size() > 512 ? req.path.substr(0, 512) : req.path;
-    const bool has_body = parser_->content_length().value_or(0) > 0 || parser_->chunked();
+    has_body_ = parser_->content_length().value_or(0) > 0 || parser_->chunked();
 
     const auto method = parse_method(method_name_);
     std::vector<std::string> segments;
     const PathError perr = split_path(req.path, segments);
     if (perr != PathError::None) {
       return send_error(400, perr == PathError::BadEncoding ? "http.bad_encoding" : "http.bad_path",
-                        "malformed request path", has_body);
+                        "malformed request path", has_body_);
     }
     RouteMatch m = find_route(srv_.routes, method, segments);
     if (!method) {
-      return send_error(501, "http.not_implemented", "method not implemented", has_body);
+      return send_error(501, "http.not_implemented", "method not implemented", has_body_);
     }
     if (m.kind == RouteMatch::NotFound) {
-      return send_error(404, "http.not_found", "no such resource", has_body);
+      return send_error(404, "http.not_found", "no such resource", has_body_);
     }
     if (m.kind == RouteMatch::MethodNotAllowed) {
       std::string allow;
@@ -545,7 +827,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       Response r = Response::error(405, "http.method_not_allowed",
                                    "method " + method_name_ + " not allowed here");
       r.headers.set("Allow", allow);
-      return send(std::move(r), has_body);
+      return send(std::move(r), has_body_);
     }
     route_ = &srv_.routes[m.index];
     req.method = *method;
@@ -559,9 +841,56 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       return send_error(413, "http.body_too_large",
                         "request body exceeds " + std::to_string(limit) + " bytes", true);
     }
+    if (route_->options.on_header) return check_header();
+    read_body_as(HeaderDecision{});
+  }
+
+  // The route's header check, on the worker pool; the body waits (unread) for its decision.
+  void check_header() {
+    state_ = State::Checking;
+    tcp_layer().expires_never();
+    if (!srv_.enqueue()) return send(overloaded("too many requests waiting"), has_body_);
+    asio::post(*srv_.workers, [self = this->shared_from_this()] {
+      self->srv_.dequeue();
+      std::optional<Response> failure;
+      HeaderDecision decision = run_guarded(
+          self->srv_, self->request_id_, self->route_label_,
+          [&] { return self->route_->options.on_header(*self->request_); }, failure);
+      if (failure) decision = HeaderDecision{std::move(failure)};
+      asio::post(self->stream_.get_executor(), [self, d = std::move(decision)]() mutable {
+        if (self->state_ == State::Closed) return self->finish_request(499, 0);
+        if (d.response) return self->send(std::move(*d.response), self->has_body_);
+        self->read_body_as(std::move(d));
+      });
+    });
+  }
+
+  void read_body_as(HeaderDecision decision) {
+    std::uint64_t limit = route_->options.max_body_size.value_or(srv_.config.max_body_size);
+    if (decision.max_body_size) limit = std::min(limit, *decision.max_body_size);
+    const auto length = parser_->content_length();
+    if (length && *length > limit) {
+      return send_error(413, "http.body_too_large",
+                        "request body exceeds " + std::to_string(limit) + " bytes", true);
+    }
     parser_->body_limit(limit);  // enforced for chunked bodies while parsing
+    if (decision.sink) {
+      parser_->set_sink(decision.sink);
+      request_->body_sink = std::move(decision.sink);
+    } else if (length && *length > 0) {
+      // Charged before a byte is read, so a body that cannot be held is refused unread.
+      if (*length > srv_.budget->limit()) {
+        return send_error(413, "http.body_too_large",
+                          "request body exceeds the server's " + std::to_string(srv_.budget->limit()) +
+                              " byte buffer",
+                          true);
+      }
+      if (!srv_.budget->take(*length)) return send(overloaded("request buffers are full"), true);
+      body_charge_ = *length;
+    }
     if (parser_->is_done()) return dispatch();
-    if (bhttp::token_list(h[bhttp::field::expect]).exists("100-continue")) {
+    const auto expect = request_->header("Expect");
+    if (expect && bhttp::token_list(*expect).exists("100-continue")) {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
       tcp_layer().expires_after(srv_.config.write_timeout);
       bhttp::async_write(stream_, *cont, [self = this->shared_from_this(), cont](
@@ -583,6 +912,12 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                           return self->send_error(413, "http.body_too_large",
                                                   "request body too large", true);
                         }
+                        if (ec && self->parser_->over_budget()) {
+                          return self->send(overloaded("request buffers are full"), true);
+                        }
+                        if (ec && self->parser_->sink_failed()) {
+                          return self->send_error(500, "http.internal", "internal error", true);
+                        }
                         if (ec) return self->close_now();
                         self->dispatch();
                       });
@@ -591,12 +926,14 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void start_request_bookkeeping() {
     request_start_ = Clock::now();
     request_id_ = make_request_id();
+    if (request_) request_->request_id = request_id_;
     srv_.in_flight->inc();
     counted_in_flight_ = true;
     method_name_.clear();
     route_label_.clear();
     path_for_log_.clear();
     is_head_ = false;
+    has_body_ = false;
     route_ = nullptr;
   }
 
@@ -604,41 +941,20 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   void dispatch() {
     state_ = State::Handling;
     tcp_layer().expires_never();
-    request_->body = std::move(parser_->get().body());
-    keep_alive_ = parser_->get().keep_alive();
+    keep_alive_ = parser_->keep_alive();
     parser_.reset();
+    if (!srv_.enqueue()) return send(overloaded("too many requests waiting"), false);
     asio::post(*srv_.workers, [self = this->shared_from_this()] {
-      Response response = self->invoke_handler();
+      self->srv_.dequeue();
+      std::optional<Response> failure;
+      Response response = run_guarded(
+          self->srv_, self->request_id_, self->route_label_,
+          [&] { return self->route_->handler(*self->request_); }, failure);
+      if (failure) response = std::move(*failure);
       asio::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
         self->send(std::move(r), false);
       });
     });
-  }
-
-  Response invoke_handler() {
-    Request& req = *request_;
-    try {
-      return route_->handler(req);
-    } catch (const HttpError& e) {
-      const int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 500;
-      return Response::error(status, e.code(), e.what());
-    } catch (const Error& e) {
-      int status = srv_.config.error_status(e);
-      if (status < 400 || status > 599) status = 500;
-      if (status >= 500) {
-        log::error("http.handler_error", {{"request_id", request_id_}, {"route", route_label_},
-                                          {"code", e.code()}, {"error", e.what()}});
-        return Response::error(status, e.code(), "internal error");
-      }
-      return Response::error(status, e.code(), e.what());
-    } catch (const std::exception& e) {
-      log::error("http.handler_exception",
-                 {{"request_id", request_id_}, {"route", route_label_}, {"error", e.what()}});
-      return Response::error(500, "http.internal", "internal error");
-    } catch (...) {
-      log::error("http.handler_exception", {{"request_id", request_id_}, {"route", route_label_}});
-      return Response::error(500, "http.internal", "internal error");
-    }
   }
 
   void send_error(int status, std::string_view code, std::string_view message, bool close) {
@@ -760,7 +1076,13 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                   std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count()},
                  {"remote", remote_}, {"request_id", request_id_}});
     }
+    parser_.reset();
     request_.reset();
+    release_body_charge();
+  }
+
+  void release_body_charge() {
+    if (body_charge_ > 0) srv_.budget->give(std::exchange(body_charge_, 0));
   }
 
   // Half-closes and drains what the client is still sending (bounded) before closing, so a
@@ -788,14 +1110,14 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   void close_now() {
     if (state_ == State::Closed) return;
-    const bool was_handling = state_ == State::Handling;
+    const bool was_handling = state_ == State::Handling || state_ == State::Checking;
     state_ = State::Closed;
     ++write_generation_;
     write_timer_.cancel();
     beast::error_code ec;
     tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
     tcp_layer().close();
-    // A request being handled finishes its bookkeeping when the handler returns (send()).
+    // A request being checked or handled finishes its bookkeeping when that returns (send()).
     if (!was_handling && counted_in_flight_) finish_request(response_status_ ? response_status_ : 499, 0);
   }
 
@@ -803,9 +1125,12 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   Stream stream_;
   asio::steady_timer write_timer_{stream_.get_executor()};
   std::uint64_t write_generation_ = 0;
-  beast::flat_buffer buffer_;
-  std::optional<Parser> parser_;
+  // Bounded: a header is parsed within max_header_size, a body is consumed as it is read, so
+  // only a never-ending chunk-size line or trailer could fill it — it then fails the request.
+  beast::flat_buffer buffer_{srv_.config.max_header_size + 64 * 1024};
   std::unique_ptr<Request> request_;
+  std::optional<RequestParser> parser_;  // refers to *request_ and body_charge_
+  std::uint64_t body_charge_ = 0;        // taken from the buffer budget for this request
   const RouteEntry* route_ = nullptr;
   std::vector<Bytes> peer_chain_;
   std::string remote_;
@@ -813,6 +1138,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   bool stop_requested_ = false;
   bool keep_alive_ = false;
   bool is_head_ = false;
+  bool has_body_ = false;
   bool counted_in_flight_ = false;
   int response_status_ = 0;
   std::uint64_t response_bytes_ = 0;
@@ -833,32 +1159,56 @@ void HttpServer::Impl::do_accept() {
 
 void HttpServer::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
-  if (!ec) {
-    if (stopping) {
-      socket.close(ec);
-    } else if (conn_count() >= config.max_connections) {
-      connections_rejected->inc();
-      socket.close(ec);
-    } else {
-      if (tls_ctx) {
-        try {
-          auto c = std::make_shared<Connection<TlsStream>>(*this, std::move(socket));
-          register_conn(c);
-          c->start();
-        } catch (const std::exception& e) {
-          // Out of memory in OpenSSL, say: drop this connection, keep accepting.
-          log::warn("http.connection_failed", {{"error", e.what()}});
-        }
-      } else {
-        auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, std::move(socket));
-        register_conn(c);
-        c->start();
-      }
-    }
-  } else {
+  if (ec) {
     log::warn("http.accept_failed", {{"error", ec.message()}});
+    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+        ec == asio::error::no_memory) {
+      // The connection stays in the backlog: accepting again at once would fail again at once
+      // (a busy loop). Pause; closing connections frees descriptors meanwhile.
+      accept_pause->expires_after(std::chrono::milliseconds(100));
+      accept_pause->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping) do_accept();
+      });
+      return;
+    }
+    if (!stopping) do_accept();
+    return;
   }
-  if (!stopping) do_accept();
+  if (stopping) {
+    socket.close(ec);
+    return;
+  }
+  std::string key;
+  {
+    beast::error_code ep_ec;
+    const auto ep = socket.remote_endpoint(ep_ec);
+    key = ep_ec ? std::string("?") : client_key(ep.address());
+  }
+  const int fd = socket.native_handle();
+  std::shared_ptr<ConnectionBase> conn;
+  std::function<void()> start_conn;
+  try {
+    if (tls_ctx) {
+      auto c = std::make_shared<Connection<TlsStream>>(*this, std::move(socket));
+      start_conn = [c] { c->start(); };
+      conn = std::move(c);
+    } else {
+      auto c = std::make_shared<Connection<beast::tcp_stream>>(*this, std::move(socket));
+      start_conn = [c] { c->start(); };
+      conn = std::move(c);
+    }
+  } catch (const std::exception& e) {
+    // Out of memory in OpenSSL, say: drop this connection, keep accepting.
+    log::warn("http.connection_failed", {{"error", e.what()}});
+  }
+  if (conn) {
+    if (admit(conn, key, fd)) {
+      start_conn();
+    } else {
+      connections_rejected->inc();  // the connection's destructor closes the socket
+    }
+  }
+  do_accept();
 }
 
 void HttpServer::Impl::stop() {
@@ -871,6 +1221,7 @@ void HttpServer::Impl::stop() {
     asio::post(acceptor->get_executor(), [&] {
       beast::error_code ec;
       acceptor->close(ec);
+      accept_pause->cancel();
       done.set_value();
     });
     done.get_future().wait();
@@ -908,10 +1259,31 @@ void HttpServer::Impl::stop() {
   for (auto& t : io_threads) t.join();
   io_threads.clear();
   signals.reset();
+  accept_pause.reset();
   acceptor.reset();
   stopped = true;
   log::info("http.stopped", {{"port", bound_port.load()}});
 }
+
+namespace {
+
+// Each connection is a descriptor (and may have a file open while a body streams to disk or a
+// response streams from it): a soft limit of 1024 would fail accept() well before
+// max_connections. Raised as far as the hard limit allows; below what is wanted it is logged.
+void raise_descriptor_limit(std::size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(max_connections) * 2 + 256;
+  if (rl.rlim_cur >= want) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < want) {
+    log::warn("http.descriptor_limit", {{"limit", static_cast<std::uint64_t>(rl.rlim_cur)},
+                                        {"wanted", static_cast<std::uint64_t>(want)}});
+  }
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // HttpServer
@@ -981,6 +1353,8 @@ void HttpServer::start() {
   im.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) fail("cannot listen on");
   im.bound_port = im.acceptor->local_endpoint().port();
+  im.accept_pause = std::make_unique<asio::steady_timer>(im.acceptor->get_executor());
+  raise_descriptor_limit(im.config.max_connections);
 
   im.workers = std::make_unique<asio::thread_pool>(im.config.worker_threads);
   im.work.emplace(im.ioc.get_executor());

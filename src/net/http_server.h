@@ -21,7 +21,21 @@
 //   * Request bodies are buffered in memory (Request::body) up to the route's limit
 //     (RouteOptions::max_body_size, else ServerConfig::max_body_size). A larger Content-Length
 //     or a chunked body that grows past it is answered 413 http.body_too_large and the
-//     connection is closed. Headers over max_header_size: 431 http.header_too_large, closed.
+//     connection is closed. Headers over max_header_size: 431 http.header_too_large, closed;
+//     more than max_header_fields fields: 431 http.too_many_headers, closed.
+//   * Every buffered body byte is charged to one budget shared by all connections
+//     (max_buffered_bytes): a body that does not fit is answered 503 http.overloaded with
+//     Retry-After, before it is read when its Content-Length is known.
+//   * A route may decide at header time (RouteOptions::on_header, run on the worker pool after
+//     the header is parsed and the client chain is known, before any body byte is read):
+//     answer at once (the connection is then closed if a body was announced, so it is never
+//     read), narrow the body limit, or stream the body to a RequestBodySink instead of memory.
+//   * Connections: at most max_connections, at most max_connections_per_ip per client address
+//     (IPv6: per /64). When a cap is reached, the oldest connection that has not yet proved
+//     itself (no byte, no finished TLS handshake, no complete request header — in that order)
+//     is closed to make room; only when every connection in the way has sent a request is the
+//     newcomer refused. handshake_timeout covers the wait for the ClientHello and the handshake.
+//   * At most max_queued_requests requests wait for a worker; more: 503 http.overloaded.
 //   * Responses carry an in-memory body or a file streamed from disk (Response::file), with
 //     Content-Length. HEAD requests get GET's headers without a body; a GET route answers HEAD
 //     unless a HEAD route exists for the same pattern.
@@ -37,8 +51,8 @@
 //     request until its header is complete (slowloris); body_timeout for the body; idle_timeout
 //     between requests on a keep-alive connection; write_timeout per response. Expiry closes the
 //     connection (no response).
-//   * max_connections: further accepted sockets are closed at once (counted in
-//     http_connections_rejected_total).
+//   * A socket that cannot be admitted (every connection in the way is established) is closed at
+//     once (http_connections_rejected_total); evictions count in http_connections_evicted_total.
 //   * Shutdown (stop(), or SIGTERM/SIGINT under run()): stop accepting, close idle connections,
 //     let requests already being read or handled finish and send their responses (with
 //     Connection: close) for up to shutdown_grace, then close whatever remains and return.
@@ -78,6 +92,8 @@ class Certificate;
 
 namespace enarx::net {
 
+class RequestBodySink;
+
 struct Request {
   Method method = Method::Get;
   std::string target{};  // raw request-target, e.g. "/a/b%20c?x=1"
@@ -92,6 +108,8 @@ struct Request {
   // Client certificate chain as verified at the handshake: DER, leaf first, ending with the
   // trust anchor from client_ca_pem. Empty for plain HTTP or when no certificate was presented.
   std::vector<Bytes> peer_chain_der{};
+  // The route's RequestBodySink, when its header check chose to stream the body (body is then empty).
+  std::shared_ptr<RequestBodySink> body_sink{};
 
   // Capture by name; throws HttpError(500, "http.internal") if the route has no such capture (a
   // programming error).
@@ -146,9 +164,37 @@ struct Response {
 
 using Handler = std::function<Response(Request& request)>;
 
+// Takes a request body piece by piece instead of Request::body (an upload streamed to disk).
+// Called on the connection's I/O thread, in order, with at most one read's worth of bytes: keep
+// it short (a buffered write, a digest update). It should not throw: record a failure and
+// report it from the handler (which sees the sink as Request::body_sink); an exception closes
+// the connection with 500 http.internal.
+class RequestBodySink {
+ public:
+  virtual ~RequestBodySink() = default;
+  virtual void write(const char* data, std::size_t size) = 0;
+};
+
+// What a route's header check decides, before any byte of the body is read.
+struct HeaderDecision {
+  // Answer with this instead of reading the body and running the handler. When the request
+  // announced a body the connection is closed after the answer: the body is never read.
+  std::optional<Response> response{};
+  // A tighter body limit for this request (413 http.body_too_large above it).
+  std::optional<std::uint64_t> max_body_size{};
+  // Stream the body here instead of buffering it (not charged to max_buffered_bytes).
+  std::shared_ptr<RequestBodySink> sink{};
+};
+
+// Runs on the worker pool with the request's header, captures, remote address and client
+// chain; Request::body is still empty. Exceptions become responses as a handler's do.
+using HeaderCheck = std::function<HeaderDecision(Request& request)>;
+
 struct RouteOptions {
   // Overrides ServerConfig::max_body_size for this route (e.g. drawbridge blob uploads).
   std::optional<std::uint64_t> max_body_size{};
+  // Authentication and authorization before the body (see HeaderDecision).
+  HeaderCheck on_header{};
 };
 
 struct ServerConfig {
@@ -159,10 +205,17 @@ struct ServerConfig {
   PeerVerifier peer_verifier{};         // optional server-level client-chain check
 
   std::size_t max_header_size = 16 * 1024;
+  std::size_t max_header_fields = 100;
   std::uint64_t max_body_size = 1024 * 1024;
+  // Request body bytes held in memory across all connections (RequestBodySink bytes excluded).
+  std::uint64_t max_buffered_bytes = 64ull << 20;
   std::size_t max_connections = 1024;
+  std::size_t max_connections_per_ip = 64;  // IPv6: per /64; 0 = no per-address cap
+  // Requests (and header checks) waiting for a worker thread.
+  std::size_t max_queued_requests = 256;
 
-  std::chrono::milliseconds handshake_timeout{10'000};
+  // From accept to the end of the TLS handshake, the wait for the ClientHello included.
+  std::chrono::milliseconds handshake_timeout{5'000};
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{60'000};
   std::chrono::milliseconds idle_timeout{60'000};

@@ -112,7 +112,12 @@ void Counter::inc(const LabelValues& labels, double amount) {
   check_labels(labels);
   if (!(amount >= 0)) return;
   std::lock_guard lock(mutex_);
-  values_[labels] += amount;
+  series(values_, labels) += amount;
+}
+
+std::size_t Counter::series_count() const {
+  std::lock_guard lock(mutex_);
+  return values_.size();
 }
 
 double Counter::value(const LabelValues& labels) const {
@@ -135,13 +140,18 @@ Gauge::Gauge(std::string name, std::string help, std::vector<std::string> label_
 void Gauge::set(const LabelValues& labels, double value) {
   check_labels(labels);
   std::lock_guard lock(mutex_);
-  values_[labels] = value;
+  series(values_, labels) = value;
+}
+
+std::size_t Gauge::series_count() const {
+  std::lock_guard lock(mutex_);
+  return values_.size();
 }
 
 void Gauge::inc(const LabelValues& labels, double amount) {
   check_labels(labels);
   std::lock_guard lock(mutex_);
-  values_[labels] += amount;
+  series(values_, labels) += amount;
 }
 
 void Gauge::dec(const LabelValues& labels, double amount) { inc(labels, -amount); }
@@ -178,7 +188,7 @@ Histogram::Histogram(std::string name, std::string help, std::vector<std::string
 void Histogram::observe(const LabelValues& labels, double value) {
   check_labels(labels);
   std::lock_guard lock(mutex_);
-  auto& s = series_[labels];
+  auto& s = series(series_, labels);
   if (s.buckets.empty()) s.buckets.assign(bounds_.size() + 1, 0);
   std::size_t i = 0;
   while (i < bounds_.size() && value > bounds_[i]) ++i;
@@ -191,6 +201,11 @@ std::uint64_t Histogram::count(const LabelValues& labels) const {
   std::lock_guard lock(mutex_);
   auto it = series_.find(labels);
   return it == series_.end() ? 0 : it->second.count;
+}
+
+std::size_t Histogram::series_count() const {
+  std::lock_guard lock(mutex_);
+  return series_.size();
 }
 
 double Histogram::sum(const LabelValues& labels) const {

@@ -15,6 +15,9 @@
 // throws Error("metrics.bad_labels"). All operations are thread-safe.
 //
 // Keep label cardinality bounded: route *patterns*, not raw paths; reasons from a fixed set.
+// As a seatbelt, a family keeps at most kMaxSeriesPerFamily label sets; observations for further
+// ones go to one series whose every label value is "_overflow" (a label fed from client input by
+// mistake then costs a bounded amount of memory and shows up as that series).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +32,9 @@ namespace enarx::net {
 
 using LabelValues = std::vector<std::string>;
 
+inline constexpr std::size_t kMaxSeriesPerFamily = 1000;
+inline constexpr std::string_view kOverflowLabel = "_overflow";
+
 class MetricFamily {
  public:
   virtual ~MetricFamily() = default;
@@ -42,6 +48,16 @@ class MetricFamily {
  protected:
   MetricFamily(std::string name, std::string help, std::vector<std::string> label_names);
   void check_labels(const LabelValues& values) const;
+  // The key to record `values` under: themselves, or the overflow set once the family is full.
+  template <typename Map>
+  typename Map::mapped_type& series(Map& map, const LabelValues& values) {
+    auto it = map.find(values);
+    if (it != map.end()) return it->second;
+    if (map.size() >= kMaxSeriesPerFamily) {
+      return map[LabelValues(values.size(), std::string(kOverflowLabel))];
+    }
+    return map[values];
+  }
   std::string name_, help_;
   std::vector<std::string> label_names_;
   mutable std::mutex mutex_;
@@ -53,6 +69,7 @@ class Counter final : public MetricFamily {
   Counter(std::string name, std::string help, std::vector<std::string> label_names);
   void inc(const LabelValues& labels = {}, double amount = 1.0);  // amount < 0 is ignored
   double value(const LabelValues& labels = {}) const;             // 0 if never incremented
+  std::size_t series_count() const;
   std::string_view type() const override { return "counter"; }
   void render(std::string& out) const override;
 
@@ -68,6 +85,7 @@ class Gauge final : public MetricFamily {
   void inc(const LabelValues& labels = {}, double amount = 1.0);
   void dec(const LabelValues& labels = {}, double amount = 1.0);
   double value(const LabelValues& labels = {}) const;
+  std::size_t series_count() const;
   std::string_view type() const override { return "gauge"; }
   void render(std::string& out) const override;
 
@@ -83,6 +101,7 @@ class Histogram final : public MetricFamily {
   void observe(const LabelValues& labels, double value);
   std::uint64_t count(const LabelValues& labels = {}) const;
   double sum(const LabelValues& labels = {}) const;
+  std::size_t series_count() const;
   std::string_view type() const override { return "histogram"; }
   void render(std::string& out) const override;
 

@@ -21,7 +21,9 @@ void install_routes(net::HttpServer& server, Steward& steward, std::size_t max_b
     }
   });
 
-  server.get("/", [](net::Request&) { return net::Response::empty(200); });
+  // The health check takes no body.
+  server.get("/", [](net::Request&) { return net::Response::empty(200); },
+             net::RouteOptions{.max_body_size = 0});
   net::RouteOptions options;
   options.max_body_size = max_body_size;
   server.post(

@@ -106,12 +106,44 @@ void declare_config(config::Loader& l) {
          .env = "STEWARD_WORKERS",
          .flag = "--workers",
          .help = "Request worker threads"});
+  // A bundle of 64 CSRs with SNP evidence is ~211 KB; 512 KiB leaves room without letting each
+  // unauthenticated connection hold megabytes.
   l.add({.name = "server.max_body_size",
          .type = Type::Integer,
-         .default_value = std::int64_t{4 << 20},
+         .default_value = std::int64_t{512 << 10},
          .env = "STEWARD_MAX_BODY_SIZE",
          .flag = "--max-body-size",
          .help = "Largest request body in bytes (413 above)"});
+  l.add({.name = "server.max_buffered_bytes",
+         .type = Type::Integer,
+         .default_value = std::int64_t{64} << 20,
+         .env = "STEWARD_MAX_BUFFERED_BYTES",
+         .flag = "--max-buffered-bytes",
+         .help = "Request body bytes held in memory across all connections (503 past it)"});
+  l.add({.name = "server.max_connections",
+         .type = Type::Integer,
+         .default_value = std::int64_t{1024},
+         .env = "STEWARD_MAX_CONNECTIONS",
+         .flag = "--max-connections",
+         .help = "Concurrent connections"});
+  l.add({.name = "server.max_connections_per_ip",
+         .type = Type::Integer,
+         .default_value = std::int64_t{64},
+         .env = "STEWARD_MAX_CONNECTIONS_PER_IP",
+         .flag = "--max-connections-per-ip",
+         .help = "Concurrent connections per client address (IPv6: per /64; 0 = no per-address cap)"});
+  l.add({.name = "server.handshake_timeout",
+         .type = Type::Duration,
+         .default_value = config::Duration(5000),
+         .env = "STEWARD_HANDSHAKE_TIMEOUT",
+         .flag = "--handshake-timeout",
+         .help = "Time from accept to a finished TLS handshake"});
+  l.add({.name = "server.max_queued_requests",
+         .type = Type::Integer,
+         .default_value = std::int64_t{256},
+         .env = "STEWARD_MAX_QUEUED_REQUESTS",
+         .flag = "--max-queued-requests",
+         .help = "Requests waiting for a worker thread (503 past it)"});
   l.add({.name = "server.shutdown_grace",
          .type = Type::Duration,
          .default_value = config::Duration(10000),
@@ -273,6 +305,12 @@ int run_service(const config::Config& cfg,
     sc.address = cfg.get_string("server.address");
     sc.port = static_cast<std::uint16_t>(cfg.get_int("server.port"));
     sc.max_body_size = limits.max_body_size;
+    sc.max_buffered_bytes = static_cast<std::uint64_t>(cfg.get_int("server.max_buffered_bytes"));
+    sc.max_connections = static_cast<std::size_t>(cfg.get_int("server.max_connections"));
+    sc.max_connections_per_ip = static_cast<std::size_t>(cfg.get_int("server.max_connections_per_ip"));
+    sc.handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        cfg.get_duration("server.handshake_timeout"));
+    sc.max_queued_requests = static_cast<std::size_t>(cfg.get_int("server.max_queued_requests"));
     sc.worker_threads =
         static_cast<unsigned>(std::max<std::int64_t>(1, cfg.get_int("server.workers")));
     sc.shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -315,4 +315,54 @@ TEST(DrawbridgeGuard, TokenBucketAndNetworks) {
   EXPECT_EQ(client_ip("::1"), "::1");
 }
 
+// A client with many addresses (an IPv6 /64 has 2^64) cannot grow the limiter's table: its
+// addresses share one bucket per /64, and past max_clients the least recently used bucket goes.
+TEST(DrawbridgeGuard, RateLimiterTableIsBounded) {
+  auto clock = std::make_shared<FixedClock>(std::chrono::system_clock::now());
+  RateLimiter rl(1, 2, clock, 1000);
+  for (int i = 0; i < 100000; ++i) {
+    rl.allow("10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256));
+  }
+  EXPECT_EQ(rl.size(), 1000u);
+  // The most recent client keeps its (drained) bucket.
+  EXPECT_TRUE(rl.allow("192.0.2.1"));
+  EXPECT_TRUE(rl.allow("192.0.2.1"));
+  EXPECT_FALSE(rl.allow("192.0.2.1"));
+  EXPECT_EQ(rl.size(), 1000u);
+  // Every address of a /64 is one client.
+  EXPECT_EQ(client_prefix("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_prefix("2001:db8:1:2:bbbb:cccc:dddd:eeee"), "2001:db8:1:2::/64");
+  EXPECT_EQ(client_prefix("192.0.2.1"), "192.0.2.1");
+  RateLimiter v6(1, 2, clock);
+  EXPECT_TRUE(v6.allow(client_prefix("2001:db8::1")));
+  EXPECT_TRUE(v6.allow(client_prefix("2001:db8::2")));
+  EXPECT_FALSE(v6.allow(client_prefix("2001:db8::3")));
+  EXPECT_EQ(v6.size(), 1u);
+}
+
+// An issuer publishing thousands of keys (misconfigured or hostile) costs a bounded key table.
+TEST(DrawbridgeAuth, JwksKeysAreCapped) {
+  MockOidc idp;
+  std::vector<Jwk> keys;
+  const auto pub = PrivateKey::generate(KeyType::EcP256).public_key();
+  for (int i = 0; i < 1000; ++i) keys.push_back(Jwk{"k" + std::to_string(i), "ES256", pub});
+  idp.set_keys(keys);
+  TokenVerifier v(system_clock());
+  IssuerConfig ic;
+  ic.issuer = idp.issuer();
+  ic.audience = "drawbridge";
+  ic.fetch_jwks = oidc_jwks_fetcher(idp.issuer());
+  v.add_issuer(ic);
+  EXPECT_EQ(v.key_count(idp.issuer()), kMaxJwksKeys);
+  // Tokens naming unknown keys do not make the registry fetch the key set each time: at most
+  // once per 30 s per issuer (here: not again after the start-up fetch).
+  const int fetched = idp.fetches.load();
+  const auto signer = PrivateKey::generate(KeyType::EcP256);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(code_of(v, sign_jwt(signer, "unknown" + std::to_string(i), claims(idp.issuer()))),
+              "drawbridge.auth.unknown_key");
+  }
+  EXPECT_EQ(idp.fetches.load(), fetched);
+}
+
 }  // namespace

@@ -16,6 +16,7 @@
 #include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "net/http_client.h"
+#include "../net/attack.h"
 #include "pg_cluster.h"
 #include "test_pki.h"
 #include "tmpfs.h"
@@ -241,6 +242,31 @@ class RegistryHttp : public ::testing::Test {
       auto r = put(prefix + "/tree/" + n.path, std::string(n.content.begin(), n.content.end()), n.meta.type, tok);
       ASSERT_EQ(r.status, 201) << n.path << " " << r.body;
     }
+  }
+
+  // A pending tag whose uploaded root directory expects one file `name` of `length` bytes (with
+  // the digests of `content` when given, else of a stand-in).
+  void expect_file(const std::string& prefix, const std::string& name, std::uint64_t length, const std::string& tok,
+                   const Bytes& content = {}) {
+    const Bytes digested = content.empty() ? to_bytes("stand-in") : content;
+    const Directory dir{{name, Entry{Meta{ContentDigest::compute(digested), length, "application/wasm"}, {}}}};
+    const auto dir_json = directory_to_json(dir);
+    ASSERT_EQ(put(prefix, entry_to_json(Entry{Meta::of(as_bytes(dir_json), std::string(kDirectoryType)), {}}),
+                  std::string(kEntryType), tok).status, 201);
+    ASSERT_EQ(put(prefix + "/tree", dir_json, std::string(kDirectoryType), tok).status, 201);
+  }
+
+  // A raw TLS client that has sent a PUT header announcing `length` body bytes, and nothing else.
+  std::unique_ptr<attack::RawClient> put_header(const std::string& path, std::uint64_t length, const std::string& type,
+                                                const std::string& tok, const std::string& digest_header = {}) {
+    auto c = std::make_unique<attack::RawClient>(http->port(), true);
+    std::string h = "PUT /api/v0.1.0" + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: " + type +
+                    "\r\nContent-Length: " + std::to_string(length) + "\r\n";
+    if (!tok.empty()) h += "Authorization: Bearer " + tok + "\r\n";
+    if (!digest_header.empty()) h += "Content-Digest: " + digest_header + "\r\n";
+    EXPECT_TRUE(c->ok());
+    EXPECT_TRUE(c->send_all(h + "\r\n"));
+    return c;
   }
 
   static Tree sample_tree(const std::string& salt = "") {
@@ -881,6 +907,148 @@ TYPED_TEST(RegistryHttp, FullDiskAnswers507AndKeepsServing) {
   ASSERT_EQ(this->put(tag, entry_to_json(Entry{Meta::of(small, "text/plain"), {}}), std::string(kEntryType), alice).status, 201);
   ASSERT_EQ(this->put(tag + "/tree", "fits now", "text/plain", alice).status, 201);
   EXPECT_EQ(this->get(tag + "/tree").body, "fits now");
+}
+
+// Whoever may not upload is answered from the request header alone: the registry neither
+// holds nor reads the body (before, every PUT body up to max_blob_size was read into memory and
+// only then refused). Each case announces a body the route would take and sends none of it; a
+// second client keeps sending and must see the answer long before its body is through.
+TYPED_TEST(RegistryHttp, UploadsAreRefusedBeforeTheBody) {
+  auto alice = this->token("alice");
+  auto mallory = this->token("mallory");
+  this->make_user("alice", alice);
+  this->make_user("mallory", mallory);
+  this->make_repo("alice", "app", false, alice);
+  constexpr std::uint64_t kLength = 6u << 20;  // under the fixture's 8 MiB max_blob_size
+  this->expect_file("/alice/app/_tag/1.0.0", "big.wasm", kLength, alice);
+  this->expect_file("/alice/app/_tag/2.0.0", "huge.wasm", 9u << 20, alice);
+  const std::string node = "/alice/app/_tag/1.0.0/tree/big.wasm";
+  const std::string digest = ContentDigest::compute(to_bytes("stand-in")).to_header();
+  const auto read_only = this->token("alice", {"read:drawbridge_tags"});
+
+  struct Case {
+    std::string name, path, type, token, digest;
+    std::uint64_t length;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"anonymous node", node, "application/wasm", "", digest, kLength, 401, "drawbridge.auth.missing_token"},
+      {"another user's node", node, "application/wasm", mallory, digest, kLength, 401, "drawbridge.auth.not_owner"},
+      {"read-only token", node, "application/wasm", read_only, digest, kLength, 401, "drawbridge.auth.missing_scope"},
+      {"unexpected node", "/alice/app/_tag/1.0.0/tree/other.wasm", "application/wasm", alice, digest, kLength, 409,
+       "drawbridge.tree.not_expected"},
+      {"length other than the entry's", node, "application/wasm", alice, digest, kLength - 1, 400,
+       "drawbridge.length_mismatch"},
+      {"no digest", node, "application/wasm", alice, "", kLength, 400, "drawbridge.digest_missing"},
+      {"wrong type", node, "text/plain", alice, digest, kLength, 400, "drawbridge.tree.type_mismatch"},
+      // (Its Content-Length is over the route's limit, which the HTTP layer refuses first.)
+      {"entry over max_blob_size", "/alice/app/_tag/2.0.0/tree/huge.wasm", "application/wasm", alice, digest, 9u << 20,
+       413, "http.body_too_large"},
+      {"missing tag", "/alice/app/_tag/3.0.0/tree/big.wasm", "application/wasm", alice, digest, kLength, 404,
+       "drawbridge.not_found"},
+      {"anonymous user", "/eve", "application/json", "", "", kLength, 401, "drawbridge.auth.missing_token"},
+      {"JSON over max_json_size", "/alice/other", "application/json", alice, "", 2u << 20, 413,
+       "drawbridge.body_too_large"},
+      {"another user's repository", "/alice/other", "application/json", mallory, "", 1000, 401,
+       "drawbridge.auth.not_owner"},
+      {"tag of a missing repository", "/alice/nope/_tag/1.0.0", std::string(kEntryType), alice, digest, 1000, 404,
+       "drawbridge.not_found"},
+      {"another user's tag", "/alice/app/_tag/4.0.0", std::string(kEntryType), mallory, digest, 1000, 401,
+       "drawbridge.auth.not_owner"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    // Nothing of the body sent: the answer must come anyway.
+    auto silent = this->put_header(c.path, c.length, c.type, c.token, c.digest);
+    silent->read_response(std::chrono::seconds(5));
+    EXPECT_EQ(silent->status(), c.status) << silent->received();
+    Result r;
+    r.body = silent->received().substr(std::min(silent->received().size(), silent->received().find("\r\n\r\n") + 4));
+    EXPECT_EQ(r.code(), c.code) << silent->received();
+    EXPECT_TRUE(silent->wait_closed(std::chrono::seconds(5))) << "the connection stays open for the body";
+    // Sending all along (through a 64 KiB send buffer): answered with little of the body sent.
+    if (c.length < (4u << 20)) continue;
+    auto pushy = this->put_header(c.path, c.length, c.type, c.token, c.digest);
+    pushy->limit_send_buffer(64 << 10);
+    pushy->send_filler_until_answered(c.length, std::chrono::seconds(20));
+    pushy->read_response(std::chrono::seconds(5));
+    EXPECT_EQ(pushy->status(), c.status);
+    EXPECT_LT(pushy->body_sent(), 2u << 20) << "the body was read before the answer";
+  }
+  // Nothing was stored, nothing left behind.
+  EXPECT_EQ(this->get(node, alice).status, 404);
+  if constexpr (!TypeParam::kPg) {
+    EXPECT_TRUE(std::filesystem::is_empty(this->backend.dir.path() / "data" / "tmp"));
+  }
+}
+
+// A file node goes to the store's spool as it arrives (for SQLite: <data>/tmp/, then renamed to
+// its blob path), never whole into memory; a wrong body is refused and leaves nothing behind.
+TYPED_TEST(RegistryHttp, FileNodesAreStreamedToTheStore) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  const Bytes content = random_bytes(5u << 20);
+  this->expect_file("/alice/app/_tag/1.0.0", "big.wasm", content.size(), alice, content);
+  const std::string node = "/alice/app/_tag/1.0.0/tree/big.wasm";
+  const std::string digest = ContentDigest::compute(content).to_header();
+  const std::string_view body(reinterpret_cast<const char*>(content.data()), content.size());
+  const auto spooled = [&]() -> std::uint64_t {
+    std::uint64_t n = 0;
+    if constexpr (!TypeParam::kPg) {
+      for (const auto& e : std::filesystem::directory_iterator(this->backend.dir.path() / "data" / "tmp"))
+        n += e.file_size();
+    }
+    return n;
+  };
+
+  // Half the body sent: it is on disk already, and no body byte is buffered in memory.
+  auto half = this->put_header(node, content.size(), "application/wasm", alice, digest);
+  ASSERT_TRUE(half->send_all(body.substr(0, body.size() / 2)));
+  std::uint64_t on_disk = 0;
+  for (int i = 0; i < 100 && on_disk < body.size() / 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    on_disk = spooled();
+  }
+  if constexpr (!TypeParam::kPg) {
+    EXPECT_EQ(on_disk, body.size() / 2);
+  }
+  EXPECT_EQ(this->http->metrics().gauge("http_request_body_bytes_buffered", "").value(), 0);
+  ASSERT_TRUE(half->send_all(body.substr(body.size() / 2)));
+  half->read_response(std::chrono::seconds(10));
+  ASSERT_EQ(half->status(), 201) << half->received();
+
+  auto back = this->get(node);
+  ASSERT_EQ(back.status, 200);
+  EXPECT_TRUE(back.body == body);
+  EXPECT_EQ(back.headers.get("Content-Digest"), digest);
+  if constexpr (!TypeParam::kPg) {
+    EXPECT_EQ(spooled(), 0u);
+    const auto blob = this->backend.dir.path() / "data" / "blobs" / "sha256" / blob_key_of(content).substr(0, 2) /
+                      blob_key_of(content);
+    EXPECT_EQ(std::filesystem::file_size(blob), content.size());
+  }
+
+  // Same length, other bytes: refused after streaming, nothing kept.
+  Bytes other = content;
+  other[12345] ^= 1;
+  this->expect_file("/alice/app/_tag/2.0.0", "big.wasm", content.size(), alice, content);
+  auto wrong = this->put("/alice/app/_tag/2.0.0/tree/big.wasm", std::string(other.begin(), other.end()),
+                         "application/wasm", alice, false);
+  auto bad = this->call(net::Method::Put, "/alice/app/_tag/2.0.0/tree/big.wasm", std::string(other.begin(), other.end()),
+                        {{"Content-Type", "application/wasm"}, {"Content-Digest", digest}, {"Authorization", "Bearer " + alice}});
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_EQ(wrong.code(), "drawbridge.digest_missing");
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.code(), "drawbridge.digest_mismatch");
+  if constexpr (!TypeParam::kPg) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(spooled(), 0u);
+    EXPECT_FALSE(std::filesystem::exists(this->backend.dir.path() / "data" / "blobs" / "sha256" /
+                                         blob_key_of(other).substr(0, 2) / blob_key_of(other)));
+  }
+  EXPECT_EQ(this->put("/alice/app/_tag/2.0.0/tree/big.wasm", std::string(body), "application/wasm", alice).status, 201);
 }
 
 }  // namespace

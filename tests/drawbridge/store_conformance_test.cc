@@ -377,6 +377,63 @@ TYPED_TEST(StoreConformance, BlobsDeduplicatedAcrossRepositories) {
   }
 }
 
+// Node bodies arrive through a spool file (the HTTP server streams them there): stored like
+// put_node's, deduplicated, and the spool never left behind.
+TYPED_TEST(StoreConformance, SpooledNodesAreStoredAndDeduplicated) {
+  this->make_repo("alice", "one");
+  this->make_repo("bob", "two", true);
+  auto& s = *this->store;
+  Bytes big(700000);
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 13 + 5);
+  const auto key = blob_key_of(big);
+  const auto spooled = [&] {
+    auto spool = s.spool({DigestAlgorithm::Sha256, DigestAlgorithm::Sha512});
+    for (std::size_t off = 0; off < big.size(); off += 65536)
+      spool->write(ByteView(big).subspan(off, std::min<std::size_t>(65536, big.size() - off)));
+    return spool;
+  };
+  const auto spool_files = [&]() -> std::size_t {
+    if constexpr (TypeParam::kPg) {
+      return 0;
+    } else {
+      std::size_t n = 0;
+      for (auto& e : std::filesystem::directory_iterator(this->backend.dir.path() / "data" / "tmp")) n += e.exists();
+      return n;
+    }
+  };
+  for (auto [user, repo] : {std::pair{"alice", "one"}, std::pair{"bob", "two"}}) {
+    s.put_tag(user, repo, "0.1.0", "{}", as_bytes("t"), "{}");
+    auto id = s.get_tag(user, repo, "0.1.0")->id;
+    auto spool = spooled();
+    if constexpr (!TypeParam::kPg) {
+      EXPECT_EQ(spool_files(), 1u);
+    }
+    const auto digest = spool->finish();
+    EXPECT_EQ(digest, ContentDigest::compute(big, {DigestAlgorithm::Sha256, DigestAlgorithm::Sha512}));
+    EXPECT_EQ(spool->size(), big.size());
+    auto out = s.put_node_spooled(id, "", key, *spool, {});
+    EXPECT_EQ(out.result, NodePutResult::Created);
+    EXPECT_TRUE(out.tag_completed);
+    spool.reset();
+    EXPECT_EQ(spool_files(), 0u);
+    EXPECT_EQ(s.get_node(id, "")->blob_key, key);
+    // Stored: a second upload of the node is refused, its spool removed.
+    auto again = spooled();
+    again->finish();
+    EXPECT_EQ(s.put_node_spooled(id, "", key, *again, {}).result, NodePutResult::Exists);
+    EXPECT_EQ(s.put_node_spooled(id, "nope", key, *again, {}).result, NodePutResult::NotExpected);
+    again.reset();
+    EXPECT_EQ(spool_files(), 0u);
+  }
+  EXPECT_EQ(s.read_blob(key), big);
+  if constexpr (!TypeParam::kPg) {
+    std::size_t files = 0;
+    for (auto& e : std::filesystem::recursive_directory_iterator(this->backend.dir.path() / "data" / "blobs"))
+      if (e.is_regular_file()) ++files;
+    EXPECT_EQ(files, 1u);
+  }
+}
+
 TYPED_TEST(StoreConformance, ConcurrentNodeUploadsCompleteExactlyOnce) {
   this->make_repo("alice", "app");
   auto& s = *this->store;

@@ -66,5 +66,28 @@ TEST(Metrics, LabelEscapingAndValidation) {
   EXPECT_EQ(code([&] { r.histogram("h", "x", {}, {1, 0.5}); }), "metrics.bad_buckets");
 }
 
+// A label fed from client input by mistake costs a bounded amount of memory: past
+// kMaxSeriesPerFamily label sets, observations land in one "_overflow" series.
+TEST(Metrics, SeriesPerFamilyAreCapped) {
+  MetricsRegistry r;
+  auto& c = r.counter("c_total", "x", {"who", "what"});
+  auto& g = r.gauge("g", "x", {"who"});
+  auto& h = r.histogram("h_seconds", "x", {"who"});
+  for (std::size_t i = 0; i < 5 * kMaxSeriesPerFamily; ++i) {
+    c.inc({"client" + std::to_string(i), "x"});
+    g.set({"client" + std::to_string(i)}, 1);
+    h.observe({"client" + std::to_string(i)}, 0.1);
+  }
+  EXPECT_EQ(c.series_count(), kMaxSeriesPerFamily + 1);
+  EXPECT_EQ(g.series_count(), kMaxSeriesPerFamily + 1);
+  EXPECT_EQ(h.series_count(), kMaxSeriesPerFamily + 1);
+  EXPECT_EQ(c.value({"_overflow", "_overflow"}), static_cast<double>(4 * kMaxSeriesPerFamily));
+  EXPECT_EQ(c.value({"client0", "x"}), 1);
+  EXPECT_EQ(h.count({"_overflow"}), 4 * kMaxSeriesPerFamily);
+  // Known series keep counting.
+  c.inc({"client1", "x"});
+  EXPECT_EQ(c.value({"client1", "x"}), 2);
+}
+
 }  // namespace
 }  // namespace enarx::net

@@ -306,13 +306,16 @@ TEST(HttpServer, MaxConnections) {
   c.max_connections = 1;
   HttpServer server(c);
   server.start();
+  // The first connection has sent a request: it is established and keeps its slot.
   RawSocket first(server.port());
-  std::this_thread::sleep_for(100ms);
+  first.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::this_thread::sleep_for(200ms);
   RawSocket second(server.port());
   EXPECT_TRUE(second.read_until_close(3s).second);
   first.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   auto [out, closed] = first.read_until_close(3s);
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_NE(out.find("HTTP/1.1 200", 10), std::string::npos) << out;
   EXPECT_GE(server.metrics().counter("http_connections_rejected_total", "").value(), 1);
 }
 

@@ -302,6 +302,22 @@ TEST(Server, MetricsCountOutcomes) {
   s->server->stop();
 }
 
+// What clients send (content types, garbage bodies) never becomes a label value: the rejection
+// reasons are steward's stable codes, so the series stay few however many distinct requests come.
+TEST(Server, ClientInputDoesNotGrowMetricLabels) {
+  auto s = start();
+  net::HttpClient client(client_options(*s));
+  for (int i = 0; i < 60; ++i) {
+    client.post(s->base + "/", "garbage" + std::to_string(i), content_type("application/x-" + std::to_string(i)));
+    client.post(s->base + "/", std::string(static_cast<std::size_t>(i + 1), static_cast<char>(i)), content_type(kPkcs10));
+  }
+  auto& rejected = s->server->metrics().counter("steward_requests_rejected_total", "", {"reason", "platform"});
+  EXPECT_LE(rejected.series_count(), 3u) << s->server->metrics().render();
+  auto& requests = s->server->metrics().counter("http_requests_total", "", {"method", "route", "status"});
+  EXPECT_LE(requests.series_count(), 3u) << s->server->metrics().render();
+  s->server->stop();
+}
+
 TEST(Server, GracefulShutdownFinishesTheRequestInFlight) {
   auto s = start();
   net::HttpClient client(client_options(*s));
