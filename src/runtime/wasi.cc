@@ -134,12 +134,15 @@ std::uint16_t put_sizes(const MemoryView& m, const std::vector<std::string>& lis
   return kSuccess;
 }
 
-// The guest's path argument, or nullopt (EFAULT) when out of bounds.
-std::optional<std::string_view> guest_path(const MemoryView& m, std::uint32_t ptr,
-                                           std::uint32_t len) {
+// The guest's path argument: EFAULT when out of bounds, ENAMETOOLONG over kMaxPathBytes (before
+// anything reads it, so a path costs the host the same whatever length the guest claims).
+std::uint16_t guest_path(const MemoryView& m, std::uint32_t ptr, std::uint32_t len,
+                         std::string_view* out) {
   const std::uint8_t* p = m.ptr(ptr, len);
-  if (!p) return std::nullopt;
-  return std::string_view(reinterpret_cast<const char*>(p), len);
+  if (!p) return kFault;
+  if (len > kMaxPathBytes) return kNametoolong;
+  *out = std::string_view(reinterpret_cast<const char*>(p), len);
+  return kSuccess;
 }
 
 }  // namespace
@@ -173,16 +176,16 @@ Wasi::Wasi(WasiOptions options) : options_(std::move(options)) {
       {"fd_sync", &Wasi::fd_sync},
       {"fd_tell", &Wasi::fd_tell},
       {"fd_write", &Wasi::fd_write},
-      {"path_create_directory", &Wasi::path_modify},
+      {"path_create_directory", &Wasi::path_create_directory},
       {"path_filestat_get", &Wasi::path_filestat_get},
-      {"path_filestat_set_times", &Wasi::path_modify},
+      {"path_filestat_set_times", &Wasi::path_filestat_set_times},
       {"path_link", &Wasi::path_link},
       {"path_open", &Wasi::path_open},
       {"path_readlink", &Wasi::path_readlink},
-      {"path_remove_directory", &Wasi::path_modify},
+      {"path_remove_directory", &Wasi::path_remove_directory},
       {"path_rename", &Wasi::path_rename},
       {"path_symlink", &Wasi::path_symlink},
-      {"path_unlink_file", &Wasi::path_modify},
+      {"path_unlink_file", &Wasi::path_unlink_file},
       {"poll_oneoff", &Wasi::poll_oneoff},
       {"proc_exit", &Wasi::proc_exit},
       {"proc_raise", &Wasi::proc_raise},
@@ -684,9 +687,9 @@ std::uint16_t Wasi::path_filestat_get(HostCall& c) {
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(2), c.u32(3));
-  if (!path) return kFault;
-  Resolved r = resolve_path(*f->node, *path);
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
+  Resolved r = resolve_path(*f->node, path);
   if (r.error) return r.error;
   std::uint64_t size = r.node->is_dir ? 0 : r.node->data->size();
   return put_filestat(m, c.u32(4), r.node->is_dir ? kDirectory : kRegular, r.node->inode, size)
@@ -699,13 +702,13 @@ std::uint16_t Wasi::path_open(HostCall& c) {
   if (!dir) return kBadf;
   if (dir->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(2), c.u32(3));
-  if (!path) return kFault;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
   if (!m.ptr(c.u32(8), 4)) return kFault;
   std::uint32_t oflags = c.u32(4);
   std::uint64_t rights = c.arg(5), inheriting = c.arg(6);
   std::uint32_t fdflags = c.u32(7);
-  Resolved r = resolve_path(*dir->node, *path);
+  Resolved r = resolve_path(*dir->node, path);
   if (r.error == kNotcapable) return r.error;
   if (oflags & (kOflagCreat | kOflagTrunc)) {
     if (!r.error && (oflags & kOflagExcl) && (oflags & kOflagCreat)) return kExist;
@@ -738,36 +741,63 @@ std::uint16_t Wasi::path_readlink(HostCall& c) {
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(1), c.u32(2));
-  if (!path) return kFault;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
   if (!m.ptr(c.u32(3), c.u32(4)) || !m.ptr(c.u32(5), 4)) return kFault;
-  Resolved r = resolve_path(*f->node, *path);
+  Resolved r = resolve_path(*f->node, path);
   return r.error ? r.error : kInval;  // the tree holds no symbolic links
 }
 
-// create_directory / remove_directory / unlink_file / filestat_set_times: (fd, [flags,] path, len)
-std::uint16_t Wasi::path_modify(HostCall& c) {
+// Every call that would change the tree answers EROFS, but only for arguments it would accept
+// otherwise: the same EBADF, ENOTDIR, EFAULT and ENAMETOOLONG as the calls that read the tree.
+std::uint16_t Wasi::path_modify(HostCall& c, std::size_t path_arg) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(path_arg), c.u32(path_arg + 1), &path))
+    return e;
   return kRofs;
 }
+std::uint16_t Wasi::path_create_directory(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_remove_directory(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_unlink_file(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_filestat_set_times(HostCall& c) { return path_modify(c, 2); }
+
+// (old_path, old_len, fd, new_path, new_len)
 std::uint16_t Wasi::path_symlink(HostCall& c) {
   Fd* f = fd(c.u32(2));
   if (!f) return kBadf;
-  return f->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(0), c.u32(1), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(3), c.u32(4), &path)) return e;
+  return kRofs;
 }
+// (old_fd, flags, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_link(HostCall& c) {
   Fd* a = fd(c.u32(0));
   Fd* b = fd(c.u32(4));
   if (!a || !b) return kBadf;
-  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(5), c.u32(6), &path)) return e;
+  return kRofs;
 }
+// (fd, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_rename(HostCall& c) {
   Fd* a = fd(c.u32(0));
   Fd* b = fd(c.u32(3));
   if (!a || !b) return kBadf;
-  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(4), c.u32(5), &path)) return e;
+  return kRofs;
 }
 
 // --- polling ---------------------------------------------------------------------------------

@@ -94,7 +94,11 @@ class Wasi {
   std::uint16_t path_filestat_get(HostCall&);
   std::uint16_t path_open(HostCall&);
   std::uint16_t path_readlink(HostCall&);
-  std::uint16_t path_modify(HostCall&);  // every path_* call that would change the tree
+  std::uint16_t path_create_directory(HostCall&);
+  std::uint16_t path_remove_directory(HostCall&);
+  std::uint16_t path_unlink_file(HostCall&);
+  std::uint16_t path_filestat_set_times(HostCall&);
+  std::uint16_t path_modify(HostCall&, std::size_t path_arg);  // the four above
   std::uint16_t path_symlink(HostCall&);
   std::uint16_t path_link(HostCall&);
   std::uint16_t path_rename(HostCall&);

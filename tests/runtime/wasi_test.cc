@@ -255,6 +255,48 @@ TEST_F(WasiTest, PathCalls) {
   EXPECT_EQ(call("path_unlink_file", {50, 1000, 9}), kBadf);
 }
 
+// Every call that takes a path refuses one over 4096 bytes with ENAMETOOLONG, and only after
+// EBADF / ENOTDIR for its descriptor and EFAULT for the range (as Linux copies a path in).
+TEST_F(WasiTest, PathLengthBound) {
+  std::string at_bound(4096, '/');
+  at_bound.replace(0, 3, "dir");
+  put(1000, at_bound + "/");
+  put(9000, "x");
+  std::uint32_t ok = 4096, over = 4097;
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, ok, 200}), kSuccess);
+  EXPECT_EQ(call("path_open", {3, 0, 1000, ok, 0, 2, 0, 0, 900}), kSuccess);
+  EXPECT_EQ(call("path_readlink", {3, 1000, ok, 2000, 64, 2100}), kInval);
+  EXPECT_EQ(call("path_create_directory", {3, 1000, ok}), kRofs);
+  for (std::uint32_t len : {over, 60000u}) {
+    EXPECT_EQ(call("path_open", {3, 0, 1000, len, 0, 2, 0, 0, 900}), kNametoolong);
+    EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, len, 200}), kNametoolong);
+    EXPECT_EQ(call("path_readlink", {3, 1000, len, 2000, 64, 2100}), kNametoolong);
+    EXPECT_EQ(call("path_create_directory", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_remove_directory", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_unlink_file", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_filestat_set_times", {3, 0, 1000, len, 0, 0, 0}), kNametoolong);
+    EXPECT_EQ(call("path_rename", {3, 1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_rename", {3, 9000, 1, 3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_link", {3, 0, 1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_link", {3, 0, 9000, 1, 3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_symlink", {1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_symlink", {9000, 1, 3, 1000, len}), kNametoolong);
+  }
+  // A component over 255 bytes.
+  put(20000, std::string(256, 'n'));
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 20000, 256, 200}), kNametoolong);
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 20000, 255, 200}), kNoent);
+  // Out of range before too long; bad descriptors before either.
+  EXPECT_EQ(call("path_open", {3, 0, 1000, 0xffffffff, 0, 2, 0, 0, 900}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {3, kOob, 5000}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {3, kOob, 1}), kFault);
+  EXPECT_EQ(call("path_rename", {3, 1000, 3, 3, kOob, 1}), kFault);
+  EXPECT_EQ(call("path_symlink", {kOob, 1, 3, 9000, 1}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {1, 1000, over}), kNotdir);
+  EXPECT_EQ(call("path_link", {3, 0, 1000, over, 1, 9000, 1}), kNotdir);
+  EXPECT_EQ(call("path_symlink", {1000, over, 77, 9000, 1}), kBadf);
+}
+
 TEST_F(WasiTest, ClocksRandomAndMisc) {
   EXPECT_EQ(call("clock_time_get", {0, 1, 100}), kSuccess);
   EXPECT_GT(u64(100), 1'600'000'000ull * 1'000'000'000ull);  // after 2020

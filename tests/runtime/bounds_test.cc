@@ -1,0 +1,125 @@
+// The bounds a workload cannot exceed (docs/runtime.md, "Bounds the workload cannot exceed"),
+// each proved by performing the attack on the real `enarx` binary: a child process whose peak
+// resident memory (wait4's ru_maxrss), wall-clock time and exit status are measured.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/file.h"
+#include "test_util.h"
+
+namespace enarx::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr long kMiB = 1024;  // ru_maxrss is in KiB
+
+struct Child {
+  int code = -1;        // exit status, or -1 when it did not exit (killed)
+  double seconds = 0;   // wall clock from spawn to exit
+  long max_rss_kib = 0;
+  std::string err;      // its stderr (when not redirected by the caller)
+};
+
+// Runs `enarx <args>` with stdin from /dev/null, stdout on `out_fd` (-1: /dev/null) and stderr
+// on `err_fd` (-1: captured into Child::err). Killed with SIGKILL after `kill_after`.
+Child spawn_enarx(const std::vector<std::string>& args, int out_fd = -1, int err_fd = -1,
+                  std::chrono::seconds kill_after = std::chrono::seconds(60)) {
+  TempDir tmp;
+  test::CaptureFile err(tmp, "err");
+  std::string bin = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx";
+  std::vector<std::string> all = {bin};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  int child_out = out_fd >= 0 ? out_fd : null_fd;
+  int child_err = err_fd >= 0 ? err_fd : err.fd();
+  auto start = Clock::now();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(null_fd, 0);
+    ::dup2(child_out, 1);
+    ::dup2(child_err, 2);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(null_fd);
+  Child c;
+  if (pid < 0) return c;
+  int status = 0;
+  rusage ru{};
+  bool killed = false;
+  for (;;) {
+    pid_t r = ::wait4(pid, &status, WNOHANG, &ru);
+    if (r == pid) break;
+    if (!killed && Clock::now() - start > kill_after) {
+      ::kill(pid, SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  c.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  c.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  c.max_rss_kib = ru.ru_maxrss;
+  c.err = err.text();
+  return c;
+}
+
+std::string describe(const Child& c) {
+  return "exit " + std::to_string(c.code) + " after " + std::to_string(c.seconds) + " s, peak RSS " +
+         std::to_string(c.max_rss_kib / kMiB) + " MiB, stderr: " + c.err.substr(0, 2000);
+}
+
+// --- 1. paths --------------------------------------------------------------------------------
+
+// Every path-taking call gets a 64 MiB path (`a/a/…`, then `./././…`) from a guest limited to
+// 100 MiB of memory. Before the bound, resolving it split the whole path into a vector of
+// components first: ~1 GiB of host memory per call for a 64 MiB path.
+TEST(Bounds, HugePathsAreRefusedBeforeAnyHostWork) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp.path() / "assets");
+  write_file_atomic(tmp.path() / "assets" / "x.txt", std::string_view("x"));
+  std::vector<std::string> run = {"run", "--no-code-cache", "--max-memory", "100",
+                                  "--assets", (tmp.path() / "assets").string()};
+  TempDir outdir;
+  test::CaptureFile out(outdir, "out");
+  std::vector<std::string> baseline_args = run;
+  baseline_args.insert(baseline_args.end(), {test::wat_module("long_path"), "--", "baseline"});
+  Child baseline = spawn_enarx(baseline_args);
+  ASSERT_NE(baseline.code, -1) << describe(baseline);
+
+  std::vector<std::string> attack_args = run;
+  attack_args.push_back(test::wat_module("long_path"));
+  Child attack = spawn_enarx(attack_args, out.fd());
+  std::string printed = out.text();
+  EXPECT_EQ(attack.code, 0) << describe(attack) << "\n" << printed;
+  for (const char* call : {"path_open", "path_filestat_get", "path_readlink",
+                           "path_create_directory", "path_remove_directory", "path_unlink_file",
+                           "path_rename", "path_link", "path_symlink", "path_filestat_set_times"}) {
+    std::string want = std::string(call) + "=37\n";
+    std::size_t first = printed.find(want);
+    EXPECT_NE(first, std::string::npos) << call << ": " << printed;
+    if (first != std::string::npos) {  // once for a/a/…, once for ./././…
+      EXPECT_NE(printed.find(want, first + 1), std::string::npos) << call << ": " << printed;
+    }
+  }
+  std::printf("baseline: %s\nattack: %s\n", describe(baseline).c_str(), describe(attack).c_str());
+  EXPECT_LT(attack.max_rss_kib - baseline.max_rss_kib, 200 * kMiB);
+  EXPECT_LT(attack.seconds, 5.0);
+}
+
+}  // namespace
+}  // namespace enarx::runtime
