@@ -68,7 +68,7 @@ int run(const RunArgs& a) {
   rt::Config config = rt::default_config();
   try {
     wasm = read_file(a.module, 1u << 30);
-    if (!a.wasmcfgfile.empty()) config = rt::parse_config(read_text_file(a.wasmcfgfile), a.wasmcfgfile);
+    if (!a.wasmcfgfile.empty()) config = rt::read_config_file(a.wasmcfgfile);
   } catch (const Error& e) {
     std::cerr << "error: " << e.describe() << "\n";
     return e.code().rfind("runtime.config", 0) == 0 ? exit_codes::kWorkloadConfig

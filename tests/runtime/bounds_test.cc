@@ -121,5 +121,65 @@ TEST(Bounds, HugePathsAreRefusedBeforeAnyHostWork) {
   EXPECT_LT(attack.seconds, 5.0);
 }
 
+// --- 2. Enarx.toml ---------------------------------------------------------------------------
+
+// 4 million empty args are a 12 MB Enarx.toml; parsed and copied they took 540 MiB of host
+// memory (toml++ nodes, then std::strings, then the guest's argv). Now the file is refused by
+// its size, and within the size the most a file can make toml++ build (a third of a million
+// empty inline tables) is refused by the count of args, both as configuration errors with the
+// host's memory below a plain run's.
+TEST(Bounds, EnarxTomlThatExpandsIsRefused) {
+  TempDir tmp;
+  std::string huge = "args = [";
+  for (int i = 0; i < 4'000'000; ++i) huge += "\"\",";
+  huge += "]\n";
+  write_file_atomic(tmp.path() / "huge.toml", huge);
+  std::string dense = "args = [";
+  while (dense.size() + 5 < (1u << 20)) dense += "{},";
+  dense += "]\n";
+  write_file_atomic(tmp.path() / "dense.toml", dense);
+  Child baseline = spawn_enarx({"run", "--no-code-cache", test::wat_module("exit")});
+  for (const char* file : {"huge.toml", "dense.toml"}) {
+    Child attack = spawn_enarx({"run", "--no-code-cache", "--wasmcfgfile",
+                                (tmp.path() / file).string(), test::wat_module("exit")});
+    std::printf("baseline: %s\n%s: %s\n", describe(baseline).c_str(), file,
+                describe(attack).c_str());
+    EXPECT_EQ(attack.code, 78) << file;
+    EXPECT_NE(attack.err.find("runtime.config.too_large"), std::string::npos) << file;
+    EXPECT_LT(attack.max_rss_kib - baseline.max_rss_kib, 100 * kMiB) << file;
+  }
+}
+
+// Args that fit the configuration bounds (1 MB of them) but not, next to hello's own 128 KiB,
+// in a 1 MiB memory: wasi-libc's start-up cannot allocate argv and exits 70 (EX_SOFTWARE)
+// before main. That exit code used to be all anyone saw.
+TEST(Bounds, ArgsThatDoNotFitGuestMemoryAreReported) {
+  TempDir tmp;
+  std::string toml = "args = [";
+  for (int i = 0; i < 10; ++i) toml += "\"" + std::string(100'000, 'a') + "\",";
+  toml += "]\n";
+  write_file_atomic(tmp.path() / "Enarx.toml", toml);
+  Child c = spawn_enarx({"run", "--no-code-cache", "--max-memory", "1", "--wasmcfgfile",
+                         (tmp.path() / "Enarx.toml").string(), test::example_module("hello")});
+  std::printf("%s\n", describe(c).c_str());
+  EXPECT_EQ(c.code, 137) << describe(c);
+  EXPECT_NE(c.err.find("runtime.limit.memory"), std::string::npos) << describe(c);
+  EXPECT_NE(c.err.find("arguments and environment"), std::string::npos) << describe(c);
+
+  // Through run_workload (the deploy flow's entry point), with a memory limit smaller than the
+  // arguments alone: refused before the workload starts.
+  Config config = default_config();
+  for (int i = 0; i < 8; ++i) config.args.push_back(std::string(100'000, 'a'));
+  RunOptions o;
+  o.max_memory = 512u << 10;
+  test::Outcome r = test::run_captured(test::example_module("hello"), config, o);
+  EXPECT_EQ(r.result.status, RunResult::Status::MemoryLimit) << r.result.message;
+  EXPECT_EQ(r.result.exit_code, 137);
+  EXPECT_EQ(r.result.error_code, "runtime.limit.memory");
+  EXPECT_NE(r.result.message.find("arguments and environment"), std::string::npos)
+      << r.result.message;
+  EXPECT_EQ(r.out, "");
+}
+
 }  // namespace
 }  // namespace enarx::runtime
