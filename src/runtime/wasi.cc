@@ -76,6 +76,7 @@ struct Wasi::Fd {
   std::string preopen;  // non-empty for preopened directories
   std::shared_ptr<Listener> listener;
   std::shared_ptr<Stream> stream;
+  std::unique_ptr<HostOutput> out;  // writable host descriptors
   std::uint16_t flags = 0;
   std::uint64_t rights = 0, inheriting = 0;
 
@@ -221,6 +222,7 @@ std::uint32_t Wasi::add_host_fd(int host_fd, bool readable, bool writable) {
   f->host_fd = host_fd;
   f->readable = readable;
   f->writable = writable;
+  if (writable) f->out = std::make_unique<HostOutput>(host_fd);
   f->rights = (readable ? kFdRead : 0) | (writable ? kFdWrite : 0) | kFdFdstatSetFlags |
               kPollFdReadwrite | kFdFilestatGet;
   return add(std::move(f));
@@ -558,27 +560,14 @@ std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, s
     const std::uint8_t* src = m.ptr(base, len);
     switch (f.type) {
       case Fd::Type::Null: *total += len; break;
-      case Fd::Type::Host: {
-        std::size_t off = 0;
-        while (off < len) {
-          ssize_t r = ::write(f.host_fd, src + off, len - off);
-          if (r < 0) {
-            if (errno == EINTR) continue;
-            if (*total + off > 0) {
-              *total += off;
-              return kSuccess;
-            }
-            return errno == EPIPE ? std::uint16_t{64} : errno == EAGAIN ? kAgain : kIo;
-          }
-          off += static_cast<std::size_t>(r);
-        }
-        *total += len;
-        break;
-      }
+      case Fd::Type::Host:
       case Fd::Type::Stream: {
         std::size_t off = 0;
         while (off < len) {
-          IoResult r = f.stream->write(src + off, len - off, !f.nonblocking(), options_.deadline);
+          IoResult r = f.type == Fd::Type::Host
+                           ? f.out->write(src + off, len - off, !f.nonblocking(), options_.deadline)
+                           : f.stream->write(src + off, len - off, !f.nonblocking(),
+                                             options_.deadline);
           if (r.error) {
             *total += off;
             return *total ? kSuccess : r.error;

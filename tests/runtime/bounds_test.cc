@@ -181,5 +181,61 @@ TEST(Bounds, ArgsThatDoNotFitGuestMemoryAreReported) {
   EXPECT_EQ(r.out, "");
 }
 
+// --- 3. blocked stdout / stderr --------------------------------------------------------------
+
+// A workload writing to an output nobody reads, with --time-limit 2: it must end at the limit
+// (exit 137) instead of blocking in write() for as long as the reader pleases.
+void expect_flood_stops_at_time_limit(int out_fd, int err_fd, bool to_stderr) {
+  std::vector<std::string> args = {"run", "--no-code-cache", "--time-limit", "2",
+                                   test::wat_module("flood")};
+  if (to_stderr) args.insert(args.end(), {"--", "stderr"});
+  Child c = spawn_enarx(args, out_fd, err_fd, std::chrono::seconds(15));
+  std::printf("%s\n", describe(c).c_str());
+  EXPECT_EQ(c.code, 137) << describe(c);
+  EXPECT_GT(c.seconds, 1.5) << describe(c);
+  EXPECT_LT(c.seconds, 5.0) << describe(c);
+  if (err_fd < 0) {
+    EXPECT_NE(c.err.find("runtime.limit.time"), std::string::npos) << describe(c);
+  }
+}
+
+TEST(Bounds, StdoutPipeNobodyReadsEndsAtTheTimeLimit) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  expect_flood_stops_at_time_limit(p[1], -1, false);  // the read end stays open, unread
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+TEST(Bounds, StderrPipeNobodyReadsEndsAtTheTimeLimit) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  expect_flood_stops_at_time_limit(-1, p[1], true);
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+TEST(Bounds, StdoutSocketNobodyReadsEndsAtTheTimeLimit) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  expect_flood_stops_at_time_limit(s[1], -1, false);
+  ::close(s[0]);
+  ::close(s[1]);
+}
+
+// A terminal whose reader stopped (a stalled ssh session, say): a pseudo-terminal whose master
+// side is never read.
+TEST(Bounds, StdoutTerminalNobodyReadsEndsAtTheTimeLimit) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(slave, 0);
+  expect_flood_stops_at_time_limit(slave, -1, false);
+  ::close(slave);
+  ::close(master);
+}
+
 }  // namespace
 }  // namespace enarx::runtime

@@ -2,7 +2,9 @@
 // wat/wasi_probe.wat so the test can pass chosen, and hostile, arguments.
 #include "runtime/wasi.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -404,6 +406,43 @@ TEST_F(WasiTest, ProcExit) {
   EXPECT_EQ(r.kind, CallOutcome::Kind::Exited);
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(wasi->call_counts().at("proc_exit"), 1u);
+}
+
+// stdout is a pipe nobody reads. Non-blocking (fd_fdstat_set_flags), the guest gets EAGAIN once
+// it is full; blocking, fd_write ends at the run's deadline instead of waiting in write().
+TEST(WasiOutput, FullPipeAnswersEagainOrEndsAtTheDeadline) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  auto engine = make_v8_engine();
+  Bytes wasm = read_file(test::wat_module("wasi_probe"));
+  auto module = engine->compile(wasm);
+  WasiOptions o;
+  o.args = {"main.wasm"};
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  Wasi wasi(o);
+  wasi.add_null();
+  wasi.add_host_fd(p[1], false, true);
+  Imports imports;
+  wasi.add_to(imports);
+  auto inst = engine->instantiate(*module, imports);
+  auto call = [&](const std::string& fn, std::vector<std::uint64_t> args) {
+    CallOutcome r = inst->call(fn, args, {});
+    EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
+    return r.results.empty() ? 0xffffffffu : static_cast<std::uint32_t>(r.results[0]);
+  };
+  inst->memory().store<std::uint32_t>(0, 1024);
+  inst->memory().store<std::uint32_t>(4, 32768);
+  ASSERT_EQ(call("fd_fdstat_set_flags", {1, 4}), kSuccess);
+  std::uint32_t e = kSuccess;
+  for (int i = 0; i < 10000 && e == kSuccess; ++i) e = call("fd_write", {1, 0, 1, 16});
+  EXPECT_EQ(e, kAgain);
+  ASSERT_EQ(call("fd_fdstat_set_flags", {1, 0}), kSuccess);
+  auto t0 = std::chrono::steady_clock::now();
+  CallOutcome r = inst->call("fd_write", {1, 0, 1, 16}, {});
+  EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut) << r.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  ::close(p[0]);
+  ::close(p[1]);
 }
 
 }  // namespace
