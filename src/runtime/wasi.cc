@@ -67,6 +67,8 @@ bool clock_of(std::uint32_t id, clockid_t* out) {
 
 }  // namespace
 
+using Children = decltype(AssetNode::children);
+
 struct Wasi::Fd {
   enum class Type { Null, Host, Dir, File, Listen, Stream } type = Type::Null;
   int host_fd = -1;
@@ -77,6 +79,9 @@ struct Wasi::Fd {
   std::shared_ptr<Listener> listener;
   std::shared_ptr<Stream> stream;
   std::unique_ptr<HostOutput> out;  // writable host descriptors
+  // Where the last fd_readdir stopped: the cookie it returned last and the child it names, so
+  // that reading a directory in order costs each call only the entries it returns.
+  std::optional<std::pair<std::uint64_t, Children::const_iterator>> readdir_next;
   std::uint16_t flags = 0;
   std::uint64_t rights = 0, inheriting = 0;
 
@@ -308,7 +313,9 @@ std::uint16_t Wasi::random_get(HostCall& c) {
   std::uint8_t* p = m.ptr(c.u32(0), c.u32(1));
   if (!p) return kFault;
   std::size_t len = c.u32(1);
+  // getrandom() fills about a GiB in seconds; the limits may pass in between.
   for (std::size_t off = 0; off < len;) {
+    if (off > 0) check_limits(c);
     ssize_t r = ::getrandom(p + off, std::min<std::size_t>(len - off, 1 << 20), 0);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -317,6 +324,11 @@ std::uint16_t Wasi::random_get(HostCall& c) {
     off += static_cast<std::size_t>(r);
   }
   return kSuccess;
+}
+
+void Wasi::check_limits(const HostCall& c) const {
+  if (c.interrupted() || (options_.deadline && Clock::now() >= *options_.deadline))
+    throw GuestTimeout{};
 }
 
 std::uint16_t Wasi::proc_exit(HostCall& c) { throw GuestExit{static_cast<int>(c.u32(0))}; }
@@ -476,6 +488,7 @@ std::uint16_t Wasi::read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, st
                               const std::uint64_t* at, std::uint64_t* total) {
   *total = 0;
   if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  if (n > kMaxIovecs) return kInval;
   std::uint64_t sum = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
@@ -542,10 +555,11 @@ done:
   return kSuccess;
 }
 
-std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
-                               std::uint64_t* total) {
+std::uint16_t Wasi::write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
+                               std::uint32_t n, std::uint64_t* total) {
   *total = 0;
   if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  if (n > kMaxIovecs) return kInval;
   std::uint64_t sum = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
@@ -564,6 +578,8 @@ std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, s
       case Fd::Type::Stream: {
         std::size_t off = 0;
         while (off < len) {
+          // A reader that keeps up makes every step short, not the whole of 2 GiB.
+          if (off > 0) check_limits(c);
           IoResult r = f.type == Fd::Type::Host
                            ? f.out->write(src + off, len - off, !f.nonblocking(), options_.deadline)
                            : f.stream->write(src + off, len - off, !f.nonblocking(),
@@ -619,7 +635,7 @@ std::uint16_t Wasi::fd_write(HostCall& c) {
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(3), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(3), static_cast<std::uint32_t>(total));
   return kSuccess;
@@ -643,15 +659,35 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
   std::uint64_t cookie = c.arg(3);
   std::uint8_t* out = m.ptr(buf, buf_len);
   if (!out || !m.ptr(c.u32(4), 4)) return kFault;
-  std::vector<std::pair<std::string, const AssetNode*>> entries;
-  entries.emplace_back(".", f->node);
-  entries.emplace_back("..", f->node->parent ? f->node->parent : f->node);
-  for (const auto& [name, child] : f->node->children) entries.emplace_back(name, child.get());
+  // Cookies: 0 is ".", 1 is "..", 2 + i the i-th child in name order. Resuming where the last
+  // call stopped is the usual case; any other cookie walks the map without copying it.
+  const Children& kids = f->node->children;
+  std::uint64_t i = cookie;
+  Children::const_iterator it = kids.begin();
+  if (f->readdir_next && f->readdir_next->first == cookie && cookie >= 2) {
+    it = f->readdir_next->second;
+  } else if (cookie >= 2) {
+    it = cookie - 2 >= kids.size() ? kids.end()
+                                   : std::next(kids.begin(), static_cast<std::ptrdiff_t>(cookie - 2));
+  }
   std::uint64_t used = 0;
-  for (std::uint64_t i = cookie; i < entries.size() && used < buf_len; ++i) {
-    const auto& [name, node] = entries[i];
+  while (used < buf_len) {
+    std::string_view name;
+    const AssetNode* node;
+    if (i == 0) {
+      name = ".";
+      node = f->node;
+    } else if (i == 1) {
+      name = "..";
+      node = f->node->parent ? f->node->parent : f->node;
+    } else {
+      if (it == kids.end()) break;
+      name = it->first;
+      node = it->second.get();
+      ++it;
+    }
     std::uint8_t hdr[24] = {};
-    std::uint64_t next = i + 1, ino = node->inode;
+    std::uint64_t next = ++i, ino = node->inode;
     auto namlen = static_cast<std::uint32_t>(name.size());
     std::memcpy(hdr, &next, 8);
     std::memcpy(hdr + 8, &ino, 8);
@@ -664,6 +700,8 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
     n = std::min<std::uint64_t>(name.size(), buf_len - used);
     std::memcpy(out + used, name.data(), n);
     used += n;
+    // The caller goes on after its last whole entry.
+    if (n == name.size() && i >= 2) f->readdir_next.emplace(i, it);
   }
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(used));
   return kSuccess;
@@ -802,6 +840,8 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
   const std::uint8_t* subs = m.ptr(in, std::uint64_t{n} * 48);
   std::uint8_t* events = m.ptr(out, std::uint64_t{n} * 32);
   if (!subs || !events || !m.ptr(c.u32(3), 4)) return kFault;
+  // The host copies and polls every subscription on every wakeup.
+  if (n > kMaxSubscriptions) return kInval;
 
   struct Sub {
     std::uint64_t userdata;
@@ -979,7 +1019,7 @@ std::uint16_t Wasi::sock_send(HostCall& c) {
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(4), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
   return kSuccess;

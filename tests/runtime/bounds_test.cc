@@ -237,5 +237,23 @@ TEST(Bounds, StdoutTerminalNobodyReadsEndsAtTheTimeLimit) {
   ::close(master);
 }
 
+// --- 4. long host calls -----------------------------------------------------------------------
+
+// random_get of 1 GiB is seconds of host CPU inside one call, where the watchdog's
+// TerminateExecution cannot reach until the call returns: a 1 s limit ended the run after 5-6 s.
+TEST(Bounds, RandomGetEndsAtTheTimeAndCpuLimits) {
+  for (const char* limit : {"--time-limit", "--cpu-limit"}) {
+    Child c = spawn_enarx({"run", "--no-code-cache", "--max-memory", "1100", limit, "1",
+                           test::wat_module("random_flood")});
+    std::printf("%s 1: %s\n", limit, describe(c).c_str());
+    EXPECT_EQ(c.code, 137) << limit;
+    EXPECT_NE(c.err.find(std::string(limit) == "--time-limit" ? "runtime.limit.time"
+                                                              : "runtime.limit.cpu"),
+              std::string::npos)
+        << limit;
+    EXPECT_LT(c.seconds, 2.5) << limit;
+  }
+}
+
 }  // namespace
 }  // namespace enarx::runtime

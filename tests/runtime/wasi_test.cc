@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/file.h"
@@ -126,6 +127,36 @@ TEST_F(WasiTest, FdWrite) {
   // Zero iovecs is a successful no-op.
   EXPECT_EQ(call("fd_write", {1, 0, 0, 50}), kSuccess);
   EXPECT_EQ(u32(50), 0u);
+}
+
+// More than IOV_MAX (1024) iovecs is EINVAL for every vectored call: each one is walked on the
+// host, twice. Out-of-range arrays are still EFAULT first.
+TEST_F(WasiTest, IovecCountBound) {
+  constexpr std::uint32_t kIovs = 20000;  // clear of what open() writes at 900 and 1000
+  std::memset(mem().ptr(kIovs, 1025 * 8), 0, 1025 * 8);
+  iov(kIovs, 100, 1);
+  EXPECT_EQ(call("fd_write", {1, kIovs, 1024, 50000}), kSuccess);
+  EXPECT_EQ(u32(50000), 1u);
+  EXPECT_EQ(call("fd_write", {1, kIovs, 1025, 50000}), kInval);
+  EXPECT_EQ(call("fd_write", {0, kIovs, 1025, 50000}), kInval);
+  std::uint32_t fd = 0;
+  ASSERT_EQ(open("a.txt", &fd), kSuccess);
+  EXPECT_EQ(call("fd_read", {fd, kIovs, 1024, 50000}), kSuccess);
+  EXPECT_EQ(u32(50000), 1u);
+  EXPECT_EQ(call("fd_read", {fd, kIovs, 1025, 50000}), kInval);
+  EXPECT_EQ(call("fd_pread", {fd, kIovs, 1025, 0, 50000}), kInval);
+  EXPECT_EQ(call("fd_write", {1, 0, 0x20000000, 50000}), kFault);
+}
+
+// More than 4096 subscriptions is EINVAL: the host copies and polls every one on each wakeup.
+TEST_F(WasiTest, PollSubscriptionBound) {
+  ASSERT_EQ(call("grow", {6}), 1u);  // 7 pages: room for 4097 subscriptions and their events
+  std::uint32_t subs = 0, events = 4097 * 48, nevents = events + 4097 * 32;
+  std::memset(mem().ptr(0, nevents + 4), 0, nevents + 4);
+  for (std::uint32_t i = 0; i < 4097; ++i) mem().store<std::uint32_t>(subs + i * 48 + 16, 1);
+  EXPECT_EQ(call("poll_oneoff", {subs, events, 4096, nevents}), kSuccess);  // zero timeouts
+  EXPECT_EQ(u32(nevents), 4096u);
+  EXPECT_EQ(call("poll_oneoff", {subs, events, 4097, nevents}), kInval);
 }
 
 TEST_F(WasiTest, WritesFromGrownMemory) {
@@ -408,41 +439,94 @@ TEST_F(WasiTest, ProcExit) {
   EXPECT_EQ(wasi->call_counts().at("proc_exit"), 1u);
 }
 
+// wasi_probe.wat instantiated over a Wasi set up by the test.
+struct Probe {
+  explicit Probe(Wasi& wasi) {
+    engine = make_v8_engine();
+    wasm = read_file(test::wat_module("wasi_probe"));
+    module = engine->compile(wasm);
+    Imports imports;
+    wasi.add_to(imports);
+    inst = engine->instantiate(*module, imports);
+  }
+  std::uint32_t call(const std::string& fn, std::vector<std::uint64_t> args) {
+    CallOutcome r = inst->call(fn, args, {});
+    EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
+    return r.results.empty() ? 0xffffffffu : static_cast<std::uint32_t>(r.results[0]);
+  }
+  std::unique_ptr<Engine> engine;
+  Bytes wasm;
+  std::unique_ptr<Module> module;
+  std::unique_ptr<Instance> inst;
+};
+
 // stdout is a pipe nobody reads. Non-blocking (fd_fdstat_set_flags), the guest gets EAGAIN once
 // it is full; blocking, fd_write ends at the run's deadline instead of waiting in write().
 TEST(WasiOutput, FullPipeAnswersEagainOrEndsAtTheDeadline) {
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  auto engine = make_v8_engine();
-  Bytes wasm = read_file(test::wat_module("wasi_probe"));
-  auto module = engine->compile(wasm);
   WasiOptions o;
   o.args = {"main.wasm"};
-  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
   Wasi wasi(o);
   wasi.add_null();
   wasi.add_host_fd(p[1], false, true);
-  Imports imports;
-  wasi.add_to(imports);
-  auto inst = engine->instantiate(*module, imports);
-  auto call = [&](const std::string& fn, std::vector<std::uint64_t> args) {
-    CallOutcome r = inst->call(fn, args, {});
-    EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
-    return r.results.empty() ? 0xffffffffu : static_cast<std::uint32_t>(r.results[0]);
-  };
-  inst->memory().store<std::uint32_t>(0, 1024);
-  inst->memory().store<std::uint32_t>(4, 32768);
-  ASSERT_EQ(call("fd_fdstat_set_flags", {1, 4}), kSuccess);
+  Probe probe(wasi);
+  probe.inst->memory().store<std::uint32_t>(0, 1024);
+  probe.inst->memory().store<std::uint32_t>(4, 32768);
+  ASSERT_EQ(probe.call("fd_fdstat_set_flags", {1, 4}), kSuccess);
   std::uint32_t e = kSuccess;
-  for (int i = 0; i < 10000 && e == kSuccess; ++i) e = call("fd_write", {1, 0, 1, 16});
+  for (int i = 0; i < 10000 && e == kSuccess; ++i) e = probe.call("fd_write", {1, 0, 1, 16});
   EXPECT_EQ(e, kAgain);
-  ASSERT_EQ(call("fd_fdstat_set_flags", {1, 0}), kSuccess);
+  ASSERT_EQ(probe.call("fd_fdstat_set_flags", {1, 0}), kSuccess);
   auto t0 = std::chrono::steady_clock::now();
-  CallOutcome r = inst->call("fd_write", {1, 0, 1, 16}, {});
+  CallOutcome r = probe.inst->call("fd_write", {1, 0, 1, 16}, {});
   EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut) << r.message;
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
   ::close(p[0]);
   ::close(p[1]);
+}
+
+// A directory of 20000 entries read one entry per call (a 40-byte buffer), as a guest with a
+// small dirent buffer reads it. Each call used to copy every name of the directory first:
+// 20000 x 20000 string copies.
+TEST(WasiReaddir, LargeDirectoryCostsEachCallOnlyWhatItReturns) {
+  AssetTree tree;
+  constexpr int kFiles = 20000;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "f%05d", i);
+    tree.add_file(name, {});
+  }
+  Wasi wasi(WasiOptions{});
+  wasi.add_preopen(tree.root(), "/");  // fd 0
+  Probe probe(wasi);
+  auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t cookie = 0;
+  int seen = 0;
+  for (;;) {
+    ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, static_cast<std::uint32_t>(cookie), 8}),
+              kSuccess);
+    std::uint32_t used = *probe.inst->memory().load<std::uint32_t>(8);
+    if (used == 0) break;
+    // One whole entry, then as much of the next as fits: the caller resumes after the first.
+    ASSERT_GE(used, 24 + *probe.inst->memory().load<std::uint32_t>(116));
+    cookie = *probe.inst->memory().load<std::uint64_t>(100);
+    if (cookie > 2) {
+      char want[16];
+      std::snprintf(want, sizeof want, "f%05d", seen++);
+      ASSERT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 6)), 6),
+                want);
+    }
+  }
+  EXPECT_EQ(seen, kFiles);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // Any cookie still works, in any order.
+  ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, 2 + 12345, 8}), kSuccess);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 6)), 6),
+            "f12345");
+  ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, 1, 8}), kSuccess);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 2)), 2), "..");
 }
 
 }  // namespace
