@@ -208,9 +208,10 @@ void check_args_and_env(const std::vector<std::string>& args, const std::vector<
     fail("too_large", src, std::to_string(args.size()) + " args (argv[0] included), more than " +
                                std::to_string(kMaxArgs));
   if (env.size() > kMaxEnv)
-    fail("too_large", src, std::to_string(env.size()) +
-                               " environment variables (FD_COUNT and FD_NAMES included), more than " +
-                               std::to_string(kMaxEnv));
+    fail("too_large", src,
+         std::to_string(env.size()) +
+             " environment variables (FD_COUNT and FD_NAMES included), more than " +
+             std::to_string(kMaxEnv));
   std::uint64_t bytes = 0;
   for (const auto& a : args) bytes += a.size() + 1;
   for (const auto& e : env) bytes += e.size() + 1;

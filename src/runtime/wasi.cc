@@ -667,8 +667,8 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
   if (f->readdir_next && f->readdir_next->first == cookie && cookie >= 2) {
     it = f->readdir_next->second;
   } else if (cookie >= 2) {
-    it = cookie - 2 >= kids.size() ? kids.end()
-                                   : std::next(kids.begin(), static_cast<std::ptrdiff_t>(cookie - 2));
+    std::uint64_t skip = std::min<std::uint64_t>(cookie - 2, kids.size());
+    it = std::next(kids.begin(), static_cast<std::ptrdiff_t>(skip));
   }
   std::uint64_t used = 0;
   while (used < buf_len) {
