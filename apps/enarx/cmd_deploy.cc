@@ -87,8 +87,12 @@ void register_deploy(CLI::App& root) {
     try {
       auto outcome = client::deploy(o);
       const auto& r = outcome.result;
+      // As `enarx run`: stderr may be full of the workload's output, nobody reading it.
       if (r.status != runtime::RunResult::Status::Exited)
-        std::cerr << "[run] " << runtime::to_string(r.status) << ": " << r.message << "\n";
+        runtime::write_within(2,
+                              "[run] " + std::string(runtime::to_string(r.status)) + ": " +
+                                  r.message + "\n",
+                              std::chrono::seconds(1));
       set_exit_code(r.exit_code);
     } catch (const client::DeployError& e) {
       std::cerr << "deploy failed at step '" << client::to_string(e.step()) << "': " << e.describe() << "\n";

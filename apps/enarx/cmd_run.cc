@@ -68,7 +68,7 @@ int run(const RunArgs& a) {
   rt::Config config = rt::default_config();
   try {
     wasm = read_file(a.module, 1u << 30);
-    if (!a.wasmcfgfile.empty()) config = rt::parse_config(read_text_file(a.wasmcfgfile), a.wasmcfgfile);
+    if (!a.wasmcfgfile.empty()) config = rt::read_config_file(a.wasmcfgfile);
   } catch (const Error& e) {
     std::cerr << "error: " << e.describe() << "\n";
     return e.code().rfind("runtime.config", 0) == 0 ? exit_codes::kWorkloadConfig
@@ -120,9 +120,13 @@ int run(const RunArgs& a) {
                 << rt::to_string(i.prot) << ")\n";
   };
   rt::RunResult r = rt::run_workload(w, o);
+  // The workload may have filled stderr and left with its reader gone quiet (that may be why
+  // the time limit ended it): say why it ended if stderr takes it within a second.
   if (r.status != rt::RunResult::Status::Exited || !r.error_code.empty())
-    std::cerr << "enarx: workload " << rt::to_string(r.status) << ": " << r.error_code << ": "
-              << r.message << "\n";
+    rt::write_within(2,
+                     "enarx: workload " + std::string(rt::to_string(r.status)) + ": " +
+                         r.error_code + ": " + r.message + "\n",
+                     std::chrono::seconds(1));
   // A tiered compile may still be optimising in V8's worker threads, and a normal exit would
   // join them (up to seconds for a large module) for code nobody will run. Nothing is left to
   // tear down that the kernel does not: the cache entry, if any, is already stored.

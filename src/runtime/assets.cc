@@ -20,7 +20,7 @@ std::vector<std::string_view> split(std::string_view path) {
   return parts;
 }
 
-constexpr std::uint16_t kNoent = 44, kNotdir = 54, kNotcapable = 76;
+constexpr std::uint16_t kNametoolong = 37, kNoent = 44, kNotdir = 54, kNotcapable = 76;
 
 }  // namespace
 
@@ -41,7 +41,7 @@ AssetNode* AssetTree::make_dirs(std::string_view path, bool last_is_dir, std::st
       *leaf = std::string(p);
       return cur;
     }
-    auto it = cur->children.find(std::string(p));
+    auto it = cur->children.find(p);
     if (it == cur->children.end()) {
       auto n = std::make_unique<AssetNode>();
       n->is_dir = true;
@@ -96,32 +96,35 @@ AssetTree AssetTree::from_directory(const std::filesystem::path& dir, std::uint6
 }
 
 Resolved resolve_path(const AssetNode& dir, std::string_view path) {
+  if (path.size() > kMaxPathBytes) return {nullptr, kNametoolong};
   if (!path.empty() && path.front() == '/') return {nullptr, kNotcapable};
   if (path.empty()) return {nullptr, kNoent};
   const AssetNode* cur = &dir;
   // Depth below `dir`: ".." may climb back up only as far as `dir` itself (a preopen's
-  // capability does not extend to its parents).
-  std::vector<const AssetNode*> stack;
-  auto parts = split(path);
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::string_view p = parts[i];
-    bool last = i + 1 == parts.size();
+  // capability does not extend to its parents). The tree has no links, so climbing is the
+  // parent pointer and the walk needs no memory of its own.
+  std::size_t depth = 0;
+  for (std::size_t pos = 0; pos <= path.size();) {
+    std::size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    std::string_view p = path.substr(pos, slash - pos);
+    pos = slash + 1;
+    if (p.size() > kMaxNameBytes) return {nullptr, kNametoolong};
     if (p.empty() || p == ".") {
       if (!cur->is_dir) return {nullptr, kNotdir};
       continue;
     }
     if (!cur->is_dir) return {nullptr, kNotdir};
     if (p == "..") {
-      if (stack.empty()) return {nullptr, kNotcapable};
-      cur = stack.back();
-      stack.pop_back();
+      if (depth == 0) return {nullptr, kNotcapable};
+      cur = cur->parent;
+      --depth;
       continue;
     }
-    auto it = cur->children.find(std::string(p));
+    auto it = cur->children.find(p);
     if (it == cur->children.end()) return {nullptr, kNoent};
-    stack.push_back(cur);
+    ++depth;
     cur = it->second.get();
-    (void)last;
   }
   return {cur, 0};
 }

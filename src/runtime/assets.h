@@ -16,8 +16,10 @@ namespace enarx::runtime {
 struct AssetNode {
   bool is_dir = false;
   std::uint64_t inode = 0;
-  std::shared_ptr<const Bytes> data;                       // files
-  std::map<std::string, std::unique_ptr<AssetNode>> children;  // directories, sorted by name
+  std::shared_ptr<const Bytes> data;  // files
+  // Directories, sorted by name. std::less<> looks names up by string_view: resolving a guest
+  // path copies nothing.
+  std::map<std::string, std::unique_ptr<AssetNode>, std::less<>> children;
   const AssetNode* parent = nullptr;                       // nullptr for the root
 };
 
@@ -47,9 +49,16 @@ class AssetTree {
   std::size_t files_ = 0;
 };
 
+// The longest path a guest may pass (Linux's PATH_MAX) and the longest component (NAME_MAX).
+// Longer ones are refused with ENAMETOOLONG before any work is done on them, so resolving a
+// path costs the host at most kMaxPathBytes steps and no allocation whatever the guest passes.
+constexpr std::size_t kMaxPathBytes = 4096;
+constexpr std::size_t kMaxNameBytes = 255;
+
 // Resolves `path` relative to `dir` inside the tree, WASI style: absolute paths and any ".."
 // that would leave the tree fail with ENOTCAPABLE (76); a missing component gives ENOENT (44);
-// a file used as a directory gives ENOTDIR (54). Returns the node or the WASI errno.
+// a file used as a directory gives ENOTDIR (54); a path over kMaxPathBytes or a component over
+// kMaxNameBytes gives ENAMETOOLONG (37). Returns the node or the WASI errno.
 struct Resolved {
   const AssetNode* node = nullptr;
   std::uint16_t error = 0;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/file.h"
 
 namespace enarx::runtime {
 namespace {
@@ -126,6 +127,9 @@ Config default_config() {
 }
 
 Config parse_config(std::string_view text, std::string_view src) {
+  // toml++ builds a node per value: a megabyte of `"",` is a third of a million of them.
+  if (text.size() > kMaxConfigBytes)
+    fail("too_large", src, "larger than " + std::to_string(kMaxConfigBytes) + " bytes");
   toml::table root;
   try {
     root = toml::parse(text, src);
@@ -146,11 +150,17 @@ Config parse_config(std::string_view text, std::string_view src) {
     } else if (key == "args") {
       const auto* a = v.as_array();
       if (!a) fail("type", src, "args must be an array of strings");
+      // argv[0] comes on top.
+      if (a->size() + 1 > kMaxArgs)
+        fail("too_large", src, "more than " + std::to_string(kMaxArgs - 1) + " args");
       for (std::size_t i = 0; i < a->size(); ++i)
         c.args.push_back(string_field(*a->get(i), "args[" + std::to_string(i) + "]", src));
     } else if (key == "env") {
       const auto* t = v.as_table();
       if (!t) fail("type", src, "env must be a table of strings");
+      // FD_COUNT and FD_NAMES come on top.
+      if (t->size() + 2 > kMaxEnv)
+        fail("too_large", src, "more than " + std::to_string(kMaxEnv - 2) + " env variables");
       for (const auto& [ek, ev] : *t) {
         std::string name(ek.str());
         if (name.empty() || name.find('=') != std::string::npos ||
@@ -162,6 +172,8 @@ Config parse_config(std::string_view text, std::string_view src) {
       const auto* a = v.as_array();
       if (!a) fail("type", src, "files must be an array of tables ([[files]])");
       have_files = true;
+      if (a->size() > kMaxFiles)
+        fail("too_large", src, "more than " + std::to_string(kMaxFiles) + " [[files]]");
       for (std::size_t i = 0; i < a->size(); ++i) {
         const auto* t = a->get(i)->as_table();
         if (!t) fail("type", src, "files[" + std::to_string(i) + "] must be a table");
@@ -172,7 +184,41 @@ Config parse_config(std::string_view text, std::string_view src) {
     }
   }
   if (!have_files) c.files = default_config().files;
+  std::vector<std::string> argv = {std::string()};  // argv[0] is the runtime's to choose
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  check_args_and_env(argv, workload_environment(c), src);
   return c;
+}
+
+Config read_config_file(const std::filesystem::path& path) {
+  std::string text;
+  try {
+    text = read_text_file(path, kMaxConfigBytes);
+  } catch (const Error& e) {
+    if (e.code() == "io.too_large")
+      fail("too_large", path.string(), "larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+    throw;
+  }
+  return parse_config(text, path.string());
+}
+
+void check_args_and_env(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                        std::string_view src) {
+  if (args.size() > kMaxArgs)
+    fail("too_large", src, std::to_string(args.size()) + " args (argv[0] included), more than " +
+                               std::to_string(kMaxArgs));
+  if (env.size() > kMaxEnv)
+    fail("too_large", src,
+         std::to_string(env.size()) +
+             " environment variables (FD_COUNT and FD_NAMES included), more than " +
+             std::to_string(kMaxEnv));
+  std::uint64_t bytes = 0;
+  for (const auto& a : args) bytes += a.size() + 1;
+  for (const auto& e : env) bytes += e.size() + 1;
+  if (bytes > kMaxArgEnvBytes)
+    fail("too_large", src, "args and environment are " + std::to_string(bytes) +
+                               " bytes (each with its NUL), more than " +
+                               std::to_string(kMaxArgEnvBytes));
 }
 
 std::vector<std::string> workload_environment(const Config& config) {

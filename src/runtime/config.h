@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,6 +35,15 @@ struct Config {
   std::vector<FileEntry> files;                           // fd 0, 1, 2, ... in this order
 };
 
+// What an Enarx.toml (and the command line after `--`) may expand to on the host. The text is
+// bounded before it is parsed, the counts before they are copied; the guest's argv and environ
+// are bounded as a whole, as Linux bounds them by ARG_MAX.
+constexpr std::size_t kMaxConfigBytes = 1u << 20;   // Enarx.toml itself
+constexpr std::size_t kMaxArgs = 4096;              // args, argv[0] included
+constexpr std::size_t kMaxEnv = 4096;               // variables, FD_COUNT and FD_NAMES included
+constexpr std::size_t kMaxArgEnvBytes = 1u << 20;   // every arg and variable with its NUL
+constexpr std::size_t kMaxFiles = 256;              // [[files]] entries (fds 0..255)
+
 // Enarx's default when there is no Enarx.toml: stdin, stdout, stderr; no args, env or Steward.
 Config default_config();
 
@@ -43,7 +53,17 @@ Config default_config();
 //   runtime.config.type         a value of the wrong type
 //   runtime.config.value        a value out of range or not allowed (bad kind, prot, port, name)
 //   runtime.config.missing      a required key is absent (kind; name for listen; host for connect)
+//   runtime.config.too_large    over one of the bounds above (message names it)
 Config parse_config(std::string_view toml_text, std::string_view source = "Enarx.toml");
+
+// Reads and parses an Enarx.toml file; a file over kMaxConfigBytes is runtime.config.too_large
+// without being read further. Unreadable: io.read.
+Config read_config_file(const std::filesystem::path& path);
+
+// Throws runtime.config.too_large when the guest's argv (argv[0] included) or environment is
+// over kMaxArgs, kMaxEnv or, together, kMaxArgEnvBytes.
+void check_args_and_env(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                        std::string_view source);
 
 // The environment Enarx gives the workload: FD_COUNT, FD_NAMES, then the configured variables
 // (a configured FD_COUNT/FD_NAMES is overridden, as in Enarx).

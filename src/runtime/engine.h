@@ -65,6 +65,10 @@ class HostCall {
   std::uint32_t u32(std::size_t i) const { return static_cast<std::uint32_t>(arg(i)); }
   // The caller's exported "memory", re-read on every call (an empty view if there is none).
   virtual MemoryView memory() = 0;
+  // True once a limit of the running call (CallLimits: time or CPU) has passed. The engine can
+  // only stop the guest when a host function returns, so one that computes for long checks
+  // this between steps and throws GuestTimeout.
+  virtual bool interrupted() const { return false; }
 };
 
 // Thrown by a host function to end the guest (WASI proc_exit). The engine unwinds the wasm stack

@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "core/error.h"
+#include "runtime/config.h"
 #include "runtime/wasi.h"
 
 namespace enarx::runtime {
@@ -19,6 +20,26 @@ RunResult fail(RunResult::Status s, int code, std::string error_code, std::strin
 }
 
 constexpr std::uint64_t kPage = 65536;
+
+// Linear memory the guest needs to hold `list` as wasi-libc lays out argv or environ: the
+// strings with their NULs, and a pointer to each plus the terminating null pointer.
+std::uint64_t guest_bytes(const std::vector<std::string>& list) {
+  std::uint64_t n = 4 * (list.size() + 1);
+  for (const auto& s : list) n += s.size() + 1;
+  return n;
+}
+
+// A guest that asked for the size of its argv (or environ) and then exited without reading it,
+// when that much more would not have fit in its memory: its start-up could not allocate them.
+bool exited_for_want_of_memory(const Wasi& wasi, std::uint64_t memory_size, std::uint64_t limit,
+                               std::uint64_t args_bytes, std::uint64_t env_bytes) {
+  const auto& calls = wasi.call_counts();
+  auto called = [&](const char* name) { return calls.count(name) > 0; };
+  bool args_unread = called("args_sizes_get") && !called("args_get");
+  bool env_unread = called("environ_sizes_get") && !called("environ_get");
+  return (args_unread && memory_size + args_bytes > limit) ||
+         (env_unread && memory_size + env_bytes > limit);
+}
 
 }  // namespace
 
@@ -42,11 +63,36 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   Deadline deadline;
   if (o.time_limit) deadline = start + *o.time_limit;
 
+  WasiOptions wo;
+  wo.args.push_back(o.argv0);
+  wo.args.insert(wo.args.end(), w.config.args.begin(), w.config.args.end());
+  wo.env = workload_environment(w.config);
+  wo.deadline = deadline;
+  // parse_config bounded what the file held; the command line after `--` adds to it, and a
+  // Config may be built by hand. The bounds are on what the guest gets.
+  if (w.config.files.size() > kMaxFiles)
+    return fail(Status::ConfigError, kExitConfig, "runtime.config.too_large",
+                std::to_string(w.config.files.size()) + " [[files]], more than " +
+                    std::to_string(kMaxFiles));
+  try {
+    check_args_and_env(wo.args, wo.env, "args and environment");
+  } catch (const Error& e) {
+    return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
+  }
+  const std::uint64_t args_bytes = guest_bytes(wo.args), env_bytes = guest_bytes(wo.env);
+
   Bytes limited;
   ByteView wasm = w.wasm;
   std::optional<std::uint32_t> max_pages;
   if (o.max_memory) {
     max_pages = static_cast<std::uint32_t>(std::min<std::uint64_t>(*o.max_memory / kPage, 65536));
+    // Otherwise the guest's start-up cannot allocate them and exits on its own (wasi-libc: 70,
+    // EX_SOFTWARE), before it could say why.
+    if (args_bytes + env_bytes > *max_pages * kPage)
+      return fail(Status::MemoryLimit, kExitLimit, "runtime.limit.memory",
+                  "the arguments and environment need " + std::to_string(args_bytes + env_bytes) +
+                      " bytes of linear memory, more than the memory limit of " +
+                      std::to_string(*max_pages * kPage) + " bytes");
     try {
       limited = limit_memory(w.wasm, *max_pages);
     } catch (const Error& e) {
@@ -86,11 +132,6 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
     return fail(Status::ModuleError, kExitConfig, "runtime.export.missing",
                 "the module has no _start function (not a WASI command)");
 
-  WasiOptions wo;
-  wo.args.push_back(o.argv0);
-  wo.args.insert(wo.args.end(), w.config.args.begin(), w.config.args.end());
-  wo.env = workload_environment(w.config);
-  wo.deadline = deadline;
   Wasi wasi(std::move(wo));
 
   std::vector<ListenInfo> listening;
@@ -147,7 +188,16 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   switch (out.kind) {
     case CallOutcome::Kind::Returned: r.exit_code = 0; break;
     case CallOutcome::Kind::Exited:
-      if (out.exit_code < 0 || out.exit_code > 255) {
+      if (std::uint64_t used = instance->memory().size();
+          out.exit_code != 0 && max_pages &&
+          exited_for_want_of_memory(wasi, used, *max_pages * kPage, args_bytes, env_bytes)) {
+        r = fail(Status::MemoryLimit, kExitLimit, "runtime.limit.memory",
+                 "memory limit reached (" + std::to_string(used >> 10) + " KiB in use, limit " +
+                     std::to_string((*max_pages * kPage) >> 10) +
+                     " KiB) before the workload could hold its arguments and environment (" +
+                     std::to_string(args_bytes + env_bytes) + " bytes); it exited with " +
+                     std::to_string(static_cast<unsigned>(out.exit_code)));
+      } else if (out.exit_code < 0 || out.exit_code > 255) {
         r = fail(Status::Exited, kExitFailure, "runtime.exit_code",
                  "the workload exited with an out-of-range code " +
                      std::to_string(static_cast<unsigned>(out.exit_code)));

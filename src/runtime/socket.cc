@@ -12,10 +12,12 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -175,6 +177,66 @@ std::shared_ptr<SSL_CTX> make_client_tls(const Identity& id, const std::string& 
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   return ctx;
+}
+
+HostOutput::HostOutput(int fd) : fd_(fd) {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return;
+  if (S_ISSOCK(st.st_mode)) {
+    mode_ = Mode::Socket;
+  } else if (S_ISFIFO(st.st_mode) || (S_ISCHR(st.st_mode) && ::isatty(fd_))) {
+    std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    own_ = ::open(self.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    mode_ = own_ >= 0 ? Mode::Reopened : Mode::Chunked;
+  }
+}
+
+HostOutput::~HostOutput() {
+  if (own_ >= 0) ::close(own_);
+}
+
+IoResult HostOutput::write(const std::uint8_t* buf, std::size_t len, bool block,
+                           const Deadline& deadline) {
+  if (len == 0) return {};
+  for (;;) {
+    ssize_t r = -1;
+    switch (mode_) {
+      case Mode::Plain: r = ::write(fd_, buf, len); break;
+      case Mode::Socket: r = ::send(fd_, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL); break;
+      case Mode::Reopened: r = ::write(own_, buf, len); break;
+      case Mode::Chunked: {
+        pollfd p{fd_, POLLOUT, 0};
+        if (::poll(&p, 1, 0) == 0) {
+          errno = EAGAIN;
+          break;
+        }
+        r = ::write(fd_, buf, std::min<std::size_t>(len, PIPE_BUF));
+        break;
+      }
+    }
+    if (r >= 0) return {0, static_cast<std::size_t>(r)};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      if (!block) return {kAgain, 0};
+      wait_fd(mode_ == Mode::Reopened ? own_ : fd_, POLLOUT, deadline);
+      continue;
+    }
+    return {errno == EPIPE ? kPipe : kIo, 0};
+  }
+}
+
+void write_within(int fd, std::string_view text, std::chrono::milliseconds wait) {
+  HostOutput out(fd);
+  Deadline until = Clock::now() + wait;
+  auto p = reinterpret_cast<const std::uint8_t*>(text.data());
+  try {
+    for (std::size_t off = 0; off < text.size();) {
+      IoResult r = out.write(p + off, text.size() - off, true, until);
+      if (r.error) return;
+      off += r.bytes;
+    }
+  } catch (const GuestTimeout&) {
+  }
 }
 
 Stream::Stream(int fd, std::shared_ptr<SSL> tls) : fd_(fd), tls_(std::move(tls)) {

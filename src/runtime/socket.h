@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/bytes.h"
@@ -68,6 +69,38 @@ class Stream {
   std::shared_ptr<SSL> tls_;
   bool eof_ = false;
 };
+
+// The host descriptor behind a workload's stdout or stderr (not owned). A blocking write() waits
+// for the reader (a pipe, a terminal, a socket nobody drains) as long as the reader pleases, past
+// any time limit; here every wait is a poll() bounded by the deadline, as for a Stream:
+//   socket: send(MSG_DONTWAIT).
+//   pipe or terminal: writes go through a non-blocking open file description of its own
+//     (/proc/self/fd/N opened again), so O_NONBLOCK is never set on the description the parent
+//     shares. Where that cannot be opened, at most PIPE_BUF bytes are written after POLLOUT,
+//     which never blocks on a Linux pipe (it may on a terminal with less room than that).
+//   anything else (a regular file, /dev/null): write(), which waits for no reader.
+class HostOutput {
+ public:
+  explicit HostOutput(int fd);
+  ~HostOutput();
+  HostOutput(const HostOutput&) = delete;
+  HostOutput& operator=(const HostOutput&) = delete;
+
+  // Writes some of buf. `block`: wait for room (bounded by `deadline`, then GuestTimeout);
+  // otherwise EAGAIN when there is none.
+  IoResult write(const std::uint8_t* buf, std::size_t len, bool block, const Deadline& deadline);
+  int fd() const { return fd_; }
+
+ private:
+  enum class Mode { Plain, Socket, Reopened, Chunked };
+  int fd_;
+  int own_ = -1;  // Reopened
+  Mode mode_ = Mode::Plain;
+};
+
+// Writes `text` to a host descriptor for at most `wait` and drops what has not gone by then: the
+// runtime's own last words, on an output the workload may have filled.
+void write_within(int fd, std::string_view text, std::chrono::milliseconds wait);
 
 // Bounds of a TLS listener's handshakes, which run on its own thread (see Listener).
 struct HandshakeLimits {

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -191,6 +192,7 @@ struct InstanceState {
   v8::Global<v8::WasmMemoryObject> memory;
   std::optional<int> exit_code;
   bool timed_out = false;
+  std::atomic<bool> limit_passed{false};  // set by the Watchdog's thread
   std::optional<std::string> host_error;
 
   MemoryView view() {
@@ -221,6 +223,7 @@ class V8HostCall final : public HostCall {
     return 0;  // f32/f64 are not used by any host function we provide
   }
   MemoryView memory() override { return st_->view(); }
+  bool interrupted() const override { return st_->limit_passed.load(std::memory_order_relaxed); }
 
  private:
   const v8::FunctionCallbackInfo<v8::Value>& info_;
@@ -268,7 +271,9 @@ class Watchdog {
  public:
   enum class Fired { No, Deadline, CpuTime };
 
-  Watchdog(v8::Isolate* iso, const CallLimits& limits) {
+  // `passed` is raised with TerminateExecution, for host functions to see (HostCall::interrupted).
+  Watchdog(v8::Isolate* iso, const CallLimits& limits, std::atomic<bool>* passed)
+      : passed_(passed) {
     clockid_t cpu_clock{};
     std::chrono::nanoseconds cpu_start{};
     if (limits.cpu_time) {
@@ -313,9 +318,11 @@ class Watchdog {
  private:
   void fire(v8::Isolate* iso, Fired why) {
     fired_ = why;
+    passed_->store(true, std::memory_order_relaxed);
     iso->TerminateExecution();  // the one Isolate method that is safe from any thread
   }
 
+  std::atomic<bool>* passed_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
@@ -369,6 +376,7 @@ class V8Instance final : public Instance {
 
     state_.exit_code.reset();
     state_.timed_out = false;
+    state_.limit_passed = false;
     state_.host_error.reset();
     if (limits.deadline && *limits.deadline <= std::chrono::steady_clock::now()) {
       out.kind = CallOutcome::Kind::TimedOut;
@@ -379,7 +387,7 @@ class V8Instance final : public Instance {
     Watchdog::Fired why = Watchdog::Fired::No;
     {
       std::optional<Watchdog> dog;
-      if (limits.deadline || limits.cpu_time) dog.emplace(s.iso, limits);
+      if (limits.deadline || limits.cpu_time) dog.emplace(s.iso, limits, &state_.limit_passed);
       result = fv.As<v8::Function>()->Call(s.ctx, v8::Undefined(s.iso),
                                            static_cast<int>(argv.size()), argv.data());
       if (dog) why = dog->disarm();

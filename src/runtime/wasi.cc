@@ -67,6 +67,8 @@ bool clock_of(std::uint32_t id, clockid_t* out) {
 
 }  // namespace
 
+using Children = decltype(AssetNode::children);
+
 struct Wasi::Fd {
   enum class Type { Null, Host, Dir, File, Listen, Stream } type = Type::Null;
   int host_fd = -1;
@@ -76,6 +78,10 @@ struct Wasi::Fd {
   std::string preopen;  // non-empty for preopened directories
   std::shared_ptr<Listener> listener;
   std::shared_ptr<Stream> stream;
+  std::unique_ptr<HostOutput> out;  // writable host descriptors
+  // Where the last fd_readdir stopped: the cookie it returned last and the child it names, so
+  // that reading a directory in order costs each call only the entries it returns.
+  std::optional<std::pair<std::uint64_t, Children::const_iterator>> readdir_next;
   std::uint16_t flags = 0;
   std::uint64_t rights = 0, inheriting = 0;
 
@@ -134,12 +140,15 @@ std::uint16_t put_sizes(const MemoryView& m, const std::vector<std::string>& lis
   return kSuccess;
 }
 
-// The guest's path argument, or nullopt (EFAULT) when out of bounds.
-std::optional<std::string_view> guest_path(const MemoryView& m, std::uint32_t ptr,
-                                           std::uint32_t len) {
+// The guest's path argument: EFAULT when out of bounds, ENAMETOOLONG over kMaxPathBytes (before
+// anything reads it, so a path costs the host the same whatever length the guest claims).
+std::uint16_t guest_path(const MemoryView& m, std::uint32_t ptr, std::uint32_t len,
+                         std::string_view* out) {
   const std::uint8_t* p = m.ptr(ptr, len);
-  if (!p) return std::nullopt;
-  return std::string_view(reinterpret_cast<const char*>(p), len);
+  if (!p) return kFault;
+  if (len > kMaxPathBytes) return kNametoolong;
+  *out = std::string_view(reinterpret_cast<const char*>(p), len);
+  return kSuccess;
 }
 
 }  // namespace
@@ -173,16 +182,16 @@ Wasi::Wasi(WasiOptions options) : options_(std::move(options)) {
       {"fd_sync", &Wasi::fd_sync},
       {"fd_tell", &Wasi::fd_tell},
       {"fd_write", &Wasi::fd_write},
-      {"path_create_directory", &Wasi::path_modify},
+      {"path_create_directory", &Wasi::path_create_directory},
       {"path_filestat_get", &Wasi::path_filestat_get},
-      {"path_filestat_set_times", &Wasi::path_modify},
+      {"path_filestat_set_times", &Wasi::path_filestat_set_times},
       {"path_link", &Wasi::path_link},
       {"path_open", &Wasi::path_open},
       {"path_readlink", &Wasi::path_readlink},
-      {"path_remove_directory", &Wasi::path_modify},
+      {"path_remove_directory", &Wasi::path_remove_directory},
       {"path_rename", &Wasi::path_rename},
       {"path_symlink", &Wasi::path_symlink},
-      {"path_unlink_file", &Wasi::path_modify},
+      {"path_unlink_file", &Wasi::path_unlink_file},
       {"poll_oneoff", &Wasi::poll_oneoff},
       {"proc_exit", &Wasi::proc_exit},
       {"proc_raise", &Wasi::proc_raise},
@@ -218,6 +227,7 @@ std::uint32_t Wasi::add_host_fd(int host_fd, bool readable, bool writable) {
   f->host_fd = host_fd;
   f->readable = readable;
   f->writable = writable;
+  if (writable) f->out = std::make_unique<HostOutput>(host_fd);
   f->rights = (readable ? kFdRead : 0) | (writable ? kFdWrite : 0) | kFdFdstatSetFlags |
               kPollFdReadwrite | kFdFilestatGet;
   return add(std::move(f));
@@ -303,7 +313,9 @@ std::uint16_t Wasi::random_get(HostCall& c) {
   std::uint8_t* p = m.ptr(c.u32(0), c.u32(1));
   if (!p) return kFault;
   std::size_t len = c.u32(1);
+  // getrandom() fills about a GiB in seconds; the limits may pass in between.
   for (std::size_t off = 0; off < len;) {
+    if (off > 0) check_limits(c);
     ssize_t r = ::getrandom(p + off, std::min<std::size_t>(len - off, 1 << 20), 0);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -312,6 +324,11 @@ std::uint16_t Wasi::random_get(HostCall& c) {
     off += static_cast<std::size_t>(r);
   }
   return kSuccess;
+}
+
+void Wasi::check_limits(const HostCall& c) const {
+  if (c.interrupted() || (options_.deadline && Clock::now() >= *options_.deadline))
+    throw GuestTimeout{};
 }
 
 std::uint16_t Wasi::proc_exit(HostCall& c) { throw GuestExit{static_cast<int>(c.u32(0))}; }
@@ -471,6 +488,7 @@ std::uint16_t Wasi::read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, st
                               const std::uint64_t* at, std::uint64_t* total) {
   *total = 0;
   if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  if (n > kMaxIovecs) return kInval;
   std::uint64_t sum = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
@@ -537,10 +555,11 @@ done:
   return kSuccess;
 }
 
-std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
-                               std::uint64_t* total) {
+std::uint16_t Wasi::write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
+                               std::uint32_t n, std::uint64_t* total) {
   *total = 0;
   if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
+  if (n > kMaxIovecs) return kInval;
   std::uint64_t sum = 0;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
@@ -555,27 +574,16 @@ std::uint16_t Wasi::write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, s
     const std::uint8_t* src = m.ptr(base, len);
     switch (f.type) {
       case Fd::Type::Null: *total += len; break;
-      case Fd::Type::Host: {
-        std::size_t off = 0;
-        while (off < len) {
-          ssize_t r = ::write(f.host_fd, src + off, len - off);
-          if (r < 0) {
-            if (errno == EINTR) continue;
-            if (*total + off > 0) {
-              *total += off;
-              return kSuccess;
-            }
-            return errno == EPIPE ? std::uint16_t{64} : errno == EAGAIN ? kAgain : kIo;
-          }
-          off += static_cast<std::size_t>(r);
-        }
-        *total += len;
-        break;
-      }
+      case Fd::Type::Host:
       case Fd::Type::Stream: {
         std::size_t off = 0;
         while (off < len) {
-          IoResult r = f.stream->write(src + off, len - off, !f.nonblocking(), options_.deadline);
+          // A reader that keeps up makes every step short, not the whole of 2 GiB.
+          if (off > 0) check_limits(c);
+          IoResult r = f.type == Fd::Type::Host
+                           ? f.out->write(src + off, len - off, !f.nonblocking(), options_.deadline)
+                           : f.stream->write(src + off, len - off, !f.nonblocking(),
+                                             options_.deadline);
           if (r.error) {
             *total += off;
             return *total ? kSuccess : r.error;
@@ -627,7 +635,7 @@ std::uint16_t Wasi::fd_write(HostCall& c) {
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(3), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(3), static_cast<std::uint32_t>(total));
   return kSuccess;
@@ -651,15 +659,35 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
   std::uint64_t cookie = c.arg(3);
   std::uint8_t* out = m.ptr(buf, buf_len);
   if (!out || !m.ptr(c.u32(4), 4)) return kFault;
-  std::vector<std::pair<std::string, const AssetNode*>> entries;
-  entries.emplace_back(".", f->node);
-  entries.emplace_back("..", f->node->parent ? f->node->parent : f->node);
-  for (const auto& [name, child] : f->node->children) entries.emplace_back(name, child.get());
+  // Cookies: 0 is ".", 1 is "..", 2 + i the i-th child in name order. Resuming where the last
+  // call stopped is the usual case; any other cookie walks the map without copying it.
+  const Children& kids = f->node->children;
+  std::uint64_t i = cookie;
+  Children::const_iterator it = kids.begin();
+  if (f->readdir_next && f->readdir_next->first == cookie && cookie >= 2) {
+    it = f->readdir_next->second;
+  } else if (cookie >= 2) {
+    std::uint64_t skip = std::min<std::uint64_t>(cookie - 2, kids.size());
+    it = std::next(kids.begin(), static_cast<std::ptrdiff_t>(skip));
+  }
   std::uint64_t used = 0;
-  for (std::uint64_t i = cookie; i < entries.size() && used < buf_len; ++i) {
-    const auto& [name, node] = entries[i];
+  while (used < buf_len) {
+    std::string_view name;
+    const AssetNode* node;
+    if (i == 0) {
+      name = ".";
+      node = f->node;
+    } else if (i == 1) {
+      name = "..";
+      node = f->node->parent ? f->node->parent : f->node;
+    } else {
+      if (it == kids.end()) break;
+      name = it->first;
+      node = it->second.get();
+      ++it;
+    }
     std::uint8_t hdr[24] = {};
-    std::uint64_t next = i + 1, ino = node->inode;
+    std::uint64_t next = ++i, ino = node->inode;
     auto namlen = static_cast<std::uint32_t>(name.size());
     std::memcpy(hdr, &next, 8);
     std::memcpy(hdr + 8, &ino, 8);
@@ -672,6 +700,8 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
     n = std::min<std::uint64_t>(name.size(), buf_len - used);
     std::memcpy(out + used, name.data(), n);
     used += n;
+    // The caller goes on after its last whole entry.
+    if (n == name.size() && i >= 2) f->readdir_next.emplace(i, it);
   }
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(used));
   return kSuccess;
@@ -684,9 +714,9 @@ std::uint16_t Wasi::path_filestat_get(HostCall& c) {
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(2), c.u32(3));
-  if (!path) return kFault;
-  Resolved r = resolve_path(*f->node, *path);
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
+  Resolved r = resolve_path(*f->node, path);
   if (r.error) return r.error;
   std::uint64_t size = r.node->is_dir ? 0 : r.node->data->size();
   return put_filestat(m, c.u32(4), r.node->is_dir ? kDirectory : kRegular, r.node->inode, size)
@@ -699,13 +729,13 @@ std::uint16_t Wasi::path_open(HostCall& c) {
   if (!dir) return kBadf;
   if (dir->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(2), c.u32(3));
-  if (!path) return kFault;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
   if (!m.ptr(c.u32(8), 4)) return kFault;
   std::uint32_t oflags = c.u32(4);
   std::uint64_t rights = c.arg(5), inheriting = c.arg(6);
   std::uint32_t fdflags = c.u32(7);
-  Resolved r = resolve_path(*dir->node, *path);
+  Resolved r = resolve_path(*dir->node, path);
   if (r.error == kNotcapable) return r.error;
   if (oflags & (kOflagCreat | kOflagTrunc)) {
     if (!r.error && (oflags & kOflagExcl) && (oflags & kOflagCreat)) return kExist;
@@ -738,36 +768,63 @@ std::uint16_t Wasi::path_readlink(HostCall& c) {
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
   MemoryView m = c.memory();
-  auto path = guest_path(m, c.u32(1), c.u32(2));
-  if (!path) return kFault;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
   if (!m.ptr(c.u32(3), c.u32(4)) || !m.ptr(c.u32(5), 4)) return kFault;
-  Resolved r = resolve_path(*f->node, *path);
+  Resolved r = resolve_path(*f->node, path);
   return r.error ? r.error : kInval;  // the tree holds no symbolic links
 }
 
-// create_directory / remove_directory / unlink_file / filestat_set_times: (fd, [flags,] path, len)
-std::uint16_t Wasi::path_modify(HostCall& c) {
+// Every call that would change the tree answers EROFS, but only for arguments it would accept
+// otherwise: the same EBADF, ENOTDIR, EFAULT and ENAMETOOLONG as the calls that read the tree.
+std::uint16_t Wasi::path_modify(HostCall& c, std::size_t path_arg) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(path_arg), c.u32(path_arg + 1), &path))
+    return e;
   return kRofs;
 }
+std::uint16_t Wasi::path_create_directory(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_remove_directory(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_unlink_file(HostCall& c) { return path_modify(c, 1); }
+std::uint16_t Wasi::path_filestat_set_times(HostCall& c) { return path_modify(c, 2); }
+
+// (old_path, old_len, fd, new_path, new_len)
 std::uint16_t Wasi::path_symlink(HostCall& c) {
   Fd* f = fd(c.u32(2));
   if (!f) return kBadf;
-  return f->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (f->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(0), c.u32(1), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(3), c.u32(4), &path)) return e;
+  return kRofs;
 }
+// (old_fd, flags, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_link(HostCall& c) {
   Fd* a = fd(c.u32(0));
   Fd* b = fd(c.u32(4));
   if (!a || !b) return kBadf;
-  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(5), c.u32(6), &path)) return e;
+  return kRofs;
 }
+// (fd, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_rename(HostCall& c) {
   Fd* a = fd(c.u32(0));
   Fd* b = fd(c.u32(3));
   if (!a || !b) return kBadf;
-  return a->type == Fd::Type::Dir && b->type == Fd::Type::Dir ? kRofs : kNotdir;
+  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  MemoryView m = c.memory();
+  std::string_view path;
+  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(4), c.u32(5), &path)) return e;
+  return kRofs;
 }
 
 // --- polling ---------------------------------------------------------------------------------
@@ -783,6 +840,8 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
   const std::uint8_t* subs = m.ptr(in, std::uint64_t{n} * 48);
   std::uint8_t* events = m.ptr(out, std::uint64_t{n} * 32);
   if (!subs || !events || !m.ptr(c.u32(3), 4)) return kFault;
+  // The host copies and polls every subscription on every wakeup.
+  if (n > kMaxSubscriptions) return kInval;
 
   struct Sub {
     std::uint64_t userdata;
@@ -960,7 +1019,7 @@ std::uint16_t Wasi::sock_send(HostCall& c) {
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(4), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(*f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
   return kSuccess;

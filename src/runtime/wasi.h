@@ -28,6 +28,12 @@ constexpr std::uint16_t kSuccess = 0, k2big = 1, kAcces = 2, kAgain = 6, kBadf =
                         kRofs = 69, kSpipe = 70, kNotcapable = 76;
 }
 
+// What one call may ask of the host (docs/runtime.md, "Bounds the workload cannot exceed"); more
+// is EINVAL, as Linux answers readv/writev over IOV_MAX and poll over RLIMIT_NOFILE. Paths are
+// bounded by kMaxPathBytes (assets.h).
+constexpr std::uint32_t kMaxIovecs = 1024;
+constexpr std::uint32_t kMaxSubscriptions = 4096;
+
 struct WasiOptions {
   std::vector<std::string> args;  // argv, argv[0] included
   std::vector<std::string> env;   // "NAME=value"
@@ -94,7 +100,11 @@ class Wasi {
   std::uint16_t path_filestat_get(HostCall&);
   std::uint16_t path_open(HostCall&);
   std::uint16_t path_readlink(HostCall&);
-  std::uint16_t path_modify(HostCall&);  // every path_* call that would change the tree
+  std::uint16_t path_create_directory(HostCall&);
+  std::uint16_t path_remove_directory(HostCall&);
+  std::uint16_t path_unlink_file(HostCall&);
+  std::uint16_t path_filestat_set_times(HostCall&);
+  std::uint16_t path_modify(HostCall&, std::size_t path_arg);  // the four above
   std::uint16_t path_symlink(HostCall&);
   std::uint16_t path_link(HostCall&);
   std::uint16_t path_rename(HostCall&);
@@ -111,8 +121,11 @@ class Wasi {
   // Shared by fd_read/fd_pread/sock_recv and fd_write/fd_pwrite/sock_send.
   std::uint16_t read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
                           const std::uint64_t* at, std::uint64_t* total);
-  std::uint16_t write_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
-                           std::uint64_t* total);
+  std::uint16_t write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
+                           std::uint32_t n, std::uint64_t* total);
+  // Throws GuestTimeout once the deadline or a limit the engine watches (CPU time) has passed:
+  // for host calls that work in steps, between steps.
+  void check_limits(const HostCall& c) const;
 
   WasiOptions options_;
   std::vector<std::unique_ptr<Fd>> fds_;  // index = fd number; null = closed

@@ -44,6 +44,29 @@ TEST(Assets, EscapesAreNotCapable) {
   EXPECT_EQ(resolve_path(*dir, "sub/../b.txt").error, 0);
 }
 
+// Over kMaxPathBytes the path is refused before it is looked at (a valid one just as much); a
+// component over kMaxNameBytes where the walk reaches it. Up to the bound, depth is no problem:
+// thousands of components, ".." back up through most of them.
+TEST(Assets, LengthBounds) {
+  AssetTree t = sample();
+  std::string dots;
+  for (int i = 0; i < 2043; ++i) dots += "./";
+  dots += "dir//b.txt";
+  ASSERT_EQ(dots.size(), kMaxPathBytes);
+  EXPECT_EQ(resolve_path(t.root(), dots).error, 0);
+  EXPECT_EQ(resolve_path(t.root(), "." + dots).error, 37);
+  EXPECT_EQ(resolve_path(t.root(), std::string(kMaxPathBytes + 1, '/')).error, 37);
+  EXPECT_EQ(resolve_path(t.root(), std::string(100u << 20, 'a')).error, 37);
+  EXPECT_EQ(resolve_path(t.root(), std::string(kMaxNameBytes, 'n')).error, 44);
+  EXPECT_EQ(resolve_path(t.root(), std::string(kMaxNameBytes + 1, 'n')).error, 37);
+  EXPECT_EQ(resolve_path(t.root(), "dir/" + std::string(kMaxNameBytes + 1, 'n')).error, 37);
+  std::string deep = "dir/sub";
+  for (int i = 0; i < 280; ++i) deep += "/../../dir/sub";
+  deep += "/c.txt";
+  ASSERT_LE(deep.size(), kMaxPathBytes);
+  EXPECT_EQ(resolve_path(t.root(), deep).node->data->at(0), 'C');
+}
+
 TEST(Assets, BadPathsRejected) {
   AssetTree t;
   for (const char* p : {"", "/abs", "a//b", "../x", "a/./b", "a/.."}) {

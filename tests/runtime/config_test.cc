@@ -135,6 +135,60 @@ TEST(Config, ErrorsNameTheField) {
   EXPECT_NE(m.find("line"), std::string::npos) << m;
 }
 
+std::string many(const std::string& item, std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += item;
+  return s;
+}
+
+// Each bound holds exactly: at the bound the file parses, one over it is too_large and the
+// message says which bound.
+TEST(Config, Bounds) {
+  // args: argv[0] is one of kMaxArgs.
+  EXPECT_NO_THROW(parse_config("args = [" + many("\"\",", kMaxArgs - 1) + "]"));
+  std::string m = error_message_of("args = [" + many("\"\",", kMaxArgs) + "]");
+  EXPECT_EQ(error_code_of("args = [" + many("\"\",", kMaxArgs) + "]"), "runtime.config.too_large");
+  EXPECT_NE(m.find("args"), std::string::npos) << m;
+
+  // env: FD_COUNT and FD_NAMES are two of kMaxEnv.
+  auto env = [](std::size_t n) {
+    std::string s = "[env]\n";
+    for (std::size_t i = 0; i < n; ++i) s += "V" + std::to_string(i) + " = \"\"\n";
+    return s;
+  };
+  EXPECT_NO_THROW(parse_config(env(kMaxEnv - 2)));
+  EXPECT_EQ(error_code_of(env(kMaxEnv - 1)), "runtime.config.too_large");
+  EXPECT_NE(error_message_of(env(kMaxEnv - 1)).find("env"), std::string::npos);
+
+  EXPECT_NO_THROW(parse_config(many("[[files]]\nkind = \"null\"\n", kMaxFiles)));
+  EXPECT_EQ(error_code_of(many("[[files]]\nkind = \"null\"\n", kMaxFiles + 1)),
+            "runtime.config.too_large");
+
+  // Bytes of argv and environ together, NULs included: the default environment is
+  // "FD_COUNT=3" and "FD_NAMES=stdin:stdout:stderr" (11 + 29 bytes), argv[0] counts 1 here.
+  std::size_t room = kMaxArgEnvBytes - 1 - 11 - 29;
+  std::string at = "args = [\"" + std::string(room - 1, 'a') + "\"]";
+  std::string over = "args = [\"" + std::string(room, 'a') + "\"]";
+  EXPECT_NO_THROW(parse_config(at));
+  EXPECT_EQ(error_code_of(over), "runtime.config.too_large");
+  EXPECT_NE(error_message_of(over).find("bytes"), std::string::npos);
+
+  // The file itself, before toml++ sees it.
+  std::string big = "# " + std::string(kMaxConfigBytes, 'x');
+  EXPECT_EQ(error_code_of(big), "runtime.config.too_large");
+  TempDir tmp;
+  write_file_atomic(tmp.path() / "Enarx.toml", big);
+  try {
+    read_config_file(tmp.path() / "Enarx.toml");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "runtime.config.too_large");
+  }
+  write_file_atomic(tmp.path() / "Enarx.toml", std::string_view("args = [\"x\"]"));
+  EXPECT_EQ(read_config_file(tmp.path() / "Enarx.toml").args, std::vector<std::string>{"x"});
+  EXPECT_THROW(read_config_file(tmp.path() / "missing.toml"), Error);
+}
+
 TEST(Config, ExampleFilesParse) {
   for (const char* ex : {"hello", "file-reader", "tls-server", "client"}) {
     std::string path = std::string(ENARX_SOURCE_DIR) + "/examples/" + ex + "/Enarx.toml";

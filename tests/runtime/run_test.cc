@@ -178,6 +178,26 @@ TEST(Run, ModuleAndConfigErrors) {
   EXPECT_EQ(r.result.error_code, "runtime.net.connect");
 }
 
+// The bounds hold for what the guest gets, not only for what Enarx.toml held: args added after
+// `--` (or a Config built by hand) are counted with argv[0] and the environment.
+TEST(Run, ArgsAndFilesBoundedWhateverTheirSource) {
+  Config c = default_config();
+  c.args.assign(kMaxArgs - 1, "");
+  EXPECT_EQ(run(test::wat_module("exit"), c).result.error_code, "runtime.exit_code");
+  c.args.push_back("");
+  Outcome r = run(test::wat_module("exit"), c);
+  EXPECT_EQ(r.result.status, Status::ConfigError);
+  EXPECT_EQ(r.result.exit_code, kExitConfig);
+  EXPECT_EQ(r.result.error_code, "runtime.config.too_large");
+  c.args = {std::string(kMaxArgEnvBytes, 'a')};
+  EXPECT_EQ(run(test::wat_module("exit"), c).result.error_code, "runtime.config.too_large");
+  c = default_config();
+  c.files.resize(kMaxFiles + 1);
+  r = run(test::wat_module("exit"), c);
+  EXPECT_EQ(r.result.error_code, "runtime.config.too_large");
+  EXPECT_EQ(r.result.exit_code, kExitConfig);
+}
+
 TEST(Run, ExitCodeOutOfRange) {
   Outcome r = run(test::wat_module("exit"), default_config());
   EXPECT_EQ(r.result.exit_code, kExitFailure);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -237,6 +238,99 @@ TEST(TcpListener, PollsAndAcceptsTheSocketItself) {
   ASSERT_NE(s, nullptr);
   EXPECT_FALSE(s->is_tls());
   ::close(c);
+}
+
+// A stdout/stderr that stops draining: every kind of host descriptor fills up, then a blocking
+// write waits only until the deadline, a non-blocking one answers EAGAIN at once, and the
+// descriptor the parent shares is never switched to O_NONBLOCK.
+void fill_and_expect_bounded_waits(int writer, int reader_to_close) {
+  std::signal(SIGPIPE, SIG_IGN);  // as run_workload does
+  int before = ::fcntl(writer, F_GETFL);
+  HostOutput out(writer);
+  std::string block(65536, 'x');
+  auto p = reinterpret_cast<const std::uint8_t*>(block.data());
+  std::size_t total = 0;
+  for (;;) {
+    IoResult r = out.write(p, block.size(), false, std::nullopt);
+    if (r.error) {
+      EXPECT_EQ(r.error, kAgain);
+      break;
+    }
+    total += r.bytes;
+    ASSERT_LT(total, 64u << 20) << "never filled up";
+  }
+  EXPECT_GT(total, 0u);
+  // A terminal may make a little room as its line discipline catches up; the deadline holds all
+  // the same.
+  auto t0 = Clock::now();
+  auto deadline = t0 + 300ms;
+  EXPECT_THROW(
+      for (;;) {
+        IoResult r = out.write(p, block.size(), true, deadline);
+        ASSERT_EQ(r.error, 0);
+      },
+      GuestTimeout);
+  EXPECT_GE(Clock::now() - t0, 300ms);
+  EXPECT_LT(Clock::now() - t0, 3s);
+  EXPECT_EQ(::fcntl(writer, F_GETFL), before);
+  EXPECT_EQ(before & O_NONBLOCK, 0);
+  if (reader_to_close >= 0) {
+    ::close(reader_to_close);
+    EXPECT_EQ(out.write(p, 1, true, Clock::now() + 1s).error, 64);  // EPIPE
+  }
+}
+
+TEST(HostOutput, PipeNobodyReads) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  fill_and_expect_bounded_waits(p[1], p[0]);
+  ::close(p[1]);
+}
+
+TEST(HostOutput, SocketNobodyReads) {
+  int s[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s), 0);
+  fill_and_expect_bounded_waits(s[1], s[0]);
+  ::close(s[1]);
+}
+
+TEST(HostOutput, TerminalNobodyReads) {
+  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  ASSERT_GE(slave, 0);
+  fill_and_expect_bounded_waits(slave, -1);
+  ::close(slave);
+  ::close(master);
+}
+
+TEST(HostOutput, RegularFileIsWrittenWhole) {
+  TempDir tmp;
+  test::CaptureFile f(tmp, "out");
+  HostOutput out(f.fd());
+  std::string text(1 << 20, 'y');
+  IoResult r = out.write(reinterpret_cast<const std::uint8_t*>(text.data()), text.size(), true,
+                         Clock::now() + 1s);
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(r.bytes, text.size());
+  EXPECT_EQ(f.text(), text);
+}
+
+// The runtime's own message after the run gives up on a full output instead of hanging on it.
+TEST(HostOutput, WriteWithinGivesUp) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  std::string fill(1 << 20, 'z');
+  auto t0 = Clock::now();
+  write_within(p[1], fill, 300ms);
+  EXPECT_LT(Clock::now() - t0, 3s);
+  write_within(p[1], "more", 100ms);
+  char buf[16];
+  EXPECT_EQ(::read(p[0], buf, sizeof buf), 16);  // what fitted is there
+  ::close(p[0]);
+  ::close(p[1]);
 }
 
 }  // namespace

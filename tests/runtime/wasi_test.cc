@@ -2,8 +2,11 @@
 // wat/wasi_probe.wat so the test can pass chosen, and hostile, arguments.
 #include "runtime/wasi.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "core/file.h"
@@ -124,6 +127,36 @@ TEST_F(WasiTest, FdWrite) {
   // Zero iovecs is a successful no-op.
   EXPECT_EQ(call("fd_write", {1, 0, 0, 50}), kSuccess);
   EXPECT_EQ(u32(50), 0u);
+}
+
+// More than IOV_MAX (1024) iovecs is EINVAL for every vectored call: each one is walked on the
+// host, twice. Out-of-range arrays are still EFAULT first.
+TEST_F(WasiTest, IovecCountBound) {
+  constexpr std::uint32_t kIovs = 20000;  // clear of what open() writes at 900 and 1000
+  std::memset(mem().ptr(kIovs, 1025 * 8), 0, 1025 * 8);
+  iov(kIovs, 100, 1);
+  EXPECT_EQ(call("fd_write", {1, kIovs, 1024, 50000}), kSuccess);
+  EXPECT_EQ(u32(50000), 1u);
+  EXPECT_EQ(call("fd_write", {1, kIovs, 1025, 50000}), kInval);
+  EXPECT_EQ(call("fd_write", {0, kIovs, 1025, 50000}), kInval);
+  std::uint32_t fd = 0;
+  ASSERT_EQ(open("a.txt", &fd), kSuccess);
+  EXPECT_EQ(call("fd_read", {fd, kIovs, 1024, 50000}), kSuccess);
+  EXPECT_EQ(u32(50000), 1u);
+  EXPECT_EQ(call("fd_read", {fd, kIovs, 1025, 50000}), kInval);
+  EXPECT_EQ(call("fd_pread", {fd, kIovs, 1025, 0, 50000}), kInval);
+  EXPECT_EQ(call("fd_write", {1, 0, 0x20000000, 50000}), kFault);
+}
+
+// More than 4096 subscriptions is EINVAL: the host copies and polls every one on each wakeup.
+TEST_F(WasiTest, PollSubscriptionBound) {
+  ASSERT_EQ(call("grow", {6}), 1u);  // 7 pages: room for 4097 subscriptions and their events
+  std::uint32_t subs = 0, events = 4097 * 48, nevents = events + 4097 * 32;
+  std::memset(mem().ptr(0, nevents + 4), 0, nevents + 4);
+  for (std::uint32_t i = 0; i < 4097; ++i) mem().store<std::uint32_t>(subs + i * 48 + 16, 1);
+  EXPECT_EQ(call("poll_oneoff", {subs, events, 4096, nevents}), kSuccess);  // zero timeouts
+  EXPECT_EQ(u32(nevents), 4096u);
+  EXPECT_EQ(call("poll_oneoff", {subs, events, 4097, nevents}), kInval);
 }
 
 TEST_F(WasiTest, WritesFromGrownMemory) {
@@ -255,6 +288,48 @@ TEST_F(WasiTest, PathCalls) {
   EXPECT_EQ(call("path_unlink_file", {50, 1000, 9}), kBadf);
 }
 
+// Every call that takes a path refuses one over 4096 bytes with ENAMETOOLONG, and only after
+// EBADF / ENOTDIR for its descriptor and EFAULT for the range (as Linux copies a path in).
+TEST_F(WasiTest, PathLengthBound) {
+  std::string at_bound(4096, '/');
+  at_bound.replace(0, 3, "dir");
+  put(1000, at_bound + "/");
+  put(9000, "x");
+  std::uint32_t ok = 4096, over = 4097;
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, ok, 200}), kSuccess);
+  EXPECT_EQ(call("path_open", {3, 0, 1000, ok, 0, 2, 0, 0, 900}), kSuccess);
+  EXPECT_EQ(call("path_readlink", {3, 1000, ok, 2000, 64, 2100}), kInval);
+  EXPECT_EQ(call("path_create_directory", {3, 1000, ok}), kRofs);
+  for (std::uint32_t len : {over, 60000u}) {
+    EXPECT_EQ(call("path_open", {3, 0, 1000, len, 0, 2, 0, 0, 900}), kNametoolong);
+    EXPECT_EQ(call("path_filestat_get", {3, 0, 1000, len, 200}), kNametoolong);
+    EXPECT_EQ(call("path_readlink", {3, 1000, len, 2000, 64, 2100}), kNametoolong);
+    EXPECT_EQ(call("path_create_directory", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_remove_directory", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_unlink_file", {3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_filestat_set_times", {3, 0, 1000, len, 0, 0, 0}), kNametoolong);
+    EXPECT_EQ(call("path_rename", {3, 1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_rename", {3, 9000, 1, 3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_link", {3, 0, 1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_link", {3, 0, 9000, 1, 3, 1000, len}), kNametoolong);
+    EXPECT_EQ(call("path_symlink", {1000, len, 3, 9000, 1}), kNametoolong);
+    EXPECT_EQ(call("path_symlink", {9000, 1, 3, 1000, len}), kNametoolong);
+  }
+  // A component over 255 bytes.
+  put(20000, std::string(256, 'n'));
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 20000, 256, 200}), kNametoolong);
+  EXPECT_EQ(call("path_filestat_get", {3, 0, 20000, 255, 200}), kNoent);
+  // Out of range before too long; bad descriptors before either.
+  EXPECT_EQ(call("path_open", {3, 0, 1000, 0xffffffff, 0, 2, 0, 0, 900}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {3, kOob, 5000}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {3, kOob, 1}), kFault);
+  EXPECT_EQ(call("path_rename", {3, 1000, 3, 3, kOob, 1}), kFault);
+  EXPECT_EQ(call("path_symlink", {kOob, 1, 3, 9000, 1}), kFault);
+  EXPECT_EQ(call("path_unlink_file", {1, 1000, over}), kNotdir);
+  EXPECT_EQ(call("path_link", {3, 0, 1000, over, 1, 9000, 1}), kNotdir);
+  EXPECT_EQ(call("path_symlink", {1000, over, 77, 9000, 1}), kBadf);
+}
+
 TEST_F(WasiTest, ClocksRandomAndMisc) {
   EXPECT_EQ(call("clock_time_get", {0, 1, 100}), kSuccess);
   EXPECT_GT(u64(100), 1'600'000'000ull * 1'000'000'000ull);  // after 2020
@@ -362,6 +437,96 @@ TEST_F(WasiTest, ProcExit) {
   EXPECT_EQ(r.kind, CallOutcome::Kind::Exited);
   EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(wasi->call_counts().at("proc_exit"), 1u);
+}
+
+// wasi_probe.wat instantiated over a Wasi set up by the test.
+struct Probe {
+  explicit Probe(Wasi& wasi) {
+    engine = make_v8_engine();
+    wasm = read_file(test::wat_module("wasi_probe"));
+    module = engine->compile(wasm);
+    Imports imports;
+    wasi.add_to(imports);
+    inst = engine->instantiate(*module, imports);
+  }
+  std::uint32_t call(const std::string& fn, std::vector<std::uint64_t> args) {
+    CallOutcome r = inst->call(fn, args, {});
+    EXPECT_EQ(r.kind, CallOutcome::Kind::Returned) << fn << ": " << r.message;
+    return r.results.empty() ? 0xffffffffu : static_cast<std::uint32_t>(r.results[0]);
+  }
+  std::unique_ptr<Engine> engine;
+  Bytes wasm;
+  std::unique_ptr<Module> module;
+  std::unique_ptr<Instance> inst;
+};
+
+// stdout is a pipe nobody reads. Non-blocking (fd_fdstat_set_flags), the guest gets EAGAIN once
+// it is full; blocking, fd_write ends at the run's deadline instead of waiting in write().
+TEST(WasiOutput, FullPipeAnswersEagainOrEndsAtTheDeadline) {
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  WasiOptions o;
+  o.args = {"main.wasm"};
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  Wasi wasi(o);
+  wasi.add_null();
+  wasi.add_host_fd(p[1], false, true);
+  Probe probe(wasi);
+  probe.inst->memory().store<std::uint32_t>(0, 1024);
+  probe.inst->memory().store<std::uint32_t>(4, 32768);
+  ASSERT_EQ(probe.call("fd_fdstat_set_flags", {1, 4}), kSuccess);
+  std::uint32_t e = kSuccess;
+  for (int i = 0; i < 10000 && e == kSuccess; ++i) e = probe.call("fd_write", {1, 0, 1, 16});
+  EXPECT_EQ(e, kAgain);
+  ASSERT_EQ(probe.call("fd_fdstat_set_flags", {1, 0}), kSuccess);
+  auto t0 = std::chrono::steady_clock::now();
+  CallOutcome r = probe.inst->call("fd_write", {1, 0, 1, 16}, {});
+  EXPECT_EQ(r.kind, CallOutcome::Kind::TimedOut) << r.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+// A directory of 20000 entries read one entry per call (a 40-byte buffer), as a guest with a
+// small dirent buffer reads it. Each call used to copy every name of the directory first:
+// 20000 x 20000 string copies.
+TEST(WasiReaddir, LargeDirectoryCostsEachCallOnlyWhatItReturns) {
+  AssetTree tree;
+  constexpr int kFiles = 20000;
+  for (int i = 0; i < kFiles; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "f%05d", i);
+    tree.add_file(name, {});
+  }
+  Wasi wasi(WasiOptions{});
+  wasi.add_preopen(tree.root(), "/");  // fd 0
+  Probe probe(wasi);
+  auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t cookie = 0;
+  int seen = 0;
+  for (;;) {
+    ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, static_cast<std::uint32_t>(cookie), 8}),
+              kSuccess);
+    std::uint32_t used = *probe.inst->memory().load<std::uint32_t>(8);
+    if (used == 0) break;
+    // One whole entry, then as much of the next as fits: the caller resumes after the first.
+    ASSERT_GE(used, 24 + *probe.inst->memory().load<std::uint32_t>(116));
+    cookie = *probe.inst->memory().load<std::uint64_t>(100);
+    if (cookie > 2) {
+      char want[16];
+      std::snprintf(want, sizeof want, "f%05d", seen++);
+      ASSERT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 6)), 6),
+                want);
+    }
+  }
+  EXPECT_EQ(seen, kFiles);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // Any cookie still works, in any order.
+  ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, 2 + 12345, 8}), kSuccess);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 6)), 6),
+            "f12345");
+  ASSERT_EQ(probe.call("fd_readdir", {0, 100, 40, 1, 8}), kSuccess);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(probe.inst->memory().ptr(124, 2)), 2), "..");
 }
 
 }  // namespace

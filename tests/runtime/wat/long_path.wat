@@ -1,0 +1,100 @@
+;; The path-length attack: every path-taking WASI call gets a 64 MiB path, first `a/a/a/...`,
+;; then `././././...`. Each call's errno is printed as `<call>=<errno>`; the exit code is 0 when
+;; every one of them was ENAMETOOLONG (37). With any argument (argc > 1) the same calls get the
+;; 2-byte path instead, after touching the same memory: the host's baseline for the same run.
+;; Expects a preopened directory at fd 3 (`enarx run --assets DIR`).
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args_sizes_get (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_filestat_get" (func $path_filestat_get (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_filestat_set_times" (func $path_filestat_set_times (param i32 i32 i32 i32 i64 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_readlink" (func $path_readlink (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_create_directory" (func $path_create_directory (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_remove_directory" (func $path_remove_directory (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_unlink_file" (func $path_unlink_file (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_rename" (func $path_rename (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_link" (func $path_link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_symlink" (func $path_symlink (param i32 i32 i32 i32 i32) (result i32)))
+  ;; 64 KiB of scratch, then the path from 65536 on.
+  (memory (export "memory") 1100)
+  (data (i32.const 1024) "path_open")
+  (data (i32.const 1040) "path_filestat_get")
+  (data (i32.const 1060) "path_readlink")
+  (data (i32.const 1080) "path_create_directory")
+  (data (i32.const 1110) "path_remove_directory")
+  (data (i32.const 1140) "path_unlink_file")
+  (data (i32.const 1160) "path_rename")
+  (data (i32.const 1180) "path_link")
+  (data (i32.const 1200) "path_symlink")
+  (data (i32.const 1220) "path_filestat_set_times")
+  (global $failed (mut i32) (i32.const 0))
+
+  ;; Prints "<name>=<errno>\n" on stdout and remembers any errno other than ENAMETOOLONG.
+  (func $report (param $name i32) (param $len i32) (param $errno i32)
+    (local $p i32)
+    (if (i32.ne (local.get $errno) (i32.const 37)) (then (global.set $failed (i32.const 1))))
+    (memory.copy (i32.const 2048) (local.get $name) (local.get $len))
+    (local.set $p (i32.add (i32.const 2048) (local.get $len)))
+    (i32.store8 (local.get $p) (i32.const 61))  ;; '='
+    (i32.store8 (i32.add (local.get $p) (i32.const 1))
+                (i32.add (i32.const 48) (i32.div_u (local.get $errno) (i32.const 10))))
+    (i32.store8 (i32.add (local.get $p) (i32.const 2))
+                (i32.add (i32.const 48) (i32.rem_u (local.get $errno) (i32.const 10))))
+    (i32.store8 (i32.add (local.get $p) (i32.const 3)) (i32.const 10))
+    (i32.store (i32.const 512) (i32.const 2048))
+    (i32.store (i32.const 516) (i32.add (local.get $len) (i32.const 4)))
+    (drop (call $fd_write (i32.const 1) (i32.const 512) (i32.const 1) (i32.const 520))))
+
+  ;; Fills [65536, 65536 + len) with the 4-byte pattern.
+  (func $fill (param $pattern i32) (param $len i32)
+    (local $i i32)
+    (local.set $i (i32.const 0))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $i) (local.get $len)))
+        (i32.store (i32.add (i32.const 65536) (local.get $i)) (local.get $pattern))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l))))
+
+  (func $attack (param $len i32)
+    (call $report (i32.const 1024) (i32.const 9)
+      (call $path_open (i32.const 3) (i32.const 0) (i32.const 65536) (local.get $len)
+                       (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 8)))
+    (call $report (i32.const 1040) (i32.const 17)
+      (call $path_filestat_get (i32.const 3) (i32.const 0) (i32.const 65536) (local.get $len)
+                               (i32.const 256)))
+    (call $report (i32.const 1060) (i32.const 13)
+      (call $path_readlink (i32.const 3) (i32.const 65536) (local.get $len) (i32.const 384)
+                           (i32.const 64) (i32.const 8)))
+    (call $report (i32.const 1080) (i32.const 21)
+      (call $path_create_directory (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1110) (i32.const 21)
+      (call $path_remove_directory (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1140) (i32.const 16)
+      (call $path_unlink_file (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1160) (i32.const 11)
+      (call $path_rename (i32.const 3) (i32.const 65536) (local.get $len)
+                         (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1180) (i32.const 9)
+      (call $path_link (i32.const 3) (i32.const 0) (i32.const 65536) (local.get $len)
+                       (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1200) (i32.const 12)
+      (call $path_symlink (i32.const 65536) (local.get $len)
+                          (i32.const 3) (i32.const 65536) (local.get $len)))
+    (call $report (i32.const 1220) (i32.const 23)
+      (call $path_filestat_set_times (i32.const 3) (i32.const 0) (i32.const 65536) (local.get $len)
+                                     (i64.const 0) (i64.const 0) (i32.const 0))))
+
+  (func (export "_start")
+    (local $len i32)
+    (local $attack i32)
+    (drop (call $args_sizes_get (i32.const 0) (i32.const 4)))
+    (local.set $attack (i32.le_u (i32.load (i32.const 0)) (i32.const 1)))
+    (local.set $len (i32.const 0x4000000))  ;; 64 MiB
+    (call $fill (i32.const 0x2f612f61) (local.get $len))  ;; "a/a/"
+    (call $attack (select (local.get $len) (i32.const 2) (local.get $attack)))
+    (call $fill (i32.const 0x2f2e2f2e) (local.get $len))  ;; "././"
+    (call $attack (select (local.get $len) (i32.const 2) (local.get $attack)))
+    (call $proc_exit (global.get $failed))))
