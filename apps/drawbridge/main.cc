@@ -150,12 +150,12 @@ int serve(const config::Config& cfg) {
     store = drawbridge::open_sqlite_store(data_dir.string());
   } else if (kind == "postgres") {
     auto conninfo = cfg.get_string("store.postgres");
-    require(!conninfo.empty(), "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
+    require(!conninfo.empty(), ErrorKind::kInvalidInput, "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
     fs::create_directories(data_dir);
     store = drawbridge::open_postgres_store(conninfo, static_cast<int>(cfg.get_int("store.pool_size")),
                                             data_dir / "tmp");
   } else {
-    throw Error("drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
   }
 
   auto clock = system_clock();
@@ -208,7 +208,7 @@ int serve(const config::Config& cfg) {
     log::warn("drawbridge.plain_http", {{"reason", "--insecure-plain-http"}});
   } else {
     if (cert.empty() && cfg.get_bool("tls.self_signed")) std::tie(cert, key) = self_signed(data_dir);
-    require(!cert.empty() && !key.empty(), "drawbridge.config.tls",
+    require(!cert.empty() && !key.empty(), ErrorKind::kInvalidInput, "drawbridge.config.tls",
             "TLS needs --cert and --key (or --self-signed-tls for development, or --insecure-plain-http behind a proxy)");
     auto tls = net::TlsServerConfig::from_files(cert, key, client_ca);
     if (!client_ca.empty()) tls.client_auth = net::ClientAuth::Optional;
@@ -229,7 +229,7 @@ int serve(const config::Config& cfg) {
 int token(const config::Config& cfg, const std::string& subject, std::vector<std::string> scopes,
           const std::string& ttl_text) {
   auto issuer_name = cfg.get_string("auth.local_issuer");
-  require(!issuer_name.empty(), "drawbridge.config.issuer", "the local issuer is disabled");
+  require(!issuer_name.empty(), ErrorKind::kInvalidInput, "drawbridge.config.issuer", "the local issuer is disabled");
   auto issuer = drawbridge::LocalIssuer::load_or_create(cfg.get_string("store.data_dir"), issuer_name,
                                                         cfg.get_string("auth.audience"));
   if (scopes.empty()) scopes = drawbridge::all_manage_scopes();

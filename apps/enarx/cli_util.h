@@ -79,24 +79,10 @@ class Progress {
   bool drawn_ = false;
 };
 
-// Maps an error code family to the documented exit codes.
-inline int exit_code_for_error(const std::string& code) {
-  if (code.rfind("registry.unreachable", 0) == 0 || code.rfind("http.", 0) == 0 ||
-      code.rfind("identity.steward_unreachable", 0) == 0)
-    return exit_codes::kNetwork;
-  if (code == "registry.not_found") return exit_codes::kNotFound;
-  if (code.rfind("registry.", 0) == 0) return exit_codes::kNetwork;
-  if (code.rfind("io.", 0) == 0 || code.find("malformed") != std::string::npos ||
-      code.rfind("drawbridge.name", 0) == 0 || code.rfind("drawbridge.slug", 0) == 0 ||
-      code.rfind("client.", 0) == 0)
-    return exit_codes::kInput;
-  if (code.rfind("jws.", 0) == 0 || code.rfind("x509.", 0) == 0) return exit_codes::kVerification;
-  return exit_codes::kFailure;
-}
-
+// Prints "error: code: message" and returns the exit code for the error's kind.
 inline int report_error(const Error& e) {
   std::cerr << "error: " << e.describe() << "\n";
-  return exit_code_for_error(e.code());
+  return exit_code_for(e);
 }
 
 }  // namespace enarx::cli

@@ -23,26 +23,6 @@ namespace dcap = enarx::attest::dcap;
 
 namespace {
 
-bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
-
-// Authenticity failures exit with kVerification; unreadable or malformed input with kInput.
-int exit_code_for(const std::string& code) {
-  static const char* const kInputCodes[] = {"dcap.collateral.malformed", "dcap.collateral.unsupported_version",
-                                            "dcap.collateral.io", "dcap.crl.malformed",
-                                            "dcap.pck.chain_malformed", "dcap.pck.extension_malformed"};
-  for (const char* c : kInputCodes) {
-    if (code == c) return exit_codes::kInput;
-  }
-  if (starts_with(code, "dcap.quote.")) {
-    return (code == "dcap.quote.signature_invalid" || starts_with(code, "dcap.quote.qe_report_") ||
-            code == "dcap.quote.attestation_key_invalid")
-               ? exit_codes::kVerification
-               : exit_codes::kInput;
-  }
-  if (starts_with(code, "dcap.") || code == "csr.bad_signature") return exit_codes::kVerification;
-  return exit_codes::kInput;
-}
-
 void print_error(const Error& e, bool json) {
   if (json) {
     nlohmann::json out = {{"accepted", false}, {"error", {{"code", e.code()}, {"message", e.what()}}}};
@@ -70,9 +50,9 @@ void add_tcb_info_file(const std::string& path, dcap::Collateral& c) {
 Bytes quote_fmspc(const dcap::Quote& q) {
   std::string text(as_string(q.cert_data));
   const auto end = text.rfind("-----END CERTIFICATE-----");
-  if (end == std::string::npos) throw Error("dcap.pck.chain_malformed", "no PEM certificate in the quote");
+  if (end == std::string::npos) throw Error(ErrorKind::kInvalidInput, "dcap.pck.chain_malformed", "no PEM certificate in the quote");
   const auto chain = Certificate::chain_from_pem(text.substr(0, end + 25));
-  if (chain.empty()) throw Error("dcap.pck.chain_malformed", "no PEM certificate in the quote");
+  if (chain.empty()) throw Error(ErrorKind::kInvalidInput, "dcap.pck.chain_malformed", "no PEM certificate in the quote");
   return dcap::parse_pck_extension(chain.front()).fmspc;
 }
 
@@ -83,7 +63,7 @@ Policy load_policy(const EvidenceVerifyArgs& args, const char* section) {
   try {
     doc = toml::parse(read_text_file(args.policy));
   } catch (const toml::parse_error& e) {
-    throw Error("dcap.policy.invalid", args.policy + ": " + std::string(e.description()));
+    throw Error(ErrorKind::kInvalidInput, "dcap.policy.invalid", args.policy + ": " + std::string(e.description()));
   }
   if (const auto* t = doc[section].as_table()) return Policy::from_toml(*t);
   return Policy{};
@@ -154,11 +134,11 @@ void add_file_collateral(const EvidenceVerifyArgs& args, dcap::Collateral& c) {
 int evidence_verify_dcap(const EvidenceVerifyArgs& args) {
   try {
     if (args.quote.empty()) {
-      throw Error("cli.missing_quote", "--platform " + args.platform + " needs --quote FILE (or use --csr FILE)");
+      throw Error(ErrorKind::kInvalidInput, "cli.missing_quote", "--platform " + args.platform + " needs --quote FILE (or use --csr FILE)");
     }
     const dcap::Quote quote = dcap::parse_quote(dcap::decode_quote_file(read_file(args.quote, 1u << 20)));
     if (quote.is_tdx() != (args.platform == "tdx")) {
-      throw Error("dcap.quote.platform_mismatch", "--platform " + args.platform + " but the quote is " +
+      throw Error(ErrorKind::kUntrusted, "dcap.quote.platform_mismatch", "--platform " + args.platform + " but the quote is " +
                                                       (quote.is_tdx() ? "a TDX" : "an SGX") + " quote");
     }
     dcap::Collateral collateral;
@@ -169,7 +149,7 @@ int evidence_verify_dcap(const EvidenceVerifyArgs& args) {
     return verify_and_print(quote, collateral, std::nullopt, args);
   } catch (const Error& e) {
     print_error(e, args.json);
-    return exit_code_for(e.code());
+    return exit_code_for(e);
   }
 }
 

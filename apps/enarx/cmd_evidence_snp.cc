@@ -18,21 +18,6 @@ namespace snp = enarx::attest::snp;
 
 namespace {
 
-bool starts_with(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
-
-// Failures of authenticity (signatures, chain, CRLs, bindings to the VCEK) exit with
-// kVerification; everything else that throws is unreadable or malformed input.
-int exit_code_for(const std::string& code) {
-  if (starts_with(code, "snp.chain.") || starts_with(code, "snp.crl.") ||
-      code == "snp.report.signature_invalid" || code == "snp.report.unsigned" ||
-      code == "snp.tcb_mismatch" || code == "snp.chip_id_mismatch" ||
-      code == "snp.csr.key_algorithm" || code == "csr.bad_signature" ||
-      code == "snp.roots.corrupt") {
-    return exit_codes::kVerification;
-  }
-  return exit_codes::kInput;
-}
-
 std::vector<Certificate> read_certs(const std::string& path) {
   const Bytes data = read_file(path);
   if (is_pem(data)) return Certificate::chain_from_pem(as_string(data));
@@ -97,29 +82,29 @@ static int snp_verify_and_print(const Bytes& report, const snp::Collateral& coll
     return exit_codes::kPolicy;
   } catch (const Error& e) {
     print_error(e, args.json);
-    return exit_code_for(e.code());
+    return exit_code_for(e);
   }
 }
 
 int snp_error_exit(const Error& e, bool json) {
   print_error(e, json);
-  return exit_code_for(e.code());
+  return exit_code_for(e);
 }
 
 int evidence_verify_snp(const EvidenceVerifyArgs& args) {
   try {
     if (args.report.empty()) {
-      throw Error("cli.missing_report", "--platform snp needs --report FILE (or use --csr FILE)");
+      throw Error(ErrorKind::kInvalidInput, "cli.missing_report", "--platform snp needs --report FILE (or use --csr FILE)");
     }
     const Bytes report = snp::decode_report_file(read_file(args.report));
     snp::Collateral collateral;
     if (args.vcek.empty()) {
-      throw Error("snp.vcek.missing", "give the VCEK or VLEK with --vcek FILE (DER or PEM)");
+      throw Error(ErrorKind::kUntrusted, "snp.vcek.missing", "give the VCEK or VLEK with --vcek FILE (DER or PEM)");
     }
     // A PEM bundle (e.g. Azure's VCEK+ASK+ARK) may be given as --vcek: the first certificate is
     // the VCEK, the others count as --chain.
     auto vcek_certs = read_certs(args.vcek);
-    if (vcek_certs.empty()) throw Error("snp.vcek.malformed", "no certificate in " + args.vcek);
+    if (vcek_certs.empty()) throw Error(ErrorKind::kInvalidInput, "snp.vcek.malformed", "no certificate in " + args.vcek);
     collateral.vcek_der = vcek_certs.front().to_der();
     for (std::size_t i = 1; i < vcek_certs.size(); ++i) collateral.chain.push_back(vcek_certs[i]);
     if (!args.chain.empty()) {

@@ -22,21 +22,6 @@ namespace fs = std::filesystem;
 namespace enarx::cli {
 namespace {
 
-int exit_code_for(const Error& e) {
-  const std::string& c = e.code();
-  auto starts = [&](std::string_view p) { return c.rfind(p, 0) == 0; };
-  if (starts("http.") || c == "platform.cache.http") return exit_codes::kNetwork;
-  if (c == "sim.not_initialized" || c == "platform.sev_guest.unavailable" ||
-      c == "platform.tsm.unavailable" || c == "platform.gramine.unavailable")
-    return exit_codes::kNotFound;
-  if (c == "platform.cache.invalid" || c == "platform.cache.rollback") return exit_codes::kVerification;
-  if (starts("snp.report") || c == "encoding.hex" || c == "platform.cache.chip_id_masked" ||
-      c == "platform.cache.fmspc" || c == "sim.config" || c == "platform.unknown" ||
-      c == "platform.sim_dir_missing" || c == "platform.report_data.size")
-    return exit_codes::kInput;
-  return exit_codes::kFailure;
-}
-
 // Runs a command body; enarx::Error becomes "error: code: message" and a specific exit code.
 template <typename F>
 void guarded(F&& f) {
@@ -115,8 +100,8 @@ platform::cache::Options cache_options(const CacheFlags& f) {
   return o;
 }
 
-// Prints one line per file; returns kOk when every file was written, else kNetwork or
-// kVerification for the first failure.
+// Prints one line per file; returns kOk when every file was written, else the exit code of the
+// first failure.
 int report_results(const std::vector<platform::cache::FileResult>& results) {
   int rc = exit_codes::kOk;
   for (const auto& r : results) {
@@ -125,11 +110,7 @@ int report_results(const std::vector<platform::cache::FileResult>& results) {
     } else {
       std::cout << "✗ " << r.path.string() << "  <- " << r.url << "\n    " << r.error
                 << " (previous file kept)\n";
-      if (rc == exit_codes::kOk) {
-        rc = (r.error.rfind("http.", 0) == 0 || r.error.rfind("platform.cache.http", 0) == 0)
-                 ? exit_codes::kNetwork
-                 : exit_codes::kVerification;
-      }
+      if (rc == exit_codes::kOk) rc = exit_code_for(r.error_kind);
     }
   }
   return rc;
@@ -305,7 +286,7 @@ void register_platform(CLI::App& root) {
         } else {
           auto provider = platform::make_provider(spec_of(*pf));
           if (provider->platform() != platform::Platform::Snp)
-            throw Error("platform.not_snp", "this is not an SEV-SNP platform; pass --report FILE");
+            throw Error(ErrorKind::kInvalidInput, "platform.not_snp", "this is not an SEV-SNP platform; pass --report FILE");
           report = provider->acquire(Bytes(64, 0)).report_or_quote;
         }
         auto req = platform::cache::vcek_request_from_report(report, a->product);
@@ -350,7 +331,7 @@ void register_platform(CLI::App& root) {
         std::string fmspc = a->fmspc;
         if (fmspc.empty()) {
           auto saved = read_optional(o.intel_dir / "fmspc.txt");
-          if (!saved) throw Error("platform.cache.fmspc", "no --fmspc and no " + (o.intel_dir / "fmspc.txt").string());
+          if (!saved) throw Error(ErrorKind::kInvalidInput, "platform.cache.fmspc", "no --fmspc and no " + (o.intel_dir / "fmspc.txt").string());
           fmspc = std::string(saved->begin(), saved->end());
           while (!fmspc.empty() && (fmspc.back() == '\n' || fmspc.back() == ' ')) fmspc.pop_back();
         }

@@ -34,7 +34,7 @@ identity::Slug parse_spec(const std::string& spec, bool with_repo) {
   };
   if (with_repo) {
     cut(s.repo);
-    require(!rest.empty(), "drawbridge.slug.invalid", "expected [host/]user/repo, got " + spec);
+    require(!rest.empty(), ErrorKind::kInvalidInput, "drawbridge.slug.invalid", "expected [host/]user/repo, got " + spec);
   }
   cut(s.user);
   s.host = rest;
@@ -45,10 +45,10 @@ identity::Slug parse_spec(const std::string& spec, bool with_repo) {
 std::string subject_from_token(const std::string& token) {
   auto d1 = token.find('.');
   auto d2 = token.find('.', d1 + 1);
-  require(d1 != std::string::npos && d2 != std::string::npos, "client.token",
+  require(d1 != std::string::npos && d2 != std::string::npos, ErrorKind::kInvalidInput, "client.token",
           "the token is not a JWT; pass --subject");
   auto claims = nlohmann::json::parse(as_string(from_base64url(token.substr(d1 + 1, d2 - d1 - 1))));
-  require(claims.contains("sub") && claims["sub"].is_string(), "client.token", "token has no sub claim");
+  require(claims.contains("sub") && claims["sub"].is_string(), ErrorKind::kInvalidInput, "client.token", "token has no sub claim");
   return claims["sub"].get<std::string>();
 }
 
@@ -74,7 +74,7 @@ void register_key(CLI::App& root) {
   gen->add_option("--curve", a->curve, "p256 or p384")->check(CLI::IsMember({"p256", "p384"}));
   gen->callback([a] {
     run_guarded([&] {
-      require(!std::filesystem::exists(a->out), "io.exists", a->out + " already exists; not overwriting a key");
+      require(!std::filesystem::exists(a->out), ErrorKind::kConflict, "io.exists", a->out + " already exists; not overwriting a key");
       auto k = PrivateKey::generate(a->curve == "p256" ? KeyType::EcP256 : KeyType::EcP384);
       write_file_atomic(a->out, k.to_pem_pkcs8(), 0600);
       std::cout << "wrote " << a->out << "\nfingerprint " << jws::key_fingerprint(k.public_key()) << "\n";
@@ -221,7 +221,7 @@ void register_package(CLI::App& root) {
       opts.on_bytes = [progress](std::uint64_t d, std::optional<std::uint64_t> t) { progress->update(d, t); };
       auto md = client::fetch_tag_metadata(rc, slug, opts);
       auto pkg = client::fetch_package(rc, slug, md, opts);
-      require(!std::filesystem::exists(a->out), "io.exists", a->out + " already exists");
+      require(!std::filesystem::exists(a->out), ErrorKind::kConflict, "io.exists", a->out + " already exists");
       std::filesystem::create_directories(a->out);
       for (const auto& [path, content] : pkg.files) {
         auto target = std::filesystem::path(a->out) / (path.empty() ? "main.wasm" : path);

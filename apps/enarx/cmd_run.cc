@@ -68,11 +68,16 @@ int run(const RunArgs& a) {
   rt::Config config = rt::default_config();
   try {
     wasm = read_file(a.module, 1u << 30);
-    if (!a.wasmcfgfile.empty()) config = rt::read_config_file(a.wasmcfgfile);
   } catch (const Error& e) {
+    return report_error(e);
+  }
+  try {
+    if (!a.wasmcfgfile.empty()) config = rt::read_config_file(a.wasmcfgfile);
+  } catch (const rt::ConfigError& e) {
     std::cerr << "error: " << e.describe() << "\n";
-    return e.code().rfind("runtime.config", 0) == 0 ? exit_codes::kWorkloadConfig
-                                                    : exit_codes::kInput;
+    return exit_codes::kWorkloadConfig;  // EX_CONFIG: the workload's configuration is unusable
+  } catch (const Error& e) {
+    return report_error(e);
   }
   config.args.insert(config.args.end(), a.args.begin(), a.args.end());
 

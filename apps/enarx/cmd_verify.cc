@@ -51,26 +51,12 @@ bool split_endpoint(const std::string& target, std::string& host, int& port) {
   return port > 0 && port < 65536 && !host.empty();
 }
 
-int exit_code_for(const std::string& code) {
-  if (code.rfind("x509.", 0) == 0) return exit_codes::kVerification;
-  if (code.rfind("steward.replay.", 0) == 0) return exit_codes::kInput;
-  if (code.find(".policy.") != std::string::npos) return exit_codes::kPolicy;
-  if (code.rfind("snp.", 0) == 0 || code.rfind("dcap.", 0) == 0 || code.rfind("sgx.", 0) == 0 ||
-      code.rfind("tdx.", 0) == 0)
-    return exit_codes::kVerification;
-  if (code == "verify.connect_failed" || code == "verify.tls_failed") return exit_codes::kNetwork;
-  if (code.rfind("io.", 0) == 0 || code == "verify.claims_malformed" || code.rfind("identity.", 0) == 0)
-    return exit_codes::kInput;
-  if (code == "verify.no_claims") return exit_codes::kVerification;
-  return exit_codes::kPolicy;  // an expectation did not hold
-}
-
 int run_verify(VerifyArgs& a) {
   try {
     std::vector<Certificate> cas;
     for (const auto& f : a.ca_files) {
       auto certs = Certificate::chain_from_pem(read_text_file(f));
-      require(!certs.empty(), "verify.no_trust_anchor", "no certificate in " + f);
+      require(!certs.empty(), ErrorKind::kPolicyRejected, "verify.no_trust_anchor", "no certificate in " + f);
       cas.insert(cas.end(), certs.begin(), certs.end());
     }
     std::vector<Certificate> chain;
@@ -80,7 +66,7 @@ int run_verify(VerifyArgs& a) {
       chain = verify::fetch_peer_chain(host, port, std::chrono::seconds(a.timeout_seconds));
     } else {
       chain = Certificate::chain_from_pem(read_text_file(a.target));
-      require(!chain.empty(), "verify.no_certificate", "no certificate in " + a.target);
+      require(!chain.empty(), ErrorKind::kInvalidInput, "verify.no_certificate", "no certificate in " + a.target);
     }
     if (!a.expect_slug.empty()) a.expect.slug = a.expect_slug;
     if (!a.expect_digest.empty()) a.expect.digest = a.expect_digest;
@@ -115,7 +101,7 @@ int run_verify(VerifyArgs& a) {
                 << "\n";
     }
     std::cerr << "verification failed: " << e.describe() << "\n";
-    return exit_code_for(e.code());
+    return exit_code_for(e);
   }
 }
 

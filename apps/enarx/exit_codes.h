@@ -2,6 +2,8 @@
 // (Documented in README.md, "Exit codes".)
 #pragma once
 
+#include "core/error.h"
+
 namespace enarx::cli::exit_codes {
 
 constexpr int kOk = 0;
@@ -30,3 +32,26 @@ constexpr int kDeployFetch = 26;
 constexpr int kDeployRun = 27;
 
 }  // namespace enarx::cli::exit_codes
+
+namespace enarx::cli {
+
+// The one mapping from an error's kind to the exit code of a command that failed with it.
+constexpr int exit_code_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput:
+    case ErrorKind::kTooLarge:
+    case ErrorKind::kConflict: return exit_codes::kInput;
+    case ErrorKind::kUntrusted: return exit_codes::kVerification;
+    case ErrorKind::kPolicyRejected: return exit_codes::kPolicy;
+    case ErrorKind::kUnauthenticated:
+    case ErrorKind::kPermissionDenied:
+    case ErrorKind::kUnavailable: return exit_codes::kNetwork;
+    case ErrorKind::kNotFound: return exit_codes::kNotFound;
+    case ErrorKind::kResourceExhausted:
+    case ErrorKind::kInternal: return exit_codes::kFailure;
+  }
+  return exit_codes::kFailure;
+}
+inline int exit_code_for(const Error& e) { return exit_code_for(e.kind()); }
+
+}  // namespace enarx::cli

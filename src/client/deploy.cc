@@ -19,7 +19,7 @@ auto in_step(DeployStep step, F&& f) -> decltype(f()) {
   } catch (const Error& e) {
     throw DeployError(step, e);
   } catch (const std::exception& e) {
-    throw DeployError(step, Error("deploy.internal", e.what()));
+    throw DeployError(step, Error(ErrorKind::kInternal, "deploy.internal", e.what()));
   }
 }
 
@@ -78,7 +78,7 @@ std::optional<std::string> steward_from_config(const Bytes* enarx_toml) {
 // A local package directory read into memory the way publish would upload it, so the workload
 // digest is the one the same directory gets when published.
 Package read_local_package(const std::filesystem::path& dir) {
-  require(std::filesystem::is_regular_file(dir / "main.wasm"), "client.package.no_main_wasm",
+  require(std::filesystem::is_regular_file(dir / "main.wasm"), ErrorKind::kInvalidInput, "client.package.no_main_wasm",
           dir.string() + " has no main.wasm");
   drawbridge::Tree tree = drawbridge::build_tree_from_path(dir);
   Package pkg;
@@ -107,7 +107,7 @@ DeployOutcome deploy(const DeployOptions& o) {
   if (local) {
     const std::filesystem::path dir = o.package.substr(kFileScheme.size());
     in_step(DeployStep::Slug, [&] {
-      require(!dir.empty() && std::filesystem::is_directory(dir), "deploy.local_not_found",
+      require(!dir.empty() && std::filesystem::is_directory(dir), ErrorKind::kNotFound, "deploy.local_not_found",
               "file:// names no directory: " + dir.string());
     });
     say(DeployStep::Slug, "local package " + dir.string());
@@ -117,7 +117,7 @@ DeployOutcome deploy(const DeployOptions& o) {
     // A directory carries no tag signature: a required signer cannot be satisfied.
     if (!o.signer.empty())
       throw DeployError(DeployStep::Signature,
-                        Error("deploy.unsigned", "a local package is never signed, but a signer is required"));
+                        Error(ErrorKind::kUntrusted, "deploy.unsigned", "a local package is never signed, but a signer is required"));
     say(DeployStep::Signature, "local package (unsigned)");
   } else {
     slug = in_step(DeployStep::Slug, [&] { return identity::parse_slug(o.package, true); });
@@ -129,9 +129,9 @@ DeployOutcome deploy(const DeployOptions& o) {
     out.metadata = [&] {
       try {
         return fetch_tag_metadata(*anonymous, *slug, fetch);
+      } catch (const TagCheckError& e) {
+        throw DeployError(e.check() == TagCheck::DigestPin ? DeployStep::DigestPin : DeployStep::Signature, e);
       } catch (const Error& e) {
-        if (e.code() == "deploy.digest_mismatch") throw DeployError(DeployStep::DigestPin, e);
-        if (e.code().rfind("jws.", 0) == 0 || e.code() == "deploy.unsigned") throw DeployError(DeployStep::Signature, e);
         throw DeployError(DeployStep::Metadata, e);
       }
     }();
@@ -181,7 +181,7 @@ DeployOutcome deploy(const DeployOptions& o) {
   if (!o.steward_identity_ca_pem.empty())
     id_opts.steward_cas = in_step(DeployStep::Attestation, [&] {
       auto cas = Certificate::chain_from_pem(o.steward_identity_ca_pem);
-      require(!cas.empty(), "deploy.bad_option", "the steward identity CA bundle holds no certificate");
+      require(!cas.empty(), ErrorKind::kInvalidInput, "deploy.bad_option", "the steward identity CA bundle holds no certificate");
       return cas;
     });
   out.identity = in_step(DeployStep::Attestation, [&] { return establish_identity(*provider, id_opts); });
@@ -222,7 +222,7 @@ DeployOutcome deploy(const DeployOptions& o) {
     const Bytes* wasm = nullptr;
     if (auto it = pkg.files.find("main.wasm"); it != pkg.files.end()) wasm = &it->second;
     if (auto it = pkg.files.find(""); it != pkg.files.end()) wasm = &it->second;  // single-file package
-    require(wasm != nullptr, "deploy.no_main_wasm", "the package has no main.wasm");
+    require(wasm != nullptr, ErrorKind::kInvalidInput, "deploy.no_main_wasm", "the package has no main.wasm");
     runtime::Workload w;
     w.wasm = *wasm;
     if (auto it = pkg.files.find("Enarx.toml"); it != pkg.files.end())

@@ -31,7 +31,7 @@ std::string_view to_string(DeployStep step);
 class DeployError : public Error {
  public:
   DeployError(DeployStep step, const Error& cause)
-      : Error(cause.code(), std::string(to_string(step)) + ": " + cause.what()), step_(step) {}
+      : Error(cause.kind(), cause.code(), std::string(to_string(step)) + ": " + cause.what()), step_(step) {}
   DeployStep step() const { return step_; }
 
  private:

@@ -20,12 +20,12 @@ std::string Identity::chain_pem() const {
 void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey& key,
                         const identity::WorkloadIdentity& asked, std::span<const Certificate> steward_cas,
                         TimePoint at) {
-  require(!chain.empty(), "identity.steward_bad_response", "steward returned no certificate");
+  require(!chain.empty(), ErrorKind::kUnavailable, "identity.steward_bad_response", "steward returned no certificate");
   const Certificate& leaf = chain.front();
-  require(leaf.public_key() == key.public_key(), "identity.steward_bad_response",
+  require(leaf.public_key() == key.public_key(), ErrorKind::kUnavailable, "identity.steward_bad_response",
           "steward issued a certificate for a different key");
-  require(!leaf.is_ca(), "identity.steward_bad_response", "steward issued a CA certificate for the keep");
-  require(chain.size() >= 2, "identity.steward_bad_response",
+  require(!leaf.is_ca(), ErrorKind::kUnavailable, "identity.steward_bad_response", "steward issued a CA certificate for the keep");
+  require(chain.size() >= 2, ErrorKind::kUnavailable, "identity.steward_bad_response",
           "steward returned the certificate without the CA that issued it");
 
   const std::vector<Certificate> intermediates(chain.begin() + 1, chain.end());
@@ -39,9 +39,9 @@ void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey&
       verify_chain(leaf, intermediates, anchors, vo);
     } catch (const Error& e) {
       if (e.code() == "x509.chain.purpose")
-        throw Error("identity.steward_bad_response",
+        throw Error(ErrorKind::kUnavailable, "identity.steward_bad_response",
                     std::string("the issued certificate is not valid for TLS client and server use: ") + e.what());
-      throw Error("identity.untrusted_issuer",
+      throw Error(ErrorKind::kUntrusted, "identity.untrusted_issuer",
                   std::string("the certificate steward issued does not chain to the steward CA this keep "
                               "trusts (") +
                       e.code() + "): " + e.what());
@@ -50,7 +50,7 @@ void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey&
 
   const auto names = leaf.subject_alt_names();
   auto unexpected = [](const std::string& what) {
-    throw Error("identity.unexpected_names", "steward's certificate names " + what +
+    throw Error(ErrorKind::kUntrusted, "identity.unexpected_names", "steward's certificate names " + what +
                                                  ", which this keep did not ask for");
   };
   if (!names.dns.empty()) unexpected("DNS:" + names.dns.front());
@@ -65,7 +65,7 @@ void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey&
   }
   for (const auto& uri : wanted)
     if (std::find(workload_uris.begin(), workload_uris.end(), uri) == workload_uris.end())
-      throw Error("identity.unexpected_names", "steward's certificate lacks the requested name URI:" + uri);
+      throw Error(ErrorKind::kUntrusted, "identity.unexpected_names", "steward's certificate lacks the requested name URI:" + uri);
 }
 
 Bytes build_keep_csr(const PrivateKey& key, const Extension& evidence,
@@ -90,23 +90,23 @@ std::vector<Certificate> request_certificate(const std::string& steward_url, Byt
     res = client.send(req);
   } catch (const Error& e) {
     if (e.code() == "http.tls_unexpected_certificate")
-      throw Error("identity.steward_certificate_refused",
+      throw Error(ErrorKind::kUntrusted, "identity.steward_certificate_refused",
                   "steward at " + steward_url + " presented a keep certificate, not a server certificate: " +
                       e.what());
-    throw Error("identity.steward_unreachable", "cannot reach steward at " + steward_url + ": " + e.what());
+    throw Error(ErrorKind::kUnavailable, "identity.steward_unreachable", "cannot reach steward at " + steward_url + ": " + e.what());
   }
   if (res.status != 200) {
     std::string detail = res.body.size() > 512 ? res.body.substr(0, 512) : res.body;
-    throw Error("identity.steward_rejected",
+    throw Error(ErrorKind::kPolicyRejected, "identity.steward_rejected",
                 "steward answered " + std::to_string(res.status) + (detail.empty() ? "" : ": " + detail));
   }
   std::vector<Certificate> path;
   try {
     path = Certificate::chain_from_der_sequence(as_bytes(res.body));
   } catch (const Error& e) {
-    throw Error("identity.steward_bad_response", std::string("steward's answer is not a certificate path: ") + e.what());
+    throw Error(ErrorKind::kUnavailable, "identity.steward_bad_response", std::string("steward's answer is not a certificate path: ") + e.what());
   }
-  require(!path.empty(), "identity.steward_bad_response", "steward returned no certificate");
+  require(!path.empty(), ErrorKind::kUnavailable, "identity.steward_bad_response", "steward returned no certificate");
   std::reverse(path.begin(), path.end());  // PkiPath is root-side first; TLS wants leaf first
   return path;
 }

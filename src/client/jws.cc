@@ -26,25 +26,25 @@ constexpr Curve kCurves[] = {
 const Curve& curve_for(KeyType t) {
   for (const auto& c : kCurves)
     if (c.type == t) return c;
-  throw Error("jws.unsupported_algorithm", "signing keys must be EC P-256 or P-384, not " + to_string(t));
+  throw Error(ErrorKind::kInvalidInput, "jws.unsupported_algorithm", "signing keys must be EC P-256 or P-384, not " + to_string(t));
 }
 
 const Curve& curve_for_alg(std::string_view alg) {
   for (const auto& c : kCurves)
     if (alg == c.alg) return c;
-  throw Error("jws.unsupported_algorithm", "unsupported JWS algorithm \"" + std::string(alg) + "\"");
+  throw Error(ErrorKind::kInvalidInput, "jws.unsupported_algorithm", "unsupported JWS algorithm \"" + std::string(alg) + "\"");
 }
 
 // Uncompressed point 04||X||Y of an EC key, via the SPKI's BIT STRING.
 std::pair<Bytes, Bytes> ec_coordinates(const PublicKey& key, std::size_t component) {
   std::size_t len = 0;
-  ossl::check(EVP_PKEY_get_octet_string_param(key.get(), "encoded-pub-key", nullptr, 0, &len) == 1,
+  ossl::check(EVP_PKEY_get_octet_string_param(key.get(), "encoded-pub-key", nullptr, 0, &len) == 1, ErrorKind::kInvalidInput,
               "jws.malformed", "cannot read EC public key");
   Bytes point(len);
   ossl::check(EVP_PKEY_get_octet_string_param(key.get(), "encoded-pub-key", point.data(),
-                                              point.size(), &len) == 1,
+                                              point.size(), &len) == 1, ErrorKind::kInvalidInput,
               "jws.malformed", "cannot read EC public key");
-  require(len == 1 + 2 * component && point[0] == 0x04, "jws.malformed",
+  require(len == 1 + 2 * component && point[0] == 0x04, ErrorKind::kInvalidInput, "jws.malformed",
           "EC public key is not an uncompressed point");
   return {Bytes(point.begin() + 1, point.begin() + 1 + component),
           Bytes(point.begin() + 1 + component, point.end())};
@@ -54,17 +54,17 @@ json parse_json(std::string_view text, const char* what) {
   try {
     return json::parse(text);
   } catch (const json::exception&) {
-    throw Error("jws.malformed", std::string(what) + " is not valid JSON");
+    throw Error(ErrorKind::kInvalidInput, "jws.malformed", std::string(what) + " is not valid JSON");
   }
 }
 
 std::string get_string(const json& obj, const char* key, bool required = true) {
   auto it = obj.find(key);
   if (it == obj.end()) {
-    require(!required, "jws.malformed", std::string("missing \"") + key + "\"");
+    require(!required, ErrorKind::kInvalidInput, "jws.malformed", std::string("missing \"") + key + "\"");
     return {};
   }
-  require(it->is_string(), "jws.malformed", std::string("\"") + key + "\" must be a string");
+  require(it->is_string(), ErrorKind::kInvalidInput, "jws.malformed", std::string("\"") + key + "\" must be a string");
   return it->get<std::string>();
 }
 
@@ -91,21 +91,21 @@ std::string to_jwk(const PublicKey& key) {
 
 PublicKey from_jwk(std::string_view jwk_json) {
   json jwk = parse_json(jwk_json, "jwk");
-  require(jwk.is_object(), "jws.malformed", "jwk must be an object");
-  require(get_string(jwk, "kty") == "EC", "jws.unsupported_algorithm", "jwk kty must be EC");
+  require(jwk.is_object(), ErrorKind::kInvalidInput, "jws.malformed", "jwk must be an object");
+  require(get_string(jwk, "kty") == "EC", ErrorKind::kInvalidInput, "jws.unsupported_algorithm", "jwk kty must be EC");
   std::string crv = get_string(jwk, "crv");
   const Curve* curve = nullptr;
   for (const auto& c : kCurves)
     if (crv == c.crv) curve = &c;
-  require(curve != nullptr, "jws.unsupported_algorithm", "unsupported curve \"" + crv + "\"");
+  require(curve != nullptr, ErrorKind::kInvalidInput, "jws.unsupported_algorithm", "unsupported curve \"" + crv + "\"");
   Bytes x = from_base64url(get_string(jwk, "x"));
   Bytes y = from_base64url(get_string(jwk, "y"));
-  require(x.size() == curve->component && y.size() == curve->component, "jws.malformed",
+  require(x.size() == curve->component && y.size() == curve->component, ErrorKind::kInvalidInput, "jws.malformed",
           "jwk coordinates have the wrong length");
   try {
     return PublicKey::from_ec_point(curve->type, x, y);
   } catch (const Error& e) {
-    throw Error("jws.malformed", std::string("jwk is not a valid point: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "jws.malformed", std::string("jwk is not a valid point: ") + e.what());
   }
 }
 
@@ -136,13 +136,13 @@ Verified verify(std::string_view text, const PublicKey* expected_signer) {
   auto first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '{') {
     json doc = parse_json(text, "JWS");
-    require(doc.is_object(), "jws.malformed", "JWS must be a JSON object");
+    require(doc.is_object(), ErrorKind::kInvalidInput, "jws.malformed", "JWS must be a JSON object");
     payload_b64 = get_string(doc, "payload");
     if (doc.contains("signatures")) {
-      require(doc["signatures"].is_array() && !doc["signatures"].empty(), "jws.malformed",
+      require(doc["signatures"].is_array() && !doc["signatures"].empty(), ErrorKind::kInvalidInput, "jws.malformed",
               "\"signatures\" must be a non-empty array");
       for (const auto& s : doc["signatures"]) {
-        require(s.is_object(), "jws.malformed", "signature entries must be objects");
+        require(s.is_object(), ErrorKind::kInvalidInput, "jws.malformed", "signature entries must be objects");
         parts.push_back({get_string(s, "protected"), get_string(s, "signature")});
       }
     } else {
@@ -152,7 +152,7 @@ Verified verify(std::string_view text, const PublicKey* expected_signer) {
     // Compact: protected.payload.signature
     auto d1 = text.find('.');
     auto d2 = d1 == std::string_view::npos ? d1 : text.find('.', d1 + 1);
-    require(d2 != std::string_view::npos && text.find('.', d2 + 1) == std::string_view::npos,
+    require(d2 != std::string_view::npos && text.find('.', d2 + 1) == std::string_view::npos, ErrorKind::kInvalidInput,
             "jws.malformed", "compact JWS must have exactly three parts");
     parts.push_back({std::string(text.substr(0, d1)), std::string(text.substr(d2 + 1))});
     payload_b64 = std::string(text.substr(d1 + 1, d2 - d1 - 1));
@@ -163,20 +163,20 @@ Verified verify(std::string_view text, const PublicKey* expected_signer) {
   bool expected_seen = expected_signer == nullptr;
   for (const auto& p : parts) {
     json header = parse_json(as_string(from_base64url(p.protected_b64)), "protected header");
-    require(header.is_object(), "jws.malformed", "protected header must be an object");
+    require(header.is_object(), ErrorKind::kInvalidInput, "jws.malformed", "protected header must be an object");
     if (header.contains("crit")) {
-      throw Error("jws.unknown_critical_header", "JWS names critical header parameters we do not support");
+      throw Error(ErrorKind::kInvalidInput, "jws.unknown_critical_header", "JWS names critical header parameters we do not support");
     }
     const Curve& c = curve_for_alg(get_string(header, "alg"));
-    require(header.contains("jwk"), "jws.malformed", "protected header has no jwk");
+    require(header.contains("jwk"), ErrorKind::kInvalidInput, "jws.malformed", "protected header has no jwk");
     PublicKey key = from_jwk(header["jwk"].dump());
-    require(key.type() == c.type, "jws.unsupported_algorithm", "jwk curve does not match alg");
+    require(key.type() == c.type, ErrorKind::kInvalidInput, "jws.unsupported_algorithm", "jwk curve does not match alg");
     Bytes sig = from_base64url(p.signature_b64);
-    require(sig.size() == 2 * c.component, "jws.bad_signature", "signature has the wrong length");
+    require(sig.size() == 2 * c.component, ErrorKind::kUntrusted, "jws.bad_signature", "signature has the wrong length");
     std::string signing_input = p.protected_b64 + "." + payload_b64;
     bool ok = key.verify_ecdsa_rs(c.digest, as_bytes(signing_input),
                                   ByteView(sig).first(c.component), ByteView(sig).last(c.component));
-    require(ok, "jws.bad_signature", "tag signature does not verify");
+    require(ok, ErrorKind::kUntrusted, "jws.bad_signature", "tag signature does not verify");
     if (expected_signer && key == *expected_signer) expected_seen = true;
     if (!result.signer) {
       result.signer = key;
@@ -184,7 +184,7 @@ Verified verify(std::string_view text, const PublicKey* expected_signer) {
     }
   }
   if (!expected_seen)
-    throw Error("jws.wrong_signer", "the tag is not signed by the expected publisher key " +
+    throw Error(ErrorKind::kUntrusted, "jws.wrong_signer", "the tag is not signed by the expected publisher key " +
                                         key_fingerprint(*expected_signer));
   if (expected_signer) result.signer = *expected_signer;
   result.signer_fingerprint = key_fingerprint(result.signer);

@@ -18,21 +18,21 @@ using nlohmann::json;
   std::string detail;
   try {
     auto body = json::parse(res.body);
-    if (body.is_object() && body.contains("message")) detail = body.value("message", "");
+    if (body.is_object() && body.contains("detail")) detail = body.value("detail", "");
     if (body.is_object() && body.contains("code")) what += " " + body.value("code", "");
   } catch (const json::exception&) {
     detail = res.body.size() > 200 ? res.body.substr(0, 200) : res.body;
   }
   if (!detail.empty()) what += ": " + detail;
   switch (res.status) {
-    case 404: throw Error("registry.not_found", what);
+    case 404: throw Error(ErrorKind::kNotFound, "registry.not_found", what);
     case 401:
-    case 403: throw Error("registry.unauthorized", what);
-    case 409: throw Error("registry.conflict", what);
+    case 403: throw Error(ErrorKind::kUnauthenticated, "registry.unauthorized", what);
+    case 409: throw Error(ErrorKind::kConflict, "registry.conflict", what);
     case 400:
     case 413:
-    case 422: throw Error("registry.bad_request", what);
-    default: throw Error("registry.error", what);
+    case 422: throw Error(ErrorKind::kInvalidInput, "registry.bad_request", what);
+    default: throw Error(ErrorKind::kUnavailable, "registry.error", what);
   }
 }
 
@@ -40,7 +40,7 @@ drawbridge::Meta meta_from_headers(const net::ClientResponse& res) {
   drawbridge::Meta meta;
   auto digest = res.headers.get("Content-Digest");
   auto type = res.headers.get("Content-Type");
-  require(digest.has_value() && type.has_value(), "registry.bad_response",
+  require(digest.has_value() && type.has_value(), ErrorKind::kUnavailable, "registry.bad_response",
           res.url + ": response lacks Content-Digest or Content-Type");
   meta.digest = ContentDigest::parse_header(*digest);
   meta.type = *type;
@@ -84,7 +84,7 @@ net::ClientResponse RegistryClient::send(net::ClientRequest req, std::initialize
   try {
     res = http_.send(req);
   } catch (const Error& e) {
-    throw Error("registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
+    throw Error(ErrorKind::kUnavailable, "registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
   }
   for (int s : ok)
     if (res.status == s) return res;
@@ -120,7 +120,7 @@ std::vector<std::string> RegistryClient::list_tags(const std::string& user, cons
   try {
     return json::parse(res.body).get<std::vector<std::string>>();
   } catch (const json::exception&) {
-    throw Error("registry.bad_response", "tag list is not a JSON array of strings");
+    throw Error(ErrorKind::kUnavailable, "registry.bad_response", "tag list is not a JSON array of strings");
   }
 }
 
@@ -130,7 +130,7 @@ RegistryClient::Tag RegistryClient::get_tag(const std::string& user, const std::
   Tag t;
   t.meta = meta_from_headers(res);
   // The registry vouches for its own bytes: check them against its headers.
-  require(t.meta.digest.matches(ContentDigest::compute(as_bytes(res.body))), "registry.digest_mismatch",
+  require(t.meta.digest.matches(ContentDigest::compute(as_bytes(res.body))), ErrorKind::kUntrusted, "registry.digest_mismatch",
           "tag content does not match its Content-Digest");
   t.type = t.meta.type;
   t.content = res.body;
@@ -182,7 +182,7 @@ Bytes RegistryClient::get_node(const std::string& user, const std::string& repo,
         req,
         [&](std::string_view chunk) {
           if (out.size() + chunk.size() > expected.length)
-            throw Error("registry.digest_mismatch",
+            throw Error(ErrorKind::kUntrusted, "registry.digest_mismatch",
                         "/" + path + " is longer than the " + std::to_string(expected.length) +
                             " bytes its entry declares");
           verifier.update(as_bytes(chunk));
@@ -191,19 +191,19 @@ Bytes RegistryClient::get_node(const std::string& user, const std::string& repo,
         progress);
   } catch (const Error& e) {
     if (e.code() == "registry.digest_mismatch") throw;
-    throw Error("registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
+    throw Error(ErrorKind::kUnavailable, "registry.unreachable", "registry at " + base_url_ + ": " + e.describe());
   }
   if (res.status < 200 || res.status > 299) throw_for_status(res);
   if (out.size() != expected.length)
-    throw Error("registry.digest_mismatch", "/" + path + " has " + std::to_string(out.size()) +
+    throw Error(ErrorKind::kUntrusted, "registry.digest_mismatch", "/" + path + " has " + std::to_string(out.size()) +
                                                 " bytes, its entry declares " + std::to_string(expected.length));
   try {
     verifier.verify();
   } catch (const Error&) {
-    throw Error("registry.digest_mismatch", "/" + path + " does not match the digest its entry declares");
+    throw Error(ErrorKind::kUntrusted, "registry.digest_mismatch", "/" + path + " does not match the digest its entry declares");
   }
   if (auto type = res.headers.get("Content-Type"); type && *type != expected.type)
-    throw Error("registry.digest_mismatch", "/" + path + " is served as " + *type + ", its entry says " +
+    throw Error(ErrorKind::kUntrusted, "registry.digest_mismatch", "/" + path + " is served as " + *type + ", its entry says " +
                                                 expected.type);
   return out;
 }
@@ -212,14 +212,14 @@ Bytes RegistryClient::get_node(const std::string& user, const std::string& repo,
 
 std::string root_digest(const drawbridge::Entry& root) {
   auto v = root.meta.digest.get(DigestAlgorithm::Sha256);
-  require(v.has_value(), "client.package.no_sha256", "root entry has no sha-256 digest");
+  require(v.has_value(), ErrorKind::kInvalidInput, "client.package.no_sha256", "root entry has no sha-256 digest");
   return "sha-256:" + to_hex(*v);
 }
 
 PublishResult publish_package(RegistryClient& registry, const identity::Slug& slug,
                               const std::string& dir, const PublishOptions& options) {
-  require(slug.tag.has_value(), "client.slug.no_tag", "publishing needs a slug with a :tag");
-  require(std::filesystem::is_regular_file(std::filesystem::path(dir) / "main.wasm"),
+  require(slug.tag.has_value(), ErrorKind::kInvalidInput, "client.slug.no_tag", "publishing needs a slug with a :tag");
+  require(std::filesystem::is_regular_file(std::filesystem::path(dir) / "main.wasm"), ErrorKind::kInvalidInput,
           "client.package.no_main_wasm", dir + " has no main.wasm");
   drawbridge::Tree tree = drawbridge::build_tree_from_path(dir);
   PublishResult result;
@@ -240,7 +240,7 @@ PublishResult publish_package(RegistryClient& registry, const identity::Slug& sl
     // 409: the tag is complete (immutable). Same content is a no-op; different is an error.
     auto existing = registry.get_tag(slug.user, slug.repo, *slug.tag);
     if (!(existing.root == result.root))
-      throw Error("registry.conflict", format_slug(slug) + " already exists with different content");
+      throw Error(ErrorKind::kConflict, "registry.conflict", format_slug(slug) + " already exists with different content");
     result.already_published = true;
     result.skipped = tree.nodes.size();
     return result;
@@ -265,37 +265,46 @@ PublishResult publish_package(RegistryClient& registry, const identity::Slug& sl
 
 TagMetadata fetch_tag_metadata(RegistryClient& registry, const identity::Slug& slug,
                                const FetchOptions& options) {
-  require(slug.tag.has_value(), "client.slug.no_tag", "deploying needs a slug with a :tag");
+  require(slug.tag.has_value(), ErrorKind::kInvalidInput, "client.slug.no_tag", "deploying needs a slug with a :tag");
   auto tag = registry.get_tag(slug.user, slug.repo, *slug.tag);
   TagMetadata md;
   md.root = tag.root;
   md.root_digest = root_digest(tag.root);
 
-  if (options.expected_digest) {
+  const auto checking = [](TagCheck check, auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      throw TagCheckError(check, e);
+    }
+  };
+  if (options.expected_digest) checking(TagCheck::DigestPin, [&] {
     std::string want = *options.expected_digest;
     auto colon = want.find(':');
-    require(colon != std::string::npos, "deploy.digest_mismatch", "digest pin must be <alg>:<hex>");
+    require(colon != std::string::npos, ErrorKind::kInvalidInput, "deploy.digest_mismatch", "digest pin must be <alg>:<hex>");
     auto alg = digest_from_name(want.substr(0, colon));
-    require(alg.has_value(), "deploy.digest_mismatch", "unknown digest algorithm in pin: " + want);
+    require(alg.has_value(), ErrorKind::kInvalidInput, "deploy.digest_mismatch", "unknown digest algorithm in pin: " + want);
     auto have = tag.root.meta.digest.get(*alg);
     if (!have || to_hex(*have) != want.substr(colon + 1))
-      throw Error("deploy.digest_mismatch", "tag " + format_slug(slug) + " has digest " + md.root_digest +
+      throw Error(ErrorKind::kUntrusted, "deploy.digest_mismatch", "tag " + format_slug(slug) + " has digest " + md.root_digest +
                                                 ", pinned " + want);
-  }
+  });
 
-  bool need_signature = options.expected_signer || options.expected_signer_fingerprint;
+  const bool need_signature = options.expected_signer || options.expected_signer_fingerprint;
+  checking(TagCheck::Signature, [&] {
   if (tag.type == jws::kMediaType) {
     auto verified = jws::verify(tag.content, options.expected_signer);
     if (options.expected_signer_fingerprint && verified.signer_fingerprint != *options.expected_signer_fingerprint)
-      throw Error("jws.wrong_signer", "tag is signed by " + verified.signer_fingerprint + ", expected " +
+      throw Error(ErrorKind::kUntrusted, "jws.wrong_signer", "tag is signed by " + verified.signer_fingerprint + ", expected " +
                                           *options.expected_signer_fingerprint);
     // The signature must cover exactly the root entry the tag names.
     if (!(drawbridge::parse_entry(as_string(verified.payload)) == tag.root))
-      throw Error("jws.bad_signature", "the signed payload is not the tag's root entry");
+      throw Error(ErrorKind::kUntrusted, "jws.bad_signature", "the signed payload is not the tag's root entry");
     md.signature = std::move(verified);
   } else if (need_signature) {
-    throw Error("deploy.unsigned", "tag " + format_slug(slug) + " is not signed, but a signer is required");
+    throw Error(ErrorKind::kUntrusted, "deploy.unsigned", "tag " + format_slug(slug) + " is not signed, but a signer is required");
   }
+  });
   return md;
 }
 
@@ -310,11 +319,11 @@ Package fetch_package(RegistryClient& registry, const identity::Slug& slug, TagM
     queue.pop_back();
     bool is_dir = entry.meta.type == drawbridge::kDirectoryType;
     std::uint64_t limit = is_dir ? (16u << 20) : options.max_file_size;
-    require(entry.meta.length <= limit, "client.package.too_large",
+    require(entry.meta.length <= limit, ErrorKind::kTooLarge, "client.package.too_large",
             "/" + path + " is " + std::to_string(entry.meta.length) + " bytes (limit " +
                 std::to_string(limit) + ")");
     total += entry.meta.length;
-    require(total <= options.max_total_size, "client.package.too_large", "package exceeds the total size limit");
+    require(total <= options.max_total_size, ErrorKind::kTooLarge, "client.package.too_large", "package exceeds the total size limit");
     if (options.on_file && !is_dir) options.on_file(path);
     Bytes content = registry.get_node(slug.user, slug.repo, *slug.tag, path, entry.meta, options.on_bytes);
     if (is_dir) {

@@ -122,9 +122,21 @@ struct TagMetadata {
   std::optional<jws::Verified> signature;  // present for signed tags (already verified)
 };
 
+// Which of the tag's checks refused it (a deploy reports each as its own step).
+enum class TagCheck { DigestPin, Signature };
+class TagCheckError : public Error {
+ public:
+  TagCheckError(TagCheck check, const Error& cause) : Error(cause), check_(check) {}
+  TagCheck check() const { return check_; }
+
+ private:
+  TagCheck check_;
+};
+
 // Step "metadata": fetch the tag, check the digest pin and the signature (when present, always
-// verified; required when an expected signer is given). Errors: deploy.digest_mismatch,
-// deploy.unsigned (signer required, tag unsigned), jws.* (bad or wrong signature).
+// verified; required when an expected signer is given). Errors: TagCheckError for the pin
+// (deploy.digest_mismatch) and the signature (deploy.unsigned: signer required, tag unsigned;
+// jws.*: bad or wrong signature); anything else from fetching the tag.
 TagMetadata fetch_tag_metadata(RegistryClient& registry, const identity::Slug& slug,
                                const FetchOptions& options);
 

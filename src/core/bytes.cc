@@ -58,11 +58,11 @@ Bytes decode64(std::string_view text, const char* alphabet, bool padding_require
     ++pad;
   }
   if (padding_required) {
-    require(text.size() % 4 == 0, code, "base64 text length is not a multiple of 4");
+    require(text.size() % 4 == 0, ErrorKind::kInvalidInput, code, "base64 text length is not a multiple of 4");
   } else if (pad > 0) {
-    require(text.size() % 4 == 0, code, "base64 padding is malformed");
+    require(text.size() % 4 == 0, ErrorKind::kInvalidInput, code, "base64 padding is malformed");
   }
-  require(len % 4 != 1, code, "base64 text has an impossible length");
+  require(len % 4 != 1, ErrorKind::kInvalidInput, code, "base64 text has an impossible length");
 
   Bytes out;
   out.reserve(len * 3 / 4);
@@ -70,7 +70,7 @@ Bytes decode64(std::string_view text, const char* alphabet, bool padding_require
   int bits = 0;
   for (std::size_t i = 0; i < len; ++i) {
     int v = table[static_cast<unsigned char>(text[i])];
-    require(v >= 0, code, "invalid base64 character");
+    require(v >= 0, ErrorKind::kInvalidInput, code, "invalid base64 character");
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -79,7 +79,7 @@ Bytes decode64(std::string_view text, const char* alphabet, bool padding_require
     }
   }
   // Canonical encoding: leftover bits must be zero.
-  require((acc & ((1u << bits) - 1)) == 0, code, "base64 text has non-zero trailing bits");
+  require((acc & ((1u << bits) - 1)) == 0, ErrorKind::kInvalidInput, code, "base64 text has non-zero trailing bits");
   return out;
 }
 
@@ -96,12 +96,12 @@ std::string to_hex(ByteView data) {
 }
 
 Bytes from_hex(std::string_view hex) {
-  require(hex.size() % 2 == 0, "encoding.hex", "hex text has odd length");
+  require(hex.size() % 2 == 0, ErrorKind::kInvalidInput, "encoding.hex", "hex text has odd length");
   Bytes out(hex.size() / 2);
   for (std::size_t i = 0; i < out.size(); ++i) {
     int hi = hex_value(hex[2 * i]);
     int lo = hex_value(hex[2 * i + 1]);
-    require(hi >= 0 && lo >= 0, "encoding.hex", "invalid hex character");
+    require(hi >= 0 && lo >= 0, ErrorKind::kInvalidInput, "encoding.hex", "invalid hex character");
     out[i] = static_cast<std::uint8_t>((hi << 4) | lo);
   }
   return out;

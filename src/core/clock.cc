@@ -15,17 +15,17 @@ std::shared_ptr<const Clock> system_clock() {
 namespace {
 
 int digits(std::string_view s, std::size_t pos, std::size_t n) {
-  require(pos + n <= s.size(), "time.format", "timestamp is truncated");
+  require(pos + n <= s.size(), ErrorKind::kInvalidInput, "time.format", "timestamp is truncated");
   int v = 0;
   for (std::size_t i = pos; i < pos + n; ++i) {
-    require(s[i] >= '0' && s[i] <= '9', "time.format", "timestamp has a non-digit");
+    require(s[i] >= '0' && s[i] <= '9', ErrorKind::kInvalidInput, "time.format", "timestamp has a non-digit");
     v = v * 10 + (s[i] - '0');
   }
   return v;
 }
 
 void expect(std::string_view s, std::size_t pos, char c) {
-  require(pos < s.size() && (s[pos] == c || (c == 'T' && (s[pos] == 't' || s[pos] == ' '))),
+  require(pos < s.size() && (s[pos] == c || (c == 'T' && (s[pos] == 't' || s[pos] == ' '))), ErrorKind::kInvalidInput,
           "time.format", "timestamp is not RFC 3339");
 }
 
@@ -54,14 +54,14 @@ TimePoint parse_rfc3339(std::string_view s) {
       scale /= 10;
       ++pos;
     }
-    require(pos > start, "time.format", "empty fractional seconds");
+    require(pos > start, ErrorKind::kInvalidInput, "time.format", "empty fractional seconds");
   }
   int offset_seconds = 0;
-  require(pos < s.size(), "time.format", "timestamp has no time zone");
+  require(pos < s.size(), ErrorKind::kInvalidInput, "time.format", "timestamp has no time zone");
   if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
   } else {
-    require(s[pos] == '+' || s[pos] == '-', "time.format", "bad time zone");
+    require(s[pos] == '+' || s[pos] == '-', ErrorKind::kInvalidInput, "time.format", "bad time zone");
     int sign = s[pos] == '-' ? -1 : 1;
     int oh = digits(s, pos + 1, 2);
     expect(s, pos + 3, ':');
@@ -69,15 +69,15 @@ TimePoint parse_rfc3339(std::string_view s) {
     offset_seconds = sign * (oh * 3600 + om * 60);
     pos += 6;
   }
-  require(pos == s.size(), "time.format", "trailing characters after timestamp");
+  require(pos == s.size(), ErrorKind::kInvalidInput, "time.format", "trailing characters after timestamp");
   require(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 &&
-              second <= 60,
+              second <= 60, ErrorKind::kInvalidInput,
           "time.format", "timestamp field out of range");
 
   using namespace std::chrono;
   auto ymd = year_month_day{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)},
                             std::chrono::day{static_cast<unsigned>(day)}};
-  require(ymd.ok(), "time.format", "timestamp names an impossible date");
+  require(ymd.ok(), ErrorKind::kInvalidInput, "time.format", "timestamp names an impossible date");
   auto tp = sys_days{ymd} + hours{hour} + minutes{minute} + seconds{second} -
             seconds{offset_seconds};
   return time_point_cast<system_clock::duration>(tp + nanoseconds{nanos});

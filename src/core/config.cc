@@ -19,7 +19,7 @@ namespace {
   std::string msg = "configuration key '" + std::string(key) + "' (" + std::string(origin) +
                     "): expected " + std::string(expected);
   if (!got.empty()) msg += ", got '" + std::string(got) + "'";
-  throw Error("config.type", msg);
+  throw Error(ErrorKind::kInvalidInput, "config.type", msg);
 }
 
 std::string trim(std::string_view s) {
@@ -80,7 +80,7 @@ Value from_text(const Key& key, std::string_view raw, std::string_view origin) {
       return items;
     }
   }
-  throw Error("config.type", "unknown type");
+  throw Error(ErrorKind::kInvalidInput, "config.type", "unknown type");
 }
 
 Value from_toml(const Key& key, const toml::node& node, std::string_view origin) {
@@ -114,7 +114,7 @@ Value from_toml(const Key& key, const toml::node& node, std::string_view origin)
       return items;
     }
   }
-  throw Error("config.type", "unknown type");
+  throw Error(ErrorKind::kInvalidInput, "config.type", "unknown type");
 }
 
 bool matches_type(Type t, const Value& v) {
@@ -211,10 +211,10 @@ Source Config::source(std::string_view name) const {
 const Value& Config::get(std::string_view name) const {
   auto it = entries_.find(name);
   if (it == entries_.end()) {
-    throw Error("config.no_such_key", "configuration key '" + std::string(name) + "' is not declared");
+    throw Error(ErrorKind::kInvalidInput, "config.no_such_key", "configuration key '" + std::string(name) + "' is not declared");
   }
   if (!it->second.value) {
-    throw Error("config.no_such_key", "configuration key '" + std::string(name) + "' has no value");
+    throw Error(ErrorKind::kInvalidInput, "config.no_such_key", "configuration key '" + std::string(name) + "' has no value");
   }
   return *it->second.value;
 }
@@ -224,7 +224,7 @@ template <typename T>
 const T& get_as(const Config& c, std::string_view name, std::string_view what) {
   const Value& v = c.get(name);
   if (const T* p = std::get_if<T>(&v)) return *p;
-  throw Error("config.no_such_key",
+  throw Error(ErrorKind::kInvalidInput, "config.no_such_key",
               "configuration key '" + std::string(name) + "' is not " + std::string(what));
 }
 }  // namespace
@@ -317,7 +317,7 @@ struct Loader::Impl {
       } else if (node.is_table() && is_prefix_of_key(path)) {
         walk(*node.as_table(), path, out, origin);
       } else {
-        throw Error("config.unknown_key",
+        throw Error(ErrorKind::kInvalidInput, "config.unknown_key",
                     std::string(origin) + ": unknown configuration key '" + path + "'");
       }
     }
@@ -331,7 +331,7 @@ Loader& Loader::operator=(Loader&&) noexcept = default;
 
 Loader& Loader::add(Key key) {
   if (key.name.empty() || impl_->find(key.name)) {
-    throw Error("config.duplicate", "configuration key '" + key.name + "' declared twice");
+    throw Error(ErrorKind::kInvalidInput, "config.duplicate", "configuration key '" + key.name + "' declared twice");
   }
   if (key.default_value) {
     auto& d = *key.default_value;
@@ -381,7 +381,7 @@ Config Loader::load(const std::optional<std::filesystem::path>& file, const EnvL
   try {
     text = read_text_file(*file, 16u << 20);
   } catch (const Error& e) {
-    throw Error("config.io", "cannot read configuration file " + file->string() + ": " + e.what());
+    throw Error(ErrorKind::kInvalidInput, "config.io", "cannot read configuration file " + file->string() + ": " + e.what());
   }
   return load_string(text, env, file->string());
 }
@@ -406,7 +406,7 @@ Config Loader::load_string(std::string_view toml_text, const EnvLookup& env,
       std::ostringstream msg;
       msg << origin << ":" << err.source().begin.line << ":" << err.source().begin.column << ": "
           << err.description();
-      throw Error("config.parse", msg.str());
+      throw Error(ErrorKind::kInvalidInput, "config.parse", msg.str());
     }
     impl_->walk(table, "", out, origin);
   }
@@ -436,7 +436,7 @@ Config Loader::load_string(std::string_view toml_text, const EnvLookup& env,
       std::string how = "set '" + key.name + "' in the configuration file";
       if (!key.env.empty()) how += ", " + key.env + " in the environment";
       if (!key.flag.empty()) how += " or " + key.flag;
-      throw Error("config.missing", "missing required configuration: " + how);
+      throw Error(ErrorKind::kInvalidInput, "config.missing", "missing required configuration: " + how);
     }
   }
   return out;

@@ -26,18 +26,18 @@ bool is_key_char(char c) {
          c == '-' || c == '.' || c == '*';
 }
 
-[[noreturn]] void malformed(const std::string& what) { throw Error(std::string(kMalformed), what); }
+[[noreturn]] void malformed(const std::string& what) { throw Error(ErrorKind::kInvalidInput, std::string(kMalformed), what); }
 
 Bytes decode_value(DigestAlgorithm alg, std::string_view b64, std::string_view code) {
   Bytes v;
   try {
     v = from_base64(b64);
   } catch (const Error&) {
-    throw Error(std::string(code),
+    throw Error(ErrorKind::kInvalidInput, std::string(code),
                 std::string(digest_name(alg)) + ": value is not padded standard base64");
   }
   if (v.size() != digest_size(alg)) {
-    throw Error(std::string(code), std::string(digest_name(alg)) + ": digest is " +
+    throw Error(ErrorKind::kInvalidInput, std::string(code), std::string(digest_name(alg)) + ": digest is " +
                                        std::to_string(v.size()) + " bytes, expected " +
                                        std::to_string(digest_size(alg)));
   }
@@ -77,7 +77,7 @@ std::vector<DigestAlgorithm> ContentDigest::all_algorithms() {
 
 ContentDigest ContentDigest::parse_header(std::string_view header) {
   ContentDigest out;
-  if (trim(header).empty()) throw Error("digest.header_empty", "empty Content-Digest header");
+  if (trim(header).empty()) throw Error(ErrorKind::kInvalidInput, "digest.header_empty", "empty Content-Digest header");
   std::size_t start = 0;
   while (true) {
     const std::size_t comma = header.find(',', start);
@@ -108,7 +108,7 @@ ContentDigest ContentDigest::parse_header(std::string_view header) {
     start = comma + 1;
   }
   if (out.values_.empty())
-    throw Error("digest.header_empty", "Content-Digest header has no supported algorithm");
+    throw Error(ErrorKind::kInvalidInput, "digest.header_empty", "Content-Digest header has no supported algorithm");
   return out;
 }
 
@@ -119,7 +119,7 @@ ContentDigest ContentDigest::from_map(const std::map<std::string, std::string>& 
     if (!alg) continue;
     Bytes v = decode_value(*alg, b64, "digest.object_malformed");
     if (out.values_.count(*alg))
-      throw Error("digest.object_malformed", "algorithm " + name + " repeated");
+      throw Error(ErrorKind::kInvalidInput, "digest.object_malformed", "algorithm " + name + " repeated");
     out.values_.emplace(*alg, std::move(v));
   }
   return out;
@@ -156,7 +156,7 @@ std::optional<Bytes> ContentDigest::get(DigestAlgorithm alg) const {
 }
 
 void ContentDigest::set(DigestAlgorithm alg, Bytes value) {
-  require(value.size() == digest_size(alg), "digest.bad_length",
+  require(value.size() == digest_size(alg), ErrorKind::kInvalidInput, "digest.bad_length",
           std::string(digest_name(alg)) + ": wrong digest length");
   values_[alg] = std::move(value);
 }
@@ -194,13 +194,13 @@ ContentDigest DigestVerifier::finish() {
 }
 
 void DigestVerifier::verify() {
-  require(expected_.has_value() && !expected_->empty(), "digest.mismatch",
+  require(expected_.has_value() && !expected_->empty(), ErrorKind::kUntrusted, "digest.mismatch",
           "no expected digest to verify against");
   const ContentDigest actual = finish();
   for (const auto& [alg, v] : expected_->values()) {
     auto got = actual.get(alg);
     if (!got || !constant_time_equal(*got, v)) {
-      throw Error("digest.mismatch", std::string(digest_name(alg)) + " of the content (" +
+      throw Error(ErrorKind::kUntrusted, "digest.mismatch", std::string(digest_name(alg)) + " of the content (" +
                                          to_base64(got ? *got : Bytes{}) +
                                          ") does not match the expected " + to_base64(v));
     }

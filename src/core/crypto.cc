@@ -24,7 +24,7 @@ std::shared_ptr<EVP_PKEY> share(ossl::PkeyPtr key) {
 }
 
 KeyType key_type_of(EVP_PKEY* k) {
-  if (!k) throw Error("crypto.no_key", "no key");
+  if (!k) throw Error(ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   switch (EVP_PKEY_get_base_id(k)) {
     case EVP_PKEY_EC: {
       char name[64] = {};
@@ -74,7 +74,7 @@ const EVP_MD* evp_md(DigestAlgorithm alg) {
     case DigestAlgorithm::Sha512:
       return EVP_sha512();
   }
-  throw Error("crypto.unsupported", "unknown digest algorithm");
+  throw Error(ErrorKind::kInvalidInput, "crypto.unsupported", "unknown digest algorithm");
 }
 
 std::size_t digest_size(DigestAlgorithm alg) {
@@ -84,29 +84,29 @@ std::size_t digest_size(DigestAlgorithm alg) {
 Bytes digest(DigestAlgorithm alg, ByteView data) {
   Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
-  ossl::check(EVP_Digest(data.data(), data.size(), out.data(), &len, evp_md(alg), nullptr) == 1,
+  ossl::check(EVP_Digest(data.data(), data.size(), out.data(), &len, evp_md(alg), nullptr) == 1, ErrorKind::kInvalidInput,
               "crypto.digest", "digest failed");
   out.resize(len);
   return out;
 }
 
 Hasher::Hasher(DigestAlgorithm alg) : alg_(alg), ctx_(EVP_MD_CTX_new()) {
-  ossl::check(ctx_ != nullptr, "crypto.digest", "EVP_MD_CTX_new failed");
-  ossl::check(EVP_DigestInit_ex(ctx_.get(), evp_md(alg), nullptr) == 1, "crypto.digest",
+  ossl::check(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "EVP_MD_CTX_new failed");
+  ossl::check(EVP_DigestInit_ex(ctx_.get(), evp_md(alg), nullptr) == 1, ErrorKind::kInvalidInput, "crypto.digest",
               "digest init failed");
 }
 
 void Hasher::update(ByteView data) {
-  require(ctx_ != nullptr, "crypto.digest", "hasher already finished");
-  ossl::check(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1, "crypto.digest",
+  require(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "hasher already finished");
+  ossl::check(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1, ErrorKind::kInvalidInput, "crypto.digest",
               "digest update failed");
 }
 
 Bytes Hasher::finish() {
-  require(ctx_ != nullptr, "crypto.digest", "hasher already finished");
+  require(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "hasher already finished");
   Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
-  ossl::check(EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) == 1, "crypto.digest",
+  ossl::check(EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) == 1, ErrorKind::kInvalidInput, "crypto.digest",
               "digest final failed");
   ctx_.reset();
   out.resize(len);
@@ -118,9 +118,9 @@ Bytes hmac_sha256(ByteView key, ByteView data) {
   unsigned int len = 0;
   static const std::uint8_t kEmpty = 0;
   if (key.size() > static_cast<std::size_t>(INT_MAX))
-    throw Error("crypto.hmac", "key too long");
+    throw Error(ErrorKind::kInvalidInput, "crypto.hmac", "key too long");
   ossl::check(HMAC(EVP_sha256(), key.empty() ? &kEmpty : key.data(), static_cast<int>(key.size()),
-                   data.data(), data.size(), out.data(), &len) != nullptr,
+                   data.data(), data.size(), out.data(), &len) != nullptr, ErrorKind::kInvalidInput,
               "crypto.hmac", "HMAC failed");
   out.resize(len);
   return out;
@@ -129,7 +129,7 @@ Bytes hmac_sha256(ByteView key, ByteView data) {
 Bytes random_bytes(std::size_t n) {
   Bytes out(n);
   if (n == 0) return out;
-  ossl::check(RAND_bytes(out.data(), static_cast<int>(n)) == 1, "crypto.random",
+  ossl::check(RAND_bytes(out.data(), static_cast<int>(n)) == 1, ErrorKind::kInternal, "crypto.random",
               "RAND_bytes failed");
   return out;
 }
@@ -159,9 +159,9 @@ PublicKey::PublicKey(ossl::PkeyPtr key) : key_(share(std::move(key))) {}
 PublicKey PublicKey::from_spki_der(ByteView der) {
   const unsigned char* p = der.data();
   ossl::PkeyPtr k(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
-  if (!k) ossl::throw_error("crypto.key_parse", "invalid SubjectPublicKeyInfo");
+  if (!k) ossl::throw_error(ErrorKind::kInvalidInput, "crypto.key_parse", "invalid SubjectPublicKeyInfo");
   if (p != der.data() + der.size()) {
-    throw Error("crypto.key_parse", "trailing bytes after SubjectPublicKeyInfo");
+    throw Error(ErrorKind::kInvalidInput, "crypto.key_parse", "trailing bytes after SubjectPublicKeyInfo");
   }
   return PublicKey(std::move(k));
 }
@@ -169,7 +169,7 @@ PublicKey PublicKey::from_spki_der(ByteView der) {
 PublicKey PublicKey::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::PkeyPtr k(PEM_read_bio_PUBKEY(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!k) ossl::throw_error("crypto.key_parse", "invalid PEM public key");
+  if (!k) ossl::throw_error(ErrorKind::kInvalidInput, "crypto.key_parse", "invalid PEM public key");
   return PublicKey(std::move(k));
 }
 
@@ -183,14 +183,14 @@ PublicKey PublicKey::from_ec_point(KeyType curve, ByteView x, ByteView y) {
     size = 48;
     group = "P-384";
   } else {
-    throw Error("crypto.unsupported", "EC point: unsupported curve " + to_string(curve));
+    throw Error(ErrorKind::kInvalidInput, "crypto.unsupported", "EC point: unsupported curve " + to_string(curve));
   }
   auto strip = [](ByteView v) {
     while (!v.empty() && v[0] == 0) v = v.subspan(1);
     return v;
   };
   ByteView xs = strip(x), ys = strip(y);
-  require(xs.size() <= size && ys.size() <= size, "crypto.ec_point",
+  require(xs.size() <= size && ys.size() <= size, ErrorKind::kInvalidInput, "crypto.ec_point",
           "EC coordinate longer than the curve's field");
   Bytes point(1 + 2 * size, 0);
   point[0] = 0x04;
@@ -198,39 +198,39 @@ PublicKey PublicKey::from_ec_point(KeyType curve, ByteView x, ByteView y) {
   std::copy(ys.begin(), ys.end(), point.begin() + 1 + size + (size - ys.size()));
 
   ossl::Ptr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
-  ossl::check(bld != nullptr, "crypto.ec_point", "OSSL_PARAM_BLD_new failed");
+  ossl::check(bld != nullptr, ErrorKind::kInvalidInput, "crypto.ec_point", "OSSL_PARAM_BLD_new failed");
   ossl::check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
                   OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY,
-                                                   point.data(), point.size()) == 1,
+                                                   point.data(), point.size()) == 1, ErrorKind::kInvalidInput,
               "crypto.ec_point", "building EC parameters failed");
   ossl::Ptr<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  ossl::check(params != nullptr, "crypto.ec_point", "building EC parameters failed");
+  ossl::check(params != nullptr, ErrorKind::kInvalidInput, "crypto.ec_point", "building EC parameters failed");
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  ossl::check(ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1, "crypto.ec_point",
+  ossl::check(ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1, ErrorKind::kInvalidInput, "crypto.ec_point",
               "EVP_PKEY_fromdata_init failed");
   EVP_PKEY* raw = nullptr;
   // fromdata decodes the point, which rejects coordinates that are not on the curve.
   if (EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1 || !raw) {
-    ossl::throw_error("crypto.ec_point", "invalid EC point");
+    ossl::throw_error(ErrorKind::kInvalidInput, "crypto.ec_point", "invalid EC point");
   }
   ossl::PkeyPtr key(raw);
   // Make sure the point really is valid (fromdata may defer decoding in some providers).
   ossl::PkeyCtxPtr check_ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
   if (!check_ctx || EVP_PKEY_public_check(check_ctx.get()) != 1) {
-    ossl::throw_error("crypto.ec_point", "EC point is not on the curve");
+    ossl::throw_error(ErrorKind::kInvalidInput, "crypto.ec_point", "EC point is not on the curve");
   }
   return PublicKey(std::move(key));
 }
 
 Bytes PublicKey::spki_der() const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   return ossl::to_der(i2d_PUBKEY, key_.get(), "crypto.key_encode");
 }
 
 std::string PublicKey::to_pem() const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio && PEM_write_bio_PUBKEY(bio.get(), key_.get()) == 1, "crypto.key_encode",
+  ossl::check(bio && PEM_write_bio_PUBKEY(bio.get(), key_.get()) == 1, ErrorKind::kInvalidInput, "crypto.key_encode",
               "cannot write PEM public key");
   return ossl::bio_to_string(bio.get());
 }
@@ -238,19 +238,19 @@ std::string PublicKey::to_pem() const {
 KeyType PublicKey::type() const { return key_type_of(key_.get()); }
 
 int PublicKey::bits() const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   return EVP_PKEY_get_bits(key_.get());
 }
 
 bool PublicKey::verify(DigestAlgorithm alg, ByteView data, ByteView signature_der) const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   ossl::check(ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, md_for(key_.get(), alg), nullptr,
-                                          key_.get()) == 1,
+                                          key_.get()) == 1, ErrorKind::kUntrusted,
               "crypto.verify", "verify init failed");
   if (EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_RSA_PSS) {
-    ossl::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0,
+    ossl::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0, ErrorKind::kUntrusted,
                 "crypto.verify", "cannot set PSS salt length");
   }
   return finish_verify(EVP_DigestVerify(ctx.get(), signature_der.data(), signature_der.size(),
@@ -259,25 +259,25 @@ bool PublicKey::verify(DigestAlgorithm alg, ByteView data, ByteView signature_de
 
 bool PublicKey::verify_ecdsa_rs(DigestAlgorithm alg, ByteView data, ByteView r,
                                 ByteView s) const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
-  require(EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_EC, "crypto.wrong_key_type",
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
+  require(EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_EC, ErrorKind::kInvalidInput, "crypto.wrong_key_type",
           "ECDSA verification needs an EC key");
   return verify(alg, data, ecdsa_raw_to_der(r, s));
 }
 
 bool PublicKey::verify_rsa_pss(DigestAlgorithm alg, ByteView data, ByteView signature,
                                int salt_len) const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   int id = EVP_PKEY_get_base_id(key_.get());
-  require(id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS, "crypto.wrong_key_type",
+  require(id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS, ErrorKind::kInvalidInput, "crypto.wrong_key_type",
           "RSA-PSS verification needs an RSA key");
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  ossl::check(ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, evp_md(alg), nullptr, key_.get()) == 1,
+  ossl::check(ctx && EVP_DigestVerifyInit(ctx.get(), &pctx, evp_md(alg), nullptr, key_.get()) == 1, ErrorKind::kUntrusted,
               "crypto.verify", "verify init failed");
   ossl::check(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
                   EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len) > 0 &&
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, evp_md(alg)) > 0,
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, evp_md(alg)) > 0, ErrorKind::kUntrusted,
               "crypto.verify", "cannot configure RSA-PSS");
   return finish_verify(
       EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size()));
@@ -302,25 +302,25 @@ PrivateKey PrivateKey::generate(KeyType type) {
       ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
       ossl::check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1 &&
                       EVP_PKEY_CTX_set_group_name(
-                          ctx.get(), type == KeyType::EcP256 ? "P-256" : "P-384") == 1,
+                          ctx.get(), type == KeyType::EcP256 ? "P-256" : "P-384") == 1, ErrorKind::kInternal,
                   "crypto.keygen", "EC keygen init failed");
       break;
     case KeyType::Rsa:
       ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
       ossl::check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1 &&
-                      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 3072) == 1,
+                      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 3072) == 1, ErrorKind::kInternal,
                   "crypto.keygen", "RSA keygen init failed");
       break;
     case KeyType::Ed25519:
       ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "ED25519", nullptr));
-      ossl::check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1, "crypto.keygen",
+      ossl::check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1, ErrorKind::kInternal, "crypto.keygen",
                   "Ed25519 keygen init failed");
       break;
     default:
-      throw Error("crypto.unsupported", "cannot generate key of type " + to_string(type));
+      throw Error(ErrorKind::kInvalidInput, "crypto.unsupported", "cannot generate key of type " + to_string(type));
   }
   EVP_PKEY* raw = nullptr;
-  ossl::check(EVP_PKEY_generate(ctx.get(), &raw) == 1 && raw, "crypto.keygen",
+  ossl::check(EVP_PKEY_generate(ctx.get(), &raw) == 1 && raw, ErrorKind::kInternal, "crypto.keygen",
               "key generation failed");
   return PrivateKey(ossl::PkeyPtr(raw));
 }
@@ -328,21 +328,21 @@ PrivateKey PrivateKey::generate(KeyType type) {
 PrivateKey PrivateKey::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::PkeyPtr k(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
-  if (!k) ossl::throw_error("crypto.key_parse", "invalid PEM private key");
+  if (!k) ossl::throw_error(ErrorKind::kInvalidInput, "crypto.key_parse", "invalid PEM private key");
   return PrivateKey(std::move(k));
 }
 
 std::string PrivateKey::to_pem_pkcs8() const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
   ossl::check(bio && PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0,
-                                                   nullptr, nullptr) == 1,
+                                                   nullptr, nullptr) == 1, ErrorKind::kInvalidInput,
               "crypto.key_encode", "cannot write PKCS#8 PEM");
   return ossl::bio_to_string(bio.get());
 }
 
 PublicKey PrivateKey::public_key() const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   // Re-encode so the PublicKey holds no private material.
   return PublicKey::from_spki_der(ossl::to_der(i2d_PUBKEY, key_.get(), "crypto.key_encode"));
 }
@@ -350,21 +350,21 @@ PublicKey PrivateKey::public_key() const {
 KeyType PrivateKey::type() const { return key_type_of(key_.get()); }
 
 Bytes PrivateKey::sign(DigestAlgorithm alg, ByteView data) const {
-  require(key_ != nullptr, "crypto.no_key", "no key");
+  require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   ossl::check(ctx && EVP_DigestSignInit(ctx.get(), &pctx, md_for(key_.get(), alg), nullptr,
-                                        key_.get()) == 1,
+                                        key_.get()) == 1, ErrorKind::kInternal,
               "crypto.sign", "sign init failed");
   if (EVP_PKEY_get_base_id(key_.get()) == EVP_PKEY_RSA_PSS) {
-    ossl::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0,
+    ossl::check(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0, ErrorKind::kInternal,
                 "crypto.sign", "cannot set PSS salt length");
   }
   size_t len = 0;
-  ossl::check(EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) == 1,
+  ossl::check(EVP_DigestSign(ctx.get(), nullptr, &len, data.data(), data.size()) == 1, ErrorKind::kInternal,
               "crypto.sign", "sign failed");
   Bytes sig(len);
-  ossl::check(EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) == 1,
+  ossl::check(EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()) == 1, ErrorKind::kInternal,
               "crypto.sign", "sign failed");
   sig.resize(len);
   return sig;
@@ -381,7 +381,7 @@ Bytes ecdsa_der_to_raw(ByteView der, std::size_t component_size) {
   ossl::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig || p != der.data() + der.size()) {
     ERR_clear_error();
-    throw Error("crypto.signature_format", "malformed DER ECDSA signature");
+    throw Error(ErrorKind::kInvalidInput, "crypto.signature_format", "malformed DER ECDSA signature");
   }
   const BIGNUM* r = nullptr;
   const BIGNUM* s = nullptr;
@@ -390,19 +390,19 @@ Bytes ecdsa_der_to_raw(ByteView der, std::size_t component_size) {
   if (BN_bn2binpad(r, out.data(), static_cast<int>(component_size)) < 0 ||
       BN_bn2binpad(s, out.data() + component_size, static_cast<int>(component_size)) < 0) {
     ERR_clear_error();
-    throw Error("crypto.signature_format", "ECDSA component larger than expected");
+    throw Error(ErrorKind::kInvalidInput, "crypto.signature_format", "ECDSA component larger than expected");
   }
   return out;
 }
 
 Bytes ecdsa_raw_to_der(ByteView r, ByteView s) {
   if (r.size() > INT_MAX / 2 || s.size() > INT_MAX / 2)
-    throw Error("crypto.signature_format", "ECDSA component too long");
+    throw Error(ErrorKind::kInvalidInput, "crypto.signature_format", "ECDSA component too long");
   ossl::BignumPtr br(BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr));
   ossl::BignumPtr bs(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
   ossl::EcdsaSigPtr sig(ECDSA_SIG_new());
-  ossl::check(br && bs && sig, "crypto.signature_format", "allocation failed");
-  ossl::check(ECDSA_SIG_set0(sig.get(), br.get(), bs.get()) == 1, "crypto.signature_format",
+  ossl::check(br && bs && sig, ErrorKind::kInvalidInput, "crypto.signature_format", "allocation failed");
+  ossl::check(ECDSA_SIG_set0(sig.get(), br.get(), bs.get()) == 1, ErrorKind::kInvalidInput, "crypto.signature_format",
               "ECDSA_SIG_set0 failed");
   (void)br.release();
   (void)bs.release();

@@ -17,7 +17,7 @@ constexpr int kMaxDepth = 32;
 // Walks every constructed element so that the whole request is DER with definite, minimal
 // lengths (OpenSSL's parser tolerates some BER). Throws der.malformed.
 void check_der_structure(ByteView data, int depth) {
-  if (depth > kMaxDepth) throw Error("der.malformed", "nesting too deep");
+  if (depth > kMaxDepth) throw Error(ErrorKind::kInvalidInput, "der.malformed", "nesting too deep");
   der::Reader r(data);
   while (!r.empty()) {
     const der::Element e = r.read_any();
@@ -77,7 +77,7 @@ ParsedAttributes parse_attributes_checked(ByteView der_bytes) {
   try {
     return parse_attributes(der_bytes);
   } catch (const Error& e) {
-    throw Error("csr.malformed", std::string("bad CSR attributes: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "csr.malformed", std::string("bad CSR attributes: ") + e.what());
   }
 }
 
@@ -100,22 +100,22 @@ CsrBuilder& CsrBuilder::add_extension(Extension ext) {
 }
 
 Bytes CsrBuilder::build_der(const PrivateKey& key) const {
-  require(static_cast<bool>(key), "csr.build", "no signing key");
+  require(static_cast<bool>(key), ErrorKind::kInternal, "csr.build", "no signing key");
   ossl::X509ReqPtr req(X509_REQ_new());
-  ossl::check(req != nullptr, "csr.build", "X509_REQ_new failed");
-  ossl::check(X509_REQ_set_version(req.get(), 0) == 1, "csr.build", "set version");
+  ossl::check(req != nullptr, ErrorKind::kInternal, "csr.build", "X509_REQ_new failed");
+  ossl::check(X509_REQ_set_version(req.get(), 0) == 1, ErrorKind::kInternal, "csr.build", "set version");
 
   ossl::X509NamePtr name(X509_NAME_new());
-  ossl::check(name != nullptr, "csr.build", "X509_NAME_new failed");
+  ossl::check(name != nullptr, ErrorKind::kInternal, "csr.build", "X509_NAME_new failed");
   for (const auto& [field, value] : rdns_) {
     if (X509_NAME_add_entry_by_txt(name.get(), field.c_str(), MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
-      ossl::throw_error("csr.build", "invalid subject attribute " + field + "=" + value);
+      ossl::throw_error(ErrorKind::kInternal, "csr.build", "invalid subject attribute " + field + "=" + value);
     }
   }
-  ossl::check(X509_REQ_set_subject_name(req.get(), name.get()) == 1, "csr.build", "set subject");
-  ossl::check(X509_REQ_set_pubkey(req.get(), key.get()) == 1, "csr.build", "set public key");
+  ossl::check(X509_REQ_set_subject_name(req.get(), name.get()) == 1, ErrorKind::kInternal, "csr.build", "set subject");
+  ossl::check(X509_REQ_set_pubkey(req.get(), key.get()) == 1, ErrorKind::kInternal, "csr.build", "set public key");
 
   // The extensionRequest attribute is encoded by hand so the order, duplicates and critical
   // flags are exactly what the caller asked for.
@@ -134,7 +134,7 @@ Bytes CsrBuilder::build_der(const PrivateKey& key) const {
     const Bytes value = list.wrap(der::kSequence);
     if (X509_REQ_add1_attr_by_txt(req.get(), kOidExtensionRequest, V_ASN1_SEQUENCE, value.data(),
                                   static_cast<int>(value.size())) != 1) {
-      ossl::throw_error("csr.build", "cannot add extensionRequest attribute");
+      ossl::throw_error(ErrorKind::kInternal, "csr.build", "cannot add extensionRequest attribute");
     }
   }
 
@@ -150,7 +150,7 @@ Bytes CsrBuilder::build_der(const PrivateKey& key) const {
       md = EVP_sha256();
   }
   if (X509_REQ_sign(req.get(), key.get(), md) <= 0) {
-    ossl::throw_error("csr.build", "signing the request failed");
+    ossl::throw_error(ErrorKind::kInternal, "csr.build", "signing the request failed");
   }
   Bytes der = ossl::to_der(i2d_X509_REQ, req.get(), "csr.build");
   return der;
@@ -161,13 +161,13 @@ CertificationRequest CertificationRequest::from_der(ByteView der_bytes) {
     check_der_structure(der_bytes, 0);
     der::parse_single(der_bytes);
   } catch (const Error& e) {
-    throw Error("csr.malformed", std::string("not a single DER element: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "csr.malformed", std::string("not a single DER element: ") + e.what());
   }
   const unsigned char* p = der_bytes.data();
   ossl::X509ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der_bytes.size())));
-  if (!req) ossl::throw_error("csr.malformed", "invalid PKCS#10 request");
+  if (!req) ossl::throw_error(ErrorKind::kInvalidInput, "csr.malformed", "invalid PKCS#10 request");
   if (p != der_bytes.data() + der_bytes.size()) {
-    throw Error("csr.malformed", "trailing bytes after the request");
+    throw Error(ErrorKind::kInvalidInput, "csr.malformed", "trailing bytes after the request");
   }
   CertificationRequest out;
   out.req_ = std::shared_ptr<X509_REQ>(req.release(), X509_REQ_free);
@@ -179,61 +179,61 @@ CertificationRequest CertificationRequest::from_der(ByteView der_bytes) {
 CertificationRequest CertificationRequest::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509ReqPtr req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
-  if (!req) ossl::throw_error("csr.malformed", "no valid PEM certificate request");
+  if (!req) ossl::throw_error(ErrorKind::kInvalidInput, "csr.malformed", "no valid PEM certificate request");
   Bytes der = ossl::to_der(i2d_X509_REQ, req.get(), "csr.malformed");
   return from_der(der);
 }
 
 Bytes CertificationRequest::to_der() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   Bytes der = ossl::to_der(i2d_X509_REQ, req_.get(), "csr.encode");
   return der;
 }
 
 std::string CertificationRequest::to_pem() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio && PEM_write_bio_X509_REQ(bio.get(), req_.get()) == 1, "csr.encode",
+  ossl::check(bio && PEM_write_bio_X509_REQ(bio.get(), req_.get()) == 1, ErrorKind::kInternal, "csr.encode",
               "PEM encoding failed");
   return ossl::bio_to_string(bio.get());
 }
 
 long CertificationRequest::version() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   return X509_REQ_get_version(req_.get());
 }
 
 PublicKey CertificationRequest::public_key() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   ossl::PkeyPtr k(X509_REQ_get_pubkey(req_.get()));
-  if (!k) ossl::throw_error("csr.public_key", "unsupported or invalid request public key");
+  if (!k) ossl::throw_error(ErrorKind::kInvalidInput, "csr.public_key", "unsupported or invalid request public key");
   return PublicKey(std::move(k));
 }
 
 Bytes CertificationRequest::spki_der() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   X509_PUBKEY* pk = X509_REQ_get_X509_PUBKEY(req_.get());
   Bytes der = ossl::to_der(i2d_X509_PUBKEY, pk, "csr.encode");
   return der;
 }
 
 Bytes CertificationRequest::subject_der() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   Bytes der = ossl::to_der(i2d_X509_NAME, X509_REQ_get_subject_name(req_.get()), "csr.encode");
   return der;
 }
 
 std::string CertificationRequest::subject() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio != nullptr, "csr.encode", "BIO_new failed");
+  ossl::check(bio != nullptr, ErrorKind::kInternal, "csr.encode", "BIO_new failed");
   X509_NAME_print_ex(bio.get(), X509_REQ_get_subject_name(req_.get()), 0,
                      XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   return ossl::bio_to_string(bio.get());
 }
 
 bool CertificationRequest::verify_self_signature() const {
-  require(req_ != nullptr, "csr.empty", "no request");
+  require(req_ != nullptr, ErrorKind::kInvalidInput, "csr.empty", "no request");
   ossl::PkeyPtr k(X509_REQ_get_pubkey(req_.get()));
   if (!k) {
     ERR_clear_error();

@@ -16,7 +16,7 @@ std::string tag_hex(std::uint8_t t) {
 }  // namespace
 
 void Reader::fail(const std::string& what) const {
-  throw Error("der.malformed", what + " at offset " + std::to_string(base_ + pos_));
+  throw Error(ErrorKind::kInvalidInput, "der.malformed", what + " at offset " + std::to_string(base_ + pos_));
 }
 
 std::optional<std::uint8_t> Reader::peek_tag() const {
@@ -248,22 +248,22 @@ Bytes encode_oid(std::string_view dotted) {
     std::size_t j = i;
     Arc v = 0;
     while (j < dotted.size() && dotted[j] >= '0' && dotted[j] <= '9') {
-      if (j > i && dotted[i] == '0') throw Error("der.oid", "leading zero in OID arc");
+      if (j > i && dotted[i] == '0') throw Error(ErrorKind::kInvalidInput, "der.oid", "leading zero in OID arc");
       const Arc d = static_cast<Arc>(dotted[j] - '0');
-      if (v > (kArcMax - d) / 10) throw Error("der.oid", "OID arc too large");
+      if (v > (kArcMax - d) / 10) throw Error(ErrorKind::kInvalidInput, "der.oid", "OID arc too large");
       v = v * 10 + d;
       ++j;
     }
-    if (j == i) throw Error("der.oid", "malformed OID \"" + std::string(dotted) + "\"");
+    if (j == i) throw Error(ErrorKind::kInvalidInput, "der.oid", "malformed OID \"" + std::string(dotted) + "\"");
     arcs.push_back(v);
     if (j == dotted.size()) break;
-    if (dotted[j] != '.') throw Error("der.oid", "malformed OID \"" + std::string(dotted) + "\"");
+    if (dotted[j] != '.') throw Error(ErrorKind::kInvalidInput, "der.oid", "malformed OID \"" + std::string(dotted) + "\"");
     i = j + 1;
   }
-  if (arcs.size() < 2) throw Error("der.oid", "OID needs at least two arcs");
+  if (arcs.size() < 2) throw Error(ErrorKind::kInvalidInput, "der.oid", "OID needs at least two arcs");
   if (arcs[0] > 2 || (arcs[0] < 2 && arcs[1] >= 40))
-    throw Error("der.oid", "invalid first OID arcs");
-  if (arcs[1] > kArcMax - 80) throw Error("der.oid", "OID arc too large");
+    throw Error(ErrorKind::kInvalidInput, "der.oid", "invalid first OID arcs");
+  if (arcs[1] > kArcMax - 80) throw Error(ErrorKind::kInvalidInput, "der.oid", "OID arc too large");
   Bytes out;
   auto put = [&](Arc v) {
     std::uint8_t tmp[19];  // ceil(128 / 7)
@@ -283,16 +283,16 @@ Bytes encode_oid(std::string_view dotted) {
 }
 
 std::string decode_oid(ByteView content) {
-  if (content.empty()) throw Error("der.oid", "empty OID");
-  if (content.back() & 0x80) throw Error("der.oid", "truncated OID sub-identifier");
+  if (content.empty()) throw Error(ErrorKind::kInvalidInput, "der.oid", "empty OID");
+  if (content.back() & 0x80) throw Error(ErrorKind::kInvalidInput, "der.oid", "truncated OID sub-identifier");
   std::string out;
   std::size_t i = 0;
   bool first = true;
   while (i < content.size()) {
-    if (content[i] == 0x80) throw Error("der.oid", "non-minimal OID sub-identifier");
+    if (content[i] == 0x80) throw Error(ErrorKind::kInvalidInput, "der.oid", "non-minimal OID sub-identifier");
     Arc v = 0;
     while (true) {
-      if (v > (kArcMax >> 7)) throw Error("der.oid", "OID sub-identifier too large");
+      if (v > (kArcMax >> 7)) throw Error(ErrorKind::kInvalidInput, "der.oid", "OID sub-identifier too large");
       const std::uint8_t b = content[i++];
       v = (v << 7) | (b & 0x7f);
       if (!(b & 0x80)) break;

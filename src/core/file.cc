@@ -13,9 +13,9 @@
 namespace enarx {
 namespace {
 
-[[noreturn]] void throw_errno(const char* code, const std::string& what,
+[[noreturn]] void throw_errno(ErrorKind kind, const char* code, const std::string& what,
                               const std::filesystem::path& path) {
-  throw io_error(code, what, path, errno);
+  throw io_error(kind, code, what, path, errno);
 }
 
 class Fd {
@@ -47,19 +47,19 @@ std::string random_suffix() {
 
 }  // namespace
 
-Error io_error(std::string_view code, std::string_view what, const std::filesystem::path& path, int err) {
+Error io_error(ErrorKind kind, std::string_view code, std::string_view what, const std::filesystem::path& path, int err) {
   const bool full = err == ENOSPC || err == EDQUOT;
-  return Error(full ? "io.no_space" : std::string(code),
+  return Error(full ? ErrorKind::kResourceExhausted : kind, full ? "io.no_space" : std::string(code),
                std::string(what) + " " + path.string() + ": " + std::strerror(err));
 }
 
 Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("io.read", "cannot open", path);
+  if (fd.get() < 0) throw_errno(ErrorKind::kInvalidInput, "io.read", "cannot open", path);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) throw_errno("io.read", "cannot stat", path);
+  if (::fstat(fd.get(), &st) != 0) throw_errno(ErrorKind::kInvalidInput, "io.read", "cannot stat", path);
   if (static_cast<std::uint64_t>(st.st_size) > max_size)
-    throw Error("io.too_large", "file " + path.string() + " is larger than " +
+    throw Error(ErrorKind::kTooLarge, "io.too_large", "file " + path.string() + " is larger than " +
                                     std::to_string(max_size) + " bytes");
   Bytes out;
   out.reserve(static_cast<std::size_t>(st.st_size));
@@ -68,11 +68,11 @@ Bytes read_file(const std::filesystem::path& path, std::size_t max_size) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw_errno("io.read", "cannot read", path);
+      throw_errno(ErrorKind::kInvalidInput, "io.read", "cannot read", path);
     }
     if (n == 0) break;
     if (out.size() + static_cast<std::size_t>(n) > max_size)
-      throw Error("io.too_large", "file " + path.string() + " is too large");
+      throw Error(ErrorKind::kTooLarge, "io.too_large", "file " + path.string() + " is too large");
     out.insert(out.end(), buf, buf + n);
   }
   return out;
@@ -85,8 +85,8 @@ std::string read_text_file(const std::filesystem::path& path, std::size_t max_si
 
 void fsync_directory(const std::filesystem::path& dir) {
   Fd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) throw_errno("io.write", "cannot open directory", dir);
-  if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno("io.write", "cannot fsync", dir);
+  if (fd.get() < 0) throw_errno(ErrorKind::kInternal, "io.write", "cannot open directory", dir);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) throw_errno(ErrorKind::kInternal, "io.write", "cannot fsync", dir);
 }
 
 void write_file_atomic(const std::filesystem::path& path, ByteView data, unsigned mode) {
@@ -95,7 +95,7 @@ void write_file_atomic(const std::filesystem::path& path, ByteView data, unsigne
              ("." + path.filename().string() + ".tmp-" + random_suffix());
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-    if (fd.get() < 0) throw_errno("io.write", "cannot create", tmp);
+    if (fd.get() < 0) throw_errno(ErrorKind::kInternal, "io.write", "cannot create", tmp);
     ::fchmod(fd.get(), mode);  // umask must not widen or narrow what the caller asked for
     std::size_t off = 0;
     while (off < data.size()) {
@@ -105,7 +105,7 @@ void write_file_atomic(const std::filesystem::path& path, ByteView data, unsigne
         int saved = errno;
         ::unlink(tmp.c_str());
         errno = saved;
-        throw_errno("io.write", "cannot write", tmp);
+        throw_errno(ErrorKind::kInternal, "io.write", "cannot write", tmp);
       }
       off += static_cast<std::size_t>(n);
     }
@@ -113,14 +113,14 @@ void write_file_atomic(const std::filesystem::path& path, ByteView data, unsigne
       int saved = errno;
       ::unlink(tmp.c_str());
       errno = saved;
-      throw_errno("io.write", "cannot fsync", tmp);
+      throw_errno(ErrorKind::kInternal, "io.write", "cannot fsync", tmp);
     }
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int saved = errno;
     ::unlink(tmp.c_str());
     errno = saved;
-    throw_errno("io.write", "cannot rename onto", path);
+    throw_errno(ErrorKind::kInternal, "io.write", "cannot rename onto", path);
   }
   fsync_directory(dir);
 }
@@ -129,7 +129,7 @@ TempDir::TempDir(std::string_view prefix) {
   auto base = std::filesystem::temp_directory_path();
   std::string templ = (base / (std::string(prefix) + "-XXXXXX")).string();
   if (::mkdtemp(templ.data()) == nullptr)
-    throw Error("io.write", std::string("cannot create temp dir: ") + std::strerror(errno));
+    throw Error(ErrorKind::kInternal, "io.write", std::string("cannot create temp dir: ") + std::strerror(errno));
   path_ = templ;
 }
 

@@ -14,7 +14,7 @@ namespace enarx {
 // the file system is full or the quota used up (ENOSPC, EDQUOT), else `code`. Callers can then
 // report a full disk as such (the operator's problem), not as a fault. The message is
 // "<what> <path>: <strerror>".
-Error io_error(std::string_view code, std::string_view what, const std::filesystem::path& path, int err);
+Error io_error(ErrorKind kind, std::string_view code, std::string_view what, const std::filesystem::path& path, int err);
 
 // Reads a whole file; throws Error("io.read") naming the path. `max_size` guards against
 // accidentally slurping something huge.

@@ -156,7 +156,7 @@ Level parse_level(std::string_view text) {
   if (t == "warn" || t == "warning") return Level::Warn;
   if (t == "error") return Level::Error;
   if (t == "off") return Level::Off;
-  throw Error("log.bad_level", "unknown log level '" + std::string(text) +
+  throw Error(ErrorKind::kInvalidInput, "log.bad_level", "unknown log level '" + std::string(text) +
                                    "' (expected trace, debug, info, warn, error or off)");
 }
 
@@ -177,7 +177,7 @@ Format parse_format(std::string_view text) {
   if (t == "auto") return Format::Auto;
   if (t == "human" || t == "text") return Format::Human;
   if (t == "json") return Format::Json;
-  throw Error("log.bad_format",
+  throw Error(ErrorKind::kInvalidInput, "log.bad_format",
               "unknown log format '" + std::string(text) + "' (expected auto, human or json)");
 }
 
@@ -185,7 +185,7 @@ Target parse_target(std::string_view text) {
   const std::string t = lower(text);
   if (t == "stderr") return Target::Stderr;
   if (t == "stdout") return Target::Stdout;
-  throw Error("log.bad_target",
+  throw Error(ErrorKind::kInvalidInput, "log.bad_target",
               "unknown log target '" + std::string(text) + "' (expected stderr or stdout)");
 }
 

@@ -20,19 +20,19 @@ std::string drain_errors() {
   return out;
 }
 
-void throw_error(std::string_view code, std::string_view message) {
+void throw_error(ErrorKind kind, std::string_view code, std::string_view message) {
   std::string msg(message);
   std::string errs = drain_errors();
   if (!errs.empty()) msg += ": " + errs;
-  throw Error(std::string(code), msg);
+  throw Error(kind, std::string(code), msg);
 }
 
 BioPtr memory_bio(const void* data, std::size_t size) {
-  if (size > static_cast<std::size_t>(INT_MAX)) throw Error("openssl.bio", "input too large");
+  if (size > static_cast<std::size_t>(INT_MAX)) throw Error(ErrorKind::kInternal, "openssl.bio", "input too large");
   // BIO_new_mem_buf wants a non-null pointer even for empty input.
   static const char kEmpty = 0;
   BioPtr bio(BIO_new_mem_buf(size ? data : &kEmpty, static_cast<int>(size)));
-  if (!bio) throw_error("openssl.bio", "cannot create memory BIO");
+  if (!bio) throw_error(ErrorKind::kInternal, "openssl.bio", "cannot create memory BIO");
   return bio;
 }
 

@@ -16,6 +16,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.h"
+
 namespace enarx::ossl {
 
 template <typename T, void (*Free)(T*)>
@@ -63,12 +65,12 @@ using OsslStringPtr = Ptr<char, free_openssl_string>;
 // Drains the thread's OpenSSL error queue into one readable string ("" when empty).
 std::string drain_errors();
 
-// Throws enarx::Error(code, message + ": " + drained OpenSSL errors).
-[[noreturn]] void throw_error(std::string_view code, std::string_view message);
+// Throws enarx::Error(kind, code, message + ": " + drained OpenSSL errors).
+[[noreturn]] void throw_error(ErrorKind kind, std::string_view code, std::string_view message);
 
 // Throws via throw_error when `ok` is false (for OpenSSL's 1 = success convention pass rc == 1).
-inline void check(bool ok, std::string_view code, std::string_view message) {
-  if (!ok) throw_error(code, message);
+inline void check(bool ok, ErrorKind kind, std::string_view code, std::string_view message) {
+  if (!ok) throw_error(kind, code, message);
 }
 
 // A read-only memory BIO over `data` (no copy; `data` must outlive the BIO).
@@ -78,13 +80,13 @@ std::string bio_to_string(BIO* bio);
 
 // The DER encoding of an OpenSSL object through its i2d function, e.g.
 // to_der(i2d_X509, cert): one place that owns OpenSSL's output buffer. Throws via throw_error
-// with `code` when encoding fails.
+// with `code` (kind internal: encoding a well-formed object does not fail) when encoding fails.
 template <typename T>
 std::vector<unsigned char> to_der(int (*i2d)(const T*, unsigned char**), const T* obj,
                                   std::string_view code = "openssl.encode") {
   unsigned char* out = nullptr;
   const int len = obj ? i2d(obj, &out) : -1;
-  if (len <= 0 || !out) throw_error(code, "DER encoding failed");
+  if (len <= 0 || !out) throw_error(ErrorKind::kInternal, code, "DER encoding failed");
   std::vector<unsigned char> der(out, out + len);
   OPENSSL_free(out);
   return der;

@@ -28,7 +28,7 @@ std::shared_ptr<X509> share(ossl::X509Ptr p) {
 std::string name_to_string(const X509_NAME* name) {
   if (!name) return {};
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio) ossl::throw_error("x509.internal", "BIO_new failed");
+  if (!bio) ossl::throw_error(ErrorKind::kInternal, "x509.internal", "BIO_new failed");
   // RFC 2253 order (most specific first) but keep UTF-8 readable instead of \XX escapes.
   X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   return ossl::bio_to_string(bio.get());
@@ -53,7 +53,7 @@ TimePoint from_unix_seconds(std::time_t secs) {
 TimePoint asn1_time_to_point(const ASN1_TIME* t, std::string_view what) {
   std::tm tm{};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) {
-    ossl::throw_error("x509.malformed", std::string("invalid ") + std::string(what));
+    ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", std::string("invalid ") + std::string(what));
   }
   return from_unix_seconds(timegm(&tm));
 }
@@ -67,7 +67,7 @@ std::time_t to_time_t(TimePoint t) {
 std::string obj_to_dotted(const ASN1_OBJECT* obj) {
   char buf[128];
   int n = OBJ_obj2txt(buf, sizeof buf, obj, 1);
-  if (n < 0) ossl::throw_error("x509.malformed", "bad OID");
+  if (n < 0) ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", "bad OID");
   if (static_cast<std::size_t>(n) >= sizeof buf) {
     std::string big(static_cast<std::size_t>(n) + 1, '\0');
     OBJ_obj2txt(big.data(), n + 1, obj, 1);
@@ -88,12 +88,12 @@ Extension to_extension(X509_EXTENSION* ext) {
 
 ossl::X509ExtPtr make_extension(const std::string& oid, bool critical, ByteView value) {
   ossl::Asn1ObjectPtr obj(OBJ_txt2obj(oid.c_str(), 1));
-  if (!obj) ossl::throw_error("x509.extension", "invalid extension OID \"" + oid + "\"");
+  if (!obj) ossl::throw_error(ErrorKind::kInvalidInput, "x509.extension", "invalid extension OID \"" + oid + "\"");
   ossl::Asn1OctetPtr os(ASN1_OCTET_STRING_new());
-  ossl::check(os && ASN1_OCTET_STRING_set(os.get(), value.data(), static_cast<int>(value.size())) == 1,
+  ossl::check(os && ASN1_OCTET_STRING_set(os.get(), value.data(), static_cast<int>(value.size())) == 1, ErrorKind::kInvalidInput,
               "x509.extension", "cannot build extension value");
   ossl::X509ExtPtr ext(X509_EXTENSION_create_by_OBJ(nullptr, obj.get(), critical ? 1 : 0, os.get()));
-  if (!ext) ossl::throw_error("x509.extension", "cannot build extension " + oid);
+  if (!ext) ossl::throw_error(ErrorKind::kInvalidInput, "x509.extension", "cannot build extension " + oid);
   return ext;
 }
 
@@ -153,7 +153,7 @@ void apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& cr
     bool not_yet = false;
     for (const Crl* crl : candidates) {
       if (!crl->signed_by(issuer_key)) {
-        throw Error("x509.chain.crl_bad_signature",
+        throw Error(ErrorKind::kUntrusted, "x509.chain.crl_bad_signature",
                     "CRL from " + crl->issuer() + " is not signed by " + issuer.subject());
       }
       if (crl->this_update() > at) {
@@ -169,16 +169,16 @@ void apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& cr
     }
     if (current.empty()) {
       if (expired) {
-        throw Error("x509.chain.crl_expired",
+        throw Error(ErrorKind::kUntrusted, "x509.chain.crl_expired",
                     "the CRL from " + issuer.subject() + " is past its nextUpdate");
       }
       (void)not_yet;
-      throw Error("x509.chain.crl_not_yet_valid",
+      throw Error(ErrorKind::kUntrusted, "x509.chain.crl_not_yet_valid",
                   "the CRL from " + issuer.subject() + " is not yet valid");
     }
     for (const Crl* crl : current) {
       if (crl->is_revoked(cert)) {
-        throw Error("x509.chain.revoked", "certificate " + cert.subject() + " serial " +
+        throw Error(ErrorKind::kUntrusted, "x509.chain.revoked", "certificate " + cert.subject() + " serial " +
                                               cert.serial_hex() + " is revoked");
       }
     }
@@ -198,9 +198,9 @@ void check_eku(const Certificate& leaf, const std::string& required) {
       if (oid == required || oid == kOidAnyEku) return;
     }
   } catch (const Error& e) {
-    throw Error("x509.chain.purpose", std::string("malformed extendedKeyUsage: ") + e.what());
+    throw Error(ErrorKind::kUntrusted, "x509.chain.purpose", std::string("malformed extendedKeyUsage: ") + e.what());
   }
-  throw Error("x509.chain.purpose",
+  throw Error(ErrorKind::kUntrusted, "x509.chain.purpose",
               "leaf certificate " + leaf.subject() + " does not allow usage " + required);
 }
 
@@ -223,7 +223,7 @@ int key_usage_bit(const std::string& name) {
   for (int i = 0; i < 9; ++i) {
     if (name == kNames[i]) return i;
   }
-  throw Error("x509.builder", "unknown key usage \"" + name + "\"");
+  throw Error(ErrorKind::kInvalidInput, "x509.builder", "unknown key usage \"" + name + "\"");
 }
 
 }  // namespace
@@ -235,9 +235,9 @@ Certificate::Certificate(ossl::X509Ptr cert) : cert_(share(std::move(cert))) {}
 Certificate Certificate::from_der(ByteView der) {
   const unsigned char* p = der.data();
   ossl::X509Ptr x(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!x) ossl::throw_error("x509.malformed", "invalid DER certificate");
+  if (!x) ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", "invalid DER certificate");
   if (p != der.data() + der.size()) {
-    throw Error("x509.malformed", "trailing bytes after the certificate (" +
+    throw Error(ErrorKind::kInvalidInput, "x509.malformed", "trailing bytes after the certificate (" +
                                       std::to_string(der.data() + der.size() - p) + ")");
   }
   return Certificate(std::move(x));
@@ -246,7 +246,7 @@ Certificate Certificate::from_der(ByteView der) {
 Certificate Certificate::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509Ptr x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!x) ossl::throw_error("x509.malformed", "no valid PEM certificate");
+  if (!x) ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", "no valid PEM certificate");
   return Certificate(std::move(x));
 }
 
@@ -274,7 +274,7 @@ std::vector<Certificate> Certificate::chain_from_pem(std::string_view pem) {
         ERR_clear_error();
         break;
       }
-      ossl::throw_error("x509.malformed", out.empty() ? "no valid PEM certificate"
+      ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", out.empty() ? "no valid PEM certificate"
                                                       : "invalid PEM certificate in bundle");
     }
     out.emplace_back(std::move(x));
@@ -291,7 +291,7 @@ std::vector<Certificate> Certificate::chain_from_der_sequence(ByteView der) {
     while (!seq.empty()) out.push_back(from_der(seq.read(der::kSequence).whole));
   } catch (const Error& e) {
     if (e.code() == "x509.malformed") throw;
-    throw Error("x509.malformed", std::string("bad SEQUENCE OF Certificate: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "x509.malformed", std::string("bad SEQUENCE OF Certificate: ") + e.what());
   }
   return out;
 }
@@ -303,46 +303,46 @@ Bytes Certificate::chain_to_der_sequence(std::span<const Certificate> chain) {
 }
 
 Bytes Certificate::to_der() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return ossl::to_der(i2d_X509, cert_.get(), "x509.encode");
 }
 
 std::string Certificate::to_pem() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio && PEM_write_bio_X509(bio.get(), cert_.get()) == 1, "x509.encode",
+  ossl::check(bio && PEM_write_bio_X509(bio.get(), cert_.get()) == 1, ErrorKind::kInternal, "x509.encode",
               "PEM encoding failed");
   return ossl::bio_to_string(bio.get());
 }
 
 std::string Certificate::subject() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return name_to_string(X509_get_subject_name(cert_.get()));
 }
 
 std::string Certificate::issuer() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return name_to_string(X509_get_issuer_name(cert_.get()));
 }
 
 std::string Certificate::subject_common_name() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   const X509_NAME* name = X509_get_subject_name(cert_.get());
   int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (idx < 0) return {};
   const ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
   unsigned char* utf8 = nullptr;
   int len = ASN1_STRING_to_UTF8(&utf8, s);
-  if (len < 0) ossl::throw_error("x509.malformed", "common name is not convertible to UTF-8");
+  if (len < 0) ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", "common name is not convertible to UTF-8");
   std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(len));
   OPENSSL_free(utf8);
   return out;
 }
 
 Bytes Certificate::serial() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   ossl::BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
-  if (!bn) ossl::throw_error("x509.malformed", "bad serial number");
+  if (!bn) ossl::throw_error(ErrorKind::kInvalidInput, "x509.malformed", "bad serial number");
   Bytes out(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   BN_bn2bin(bn.get(), out.data());
   if (out.empty()) out.push_back(0);
@@ -352,41 +352,41 @@ Bytes Certificate::serial() const {
 std::string Certificate::serial_hex() const { return to_hex(serial()); }
 
 TimePoint Certificate::not_before() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return asn1_time_to_point(X509_get0_notBefore(cert_.get()), "notBefore");
 }
 
 TimePoint Certificate::not_after() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return asn1_time_to_point(X509_get0_notAfter(cert_.get()), "notAfter");
 }
 
 PublicKey Certificate::public_key() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   ossl::PkeyPtr k(X509_get_pubkey(cert_.get()));
-  if (!k) ossl::throw_error("x509.public_key", "unsupported or invalid certificate public key");
+  if (!k) ossl::throw_error(ErrorKind::kInvalidInput, "x509.public_key", "unsupported or invalid certificate public key");
   return PublicKey(std::move(k));
 }
 
 Bytes Certificate::spki_der() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return ossl::to_der(i2d_X509_PUBKEY, X509_get_X509_PUBKEY(cert_.get()), "x509.encode");
 }
 
 Bytes Certificate::fingerprint_sha256() const { return sha256(to_der()); }
 
 bool Certificate::is_self_issued() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return X509_NAME_cmp(X509_get_subject_name(cert_.get()), X509_get_issuer_name(cert_.get())) == 0;
 }
 
 bool Certificate::is_ca() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return (X509_get_extension_flags(cert_.get()) & EXFLAG_CA) != 0;
 }
 
 std::vector<Extension> Certificate::extensions() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   std::vector<Extension> out;
   const int n = X509_get_ext_count(cert_.get());
   for (int i = 0; i < n; ++i) out.push_back(to_extension(X509_get_ext(cert_.get(), i)));
@@ -407,7 +407,7 @@ SubjectAltNames Certificate::subject_alt_names() const {
 }
 
 std::optional<std::string> Certificate::crl_distribution_point() const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   int crit = 0;
   ossl::Ptr<CRL_DIST_POINTS, CRL_DIST_POINTS_free> dps(static_cast<CRL_DIST_POINTS*>(
       X509_get_ext_d2i(cert_.get(), NID_crl_distribution_points, &crit, nullptr)));
@@ -432,8 +432,8 @@ std::optional<std::string> Certificate::crl_distribution_point() const {
 }
 
 bool Certificate::signed_by(const PublicKey& issuer_key) const {
-  require(cert_ != nullptr, "x509.empty", "no certificate");
-  require(static_cast<bool>(issuer_key), "crypto.no_key", "no issuer key");
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
+  require(static_cast<bool>(issuer_key), ErrorKind::kInvalidInput, "crypto.no_key", "no issuer key");
   const bool ok = X509_verify(cert_.get(), issuer_key.get()) == 1;
   ERR_clear_error();
   return ok;
@@ -451,8 +451,8 @@ Crl::Crl(ossl::X509CrlPtr crl) : crl_(crl.release(), X509_CRL_free) {}
 Crl Crl::from_der(ByteView der) {
   const unsigned char* p = der.data();
   ossl::X509CrlPtr c(d2i_X509_CRL(nullptr, &p, static_cast<long>(der.size())));
-  if (!c) ossl::throw_error("x509.crl_malformed", "invalid DER CRL");
-  if (p != der.data() + der.size()) throw Error("x509.crl_malformed", "trailing bytes after CRL");
+  if (!c) ossl::throw_error(ErrorKind::kInvalidInput, "x509.crl_malformed", "invalid DER CRL");
+  if (p != der.data() + der.size()) throw Error(ErrorKind::kInvalidInput, "x509.crl_malformed", "trailing bytes after CRL");
   // RFC 5280 5.1.1.2: signatureAlgorithm must equal the signature field inside tbsCertList.
   // OpenSSL verifies with the outer one and never compares them, so an altered outer
   // identifier would go unnoticed; compare the exact encodings (also proves strict DER framing).
@@ -466,11 +466,11 @@ Crl Crl::from_der(ByteView der) {
     const der::Element inner_alg = tbs.read(der::kSequence);
     if (!std::equal(inner_alg.whole.begin(), inner_alg.whole.end(), outer_alg.whole.begin(),
                     outer_alg.whole.end()))
-      throw Error("x509.crl_malformed",
+      throw Error(ErrorKind::kInvalidInput, "x509.crl_malformed",
                   "the CRL's signatureAlgorithm differs from the signature field it signs");
   } catch (const Error& e) {
     if (e.code() == "x509.crl_malformed") throw;
-    throw Error("x509.crl_malformed", std::string("CRL is not strict DER: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "x509.crl_malformed", std::string("CRL is not strict DER: ") + e.what());
   }
   return Crl(std::move(c));
 }
@@ -478,7 +478,7 @@ Crl Crl::from_der(ByteView der) {
 Crl Crl::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::X509CrlPtr c(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-  if (!c) ossl::throw_error("x509.crl_malformed", "no valid PEM CRL");
+  if (!c) ossl::throw_error(ErrorKind::kInvalidInput, "x509.crl_malformed", "no valid PEM CRL");
   return from_der(ossl::to_der(i2d_X509_CRL, c.get(), "x509.encode"));  // the same checks as DER
 }
 
@@ -488,29 +488,29 @@ Crl Crl::from_bytes(ByteView data) {
 }
 
 Bytes Crl::to_der() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   return ossl::to_der(i2d_X509_CRL, crl_.get(), "x509.encode");
 }
 
 std::string Crl::issuer() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   return name_to_string(X509_CRL_get_issuer(crl_.get()));
 }
 
 TimePoint Crl::this_update() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   return asn1_time_to_point(X509_CRL_get0_lastUpdate(crl_.get()), "thisUpdate");
 }
 
 std::optional<TimePoint> Crl::next_update() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   const ASN1_TIME* t = X509_CRL_get0_nextUpdate(crl_.get());
   if (!t) return std::nullopt;
   return asn1_time_to_point(t, "nextUpdate");
 }
 
 std::optional<std::int64_t> Crl::number() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   int crit = 0;
   ossl::Asn1IntegerPtr n(
       static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl_.get(), NID_crl_number, &crit, nullptr)));
@@ -520,13 +520,13 @@ std::optional<std::int64_t> Crl::number() const {
   }
   int64_t v = 0;
   if (ASN1_INTEGER_get_int64(&v, n.get()) != 1) {
-    ossl::throw_error("x509.crl_malformed", "cRLNumber does not fit 64 bits");
+    ossl::throw_error(ErrorKind::kInvalidInput, "x509.crl_malformed", "cRLNumber does not fit 64 bits");
   }
   return v;
 }
 
 bool Crl::is_revoked(const Certificate& cert) const {
-  require(crl_ != nullptr && cert, "x509.empty", "no CRL or certificate");
+  require(crl_ != nullptr && cert, ErrorKind::kInvalidInput, "x509.empty", "no CRL or certificate");
   X509_REVOKED* rev = nullptr;
   // 1 = revoked; 2 = listed with reason removeFromCRL (not revoked).
   const int rc = X509_CRL_get0_by_serial(crl_.get(), &rev,
@@ -535,14 +535,14 @@ bool Crl::is_revoked(const Certificate& cert) const {
 }
 
 std::size_t Crl::revoked_count() const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
   STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());
   return revoked ? static_cast<std::size_t>(sk_X509_REVOKED_num(revoked)) : 0;
 }
 
 bool Crl::signed_by(const PublicKey& issuer_key) const {
-  require(crl_ != nullptr, "x509.empty", "no CRL");
-  require(static_cast<bool>(issuer_key), "crypto.no_key", "no issuer key");
+  require(crl_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no CRL");
+  require(static_cast<bool>(issuer_key), ErrorKind::kInvalidInput, "crypto.no_key", "no issuer key");
   const bool ok = X509_CRL_verify(crl_.get(), issuer_key.get()) == 1;
   ERR_clear_error();
   return ok;
@@ -554,28 +554,28 @@ std::vector<Certificate> verify_chain(const Certificate& leaf,
                                       std::span<const Certificate> intermediates,
                                       std::span<const Certificate> anchors,
                                       const ChainVerifyOptions& options) {
-  require(static_cast<bool>(leaf), "x509.chain.invalid", "no leaf certificate");
-  require(!anchors.empty(), "x509.chain.untrusted", "no trust anchors given");
+  require(static_cast<bool>(leaf), ErrorKind::kUntrusted, "x509.chain.invalid", "no leaf certificate");
+  require(!anchors.empty(), ErrorKind::kUntrusted, "x509.chain.untrusted", "no trust anchors given");
 
   ossl::X509StorePtr store(X509_STORE_new());
-  ossl::check(store != nullptr, "x509.internal", "X509_STORE_new failed");
+  ossl::check(store != nullptr, ErrorKind::kInternal, "x509.internal", "X509_STORE_new failed");
   for (const Certificate& a : anchors) {
-    require(static_cast<bool>(a), "x509.chain.invalid", "empty trust anchor");
-    ossl::check(X509_STORE_add_cert(store.get(), a.get()) == 1, "x509.internal",
+    require(static_cast<bool>(a), ErrorKind::kUntrusted, "x509.chain.invalid", "empty trust anchor");
+    ossl::check(X509_STORE_add_cert(store.get(), a.get()) == 1, ErrorKind::kInternal, "x509.internal",
                 "cannot add trust anchor");
   }
   ossl::X509StackPtr untrusted(sk_X509_new_null());
-  ossl::check(untrusted != nullptr, "x509.internal", "sk_X509_new_null failed");
+  ossl::check(untrusted != nullptr, ErrorKind::kInternal, "x509.internal", "sk_X509_new_null failed");
   for (const Certificate& c : intermediates) {
-    require(static_cast<bool>(c), "x509.chain.invalid", "empty intermediate certificate");
-    ossl::check(X509_add_cert(untrusted.get(), c.get(), X509_ADD_FLAG_UP_REF) == 1,
+    require(static_cast<bool>(c), ErrorKind::kUntrusted, "x509.chain.invalid", "empty intermediate certificate");
+    ossl::check(X509_add_cert(untrusted.get(), c.get(), X509_ADD_FLAG_UP_REF) == 1, ErrorKind::kInternal,
                 "x509.internal", "cannot add intermediate");
   }
   ossl::CrlStackPtr crls(sk_X509_CRL_new_null());
-  ossl::check(crls != nullptr, "x509.internal", "sk_X509_CRL_new_null failed");
+  ossl::check(crls != nullptr, ErrorKind::kInternal, "x509.internal", "sk_X509_CRL_new_null failed");
 
   ossl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());
-  ossl::check(ctx && X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) == 1,
+  ossl::check(ctx && X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) == 1, ErrorKind::kInternal,
               "x509.internal", "X509_STORE_CTX_init failed");
   X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
   X509_VERIFY_PARAM_set_time(param, to_time_t(options.at));
@@ -583,10 +583,10 @@ std::vector<Certificate> verify_chain(const Certificate& leaf,
   if (options.partial_chain) X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
   if (options.require_crls) {
     for (const Crl& crl : options.crls) {
-      ossl::check(X509_CRL_up_ref(crl.get()) == 1, "x509.internal", "X509_CRL_up_ref failed");
+      ossl::check(X509_CRL_up_ref(crl.get()) == 1, ErrorKind::kInternal, "x509.internal", "X509_CRL_up_ref failed");
       if (!sk_X509_CRL_push(crls.get(), crl.get())) {
         X509_CRL_free(crl.get());
-        ossl::throw_error("x509.internal", "sk_X509_CRL_push failed");
+        ossl::throw_error(ErrorKind::kInternal, "x509.internal", "sk_X509_CRL_push failed");
       }
     }
     X509_STORE_CTX_set0_crls(ctx.get(), crls.get());
@@ -603,13 +603,13 @@ std::vector<Certificate> verify_chain(const Certificate& leaf,
     if (bad) msg += ", " + name_to_string(X509_get_subject_name(bad));
     msg += ")";
     ERR_clear_error();
-    throw Error(verify_error_code(err), msg);
+    throw Error(ErrorKind::kUntrusted, verify_error_code(err), msg);
   }
 
   std::vector<Certificate> path;
   {
     ossl::X509StackPtr chain(X509_STORE_CTX_get1_chain(ctx.get()));
-    ossl::check(chain != nullptr, "x509.internal", "no chain after verification");
+    ossl::check(chain != nullptr, ErrorKind::kInternal, "x509.internal", "no chain after verification");
     for (int i = 0; i < sk_X509_num(chain.get()); ++i) {
       X509* c = sk_X509_value(chain.get(), i);
       X509_up_ref(c);
@@ -694,17 +694,17 @@ ossl::X509NamePtr CertificateBuilder::subject_name() const {
     const unsigned char* p = subject_der_->data();
     ossl::X509NamePtr n(d2i_X509_NAME(nullptr, &p, static_cast<long>(subject_der_->size())));
     if (!n || p != subject_der_->data() + subject_der_->size()) {
-      ossl::throw_error("x509.builder", "invalid DER subject name");
+      ossl::throw_error(ErrorKind::kInvalidInput, "x509.builder", "invalid DER subject name");
     }
     return n;
   }
   ossl::X509NamePtr n(X509_NAME_new());
-  ossl::check(n != nullptr, "x509.internal", "X509_NAME_new failed");
+  ossl::check(n != nullptr, ErrorKind::kInternal, "x509.internal", "X509_NAME_new failed");
   for (const auto& [field, value] : rdns_) {
     if (X509_NAME_add_entry_by_txt(n.get(), field.c_str(), MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
-      ossl::throw_error("x509.builder", "invalid subject attribute " + field + "=" + value);
+      ossl::throw_error(ErrorKind::kInvalidInput, "x509.builder", "invalid subject attribute " + field + "=" + value);
     }
   }
   return n;
@@ -725,37 +725,37 @@ CertificateBuilder& CertificateBuilder::crl_distribution_point(std::string_view 
 }
 
 Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certificate* issuer) const {
-  require(static_cast<bool>(issuer_key), "x509.builder", "no signing key");
-  require(not_before_.has_value() && not_after_.has_value(), "x509.builder",
+  require(static_cast<bool>(issuer_key), ErrorKind::kInvalidInput, "x509.builder", "no signing key");
+  require(not_before_.has_value() && not_after_.has_value(), ErrorKind::kInvalidInput, "x509.builder",
           "validity must be set explicitly");
-  require(!issuer || static_cast<bool>(*issuer), "x509.builder", "empty issuer certificate");
+  require(!issuer || static_cast<bool>(*issuer), ErrorKind::kInvalidInput, "x509.builder", "empty issuer certificate");
   const PublicKey subject_key = key_ ? key_ : issuer ? PublicKey() : issuer_key.public_key();
-  require(static_cast<bool>(subject_key), "x509.builder", "no subject public key");
+  require(static_cast<bool>(subject_key), ErrorKind::kInvalidInput, "x509.builder", "no subject public key");
 
   ossl::X509Ptr x(X509_new());
-  ossl::check(x != nullptr, "x509.internal", "X509_new failed");
-  ossl::check(X509_set_version(x.get(), X509_VERSION_3) == 1, "x509.builder", "set version");
+  ossl::check(x != nullptr, ErrorKind::kInternal, "x509.internal", "X509_new failed");
+  ossl::check(X509_set_version(x.get(), X509_VERSION_3) == 1, ErrorKind::kInvalidInput, "x509.builder", "set version");
 
   Bytes serial = serial_ ? *serial_ : random_bytes(16);
   if (!serial_) serial[0] &= 0x7f;
   ossl::BignumPtr bn(BN_bin2bn(serial.data(), static_cast<int>(serial.size()), nullptr));
   ossl::Asn1IntegerPtr ai(bn ? BN_to_ASN1_INTEGER(bn.get(), nullptr) : nullptr);
-  ossl::check(ai && X509_set_serialNumber(x.get(), ai.get()) == 1, "x509.builder", "set serial");
+  ossl::check(ai && X509_set_serialNumber(x.get(), ai.get()) == 1, ErrorKind::kInvalidInput, "x509.builder", "set serial");
 
   ossl::check(ASN1_TIME_set(X509_getm_notBefore(x.get()), to_time_t(*not_before_)) != nullptr &&
-                  ASN1_TIME_set(X509_getm_notAfter(x.get()), to_time_t(*not_after_)) != nullptr,
+                  ASN1_TIME_set(X509_getm_notAfter(x.get()), to_time_t(*not_after_)) != nullptr, ErrorKind::kInvalidInput,
               "x509.builder", "set validity");
 
   auto name = subject_name();
-  ossl::check(X509_set_subject_name(x.get(), name.get()) == 1, "x509.builder", "set subject");
+  ossl::check(X509_set_subject_name(x.get(), name.get()) == 1, ErrorKind::kInvalidInput, "x509.builder", "set subject");
   ossl::check(X509_set_issuer_name(x.get(), issuer ? X509_get_subject_name(issuer->get())
-                                                   : name.get()) == 1,
+                                                   : name.get()) == 1, ErrorKind::kInvalidInput,
               "x509.builder", "set issuer");
-  ossl::check(X509_set_pubkey(x.get(), subject_key.get()) == 1, "x509.builder", "set public key");
+  ossl::check(X509_set_pubkey(x.get(), subject_key.get()) == 1, ErrorKind::kInvalidInput, "x509.builder", "set public key");
 
   auto add = [&](const std::string& oid, bool critical, ByteView value) {
     auto ext = make_extension(oid, critical, value);
-    ossl::check(X509_add_ext(x.get(), ext.get(), -1) == 1, "x509.builder",
+    ossl::check(X509_add_ext(x.get(), ext.get(), -1) == 1, ErrorKind::kInvalidInput, "x509.builder",
                 "cannot add extension " + oid);
   };
 
@@ -796,7 +796,7 @@ Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certifi
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     // RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING value.
-    ossl::check(X509_pubkey_digest(x.get(), EVP_sha1(), md, &len) == 1, "x509.builder",
+    ossl::check(X509_pubkey_digest(x.get(), EVP_sha1(), md, &len) == 1, ErrorKind::kInvalidInput, "x509.builder",
                 "cannot compute subject key identifier");
     ski = Bytes(md, md + len);
     der::Writer w;
@@ -829,7 +829,7 @@ Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certifi
       md = EVP_sha256();
   }
   if (X509_sign(x.get(), issuer_key.get(), md) <= 0) {
-    ossl::throw_error("x509.builder", "signing the certificate failed");
+    ossl::throw_error(ErrorKind::kInvalidInput, "x509.builder", "signing the certificate failed");
   }
   // Round-trip through DER so the object carries exactly the encoding others will see.
   Bytes der = ossl::to_der(i2d_X509, x.get(), "x509.encode");
@@ -842,7 +842,7 @@ Bytes encode_subject_alt_names(const SubjectAltNames& sans) {
   der::Writer w;
   auto ia5 = [&](std::uint8_t tag, const std::string& s) {
     for (unsigned char c : s) {
-      require(c < 0x80, "x509.san", "non-ASCII character in subject alternative name \"" + s + "\"");
+      require(c < 0x80, ErrorKind::kInvalidInput, "x509.san", "non-ASCII character in subject alternative name \"" + s + "\"");
     }
     w.add(der::context(tag, false), as_bytes(s));
   };
@@ -852,13 +852,13 @@ Bytes encode_subject_alt_names(const SubjectAltNames& sans) {
     ossl::Asn1OctetPtr os(a2i_IPADDRESS(ip.c_str()));
     if (!os) {
       ERR_clear_error();
-      throw Error("x509.san", "invalid IP address \"" + ip + "\"");
+      throw Error(ErrorKind::kInvalidInput, "x509.san", "invalid IP address \"" + ip + "\"");
     }
     w.add(der::context(7, false),
           ByteView(ASN1_STRING_get0_data(os.get()), static_cast<std::size_t>(ASN1_STRING_length(os.get()))));
   }
   for (const auto& e : sans.emails) ia5(1, e);
-  require(!w.bytes().empty(), "x509.san", "empty subject alternative names");
+  require(!w.bytes().empty(), ErrorKind::kInvalidInput, "x509.san", "empty subject alternative names");
   return w.wrap(der::kSequence);
 }
 
@@ -888,7 +888,7 @@ SubjectAltNames decode_subject_alt_names(ByteView der_bytes) {
           } else if (e.value.size() == 16) {
             inet_ntop(AF_INET6, e.value.data(), buf, sizeof buf);
           } else {
-            throw Error("x509.san", "iPAddress of " + std::to_string(e.value.size()) + " bytes");
+            throw Error(ErrorKind::kInvalidInput, "x509.san", "iPAddress of " + std::to_string(e.value.size()) + " bytes");
           }
           out.ips.emplace_back(buf);
           break;
@@ -899,7 +899,7 @@ SubjectAltNames decode_subject_alt_names(ByteView der_bytes) {
     }
   } catch (const Error& e) {
     if (e.code() == "x509.san") throw;
-    throw Error("x509.san", std::string("malformed subjectAltName: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "x509.san", std::string("malformed subjectAltName: ") + e.what());
   }
   return out;
 }

@@ -20,7 +20,7 @@ namespace {
 constexpr auto kLeeway = std::chrono::seconds(60);
 
 [[noreturn]] void auth_fail(std::string_view code, std::string_view message) {
-  throw Error("drawbridge.auth." + std::string(code), std::string(message));
+  throw Error(ErrorKind::kUnauthenticated, "drawbridge.auth." + std::string(code), std::string(message));
 }
 
 nlohmann::json parse_json_object(ByteView data, std::string_view code, std::string_view what) {
@@ -42,7 +42,7 @@ Bytes bn_bytes(const BIGNUM* bn, std::size_t pad = 0) {
 
 Bytes get_bn_param(EVP_PKEY* key, const char* name, std::size_t pad = 0) {
   BIGNUM* bn = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) ossl::throw_error("drawbridge.auth.key", "key export");
+  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.key", "key export");
   ossl::BignumPtr owned(bn);
   return bn_bytes(bn, pad);
 }
@@ -53,13 +53,13 @@ PublicKey rsa_from_n_e(ByteView n, ByteView e) {
   std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
   if (!bn_n || !bn_e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1)
-    ossl::throw_error("drawbridge.auth.jwks_invalid", "RSA parameters");
+    ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.jwks_invalid", "RSA parameters");
   std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
   EVP_PKEY* pkey = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
-    ossl::throw_error("drawbridge.auth.jwks_invalid", "RSA key");
+    ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.jwks_invalid", "RSA key");
   return PublicKey(ossl::PkeyPtr(pkey));
 }
 
@@ -186,7 +186,7 @@ std::string jwks_to_json(const std::vector<Jwk>& keys) {
 
 std::string sign_jwt(const PrivateKey& key, std::string_view kid, const nlohmann::json& claims) {
   bool rsa = key.type() == KeyType::Rsa;
-  require(rsa || key.type() == KeyType::EcP256, "drawbridge.auth.key", "JWT keys are RSA or P-256");
+  require(rsa || key.type() == KeyType::EcP256, ErrorKind::kUnauthenticated, "drawbridge.auth.key", "JWT keys are RSA or P-256");
   nlohmann::json header = {{"alg", rsa ? "RS256" : "ES256"}, {"kid", std::string(kid)}, {"typ", "JWT"}};
   auto input = to_base64url(as_bytes(header.dump())) + "." + to_base64url(as_bytes(claims.dump()));
   auto sig = key.sign(DigestAlgorithm::Sha256, as_bytes(input));
@@ -369,7 +369,7 @@ LocalIssuer LocalIssuer::load_or_create(const std::filesystem::path& data_dir, s
     write_file_atomic(path, li.key_.to_pem_pkcs8(), 0600);
     log::info("drawbridge.issuer.key_created", {{"path", path.string()}});
   }
-  require(li.key_.type() == KeyType::EcP256, "drawbridge.auth.key", "issuer key must be P-256");
+  require(li.key_.type() == KeyType::EcP256, ErrorKind::kUnauthenticated, "drawbridge.auth.key", "issuer key must be P-256");
   li.kid_ = key_id_for(li.key_.public_key());
   li.issuer_ = std::move(issuer);
   li.audience_ = std::move(audience);

@@ -113,13 +113,13 @@ NetworkAllowList::NetworkAllowList(const std::vector<std::string>& cidrs) {
     Net n{};
     bool v4 = false;
     if (!to_v6(c.substr(0, slash), n.addr, &v4))
-      throw Error("drawbridge.config.cidr", "invalid network '" + c + "'");
+      throw Error(ErrorKind::kInvalidInput, "drawbridge.config.cidr", "invalid network '" + c + "'");
     int max = v4 ? 32 : 128;
     int prefix = max;
     if (slash != std::string::npos) {
       auto p = c.substr(slash + 1);
       if (p.empty() || p.size() > 3 || !std::all_of(p.begin(), p.end(), ::isdigit) || std::stoi(p) > max)
-        throw Error("drawbridge.config.cidr", "invalid prefix length in '" + c + "'");
+        throw Error(ErrorKind::kInvalidInput, "drawbridge.config.cidr", "invalid prefix length in '" + c + "'");
       prefix = std::stoi(p);
     }
     n.prefix = v4 ? prefix + 96 : prefix;

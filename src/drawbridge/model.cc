@@ -15,7 +15,7 @@ using namespace enarx::identity;
 namespace {
 
 [[noreturn]] void invalid(std::string_view why) {
-  throw Error("drawbridge.json.invalid", "invalid JSON document: " + std::string(why));
+  throw Error(ErrorKind::kInvalidInput, "drawbridge.json.invalid", "invalid JSON document: " + std::string(why));
 }
 
 // nlohmann's parser recurses per nesting level; refuse absurd nesting before parsing.
@@ -92,7 +92,7 @@ void validate_media_type(std::string_view type) {
     for (char c : type.substr(semi))
       if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ok = false;
   }
-  require(ok, "drawbridge.media_type", "invalid media type '" + std::string(type.substr(0, 80)) + "'");
+  require(ok, ErrorKind::kInvalidInput, "drawbridge.media_type", "invalid media type '" + std::string(type.substr(0, 80)) + "'");
 }
 
 std::string digest_to_json(const ContentDigest& digest) {
@@ -274,10 +274,10 @@ JwsInfo parse_jws(std::string_view text) {
   try {
     j = parse_json(text);
   } catch (const Error& e) {
-    throw Error("drawbridge.jws.invalid", e.what());
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.jws.invalid", e.what());
   }
   auto bad = [](std::string_view why) {
-    return Error("drawbridge.jws.invalid", "invalid JWS: " + std::string(why));
+    return Error(ErrorKind::kInvalidInput, "drawbridge.jws.invalid", "invalid JWS: " + std::string(why));
   };
   if (!j.is_object()) throw bad("not a JSON object");
   auto b64url_field = [&](const nlohmann::json& obj, const char* name, bool required) -> Bytes {
@@ -329,9 +329,9 @@ Entry tag_root_entry(std::string_view type, std::string_view content) {
     if (type == kEntryType) return parse_entry(content);
     if (type == kJwsType) return parse_entry(as_string(parse_jws(content).payload));
   } catch (const Error& e) {
-    throw Error("drawbridge.tag.invalid", std::string("invalid tag: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.tag.invalid", std::string("invalid tag: ") + e.what());
   }
-  throw Error("drawbridge.tag.invalid", "a tag must be " + std::string(kEntryType) + " or " +
+  throw Error(ErrorKind::kInvalidInput, "drawbridge.tag.invalid", "a tag must be " + std::string(kEntryType) + " or " +
                                             std::string(kJwsType));
 }
 
@@ -343,7 +343,7 @@ std::string media_type_for(const std::filesystem::path& file) {
 }
 
 Entry Tree::root() const {
-  require(!nodes.empty(), "drawbridge.tree.empty", "empty tree");
+  require(!nodes.empty(), ErrorKind::kInvalidInput, "drawbridge.tree.empty", "empty tree");
   return Entry{nodes.front().meta, {}};
 }
 
@@ -365,7 +365,7 @@ Meta emit(const DirNode& dir, const std::string& path, std::vector<TreeNode>& ou
     for (auto& n : subnodes) children.push_back(std::move(n));
   }
   for (const auto& [name, file] : dir.files) {
-    require(!listing.count(name), "drawbridge.tree.conflict", "both a file and a directory: " + name);
+    require(!listing.count(name), ErrorKind::kInvalidInput, "drawbridge.tree.conflict", "both a file and a directory: " + name);
     auto meta = Meta::of(file.first, file.second);
     listing[name] = Entry{meta, {}};
     children.push_back(TreeNode{path.empty() ? name : path + "/" + name, meta, file.first});
@@ -390,7 +390,7 @@ Tree build_tree_from_files(const std::map<std::string, std::pair<Bytes, std::str
   DirNode root;
   for (const auto& [path, file] : files) {
     auto segs = parse_tree_path(path);
-    require(!segs.empty(), "drawbridge.tree.conflict", "a file cannot be the root of a multi-file tree");
+    require(!segs.empty(), ErrorKind::kInvalidInput, "drawbridge.tree.conflict", "a file cannot be the root of a multi-file tree");
     DirNode* d = &root;
     for (std::size_t i = 0; i + 1 < segs.size(); ++i) d = &d->dirs[segs[i]];
     validate_media_type(file.second);
@@ -409,7 +409,7 @@ Tree build_tree_from_path(const std::filesystem::path& root) {
     auto meta = Meta::of(content, media_type_for(root));
     return Tree{{TreeNode{"", meta, std::move(content)}}};
   }
-  require(fs::is_directory(st), "drawbridge.tree.unsupported_file",
+  require(fs::is_directory(st), ErrorKind::kInvalidInput, "drawbridge.tree.unsupported_file",
           "not a regular file or directory: " + root.string());
   std::function<void(const fs::path&, DirNode&)> walk = [&](const fs::path& dir, DirNode& node) {
     for (const auto& ent : fs::directory_iterator(dir)) {
@@ -421,7 +421,7 @@ Tree build_tree_from_path(const std::filesystem::path& root) {
       } else if (fs::is_regular_file(s)) {
         node.files[name] = {read_file(ent.path()), media_type_for(ent.path())};
       } else {
-        throw Error("drawbridge.tree.unsupported_file", "not a regular file or directory: " + ent.path().string());
+        throw Error(ErrorKind::kInvalidInput, "drawbridge.tree.unsupported_file", "not a regular file or directory: " + ent.path().string());
       }
     }
   };

@@ -51,7 +51,7 @@ class Pool {
       std::lock_guard relock(mu_);
       ++free_slots_;
       cv_.notify_one();
-      throw Error("drawbridge.store.backend", std::string("PostgreSQL connection failed: ") + e.what());
+      throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL connection failed: ") + e.what());
     }
   }
 
@@ -164,7 +164,7 @@ class PgStore final : public Store {
                         ByteView content, bool is_public) override {
     return run([&](pqxx::work& w) {
       auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1 FOR SHARE", str(user));
-      require(!u.empty(), "drawbridge.store.no_user", "user does not exist");
+      require(!u.empty(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
       auto r = w.exec_params(
           "INSERT INTO drawbridge_repos(usr, name, meta, content, public) VALUES($1,$2,$3,$4,$5) "
           "ON CONFLICT DO NOTHING",
@@ -199,7 +199,7 @@ class PgStore final : public Store {
       // Locking the repository row serializes tag creation within it.
       auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE",
                              str(user), str(repo));
-      require(!r.empty(), "drawbridge.store.no_repo", "repository does not exist");
+      require(!r.empty(), ErrorKind::kInternal, "drawbridge.store.no_repo", "repository does not exist");
       // FOR UPDATE: a node upload completing the tag concurrently (it locks the row too) is
       // waited for and its result seen, so a just-completed tag is never resumed or dropped.
       auto t = w.exec_params(
@@ -302,7 +302,7 @@ class PgStore final : public Store {
   Bytes read_blob(std::string_view blob_key) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("SELECT data FROM drawbridge_blobs WHERE key = $1", str(blob_key));
-      if (r.empty()) throw Error("drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
+      if (r.empty()) throw Error(ErrorKind::kInternal, "drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
       return bytes_of(r[0][0]);
     });
   }
@@ -332,21 +332,21 @@ class PgStore final : public Store {
         throw;
       } catch (const pqxx::broken_connection& e) {
         lease.mark_broken();
-        if (attempt >= 2) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+        if (attempt >= 2) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::unique_violation& e) {
         // Concurrent first-time inserts race on unique keys: retry sees the winner's row.
-        if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+        if (attempt >= 3) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::transaction_rollback& e) {
         // Serialization failures and deadlocks (libpqxx 6 does not always fill sqlstate()).
-        if (attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+        if (attempt >= 3) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const pqxx::sql_error& e) {
         // 53100 disk_full: the server could not extend a file. Not a fault, not retried.
-        if (e.sqlstate() == "53100") throw Error("drawbridge.store.full", std::string("PostgreSQL: ") + e.what());
+        if (e.sqlstate() == "53100") throw Error(ErrorKind::kResourceExhausted, "drawbridge.store.full", std::string("PostgreSQL: ") + e.what());
         bool retry = e.sqlstate() == "40001" || e.sqlstate() == "40P01";
-        if (!retry || attempt >= 3) throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+        if (!retry || attempt >= 3) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       } catch (const std::exception& e) {
         lease.mark_broken();
-        throw Error("drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
+        throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       }
     }
   }

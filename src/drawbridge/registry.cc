@@ -87,7 +87,7 @@ Target parse_target(const std::string& rest) {
     validate_entry_name(segs[i]);
     t.path.push_back(segs[i]);
   }
-  require(t.path.size() < kMaxPathDepth, "drawbridge.name.path", "tree path too deep");
+  require(t.path.size() < kMaxPathDepth, ErrorKind::kInvalidInput, "drawbridge.name.path", "tree path too deep");
   return t;
 }
 
@@ -652,7 +652,8 @@ Registry::~Registry() = default;
 
 namespace {
 
-// Stable codes for what the registry and its store throw (HttpErrors pass as they are).
+// What the registry and its store throw, answered by kind (HttpErrors pass as they are); the
+// store's own failures get one public code each, their details only go to the log.
 template <typename F>
 auto map_errors(const net::Request& request, F&& f) -> decltype(f()) {
   try {
@@ -661,18 +662,17 @@ auto map_errors(const net::Request& request, F&& f) -> decltype(f()) {
     throw;
   } catch (const Error& e) {
     const auto& code = e.code();
-    if (code.rfind("drawbridge.auth.", 0) == 0) throw net::HttpError(401, code, e.what());
     // A full disk is the operator's to fix and the client's to retry later, not a bug: its own
     // status, so neither has to guess from a 500.
-    if (code == "io.no_space" || code == "drawbridge.store.full") {
+    if (e.kind() == ErrorKind::kResourceExhausted) {
       log::error("drawbridge.storage_full", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
       throw net::HttpError(507, "drawbridge.storage_full", "Insufficient storage");
     }
-    if (code.rfind("drawbridge.store.", 0) == 0 || code.rfind("io.", 0) == 0) {
+    if (e.kind() == ErrorKind::kInternal) {
       log::error("drawbridge.storage_failure", {{"code", code}, {"error", e.what()}, {"request_id", request.request_id}});
       throw net::HttpError(500, "drawbridge.storage", "Storage backend failure");
     }
-    throw net::HttpError(400, code, e.what());
+    throw net::HttpError(net::http_status(e.kind()), code, e.what());
   }
 }
 

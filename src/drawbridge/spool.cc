@@ -12,7 +12,7 @@ namespace enarx::drawbridge {
 BlobSpool::BlobSpool(const std::filesystem::path& dir, std::vector<DigestAlgorithm> algorithms)
     : path_(dir / ("spool." + to_hex(random_bytes(12)))), digests_(std::move(algorithms)) {
   fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd_ < 0) throw io_error("drawbridge.store.io", "create", path_, errno);
+  if (fd_ < 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "create", path_, errno);
 }
 
 BlobSpool::~BlobSpool() {
@@ -44,7 +44,7 @@ void BlobSpool::write(ByteView data) noexcept {
 }
 
 ContentDigest BlobSpool::finish() {
-  if (error_ != 0) throw io_error("drawbridge.store.io", "write", path_, error_);
+  if (error_ != 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "write", path_, error_);
   return digests_.finish();
 }
 

@@ -12,7 +12,8 @@ void sql_fail(sqlite3* db, std::string_view what) {
   const int rc = sqlite3_extended_errcode(db) & 0xff;
   const int err = sqlite3_system_errno(db);
   const bool full = rc == SQLITE_FULL || (rc == SQLITE_IOERR && (err == ENOSPC || err == EDQUOT));
-  throw Error(full ? "drawbridge.store.full" : "drawbridge.store.backend",
+  throw Error(full ? ErrorKind::kResourceExhausted : ErrorKind::kInternal,
+              full ? "drawbridge.store.full" : "drawbridge.store.backend",
               std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
@@ -84,7 +85,7 @@ bool Stmt::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  if (rc == SQLITE_CONSTRAINT) throw Error("drawbridge.store.constraint", sqlite3_errmsg(db_));
+  if (rc == SQLITE_CONSTRAINT) throw Error(ErrorKind::kInternal, "drawbridge.store.constraint", sqlite3_errmsg(db_));
   sql_fail(db_, "step");
 }
 

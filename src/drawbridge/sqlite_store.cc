@@ -56,7 +56,7 @@ void write_all(int fd, ByteView data, const std::string& path) {
     auto n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw io_error("drawbridge.store.io", "write", path, errno);
+      throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "write", path, errno);
     }
     off += static_cast<std::size_t>(n);
   }
@@ -79,7 +79,7 @@ class SqliteStore final : public Store {
                         nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
-      throw Error("drawbridge.store.backend", "open " + db_path + ": " + msg);
+      throw Error(ErrorKind::kInternal, "drawbridge.store.backend", "open " + db_path + ": " + msg);
     }
     sqlite3_busy_timeout(db_, 10000);
     stmts_.emplace(db_);
@@ -133,7 +133,7 @@ class SqliteStore final : public Store {
     {
       Stmt u(*stmts_, "SELECT 1 FROM users WHERE name = ?");
       u.bind(1, user);
-      require(u.step(), "drawbridge.store.no_user", "user does not exist");
+      require(u.step(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
     }
     Stmt s(*stmts_, "INSERT INTO repos(user, name, meta, content, public) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
     s.bind(1, user).bind(2, repo).bind(3, meta_json).bind(4, content).bind(5, std::int64_t{is_public}).step();
@@ -167,7 +167,7 @@ class SqliteStore final : public Store {
     {
       Stmt r(*stmts_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
       r.bind(1, user).bind(2, repo);
-      require(r.step(), "drawbridge.store.no_repo", "repository does not exist");
+      require(r.step(), ErrorKind::kInternal, "drawbridge.store.no_repo", "repository does not exist");
     }
     {
       Stmt t(*stmts_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
@@ -244,9 +244,9 @@ class SqliteStore final : public Store {
     std::error_code ec;
     if (!fs::exists(target, ec)) {
       make_shard(target.parent_path());
-      if (::fsync(spool.fd()) != 0) throw io_error("drawbridge.store.io", "fsync", spool.path(), errno);
+      if (::fsync(spool.fd()) != 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "fsync", spool.path(), errno);
       if (::rename(spool.path().c_str(), target.c_str()) != 0)
-        throw io_error("drawbridge.store.io", "rename onto", target, errno);
+        throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "rename onto", target, errno);
       spool.kept();
       fsync_directory(target.parent_path());
     }
@@ -270,7 +270,7 @@ class SqliteStore final : public Store {
     {
       Stmt m(*stmts_, "UPDATE tags SET missing = missing - 1 + ? WHERE id = ? RETURNING missing");
       m.bind(1, static_cast<std::int64_t>(children.size())).bind(2, tag_id);
-      if (!m.step()) throw Error("drawbridge.store.backend", "tag vanished inside a transaction");
+      if (!m.step()) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", "tag vanished inside a transaction");
       missing = m.integer(0);
     }
     bool completed = false;
@@ -287,7 +287,7 @@ class SqliteStore final : public Store {
     auto path = blob_path(blob_key);
     std::error_code ec;
     if (!fs::exists(path, ec))
-      throw Error("drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
+      throw Error(ErrorKind::kInternal, "drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
     return read_file(path, std::size_t{1} << 40);
   }
 
@@ -338,7 +338,7 @@ class SqliteStore final : public Store {
   }
 
   fs::path blob_path(std::string_view key) const {
-    require(key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos,
+    require(key.size() == 64 && key.find_first_not_of("0123456789abcdef") == std::string_view::npos, ErrorKind::kInvalidInput,
             "drawbridge.store.blob_key", "malformed blob key");
     return dir_ / "blobs" / "sha256" / std::string(key.substr(0, 2)) / std::string(key);
   }
@@ -348,7 +348,7 @@ class SqliteStore final : public Store {
     if (fs::exists(shard, ec)) return;
     // With an error code: a full disk must arrive as io.no_space, not as a filesystem_error.
     fs::create_directories(shard, ec);
-    if (ec) throw io_error("drawbridge.store.io", "mkdir", shard, ec.value());
+    if (ec) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "mkdir", shard, ec.value());
     fsync_directory(shard.parent_path());
   }
 
@@ -360,10 +360,10 @@ class SqliteStore final : public Store {
     make_shard(shard);
     auto tmp = dir_ / "tmp" / (std::string(key) + "." + to_hex(random_bytes(8)));
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) throw io_error("drawbridge.store.io", "create", tmp, errno);
+    if (fd < 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "create", tmp, errno);
     try {
       write_all(fd, content, tmp.string());
-      if (::fsync(fd) != 0) throw io_error("drawbridge.store.io", "fsync", tmp, errno);
+      if (::fsync(fd) != 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "fsync", tmp, errno);
     } catch (...) {
       ::close(fd);
       ::unlink(tmp.c_str());
@@ -373,7 +373,7 @@ class SqliteStore final : public Store {
     if (::rename(tmp.c_str(), target.c_str()) != 0) {
       int err = errno;
       ::unlink(tmp.c_str());
-      throw io_error("drawbridge.store.io", "rename onto", target, err);
+      throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "rename onto", target, err);
     }
     fsync_directory(shard);
   }

@@ -16,15 +16,15 @@ nlohmann::json parse_claims(const Extension& ext) {
   nlohmann::json claims;
   try {
     const auto element = der::parse_single(ext.value);
-    require(element.tag == der::kUtf8String, "verify.claims_malformed", "claims are not a UTF8String");
+    require(element.tag == der::kUtf8String, ErrorKind::kInvalidInput, "verify.claims_malformed", "claims are not a UTF8String");
     claims = nlohmann::json::parse(as_string(element.value));
   } catch (const nlohmann::json::exception& e) {
-    throw Error("verify.claims_malformed", std::string("claims are not JSON: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "verify.claims_malformed", std::string("claims are not JSON: ") + e.what());
   } catch (const Error& e) {
     if (e.code() == "verify.claims_malformed") throw;
-    throw Error("verify.claims_malformed", std::string("claims extension: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "verify.claims_malformed", std::string("claims extension: ") + e.what());
   }
-  require(claims.is_object(), "verify.claims_malformed", "claims must be a JSON object");
+  require(claims.is_object(), ErrorKind::kInvalidInput, "verify.claims_malformed", "claims must be a JSON object");
   return claims;
 }
 
@@ -44,7 +44,7 @@ std::optional<KeepFacts> read_keep_facts(const Certificate& leaf) {
   facts.signer = string_field(facts.claims, "signer");
   facts.tcb_status = string_field(facts.claims, "tcb_status");
   const auto insecure = facts.claims.find("insecure");
-  require(insecure == facts.claims.end() || insecure->is_boolean(), "verify.claims_malformed",
+  require(insecure == facts.claims.end() || insecure->is_boolean(), ErrorKind::kInvalidInput, "verify.claims_malformed",
           "claims: insecure must be a boolean");
   facts.insecure = insecure != facts.claims.end() && insecure->get<bool>();
   facts.insecure_reason = string_field(facts.claims, "insecure_reason");
@@ -56,8 +56,8 @@ std::optional<KeepFacts> read_keep_facts(const Certificate& leaf) {
   // insecure issuance.
   const bool marker = leaf.extension(oids::kInsecureAttestation).has_value() ||
                       leaf.extension(oids::kLegacyInsecureAttestation).has_value();
-  require(marker == facts.insecure, "verify.claims_malformed", "insecure marker and claims disagree");
-  require(!facts.simulated || facts.insecure, "verify.claims_malformed",
+  require(marker == facts.insecure, ErrorKind::kInvalidInput, "verify.claims_malformed", "insecure marker and claims disagree");
+  require(!facts.simulated || facts.insecure, ErrorKind::kInvalidInput, "verify.claims_malformed",
           "claims say simulated but not insecure");
   return facts;
 }

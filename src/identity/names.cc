@@ -56,13 +56,13 @@ bool is_ident_char(char c) { return is_alnum(c) || c == '-'; }
 }  // namespace
 
 void validate_user_name(std::string_view name) {
-  require(!name.empty() && name.size() <= kMaxUserName && all_of(name, is_alnum),
+  require(!name.empty() && name.size() <= kMaxUserName && all_of(name, is_alnum), ErrorKind::kInvalidInput,
           "drawbridge.name.user", "invalid user name '" + printable(name) + "'");
 }
 
 void validate_repo_name(std::string_view name) {
   require(!name.empty() && name.size() <= kMaxRepoName &&
-              all_of(name, [](char c) { return is_alnum(c) || c == '-'; }),
+              all_of(name, [](char c) { return is_alnum(c) || c == '-'; }), ErrorKind::kInvalidInput,
           "drawbridge.name.repository", "invalid repository name '" + printable(name) + "'");
 }
 
@@ -74,13 +74,13 @@ bool is_valid_entry_name(std::string_view name) {
 }
 
 void validate_entry_name(std::string_view name) {
-  require(is_valid_entry_name(name), "drawbridge.name.entry",
+  require(is_valid_entry_name(name), ErrorKind::kInvalidInput, "drawbridge.name.entry",
           "invalid tree entry name '" + printable(name) + "'");
 }
 
 SemVer SemVer::parse(std::string_view text) {
   auto fail = [&]() -> Error {
-    return Error("drawbridge.name.tag", "invalid tag '" + printable(text) +
+    return Error(ErrorKind::kInvalidInput, "drawbridge.name.tag", "invalid tag '" + printable(text) +
                                             "': a tag is a full semantic version like 1.2.3");
   };
   if (text.empty() || text.size() > kMaxTagName) throw fail();
@@ -161,11 +161,11 @@ std::vector<std::string> parse_tree_path(std::string_view path) {
   std::vector<std::string> out;
   if (path.empty()) return out;
   for (auto seg : split(path, '/')) {
-    require(is_valid_entry_name(seg), "drawbridge.name.path",
+    require(is_valid_entry_name(seg), ErrorKind::kInvalidInput, "drawbridge.name.path",
             "invalid tree path segment '" + printable(seg) + "'");
     out.emplace_back(seg);
   }
-  require(out.size() <= kMaxPathDepth, "drawbridge.name.path", "tree path too deep");
+  require(out.size() <= kMaxPathDepth, ErrorKind::kInvalidInput, "drawbridge.name.path", "tree path too deep");
   return out;
 }
 

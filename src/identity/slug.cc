@@ -13,7 +13,7 @@ namespace {
   std::string shown(text.substr(0, 200));
   for (auto& c : shown)
     if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-  throw Error("drawbridge.slug.invalid", "invalid slug '" + shown + "': " + std::string(why));
+  throw Error(ErrorKind::kInvalidInput, "drawbridge.slug.invalid", "invalid slug '" + shown + "': " + std::string(why));
 }
 
 std::string lower(std::string_view s) {

@@ -17,7 +17,7 @@ bool is_lower_hex(std::string_view s) {
 template <typename T>
 void set_once(std::optional<T>& slot, T value, const char* what) {
   if (slot && !(*slot == value))
-    throw Error("identity.ambiguous", std::string("certificate names two different ") + what);
+    throw Error(ErrorKind::kInvalidInput, "identity.ambiguous", std::string("certificate names two different ") + what);
   slot = std::move(value);
 }
 
@@ -48,7 +48,7 @@ std::vector<std::string> WorkloadIdentity::to_uris() const {
   if (slug) uris.push_back(format_slug_uri(*slug));
   if (digest) {
     auto colon = digest->find(':');
-    require(colon != std::string::npos, "identity.malformed", "digest must be <alg>:<hex>");
+    require(colon != std::string::npos, ErrorKind::kInvalidInput, "identity.malformed", "digest must be <alg>:<hex>");
     uris.push_back(format_digest_urn(digest->substr(0, colon), digest->substr(colon + 1)));
   }
   if (signer) uris.push_back(format_signer_urn(*signer));
@@ -63,16 +63,16 @@ WorkloadIdentity WorkloadIdentity::from_uris(const std::vector<std::string>& uri
     } else if (uri.starts_with(kDigestUrnPrefix)) {
       std::string rest = uri.substr(kDigestUrnPrefix.size());
       auto colon = rest.find(':');
-      require(colon != std::string::npos && colon > 0, "identity.malformed",
+      require(colon != std::string::npos && colon > 0, ErrorKind::kInvalidInput, "identity.malformed",
               "workload digest URN must be " + std::string(kDigestUrnPrefix) + "<alg>:<hex>");
       std::string alg = rest.substr(0, colon);
       std::string hex = rest.substr(colon + 1);
-      require(alg.rfind("sha-", 0) == 0 && is_lower_hex(hex), "identity.malformed",
+      require(alg.rfind("sha-", 0) == 0 && is_lower_hex(hex), ErrorKind::kInvalidInput, "identity.malformed",
               "workload digest URN is malformed: " + uri);
       set_once(id.digest, alg + ":" + hex, "workload digests");
     } else if (uri.starts_with(kSignerUrnPrefix)) {
       std::string hex = uri.substr(kSignerUrnPrefix.size());
-      require(hex.size() == 64 && is_lower_hex(hex), "identity.malformed",
+      require(hex.size() == 64 && is_lower_hex(hex), ErrorKind::kInvalidInput, "identity.malformed",
               "signer URN must carry 64 lower-case hex digits: " + uri);
       set_once(id.signer, hex, "signers");
     }
@@ -82,9 +82,9 @@ WorkloadIdentity WorkloadIdentity::from_uris(const std::vector<std::string>& uri
 
 WorkloadUri classify_workload_uri(std::string_view uri) {
   if (auto slug = parse_slug_uri(uri)) {
-    require(!slug->digest_alg && !slug->digest_hex, "identity.malformed",
+    require(!slug->digest_alg && !slug->digest_hex, ErrorKind::kInvalidInput, "identity.malformed",
             "a slug name carries no digest pin (the digest has its own URN)");
-    require(format_slug_uri(*slug) == uri, "identity.malformed",
+    require(format_slug_uri(*slug) == uri, ErrorKind::kInvalidInput, "identity.malformed",
             "a slug name must be written exactly as " + format_slug_uri(*slug));
     return WorkloadUri::Slug;
   }
@@ -93,14 +93,14 @@ WorkloadUri classify_workload_uri(std::string_view uri) {
     const auto colon = rest.find(':');
     const std::string_view alg = rest.substr(0, colon);
     const std::string_view hex = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
-    require(hex_length(alg) != 0 && hex.size() == hex_length(alg) && is_lower_hex(hex),
+    require(hex_length(alg) != 0 && hex.size() == hex_length(alg) && is_lower_hex(hex), ErrorKind::kInvalidInput,
             "identity.malformed",
             "a workload digest is urn:enarx:workload-digest:<sha-256|sha-384|sha-512>:<lower-case hex>");
     return WorkloadUri::Digest;
   }
   if (uri.starts_with(kSignerUrnPrefix)) {
     const std::string_view hex = uri.substr(kSignerUrnPrefix.size());
-    require(hex.size() == 64 && is_lower_hex(hex), "identity.malformed",
+    require(hex.size() == 64 && is_lower_hex(hex), ErrorKind::kInvalidInput, "identity.malformed",
             "a signer is urn:enarx:signer:sha-256:<64 lower-case hex digits>");
     return WorkloadUri::Signer;
   }

@@ -12,7 +12,7 @@ namespace {
 template <typename Fn>
 void bind(void* lib, Fn& fn, const char* name) {
   fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (!fn) throw Error("http.curl_unavailable", std::string("libcurl lacks ") + name);
+  if (!fn) throw Error(ErrorKind::kInternal, "http.curl_unavailable", std::string("libcurl lacks ") + name);
 }
 
 }  // namespace
@@ -26,7 +26,7 @@ CurlLibrary load_curl_library(std::initializer_list<const char*> file_names) {
     const char* e = dlerror();
     why += std::string(why.empty() ? "" : "; ") + (e ? e : name);
   }
-  if (!lib) throw Error("http.curl_unavailable", "cannot load libcurl: " + why);
+  if (!lib) throw Error(ErrorKind::kInternal, "http.curl_unavailable", "cannot load libcurl: " + why);
   CurlLibrary c{};
   bind(lib, c.easy_init, "curl_easy_init");
   bind(lib, c.easy_cleanup, "curl_easy_cleanup");
@@ -39,7 +39,7 @@ CurlLibrary load_curl_library(std::initializer_list<const char*> file_names) {
   decltype(&::curl_global_init) global_init = nullptr;
   bind(lib, global_init, "curl_global_init");
   if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    throw Error("http.curl_unavailable", "curl_global_init failed");
+    throw Error(ErrorKind::kInternal, "http.curl_unavailable", "curl_global_init failed");
   return c;  // the library stays loaded for the life of the process
 }
 

@@ -63,51 +63,33 @@ void Headers::remove(std::string_view name) {
   std::erase_if(items_, [&](const auto& kv) { return iequals(kv.first, name); });
 }
 
-std::string error_body(std::string_view code, std::string_view message) {
-  nlohmann::ordered_json j;
-  j["code"] = code;
-  j["message"] = message;
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+int http_status(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidInput: return 400;
+    case ErrorKind::kUntrusted: return 400;  // the client's evidence or signature, not our state
+    case ErrorKind::kTooLarge: return 413;
+    case ErrorKind::kUnauthenticated: return 401;
+    case ErrorKind::kPermissionDenied: return 403;
+    case ErrorKind::kPolicyRejected: return 403;
+    case ErrorKind::kNotFound: return 404;
+    case ErrorKind::kConflict: return 409;
+    case ErrorKind::kResourceExhausted: return 507;
+    case ErrorKind::kUnavailable: return 503;
+    case ErrorKind::kInternal: return 500;
+  }
+  return 500;
 }
 
-std::string_view reason_phrase(int status) {
+ErrorKind error_kind_for_status(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 507: return "Insufficient Storage";
-    default: return "";
+    case 401: return ErrorKind::kUnauthenticated;
+    case 403: return ErrorKind::kPermissionDenied;
+    case 404: return ErrorKind::kNotFound;
+    case 409: return ErrorKind::kConflict;
+    case 413: case 414: case 431: return ErrorKind::kTooLarge;
+    case 503: return ErrorKind::kUnavailable;
+    case 507: return ErrorKind::kResourceExhausted;
+    default: return status >= 500 ? ErrorKind::kInternal : ErrorKind::kInvalidInput;
   }
 }
 
@@ -127,11 +109,11 @@ std::string percent_decode(std::string_view text, bool plus_is_space) {
     const char c = text[i];
     if (c == '%') {
       if (i + 2 >= text.size()) {
-        throw Error("http.bad_encoding", "truncated percent-escape");
+        throw Error(ErrorKind::kInvalidInput, "http.bad_encoding", "truncated percent-escape");
       }
       const int hi = hex_value(text[i + 1]);
       const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) throw Error("http.bad_encoding", "malformed percent-escape");
+      if (hi < 0 || lo < 0) throw Error(ErrorKind::kInvalidInput, "http.bad_encoding", "malformed percent-escape");
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
     } else if (c == '+' && plus_is_space) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/problem.h"
 
 namespace enarx::net {
 
@@ -43,26 +44,29 @@ class Headers {
 
 bool iequals(std::string_view a, std::string_view b);
 
+// The one mapping from an error's kind to the HTTP status a server answers with (and back, for
+// handlers that state a status).
+int http_status(ErrorKind kind);
+ErrorKind error_kind_for_status(int status);
+
 // Thrown by request handlers to answer with a specific status and stable error code:
 //   throw HttpError(404, "drawbridge.tag_not_found", "no such tag");
-// The server answers {"code": code, "message": message} with that status. Status must be
+// The server answers with problem details (core/problem.h) and that status. Status must be
 // 400..599 (otherwise the server uses 500).
 class HttpError : public Error {
  public:
   HttpError(int status, std::string code, const std::string& message)
-      : Error(std::move(code), message), status_(status) {}
+      : Error(error_kind_for_status(status), std::move(code), message), status_(status) {}
   int status() const noexcept { return status_; }
 
  private:
   int status_;
 };
 
-// The JSON error body the server sends: {"code":"...","message":"..."} (no trailing newline).
-std::string error_body(std::string_view code, std::string_view message);
-inline constexpr std::string_view kErrorContentType = "application/json";
+// Error bodies are core/problem.h's problem details.
+inline constexpr std::string_view kErrorContentType = kProblemContentType;
 
-// Standard reason phrase ("Not Found"), "" when unknown.
-std::string_view reason_phrase(int status);
+using enarx::reason_phrase;
 
 // Percent-decodes a path segment or query component. `plus_is_space` for query strings.
 // Throws Error("http.bad_encoding") on a malformed escape.

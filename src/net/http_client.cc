@@ -218,13 +218,13 @@ const ClientResponse& ClientResponse::raise_for_status() const {
     auto j = nlohmann::json::parse(body);
     if (j.is_object() && j.contains("code") && j["code"].is_string()) {
       detail = " " + j["code"].get<std::string>();
-      if (j.contains("message") && j["message"].is_string()) {
-        detail += ": " + j["message"].get<std::string>();
+      if (j.contains("detail") && j["detail"].is_string()) {
+        detail += ": " + j["detail"].get<std::string>();
       }
     }
   } catch (const std::exception&) {
   }
-  throw Error("http.status", std::string(to_string(method)) + " " + safe_url(url) + ": " +
+  throw Error(ErrorKind::kUnavailable, "http.status", std::string(to_string(method)) + " " + safe_url(url) + ": " +
                                  std::to_string(status) + detail);
 }
 
@@ -237,7 +237,7 @@ namespace {
 ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Transfer& t) {
   const CurlLibrary& curl_api = curl_library();
   EasyPtr curl(curl_api.easy_init());
-  if (!curl) throw Error("http.transfer", "curl_easy_init failed");
+  if (!curl) throw Error(ErrorKind::kUnavailable, "http.transfer", "curl_easy_init failed");
   CURL* c = curl.get();
   t.curl = c;
   char errbuf[CURL_ERROR_SIZE] = {0};
@@ -284,7 +284,7 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
   SlistPtr headers;
   auto add_header = [&](const std::string& line) {
     curl_slist* next = curl_api.slist_append(headers.get(), line.c_str());
-    if (!next) throw Error("http.transfer", "out of memory");
+    if (!next) throw Error(ErrorKind::kUnavailable, "http.transfer", "out of memory");
     (void)headers.release();
     headers.reset(next);
   };
@@ -334,7 +334,7 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
 
   const CURLcode rc = curl_api.easy_perform(c);
   if (!guard.refused_oid.empty()) {
-    throw Error("http.tls_unexpected_certificate",
+    throw Error(ErrorKind::kUnavailable, "http.tls_unexpected_certificate",
                 safe_url(req.url) + ": the server's certificate carries extension " +
                     guard.refused_oid + ", which this client refuses from a server");
   }
@@ -344,16 +344,18 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Error("http.aborted", safe_url(req.url) + ": transfer aborted: " + e.what());
+      throw Error(ErrorKind::kUnavailable, "http.aborted", safe_url(req.url) + ": transfer aborted: " + e.what());
     }
   }
   if (t.too_large) {
-    throw Error("http.too_large", safe_url(req.url) + ": response body exceeds " +
+    throw Error(ErrorKind::kTooLarge, "http.too_large", safe_url(req.url) + ": response body exceeds " +
                                       std::to_string(opt.max_response_size) + " bytes");
   }
   if (rc != CURLE_OK) {
     const std::string detail = errbuf[0] ? std::string(errbuf) : curl_api.easy_strerror(rc);
-    throw Error(code_for(rc, detail), std::string(to_string(req.method)) + " " +
+    // A URL the caller wrote is its input; everything else is the peer's or the path's failure.
+    const bool bad_url = rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT;
+    throw Error(bad_url ? ErrorKind::kInvalidInput : ErrorKind::kUnavailable, code_for(rc, detail), std::string(to_string(req.method)) + " " +
                                           safe_url(req.url) + ": " + detail);
   }
   ClientResponse res;

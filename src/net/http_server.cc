@@ -80,10 +80,10 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
 OpenFile OpenFile::open(const std::filesystem::path& path) {
   OpenFile f;
   f.fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (f.fd_ < 0) throw Error("io.read", "cannot open " + path.string());
+  if (f.fd_ < 0) throw Error(ErrorKind::kInternal, "io.read", "cannot open " + path.string());
   struct stat st {};
   if (::fstat(f.fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    throw Error("io.read", path.string() + " is not a regular file");
+    throw Error(ErrorKind::kInternal, "io.read", path.string() + " is not a regular file");
   }
   f.size_ = static_cast<std::uint64_t>(st.st_size);
   return f;
@@ -133,21 +133,13 @@ Response Response::from_file(OpenFile file, std::string content_type) {
 }
 
 Response Response::error(int status, std::string_view code, std::string_view message) {
-  return text(status, error_body(code, message), std::string(kErrorContentType));
+  return text(status, problem_body(status, code, message), std::string(kErrorContentType));
 }
 
 Response Response::empty(int status) {
   Response r;
   r.status = status;
   return r;
-}
-
-int default_error_status(const Error& error) {
-  const std::string& c = error.code();
-  for (std::string_view p : {"io.", "db.", "storage.", "internal."}) {
-    if (c.starts_with(p)) return 500;
-  }
-  return 400;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,7 +234,6 @@ struct HttpServer::Impl {
     if (config.worker_threads == 0) config.worker_threads = 1;
     if (config.max_connections == 0) config.max_connections = 1;
     if (!config.metrics) config.metrics = std::make_shared<MetricsRegistry>();
-    if (!config.error_status) config.error_status = default_error_status;
     auto& m = *config.metrics;
     requests_total = &m.counter("http_requests_total", "HTTP requests answered",
                                 {"method", "route", "status"});
@@ -613,9 +604,9 @@ Response overloaded(std::string_view message) {
 }
 
 // Maps what a handler or header check threw to the response (HttpError as is, other enarx
-// errors by error_status, anything else 500 without details).
+// errors by their kind, anything else 500 without details).
 template <typename F>
-auto run_guarded(HttpServer::Impl& srv, const std::string& request_id, const std::string& route,
+auto run_guarded(const std::string& request_id, const std::string& route,
                  F&& f, std::optional<Response>& failure) -> decltype(f()) {
   try {
     return f();
@@ -623,8 +614,7 @@ auto run_guarded(HttpServer::Impl& srv, const std::string& request_id, const std
     const int status = e.status() >= 400 && e.status() <= 599 ? e.status() : 500;
     failure = Response::error(status, e.code(), e.what());
   } catch (const Error& e) {
-    int status = srv.config.error_status(e);
-    if (status < 400 || status > 599) status = 500;
+    const int status = http_status(e.kind());
     if (status >= 500) {
       log::error("http.handler_error", {{"request_id", request_id}, {"route", route},
                                         {"code", e.code()}, {"error", e.what()}});
@@ -854,7 +844,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       self->srv_.dequeue();
       std::optional<Response> failure;
       HeaderDecision decision = run_guarded(
-          self->srv_, self->request_id_, self->route_label_,
+          self->request_id_, self->route_label_,
           [&] { return self->route_->options.on_header(*self->request_); }, failure);
       if (failure) decision = HeaderDecision{std::move(failure)};
       asio::post(self->stream_.get_executor(), [self, d = std::move(decision)]() mutable {
@@ -948,7 +938,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       self->srv_.dequeue();
       std::optional<Response> failure;
       Response response = run_guarded(
-          self->srv_, self->request_id_, self->route_label_,
+          self->request_id_, self->route_label_,
           [&] { return self->route_->handler(*self->request_); }, failure);
       if (failure) response = std::move(*failure);
       asio::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
@@ -1298,11 +1288,11 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::route(Method method, std::string pattern, Handler handler, RouteOptions options) {
-  if (impl_->started) throw Error("http.bad_route", "routes must be added before start()");
+  if (impl_->started) throw Error(ErrorKind::kInternal, "http.bad_route", "routes must be added before start()");
   RoutePattern compiled(std::move(pattern));
   for (const auto& r : impl_->routes) {
     if (r.method == method && r.pattern.text() == compiled.text()) {
-      throw Error("http.bad_route", "duplicate route " + std::string(to_string(method)) + " " +
+      throw Error(ErrorKind::kInternal, "http.bad_route", "duplicate route " + std::string(to_string(method)) + " " +
                                         compiled.text());
     }
   }
@@ -1313,7 +1303,7 @@ void HttpServer::start() {
   auto& im = *impl_;
   if (im.started) return;
   if (!im.config.tls && !im.config.allow_plaintext) {
-    throw Error("http.tls_required",
+    throw Error(ErrorKind::kInvalidInput, "http.tls_required",
                 "no TLS certificate configured (plain HTTP must be enabled explicitly)");
   }
   if (im.config.tls) im.tls_ctx = make_server_tls_context(*im.config.tls);
@@ -1336,12 +1326,12 @@ void HttpServer::start() {
 
   beast::error_code ec;
   const auto address = asio::ip::make_address(im.config.address, ec);
-  if (ec) throw Error("http.bind", "invalid listen address '" + im.config.address + "'");
+  if (ec) throw Error(ErrorKind::kInternal, "http.bind", "invalid listen address '" + im.config.address + "'");
   const tcp::endpoint endpoint(address, im.config.port);
   im.acceptor = std::make_unique<tcp::acceptor>(asio::make_strand(im.ioc));
   auto fail = [&](std::string_view what) {
     im.acceptor.reset();
-    throw Error("http.bind", std::string(what) + " " + im.config.address + ":" +
+    throw Error(ErrorKind::kInternal, "http.bind", std::string(what) + " " + im.config.address + ":" +
                                  std::to_string(im.config.port) + ": " + ec.message());
   };
   im.acceptor->open(endpoint.protocol(), ec);

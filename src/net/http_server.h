@@ -39,12 +39,11 @@
 //   * Responses carry an in-memory body or a file streamed from disk (Response::file), with
 //     Content-Length. HEAD requests get GET's headers without a body; a GET route answers HEAD
 //     unless a HEAD route exists for the same pattern.
-//   * Errors are JSON: {"code":"http.not_found","message":"..."} with Content-Type
-//     application/json. From handlers: HttpError(status, code, message) is sent as is; another
-//     enarx::Error is sent with status error_status(error) (default 400, or 500 for codes
-//     beginning "io.", "db.", "storage." or "internal." whose messages are replaced by
-//     "internal error"); any other exception is 500 {"code":"http.internal","message":
-//     "internal error"} and the details only go to the log.
+//   * Errors are problem details (core/problem.h) with Content-Type application/problem+json:
+//     {"status":404,"title":"Not Found","code":"http.not_found","detail":"..."}. From handlers:
+//     HttpError(status, code, message) is sent as is; another enarx::Error with
+//     http_status(error.kind()) (net/http.h), a 5xx one with detail "internal error" (the
+//     details go to the log only); any other exception as 500 http.internal, the same way.
 //   * Built-ins (unless disabled): GET /healthz -> 200 {"status":"ok"}; GET /metrics ->
 //     Prometheus text (see docs/net.md for the metric names).
 //   * Timeouts: handshake_timeout for the TLS handshake; header_timeout from the first byte of a
@@ -230,15 +229,9 @@ struct ServerConfig {
   bool access_log = true;
   std::string server_header = "enarx";  // "" = no Server header
 
-  // Status for an enarx::Error that is not an HttpError; default described above.
-  std::function<int(const Error&)> error_status{};
   // Shared registry (so components can add their own metrics); null = the server makes one.
   std::shared_ptr<MetricsRegistry> metrics{};
 };
-
-// The default error_status: 500 for codes starting "io.", "db.", "storage.", "internal.",
-// otherwise 400.
-int default_error_status(const Error& error);
 
 class HttpServer {
  public:

@@ -89,17 +89,17 @@ void header(std::string& out, const MetricFamily& f) {
 
 MetricFamily::MetricFamily(std::string name, std::string help, std::vector<std::string> label_names)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {
-  if (!valid_name(name_, true)) throw Error("metrics.bad_name", "invalid metric name '" + name_ + "'");
+  if (!valid_name(name_, true)) throw Error(ErrorKind::kInternal, "metrics.bad_name", "invalid metric name '" + name_ + "'");
   for (const auto& l : label_names_) {
     if (!valid_name(l, false) || l.starts_with("__") || l == "le") {
-      throw Error("metrics.bad_name", "invalid label name '" + l + "' for metric " + name_);
+      throw Error(ErrorKind::kInternal, "metrics.bad_name", "invalid label name '" + l + "' for metric " + name_);
     }
   }
 }
 
 void MetricFamily::check_labels(const LabelValues& values) const {
   if (values.size() != label_names_.size()) {
-    throw Error("metrics.bad_labels", "metric " + name_ + " takes " +
+    throw Error(ErrorKind::kInternal, "metrics.bad_labels", "metric " + name_ + " takes " +
                                           std::to_string(label_names_.size()) + " label values, got " +
                                           std::to_string(values.size()));
   }
@@ -180,7 +180,7 @@ Histogram::Histogram(std::string name, std::string help, std::vector<std::string
       bounds_(std::move(bounds)) {
   for (std::size_t i = 1; i < bounds_.size(); ++i) {
     if (!(bounds_[i] > bounds_[i - 1])) {
-      throw Error("metrics.bad_buckets", "histogram " + name_ + " bounds must be ascending");
+      throw Error(ErrorKind::kInternal, "metrics.bad_buckets", "histogram " + name_ + " bounds must be ascending");
     }
   }
 }
@@ -242,7 +242,7 @@ T& MetricsRegistry::get_or_create(const std::string& name, std::vector<std::stri
   if (it != families_.end()) {
     auto* existing = dynamic_cast<T*>(it->second.get());
     if (!existing || existing->label_names() != label_names) {
-      throw Error("metrics.conflict",
+      throw Error(ErrorKind::kInternal, "metrics.conflict",
                   "metric " + name + " already registered with another type or labels");
     }
     return *existing;
@@ -271,7 +271,7 @@ Histogram& MetricsRegistry::histogram(const std::string& name, const std::string
   if (it != families_.end()) {
     auto* existing = dynamic_cast<Histogram*>(it->second.get());
     if (!existing || existing->label_names() != label_names) {
-      throw Error("metrics.conflict",
+      throw Error(ErrorKind::kInternal, "metrics.conflict",
                   "metric " + name + " already registered with another type or labels");
     }
     return *existing;

@@ -12,7 +12,7 @@ bool valid_capture_name(std::string_view n) {
 }
 
 [[noreturn]] void bad(const std::string& pattern, std::string_view why) {
-  throw Error("http.bad_route", "route pattern '" + pattern + "': " + std::string(why));
+  throw Error(ErrorKind::kInternal, "http.bad_route", "route pattern '" + pattern + "': " + std::string(why));
 }
 
 }  // namespace

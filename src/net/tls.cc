@@ -26,7 +26,7 @@ std::vector<ossl::X509Ptr> read_pem_certs(std::string_view pem, std::string_view
         ERR_clear_error();
         break;
       }
-      ossl::throw_error(code, std::string("cannot parse ") + std::string(what));
+      ossl::throw_error(ErrorKind::kInvalidInput, code, std::string("cannot parse ") + std::string(what));
     }
     out.push_back(std::move(cert));
   }
@@ -60,11 +60,11 @@ std::shared_ptr<ssl::context> make_server_tls_context(const TlsServerConfig& con
 
   auto chain = read_pem_certs(config.cert_chain_pem, "tls.bad_certificate",
                               "the server certificate chain");
-  ossl::check(SSL_CTX_use_certificate(native, chain[0].get()) == 1, "tls.bad_certificate",
+  ossl::check(SSL_CTX_use_certificate(native, chain[0].get()) == 1, ErrorKind::kInvalidInput, "tls.bad_certificate",
               "cannot use the server certificate");
   for (std::size_t i = 1; i < chain.size(); ++i) {
     // add0 takes ownership on success.
-    ossl::check(SSL_CTX_add0_chain_cert(native, chain[i].get()) == 1, "tls.bad_certificate",
+    ossl::check(SSL_CTX_add0_chain_cert(native, chain[i].get()) == 1, ErrorKind::kInvalidInput, "tls.bad_certificate",
                 "cannot add an intermediate certificate");
     (void)chain[i].release();
   }
@@ -73,22 +73,22 @@ std::shared_ptr<ssl::context> make_server_tls_context(const TlsServerConfig& con
     auto bio = ossl::memory_bio(config.key_pem.data(), config.key_pem.size());
     ossl::PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
     // Never echo the key material: only OpenSSL's reason goes into the message.
-    if (!key) ossl::throw_error("tls.bad_key", "cannot parse the server private key");
+    if (!key) ossl::throw_error(ErrorKind::kInvalidInput, "tls.bad_key", "cannot parse the server private key");
     // The key parsed, so a failure here is (in practice) a key that does not match the cert.
-    ossl::check(SSL_CTX_use_PrivateKey(native, key.get()) == 1, "tls.key_mismatch",
+    ossl::check(SSL_CTX_use_PrivateKey(native, key.get()) == 1, ErrorKind::kInvalidInput, "tls.key_mismatch",
                 "cannot use the server private key");
   }
-  ossl::check(SSL_CTX_check_private_key(native) == 1, "tls.key_mismatch",
+  ossl::check(SSL_CTX_check_private_key(native) == 1, ErrorKind::kInvalidInput, "tls.key_mismatch",
               "the server private key does not match its certificate");
 
   if (config.client_auth != ClientAuth::None) {
     if (config.client_ca_pem.empty()) {
-      throw Error("tls.bad_ca", "client certificates are enabled but no client CA is configured");
+      throw Error(ErrorKind::kInvalidInput, "tls.bad_ca", "client certificates are enabled but no client CA is configured");
     }
     auto cas = read_pem_certs(config.client_ca_pem, "tls.bad_ca", "the client CA bundle");
     X509_STORE* store = SSL_CTX_get_cert_store(native);
     for (auto& ca : cas) {
-      ossl::check(X509_STORE_add_cert(store, ca.get()) == 1, "tls.bad_ca",
+      ossl::check(X509_STORE_add_cert(store, ca.get()) == 1, ErrorKind::kInvalidInput, "tls.bad_ca",
                   "cannot add a client CA certificate");
       // Advertise acceptable issuers in the CertificateRequest so clients can pick a cert.
       SSL_CTX_add_client_CA(native, ca.get());

@@ -18,13 +18,13 @@ TlsStream::TlsStream(asio::ip::tcp::socket&& socket, asio::ssl::context& ctx)
   error_code ec;
   // OpenSSL's reads and writes must return EAGAIN instead of blocking an I/O thread.
   socket_.socket().non_blocking(true, ec);
-  if (ec) throw Error("tls.internal", "cannot make the socket non-blocking: " + ec.message());
+  if (ec) throw Error(ErrorKind::kInternal, "tls.internal", "cannot make the socket non-blocking: " + ec.message());
   ssl_ = SSL_new(ctx.native_handle());
   BIO* bio = ssl_ ? new_socket_bio(socket_.socket().native_handle()) : nullptr;
   if (!bio) {
     SSL_free(ssl_);
     ERR_clear_error();
-    throw Error("tls.internal", "cannot create the TLS connection");
+    throw Error(ErrorKind::kInternal, "tls.internal", "cannot create the TLS connection");
   }
   SSL_set_bio(ssl_, bio, bio);  // one reference, owned by ssl_ from here on
   SSL_set_accept_state(ssl_);

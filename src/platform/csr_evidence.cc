@@ -37,10 +37,10 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       ext.oid = std::string(oids::kKvmEvidence);
       return ext;
     case Platform::Snp: {
-      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SNP report");
+      require(!ev.report_or_quote.empty(), ErrorKind::kInvalidInput, "platform.evidence.empty", "no SNP report");
       auto vcek = ev.endorsement_cert();
       if (!vcek) vcek = c.vcek_der;
-      require(vcek.has_value(), "platform.evidence.no_vcek",
+      require(vcek.has_value(), ErrorKind::kInvalidInput, "platform.evidence.no_vcek",
               "the SNP report came without a certificate table and no cached VCEK was given; "
               "run `enarx platform snp vcek`");
       attest::SnpEvidence snp;
@@ -52,9 +52,9 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       return ext;
     }
     case Platform::Sgx: {
-      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no SGX quote");
+      require(!ev.report_or_quote.empty(), ErrorKind::kInvalidInput, "platform.evidence.empty", "no SGX quote");
       auto tcb = tcb_package(c, ev);
-      require(tcb.has_value(), "platform.evidence.no_tcb",
+      require(tcb.has_value(), ErrorKind::kInvalidInput, "platform.evidence.no_tcb",
               "SGX evidence needs the cached TCB package; run `enarx platform sgx cache`");
       attest::SgxEvidence sgx;
       sgx.quote = ev.report_or_quote;
@@ -65,7 +65,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       return ext;
     }
     case Platform::Tdx: {
-      require(!ev.report_or_quote.empty(), "platform.evidence.empty", "no TDX quote");
+      require(!ev.report_or_quote.empty(), ErrorKind::kInvalidInput, "platform.evidence.empty", "no TDX quote");
       // Without a TcbPackage / QE identity, steward takes them from its Intel collateral cache.
       attest::TdxEvidence tdx;
       tdx.quote = ev.report_or_quote;
@@ -77,7 +77,7 @@ Extension evidence_extension(const Evidence& ev, const HostCollateral& c) {
       return ext;
     }
   }
-  throw Error("platform.unknown", "unknown platform");
+  throw Error(ErrorKind::kInvalidInput, "platform.unknown", "unknown platform");
 }
 
 }  // namespace enarx::platform

@@ -15,9 +15,7 @@
 #include "core/file.h"
 #include "core/log.h"
 
-#ifdef ENARX_PLATFORM_HAVE_NET
 #include "net/http_client.h"
-#endif
 
 namespace fs = std::filesystem;
 
@@ -29,7 +27,6 @@ namespace dcap = enarx::attest::dcap;
 // ---- fetching -----------------------------------------------------------------------------------
 
 Fetcher http_fetcher() {
-#ifdef ENARX_PLATFORM_HAVE_NET
   auto client = std::make_shared<net::HttpClient>(net::ClientOptions{});
   return [client](const std::string& url) {
     auto res = client->get(url);
@@ -44,9 +41,6 @@ Fetcher http_fetcher() {
     }
     return out;
   };
-#else
-  throw Error("platform.cache.no_http", "this build has no HTTP client (net library missing)");
-#endif
 }
 
 std::string url_decode(std::string_view s) {
@@ -87,15 +81,15 @@ std::string upper(std::string s) {
 FetchResponse get_ok(const Options& o, const std::string& url) {
   FetchResponse r = fetcher(o)(url);
   if (r.status != 200)
-    throw Error("platform.cache.http", "GET " + url + ": HTTP " + std::to_string(r.status));
-  if (r.body.empty()) throw Error("platform.cache.invalid", "GET " + url + ": empty body");
+    throw Error(ErrorKind::kUnavailable, "platform.cache.http", "GET " + url + ": HTTP " + std::to_string(r.status));
+  if (r.body.empty()) throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", "GET " + url + ": empty body");
   return r;
 }
 
 void ensure_dir(const fs::path& d) {
   std::error_code ec;
   fs::create_directories(d, ec);
-  if (ec) throw Error("platform.cache.io", "cannot create " + d.string() + ": " + ec.message());
+  if (ec) throw Error(ErrorKind::kInvalidInput, "platform.cache.io", "cannot create " + d.string() + ": " + ec.message());
 }
 
 // Runs one download+validate+write step, turning failures into a FileResult (the old file stays).
@@ -109,6 +103,7 @@ FileResult step(const fs::path& path, const std::string& url, F&& f) {
     r.written = true;
   } catch (const Error& e) {
     r.error = e.describe();
+    r.error_kind = e.kind();
     log::warn("platform.cache.failed", {{"url", url}, {"path", path.string()}, {"error", r.error}});
   }
   return r;
@@ -156,9 +151,9 @@ VcekRequest vcek_request_from_report(ByteView file, const std::string& fallback_
   snp::Product p = rep.cpuid_product();
   r.product = p != snp::Product::Unknown ? snp::to_string(p) : fallback_product;
   snp::Product decode_as = snp::product_from_name(r.product);
-  require(decode_as != snp::Product::Unknown, "platform.cache.product",
+  require(decode_as != snp::Product::Unknown, ErrorKind::kInvalidInput, "platform.cache.product",
           "unknown SEV-SNP product '" + r.product + "' (Milan, Genoa or Turin)");
-  require(!rep.chip_id_masked(), "platform.cache.chip_id_masked",
+  require(!rep.chip_id_masked(), ErrorKind::kUntrusted, "platform.cache.chip_id_masked",
           "the report's CHIP_ID is masked (VLEK or MASK_CHIP_ID): fetch the VLEK from your cloud "
           "provider instead");
   r.chip_id.assign(rep.chip_id.begin(), rep.chip_id.end());
@@ -169,7 +164,7 @@ VcekRequest vcek_request_from_report(ByteView file, const std::string& fallback_
 
 std::string vcek_url(const std::string& kds_base, const VcekRequest& r) {
   const bool turin = r.product == "Turin";
-  require(r.chip_id.size() == 64, "platform.cache.chip_id", "CHIP_ID must be 64 bytes");
+  require(r.chip_id.size() == 64, ErrorKind::kUntrusted, "platform.cache.chip_id", "CHIP_ID must be 64 bytes");
   std::string hwid = to_hex(turin ? ByteView(r.chip_id).first(8) : ByteView(r.chip_id));
   std::string url = strip_slash(kds_base) + "/vcek/v1/" + r.product + "/" + hwid + "?";
   if (turin) url += "fmcSPL=" + two_digits(r.tcb.fmc.value_or(0)) + "&";
@@ -196,17 +191,17 @@ FileResult fetch_vcek(const VcekRequest& r, const Options& o) {
     try {
       cert = Certificate::from_der(der);
     } catch (const Error& e) {
-      throw Error("platform.cache.invalid", "VCEK from " + url + " is not a DER certificate: " + e.what());
+      throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", "VCEK from " + url + " is not a DER certificate: " + e.what());
     }
     snp::VcekInfo info = snp::parse_vcek_extensions(cert);
     require(info.bl_spl == r.tcb.bl && info.tee_spl == r.tcb.tee && info.snp_spl == r.tcb.snp &&
-                info.ucode_spl == r.tcb.ucode,
+                info.ucode_spl == r.tcb.ucode, ErrorKind::kUntrusted,
             "platform.cache.invalid", "VCEK from " + url + " is for another TCB");
     const bool turin = r.product == "Turin";
     Bytes want = turin ? Bytes(r.chip_id.begin(), r.chip_id.begin() + 8) : r.chip_id;
-    require(info.hw_id && *info.hw_id == want, "platform.cache.invalid",
+    require(info.hw_id && *info.hw_id == want, ErrorKind::kUntrusted, "platform.cache.invalid",
             "VCEK from " + url + " is for another chip (hwID mismatch)");
-    require(signed_by_any(cert, amd_candidates(o, r.product, {"SEV-" + r.product})),
+    require(signed_by_any(cert, amd_candidates(o, r.product, {"SEV-" + r.product})), ErrorKind::kUntrusted,
             "platform.cache.invalid", "VCEK from " + url + " is not signed by the " + r.product + " ASK");
     ensure_dir(o.amd_dir);
     write_file_atomic(path, der);
@@ -240,14 +235,14 @@ std::vector<FileResult> fetch_amd_crls(const Options& o, std::vector<std::string
       try {
         crl = Crl::from_der(to_bytes(res.body));
       } catch (const Error& e) {
-        throw Error("platform.cache.invalid", "CRL from " + url + " is not DER: " + e.what());
+        throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", "CRL from " + url + " is not DER: " + e.what());
       }
-      require(signed_by_any(crl, amd_candidates(o, product, {"ARK-" + product})),
+      require(signed_by_any(crl, amd_candidates(o, product, {"ARK-" + product})), ErrorKind::kUntrusted,
               "platform.cache.invalid", "CRL from " + url + " is not signed by ARK-" + product);
       // Never go back in time: a replayed older CRL could hide a revocation.
       for (const auto& p : previous) {
         if (p.url == label && crl.this_update() < p.crl.this_update())
-          throw Error("platform.cache.rollback", "CRL from " + url + " is older than the cached one");
+          throw Error(ErrorKind::kUntrusted, "platform.cache.rollback", "CRL from " + url + " is older than the cached one");
       }
       write_file_atomic(path, as_bytes(res.body));  // byte-exact as served
       got = crl;
@@ -270,35 +265,35 @@ namespace {
 std::vector<Certificate> issuer_chain(const FetchResponse& res, const std::string& header,
                                       const std::string& url) {
   auto it = res.headers.find(header);
-  require(it != res.headers.end(), "platform.cache.invalid",
+  require(it != res.headers.end(), ErrorKind::kUntrusted, "platform.cache.invalid",
           "GET " + url + ": no " + header + " header");
   auto chain = Certificate::chain_from_pem(url_decode(it->second));
-  require(!chain.empty(), "platform.cache.invalid", "GET " + url + ": empty " + header);
+  require(!chain.empty(), ErrorKind::kUntrusted, "platform.cache.invalid", "GET " + url + ": empty " + header);
   // The chain must end at the pinned Intel root and be signed along the way.
   const Certificate& root = dcap::intel_sgx_root_ca();
-  require(chain.back() == root || chain.back().issuer() == root.subject(), "platform.cache.invalid",
+  require(chain.back() == root || chain.back().issuer() == root.subject(), ErrorKind::kUntrusted, "platform.cache.invalid",
           header + " does not chain to the Intel SGX Root CA");
   for (std::size_t i = 0; i + 1 < chain.size(); ++i)
-    require(chain[i].signed_by(chain[i + 1].public_key()), "platform.cache.invalid",
+    require(chain[i].signed_by(chain[i + 1].public_key()), ErrorKind::kUntrusted, "platform.cache.invalid",
             header + ": certificate " + std::to_string(i) + " is not signed by the next one");
-  require(chain.back().signed_by(root.public_key()), "platform.cache.invalid",
+  require(chain.back().signed_by(root.public_key()), ErrorKind::kUntrusted, "platform.cache.invalid",
           header + " is not signed by the Intel SGX Root CA");
   return chain;
 }
 
 template <typename SignedT>
 void check_collateral_signature(const SignedT& doc, const Certificate& signer, const std::string& url) {
-  require(doc.signature.size() == 64, "platform.cache.invalid", url + ": bad signature length");
+  require(doc.signature.size() == 64, ErrorKind::kUntrusted, "platform.cache.invalid", url + ": bad signature length");
   ByteView sig(doc.signature);
   require(signer.public_key().verify_ecdsa_rs(DigestAlgorithm::Sha256, as_bytes(doc.signed_body),
-                                              sig.first(32), sig.subspan(32)),
+                                              sig.first(32), sig.subspan(32)), ErrorKind::kUntrusted,
           "platform.cache.invalid", url + ": signature does not verify with the TCB signing key");
 }
 
 }  // namespace
 
 std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Options& o) {
-  require(r.fmspc.size() == 6, "platform.cache.fmspc", "FMSPC must be 6 bytes (12 hex digits)");
+  require(r.fmspc.size() == 6, ErrorKind::kInvalidInput, "platform.cache.fmspc", "FMSPC must be 6 bytes (12 hex digits)");
   ensure_dir(o.intel_dir);
   const std::string pcs = strip_slash(o.pcs_url);
   const std::string fmspc_upper = upper(to_hex(r.fmspc));
@@ -317,10 +312,10 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
       try {
         doc = dcap::parse_tcb_info_document(res.body);
       } catch (const Error& e) {
-        throw Error("platform.cache.invalid", url + ": " + e.describe());
+        throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", url + ": " + e.describe());
       }
-      require(doc.value.fmspc == r.fmspc, "platform.cache.invalid", url + ": TCB info for another FMSPC");
-      require((doc.value.id == "TDX") == tdx, "platform.cache.invalid", url + ": wrong TCB info id");
+      require(doc.value.fmspc == r.fmspc, ErrorKind::kUntrusted, "platform.cache.invalid", url + ": TCB info for another FMSPC");
+      require((doc.value.id == "TDX") == tdx, ErrorKind::kUntrusted, "platform.cache.invalid", url + ": wrong TCB info id");
       check_collateral_signature(doc, chain.front(), url);
       write_file_atomic(path, res.body);
       if (!tdx) {
@@ -346,9 +341,9 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
       try {
         doc = dcap::parse_enclave_identity_document(res.body);
       } catch (const Error& e) {
-        throw Error("platform.cache.invalid", url + ": " + e.describe());
+        throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", url + ": " + e.describe());
       }
-      require(doc.value.id == (tdx ? "TD_QE" : "QE"), "platform.cache.invalid",
+      require(doc.value.id == (tdx ? "TD_QE" : "QE"), ErrorKind::kUntrusted, "platform.cache.invalid",
               url + ": identity id is '" + doc.value.id + "'");
       check_collateral_signature(doc, chain.front(), url);
       write_file_atomic(path, res.body);
@@ -386,19 +381,19 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
       try {
         crl = Crl::from_bytes(to_bytes(res.body));
       } catch (const Error& e) {
-        throw Error("platform.cache.invalid", s.fetch_url + ": not a CRL: " + e.what());
+        throw Error(ErrorKind::kUntrusted, "platform.cache.invalid", s.fetch_url + ": not a CRL: " + e.what());
       }
       if (s.file == "root_ca_crl.der") {
-        require(crl.signed_by(dcap::intel_sgx_root_ca().public_key()), "platform.cache.invalid",
+        require(crl.signed_by(dcap::intel_sgx_root_ca().public_key()), ErrorKind::kUntrusted, "platform.cache.invalid",
                 s.fetch_url + ": root CA CRL not signed by the Intel SGX Root CA");
       } else {
         auto it = res.headers.find("sgx-pck-crl-issuer-chain");
         if (it != res.headers.end()) {
           auto chain = issuer_chain(res, "sgx-pck-crl-issuer-chain", s.fetch_url);
-          require(crl.signed_by(chain.front().public_key()), "platform.cache.invalid",
+          require(crl.signed_by(chain.front().public_key()), ErrorKind::kUntrusted, "platform.cache.invalid",
                   s.fetch_url + ": PCK CRL not signed by its issuer chain");
         }
-        require(crl.issuer().find("Intel SGX PCK") != std::string::npos, "platform.cache.invalid",
+        require(crl.issuer().find("Intel SGX PCK") != std::string::npos, ErrorKind::kUntrusted, "platform.cache.invalid",
                 s.fetch_url + ": CRL issuer is not an Intel SGX PCK CA");
       }
       // As served when DER (byte-exact), re-encoded when PCS sent PEM.

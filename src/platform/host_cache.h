@@ -76,6 +76,7 @@ struct FileResult {
   std::string url;
   bool written = false;     // false: download failed or was rejected; the old file is kept
   std::string error;        // code: message, when not written
+  ErrorKind error_kind = ErrorKind::kInternal;  // when not written
 };
 
 // Downloads and validates the VCEK (chip + TCB must match; signed by the product's ASK).

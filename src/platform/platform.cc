@@ -29,7 +29,7 @@ Bytes guid_to_bytes(std::string_view guid) {
   for (char c : guid) {
     if (c != '-') hex.push_back(c);
   }
-  require(guid.size() == 36 && hex.size() == 32, "platform.guid", "malformed GUID");
+  require(guid.size() == 36 && hex.size() == 32, ErrorKind::kInvalidInput, "platform.guid", "malformed GUID");
   return from_hex(hex);
 }
 
@@ -61,14 +61,14 @@ constexpr std::size_t kEntrySize = 24;
 std::vector<CertTableEntry> parse_cert_table(ByteView table) {
   std::vector<CertTableEntry> out;
   for (std::size_t pos = 0;; pos += kEntrySize) {
-    require(pos + kEntrySize <= table.size(), "platform.cert_table.malformed",
+    require(pos + kEntrySize <= table.size(), ErrorKind::kInvalidInput, "platform.cert_table.malformed",
             "certificate table has no terminating all-zero entry");
     ByteView e = table.subspan(pos, kEntrySize);
     bool zero = true;
     for (auto b : e) zero = zero && b == 0;
     if (zero) break;
     std::uint32_t off = le32(e, 16), len = le32(e, 20);
-    require(static_cast<std::uint64_t>(off) + len <= table.size() && off >= pos + kEntrySize,
+    require(static_cast<std::uint64_t>(off) + len <= table.size() && off >= pos + kEntrySize, ErrorKind::kInvalidInput,
             "platform.cert_table.malformed",
             "certificate table entry " + std::to_string(out.size()) + " points outside the table");
     CertTableEntry entry;
@@ -105,7 +105,7 @@ class NoTeeProvider final : public EvidenceProvider {
   explicit NoTeeProvider(Platform p) : p_(p) {}
   Platform platform() const override { return p_; }
   Evidence acquire(ByteView report_data) override {
-    require(report_data.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+    require(report_data.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
     Evidence e;
     e.platform = p_;
     e.source = "none";

@@ -23,13 +23,13 @@ ProviderSpec spec_from_env(ProviderSpec s) {
 std::unique_ptr<EvidenceProvider> make_provider(const ProviderSpec& spec) {
   std::string name = spec.platform.empty() ? "auto" : spec.platform;
   if (name.rfind("sim-", 0) == 0) {
-    require(!spec.sim_dir.empty(), "platform.sim_dir_missing",
+    require(!spec.sim_dir.empty(), ErrorKind::kInvalidInput, "platform.sim_dir_missing",
             "--platform " + name + " needs --sim-dir DIR (or ENARX_SIM_DIR); create one with "
             "`enarx platform sim init DIR`");
     if (name == "sim-snp") return sim::make_sim_snp_provider(spec.sim_dir);
     if (name == "sim-tdx") return sim::make_sim_tdx_provider(spec.sim_dir);
     if (name == "sim-sgx") return sim::make_sim_sgx_provider(spec.sim_dir);
-    throw Error("platform.unknown", "unknown simulated platform '" + name + "' (sim-snp, sim-tdx, sim-sgx)");
+    throw Error(ErrorKind::kInvalidInput, "platform.unknown", "unknown simulated platform '" + name + "' (sim-snp, sim-tdx, sim-sgx)");
   }
   Platform p = name == "auto" ? detect(spec.root).selected : platform_from_string(name);
   switch (p) {
@@ -39,7 +39,7 @@ std::unique_ptr<EvidenceProvider> make_provider(const ProviderSpec& spec) {
     case Platform::Kvm:
     case Platform::Nil: return make_no_tee_provider(p);
   }
-  throw Error("platform.unknown", "unknown platform");
+  throw Error(ErrorKind::kInvalidInput, "platform.unknown", "unknown platform");
 }
 
 }  // namespace enarx::platform

@@ -25,7 +25,7 @@ ossl::MdCtxPtr pss_ctx(const PrivateKey& key) {
   ossl::check(ctx && EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha384(), nullptr, key.get()) == 1 &&
                   EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
                   EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 &&
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1,
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1, ErrorKind::kInternal,
               "sim.crypto", "cannot set up RSASSA-PSS signing");
   return ctx;
 }
@@ -88,7 +88,7 @@ SnpSimConfig config_from_json(const nlohmann::json& j) {
   c.report_version = j.at("report_version").get<std::uint32_t>();
   c.vmpl = j.at("vmpl").get<std::uint32_t>();
   c.guest_svn = j.at("guest_svn").get<std::uint32_t>();
-  require(c.chip_id.size() == 64 && c.measurement.size() == 48 && c.host_data.size() == 32,
+  require(c.chip_id.size() == 64 && c.measurement.size() == 48 && c.host_data.size() == 32, ErrorKind::kInvalidInput,
           "sim.corrupt", "config.json has fields of the wrong size");
   return c;
 }
@@ -100,12 +100,12 @@ void normalize(SnpSimConfig& c) {
     for (std::size_t i = 0; i < 48; ++i) c.measurement[i] = static_cast<std::uint8_t>(0xe0 + i % 16);
   }
   if (c.host_data.empty()) c.host_data.assign(32, 0);
-  require(c.chip_id.size() == 64, "sim.config", "chip id must be 64 bytes");
-  require(c.measurement.size() == 48, "sim.config", "measurement must be 48 bytes");
-  require(c.host_data.size() == 32, "sim.config", "host data must be 32 bytes");
-  require(c.report_version >= 2 && c.report_version <= 3, "sim.config",
+  require(c.chip_id.size() == 64, ErrorKind::kInvalidInput, "sim.config", "chip id must be 64 bytes");
+  require(c.measurement.size() == 48, ErrorKind::kInvalidInput, "sim.config", "measurement must be 48 bytes");
+  require(c.host_data.size() == 32, ErrorKind::kInvalidInput, "sim.config", "host data must be 32 bytes");
+  require(c.report_version >= 2 && c.report_version <= 3, ErrorKind::kInvalidInput, "sim.config",
           "simulated report version must be 2 or 3");
-  require((c.policy & (1u << 17)) != 0, "sim.config", "policy bit 17 (reserved, 1) must be set");
+  require((c.policy & (1u << 17)) != 0, ErrorKind::kInvalidInput, "sim.config", "policy bit 17 (reserved, 1) must be set");
 }
 
 }  // namespace
@@ -115,7 +115,7 @@ PrivateKey generate_rsa_2048() {
   EVP_PKEY* raw = nullptr;
   ossl::check(ctx && EVP_PKEY_keygen_init(ctx.get()) == 1 &&
                   EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) == 1 &&
-                  EVP_PKEY_generate(ctx.get(), &raw) == 1 && raw,
+                  EVP_PKEY_generate(ctx.get(), &raw) == 1 && raw, ErrorKind::kInternal,
               "sim.crypto", "RSA key generation failed");
   return PrivateKey(ossl::PkeyPtr(raw));
 }
@@ -123,7 +123,7 @@ PrivateKey generate_rsa_2048() {
 Certificate resign_pss_sha384(const Certificate& cert, const PrivateKey& issuer_key) {
   ossl::X509Ptr x(X509_dup(cert.get()));
   auto ctx = pss_ctx(issuer_key);
-  ossl::check(x && X509_sign_ctx(x.get(), ctx.get()) > 0, "sim.crypto",
+  ossl::check(x && X509_sign_ctx(x.get(), ctx.get()) > 0, ErrorKind::kInternal, "sim.crypto",
               "RSASSA-PSS certificate signing failed");
   return Certificate::from_der(ossl::to_der(i2d_X509, x.get(), "sim.crypto"));
 }
@@ -138,10 +138,10 @@ Crl make_empty_crl(const Certificate& ark, const PrivateKey& ark_key, TimePoint 
   ossl::check(crl && last && next && X509_CRL_set_version(crl.get(), 1) == 1 &&
                   X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ark.get())) == 1 &&
                   X509_CRL_set1_lastUpdate(crl.get(), last.get()) == 1 &&
-                  X509_CRL_set1_nextUpdate(crl.get(), next.get()) == 1,
+                  X509_CRL_set1_nextUpdate(crl.get(), next.get()) == 1, ErrorKind::kInternal,
               "sim.crypto", "cannot build CRL");
   auto ctx = pss_ctx(ark_key);
-  ossl::check(X509_CRL_sign_ctx(crl.get(), ctx.get()) > 0, "sim.crypto", "CRL signing failed");
+  ossl::check(X509_CRL_sign_ctx(crl.get(), ctx.get()) > 0, ErrorKind::kInternal, "sim.crypto", "CRL signing failed");
   return Crl::from_der(ossl::to_der(i2d_X509_CRL, crl.get(), "sim.crypto"));
 }
 
@@ -157,7 +157,7 @@ void init_snp(const fs::path& sim_dir, const SnpSimConfig& config_in, TimePoint 
   fs::path dir = snp_dir(sim_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw Error("sim.io", "cannot create " + dir.string() + ": " + ec.message());
+  if (ec) throw Error(ErrorKind::kInternal, "sim.io", "cannot create " + dir.string() + ": " + ec.message());
   fs::permissions(dir, fs::perms::owner_all, ec);
 
   PrivateKey ark_key = generate_rsa_2048();
@@ -222,7 +222,7 @@ SnpSimFiles load_snp(const fs::path& sim_dir) {
   fs::path dir = snp_dir(sim_dir);
   std::error_code ec;
   if (!fs::exists(dir / "config.json", ec))
-    throw Error("sim.not_initialized", dir.string() +
+    throw Error(ErrorKind::kNotFound, "sim.not_initialized", dir.string() +
                                            " has no simulated SNP platform; run `enarx platform "
                                            "sim init " + sim_dir.string() + "`");
   try {
@@ -236,15 +236,15 @@ SnpSimFiles load_snp(const fs::path& sim_dir) {
     return f;
   } catch (const Error& e) {
     if (e.code() == "sim.corrupt") throw;
-    throw Error("sim.corrupt", "simulated SNP platform in " + dir.string() + " is unusable: " +
+    throw Error(ErrorKind::kInvalidInput, "sim.corrupt", "simulated SNP platform in " + dir.string() + " is unusable: " +
                                    e.describe());
   } catch (const std::exception& e) {
-    throw Error("sim.corrupt", "simulated SNP platform in " + dir.string() + " is unusable: " + e.what());
+    throw Error(ErrorKind::kInvalidInput, "sim.corrupt", "simulated SNP platform in " + dir.string() + " is unusable: " + e.what());
   }
 }
 
 Bytes build_snp_report(const SnpSimConfig& config_in, ByteView report_data, const PrivateKey& vcek_key) {
-  require(report_data.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+  require(report_data.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
   SnpSimConfig config = config_in;
   normalize(config);
   Bytes r(0x4A0, 0);

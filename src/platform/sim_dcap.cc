@@ -55,7 +55,7 @@ class SimDcapProvider final : public EvidenceProvider {
   Platform platform() const override { return tdx_ ? Platform::Tdx : Platform::Sgx; }
   bool simulated() const override { return true; }
   Evidence acquire(ByteView report_data) override {
-    require(report_data.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+    require(report_data.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
     Evidence ev;
     ev.platform = platform();
     ev.simulated = true;
@@ -87,7 +87,7 @@ void init_dcap(const fs::path& sim_dir, TimePoint now) {
   const fs::path dir = dcap_dir(sim_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw Error("sim.io", "cannot create " + dir.string() + ": " + ec.message());
+  if (ec) throw Error(ErrorKind::kInternal, "sim.io", "cannot create " + dir.string() + ": " + ec.message());
   fs::permissions(dir, fs::perms::owner_all, ec);
 
   dcap::SimulationOptions options;
@@ -108,7 +108,7 @@ dcap::SimulatedPlatform load_dcap(const fs::path& sim_dir) {
   const fs::path dir = dcap_dir(sim_dir);
   std::error_code ec;
   if (!fs::exists(dir / "config.json", ec))
-    throw Error("sim.not_initialized", dir.string() +
+    throw Error(ErrorKind::kNotFound, "sim.not_initialized", dir.string() +
                                            " has no simulated DCAP platform; run `enarx platform "
                                            "sim init " + sim_dir.string() + "`");
   try {
@@ -126,7 +126,7 @@ dcap::SimulatedPlatform load_dcap(const fs::path& sim_dir) {
     return dcap::SimulatedPlatform(std::move(options), std::move(pki));
   } catch (const std::exception& e) {
     const auto* err = dynamic_cast<const Error*>(&e);
-    throw Error("sim.corrupt", "simulated DCAP platform in " + dir.string() + " is unusable: " +
+    throw Error(ErrorKind::kInvalidInput, "sim.corrupt", "simulated DCAP platform in " + dir.string() + " is unusable: " +
                                    (err ? err->describe() : std::string(e.what())));
   }
 }

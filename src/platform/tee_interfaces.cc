@@ -34,19 +34,19 @@ std::string trim(std::string s) {
 // Writes one attribute in a single write(2): configfs attributes take the whole value per call.
 void write_attr(const fs::path& p, ByteView data, const char* code) {
   int fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(code, "cannot open " + p.string() + ": " + std::strerror(errno));
+  if (fd < 0) throw Error(ErrorKind::kUnavailable, code, "cannot open " + p.string() + ": " + std::strerror(errno));
   ssize_t n = ::write(fd, data.data(), data.size());
   int err = errno;
   ::close(fd);
   if (n != static_cast<ssize_t>(data.size()))
-    throw Error(code, "cannot write " + p.string() + ": " + (n < 0 ? std::strerror(err) : "short write"));
+    throw Error(ErrorKind::kUnavailable, code, "cannot write " + p.string() + ": " + (n < 0 ? std::strerror(err) : "short write"));
 }
 
 Bytes read_attr(const fs::path& p, const char* code, std::size_t max = 1u << 20) {
   try {
     return read_file(p, max);
   } catch (const Error& e) {
-    throw Error(code, e.what());
+    throw Error(ErrorKind::kUnavailable, code, e.what());
   }
 }
 
@@ -60,7 +60,7 @@ std::uint64_t read_generation(const fs::path& entry) {
   try {
     return std::stoull(g);
   } catch (const std::exception&) {
-    throw Error("platform.tsm.io", "unreadable generation value '" + g + "'");
+    throw Error(ErrorKind::kInvalidInput, "platform.tsm.io", "unreadable generation value '" + g + "'");
   }
 }
 
@@ -90,17 +90,17 @@ struct EntryGuard {
 
 void TsmDirOps::make_entry(const fs::path& entry) {
   if (::mkdir(entry.c_str(), 0700) != 0)
-    throw Error("platform.tsm.io", "cannot create " + entry.string() + ": " + std::strerror(errno));
+    throw Error(ErrorKind::kInvalidInput, "platform.tsm.io", "cannot create " + entry.string() + ": " + std::strerror(errno));
 }
 
 void TsmDirOps::remove_entry(const fs::path& entry) { ::rmdir(entry.c_str()); }
 
 TsmReport tsm_get_report(ByteView inblob, const TsmOptions& options) {
-  require(inblob.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+  require(inblob.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
   fs::path dir = options.root / kTsmReportDir;
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error("platform.tsm.unavailable",
+    throw Error(ErrorKind::kNotFound, "platform.tsm.unavailable",
                 dir.string() + " not found (needs Linux >= 6.7 with CONFIG_TSM_REPORTS and configfs "
                                "mounted at /sys/kernel/config)");
   TsmDirOps& ops = options.ops ? *options.ops : default_ops();
@@ -128,11 +128,11 @@ TsmReport tsm_get_report(ByteView inblob, const TsmOptions& options) {
     if (before != after || before != writes) continue;
     r.generation = after;
     if (r.outblob.empty())
-      throw Error("platform.tsm.empty", "configfs-tsm returned an empty report (provider '" +
+      throw Error(ErrorKind::kInvalidInput, "platform.tsm.empty", "configfs-tsm returned an empty report (provider '" +
                                             r.provider + "')");
     return r;
   }
-  throw Error("platform.tsm.race", "configfs-tsm report entry was modified concurrently " +
+  throw Error(ErrorKind::kInvalidInput, "platform.tsm.race", "configfs-tsm report entry was modified concurrently " +
                                        std::to_string(options.retries + 1) + " times");
 }
 
@@ -200,16 +200,16 @@ Bytes report_from_response(const sevguest::ReportResp& resp) {
   };
   std::uint32_t status = le(0), size = le(4);
   if (status != 0)
-    throw Error("platform.sev_guest.bad_response",
+    throw Error(ErrorKind::kInvalidInput, "platform.sev_guest.bad_response",
                 "firmware report status " + std::to_string(status));
   if (size < 1184 || size > sizeof(resp.data) - sevguest::kReportRespHeader)
-    throw Error("platform.sev_guest.bad_response", "implausible report size " + std::to_string(size));
+    throw Error(ErrorKind::kInvalidInput, "platform.sev_guest.bad_response", "implausible report size " + std::to_string(size));
   const std::uint8_t* p = resp.data + sevguest::kReportRespHeader;
   return Bytes(p, p + size);
 }
 
 [[noreturn]] void ioctl_failed(const char* what, int rc, std::uint64_t exitinfo2) {
-  throw Error("platform.sev_guest.ioctl",
+  throw Error(ErrorKind::kInvalidInput, "platform.sev_guest.ioctl",
               std::string(what) + " failed: " + std::strerror(-rc) + " (firmware error 0x" +
                   to_hex(Bytes{static_cast<std::uint8_t>(exitinfo2 >> 8),
                                static_cast<std::uint8_t>(exitinfo2)}) +
@@ -222,13 +222,13 @@ std::unique_ptr<SevGuestDevice> open_sev_guest(const fs::path& root) {
   fs::path p = root / "dev/sev-guest";
   int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0)
-    throw Error("platform.sev_guest.unavailable",
+    throw Error(ErrorKind::kNotFound, "platform.sev_guest.unavailable",
                 "cannot open " + p.string() + ": " + std::strerror(errno));
   return std::make_unique<LinuxSevGuest>(fd);
 }
 
 Evidence sev_guest_acquire(SevGuestDevice& dev, ByteView report_data, const SevGuestOptions& options) {
-  require(report_data.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+  require(report_data.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
   Evidence ev;
   ev.platform = Platform::Snp;
   ev.source = "sev-guest";
@@ -282,15 +282,15 @@ Evidence sev_guest_acquire(SevGuestDevice& dev, ByteView report_data, const SevG
 // ---- Gramine -----------------------------------------------------------------------------------
 
 Evidence gramine_acquire(const fs::path& root, ByteView report_data) {
-  require(report_data.size() == 64, "platform.report_data.size", "report data must be 64 bytes");
+  require(report_data.size() == 64, ErrorKind::kInvalidInput, "platform.report_data.size", "report data must be 64 bytes");
   fs::path dir = root / "dev/attestation";
   std::error_code ec;
   if (!fs::exists(dir / "attestation_type", ec))
-    throw Error("platform.gramine.unavailable",
+    throw Error(ErrorKind::kNotFound, "platform.gramine.unavailable",
                 dir.string() + "/attestation_type not found (not inside a Gramine SGX enclave?)");
   std::string type = read_attr_text(dir / "attestation_type", "platform.gramine.io");
   if (type != "dcap")
-    throw Error("platform.gramine.not_dcap",
+    throw Error(ErrorKind::kInvalidInput, "platform.gramine.not_dcap",
                 "Gramine attestation type is '" + type +
                     "'; set sgx.remote_attestation = \"dcap\" in the manifest");
   write_attr(dir / "user_report_data", report_data, "platform.gramine.io");
@@ -300,7 +300,7 @@ Evidence gramine_acquire(const fs::path& root, ByteView report_data) {
   ev.report_data.assign(report_data.begin(), report_data.end());
   ev.report_or_quote = read_attr(dir / "quote", "platform.gramine.io");
   if (ev.report_or_quote.size() < 48)
-    throw Error("platform.gramine.io", "Gramine returned a truncated quote");
+    throw Error(ErrorKind::kInvalidInput, "platform.gramine.io", "Gramine returned a truncated quote");
   return ev;
 }
 
@@ -321,7 +321,7 @@ class SnpProvider final : public EvidenceProvider {
       o.ops = ops_;
       TsmReport r = tsm_get_report(report_data, o);
       if (r.provider != "sev_guest")
-        throw Error("platform.tsm.wrong_provider",
+        throw Error(ErrorKind::kInvalidInput, "platform.tsm.wrong_provider",
                     "configfs-tsm provider is '" + r.provider + "', expected sev_guest");
       Evidence ev;
       ev.platform = Platform::Snp;
@@ -351,7 +351,7 @@ class TdxProvider final : public EvidenceProvider {
     o.ops = ops_;
     TsmReport r = tsm_get_report(report_data, o);
     if (r.provider != "tdx_guest")
-      throw Error("platform.tsm.wrong_provider",
+      throw Error(ErrorKind::kInvalidInput, "platform.tsm.wrong_provider",
                   "configfs-tsm provider is '" + r.provider + "', expected tdx_guest");
     Evidence ev;
     ev.platform = Platform::Tdx;

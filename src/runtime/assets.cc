@@ -35,7 +35,7 @@ AssetNode* AssetTree::make_dirs(std::string_view path, bool last_is_dir, std::st
   for (std::size_t i = 0; i < parts.size(); ++i) {
     std::string_view p = parts[i];
     if (p.empty() || p == "." || p == ".." || p.find('\0') != std::string_view::npos)
-      throw Error("runtime.assets.bad_path", "invalid asset path '" + std::string(path) + "'");
+      throw Error(ErrorKind::kInvalidInput, "runtime.assets.bad_path", "invalid asset path '" + std::string(path) + "'");
     bool last = i + 1 == parts.size();
     if (last && !last_is_dir) {
       *leaf = std::string(p);
@@ -49,7 +49,7 @@ AssetNode* AssetTree::make_dirs(std::string_view path, bool last_is_dir, std::st
       n->parent = cur;
       it = cur->children.emplace(std::string(p), std::move(n)).first;
     } else if (!it->second->is_dir) {
-      throw Error("runtime.assets.bad_path",
+      throw Error(ErrorKind::kInvalidInput, "runtime.assets.bad_path",
                   "asset path '" + std::string(path) + "' runs through a file");
     }
     cur = it->second.get();
@@ -63,7 +63,7 @@ void AssetTree::add_file(std::string_view path, Bytes data) {
   std::string leaf;
   AssetNode* dir = make_dirs(path, false, &leaf);
   if (dir->children.count(leaf))
-    throw Error("runtime.assets.bad_path", "duplicate asset path '" + std::string(path) + "'");
+    throw Error(ErrorKind::kInvalidInput, "runtime.assets.bad_path", "duplicate asset path '" + std::string(path) + "'");
   auto n = std::make_unique<AssetNode>();
   n->inode = next_inode_++;
   n->parent = dir;
@@ -76,7 +76,7 @@ AssetTree AssetTree::from_directory(const std::filesystem::path& dir, std::uint6
   namespace fs = std::filesystem;
   AssetTree tree;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error("io.read", dir.string() + " is not a directory");
+  if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::kInvalidInput, "io.read", dir.string() + " is not a directory");
   std::uint64_t total = 0;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
@@ -87,11 +87,11 @@ AssetTree AssetTree::from_directory(const std::filesystem::path& dir, std::uint6
     } else if (it->is_regular_file()) {
       Bytes data = read_file(it->path());
       total += data.size();
-      if (total > max_total) throw Error("io.read", "assets exceed the size limit");
+      if (total > max_total) throw Error(ErrorKind::kInvalidInput, "io.read", "assets exceed the size limit");
       tree.add_file(rel, std::move(data));
     }
   }
-  if (ec) throw Error("io.read", "cannot list " + dir.string() + ": " + ec.message());
+  if (ec) throw Error(ErrorKind::kInvalidInput, "io.read", "cannot list " + dir.string() + ": " + ec.message());
   return tree;
 }
 

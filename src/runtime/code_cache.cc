@@ -15,7 +15,7 @@ constexpr std::size_t kMacSize = 32;
 
 CodeCache::CodeCache(std::filesystem::path dir, Bytes key)
     : dir_(std::move(dir)), key_(std::move(key)) {
-  if (key_.size() < 32) throw Error("runtime.cache.key", "code cache key must be >= 32 bytes");
+  if (key_.size() < 32) throw Error(ErrorKind::kInvalidInput, "runtime.cache.key", "code cache key must be >= 32 bytes");
 }
 
 Bytes CodeCache::load_or_create_key(const std::filesystem::path& path) {
@@ -32,7 +32,7 @@ Bytes CodeCache::load_or_create_key(const std::filesystem::path& path) {
     std::filesystem::remove(candidate, ec);
   }
   Bytes k = read_file(path, 4096);
-  if (k.size() < 32) throw Error("runtime.cache.key", path.string() + " is too short");
+  if (k.size() < 32) throw Error(ErrorKind::kInvalidInput, "runtime.cache.key", path.string() + " is too short");
   return k;
 }
 

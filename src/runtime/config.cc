@@ -12,7 +12,8 @@ namespace enarx::runtime {
 namespace {
 
 [[noreturn]] void fail(std::string_view code, std::string_view source, const std::string& msg) {
-  throw Error(std::string("runtime.config.") + std::string(code),
+  throw ConfigError(code == "too_large" ? ErrorKind::kTooLarge : ErrorKind::kInvalidInput,
+                    std::string("runtime.config.") + std::string(code),
               std::string(source) + ": " + msg);
 }
 
@@ -195,7 +196,7 @@ Config read_config_file(const std::filesystem::path& path) {
   try {
     text = read_text_file(path, kMaxConfigBytes);
   } catch (const Error& e) {
-    if (e.code() == "io.too_large")
+    if (e.kind() == ErrorKind::kTooLarge)
       fail("too_large", path.string(), "larger than " + std::to_string(kMaxConfigBytes) + " bytes");
     throw;
   }

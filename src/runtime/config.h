@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/error.h"
+
 namespace enarx::runtime {
 
 enum class FileKind { Null, Stdin, Stdout, Stderr, Listen, Connect };
@@ -54,6 +56,13 @@ Config default_config();
 //   runtime.config.value        a value out of range or not allowed (bad kind, prot, port, name)
 //   runtime.config.missing      a required key is absent (kind; name for listen; host for connect)
 //   runtime.config.too_large    over one of the bounds above (message names it)
+// What parse_config and read_config_file throw when the configuration itself is wrong
+// (runtime.config.*); a file that cannot be read is a plain Error (io.*).
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
 Config parse_config(std::string_view toml_text, std::string_view source = "Enarx.toml");
 
 // Reads and parses an Enarx.toml file; a file over kMaxConfigBytes is runtime.config.too_large

@@ -43,10 +43,10 @@ Factory load_plugin() {
     std::string why = dl_error();
     lib = dlopen(kPlugin, flags);
     if (!lib)
-      throw Error("runtime.engine", "cannot load the V8 engine: " + why + "; " + dl_error());
+      throw Error(ErrorKind::kInvalidInput, "runtime.engine", "cannot load the V8 engine: " + why + "; " + dl_error());
   }
   void* sym = dlsym(lib, kFactory);
-  if (!sym) throw Error("runtime.engine", std::string(kPlugin) + " lacks " + kFactory);
+  if (!sym) throw Error(ErrorKind::kInvalidInput, "runtime.engine", std::string(kPlugin) + " lacks " + kFactory);
   return reinterpret_cast<Factory>(sym);
 }
 
@@ -54,7 +54,7 @@ struct Reader {
   ByteView b;
   std::size_t pos = 0;
   uint8_t byte() {
-    if (pos >= b.size()) throw Error("runtime.module.invalid", "truncated module");
+    if (pos >= b.size()) throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "truncated module");
     return b[pos++];
   }
   uint32_t leb_u32() {
@@ -64,7 +64,7 @@ struct Reader {
       result |= static_cast<uint32_t>(v & 0x7f) << shift;
       if (!(v & 0x80)) return result;
     }
-    throw Error("runtime.module.invalid", "bad LEB128");
+    throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "bad LEB128");
   }
 };
 
@@ -91,14 +91,14 @@ std::unique_ptr<Engine> make_v8_engine(const EngineOptions& options) {
 Bytes limit_memory(ByteView wasm, std::uint32_t max_pages) {
   static const uint8_t kHeader[] = {0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00};
   if (wasm.size() < 8 || std::memcmp(wasm.data(), kHeader, 8) != 0)
-    throw Error("runtime.module.invalid", "not a WebAssembly 1.0 binary module");
+    throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "not a WebAssembly 1.0 binary module");
   Bytes out(wasm.begin(), wasm.begin() + 8);
   Reader r{wasm, 8};
   while (r.pos < wasm.size()) {
     std::size_t start = r.pos;
     uint8_t id = r.byte();
     uint32_t size = r.leb_u32();
-    if (size > wasm.size() - r.pos) throw Error("runtime.module.invalid", "section overruns module");
+    if (size > wasm.size() - r.pos) throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "section overruns module");
     std::size_t body = r.pos, end = r.pos + size;
     if (id != 5) {
       out.insert(out.end(), wasm.begin() + start, wasm.begin() + end);
@@ -111,18 +111,18 @@ Bytes limit_memory(ByteView wasm, std::uint32_t max_pages) {
     put_leb(sec, count);
     for (uint32_t i = 0; i < count; ++i) {
       uint8_t flags = s.byte();
-      if (flags > 3) throw Error("runtime.module.invalid", "unsupported memory limits flags");
+      if (flags > 3) throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "unsupported memory limits flags");
       uint32_t min = s.leb_u32();
       uint32_t max = (flags & 1) ? s.leb_u32() : 65536;
       if (min > max_pages)
-        throw Error("runtime.limit.memory",
+        throw Error(ErrorKind::kResourceExhausted, "runtime.limit.memory",
                     "the module's initial memory (" + std::to_string(min) +
                         " pages) exceeds the limit of " + std::to_string(max_pages) + " pages");
       sec.push_back(static_cast<uint8_t>(flags | 1));
       put_leb(sec, min);
       put_leb(sec, std::min(max, max_pages));
     }
-    if (s.pos != end) throw Error("runtime.module.invalid", "memory section has trailing bytes");
+    if (s.pos != end) throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "memory section has trailing bytes");
     out.push_back(5);
     put_leb(out, static_cast<uint32_t>(sec.size()));
     out.insert(out.end(), sec.begin(), sec.end());

@@ -96,7 +96,7 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
     try {
       limited = limit_memory(w.wasm, *max_pages);
     } catch (const Error& e) {
-      if (e.code() == "runtime.limit.memory")
+      if (e.kind() == ErrorKind::kResourceExhausted)
         return fail(Status::MemoryLimit, kExitLimit, e.code(), e.what());
       return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
     }
@@ -176,7 +176,7 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   try {
     instance = engine->instantiate(*module, imports);
   } catch (const Error& e) {
-    bool oom = std::string(e.what()).find("Out of memory") != std::string::npos;
+    const bool oom = e.kind() == ErrorKind::kResourceExhausted;
     return fail(oom ? Status::MemoryLimit : Status::ModuleError, oom ? kExitLimit : kExitConfig,
                 e.code(), e.what());
   }

@@ -67,35 +67,35 @@ std::vector<ossl::X509Ptr> read_chain(const std::string& pem, std::string_view c
   std::vector<ossl::X509Ptr> out;
   while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(x);
   ERR_clear_error();  // the loop ends on a "no start line" error
-  if (out.empty()) throw Error(std::string(code), "no PEM certificate found");
+  if (out.empty()) throw Error(ErrorKind::kInvalidInput, std::string(code), "no PEM certificate found");
   return out;
 }
 
 std::shared_ptr<SSL_CTX> base_ctx(const SSL_METHOD* method, const Identity& id) {
   std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(method), SSL_CTX_free);
-  if (!ctx) ossl::throw_error("runtime.tls.context", "SSL_CTX_new");
+  if (!ctx) ossl::throw_error(ErrorKind::kInvalidInput, "runtime.tls.context", "SSL_CTX_new");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
   SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION);
   ossl::check(SSL_CTX_set_ciphersuites(ctx.get(),
                                        "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:"
-                                       "TLS_CHACHA20_POLY1305_SHA256") == 1,
+                                       "TLS_CHACHA20_POLY1305_SHA256") == 1, ErrorKind::kInvalidInput,
               "runtime.tls.context", "cipher suites");
-  ossl::check(SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-384:P-256") == 1,
+  ossl::check(SSL_CTX_set1_groups_list(ctx.get(), "X25519:P-384:P-256") == 1, ErrorKind::kInvalidInput,
               "runtime.tls.context", "groups");
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   if (id.cert_chain_pem.empty()) return ctx;
   auto chain = read_chain(id.cert_chain_pem, "runtime.tls.identity");
-  ossl::check(SSL_CTX_use_certificate(ctx.get(), chain[0].get()) == 1, "runtime.tls.identity",
+  ossl::check(SSL_CTX_use_certificate(ctx.get(), chain[0].get()) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
               "certificate");
   for (std::size_t i = 1; i < chain.size(); ++i)
-    ossl::check(SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) == 1, "runtime.tls.identity",
+    ossl::check(SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
                 "chain certificate");
   ossl::BioPtr kb = ossl::memory_bio(id.key_pem.data(), id.key_pem.size());
   ossl::PkeyPtr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
-  if (!key) ossl::throw_error("runtime.tls.identity", "private key");
-  ossl::check(SSL_CTX_use_PrivateKey(ctx.get(), key.get()) == 1, "runtime.tls.identity",
+  if (!key) ossl::throw_error(ErrorKind::kInvalidInput, "runtime.tls.identity", "private key");
+  ossl::check(SSL_CTX_use_PrivateKey(ctx.get(), key.get()) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
               "private key");
-  ossl::check(SSL_CTX_check_private_key(ctx.get()) == 1, "runtime.tls.identity",
+  ossl::check(SSL_CTX_check_private_key(ctx.get()) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
               "the private key does not match the certificate");
   return ctx;
 }
@@ -118,14 +118,14 @@ bool handshake(SSL* ssl, bool server, const Deadline& deadline, Clock::time_poin
 
 Identity self_signed_identity() {
   ossl::PkeyPtr key(EVP_EC_gen("P-256"));
-  if (!key) ossl::throw_error("runtime.tls.identity", "key generation");
+  if (!key) ossl::throw_error(ErrorKind::kInvalidInput, "runtime.tls.identity", "key generation");
   ossl::X509Ptr x(X509_new());
   X509_set_version(x.get(), 2);
   unsigned char serial[16];
-  ossl::check(RAND_bytes(serial, sizeof serial) == 1, "runtime.tls.identity", "random serial");
+  ossl::check(RAND_bytes(serial, sizeof serial) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity", "random serial");
   serial[0] &= 0x7f;
   ossl::BignumPtr bn(BN_bin2bn(serial, sizeof serial, nullptr));
-  ossl::check(BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get())) != nullptr,
+  ossl::check(BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(x.get())) != nullptr, ErrorKind::kInvalidInput,
               "runtime.tls.identity", "serial");
   X509_NAME* name = X509_get_subject_name(x.get());
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
@@ -143,10 +143,10 @@ Identity self_signed_identity() {
   };
   for (auto [nid, value] : exts) {
     ossl::X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &v3, nid, value));
-    ossl::check(ext && X509_add_ext(x.get(), ext.get(), -1) == 1, "runtime.tls.identity",
+    ossl::check(ext && X509_add_ext(x.get(), ext.get(), -1) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
                 "extension");
   }
-  ossl::check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, "runtime.tls.identity", "sign");
+  ossl::check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, ErrorKind::kInvalidInput, "runtime.tls.identity", "sign");
   Identity id;
   ossl::BioPtr cb(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(cb.get(), x.get());
@@ -159,7 +159,7 @@ Identity self_signed_identity() {
 
 std::shared_ptr<SSL_CTX> make_server_tls(const Identity& id) {
   if (id.cert_chain_pem.empty() || id.key_pem.empty())
-    throw Error("runtime.tls.identity", "a TLS listener needs the workload identity");
+    throw Error(ErrorKind::kInvalidInput, "runtime.tls.identity", "a TLS listener needs the workload identity");
   auto ctx = base_ctx(TLS_server_method(), id);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
   return ctx;
@@ -173,7 +173,7 @@ std::shared_ptr<SSL_CTX> make_client_tls(const Identity& id, const std::string& 
   } else {
     X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
     for (auto& c : read_chain(ca_pem, "runtime.tls.ca"))
-      ossl::check(X509_STORE_add_cert(store, c.get()) == 1, "runtime.tls.ca", "CA certificate");
+      ossl::check(X509_STORE_add_cert(store, c.get()) == 1, ErrorKind::kInvalidInput, "runtime.tls.ca", "CA certificate");
   }
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   return ctx;
@@ -344,14 +344,14 @@ class Listener::Handshaker {
     if (ready_fd_ < 0 || wake_fd_ < 0) {
       std::string why = std::strerror(errno);
       close_fds();
-      throw Error("runtime.net.bind",
+      throw Error(ErrorKind::kInvalidInput, "runtime.net.bind",
                   "cannot create the TLS listener's event descriptors: " + why);
     }
     try {
       thread_ = std::thread([this] { run(); });
     } catch (const std::system_error& e) {
       close_fds();
-      throw Error("runtime.net.bind", std::string("cannot start the TLS handshake thread: ") +
+      throw Error(ErrorKind::kInvalidInput, "runtime.net.bind", std::string("cannot start the TLS handshake thread: ") +
                                           e.what());
     }
   }
@@ -541,7 +541,7 @@ Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<
   std::string service = std::to_string(port);
   int rc = ::getaddrinfo(addr.empty() ? nullptr : addr.c_str(), service.c_str(), &hints, &res);
   if (rc != 0)
-    throw Error("runtime.net.bind", "cannot resolve listen address '" + addr + "': " +
+    throw Error(ErrorKind::kInvalidInput, "runtime.net.bind", "cannot resolve listen address '" + addr + "': " +
                                         gai_strerror(rc));
   std::string why = "no address";
   for (addrinfo* a = res; a; a = a->ai_next) {
@@ -559,7 +559,7 @@ Listener::Listener(const std::string& addr, std::uint16_t port, std::shared_ptr<
   }
   ::freeaddrinfo(res);
   if (fd_ < 0)
-    throw Error("runtime.net.bind", "cannot listen on " + addr + " port " + service + ": " + why);
+    throw Error(ErrorKind::kInvalidInput, "runtime.net.bind", "cannot listen on " + addr + " port " + service + ": " + why);
   set_nonblocking(fd_);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
@@ -627,7 +627,7 @@ std::unique_ptr<Stream> connect_stream(const std::string& host, std::uint16_t po
   std::string service = std::to_string(port);
   int rc = ::getaddrinfo(target.c_str(), service.c_str(), &hints, &res);
   if (rc != 0)
-    throw Error("runtime.net.connect", "cannot resolve '" + host + "': " + gai_strerror(rc));
+    throw Error(ErrorKind::kInvalidInput, "runtime.net.connect", "cannot resolve '" + host + "': " + gai_strerror(rc));
   int fd = -1;
   std::string why = "no address";
   auto limit = Clock::now() + std::chrono::seconds(30);
@@ -651,7 +651,7 @@ std::unique_ptr<Stream> connect_stream(const std::string& host, std::uint16_t po
   }
   ::freeaddrinfo(res);
   if (fd < 0)
-    throw Error("runtime.net.connect",
+    throw Error(ErrorKind::kInvalidInput, "runtime.net.connect",
                 "cannot connect to " + host + " port " + service + ": " + why);
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -672,7 +672,7 @@ std::unique_ptr<Stream> connect_stream(const std::string& host, std::uint16_t po
     std::string reason = v != X509_V_OK ? X509_verify_cert_error_string(v) : ossl::drain_errors();
     ssl.reset();
     ::close(fd);
-    throw Error("runtime.tls.handshake", "TLS handshake with " + host + " failed: " + reason);
+    throw Error(ErrorKind::kInvalidInput, "runtime.tls.handshake", "TLS handshake with " + host + " failed: " + reason);
   }
   return std::make_unique<Stream>(fd, std::move(ssl));
 }

@@ -95,7 +95,7 @@ struct Scope {
 Local<v8::Object> get_object(Local<v8::Context> ctx, Local<v8::Object> o, std::string_view key) {
   Local<v8::Value> v;
   if (!o->Get(ctx, str(ctx->GetIsolate(), key)).ToLocal(&v) || !v->IsObject())
-    throw Error("runtime.engine", "V8 object lacks " + std::string(key));
+    throw Error(ErrorKind::kInvalidInput, "runtime.engine", "V8 object lacks " + std::string(key));
   return v.As<v8::Object>();
 }
 
@@ -107,6 +107,16 @@ std::string exception_text(v8::Isolate* iso, const v8::TryCatch& tc) {
   if (tc.HasTerminated()) return "execution terminated";
   std::string s = to_std(iso, tc.Exception());
   return s.empty() ? "unknown error" : s;
+}
+
+// WebAssembly.Instance throws a RangeError only when it cannot allocate the instance's memory or
+// tables (link failures are LinkError, bad segments RuntimeError).
+bool is_range_error(Local<v8::Context> ctx, Local<v8::Value> exception) {
+  Local<v8::Value> ctor;
+  if (exception.IsEmpty() || !exception->IsObject() ||
+      !ctx->Global()->Get(ctx, str(ctx->GetIsolate(), "RangeError")).ToLocal(&ctor) || !ctor->IsFunction())
+    return false;
+  return exception->InstanceOf(ctx, ctor.As<v8::Object>()).FromMaybe(false);
 }
 
 // The first "    at ..." line of a V8 error's stack: names the wasm function (by name-section
@@ -135,7 +145,7 @@ std::vector<std::pair<std::string, std::string>> describe(IsolateHolder& h,
   Local<v8::Value> argv[] = {m.Get(s.iso)};
   Local<v8::Value> list;
   if (!fn->Call(s.ctx, v8::Undefined(s.iso), 1, argv).ToLocal(&list) || !list->IsArray())
-    throw Error("runtime.engine", "WebAssembly.Module." + std::string(which) + " failed");
+    throw Error(ErrorKind::kInvalidInput, "runtime.engine", "WebAssembly.Module." + std::string(which) + " failed");
   std::vector<std::pair<std::string, std::string>> out;
   Local<v8::Array> a = list.As<v8::Array>();
   for (uint32_t i = 0; i < a->Length(); ++i) {
@@ -278,7 +288,7 @@ class Watchdog {
     std::chrono::nanoseconds cpu_start{};
     if (limits.cpu_time) {
       if (pthread_getcpuclockid(pthread_self(), &cpu_clock) != 0)
-        throw Error("runtime.engine", "this thread has no CPU-time clock");
+        throw Error(ErrorKind::kInvalidInput, "runtime.engine", "this thread has no CPU-time clock");
       cpu_start = cpu_time_of(cpu_clock);
     }
     thread_ = std::thread([this, iso, limits, cpu_clock, cpu_start] {
@@ -370,7 +380,7 @@ class V8Instance final : public Instance {
     CallOutcome out;
     Local<v8::Value> fv;
     if (!exports_.Get(s.iso)->Get(s.ctx, str(s.iso, name)).ToLocal(&fv) || !fv->IsFunction())
-      throw Error("runtime.export.missing", "the module exports no function '" + name + "'");
+      throw Error(ErrorKind::kInvalidInput, "runtime.export.missing", "the module exports no function '" + name + "'");
     std::vector<Local<v8::Value>> argv;
     for (auto a : args) argv.push_back(v8::Integer::New(s.iso, static_cast<int32_t>(a)));
 
@@ -487,8 +497,8 @@ class V8Engine final : public Engine {
     // Only a compile says why; it fails fast on an invalid module.
     v8::TryCatch tc2(s.iso);
     if (v8::WasmModuleObject::Compile(s.iso, {wasm.data(), wasm.size()}).IsEmpty())
-      throw Error("runtime.module.invalid", exception_text(s.iso, tc2));
-    throw Error("runtime.module.invalid", "WebAssembly.validate rejected the module");
+      throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", exception_text(s.iso, tc2));
+    throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", "WebAssembly.validate rejected the module");
   }
 
   std::unique_ptr<Module> compile(ByteView wasm, ByteView cached) override {
@@ -497,7 +507,7 @@ class V8Engine final : public Engine {
     if (cached.empty()) {
       Local<v8::WasmModuleObject> m;
       if (!v8::WasmModuleObject::Compile(s.iso, {wasm.data(), wasm.size()}).ToLocal(&m))
-        throw Error("runtime.module.invalid", exception_text(s.iso, tc));
+        throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", exception_text(s.iso, tc));
       return std::make_unique<V8Module>(holder_, m, false);
     }
     // Cached native code can only be handed to V8 through the streaming compiler.
@@ -507,7 +517,7 @@ class V8Engine final : public Engine {
     Local<v8::Value> argv[] = {v8::External::New(s.iso, &in)};
     Local<v8::Value> pv;
     if (!fn->Call(s.ctx, v8::Undefined(s.iso), 1, argv).ToLocal(&pv) || !pv->IsPromise())
-      throw Error("runtime.module.invalid", exception_text(s.iso, tc));
+      throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", exception_text(s.iso, tc));
     Local<v8::Promise> p = pv.As<v8::Promise>();
     while (p->State() == v8::Promise::kPending) {
       if (!v8::platform::PumpMessageLoop(holder_->platform, s.iso))
@@ -515,14 +525,14 @@ class V8Engine final : public Engine {
       s.iso->PerformMicrotaskCheckpoint();
     }
     if (p->State() == v8::Promise::kRejected)
-      throw Error("runtime.module.invalid", to_std(s.iso, p->Result()));
+      throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", to_std(s.iso, p->Result()));
     return std::make_unique<V8Module>(holder_, p->Result().As<v8::WasmModuleObject>(),
                                       in.accepted);
   }
 
   std::unique_ptr<Instance> instantiate(Module& module, const Imports& imports) override {
     auto& m = dynamic_cast<V8Module&>(module);
-    if (m.holder() != holder_) throw Error("runtime.engine", "module from another engine");
+    if (m.holder() != holder_) throw Error(ErrorKind::kInvalidInput, "runtime.engine", "module from another engine");
     auto inst = std::make_unique<V8Instance>(holder_);
     std::vector<ImportInfo> wanted = m.imports();
     Scope s(*holder_);
@@ -530,7 +540,7 @@ class V8Engine final : public Engine {
     Local<v8::Object> import_obj = v8::Object::New(s.iso);
     for (const auto& imp : wanted) {
       if (imp.kind != "function")
-        throw Error("runtime.instantiate", "unsupported import " + imp.kind + " " + imp.module +
+        throw Error(ErrorKind::kInvalidInput, "runtime.instantiate", "unsupported import " + imp.kind + " " + imp.module +
                                                "." + imp.name);
       auto it = imports.functions.find({imp.module, imp.name});
       const HostFunction* f = nullptr;
@@ -539,7 +549,7 @@ class V8Engine final : public Engine {
       else if (imports.fallback)
         f = &*imports.fallback;
       else
-        throw Error("runtime.instantiate", "unresolved import " + imp.module + "." + imp.name);
+        throw Error(ErrorKind::kInvalidInput, "runtime.instantiate", "unresolved import " + imp.module + "." + imp.name);
       inst->bindings().push_back({*f, &inst->state()});
       Local<v8::External> data = v8::External::New(s.iso, &inst->bindings().back());
       Local<v8::Function> fn = v8::FunctionTemplate::New(s.iso, trampoline, data)
@@ -560,7 +570,8 @@ class V8Engine final : public Engine {
     if (!ctor->NewInstance(s.ctx, 2, argv).ToLocal(&instance)) {
       std::string why = inst->state().host_error ? *inst->state().host_error
                                                  : exception_text(s.iso, tc);
-      throw Error("runtime.instantiate", why);
+      const bool out_of_memory = !inst->state().host_error && tc.HasCaught() && is_range_error(s.ctx, tc.Exception());
+      throw Error(out_of_memory ? ErrorKind::kResourceExhausted : ErrorKind::kInvalidInput, "runtime.instantiate", why);
     }
     inst->init(get_object(s.ctx, instance, "exports"));
     return inst;

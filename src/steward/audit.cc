@@ -28,7 +28,7 @@ void AuditLog::open_locked() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) {
-    throw Error("steward.audit.open",
+    throw Error(ErrorKind::kInvalidInput, "steward.audit.open",
                 "cannot open audit log " + path_.string() + ": " + std::strerror(errno));
   }
   struct stat st {};
@@ -45,7 +45,7 @@ void AuditLog::rotate_locked() {
   for (int i = 1; std::filesystem::exists(target); ++i)
     target = path_.string() + "." + stamp + "." + std::to_string(i);
   if (::rename(path_.c_str(), target.c_str()) != 0 && errno != ENOENT) {
-    throw Error("steward.audit.rotate",
+    throw Error(ErrorKind::kInvalidInput, "steward.audit.rotate",
                 "cannot rename audit log " + path_.string() + ": " + std::strerror(errno));
   }
   try {
@@ -76,14 +76,14 @@ void AuditLog::append(nlohmann::json record) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error("steward.audit.write",
+      throw Error(ErrorKind::kInternal, "steward.audit.write",
                   std::string("audit log write failed: ") + std::strerror(errno));
     }
     p += n;
     left -= static_cast<std::size_t>(n);
   }
   if (::fsync(fd_) != 0) {
-    throw Error("steward.audit.write",
+    throw Error(ErrorKind::kInternal, "steward.audit.write",
                 std::string("audit log fsync failed: ") + std::strerror(errno));
   }
   size_ += text.size();

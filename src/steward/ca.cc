@@ -12,14 +12,14 @@ namespace enarx::steward {
 
 CertificateAuthority::CertificateAuthority(PrivateKey key, std::vector<Certificate> chain)
     : key_(std::move(key)), chain_(std::move(chain)) {
-  require(!chain_.empty(), "steward.ca.empty_chain", "the CA certificate chain is empty");
-  require(static_cast<bool>(key_), "steward.ca.key_type", "no CA private key");
+  require(!chain_.empty(), ErrorKind::kInvalidInput, "steward.ca.empty_chain", "the CA certificate chain is empty");
+  require(static_cast<bool>(key_), ErrorKind::kInvalidInput, "steward.ca.key_type", "no CA private key");
   const auto type = key_.type();
-  require(type == KeyType::EcP256 || type == KeyType::EcP384, "steward.ca.key_type",
+  require(type == KeyType::EcP256 || type == KeyType::EcP384, ErrorKind::kInvalidInput, "steward.ca.key_type",
           "the CA key must be EC P-256 or P-384 (got " + to_string(type) + ")");
-  require(key_.public_key() == chain_.front().public_key(), "steward.ca.key_mismatch",
+  require(key_.public_key() == chain_.front().public_key(), ErrorKind::kInvalidInput, "steward.ca.key_mismatch",
           "the CA private key does not match the first certificate of the chain");
-  require(chain_.front().is_ca(), "steward.ca.not_ca",
+  require(chain_.front().is_ca(), ErrorKind::kInvalidInput, "steward.ca.not_ca",
           "the CA certificate lacks CA:TRUE basic constraints");
 }
 
@@ -30,14 +30,14 @@ CertificateAuthority CertificateAuthority::from_files(const std::filesystem::pat
     key = PrivateKey::from_pem(read_text_file(key_file, 1 << 20));
   } catch (const Error& e) {
     // The message never includes key material: only the path and the reason code.
-    throw Error("steward.ca.key",
+    throw Error(ErrorKind::kInvalidInput, "steward.ca.key",
                 "cannot load CA key " + key_file.string() + " (" + e.code() + ")");
   }
   std::vector<Certificate> chain;
   try {
     chain = Certificate::chain_from_pem(read_text_file(chain_file, 4 << 20));
   } catch (const Error& e) {
-    throw Error("steward.ca.chain",
+    throw Error(ErrorKind::kInvalidInput, "steward.ca.chain",
                 "cannot load CA certificate chain " + chain_file.string() + ": " + e.what());
   }
   return CertificateAuthority(std::move(key), std::move(chain));
@@ -58,18 +58,18 @@ CertificateAuthority CertificateAuthority::load_or_generate(const std::filesyste
   std::error_code ec;
   if (fs::exists(key_path, ec) && fs::exists(cert_path, ec)) {
     struct stat st {};
-    require(::stat(key_path.c_str(), &st) == 0, "steward.ca.state",
+    require(::stat(key_path.c_str(), &st) == 0, ErrorKind::kInvalidInput, "steward.ca.state",
             "cannot stat " + key_path.string());
-    require((st.st_mode & 077) == 0, "steward.ca.state",
+    require((st.st_mode & 077) == 0, ErrorKind::kInvalidInput, "steward.ca.state",
             key_path.string() + " is accessible by group or others; chmod 600 it");
     if (info) info->created = false;
     return from_files(key_path, cert_path);
   }
-  require(!fs::exists(key_path, ec) && !fs::exists(cert_path, ec), "steward.ca.state",
+  require(!fs::exists(key_path, ec) && !fs::exists(cert_path, ec), ErrorKind::kInvalidInput, "steward.ca.state",
           "only one of " + key_path.string() + " and " + cert_path.string() +
               " exists; remove it or restore the other");
   fs::create_directories(state_dir, ec);
-  require(!ec, "steward.ca.state",
+  require(!ec, ErrorKind::kInvalidInput, "steward.ca.state",
           "cannot create state directory " + state_dir.string() + ": " + ec.message());
   fs::permissions(state_dir, fs::perms::owner_all, fs::perm_options::replace, ec);
 
@@ -87,7 +87,7 @@ CertificateAuthority CertificateAuthority::load_or_generate(const std::filesyste
     write_file_atomic(key_path, key.to_pem_pkcs8(), 0600);
     write_file_atomic(cert_path, cert.to_pem(), 0644);
   } catch (const Error& e) {
-    throw Error("steward.ca.state", std::string("cannot write CA files: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "steward.ca.state", std::string("cannot write CA files: ") + e.what());
   }
   if (info) info->created = true;
   return CertificateAuthority(std::move(key), {std::move(cert)});

@@ -19,7 +19,7 @@ constexpr std::string_view kServerTables[] = {"server", "tls",    "ca",    "audi
                                               "log",    "limits", "policy"};
 
 [[noreturn]] void fail(std::string code, const std::string& message) {
-  throw Error("steward.policy." + code, message);
+  throw Error(ErrorKind::kInvalidInput, "steward.policy." + code, message);
 }
 
 std::chrono::seconds duration_value(const toml::node& node, const std::string& key) {

@@ -17,7 +17,7 @@ Bytes key_identifier(ByteView spki_der) {
   der::Reader spki = top.read_sequence();
   spki.read(der::kSequence);
   const ByteView bits = spki.read(der::kBitString).value;
-  require(!bits.empty(), "steward.internal", "empty subjectPublicKey");
+  require(!bits.empty(), ErrorKind::kInternal, "steward.internal", "empty subjectPublicKey");
   Bytes out(SHA_DIGEST_LENGTH);
   SHA1(bits.data() + 1, bits.size() - 1, out.data());
   return out;
@@ -52,7 +52,7 @@ void add_extension(der::Writer& list, std::string_view oid, bool critical, ByteV
 LeafSigner::LeafSigner(const PrivateKey& ca_key, const Certificate& ca_cert) : key_(ca_key) {
   digest_ = key_.default_digest();
   sig_oid_ = digest_ == DigestAlgorithm::Sha384 ? "1.2.840.10045.4.3.3" : "1.2.840.10045.4.3.2";
-  require(key_.type() == KeyType::EcP256 || key_.type() == KeyType::EcP384, "steward.ca.key_type",
+  require(key_.type() == KeyType::EcP256 || key_.type() == KeyType::EcP384, ErrorKind::kInvalidInput, "steward.ca.key_type",
           "the CA key must be EC P-256 or P-384");
   const X509_NAME* name = X509_get_subject_name(ca_cert.get());
   issuer_der_ = ossl::to_der(i2d_X509_NAME, name, "steward.internal");

@@ -13,7 +13,7 @@ namespace enarx::steward {
 namespace {
 
 [[noreturn]] void malformed(const std::string& what) {
-  throw Error("steward.replay.malformed", what);
+  throw Error(ErrorKind::kInvalidInput, "steward.replay.malformed", what);
 }
 
 // Just enough CBOR to read back what encode_tagged_evidence wrote.
@@ -51,7 +51,7 @@ std::string oid_for_tag(std::uint64_t tag) {
   if (tag == oids::kCborTagSgxEvidence) return std::string(oids::kSgxEvidence);
   if (tag == oids::kCborTagSnpEvidence) return std::string(oids::kSnpEvidence);
   if (tag == oids::kCborTagTdxEvidence) return std::string(oids::kTdxEvidence);
-  throw Error("steward.replay.unsupported", "unknown evidence tag " + std::to_string(tag));
+  throw Error(ErrorKind::kInvalidInput, "steward.replay.unsupported", "unknown evidence tag " + std::to_string(tag));
 }
 
 std::set<std::string> collateral_digests(const nlohmann::json& list) {
@@ -72,7 +72,7 @@ nlohmann::json certificate_claims(const Certificate& certificate) {
   } catch (const Error& e) {
     malformed(e.what());
   }
-  if (!facts) throw Error("steward.replay.not_steward", "no attested-claims extension");
+  if (!facts) throw Error(ErrorKind::kInvalidInput, "steward.replay.not_steward", "no attested-claims extension");
   return facts->claims;
 }
 
@@ -80,7 +80,7 @@ ReplayResult replay(const Certificate& certificate, const Policy& policy) {
   ReplayResult out;
   out.recorded_claims = certificate_claims(certificate);
   const auto ext = certificate.extension(oids::kTcgDiceTaggedEvidence);
-  if (!ext) throw Error("steward.replay.not_steward", "no TCG DICE tagged-evidence extension");
+  if (!ext) throw Error(ErrorKind::kInvalidInput, "steward.replay.not_steward", "no TCG DICE tagged-evidence extension");
 
   CborReader cbor(ext->value);
   const std::string oid = oid_for_tag(cbor.head(6));

@@ -62,12 +62,12 @@ net::TlsServerConfig development_https(const std::filesystem::path& state_dir,
 
 void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuthority& ca) {
   const auto chain = Certificate::chain_from_pem(tls.cert_chain_pem);
-  require(!chain.empty(), "steward.tls.no_certificate", "the --tls-cert file holds no certificate");
+  require(!chain.empty(), ErrorKind::kInvalidInput, "steward.tls.no_certificate", "the --tls-cert file holds no certificate");
   for (const auto& c : chain) {
     const bool is_keep_ca = c == ca.certificate();
     const bool issued_by_keep_ca = c.issuer() == ca.certificate().subject() &&
                                    c.signed_by(ca.certificate().public_key());
-    require(!is_keep_ca && !issued_by_keep_ca, "steward.tls.keep_ca",
+    require(!is_keep_ca && !issued_by_keep_ca, ErrorKind::kInvalidInput, "steward.tls.keep_ca",
             "the HTTPS certificate (" + c.subject() +
                 ") is issued by the CA that signs keep identities; use a certificate from "
                 "another CA, or none (a separate development HTTPS CA is generated)");
@@ -263,7 +263,7 @@ int run_service(const config::Config& cfg,
     std::optional<CertificateAuthority> ca;
     if (cfg.has("ca.key") || cfg.has("ca.crt")) {
       if (!cfg.has("ca.key") || !cfg.has("ca.crt"))
-        throw Error("steward.config", "--key and --crt go together");
+        throw Error(ErrorKind::kInvalidInput, "steward.config", "--key and --crt go together");
       ca.emplace(
           CertificateAuthority::from_files(cfg.get_string("ca.key"), cfg.get_string("ca.crt")));
       log::info("steward.ca_loaded", {{"subject", ca->certificate().subject()},

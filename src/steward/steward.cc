@@ -8,6 +8,7 @@
 #include "core/csr.h"
 #include "core/der.h"
 #include "core/error.h"
+#include "core/problem.h"
 #include "core/log.h"
 #include "core/openssl.h"
 #include "steward/cbor.h"
@@ -67,7 +68,7 @@ std::uint64_t cbor_tag_for_oid(std::string_view oid) {
   if (oid == oids::kSgxEvidence) return oids::kCborTagSgxEvidence;
   if (oid == oids::kSnpEvidence) return oids::kCborTagSnpEvidence;
   if (oid == oids::kTdxEvidence) return oids::kCborTagTdxEvidence;
-  throw Error("steward.internal", "no CBOR tag for evidence OID " + std::string(oid));
+  throw Error(ErrorKind::kInternal, "steward.internal", "no CBOR tag for evidence OID " + std::string(oid));
 }
 
 // "Application/PKCS10; charset=binary" -> "application/pkcs10".
@@ -83,28 +84,13 @@ std::string media_type(std::string_view content_type) {
   return out;
 }
 
-std::string reason_phrase(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 413:
-      return "Payload Too Large";
-    case 500:
-      return "Internal Server Error";
-    default:
-      return "Error";
-  }
-}
-
 Bytes subject_with_insecure_marker(ByteView subject_der) {
   const unsigned char* p = subject_der.data();
   ossl::X509NamePtr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(subject_der.size())));
-  ossl::check(name != nullptr, "steward.internal", "cannot decode the CSR subject");
+  ossl::check(name != nullptr, ErrorKind::kInternal, "steward.internal", "cannot decode the CSR subject");
   ossl::check(X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8,
                                          reinterpret_cast<const unsigned char*>("INSECURE"), -1, -1,
-                                         0) == 1,
+                                         0) == 1, ErrorKind::kInternal,
               "steward.internal", "cannot mark the subject insecure");
   return ossl::to_der(i2d_X509_NAME, name.get(), "steward.internal");
 }
@@ -454,14 +440,8 @@ Response Steward::handle(std::string_view content_type, ByteView body) const {
     log::error("steward.internal", {{"error", e.what()}});
     response.status = 500;
     response.code = "steward.internal";
-    response.content_type = std::string(kProblemJson);
-    const std::string text = nlohmann::json{
-        {"status", 500},
-        {"title", "Internal Server Error"},
-        {"code", "steward.internal"},
-        {"detail",
-         "internal error"}}.dump();
-    response.body = to_bytes(text);
+    response.content_type = std::string(kProblemContentType);
+    response.body = to_bytes(problem_body(500, "steward.internal", "internal error"));
   }
   outcome.status = response.status;
   outcome.code = response.code;
@@ -581,10 +561,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     return response;
   } catch (const Rejection& r) {
     if (outcome.platform.empty() || r.platform != "unknown") outcome.platform = r.platform;
-    nlohmann::json problem = {{"status", r.status},
-                              {"title", reason_phrase(r.status)},
-                              {"code", r.code},
-                              {"detail", r.message}};
+    nlohmann::ordered_json problem = problem_details(r.status, r.code, r.message);
     if (r.csr_index) problem["csr_index"] = *r.csr_index;
     if (r.platform != "unknown") problem["platform"] = r.platform;
     if (!r.failures.empty()) {
@@ -612,9 +589,8 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     Response response;
     response.status = r.status;
     response.code = r.code;
-    response.content_type = std::string(kProblemJson);
-    response.body =
-        to_bytes(problem.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    response.content_type = std::string(kProblemContentType);
+    response.body = to_bytes(to_problem_body(problem));
     if (outcome.platform.empty()) outcome.platform = "unknown";
     return response;
   }

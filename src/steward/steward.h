@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/problem.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "steward/audit.h"
@@ -31,7 +32,7 @@ namespace enarx::steward {
 
 inline constexpr std::string_view kPkcs10 = "application/pkcs10";
 inline constexpr std::string_view kPkcs10Bundle = "application/vnd.steward.pkcs10-bundle.v1";
-inline constexpr std::string_view kProblemJson = "application/problem+json";
+inline constexpr std::string_view kProblemJson = kProblemContentType;
 // What Enarx's steward answers with (axum's default for bytes); Enarx clients ignore it.
 inline constexpr std::string_view kCertificatesContentType = "application/octet-stream";
 

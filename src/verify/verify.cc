@@ -27,25 +27,25 @@ std::string lower(std::string s) {
 void check_slug(const identity::WorkloadIdentity& id, const std::string& expected_text) {
   identity::Slug want = identity::parse_slug(expected_text);
   if (!id.slug)
-    throw Error("verify.slug_mismatch", "certificate names no slug; expected " + expected_text);
+    throw Error(ErrorKind::kPolicyRejected, "verify.slug_mismatch", "certificate names no slug; expected " + expected_text);
   const auto& got = *id.slug;
   bool ok = got.user == want.user && got.repo == want.repo &&
             (!want.tag || got.tag == want.tag) &&
             (want.host.empty() || lower(got.host) == lower(want.host));
   if (!ok)
-    throw Error("verify.slug_mismatch", "certificate is for " + identity::format_slug(got) +
+    throw Error(ErrorKind::kPolicyRejected, "verify.slug_mismatch", "certificate is for " + identity::format_slug(got) +
                                             ", expected " + expected_text);
 }
 
 void check_digest(const identity::WorkloadIdentity& id, const std::string& expected) {
   if (!id.digest)
-    throw Error("verify.digest_mismatch", "certificate names no workload digest; expected " + expected);
+    throw Error(ErrorKind::kPolicyRejected, "verify.digest_mismatch", "certificate names no workload digest; expected " + expected);
   std::string want = lower(expected);
   bool ok = want.find(':') == std::string::npos
                 ? id.digest->substr(id.digest->find(':') + 1) == want
                 : *id.digest == want;
   if (!ok)
-    throw Error("verify.digest_mismatch",
+    throw Error(ErrorKind::kPolicyRejected, "verify.digest_mismatch",
                 "workload digest is " + *id.digest + ", expected " + expected);
 }
 
@@ -53,8 +53,8 @@ void check_digest(const identity::WorkloadIdentity& id, const std::string& expec
 
 PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
                          TimePoint at, const Expectations& expect) {
-  require(!chain.empty(), "verify.no_certificate", "the peer presented no certificate");
-  require(!steward_cas.empty(), "verify.no_trust_anchor", "no steward CA certificate given");
+  require(!chain.empty(), ErrorKind::kInvalidInput, "verify.no_certificate", "the peer presented no certificate");
+  require(!steward_cas.empty(), ErrorKind::kPolicyRejected, "verify.no_trust_anchor", "no steward CA certificate given");
 
   ChainVerifyOptions options;
   options.at = at;
@@ -68,7 +68,7 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
 
   const auto facts = identity::read_keep_facts(leaf);
   if (!facts)
-    throw Error("verify.no_claims", "certificate carries no attested claims (OID " +
+    throw Error(ErrorKind::kUntrusted, "verify.no_claims", "certificate carries no attested claims (OID " +
                                         std::string(oids::kAttestedClaims) + ")");
   peer.claims = facts->claims;
   peer.platform = facts->platform;
@@ -81,22 +81,22 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
   peer.identity = identity::WorkloadIdentity::from_uris(leaf.subject_alt_names().uris);
 
   if (peer.simulated && !expect.allow_simulated)
-    throw Error("verify.simulated_not_allowed",
+    throw Error(ErrorKind::kPolicyRejected, "verify.simulated_not_allowed",
                 "the keep was attested by a SIMULATED platform (test root of trust); "
                 "pass --allow-simulated to accept it");
   if (peer.insecure && !peer.simulated && !expect.allow_insecure)
-    throw Error("verify.insecure_not_allowed",
+    throw Error(ErrorKind::kPolicyRejected, "verify.insecure_not_allowed",
                 "the certificate was issued WITHOUT hardware attestation (" + peer.insecure_reason + ")");
   if (expect.slug) check_slug(peer.identity, *expect.slug);
   if (expect.digest) check_digest(peer.identity, *expect.digest);
   if (expect.signer) {
     if (!peer.identity.signer || *peer.identity.signer != lower(*expect.signer))
-      throw Error("verify.signer_mismatch",
+      throw Error(ErrorKind::kPolicyRejected, "verify.signer_mismatch",
                   "workload signer is " + peer.identity.signer.value_or("(unsigned)") +
                       ", expected " + *expect.signer);
   }
   if (expect.measurement && lower(peer.measurement) != lower(*expect.measurement))
-    throw Error("verify.measurement_mismatch", "measurement is " +
+    throw Error(ErrorKind::kPolicyRejected, "verify.measurement_mismatch", "measurement is " +
                                                    (peer.measurement.empty() ? "(none)" : peer.measurement) +
                                                    ", expected " + *expect.measurement);
   return peer;
@@ -139,7 +139,7 @@ std::string PeerIdentity::to_text() const {
 std::vector<Certificate> fetch_peer_chain(const std::string& host, int port,
                                           std::chrono::milliseconds timeout) {
   ossl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  ossl::check(ctx != nullptr, "verify.tls_failed", "cannot create TLS context");
+  ossl::check(ctx != nullptr, ErrorKind::kUnavailable, "verify.tls_failed", "cannot create TLS context");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   // The chain is checked by verify_peer against the steward CA, not by the handshake.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
@@ -147,10 +147,10 @@ std::vector<Certificate> fetch_peer_chain(const std::string& host, int port,
   std::string target = host + ":" + std::to_string(port);
   if (host.find(':') != std::string::npos) target = "[" + host + "]:" + std::to_string(port);
   ossl::BioPtr conn(BIO_new_connect(target.c_str()));
-  ossl::check(conn != nullptr, "verify.connect_failed", "cannot create connection");
+  ossl::check(conn != nullptr, ErrorKind::kUnavailable, "verify.connect_failed", "cannot create connection");
   BIO_set_nbio(conn.get(), 0);
   // Bound the connect + handshake: a socket timeout via the BIO's fd once connected.
-  if (BIO_do_connect(conn.get()) <= 0) ossl::throw_error("verify.connect_failed", "cannot connect to " + target);
+  if (BIO_do_connect(conn.get()) <= 0) ossl::throw_error(ErrorKind::kUnavailable, "verify.connect_failed", "cannot connect to " + target);
   int fd = -1;
   BIO_get_fd(conn.get(), &fd);
   if (fd >= 0) {
@@ -160,11 +160,11 @@ std::vector<Certificate> fetch_peer_chain(const std::string& host, int port,
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   }
   ossl::SslPtr ssl(SSL_new(ctx.get()));
-  ossl::check(ssl != nullptr, "verify.tls_failed", "cannot create TLS session");
+  ossl::check(ssl != nullptr, ErrorKind::kUnavailable, "verify.tls_failed", "cannot create TLS session");
   SSL_set_tlsext_host_name(ssl.get(), host.c_str());
   BIO* raw = conn.release();
   SSL_set_bio(ssl.get(), raw, raw);
-  if (SSL_connect(ssl.get()) != 1) ossl::throw_error("verify.tls_failed", "TLS handshake with " + target + " failed");
+  if (SSL_connect(ssl.get()) != 1) ossl::throw_error(ErrorKind::kUnavailable, "verify.tls_failed", "TLS handshake with " + target + " failed");
 
   std::vector<Certificate> chain;
   STACK_OF(X509)* peer_chain = SSL_get_peer_cert_chain(ssl.get());  // client side: includes leaf
@@ -174,7 +174,7 @@ std::vector<Certificate> fetch_peer_chain(const std::string& host, int port,
     chain.emplace_back(ossl::X509Ptr(c));
   }
   SSL_shutdown(ssl.get());
-  require(!chain.empty(), "verify.no_certificate", "the peer presented no certificate");
+  require(!chain.empty(), ErrorKind::kInvalidInput, "verify.no_certificate", "the peer presented no certificate");
   return chain;
 }
 

@@ -182,7 +182,7 @@ TEST_F(ClientTest, SinkExceptionAbortsTransfer) {
   HttpClient client(fast_options());
   EXPECT_EQ(code_of([&] {
               client.download({.url = url_ + "/file"},
-                              [](std::string_view) { throw Error("test.disk_full", "disk full"); });
+                              [](std::string_view) { throw Error(ErrorKind::kInvalidInput, "test.disk_full", "disk full"); });
             }),
             "test.disk_full");
 }

@@ -106,8 +106,8 @@ TEST(HttpHelpers, HeadersPercentAndErrors) {
   EXPECT_EQ(percent_encode("a b/c~"), "a%20b%2Fc~");
   EXPECT_EQ(percent_encode("a b/c", true), "a%20b/c");
   EXPECT_THROW(percent_decode("%"), Error);
-  EXPECT_EQ(error_body("http.not_found", "no \"x\""),
-            R"({"code":"http.not_found","message":"no \"x\""})");
+  EXPECT_EQ(problem_body(404, "http.not_found", "no \"x\""),
+            R"({"status":404,"title":"Not Found","code":"http.not_found","detail":"no \"x\""})");
   EXPECT_EQ(parse_method("GET"), Method::Get);
   EXPECT_EQ(parse_method("get"), std::nullopt);
   EXPECT_EQ(reason_phrase(413), "Content Too Large");

@@ -135,7 +135,7 @@ TEST(HttpServer, NotFoundMethodNotAllowedBadPath) {
   auto res = client.get(base(server) + "/a/b/c/d");
   EXPECT_EQ(res.status, 404);
   EXPECT_EQ(json_code(res.body), "http.not_found");
-  EXPECT_EQ(res.headers.get("Content-Type"), "application/json");
+  EXPECT_EQ(res.headers.get("Content-Type"), "application/problem+json");
   res = client.post(base(server) + "/a/b", "x");
   EXPECT_EQ(res.status, 405);
   EXPECT_EQ(json_code(res.body), "http.method_not_allowed");
@@ -153,14 +153,14 @@ TEST(HttpServer, NotFoundMethodNotAllowedBadPath) {
 TEST(HttpServer, HandlerErrorsMapToJson) {
   HttpServer server(tls_config());
   server.get("/http", [](Request&) -> Response { throw HttpError(409, "drawbridge.exists", "tag exists"); });
-  server.get("/enarx", [](Request&) -> Response { throw Error("steward.csr.bad", "bad CSR"); });
-  server.get("/io", [](Request&) -> Response { throw Error("io.read", "/secret/path unreadable"); });
+  server.get("/enarx", [](Request&) -> Response { throw Error(ErrorKind::kInvalidInput, "steward.csr.bad", "bad CSR"); });
+  server.get("/io", [](Request&) -> Response { throw Error(ErrorKind::kInternal, "io.read", "/secret/path unreadable"); });
   server.get("/std", [](Request&) -> Response { throw std::runtime_error("pointer 0xdead"); });
   server.start();
   HttpClient client(client_options());
   auto res = client.get(base(server) + "/http");
   EXPECT_EQ(res.status, 409);
-  EXPECT_EQ(res.body, R"({"code":"drawbridge.exists","message":"tag exists"})");
+  EXPECT_EQ(res.body, R"({"status":409,"title":"Conflict","code":"drawbridge.exists","detail":"tag exists"})");
   res = client.get(base(server) + "/enarx");
   EXPECT_EQ(res.status, 400);
   EXPECT_EQ(json_code(res.body), "steward.csr.bad");
@@ -169,7 +169,7 @@ TEST(HttpServer, HandlerErrorsMapToJson) {
   EXPECT_EQ(res.body.find("secret"), std::string::npos);
   res = client.get(base(server) + "/std");
   EXPECT_EQ(res.status, 500);
-  EXPECT_EQ(res.body, R"({"code":"http.internal","message":"internal error"})");
+  EXPECT_EQ(res.body, R"({"status":500,"title":"Internal Server Error","code":"http.internal","detail":"internal error"})");
   EXPECT_EQ(error_code_of([&] { res.raise_for_status(); }), "http.status");
 }
 

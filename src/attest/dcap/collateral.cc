@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 [[noreturn]] void malformed(const std::string& what) {
-  throw Error("dcap.collateral.malformed", what);
+  throw Error(ErrorKind::kInvalidInput, "dcap.collateral.malformed", what);
 }
 
 // ---- exact-span JSON scanning -------------------------------------------------------------
@@ -271,7 +271,7 @@ TcbInfo parse_tcb_info_body(std::string_view body) {
   TcbInfo t;
   t.version = static_cast<int>(int_field(j, "version", ctx, 0, 1000));
   if (t.version != 2 && t.version != 3) {
-    throw Error("dcap.collateral.unsupported_version",
+    throw Error(ErrorKind::kInvalidInput, "dcap.collateral.unsupported_version",
                 "TCB info version " + std::to_string(t.version) + " (supported: 2, 3)");
   }
   t.id = t.version >= 3 ? str_field(j, "id", ctx) : std::string("SGX");
@@ -328,7 +328,7 @@ EnclaveIdentity parse_enclave_identity_body(std::string_view body) {
   EnclaveIdentity e;
   e.version = static_cast<int>(int_field(j, "version", ctx, 0, 1000));
   if (e.version != 2) {
-    throw Error("dcap.collateral.unsupported_version",
+    throw Error(ErrorKind::kInvalidInput, "dcap.collateral.unsupported_version",
                 "enclave identity version " + std::to_string(e.version) + " (supported: 2)");
   }
   e.id = str_field(j, "id", ctx);
@@ -375,7 +375,7 @@ Crl load_crl_file(const std::filesystem::path& path) {
   try {
     return Crl::from_bytes(data);
   } catch (const Error& e) {
-    throw Error("dcap.crl.malformed", path.string() + ": " + e.what());
+    throw Error(ErrorKind::kInvalidInput, "dcap.crl.malformed", path.string() + ": " + e.what());
   }
 }
 
@@ -383,7 +383,7 @@ Collateral load_collateral_dir(const std::filesystem::path& dir, ByteView fmspc,
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
-    throw Error("dcap.collateral.io", "collateral directory " + dir.string() + " does not exist");
+    throw Error(ErrorKind::kInvalidInput, "dcap.collateral.io", "collateral directory " + dir.string() + " does not exist");
   }
   Collateral c;
   auto existing = [&](const std::string& name) -> std::optional<fs::path> {
@@ -432,7 +432,7 @@ Collateral parse_dcap_qvl_collateral(std::string_view text) {
     try {
       c.crls.push_back(Crl::from_der(der));
     } catch (const Error& e) {
-      throw Error("dcap.crl.malformed", std::string(name) + ": " + e.what());
+      throw Error(ErrorKind::kInvalidInput, "dcap.crl.malformed", std::string(name) + ": " + e.what());
     }
   }
   return c;

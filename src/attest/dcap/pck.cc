@@ -9,7 +9,7 @@ namespace {
 constexpr std::string_view kPrefix = "1.2.840.113741.1.13.1.";
 
 [[noreturn]] void malformed(const std::string& what) {
-  throw Error("dcap.pck.extension_malformed", "PCK SGX extension: " + what);
+  throw Error(ErrorKind::kInvalidInput, "dcap.pck.extension_malformed", "PCK SGX extension: " + what);
 }
 
 Bytes fixed_octets(der::Reader& r, std::size_t n, const char* what) {
@@ -117,7 +117,7 @@ PckExtension parse_pck_extension(ByteView value) {
     }
   } catch (const Error& e) {
     if (e.code() == "dcap.pck.extension_malformed") throw;
-    throw Error("dcap.pck.extension_malformed", std::string("PCK SGX extension: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "dcap.pck.extension_malformed", std::string("PCK SGX extension: ") + e.what());
   }
   if (!have_ppid || !have_pceid || !have_fmspc || !have_type) {
     malformed("missing PPID, PCE-ID, FMSPC or SGX type");
@@ -128,7 +128,7 @@ PckExtension parse_pck_extension(ByteView value) {
 
 PckExtension parse_pck_extension(const Certificate& pck) {
   auto ext = pck.extension(kSgxExtensionOid);
-  require(ext.has_value(), "dcap.pck.extension_missing",
+  require(ext.has_value(), ErrorKind::kUntrusted, "dcap.pck.extension_missing",
           "PCK certificate has no SGX extension (" + std::string(kSgxExtensionOid) + ")");
   return parse_pck_extension(ext->value);
 }

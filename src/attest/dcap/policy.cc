@@ -11,7 +11,7 @@ namespace enarx::attest::dcap {
 namespace {
 
 [[noreturn]] void invalid(const std::string& section, const std::string& key, const std::string& why) {
-  throw Error("dcap.policy.invalid", "[" + section + "] " + key + ": " + why);
+  throw Error(ErrorKind::kInvalidInput, "dcap.policy.invalid", "[" + section + "] " + key + ": " + why);
 }
 
 std::vector<std::string> string_list(const toml::node& node, const std::string& section,
@@ -151,7 +151,7 @@ bool common_key(CommonPolicy& p, const std::string& section, const std::string& 
 }
 
 [[noreturn]] void unknown(const std::string& section, const std::string& key) {
-  throw Error("dcap.policy.unknown_key", "[" + section + "] unknown key \"" + key + "\"");
+  throw Error(ErrorKind::kInvalidInput, "dcap.policy.unknown_key", "[" + section + "] unknown key \"" + key + "\"");
 }
 
 }  // namespace

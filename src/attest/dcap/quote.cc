@@ -21,7 +21,7 @@ class Cursor {
   std::size_t remaining() const { return end_ - pos_; }
   ByteView take(std::size_t n, const char* what) {
     if (n > remaining()) {
-      throw Error("dcap.quote.truncated", std::string("quote truncated reading ") + what + " at offset " +
+      throw Error(ErrorKind::kInvalidInput, "dcap.quote.truncated", std::string("quote truncated reading ") + what + " at offset " +
                                               std::to_string(pos_) + " (need " + std::to_string(n) +
                                               " bytes, have " + std::to_string(remaining()) + ")");
     }
@@ -125,18 +125,18 @@ Quote parse_quote(ByteView data, const ParseOptions& options) {
   q.header.user_data = c.bytes(20, "header.user_data");
 
   const auto version = q.header.version;
-  require(version == 3 || version == 4 || version == 5, "dcap.quote.unsupported_version",
+  require(version == 3 || version == 4 || version == 5, ErrorKind::kInvalidInput, "dcap.quote.unsupported_version",
           "unsupported quote version " + std::to_string(version) + " (supported: 3, 4, 5)");
-  require(q.header.att_key_type == kAttKeyEcdsaP256, "dcap.quote.unsupported_key_type",
+  require(q.header.att_key_type == kAttKeyEcdsaP256, ErrorKind::kInvalidInput, "dcap.quote.unsupported_key_type",
           "unsupported attestation key type " + std::to_string(q.header.att_key_type) +
               " (only 2 = ECDSA-256-with-P-256)");
-  require(q.header.tee_type == kTeeTypeSgx || q.header.tee_type == kTeeTypeTdx,
+  require(q.header.tee_type == kTeeTypeSgx || q.header.tee_type == kTeeTypeTdx, ErrorKind::kInvalidInput,
           "dcap.quote.unsupported_tee_type",
           "unsupported TEE type 0x" + to_hex(slice(data, 4, 4)) + " (0 = SGX, 0x81 = TDX)");
-  require(version != 3 || q.header.tee_type == kTeeTypeSgx, "dcap.quote.unsupported_tee_type",
+  require(version != 3 || q.header.tee_type == kTeeTypeSgx, ErrorKind::kInvalidInput, "dcap.quote.unsupported_tee_type",
           "quote v3 must be SGX");
   require(std::equal(q.header.qe_vendor_id.begin(), q.header.qe_vendor_id.end(),
-                     kIntelQeVendorId.begin()),
+                     kIntelQeVendorId.begin()), ErrorKind::kInvalidInput,
           "dcap.quote.unknown_qe_vendor",
           "QE vendor ID " + to_hex(q.header.qe_vendor_id) + " is not Intel's");
 
@@ -149,12 +149,12 @@ Quote parse_quote(ByteView data, const ParseOptions& options) {
       case 2: body_size = kTdReport10Size; break;
       case 3: body_size = kTdReport15Size; break;
       default:
-        throw Error("dcap.quote.bad_body", "unknown v5 body type " + std::to_string(q.body_type));
+        throw Error(ErrorKind::kInvalidInput, "dcap.quote.bad_body", "unknown v5 body type " + std::to_string(q.body_type));
     }
-    require(size == body_size, "dcap.quote.bad_body",
+    require(size == body_size, ErrorKind::kInvalidInput, "dcap.quote.bad_body",
             "v5 body type " + std::to_string(q.body_type) + " must be " +
                 std::to_string(body_size) + " bytes, size field says " + std::to_string(size));
-    require((q.body_type == 1) == (q.header.tee_type == kTeeTypeSgx), "dcap.quote.bad_body",
+    require((q.body_type == 1) == (q.header.tee_type == kTeeTypeSgx), ErrorKind::kInvalidInput, "dcap.quote.bad_body",
             "v5 body type does not match the header TEE type");
   } else if (q.header.tee_type == kTeeTypeSgx) {
     q.body_type = 1;
@@ -172,7 +172,7 @@ Quote parse_quote(ByteView data, const ParseOptions& options) {
   q.signed_data = slice(data, 0, c.pos());
 
   const std::uint32_t sig_len = c.u32("signature data length");
-  require(sig_len <= c.remaining(), "dcap.quote.truncated",
+  require(sig_len <= c.remaining(), ErrorKind::kInvalidInput, "dcap.quote.truncated",
           "signature data length " + std::to_string(sig_len) + " exceeds the remaining " +
               std::to_string(c.remaining()) + " bytes");
   const std::size_t sig_end = c.pos() + sig_len;
@@ -188,10 +188,10 @@ Quote parse_quote(ByteView data, const ParseOptions& options) {
   } else {
     q.outer_cert_data_type = s.u16("certification data type");
     const std::uint32_t size = s.u32("certification data size");
-    require(q.outer_cert_data_type == 6, "dcap.quote.unsupported_cert_data_type",
+    require(q.outer_cert_data_type == 6, ErrorKind::kInvalidInput, "dcap.quote.unsupported_cert_data_type",
             "v4/v5 certification data type " + std::to_string(q.outer_cert_data_type) +
                 " (only 6 = QE report certification data)");
-    require(size == s.remaining(), "dcap.quote.bad_signature_data",
+    require(size == s.remaining(), ErrorKind::kInvalidInput, "dcap.quote.bad_signature_data",
             "certification data size " + std::to_string(size) + " does not fill the signature data (" +
                 std::to_string(s.remaining()) + " bytes left)");
     qe = Cursor(data, s.pos(), sig_end);
@@ -203,18 +203,18 @@ Quote parse_quote(ByteView data, const ParseOptions& options) {
   q.qe_auth_data = qe.bytes(auth_len, "QE auth data");
   q.cert_data_type = qe.u16("PCK certification data type");
   const std::uint32_t cert_size = qe.u32("PCK certification data size");
-  require(q.cert_data_type == 5, "dcap.quote.unsupported_cert_data_type",
+  require(q.cert_data_type == 5, ErrorKind::kInvalidInput, "dcap.quote.unsupported_cert_data_type",
           "certification data type " + std::to_string(q.cert_data_type) +
               " (only 5 = PEM PCK certificate chain)");
   q.cert_data = qe.bytes(cert_size, "PCK certification data");
-  require(qe.pos() == qe_end, "dcap.quote.bad_signature_data",
+  require(qe.pos() == qe_end, ErrorKind::kInvalidInput, "dcap.quote.bad_signature_data",
           std::to_string(qe_end - qe.pos()) + " unexplained bytes inside the signature data");
 
   q.size = sig_end;
   const auto tail = data.subspan(sig_end);
   q.trailing_bytes = tail.size();
   q.trailing_all_zero = std::all_of(tail.begin(), tail.end(), [](std::uint8_t b) { return b == 0; });
-  require(q.trailing_all_zero || !options.strict_trailing, "dcap.quote.trailing_data",
+  require(q.trailing_all_zero || !options.strict_trailing, ErrorKind::kInvalidInput, "dcap.quote.trailing_data",
           "non-zero bytes after the signature data (offset " + std::to_string(sig_end) + ")");
   return q;
 }
@@ -236,14 +236,14 @@ Bytes decode_quote_file(ByteView contents) {
     const char ch = text[i];
     if (std::isspace(static_cast<unsigned char>(ch))) continue;
     if (!std::isxdigit(static_cast<unsigned char>(ch))) {
-      throw Error("dcap.quote.hex", "quote hex text has a stray character at offset " + std::to_string(i));
+      throw Error(ErrorKind::kInvalidInput, "dcap.quote.hex", "quote hex text has a stray character at offset " + std::to_string(i));
     }
     hex.push_back(ch);
   }
   try {
     return from_hex(hex);
   } catch (const Error& e) {
-    throw Error("dcap.quote.hex", std::string("quote hex text: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "dcap.quote.hex", std::string("quote hex text: ") + e.what());
   }
 }
 

@@ -18,7 +18,7 @@ void put_le(Bytes& b, std::size_t off, std::uint64_t v, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) b.at(off + i) = static_cast<std::uint8_t>(v >> (8 * i));
 }
 void put(Bytes& b, std::size_t off, const Bytes& v) {
-  if (off + v.size() > b.size()) throw Error("dcap.simulate.field", "field does not fit");
+  if (off + v.size() > b.size()) throw Error(ErrorKind::kInvalidInput, "dcap.simulate.field", "field does not fit");
   std::copy(v.begin(), v.end(), b.begin() + static_cast<std::ptrdiff_t>(off));
 }
 void append(Bytes& out, const Bytes& v) { out.insert(out.end(), v.begin(), v.end()); }
@@ -121,10 +121,10 @@ SimulatedPlatform::SimulatedPlatform(SimulationOptions o, SimulatedPki pki)
       pck_(std::move(pki.pck)),
       tcb_signer_(std::move(pki.tcb_signer)) {
   // A restored PKI must still hang together, or every quote it makes would fail far away.
-  require(root_key_ && pck_ca_key_ && pck_key_ && tcb_signer_key_ && att_key_, "dcap.simulate.pki",
+  require(root_key_ && pck_ca_key_ && pck_key_ && tcb_signer_key_ && att_key_, ErrorKind::kInvalidInput, "dcap.simulate.pki",
           "simulated PKI is missing a key");
   require(pck_.public_key().spki_der() == pck_key_.public_key().spki_der() &&
-              root_.public_key().spki_der() == root_key_.public_key().spki_der(),
+              root_.public_key().spki_der() == root_key_.public_key().spki_der(), ErrorKind::kInvalidInput,
           "dcap.simulate.pki", "simulated PKI keys do not match its certificates");
 }
 
@@ -285,7 +285,7 @@ std::string SimulatedPlatform::qe_identity_document(bool tdx) const {
 Crl SimulatedPlatform::make_crl(const Certificate& issuer, const PrivateKey& key,
                                 const std::vector<Certificate>& revoked) const {
   ossl::X509CrlPtr crl(X509_CRL_new());
-  if (!crl) throw Error("dcap.simulate.crl", "X509_CRL_new failed");
+  if (!crl) throw Error(ErrorKind::kInternal, "dcap.simulate.crl", "X509_CRL_new failed");
   X509_CRL_set_version(crl.get(), 1);
   X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer.get()));
   const auto t0 = std::chrono::system_clock::to_time_t(options_.not_before);
@@ -305,7 +305,7 @@ Crl SimulatedPlatform::make_crl(const Certificate& issuer, const PrivateKey& key
   X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number.get(), 0, 0);
   X509_CRL_sort(crl.get());
   if (X509_CRL_sign(crl.get(), key.get(), EVP_sha256()) <= 0) {
-    throw Error("dcap.simulate.crl", "X509_CRL_sign failed");
+    throw Error(ErrorKind::kInternal, "dcap.simulate.crl", "X509_CRL_sign failed");
   }
   return Crl(std::move(crl));
 }

@@ -61,7 +61,7 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
       const std::string id = std::string("TDX_") + kHex[svn[1] >> 4] + kHex[svn[1] & 0xf];
       auto it = std::find_if(info.tdx_module_identities.begin(), info.tdx_module_identities.end(),
                              [&](const TdxModuleIdentity& m) { return m.id == id; });
-      require(it != info.tdx_module_identities.end(), "dcap.tcb.tdx_module_unknown",
+      require(it != info.tdx_module_identities.end(), ErrorKind::kUntrusted, "dcap.tcb.tdx_module_unknown",
               std::string("TCB info has no TDX module identity ") + id);
       module_identity = &*it;
     }
@@ -82,7 +82,7 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
     }
   }
   if (!match) {
-    throw Error("dcap.tcb.not_supported",
+    throw Error(ErrorKind::kUntrusted, "dcap.tcb.not_supported",
                 "no TCB level of the " + info.id + " TCB info (FMSPC " + to_hex(info.fmspc) +
                     ") matches the platform: PCK SVNs " + to_hex(pck.tcb_components) +
                     " PCESVN " + std::to_string(pck.pcesvn) +
@@ -94,10 +94,10 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
 
   if (tdx && (info.tdx_module || module_identity)) {
     const TdxModule& m = module_identity ? (*module_identity)->module : *info.tdx_module;
-    require(td->mrsignerseam == m.mrsigner, "dcap.tcb.tdx_module_mismatch",
+    require(td->mrsignerseam == m.mrsigner, ErrorKind::kUntrusted, "dcap.tcb.tdx_module_mismatch",
             "MRSIGNERSEAM " + to_hex(td->mrsignerseam) + " is not the TDX module signer " +
                 to_hex(m.mrsigner));
-    require(masked_equal(td->seam_attributes, m.attributes, m.attributes_mask),
+    require(masked_equal(td->seam_attributes, m.attributes, m.attributes_mask), ErrorKind::kUntrusted,
             "dcap.tcb.tdx_module_mismatch",
             "SEAM attributes " + to_hex(td->seam_attributes) + " do not match the TDX module's");
   }
@@ -106,7 +106,7 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
     const std::uint8_t isvsvn = td->tee_tcb_svn[0];
     auto it = std::find_if(mi->levels.begin(), mi->levels.end(),
                            [&](const EnclaveTcbLevel& l) { return l.isvsvn <= isvsvn; });
-    require(it != mi->levels.end(), "dcap.tcb.tdx_module_not_supported",
+    require(it != mi->levels.end(), ErrorKind::kUntrusted, "dcap.tcb.tdx_module_not_supported",
             "no " + mi->id + " TCB level for module SVN " + std::to_string(isvsvn));
     e.tdx_module_id = mi->id;
     e.tdx_module_status = it->status;
@@ -117,17 +117,17 @@ TcbEvaluation evaluate_platform_tcb(const TcbInfo& info, const PckExtension& pck
 }
 
 void evaluate_qe_identity(const EnclaveIdentity& id, const SgxReportBody& qe, TcbEvaluation& e) {
-  require(qe.mrsigner == id.mrsigner, "dcap.qe_identity.mismatch",
+  require(qe.mrsigner == id.mrsigner, ErrorKind::kUntrusted, "dcap.qe_identity.mismatch",
           "QE MRSIGNER " + to_hex(qe.mrsigner) + " is not " + id.id + "'s " + to_hex(id.mrsigner));
-  require(qe.isv_prod_id == id.isvprodid, "dcap.qe_identity.mismatch",
+  require(qe.isv_prod_id == id.isvprodid, ErrorKind::kUntrusted, "dcap.qe_identity.mismatch",
           "QE ISVPRODID " + std::to_string(qe.isv_prod_id) + " is not " + std::to_string(id.isvprodid));
-  require((qe.misc_select & id.miscselect_mask) == (id.miscselect & id.miscselect_mask),
+  require((qe.misc_select & id.miscselect_mask) == (id.miscselect & id.miscselect_mask), ErrorKind::kUntrusted,
           "dcap.qe_identity.mismatch", "QE MISCSELECT does not match the identity under its mask");
-  require(masked_equal(qe.attributes, id.attributes, id.attributes_mask), "dcap.qe_identity.mismatch",
+  require(masked_equal(qe.attributes, id.attributes, id.attributes_mask), ErrorKind::kUntrusted, "dcap.qe_identity.mismatch",
           "QE ATTRIBUTES " + to_hex(qe.attributes) + " do not match the identity under its mask");
   auto it = std::find_if(id.levels.begin(), id.levels.end(),
                          [&](const EnclaveTcbLevel& l) { return l.isvsvn <= qe.isv_svn; });
-  require(it != id.levels.end(), "dcap.qe_identity.tcb_not_supported",
+  require(it != id.levels.end(), ErrorKind::kUntrusted, "dcap.qe_identity.tcb_not_supported",
           "no " + id.id + " TCB level for QE ISVSVN " + std::to_string(qe.isv_svn));
   e.qe_status = it->status;
   e.qe_isvsvn_level = it->isvsvn;

@@ -108,7 +108,7 @@ nA+TjD1ai5cCICYb1SAmD5xkfTVpvo4UoyiSYxrDWLmUR4CI9NKyfPN+
 const Certificate& intel_sgx_root_ca() {
   static const Certificate root = [] {
     Certificate c = Certificate::from_pem(kIntelSgxRootCaPem);
-    require(to_hex(c.fingerprint_sha256()) == kIntelSgxRootCaSha256, "dcap.trust.pinned_root_mismatch",
+    require(to_hex(c.fingerprint_sha256()) == kIntelSgxRootCaSha256, ErrorKind::kUntrusted, "dcap.trust.pinned_root_mismatch",
             "the embedded Intel SGX Root CA does not match its pinned fingerprint");
     return c;
   }();
@@ -127,7 +127,7 @@ const std::vector<Certificate>& intel_pck_ca_certs() {
     for (auto [pem, sha] : {std::pair{kPckProcessorCaPem, kPckProcessorCaSha256},
                             std::pair{kPckPlatformCaPem, kPckPlatformCaSha256}}) {
       Certificate c = Certificate::from_pem(pem);
-      require(to_hex(c.fingerprint_sha256()) == sha && c.signed_by(intel_sgx_root_ca().public_key()),
+      require(to_hex(c.fingerprint_sha256()) == sha && c.signed_by(intel_sgx_root_ca().public_key()), ErrorKind::kUntrusted,
               "dcap.trust.pinned_root_mismatch", "an embedded Intel PCK CA certificate was altered");
       out.push_back(std::move(c));
     }

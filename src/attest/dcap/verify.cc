@@ -63,35 +63,35 @@ Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& 
         continue;
       }
       if (!crl.signed_by(issuer.public_key())) {
-        throw Error("dcap.crl.bad_signature",
+        throw Error(ErrorKind::kUntrusted, "dcap.crl.bad_signature",
                     "CRL claiming issuer " + crl.issuer() + " is not signed by that CA's key");
       }
       if (!newest || newer_crl(crl, *newest)) newest = &crl;
     }
     if (!newest) {
       if (options.require_crls)
-        throw Error("dcap.crl.missing", "no CRL from " + issuer.subject() + " covers " + cert.subject());
+        throw Error(ErrorKind::kUntrusted, "dcap.crl.missing", "no CRL from " + issuer.subject() + " covers " + cert.subject());
       continue;
     }
     const Crl& crl = *newest;
     const TimePoint this_update = crl.this_update();
     const auto next_update = crl.next_update();
     if (options.at < this_update) {
-      throw Error("dcap.crl.not_yet_valid", "CRL of " + crl.issuer() + " is not valid before " +
+      throw Error(ErrorKind::kUntrusted, "dcap.crl.not_yet_valid", "CRL of " + crl.issuer() + " is not valid before " +
                                                 when(this_update) + " (verifying at " +
                                                 when(options.at) + ")");
     }
     TimePoint until = next_update ? plus_grace(*next_update, options.collateral_grace)
                                   : TimePoint::max();
     if (options.at > until) {
-      throw Error("dcap.crl.expired", "CRL of " + crl.issuer() + " expired at " +
+      throw Error(ErrorKind::kUntrusted, "dcap.crl.expired", "CRL of " + crl.issuer() + " expired at " +
                                           when(*next_update) + " (verifying at " +
                                           when(options.at) + ")");
     }
     if (options.crl_max_age) {
       const TimePoint aged = plus_grace(this_update, *options.crl_max_age);
       if (options.at > aged)
-        throw Error("dcap.crl.too_old", "the newest CRL of " + crl.issuer() + " was issued at " +
+        throw Error(ErrorKind::kUntrusted, "dcap.crl.too_old", "the newest CRL of " + crl.issuer() + " was issued at " +
                                             when(this_update) + ", more than the policy's crl_max_age ago");
       until = std::min(until, aged);
     }
@@ -104,7 +104,7 @@ Window apply_crls(const std::vector<Certificate>& path, const std::vector<Crl>& 
       }
     }
     if (crl.is_revoked(cert)) {
-      throw Error(i == 0 ? leaf_revoked_code : "dcap.pck.ca_revoked",
+      throw Error(ErrorKind::kUntrusted, i == 0 ? leaf_revoked_code : "dcap.pck.ca_revoked",
                   "certificate " + cert.subject() + " serial " + cert.serial_hex() +
                       " is revoked by the CRL of " + crl.issuer());
     }
@@ -125,16 +125,16 @@ PckResult verify_pck_chain(const Quote& quote, const std::vector<Crl>& crls, con
   std::string_view text = as_string(quote.cert_data);
   const std::string_view end_marker = "-----END CERTIFICATE-----";
   const auto last = text.rfind(end_marker);
-  require(last != std::string_view::npos, "dcap.pck.chain_malformed",
+  require(last != std::string_view::npos, ErrorKind::kInvalidInput, "dcap.pck.chain_malformed",
           "certification data holds no PEM certificate");
   text = text.substr(0, last + end_marker.size());
   std::vector<Certificate> certs;
   try {
     certs = Certificate::chain_from_pem(text);
   } catch (const Error& e) {
-    throw Error("dcap.pck.chain_malformed", std::string("PCK chain: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "dcap.pck.chain_malformed", std::string("PCK chain: ") + e.what());
   }
-  require(!certs.empty(), "dcap.pck.chain_malformed", "certification data holds no certificate");
+  require(!certs.empty(), ErrorKind::kInvalidInput, "dcap.pck.chain_malformed", "certification data holds no certificate");
   std::vector<Certificate> intermediates;
   for (std::size_t i = 1; i < certs.size(); ++i) {
     // Self-issued certificates in the quote are never trusted; only our anchors are.
@@ -142,7 +142,7 @@ PckResult verify_pck_chain(const Quote& quote, const std::vector<Crl>& crls, con
   }
   std::vector<Certificate> anchors;
   for (const auto& a : trust.anchors) anchors.push_back(a.cert);
-  require(!anchors.empty(), "dcap.pck.chain_untrusted", "no trust anchors configured");
+  require(!anchors.empty(), ErrorKind::kUntrusted, "dcap.pck.chain_untrusted", "no trust anchors configured");
 
   PckResult r;
   ChainVerifyOptions cvo;
@@ -150,9 +150,9 @@ PckResult verify_pck_chain(const Quote& quote, const std::vector<Crl>& crls, con
   try {
     r.chain = verify_chain(certs[0], intermediates, anchors, cvo);
   } catch (const Error& e) {
-    throw Error(map_chain_code(e.code(), "dcap.pck.chain_"), std::string("PCK chain: ") + e.what());
+    throw Error(e.kind(), map_chain_code(e.code(), "dcap.pck.chain_"), std::string("PCK chain: ") + e.what());
   }
-  require(r.chain.size() >= 2, "dcap.pck.chain_invalid", "the PCK certificate is itself an anchor");
+  require(r.chain.size() >= 2, ErrorKind::kUntrusted, "dcap.pck.chain_invalid", "the PCK certificate is itself an anchor");
   for (const auto& a : trust.anchors) {
     if (a.cert == r.chain.back()) r.simulated = a.simulated;
   }
@@ -204,11 +204,11 @@ Window verify_collateral_signature(const std::string& body, const Bytes& signatu
     return w;
   }
   if (chain_error) {
-    throw Error("dcap.collateral.signer_untrusted",
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.signer_untrusted",
                 what + " signer does not chain to the PCK's trust anchor at " + when(options.at) +
                     ": " + chain_error->what());
   }
-  throw Error("dcap.collateral." + what + "_signature_invalid",
+  throw Error(ErrorKind::kUntrusted, "dcap.collateral." + what + "_signature_invalid",
               what + " signature does not verify with any TCB signing certificate");
 }
 
@@ -218,23 +218,23 @@ void check_freshness(TimePoint issue, TimePoint next, const std::string& issue_t
                      const std::optional<std::chrono::seconds>& max_age) {
   if (options.min_tcb_evaluation_data_number &&
       evaluation_number < *options.min_tcb_evaluation_data_number) {
-    throw Error("dcap.collateral.tcb_evaluation_too_old",
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.tcb_evaluation_too_old",
                 what + " has tcbEvaluationDataNumber " + std::to_string(evaluation_number) +
                     ", below the policy's minimum " +
                     std::to_string(*options.min_tcb_evaluation_data_number));
   }
   if (max_age && options.at > plus_grace(issue, *max_age)) {
-    throw Error("dcap.collateral.too_old", what + " was issued " + issue_text +
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.too_old", what + " was issued " + issue_text +
                                                ", more than the policy's maximum age before " +
                                                when(options.at));
   }
   if (options.at < issue) {
-    throw Error("dcap.collateral.not_yet_valid", what + " is issued " + issue_text +
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.not_yet_valid", what + " is issued " + issue_text +
                                                      ", after the verification time " +
                                                      when(options.at));
   }
   if (options.at > plus_grace(next, options.collateral_grace)) {
-    throw Error("dcap.collateral.expired", what + " expired at its nextUpdate " + next_text +
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.expired", what + " expired at its nextUpdate " + next_text +
                                                " (verifying at " + when(options.at) + ")");
   }
 }
@@ -285,7 +285,7 @@ void check_supplied_crls(const std::vector<CrlListEntry>& entries, const Verifie
     if (!signer) {
       const bool named = std::any_of(known.begin(), known.end(),
                                      [&](const Certificate& c) { return c.subject() == issuer; });
-      throw Error(named ? "dcap.crl.bad_signature" : "dcap.crl.unknown_issuer",
+      throw Error(ErrorKind::kUntrusted, named ? "dcap.crl.bad_signature" : "dcap.crl.unknown_issuer",
                   "a supplied CRL names issuer " + issuer +
                       (named ? " but is not signed by it" : ", which this verification does not know"));
     }
@@ -304,7 +304,7 @@ void check_supplied_crls(const std::vector<CrlListEntry>& entries, const Verifie
     const bool ok = labels.empty() ? e.url.empty()
                                    : std::find(labels.begin(), labels.end(), e.url) != labels.end();
     if (!ok)
-      throw Error("dcap.crl.bad_url", "the CRL of " + issuer + " is labelled \"" + e.url.substr(0, 200) +
+      throw Error(ErrorKind::kUntrusted, "dcap.crl.bad_url", "the CRL of " + issuer + " is labelled \"" + e.url.substr(0, 200) +
                                           "\", which is not a distribution point of that CA");
   }
 }
@@ -411,20 +411,20 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     const ByteView qe_sig(quote.qe_report_signature);
     if (!v.pck_chain.front().public_key().verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.qe_report.raw,
                                                           qe_sig.first(32), qe_sig.last(32))) {
-      throw Error("dcap.quote.qe_report_signature_invalid",
+      throw Error(ErrorKind::kUntrusted, "dcap.quote.qe_report_signature_invalid",
                   "the QE report signature does not verify with the PCK key");
     }
     Bytes bound = quote.attestation_key;
     bound.insert(bound.end(), quote.qe_auth_data.begin(), quote.qe_auth_data.end());
     Bytes expected = sha256(bound);
     expected.resize(64, 0);
-    require(quote.qe_report.report_data == expected, "dcap.quote.qe_report_data_mismatch",
+    require(quote.qe_report.report_data == expected, ErrorKind::kUntrusted, "dcap.quote.qe_report_data_mismatch",
             "QE report data is not SHA-256(attestation key || QE auth data) || 32 zero bytes");
     try {
       const ByteView k(quote.attestation_key);
       att = PublicKey::from_ec_point(KeyType::EcP256, k.first(32), k.last(32));
     } catch (const Error& e) {
-      throw Error("dcap.quote.attestation_key_invalid",
+      throw Error(ErrorKind::kUntrusted, "dcap.quote.attestation_key_invalid",
                   std::string("attestation key is not a P-256 point: ") + e.what());
     }
     if (cache) inserts.push_back([cache, qe_key, att] { cache->attestation_keys.put(qe_key, att, qe_key.size() + 256); });
@@ -432,7 +432,7 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
   // 4. Quote signature by the attestation key.
   const ByteView sig(quote.signature);
   if (!att.verify_ecdsa_rs(DigestAlgorithm::Sha256, quote.signed_data, sig.first(32), sig.last(32))) {
-    throw Error("dcap.quote.signature_invalid",
+    throw Error(ErrorKind::kUntrusted, "dcap.quote.signature_invalid",
                 "the quote signature does not verify with the attestation key");
   }
 
@@ -461,15 +461,15 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     check_freshness(t.value.issue_date_tp, t.value.next_update_tp, t.value.issue_date,
                     t.value.next_update, options, "TCB info", t.value.tcb_evaluation_data_number,
                     options.tcb_info_max_age);
-    require(t.value.id == (tdx ? "TDX" : "SGX"), "dcap.collateral.wrong_type",
+    require(t.value.id == (tdx ? "TDX" : "SGX"), ErrorKind::kUntrusted, "dcap.collateral.wrong_type",
             "TCB info is for " + t.value.id + " but the quote is " + (tdx ? "TDX" : "SGX"));
-    require(t.value.fmspc == v.pck.fmspc, "dcap.collateral.fmspc_mismatch",
+    require(t.value.fmspc == v.pck.fmspc, ErrorKind::kUntrusted, "dcap.collateral.fmspc_mismatch",
             "TCB info FMSPC " + to_hex(t.value.fmspc) + " is not the PCK's " + to_hex(v.pck.fmspc));
-    require(t.value.pce_id == v.pck.pce_id, "dcap.collateral.pce_id_mismatch",
+    require(t.value.pce_id == v.pck.pce_id, ErrorKind::kUntrusted, "dcap.collateral.pce_id_mismatch",
             "TCB info PCE-ID " + to_hex(t.value.pce_id) + " is not the PCK's " + to_hex(v.pck.pce_id));
     v.tcb_info = t;
   } else if (options.require_tcb_info) {
-    throw Error("dcap.collateral.tcb_info_missing", "no TCB info supplied");
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.tcb_info_missing", "no TCB info supplied");
   }
   if (collateral.qe_identity) {
     const auto& q = *collateral.qe_identity;
@@ -477,11 +477,11 @@ VerifiedQuote verify_impl(const Quote& quote, const Collateral& collateral, cons
     check_freshness(q.value.issue_date_tp, q.value.next_update_tp, q.value.issue_date,
                     q.value.next_update, options, "QE identity", q.value.tcb_evaluation_data_number,
                     options.qe_identity_max_age);
-    require(q.value.id == (tdx ? "TD_QE" : "QE"), "dcap.collateral.wrong_type",
+    require(q.value.id == (tdx ? "TD_QE" : "QE"), ErrorKind::kUntrusted, "dcap.collateral.wrong_type",
             "QE identity is " + q.value.id + " but the quote needs " + (tdx ? "TD_QE" : "QE"));
     v.qe_identity = q;
   } else if (options.require_qe_identity) {
-    throw Error("dcap.collateral.qe_identity_missing", "no QE identity supplied");
+    throw Error(ErrorKind::kUntrusted, "dcap.collateral.qe_identity_missing", "no QE identity supplied");
   }
 
   // 6. TCB evaluation: platform (PCK SVNs, TEE_TCB_SVN, TDX module), then the QE.

@@ -20,7 +20,7 @@ std::string to_string(Platform p) {
 Platform platform_from_string(std::string_view name) {
   for (Platform p : {Platform::Nil, Platform::Kvm, Platform::Snp, Platform::Sgx, Platform::Tdx})
     if (name == to_string(p)) return p;
-  throw Error("platform.unknown", "unknown platform '" + std::string(name.substr(0, 40)) +
+  throw Error(ErrorKind::kInvalidInput, "platform.unknown", "unknown platform '" + std::string(name.substr(0, 40)) +
                                       "' (expected nil, kvm, snp, tdx or sgx)");
 }
 

@@ -24,7 +24,7 @@ std::vector<CrlListEntry> parse_crl_list(ByteView der_bytes) {
     }
     return out;
   } catch (const Error& e) {
-    throw Error("evidence.crl_list_malformed", std::string("malformed CrlList: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "evidence.crl_list_malformed", std::string("malformed CrlList: ") + e.what());
   }
 }
 

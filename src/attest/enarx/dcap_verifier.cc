@@ -124,7 +124,7 @@ class DcapVerifier final : public EvidenceVerifier {
     const dcap::Quote quote = dcap::parse_quote(quote_bytes);
     if (quote.is_tdx() != tdx_) {
       throw Error(
-          tdx_ ? "steward.tdx.not_a_td_quote" : "steward.sgx.not_an_sgx_quote",
+          ErrorKind::kInvalidInput, tdx_ ? "steward.tdx.not_a_td_quote" : "steward.sgx.not_an_sgx_quote",
           tdx_ ? "the TDX evidence holds an SGX quote" : "the SGX evidence holds a TD quote");
     }
     // Client and cache copies are merged, the newer of each document used (CRLs: the library

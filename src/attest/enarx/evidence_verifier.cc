@@ -21,7 +21,7 @@ std::unique_ptr<EvidenceVerifier> make_verifier(std::string_view oid, const Evid
 VerifiedEvidence verify_enarx_evidence(std::string_view oid, ByteView value, ByteView spki_der,
                                        const EvidencePolicy& policy, TimePoint at) {
   const auto verifier = make_verifier(oid, policy);
-  require(verifier != nullptr, "evidence.unknown_oid",
+  require(verifier != nullptr, ErrorKind::kInvalidInput, "evidence.unknown_oid",
           "extension " + std::string(oid.substr(0, 80)) + " is no Enarx evidence");
   return verifier->verify(VerifyContext{value, spki_der, at});
 }

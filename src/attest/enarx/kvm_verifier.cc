@@ -12,7 +12,7 @@ class KvmVerifier final : public EvidenceVerifier {
   std::string_view oid() const override { return oids::kKvmEvidence; }
   Platform platform() const override { return Platform::Kvm; }
   VerifiedEvidence verify(const VerifyContext& context) const override {
-    require(context.extension_value.empty(), "steward.kvm.value_not_empty",
+    require(context.extension_value.empty(), ErrorKind::kInvalidInput, "steward.kvm.value_not_empty",
             "the KVM evidence extension must have an empty value");
     VerifiedEvidence out;
     out.platform = Platform::Kvm;

@@ -19,7 +19,7 @@ SgxEvidence decode_sgx_evidence(ByteView der) {
     seq.expect_end();
     e.tcb = decode_tcb_package(tcb_der.whole);
   } catch (const Error& err) {
-    throw Error("evidence.sgx_malformed", std::string("SgxEvidence: ") + err.what());
+    throw Error(ErrorKind::kInvalidInput, "evidence.sgx_malformed", std::string("SgxEvidence: ") + err.what());
   }
   e.crls = parse_crl_list(crl_list.whole);
   return e;

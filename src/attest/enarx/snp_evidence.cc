@@ -22,7 +22,7 @@ SnpEvidence decode_snp_evidence(ByteView input) {
     ev.report.assign(report.begin(), report.end());
     crl_der = crl.whole;
   } catch (const Error& e) {
-    throw Error("evidence.snp_malformed", std::string("malformed SnpEvidence: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "evidence.snp_malformed", std::string("malformed SnpEvidence: ") + e.what());
   }
   ev.crls = parse_crl_list(crl_der);
   return ev;

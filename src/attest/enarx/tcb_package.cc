@@ -18,7 +18,7 @@ TcbPackage decode_tcb_package(ByteView der_bytes) {
     seq.expect_end();
     return pkg;
   } catch (const Error& e) {
-    throw Error("evidence.tcb_package_malformed", std::string("TcbPackage: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "evidence.tcb_package_malformed", std::string("TcbPackage: ") + e.what());
   }
 }
 

@@ -23,7 +23,7 @@ TdxEvidence decode_tdx_evidence(ByteView der_bytes) {
     if (auto qe = seq.read_optional(kQeIdentityTag)) out.qe_identity = Bytes(qe->value.begin(), qe->value.end());
     seq.expect_end();
   } catch (const Error& e) {
-    throw Error("evidence.tdx_malformed", std::string("TdxEvidence: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "evidence.tdx_malformed", std::string("TdxEvidence: ") + e.what());
   }
   out.crls = parse_crl_list(crl_list.whole);
   return out;

@@ -393,7 +393,7 @@ constexpr PinnedProduct kPinned[] = {
 Certificate load_pinned(const char* pem, const char* sha256_hex) {
   Certificate cert = Certificate::from_pem(pem);
   if (to_hex(cert.fingerprint_sha256()) != sha256_hex) {
-    throw Error("snp.roots.corrupt", std::string("pinned AMD certificate fingerprint mismatch: ") +
+    throw Error(ErrorKind::kUntrusted, "snp.roots.corrupt", std::string("pinned AMD certificate fingerprint mismatch: ") +
                                          cert.subject());
   }
   return cert;

@@ -11,7 +11,7 @@ namespace enarx::attest::snp {
 namespace {
 
 [[noreturn]] void invalid(const std::string& key, const std::string& why) {
-  throw Error("snp.policy_config.invalid", "[snp] " + key + ": " + why);
+  throw Error(ErrorKind::kInvalidInput, "snp.policy_config.invalid", "[snp] " + key + ": " + why);
 }
 
 std::string trim(std::string_view s) {
@@ -259,7 +259,7 @@ Policy Policy::from_toml(const toml::table& t) {
         else if (c == "snp") p.min_tcb.snp = v;
         else if (c == "microcode") p.min_tcb.microcode = v;
         else if (c == "fmc") p.min_tcb.fmc = v;
-        else throw Error("snp.policy_config.unknown_key", "[snp] unknown key min_tcb." + c);
+        else throw Error(ErrorKind::kInvalidInput, "snp.policy_config.unknown_key", "[snp] unknown key min_tcb." + c);
       }
     } else if (key == "min_abi_major") {
       p.min_abi_major = static_cast<unsigned>(get_uint(key, node, 255));
@@ -290,7 +290,7 @@ Policy Policy::from_toml(const toml::table& t) {
     } else if (key == "crl_max_age_seconds") {
       p.crl_max_age = std::chrono::seconds(get_uint(key, node, INT32_MAX));
     } else {
-      throw Error("snp.policy_config.unknown_key", "[snp] unknown key \"" + key + "\"");
+      throw Error(ErrorKind::kInvalidInput, "snp.policy_config.unknown_key", "[snp] unknown key \"" + key + "\"");
     }
   }
   // As Enarx: a digest both allowed and denied is a configuration mistake.
@@ -315,12 +315,12 @@ Policy Policy::from_toml_file_text(std::string_view text) {
   } catch (const toml::parse_error& e) {
     std::ostringstream msg;
     msg << "policy TOML: " << e.description() << " at line " << e.source().begin.line;
-    throw Error("snp.policy_config.invalid", msg.str());
+    throw Error(ErrorKind::kInvalidInput, "snp.policy_config.invalid", msg.str());
   }
   const toml::node* snp = doc.get("snp");
   if (!snp) return Policy::strict();
   const toml::table* t = snp->as_table();
-  if (!t) throw Error("snp.policy_config.invalid", "[snp] must be a table");
+  if (!t) throw Error(ErrorKind::kInvalidInput, "snp.policy_config.invalid", "[snp] must be a table");
   return from_toml(*t);
 }
 

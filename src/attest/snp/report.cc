@@ -32,7 +32,7 @@ void require_zero(const std::uint8_t* base, std::size_t begin, std::size_t end, 
     char buf[96];
     std::snprintf(buf, sizeof buf, "reserved bytes 0x%03zx..0x%03zx (%s) are not zero", begin,
                   end - 1, what);
-    throw Error("snp.report.reserved_nonzero", buf);
+    throw Error(ErrorKind::kInvalidInput, "snp.report.reserved_nonzero", buf);
   }
 }
 
@@ -106,7 +106,7 @@ bool Report::chip_id_masked() const { return all_zero(chip_id.data(), chip_id.si
 
 Report parse_report(ByteView data) {
   if (data.size() != kReportSize) {
-    throw Error("snp.report.size", "an SEV-SNP attestation report is exactly 1184 bytes, got " +
+    throw Error(ErrorKind::kInvalidInput, "snp.report.size", "an SEV-SNP attestation report is exactly 1184 bytes, got " +
                                        std::to_string(data.size()));
   }
   Report r;
@@ -115,7 +115,7 @@ Report parse_report(ByteView data) {
 
   r.version = le32(b + 0x000);
   if (r.version < kMinReportVersion || r.version > kMaxReportVersion) {
-    throw Error("snp.report.unsupported_version",
+    throw Error(ErrorKind::kInvalidInput, "snp.report.unsupported_version",
                 "unsupported SEV-SNP report version " + std::to_string(r.version) +
                     " (supported: 2, 3, 4, 5)");
   }
@@ -136,7 +136,7 @@ Report parse_report(ByteView data) {
   r.policy.ciphertext_hiding = bit(pol, 24);
   r.policy.page_swap_disable = bit(pol, 25);
   if (!r.policy.reserved_one) {
-    throw Error("snp.report.policy_reserved", "guest POLICY bit 17 (reserved, must be 1) is 0");
+    throw Error(ErrorKind::kInvalidInput, "snp.report.policy_reserved", "guest POLICY bit 17 (reserved, must be 1) is 0");
   }
 
   copy_at(r.family_id, b, 0x010);
@@ -144,7 +144,7 @@ Report parse_report(ByteView data) {
   r.vmpl = le32(b + 0x030);
   r.signature_algo = le32(b + 0x034);
   if (r.signature_algo != 1) {
-    throw Error("snp.report.signature_algo",
+    throw Error(ErrorKind::kInvalidInput, "snp.report.signature_algo",
                 "SIGNATURE_ALGO " + std::to_string(r.signature_algo) +
                     " is not 1 (ECDSA P-384 with SHA-384)");
   }
@@ -168,12 +168,12 @@ Report parse_report(ByteView data) {
     case 1: r.signing_key = SigningKey::Vlek; break;
     case 7: r.signing_key = SigningKey::None; break;
     default:
-      throw Error("snp.report.signing_key",
+      throw Error(ErrorKind::kInvalidInput, "snp.report.signing_key",
                   "KEY_INFO.SIGNING_KEY " + std::to_string((r.key_info >> 2) & 7u) +
                       " is reserved");
   }
   if ((r.key_info >> 5) != 0) {
-    throw Error("snp.report.reserved_nonzero", "KEY_INFO reserved bits 5..31 are not zero");
+    throw Error(ErrorKind::kInvalidInput, "snp.report.reserved_nonzero", "KEY_INFO reserved bits 5..31 are not zero");
   }
   require_zero(b, 0x04C, 0x050, "after KEY_INFO");
 
@@ -236,20 +236,20 @@ Bytes decode_report_file(ByteView file) {
   for (std::uint8_t c : file) {
     if (std::isspace(c)) continue;
     if (!std::isxdigit(c)) {
-      throw Error("snp.report.size",
+      throw Error(ErrorKind::kInvalidInput, "snp.report.size",
                   "report is neither 1184 raw bytes nor hex text (" + std::to_string(file.size()) +
                       " bytes)");
     }
     hex.push_back(static_cast<char>(c));
   }
   if (hex.size() != 2 * kReportSize) {
-    throw Error("snp.report.size", "hex report decodes to " + std::to_string(hex.size() / 2) +
+    throw Error(ErrorKind::kInvalidInput, "snp.report.size", "hex report decodes to " + std::to_string(hex.size() / 2) +
                                        " bytes, expected 1184");
   }
   try {
     return from_hex(hex);
   } catch (const Error& e) {
-    throw Error("snp.report.encoding", std::string("bad hex report: ") + e.what());
+    throw Error(ErrorKind::kInvalidInput, "snp.report.encoding", std::string("bad hex report: ") + e.what());
   }
 }
 

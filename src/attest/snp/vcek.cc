@@ -16,7 +16,7 @@ constexpr const char* kOidHwId = "1.3.6.1.4.1.3704.1.4";
 constexpr const char* kOidCspId = "1.3.6.1.4.1.3704.1.5";
 
 [[noreturn]] void malformed(const std::string& what) {
-  throw Error("snp.vcek.malformed", "VCEK/VLEK extension " + what);
+  throw Error(ErrorKind::kInvalidInput, "snp.vcek.malformed", "VCEK/VLEK extension " + what);
 }
 
 // One short DER TLV spanning all of `v` (these values are tiny: at most a few hundred bytes).

@@ -37,7 +37,7 @@ Certificate parse_leaf(ByteView der_or_pem) {
   try {
     return Certificate::from_bytes(der_or_pem);
   } catch (const Error& e) {
-    throw Error("snp.vcek.malformed", std::string("cannot parse the VCEK/VLEK certificate: ") +
+    throw Error(ErrorKind::kInvalidInput, "snp.vcek.malformed", std::string("cannot parse the VCEK/VLEK certificate: ") +
                                           e.what());
   }
 }
@@ -81,7 +81,7 @@ void Verifier::check_crl_label(std::string_view url, const Crl& crl) const {
   if (!ok) {
     std::string want = labels.empty() ? "an empty URL" : labels.front();
     for (std::size_t i = 1; i < labels.size(); ++i) want += " or " + labels[i];
-    throw Error("snp.crl.bad_url", "the CRL of " + crl.issuer() + " is labelled \"" +
+    throw Error(ErrorKind::kUntrusted, "snp.crl.bad_url", "the CRL of " + crl.issuer() + " is labelled \"" +
                                        std::string(url.substr(0, 200)) + "\"; expected " + want);
   }
 }
@@ -149,7 +149,7 @@ Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collatera
       name_matched = true;
       if (!leaf.signed_by(c.cert->public_key())) continue;
       if (!c.cert->signed_by(root.ark.public_key()) || !root.ark.signed_by(root.ark.public_key())) {
-        throw Error("snp.chain.bad_signature",
+        throw Error(ErrorKind::kUntrusted, "snp.chain.bad_signature",
                     "trusted root " + root.ark.subject_common_name() + " / " +
                         c.cert->subject_common_name() + " does not verify");
       }
@@ -161,10 +161,10 @@ Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collatera
   }
   if (!found) {
     if (name_matched) {
-      throw Error("snp.chain.bad_signature",
+      throw Error(ErrorKind::kUntrusted, "snp.chain.bad_signature",
                   "the VCEK/VLEK signature does not verify with its issuer " + leaf_issuer);
     }
-    throw Error("snp.chain.untrusted_root",
+    throw Error(ErrorKind::kUntrusted, "snp.chain.untrusted_root",
                 "the VCEK/VLEK issuer is not a trusted AMD ASK or ASVK: " + leaf_issuer);
   }
   const TrustRoot& root = roots_[entry->root_index];
@@ -172,12 +172,12 @@ Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collatera
 
   entry->key = leaf.public_key();
   if (entry->key.type() != KeyType::EcP384) {
-    throw Error("snp.chain.bad_key", "the VCEK/VLEK key is " + to_string(entry->key.type()) +
+    throw Error(ErrorKind::kUntrusted, "snp.chain.bad_key", "the VCEK/VLEK key is " + to_string(entry->key.type()) +
                                          ", not ECDSA P-384");
   }
   entry->info = parse_vcek_extensions(leaf);
   if (entry->info.product != root.product) {
-    throw Error("snp.chain.wrong_product",
+    throw Error(ErrorKind::kUntrusted, "snp.chain.wrong_product",
                 "the VCEK/VLEK names product \"" + entry->info.product_name + "\" but chains to " +
                     to_string(root.product) + "'s root");
   }
@@ -203,11 +203,11 @@ Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collatera
     const Certificate* signer = crl_signer(crl);
     if (!signer) {
       if (local) return;  // another vendor's file in the operator's cache: not ours to judge
-      throw Error("snp.crl.unknown_issuer",
+      throw Error(ErrorKind::kUntrusted, "snp.crl.unknown_issuer",
                   "a supplied CRL is issued by " + crl_issuer + ", which is no trusted AMD key");
     }
     if (!crl.signed_by(signer->public_key())) {
-      throw Error("snp.crl.bad_signature",
+      throw Error(ErrorKind::kUntrusted, "snp.crl.bad_signature",
                   "CRL from " + crl_issuer + " is not signed by " + signer->subject_common_name());
     }
     if (crl_issuer != ark_name && crl_issuer != issuer_name) return;  // another product's
@@ -221,7 +221,7 @@ Verifier::ChainLookup Verifier::chain_for(const Bytes& vcek_der, const Collatera
   for (const auto& [crl_issuer, c] : newest) {
     const Certificate* subject = crl_issuer == ark_name ? &issuer : &leaf;
     if (c.crl->is_revoked(*subject)) {
-      throw Error("snp.crl.revoked", subject->subject_common_name() + " (serial " +
+      throw Error(ErrorKind::kUntrusted, "snp.crl.revoked", subject->subject_common_name() + " (serial " +
                                          subject->serial_hex() + ") is revoked by " +
                                          crl_signer(*c.crl)->subject_common_name() + "'s CRL");
     }
@@ -241,11 +241,11 @@ Verified Verifier::verify(ByteView report_bytes, const Collateral& collateral,
 Verified Verifier::verify(const Report& report, const Collateral& collateral,
                           const VerifyOptions& options) const {
   if (report.mask_chip_key || report.signing_key == SigningKey::None) {
-    throw Error("snp.report.unsigned",
+    throw Error(ErrorKind::kUntrusted, "snp.report.unsigned",
                 "the report is not signed (MASK_CHIP_KEY set or SIGNING_KEY = none)");
   }
   if (collateral.vcek_der.empty()) {
-    throw Error("snp.vcek.missing", "no VCEK/VLEK certificate was supplied");
+    throw Error(ErrorKind::kInvalidInput, "snp.vcek.missing", "no VCEK/VLEK certificate was supplied");
   }
   const auto lookup = chain_for(collateral.vcek_der, collateral, options);
   const auto& entry = lookup.entry;
@@ -254,41 +254,41 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
   // Time-dependent checks run every time (the cache is time-independent).
   for (const auto& w : entry->windows) {
     if (options.at < w.not_before) {
-      throw Error("snp.chain.not_yet_valid", w.name + " is not valid before " +
+      throw Error(ErrorKind::kUntrusted, "snp.chain.not_yet_valid", w.name + " is not valid before " +
                                                  describe_time(w.not_before));
     }
     if (options.at > w.not_after) {
-      throw Error("snp.chain.expired", w.name + " expired at " + describe_time(w.not_after));
+      throw Error(ErrorKind::kUntrusted, "snp.chain.expired", w.name + " expired at " + describe_time(w.not_after));
     }
   }
   for (const auto& c : entry->crls) {
     if (options.at < c.this_update) {
-      throw Error("snp.crl.not_yet_valid", "CRL from " + c.issuer + " is not valid before " +
+      throw Error(ErrorKind::kUntrusted, "snp.crl.not_yet_valid", "CRL from " + c.issuer + " is not valid before " +
                                                describe_time(c.this_update));
     }
     if (c.next_update && options.at > *c.next_update + options.crl_grace) {
-      throw Error("snp.crl.expired", "CRL from " + c.issuer + " expired at " +
+      throw Error(ErrorKind::kUntrusted, "snp.crl.expired", "CRL from " + c.issuer + " expired at " +
                                          describe_time(*c.next_update));
     }
     if (options.crl_max_age && options.at - c.this_update > *options.crl_max_age) {
-      throw Error("snp.crl.expired", "CRL from " + c.issuer + " (thisUpdate " +
+      throw Error(ErrorKind::kUntrusted, "snp.crl.expired", "CRL from " + c.issuer + " (thisUpdate " +
                                          describe_time(c.this_update) + ") is older than allowed");
     }
   }
   if (options.require_crl && !entry->ark_crl_seen) {
-    throw Error("snp.crl.missing", "no CRL from " + root.ark.subject_common_name() +
+    throw Error(ErrorKind::kUntrusted, "snp.crl.missing", "no CRL from " + root.ark.subject_common_name() +
                                        " was supplied and the policy requires one");
   }
 
   // The report, the certificate and any supplied chain must all name the same product.
   const Product cpuid_product = report.cpuid_product();
   if (cpuid_product != Product::Unknown && cpuid_product != root.product) {
-    throw Error("snp.chain.wrong_product", "the report's CPUID says " + to_string(cpuid_product) +
+    throw Error(ErrorKind::kUntrusted, "snp.chain.wrong_product", "the report's CPUID says " + to_string(cpuid_product) +
                                                " but the VCEK/VLEK chains to " +
                                                to_string(root.product) + "'s root");
   }
   if (report.signing_key != entry->kind) {
-    throw Error("snp.chain.key_kind_mismatch",
+    throw Error(ErrorKind::kUntrusted, "snp.chain.key_kind_mismatch",
                 "the report says it is signed by a " + to_string(report.signing_key) +
                     " but the certificate is a " + to_string(entry->kind));
   }
@@ -308,17 +308,17 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
         }
       }
       if (other_product) {
-        throw Error("snp.chain.wrong_product",
+        throw Error(ErrorKind::kUntrusted, "snp.chain.wrong_product",
                     "supplied chain certificate " + cert.subject_common_name() +
                         " belongs to another product than " + to_string(root.product));
       }
-      throw Error("snp.chain.untrusted_root", "supplied chain certificate " + cert.subject() +
+      throw Error(ErrorKind::kUntrusted, "snp.chain.untrusted_root", "supplied chain certificate " + cert.subject() +
                                                   " is not a pinned AMD certificate");
     }
   }
 
   if (!verify_report_signature(report, entry->key)) {
-    throw Error("snp.report.signature_invalid",
+    throw Error(ErrorKind::kUntrusted, "snp.report.signature_invalid",
                 "the report signature does not verify with the " + to_string(entry->kind) + " key");
   }
 
@@ -347,7 +347,7 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
       return "bl " + std::to_string(bl) + " / tee " + std::to_string(tee) + " / snp " +
              std::to_string(snp) + " / ucode " + std::to_string(uc);
     };
-    throw Error("snp.tcb_mismatch", "REPORTED_TCB (" +
+    throw Error(ErrorKind::kUntrusted, "snp.tcb_mismatch", "REPORTED_TCB (" +
                                         fmt(t.bootloader, t.tee, t.snp, t.microcode) +
                                         ") differs from the certificate's SPLs (" +
                                         fmt(info.bl_spl, info.tee_spl, info.snp_spl,
@@ -357,13 +357,13 @@ Verified Verifier::verify(const Report& report, const Collateral& collateral,
 
   v.chip_id_masked = report.chip_id_masked();
   if (entry->kind == SigningKey::Vcek) {
-    if (!info.hw_id) throw Error("snp.vcek.malformed", "the VCEK has no hwID extension");
+    if (!info.hw_id) throw Error(ErrorKind::kInvalidInput, "snp.vcek.malformed", "the VCEK has no hwID extension");
     // MASK_CHIP_ID zeroes CHIP_ID; the VCEK signature still binds the chip, so nothing to
     // compare. Turin hwIDs are 8 bytes and match CHIP_ID[0..8].
     if (!v.chip_id_masked) {
       const Bytes& hw = *info.hw_id;
       if (!std::equal(hw.begin(), hw.end(), report.chip_id.begin())) {
-        throw Error("snp.chip_id_mismatch",
+        throw Error(ErrorKind::kUntrusted, "snp.chip_id_mismatch",
                     "CHIP_ID " + to_hex(ByteView(report.chip_id.data(), 8)) +
                         "... differs from the VCEK hwID " +
                         to_hex(ByteView(hw.data(), std::min<std::size_t>(8, hw.size()))) + "...");
