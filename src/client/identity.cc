@@ -31,20 +31,24 @@ void check_issued_chain(const std::vector<Certificate>& chain, const PrivateKey&
   const std::vector<Certificate> intermediates(chain.begin() + 1, chain.end());
   std::vector<Certificate> anchors(steward_cas.begin(), steward_cas.end());
   if (anchors.empty()) anchors.push_back(chain.back());
+  ChainVerifyOptions vo;
+  vo.at = at;
+  try {
+    verify_chain(leaf, intermediates, anchors, vo);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kUntrusted, "identity.untrusted_issuer",
+                std::string("the certificate steward issued does not chain to the steward CA this keep "
+                            "trusts (") +
+                    e.code() + "): " + e.what());
+  }
+  // The chain verifies, so a failure now can only be the purpose.
   for (const char* eku : {"1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"}) {  // serverAuth, clientAuth
-    ChainVerifyOptions vo;
-    vo.at = at;
     vo.required_eku = eku;
     try {
       verify_chain(leaf, intermediates, anchors, vo);
     } catch (const Error& e) {
-      if (e.code() == "x509.chain.purpose")
-        throw Error(ErrorKind::kUnavailable, "identity.steward_bad_response",
-                    std::string("the issued certificate is not valid for TLS client and server use: ") + e.what());
-      throw Error(ErrorKind::kUntrusted, "identity.untrusted_issuer",
-                  std::string("the certificate steward issued does not chain to the steward CA this keep "
-                              "trusts (") +
-                      e.code() + "): " + e.what());
+      throw Error(ErrorKind::kUnavailable, "identity.steward_bad_response",
+                  std::string("the issued certificate is not valid for TLS client and server use: ") + e.what());
     }
   }
 
@@ -89,7 +93,8 @@ std::vector<Certificate> request_certificate(const std::string& steward_url, Byt
   try {
     res = client.send(req);
   } catch (const Error& e) {
-    if (e.code() == "http.tls_unexpected_certificate")
+    // The one untrusted answer a transfer gives: a verified certificate that is not a server's.
+    if (e.kind() == ErrorKind::kUntrusted)
       throw Error(ErrorKind::kUntrusted, "identity.steward_certificate_refused",
                   "steward at " + steward_url + " presented a keep certificate, not a server certificate: " +
                       e.what());

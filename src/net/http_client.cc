@@ -147,9 +147,30 @@ std::string code_for(CURLcode rc, std::string_view detail) {
   }
 }
 
-bool retryable_code(const std::string& code) {
-  return code == "http.connect_failed" || code == "http.timeout" || code == "http.resolve";
+// Failures worth another attempt: the peer was not reached or did not answer in time.
+bool transient(CURLcode rc, std::string_view detail) {
+  switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_GOT_NOTHING:
+    case CURLE_OPERATION_TIMEDOUT: return true;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR: return !is_tls_text(detail);
+    default: return false;
+  }
 }
+
+// A transfer that failed, and whether trying again may help (decided where curl reported it).
+class TransferFailure : public Error {
+ public:
+  TransferFailure(ErrorKind kind, std::string code, const std::string& message, bool transient)
+      : Error(kind, std::move(code), message), transient_(transient) {}
+  bool transient() const { return transient_; }
+
+ private:
+  bool transient_;
+};
 
 bool retryable_status(int status) { return status == 502 || status == 503 || status == 504; }
 
@@ -334,7 +355,7 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
 
   const CURLcode rc = curl_api.easy_perform(c);
   if (!guard.refused_oid.empty()) {
-    throw Error(ErrorKind::kUnavailable, "http.tls_unexpected_certificate",
+    throw Error(ErrorKind::kUntrusted, "http.tls_unexpected_certificate",
                 safe_url(req.url) + ": the server's certificate carries extension " +
                     guard.refused_oid + ", which this client refuses from a server");
   }
@@ -355,8 +376,9 @@ ClientResponse perform(const ClientOptions& opt, const ClientRequest& req, Trans
     const std::string detail = errbuf[0] ? std::string(errbuf) : curl_api.easy_strerror(rc);
     // A URL the caller wrote is its input; everything else is the peer's or the path's failure.
     const bool bad_url = rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT;
-    throw Error(bad_url ? ErrorKind::kInvalidInput : ErrorKind::kUnavailable, code_for(rc, detail), std::string(to_string(req.method)) + " " +
-                                          safe_url(req.url) + ": " + detail);
+    throw TransferFailure(bad_url ? ErrorKind::kInvalidInput : ErrorKind::kUnavailable, code_for(rc, detail),
+                          std::string(to_string(req.method)) + " " + safe_url(req.url) + ": " + detail,
+                          transient(rc, detail));
   }
   ClientResponse res;
   res.status = static_cast<int>(current_status(c));
@@ -389,8 +411,8 @@ ClientResponse send_with_retries(const ClientOptions& opt, const ClientRequest& 
       } else {
         return res;
       }
-    } catch (const Error& e) {
-      if (attempt >= max_attempts || !retryable_code(e.code()) || t.sink_used) throw;
+    } catch (const TransferFailure& e) {
+      if (attempt >= max_attempts || !e.transient() || t.sink_used) throw;
       retry = true;
       reason = e.code();
     }
