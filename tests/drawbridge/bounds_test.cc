@@ -23,6 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// An ASan build keeps freed memory in its quarantine (up to 256 MiB) and adds redzones, so the
+// servers' RSS bounds are asserted in the release build only; every other assertion holds in both.
+#if defined(ENARX_SANITIZED)
+constexpr bool kRssBoundsApply = false;
+#else
+constexpr bool kRssBoundsApply = true;
+#endif
+
 const std::string kBinary = std::string(ENARX_BINARY_DIR) + "/apps/drawbridge/drawbridge";
 constexpr std::uint64_t kMiB = 1u << 20;
 
@@ -153,7 +161,9 @@ TEST(DrawbridgeBounds, UnauthenticatedUploadsAreRefusedBeforeTheBody) {
   const auto after = reg.kib("VmHWM");
   std::cout << "drawbridge VmHWM before " << before << " KiB, after " << after << " KiB\n";
   // Bound: nothing of the bodies is held; allow 32 MiB for TLS buffers and allocator noise.
-  EXPECT_LT(after - before, 32 * 1024) << "peak RSS grew by " << (after - before) / 1024 << " MiB";
+  if (kRssBoundsApply) {
+    EXPECT_LT(after - before, 32 * 1024) << "peak RSS grew by " << (after - before) / 1024 << " MiB";
+  }
   EXPECT_TRUE(reg.process->alive());
 }
 
@@ -183,7 +193,9 @@ TEST(DrawbridgeBounds, AnOwnersLargeUploadStreamsToDisk) {
   ASSERT_EQ(c.status(), 201) << c.received();
   const auto after = reg.kib("VmHWM");
   std::cout << "drawbridge VmHWM before " << before << " KiB, after " << after << " KiB\n";
-  EXPECT_LT(after - before, 32 * 1024) << "peak RSS grew by " << (after - before) / 1024 << " MiB";
+  if (kRssBoundsApply) {
+    EXPECT_LT(after - before, 32 * 1024) << "peak RSS grew by " << (after - before) / 1024 << " MiB";
+  }
   const auto data = reg.dir.path() / "data";
   const auto key = blob_key_of(content);
   EXPECT_EQ(fs::file_size(data / "blobs" / "sha256" / key.substr(0, 2) / key), content.size());

@@ -17,6 +17,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// An ASan build keeps freed memory in its quarantine (up to 256 MiB) and adds redzones, so the
+// servers' RSS bounds are asserted in the release build only; every other assertion holds in both.
+#if defined(ENARX_SANITIZED)
+constexpr bool kRssBoundsApply = false;
+#else
+constexpr bool kRssBoundsApply = true;
+#endif
+
 const std::string kBinary = std::string(ENARX_BINARY_DIR) + "/apps/steward/steward";
 constexpr std::uint64_t kKiB = 1024, kMiB = 1024 * 1024;
 
@@ -86,8 +94,10 @@ TEST(StewardBounds, GarbagePostsHoldBoundedMemory) {
   // The reviewed attack: 64 connections, 4 MiB each, held one byte short.
   std::vector<std::unique_ptr<attack::RawClient>> held;
   int refused_413 = 0;
+  // From an address of their own: the readiness probe's connection (127.0.0.1) may still be
+  // closing, and 64 is also the per-address connection cap.
   for (int i = 0; i < 64; ++i) {
-    held.push_back(garbage_post(s.port, "127.0.0.1", 4 * kMiB));
+    held.push_back(garbage_post(s.port, "127.0.0.6", 4 * kMiB));
     if (held.back()->status() == 413) ++refused_413;
   }
   EXPECT_EQ(refused_413, 64) << "bodies over 512 KiB are not refused from their header";
@@ -120,7 +130,9 @@ TEST(StewardBounds, GarbagePostsHoldBoundedMemory) {
   EXPECT_EQ(with_retry_after, answered_503);
   // Bound: the 64 MiB budget, plus TLS and read buffers of ~330 connections and allocator
   // slack: 100 MiB.
-  EXPECT_LT(peak - before, 100 * 1024) << "peak RSS grew by " << (peak - before) / 1024 << " MiB";
+  if (kRssBoundsApply) {
+    EXPECT_LT(peak - before, 100 * 1024) << "peak RSS grew by " << (peak - before) / 1024 << " MiB";
+  }
   held.clear();
   EXPECT_EQ(s.client().get(s.base + "/healthz").status, 200);
 }
