@@ -1,4 +1,5 @@
 #include "core/crypto.h"
+#include "core/signing.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -77,6 +78,14 @@ const EVP_MD* evp_md(DigestAlgorithm alg) {
   throw Error(ErrorKind::kInvalidInput, "crypto.unsupported", "unknown digest algorithm");
 }
 
+const EVP_MD* signature_digest(KeyType type) {
+  switch (type) {
+    case KeyType::Ed25519: return nullptr;  // pure EdDSA: no separate digest
+    case KeyType::EcP384: return EVP_sha384();
+    default: return EVP_sha256();
+  }
+}
+
 std::size_t digest_size(DigestAlgorithm alg) {
   return static_cast<std::size_t>(EVP_MD_get_size(evp_md(alg)));
 }
@@ -84,29 +93,29 @@ std::size_t digest_size(DigestAlgorithm alg) {
 Bytes digest(DigestAlgorithm alg, ByteView data) {
   Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
-  ossl::check(EVP_Digest(data.data(), data.size(), out.data(), &len, evp_md(alg), nullptr) == 1, ErrorKind::kInvalidInput,
+  ossl::check(EVP_Digest(data.data(), data.size(), out.data(), &len, evp_md(alg), nullptr) == 1, ErrorKind::kInternal,
               "crypto.digest", "digest failed");
   out.resize(len);
   return out;
 }
 
 Hasher::Hasher(DigestAlgorithm alg) : alg_(alg), ctx_(EVP_MD_CTX_new()) {
-  ossl::check(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "EVP_MD_CTX_new failed");
-  ossl::check(EVP_DigestInit_ex(ctx_.get(), evp_md(alg), nullptr) == 1, ErrorKind::kInvalidInput, "crypto.digest",
+  ossl::check(ctx_ != nullptr, ErrorKind::kInternal, "crypto.digest", "EVP_MD_CTX_new failed");
+  ossl::check(EVP_DigestInit_ex(ctx_.get(), evp_md(alg), nullptr) == 1, ErrorKind::kInternal, "crypto.digest",
               "digest init failed");
 }
 
 void Hasher::update(ByteView data) {
-  require(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "hasher already finished");
-  ossl::check(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1, ErrorKind::kInvalidInput, "crypto.digest",
+  require(ctx_ != nullptr, ErrorKind::kInternal, "crypto.digest", "hasher already finished");
+  ossl::check(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1, ErrorKind::kInternal, "crypto.digest",
               "digest update failed");
 }
 
 Bytes Hasher::finish() {
-  require(ctx_ != nullptr, ErrorKind::kInvalidInput, "crypto.digest", "hasher already finished");
+  require(ctx_ != nullptr, ErrorKind::kInternal, "crypto.digest", "hasher already finished");
   Bytes out(EVP_MAX_MD_SIZE);
   unsigned int len = 0;
-  ossl::check(EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) == 1, ErrorKind::kInvalidInput, "crypto.digest",
+  ossl::check(EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) == 1, ErrorKind::kInternal, "crypto.digest",
               "digest final failed");
   ctx_.reset();
   out.resize(len);
@@ -198,15 +207,15 @@ PublicKey PublicKey::from_ec_point(KeyType curve, ByteView x, ByteView y) {
   std::copy(ys.begin(), ys.end(), point.begin() + 1 + size + (size - ys.size()));
 
   ossl::Ptr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free> bld(OSSL_PARAM_BLD_new());
-  ossl::check(bld != nullptr, ErrorKind::kInvalidInput, "crypto.ec_point", "OSSL_PARAM_BLD_new failed");
+  ossl::check(bld != nullptr, ErrorKind::kInternal, "crypto.ec_point", "OSSL_PARAM_BLD_new failed");
   ossl::check(OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) == 1 &&
                   OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY,
                                                    point.data(), point.size()) == 1, ErrorKind::kInvalidInput,
               "crypto.ec_point", "building EC parameters failed");
   ossl::Ptr<OSSL_PARAM, OSSL_PARAM_free> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  ossl::check(params != nullptr, ErrorKind::kInvalidInput, "crypto.ec_point", "building EC parameters failed");
+  ossl::check(params != nullptr, ErrorKind::kInternal, "crypto.ec_point", "building EC parameters failed");
   ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-  ossl::check(ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1, ErrorKind::kInvalidInput, "crypto.ec_point",
+  ossl::check(ctx && EVP_PKEY_fromdata_init(ctx.get()) == 1, ErrorKind::kInternal, "crypto.ec_point",
               "EVP_PKEY_fromdata_init failed");
   EVP_PKEY* raw = nullptr;
   // fromdata decodes the point, which rejects coordinates that are not on the curve.
@@ -230,7 +239,7 @@ Bytes PublicKey::spki_der() const {
 std::string PublicKey::to_pem() const {
   require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
-  ossl::check(bio && PEM_write_bio_PUBKEY(bio.get(), key_.get()) == 1, ErrorKind::kInvalidInput, "crypto.key_encode",
+  ossl::check(bio && PEM_write_bio_PUBKEY(bio.get(), key_.get()) == 1, ErrorKind::kInternal, "crypto.key_encode",
               "cannot write PEM public key");
   return ossl::bio_to_string(bio.get());
 }

@@ -5,6 +5,7 @@
 
 #include "core/der.h"
 #include "core/error.h"
+#include "core/signing.h"
 
 namespace enarx {
 
@@ -138,17 +139,7 @@ Bytes CsrBuilder::build_der(const PrivateKey& key) const {
     }
   }
 
-  const EVP_MD* md = nullptr;
-  switch (key.type()) {
-    case KeyType::Ed25519:
-      md = nullptr;
-      break;
-    case KeyType::EcP384:
-      md = EVP_sha384();
-      break;
-    default:
-      md = EVP_sha256();
-  }
+  const EVP_MD* md = signature_digest(key.type());
   if (X509_REQ_sign(req.get(), key.get(), md) <= 0) {
     ossl::throw_error(ErrorKind::kInternal, "csr.build", "signing the request failed");
   }

@@ -10,6 +10,7 @@
 
 #include "core/der.h"
 #include "core/error.h"
+#include "core/signing.h"
 #include "core/x509_detail.h"
 
 namespace enarx {
@@ -212,19 +213,9 @@ Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certifi
   }
   for (const Extension& e : extensions_) add(e.oid, e.critical, e.value);
 
-  const EVP_MD* md = nullptr;
-  switch (issuer_key.type()) {
-    case KeyType::Ed25519:
-      md = nullptr;
-      break;
-    case KeyType::EcP384:
-      md = EVP_sha384();
-      break;
-    default:
-      md = EVP_sha256();
-  }
+  const EVP_MD* md = signature_digest(issuer_key.type());
   if (X509_sign(x.get(), issuer_key.get(), md) <= 0) {
-    ossl::throw_error(ErrorKind::kInvalidInput, "x509.builder", "signing the certificate failed");
+    ossl::throw_error(ErrorKind::kInternal, "x509.builder", "signing the certificate failed");
   }
   // Round-trip through DER so the object carries exactly the encoding others will see.
   Bytes der = ossl::to_der(i2d_X509, x.get(), "x509.encode");
