@@ -410,7 +410,7 @@ Bytes ecdsa_raw_to_der(ByteView r, ByteView s) {
   ossl::BignumPtr br(BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr));
   ossl::BignumPtr bs(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
   ossl::EcdsaSigPtr sig(ECDSA_SIG_new());
-  ossl::check(br && bs && sig, ErrorKind::kInvalidInput, "crypto.signature_format", "allocation failed");
+  ossl::check(br && bs && sig, ErrorKind::kInternal, "crypto.signature_format", "allocation failed");
   ossl::check(ECDSA_SIG_set0(sig.get(), br.get(), bs.get()) == 1, ErrorKind::kInvalidInput, "crypto.signature_format",
               "ECDSA_SIG_set0 failed");
   (void)br.release();

@@ -146,7 +146,7 @@ Identity self_signed_identity() {
     ossl::check(ext && X509_add_ext(x.get(), ext.get(), -1) == 1, ErrorKind::kInvalidInput, "runtime.tls.identity",
                 "extension");
   }
-  ossl::check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, ErrorKind::kInvalidInput, "runtime.tls.identity", "sign");
+  ossl::check(X509_sign(x.get(), key.get(), EVP_sha256()) > 0, ErrorKind::kInternal, "runtime.tls.identity", "sign");
   Identity id;
   ossl::BioPtr cb(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509(cb.get(), x.get());
