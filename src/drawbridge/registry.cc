@@ -10,6 +10,7 @@
 #include "identity/names.h"
 #include "identity/keep_certificate.h"
 #include "identity/slug.h"
+#include "net/router.h"
 
 namespace enarx::drawbridge {
 
@@ -31,61 +32,60 @@ struct Target {
   std::string tree_path() const { return join_tree_path(path); }
 };
 
-std::vector<std::string> split_path(const std::string& rest) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= rest.size()) {
-    auto pos = rest.find('/', start);
-    if (pos == std::string::npos) pos = rest.size();
-    out.push_back(rest.substr(start, pos - start));
-    start = pos + 1;
-  }
-  while (!out.empty() && out.back().empty()) out.pop_back();
-  return out;
-}
+// The API's resources, one route each (the pattern is also the route's metrics label). A tree
+// path of any depth, the root included, is the `path` wildcard.
+struct ApiRoute {
+  Kind kind;
+  std::string_view pattern;
+  bool writable;
+};
+constexpr ApiRoute kApiRoutes[] = {
+    {Kind::User, "/api/v{version}/{user}", true},
+    {Kind::RepoList, "/api/v{version}/{user}/_repos", false},
+    {Kind::Repo, "/api/v{version}/{user}/{repo}", true},
+    {Kind::TagList, "/api/v{version}/{user}/{repo}/_tag", false},
+    {Kind::Tag, "/api/v{version}/{user}/{repo}/_tag/{tag}", true},
+    {Kind::Tree, "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}", true},
+};
 
-void check_version(const std::string& seg) {
-  if (seg.size() < 2 || seg[0] != 'v') not_found();
+void check_version(const std::string& version) {
   SemVer requested, ours = SemVer::parse(kApiVersion);
   try {
-    requested = SemVer::parse(seg.substr(1));
+    requested = SemVer::parse(version);
   } catch (const Error&) {
-    fail(400, "drawbridge.bad_version", "Invalid API version '" + seg.substr(0, 40) + "'");
+    fail(400, "drawbridge.bad_version", "Invalid API version 'v" + version.substr(0, 40) + "'");
   }
   bool newer = requested.major > ours.major ||
                (requested.major == ours.major && ours.major == 0 && requested.minor > ours.minor);
   if (newer) fail(501, "drawbridge.unsupported_version", "Unsupported API version");
 }
 
-Target parse_target(const std::string& rest) {
-  auto segs = split_path(rest);
-  if (segs.size() < 2) not_found();
-  check_version(segs[0]);
+// The resource a routed request names, its captures validated against the name grammars.
+Target target_of(Kind kind, const net::Request& req) {
+  auto param = [&](std::string_view name) -> const std::string& {
+    auto it = req.params.find(name);
+    if (it == req.params.end()) not_found();
+    return it->second;
+  };
+  check_version(param("version"));
   Target t;
-  t.user = segs[1];
+  t.kind = kind;
+  t.user = param("user");
   validate_user_name(t.user);
-  if (segs.size() == 2) return t;
-  if (segs[2] == "_repos") {
-    if (segs.size() != 3) not_found();
-    t.kind = Kind::RepoList;
-    return t;
-  }
-  t.repo = segs[2];
+  if (kind == Kind::User || kind == Kind::RepoList) return t;
+  t.repo = param("repo");
   validate_repo_name(t.repo);
-  t.kind = Kind::Repo;
-  if (segs.size() == 3) return t;
-  if (segs[3] != "_tag") not_found();
-  t.kind = Kind::TagList;
-  if (segs.size() == 4) return t;
-  t.tag = segs[4];
+  if (kind == Kind::Repo || kind == Kind::TagList) return t;
+  t.tag = param("tag");
   validate_tag_name(t.tag);
-  t.kind = Kind::Tag;
-  if (segs.size() == 5) return t;
-  if (segs[5] != "tree") not_found();
-  t.kind = Kind::Tree;
-  for (std::size_t i = 6; i < segs.size(); ++i) {
-    validate_entry_name(segs[i]);
-    t.path.push_back(segs[i]);
+  if (kind == Kind::Tag) return t;
+  const std::string& path = param("path");
+  // The router hands the wildcard over as decoded segments joined by '/' (none holds a '/').
+  for (std::size_t start = 0; start < path.size();) {
+    auto end = std::min(path.find('/', start), path.size());
+    t.path.push_back(path.substr(start, end - start));
+    validate_entry_name(t.path.back());
+    start = end + 1;
   }
   require(t.path.size() < kMaxPathDepth, ErrorKind::kInvalidInput, "drawbridge.name.path", "tree path too deep");
   return t;
@@ -573,10 +573,10 @@ struct Registry::Impl {
   // JSON bodies at max_json_size). Whoever may not upload is answered here, so an anonymous
   // client cannot make the registry hold — or even read — a body. A file node's body is then
   // streamed to a spool file instead of memory. The handler checks everything again.
-  net::HeaderDecision check_put(const net::Request& req) {
+  net::HeaderDecision check_put(const net::Request& req, Kind kind) {
     auto ip = client_ip(req.remote_address);
     if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
-    auto t = parse_target(req.params.count("rest") ? req.params.at("rest") : std::string());
+    auto t = target_of(kind, req);
     auto caller = identify_token(req);
     const auto length = content_length(req);
     net::HeaderDecision decision;
@@ -615,8 +615,8 @@ struct Registry::Impl {
           json_length();
           return decision;
         }
-        if (node.entry.meta.length > opt.max_blob_size) fail(413, "drawbridge.body_too_large", "Request body too large");
-        if (length) check_node_length(*length, node.entry);
+        // A node longer than max_blob_size meets the route's limit (413 http.body_too_large).
+        if (length && *length <= opt.max_blob_size) check_node_length(*length, node.entry);
         decision.max_body_size = node.entry.meta.length;
         decision.sink = std::make_shared<SpoolSink>(store->spool(node_algorithms(node.entry, *declared)));
         return decision;
@@ -625,10 +625,10 @@ struct Registry::Impl {
     }
   }
 
-  net::Response dispatch(net::Request& req) {
+  net::Response dispatch(net::Request& req, Kind kind) {
     auto ip = client_ip(req.remote_address);
     if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
-    auto t = parse_target(req.params.count("rest") ? req.params.at("rest") : std::string());
+    auto t = target_of(kind, req);
     bool read = req.method == net::Method::Get || req.method == net::Method::Head;
     if (read && t.kind != Kind::Tree) {
       double retry = 1;
@@ -678,24 +678,84 @@ auto map_errors(const net::Request& request, F&& f) -> decltype(f()) {
 
 }  // namespace
 
+namespace {
+
+struct RoutedKind {
+  net::RoutePattern pattern;
+  net::Method method;
+  Kind kind;
+};
+
+// The route table as net's router sees it, for requests handed to Registry::handle directly.
+const std::vector<RoutedKind>& routed_kinds() {
+  static const std::vector<RoutedKind> table = [] {
+    std::vector<RoutedKind> out;
+    for (const auto& r : kApiRoutes) {
+      out.push_back({net::RoutePattern(std::string(r.pattern)), net::Method::Get, r.kind});
+      if (r.writable) out.push_back({net::RoutePattern(std::string(r.pattern)), net::Method::Put, r.kind});
+    }
+    return out;
+  }();
+  return table;
+}
+
+// Which resource a request names: the route the server matched, or — for a request that did
+// not come through the server — its path matched the same way the server would.
+Kind resolve(net::Request& request) {
+  const auto& table = routed_kinds();
+  if (!request.route.empty()) {
+    for (const auto& r : table)
+      if (r.pattern.text() == request.route) return r.kind;
+  }
+  std::vector<std::string> segments;
+  if (net::split_path(request.path, segments) != net::PathError::None)
+    fail(400, "http.bad_path", "malformed request path");
+  auto match = net::find_route(table, request.method, segments);
+  if (match.kind == net::RouteMatch::MethodNotAllowed) fail(405, "http.method_not_allowed", "Method not allowed");
+  if (match.kind != net::RouteMatch::Found) fail(404, "http.not_found", "no such resource");
+  request.params = std::move(match.params);
+  request.route = table[match.index].pattern.text();
+  return table[match.index].kind;
+}
+
+}  // namespace
+
 net::Response Registry::handle(net::Request& request) {
-  return map_errors(request, [&] { return impl_->dispatch(request); });
+  return map_errors(request, [&] { return impl_->dispatch(request, resolve(request)); });
 }
 
 net::HeaderDecision Registry::check_put(net::Request& request) {
-  return map_errors(request, [&] { return impl_->check_put(request); });
+  return map_errors(request, [&] { return impl_->check_put(request, resolve(request)); });
 }
 
 void Registry::install(net::HttpServer& server) {
   auto& m = server.metrics();
   impl_->uploads = &m.counter("drawbridge_uploads_total", "Drawbridge uploads by kind and result", {"kind", "result"});
   impl_->limited = &m.counter("drawbridge_rate_limited_total", "Lookups refused by the per-client rate limit");
-  auto h = [this](net::Request& r) { return handle(r); };
-  // Reads take no body.
-  server.route(net::Method::Get, "/api/{rest*}", h, net::RouteOptions{.max_body_size = 0});
-  server.route(net::Method::Put, "/api/{rest*}", h,
-               net::RouteOptions{.max_body_size = std::max(impl_->opt.max_blob_size, impl_->opt.max_json_size),
-                                 .on_header = [this](net::Request& r) { return check_put(r); }});
+  const auto& opt = impl_->opt;
+  for (const auto& route : kApiRoutes) {
+    const Kind kind = route.kind;
+    const std::string pattern(route.pattern);
+    // Reads take no body.
+    server.route(net::Method::Get, pattern,
+                 [this, kind](net::Request& r) {
+                   return map_errors(r, [&] { return impl_->dispatch(r, kind); });
+                 },
+                 net::RouteOptions{.max_body_size = 0});
+    if (!route.writable) continue;
+    // JSON documents everywhere but the tree, whose file nodes may be blobs (check_put narrows
+    // each node to its declared length at header time).
+    const std::uint64_t limit =
+        kind == Kind::Tree ? std::max(opt.max_blob_size, opt.max_json_size) : opt.max_json_size;
+    server.route(net::Method::Put, pattern,
+                 [this, kind](net::Request& r) {
+                   return map_errors(r, [&] { return impl_->dispatch(r, kind); });
+                 },
+                 net::RouteOptions{.max_body_size = limit,
+                                   .on_header = [this, kind](net::Request& r) {
+                                     return map_errors(r, [&] { return impl_->check_put(r, kind); });
+                                   }});
+  }
   // Drawbridge's own liveness route (any method answered 200 with an empty body).
   server.route(net::Method::Get, "/health", [](net::Request&) { return net::Response::bytes(200, ""); });
 }

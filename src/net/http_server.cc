@@ -730,11 +730,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     route_label_ = req.route;
     is_head_ = *method == Method::Head;
 
-    const std::uint64_t limit = route_->options.max_body_size.value_or(srv_.config.max_body_size);
-    if (parser_->content_length() && *parser_->content_length() > limit) {
-      return send_error(413, "http.body_too_large",
-                        "request body exceeds " + std::to_string(limit) + " bytes", true);
-    }
+    // A route with a header check authenticates first: a caller it refuses learns nothing about
+    // the route's limits. read_body_as applies the limit either way.
     if (route_->options.on_header) return check_header();
     read_body_as(HeaderDecision{});
   }

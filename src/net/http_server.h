@@ -30,6 +30,8 @@
 //     the header is parsed and the client chain is known, before any body byte is read):
 //     answer at once (the connection is then closed if a body was announced, so it is never
 //     read), narrow the body limit, or stream the body to a RequestBodySink instead of memory.
+//     The check runs before the route's body limit is applied, so a caller it refuses gets its
+//     answer (say 401) whatever length it announced.
 //   * Connections: at most max_connections, at most max_connections_per_ip per client address
 //     (IPv6: per /64). When a cap is reached, the oldest connection that has not yet proved
 //     itself (no byte, no finished TLS handshake, no complete request header — in that order)

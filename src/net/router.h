@@ -1,5 +1,6 @@
-// Internal: route pattern compilation and matching for HttpServer (see http_server.h for the
-// pattern syntax). Exposed as a header so it can be unit-tested without sockets.
+// Route pattern compilation and matching for HttpServer (see http_server.h for the pattern
+// syntax). A header of its own so it can be tested without sockets, and so a service can resolve
+// a request it is handed in-process exactly as the server would (drawbridge's Registry::handle).
 #pragma once
 
 #include <algorithm>

@@ -345,6 +345,50 @@ TYPED_TEST(RegistryHttp, RoundTripByteIdenticalWithDigests) {
   EXPECT_EQ(this->get("/alice").status, 401);
 }
 
+// Each API resource is a route of its own: a method it does not take is 405 with the methods it
+// does (Allow), a path that names no resource is the server's 404, and requests are counted per
+// resource rather than under one catch-all label.
+TYPED_TEST(RegistryHttp, EachResourceIsARouteOfItsOwn) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+
+  const struct {
+    net::Method method;
+    std::string path;
+    std::string allow;
+  } refused[] = {
+      {net::Method::Post, "/alice", "GET, HEAD, PUT"},
+      {net::Method::Put, "/alice/app/_tag", "GET, HEAD"},
+      {net::Method::Delete, "/alice/app/_tag/1.0.0", "GET, HEAD, PUT"},
+      {net::Method::Post, "/alice/app/_tag/1.0.0/tree/main.wasm", "GET, HEAD, PUT"},
+  };
+  for (const auto& r : refused) {
+    SCOPED_TRACE(r.path);
+    auto res = this->call(r.method, r.path, {}, {{"Authorization", "Bearer " + alice}});
+    EXPECT_EQ(res.status, 405);
+    EXPECT_EQ(res.code(), "http.method_not_allowed");
+    EXPECT_EQ(res.headers.get("Allow").value_or(""), r.allow);
+  }
+  for (const std::string path : {"/alice/app/_tags", "/alice/app/_tag/1.0.0/files", "/alice/app/_tag/1.0.0/x/y"}) {
+    auto res = this->get(path, alice);
+    EXPECT_EQ(res.status, 404) << path;
+    EXPECT_EQ(res.code(), "http.not_found") << path;
+  }
+
+  ASSERT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);
+  ASSERT_EQ(this->get("/alice/app/_tag/1.0.0/tree/main.wasm").status, 200);
+  ASSERT_EQ(this->get("/alice/app/_tag/1.0.0/tree").status, 200);
+  const auto metrics = this->http->metrics().render();
+  for (const std::string route : {"/api/v{version}/{user}", "/api/v{version}/{user}/{repo}",
+                                  "/api/v{version}/{user}/{repo}/_tag/{tag}",
+                                  "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}"}) {
+    EXPECT_NE(metrics.find("route=\"" + route + "\""), std::string::npos) << route;
+  }
+  EXPECT_EQ(metrics.find("{rest*}"), std::string::npos);
+}
+
 TYPED_TEST(RegistryHttp, ImmutableOnceCreated) {
   auto alice = this->token("alice");
   this->make_user("alice", alice);
@@ -649,7 +693,7 @@ TYPED_TEST(RegistryHttp, InsecureKeepsOnlyWithTheOptIn) {
   const auto ask = [&](Registry& registry) {
     net::Request req;
     req.method = net::Method::Get;
-    req.params["rest"] = "v0.1.0/alice/secret/_tag/1.0.0/tree/main.wasm";
+    req.path = "/api/v0.1.0/alice/secret/_tag/1.0.0/tree/main.wasm";
     req.remote_address = "127.0.0.1:1";
     req.peer_chain_der = {simulated.cert.to_der(), this->steward.cert.to_der()};
     try {
@@ -942,7 +986,7 @@ TYPED_TEST(RegistryHttp, UploadsAreRefusedBeforeTheBody) {
        "drawbridge.length_mismatch"},
       {"no digest", node, "application/wasm", alice, "", kLength, 400, "drawbridge.digest_missing"},
       {"wrong type", node, "text/plain", alice, digest, kLength, 400, "drawbridge.tree.type_mismatch"},
-      // (Its Content-Length is over the route's limit, which the HTTP layer refuses first.)
+      // (Its owner passes the header check; its Content-Length is over the route's limit.)
       {"entry over max_blob_size", "/alice/app/_tag/2.0.0/tree/huge.wasm", "application/wasm", alice, digest, 9u << 20,
        413, "http.body_too_large"},
       {"missing tag", "/alice/app/_tag/3.0.0/tree/big.wasm", "application/wasm", alice, digest, kLength, 404,

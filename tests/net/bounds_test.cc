@@ -109,6 +109,31 @@ TEST(Bounds, HeaderCheckAnswersBeforeTheBodyIsRead) {
   EXPECT_EQ(g.handled.load(), 1);
 }
 
+// The header check comes before the route's body limit: a refused caller is told it is refused
+// (not how large a body it may send); an accepted one still meets the limit, before its body.
+TEST(Bounds, HeaderCheckComesBeforeTheRouteLimit) {
+  ServerConfig c = plain_config();
+  HttpServer server(c);
+  Guarded g;
+  g.install(server, 1024);
+  server.start();
+
+  RawClient anon(server.port(), false);
+  ASSERT_TRUE(anon.send_all("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n\r\n"));
+  anon.read_response(3s);
+  EXPECT_EQ(anon.status(), 401) << anon.received();
+  EXPECT_EQ(code_of(anon.received()), "test.unauthorized");
+
+  RawClient owner(server.port(), false);
+  ASSERT_TRUE(owner.send_all("PUT /upload HTTP/1.1\r\nHost: x\r\nAuthorization: yes\r\nContent-Length: 2048\r\n\r\n"));
+  owner.read_response(3s);
+  EXPECT_EQ(owner.status(), 413) << owner.received();
+  EXPECT_EQ(code_of(owner.received()), "http.body_too_large");
+  EXPECT_TRUE(owner.wait_closed(3s));
+  EXPECT_EQ(g.checked.load(), 2);
+  EXPECT_EQ(g.handled.load(), 0);
+}
+
 // Collects a streamed body.
 struct CollectingSink final : RequestBodySink {
   std::string data;
