@@ -18,6 +18,7 @@
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
 #include "net/http_server.h"
+#include "net/server_keys.h"
 
 namespace fs = std::filesystem;
 using namespace enarx;
@@ -38,17 +39,25 @@ void declare_common(config::Loader& l) {
 }
 
 void declare_serve(config::Loader& l) {
-  l.add({.name = "server.address", .type = Type::String, .default_value = std::string("0.0.0.0"),
-         .env = "DRAWBRIDGE_ADDRESS", .flag = "--address", .help = "IP address to listen on"});
-  l.add({.name = "server.port", .type = Type::Integer, .default_value = std::int64_t{8443},
-         .env = "DRAWBRIDGE_PORT", .flag = "--port", .help = "TCP port"});
+  // The [server] keys steward has too; files written for older releases named some of them
+  // under [tls] and [limits].
+  net::declare_server_keys(
+      l, {.env_prefix = "DRAWBRIDGE_",
+          .address = "0.0.0.0",
+          .port = 8443,
+          .workers = 8,
+          .io_threads = 2,
+          .plain_http_flag = "--insecure-plain-http,--plain-http",
+          .former_names = {{"plain_http", {"tls.insecure_plain_http"}},
+                           {"request_timeout", {"limits.request_timeout"}},
+                           {"max_connections", {"limits.max_connections"}},
+                           {"max_connections_per_ip", {"limits.max_connections_per_ip"}},
+                           {"handshake_timeout", {"limits.handshake_timeout"}},
+                           {"max_buffered_bytes", {"limits.max_buffered_bytes"}},
+                           {"max_queued_requests", {"limits.max_queued_requests"}}}});
   l.add({.name = "server.public_host", .type = Type::String, .default_value = std::string(),
          .env = "DRAWBRIDGE_PUBLIC_HOST", .flag = "--public-host",
          .help = "Host name clients use; certificate slugs naming another host are refused"});
-  l.add({.name = "server.workers", .type = Type::Integer, .default_value = std::int64_t{8},
-         .flag = "--workers", .help = "Request handler threads"});
-  l.add({.name = "server.io_threads", .type = Type::Integer, .default_value = std::int64_t{2},
-         .flag = "--io-threads", .help = "Network I/O threads"});
   l.add({.name = "tls.cert", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_CERT",
          .flag = "--cert", .help = "Server certificate chain (PEM)"});
   l.add({.name = "tls.key", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_KEY",
@@ -62,8 +71,6 @@ void declare_serve(config::Loader& l) {
                  "private repositories"});
   l.add({.name = "tls.self_signed", .type = Type::Boolean, .default_value = false, .flag = "--self-signed-tls",
          .help = "Development: create/use a self-signed certificate in the data dir when --cert is not given"});
-  l.add({.name = "tls.insecure_plain_http", .type = Type::Boolean, .default_value = false,
-         .flag = "--insecure-plain-http", .help = "Serve plain HTTP (only behind a TLS-terminating proxy)"});
   l.add({.name = "store.kind", .type = Type::String, .default_value = std::string("sqlite"),
          .env = "DRAWBRIDGE_STORE", .flag = "--store", .help = "sqlite (embedded) or postgres"});
   l.add({.name = "store.postgres", .type = Type::String, .default_value = std::string(),
@@ -89,21 +96,6 @@ void declare_serve(config::Loader& l) {
   l.add({.name = "limits.allowed_networks", .type = Type::StringList, .default_value = std::vector<std::string>{},
          .env = "DRAWBRIDGE_ALLOWED_NETWORKS", .flag = "--allowed-networks",
          .help = "Client CIDRs allowed to use the API (comma-separated; empty = all)"});
-  l.add({.name = "limits.request_timeout", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(60)),
-         .flag = "--request-timeout", .help = "Time allowed to receive a request body / send a response"});
-  l.add({.name = "limits.max_connections", .type = Type::Integer, .default_value = std::int64_t{1024},
-         .flag = "--max-connections", .help = "Concurrent connections"});
-  l.add({.name = "limits.max_connections_per_ip", .type = Type::Integer, .default_value = std::int64_t{64},
-         .flag = "--max-connections-per-ip",
-         .help = "Concurrent connections per client address (IPv6: per /64; 0 = no per-address cap)"});
-  l.add({.name = "limits.handshake_timeout", .type = Type::Duration,
-         .default_value = config::Duration(std::chrono::seconds(5)), .flag = "--handshake-timeout",
-         .help = "Time from accept to a finished TLS handshake"});
-  l.add({.name = "limits.max_buffered_bytes", .type = Type::Integer, .default_value = std::int64_t{64} << 20,
-         .flag = "--max-buffered-bytes",
-         .help = "Request body bytes held in memory across all connections (503 past it)"});
-  l.add({.name = "limits.max_queued_requests", .type = Type::Integer, .default_value = std::int64_t{256},
-         .flag = "--max-queued-requests", .help = "Requests waiting for a worker thread (503 past it)"});
   l.add({.name = "limits.lookup_max_clients", .type = Type::Integer, .default_value = std::int64_t{65536},
          .flag = "--lookup-max-clients", .help = "Clients tracked by the lookup rate limit"});
   l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
@@ -142,6 +134,7 @@ int serve(const config::Config& cfg) {
   lo.level = log::parse_level(cfg.get_string("log.level"));
   lo.format = log::parse_format(cfg.get_string("log.format"));
   log::configure(lo);
+  config::warn_renamed(cfg);
 
   fs::path data_dir = cfg.get_string("store.data_dir");
   std::shared_ptr<drawbridge::Store> store;
@@ -190,22 +183,11 @@ int serve(const config::Config& cfg) {
   auto client_ca = cfg.get_string("tls.client_ca");
   if (!client_ca.empty()) ro.client_ca = Certificate::chain_from_pem(read_text_file(client_ca));
 
-  net::ServerConfig sc;
-  sc.address = cfg.get_string("server.address");
-  sc.port = static_cast<std::uint16_t>(cfg.get_int("server.port"));
-  sc.worker_threads = static_cast<unsigned>(cfg.get_int("server.workers"));
-  sc.io_threads = static_cast<unsigned>(cfg.get_int("server.io_threads"));
-  sc.max_connections = static_cast<std::size_t>(cfg.get_int("limits.max_connections"));
-  sc.max_connections_per_ip = static_cast<std::size_t>(cfg.get_int("limits.max_connections_per_ip"));
-  sc.handshake_timeout = cfg.get_duration("limits.handshake_timeout");
-  sc.max_buffered_bytes = static_cast<std::uint64_t>(cfg.get_int("limits.max_buffered_bytes"));
-  sc.max_queued_requests = static_cast<std::size_t>(cfg.get_int("limits.max_queued_requests"));
-  sc.body_timeout = sc.write_timeout = cfg.get_duration("limits.request_timeout");
+  auto sc = net::server_config_from(cfg);
   sc.server_header = "drawbridge";
   fs::path cert = cfg.get_string("tls.cert"), key = cfg.get_string("tls.key");
-  if (cfg.get_bool("tls.insecure_plain_http")) {
-    sc.allow_plaintext = true;
-    log::warn("drawbridge.plain_http", {{"reason", "--insecure-plain-http"}});
+  if (sc.allow_plaintext) {
+    log::warn("drawbridge.plain_http", {{"reason", "server.plain_http"}});
   } else {
     if (cert.empty() && cfg.get_bool("tls.self_signed")) std::tie(cert, key) = self_signed(data_dir);
     require(!cert.empty() && !key.empty(), ErrorKind::kInvalidInput, "drawbridge.config.tls",

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "core/error.h"
+#include "core/log.h"
 #include "core/file.h"
 
 namespace enarx::config {
@@ -286,6 +287,13 @@ struct Loader::Impl {
     }
     return nullptr;
   }
+  const Key* find_former(std::string_view name) const {
+    for (const auto& k : keys) {
+      for (const auto& f : k.former_names)
+        if (f == name) return &k;
+    }
+    return nullptr;
+  }
   bool is_ignored(std::string_view path) const {
     for (const auto& p : ignored) {
       if (path == p || (path.size() > p.size() && path.substr(0, p.size()) == p &&
@@ -296,11 +304,13 @@ struct Loader::Impl {
     return false;
   }
   bool is_prefix_of_key(std::string_view path) const {
+    auto below = [&](std::string_view name) {
+      return name.size() > path.size() && name.substr(0, path.size()) == path && name[path.size()] == '.';
+    };
     for (const auto& k : keys) {
-      if (k.name.size() > path.size() && std::string_view(k.name).substr(0, path.size()) == path &&
-          k.name[path.size()] == '.') {
-        return true;
-      }
+      if (below(k.name)) return true;
+      for (const auto& f : k.former_names)
+        if (below(f)) return true;
     }
     return false;
   }
@@ -310,7 +320,23 @@ struct Loader::Impl {
     for (const auto& [k, node] : table) {
       const std::string path = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
       if (is_ignored(path)) continue;
-      if (const Key* key = find(path)) {
+      const Key* key = find(path);
+      const Key* renamed = key ? nullptr : find_former(path);
+      if (renamed) {
+        if (out.entries_.at(renamed->name).source == Source::File ||
+            std::any_of(out.renamed_.begin(), out.renamed_.end(),
+                        [&](const auto& r) { return r.second == renamed->name; })) {
+          throw Error(ErrorKind::kInvalidInput, "config.duplicate",
+                      std::string(origin) + ": '" + renamed->name + "' is set twice (also as its former name '" +
+                          path + "')");
+        }
+        out.renamed_.emplace_back(path, renamed->name);
+        key = renamed;
+      } else if (key && out.entries_.at(key->name).source == Source::File) {
+        throw Error(ErrorKind::kInvalidInput, "config.duplicate",
+                    std::string(origin) + ": '" + key->name + "' is set twice (also under a former name)");
+      }
+      if (key) {
         auto& e = out.entries_.at(key->name);
         e.value = from_toml(*key, node, origin);
         e.source = Source::File;
@@ -440,6 +466,11 @@ Config Loader::load_string(std::string_view toml_text, const EnvLookup& env,
     }
   }
   return out;
+}
+
+void warn_renamed(const Config& config) {
+  for (const auto& [former, current] : config.renamed())
+    log::warn("config.renamed_key", {{"former", former}, {"key", current}});
 }
 
 }  // namespace enarx::config

@@ -23,7 +23,8 @@
 //   config.missing      a `required` key has no value from any source
 //   config.io           the file cannot be read
 //   config.no_such_key  get_*() of an undeclared key, or of a key with no value (a bug)
-//   config.duplicate    the same key declared twice
+//   config.duplicate    the same key declared twice, or set in a file under its name and a
+//                       former name
 //
 // Text forms (environment variables and flags are text):
 //   String: as is. Integer: decimal, optional sign. Boolean: true/false/1/0/yes/no/on/off.
@@ -74,6 +75,9 @@ struct Key {
   std::string help{};
   bool required = false;                 // load() throws config.missing when no source sets it
   bool secret = false;                   // value never shown by Config::dump()
+  // Dotted names the key had before (a file written for an older release still loads; the
+  // use is listed in Config::renamed() for a warning). Setting both names is config.duplicate.
+  std::vector<std::string> former_names{};
 };
 
 // The resolved values. Cheap to copy.
@@ -95,6 +99,9 @@ class Config {
   // "name = value (source)" lines, secrets shown as "<redacted>"; for --print-config and logs.
   std::string dump() const;
 
+  // Keys the file set under a former name: {former, current}, sorted by former name.
+  const std::vector<std::pair<std::string, std::string>>& renamed() const { return renamed_; }
+
  private:
   friend class Loader;
   struct Entry {
@@ -104,7 +111,11 @@ class Config {
     bool secret = false;
   };
   std::map<std::string, Entry, std::less<>> entries_;
+  std::vector<std::pair<std::string, std::string>> renamed_;
 };
+
+// Logs a warning ("config.renamed_key") for each key the file set under a former name.
+void warn_renamed(const Config& config);
 
 // Looks up an environment variable; injectable for tests. Default: std::getenv.
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;

@@ -7,6 +7,7 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "net/http_server.h"
+#include "net/server_keys.h"
 #include "steward/server.h"
 #include "steward/steward.h"
 
@@ -76,80 +77,23 @@ void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuth
 
 void declare_config(config::Loader& l) {
   using config::Type;
-  l.add({.name = "server.address",
-         .type = Type::String,
-         .default_value = std::string("127.0.0.1"),
-         .env = "STEWARD_ADDR",
-         .flag = "-a,--addr",
-         .help = "Listen address"});
-  l.add({.name = "server.port",
-         .type = Type::Integer,
-         .default_value = std::int64_t{3000},
-         .env = "STEWARD_PORT",
-         .flag = "-p,--port",
-         .help = "Listen port"});
-  l.add({.name = "server.plain_http",
-         .type = Type::Boolean,
-         .default_value = false,
-         .env = "STEWARD_PLAIN_HTTP",
-         .flag = "--plain-http",
-         .help = "Serve plain HTTP (only behind a TLS-terminating proxy)"});
+  // A bundle of 64 CSRs with SNP evidence is ~211 KB; 512 KiB leaves room without letting each
+  // unauthenticated connection hold megabytes.
+  net::declare_server_keys(l, {.env_prefix = "STEWARD_",
+                               .address = "127.0.0.1",
+                               .port = 3000,
+                               .workers = 2,
+                               .io_threads = 1,
+                               .max_body_size = 512u << 10,
+                               .address_flag = "-a,--addr,--address",
+                               .address_env = "STEWARD_ADDR",
+                               .port_flag = "-p,--port"});
   l.add({.name = "server.hostnames",
          .type = Type::StringList,
          .default_value = std::vector<std::string>{"localhost", "127.0.0.1"},
          .env = "STEWARD_HOSTNAMES",
          .flag = "--host",
          .help = "Names for the self-issued TLS certificate (when --tls-cert is not given)"});
-  l.add({.name = "server.workers",
-         .type = Type::Integer,
-         .default_value = std::int64_t{2},
-         .env = "STEWARD_WORKERS",
-         .flag = "--workers",
-         .help = "Request worker threads"});
-  // A bundle of 64 CSRs with SNP evidence is ~211 KB; 512 KiB leaves room without letting each
-  // unauthenticated connection hold megabytes.
-  l.add({.name = "server.max_body_size",
-         .type = Type::Integer,
-         .default_value = std::int64_t{512 << 10},
-         .env = "STEWARD_MAX_BODY_SIZE",
-         .flag = "--max-body-size",
-         .help = "Largest request body in bytes (413 above)"});
-  l.add({.name = "server.max_buffered_bytes",
-         .type = Type::Integer,
-         .default_value = std::int64_t{64} << 20,
-         .env = "STEWARD_MAX_BUFFERED_BYTES",
-         .flag = "--max-buffered-bytes",
-         .help = "Request body bytes held in memory across all connections (503 past it)"});
-  l.add({.name = "server.max_connections",
-         .type = Type::Integer,
-         .default_value = std::int64_t{1024},
-         .env = "STEWARD_MAX_CONNECTIONS",
-         .flag = "--max-connections",
-         .help = "Concurrent connections"});
-  l.add({.name = "server.max_connections_per_ip",
-         .type = Type::Integer,
-         .default_value = std::int64_t{64},
-         .env = "STEWARD_MAX_CONNECTIONS_PER_IP",
-         .flag = "--max-connections-per-ip",
-         .help = "Concurrent connections per client address (IPv6: per /64; 0 = no per-address cap)"});
-  l.add({.name = "server.handshake_timeout",
-         .type = Type::Duration,
-         .default_value = config::Duration(5000),
-         .env = "STEWARD_HANDSHAKE_TIMEOUT",
-         .flag = "--handshake-timeout",
-         .help = "Time from accept to a finished TLS handshake"});
-  l.add({.name = "server.max_queued_requests",
-         .type = Type::Integer,
-         .default_value = std::int64_t{256},
-         .env = "STEWARD_MAX_QUEUED_REQUESTS",
-         .flag = "--max-queued-requests",
-         .help = "Requests waiting for a worker thread (503 past it)"});
-  l.add({.name = "server.shutdown_grace",
-         .type = Type::Duration,
-         .default_value = config::Duration(10000),
-         .env = "STEWARD_SHUTDOWN_GRACE",
-         .flag = "--shutdown-grace",
-         .help = "Time in-flight requests get on shutdown"});
   l.add({.name = "tls.cert",
          .type = Type::String,
          .env = "STEWARD_TLS_CERT",
@@ -234,6 +178,7 @@ int run_service(const config::Config& cfg,
     lo.level = log::parse_level(cfg.get_string("log.level"));
     lo.format = log::parse_format(cfg.get_string("log.format"));
     log::configure(lo);
+    config::warn_renamed(cfg);
 
     // Policy: --policy file, else the policy tables of the configuration file.
     Policy policy = Policy::parse("");
@@ -301,23 +246,9 @@ int run_service(const config::Config& cfg,
     g_audit.store(audit.get());
     std::signal(SIGHUP, on_sighup);
 
-    net::ServerConfig sc;
-    sc.address = cfg.get_string("server.address");
-    sc.port = static_cast<std::uint16_t>(cfg.get_int("server.port"));
-    sc.max_body_size = limits.max_body_size;
-    sc.max_buffered_bytes = static_cast<std::uint64_t>(cfg.get_int("server.max_buffered_bytes"));
-    sc.max_connections = static_cast<std::size_t>(cfg.get_int("server.max_connections"));
-    sc.max_connections_per_ip = static_cast<std::size_t>(cfg.get_int("server.max_connections_per_ip"));
-    sc.handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
-        cfg.get_duration("server.handshake_timeout"));
-    sc.max_queued_requests = static_cast<std::size_t>(cfg.get_int("server.max_queued_requests"));
-    sc.worker_threads =
-        static_cast<unsigned>(std::max<std::int64_t>(1, cfg.get_int("server.workers")));
-    sc.shutdown_grace = std::chrono::duration_cast<std::chrono::milliseconds>(
-        cfg.get_duration("server.shutdown_grace"));
+    auto sc = net::server_config_from(cfg);
     sc.server_header = "steward";
-    if (cfg.get_bool("server.plain_http")) {
-      sc.allow_plaintext = true;
+    if (sc.allow_plaintext) {
       log::warn("steward.plain_http",
                 {{"detail", "serving plain HTTP: only behind a TLS-terminating proxy"}});
     } else if (cfg.has("tls.cert") || cfg.has("tls.key")) {

@@ -176,5 +176,38 @@ TEST(Config, Durations) {
   EXPECT_THROW(parse_duration("s"), Error);
 }
 
+// A key that moved (drawbridge's [tls] insecure_plain_http became [server] plain_http): files
+// written for the old name still load, say so, and cannot set the key twice.
+TEST(Config, FormerNamesStillLoadAndAreReported) {
+  Loader l;
+  l.add({.name = "server.plain_http", .type = Type::Boolean, .default_value = false,
+         .former_names = {"tls.insecure_plain_http"}});
+  l.add({.name = "server.max_connections", .type = Type::Integer, .default_value = std::int64_t{1024},
+         .former_names = {"limits.max_connections"}});
+  l.add({.name = "tls.cert", .type = Type::String, .default_value = std::string()});
+
+  auto old = l.load_string("[tls]\ninsecure_plain_http = true\ncert = \"c.pem\"\n[limits]\nmax_connections = 7\n",
+                           env_of({}));
+  EXPECT_TRUE(old.get_bool("server.plain_http"));
+  EXPECT_EQ(old.source("server.plain_http"), Source::File);
+  EXPECT_EQ(old.get_int("server.max_connections"), 7);
+  EXPECT_EQ(old.get_string("tls.cert"), "c.pem");
+  ASSERT_EQ(old.renamed().size(), 2u);
+  EXPECT_EQ(old.renamed()[0], (std::pair<std::string, std::string>{"limits.max_connections", "server.max_connections"}));
+  EXPECT_EQ(old.renamed()[1], (std::pair<std::string, std::string>{"tls.insecure_plain_http", "server.plain_http"}));
+
+  auto current = l.load_string("[server]\nplain_http = true\n", env_of({}));
+  EXPECT_TRUE(current.get_bool("server.plain_http"));
+  EXPECT_TRUE(current.renamed().empty());
+
+  for (const char* both : {"[server]\nplain_http = true\n[tls]\ninsecure_plain_http = false\n",
+                           "[tls]\ninsecure_plain_http = false\n[server]\nplain_http = true\n"}) {
+    EXPECT_EQ(code_of([&] { l.load_string(both, env_of({})); }).substr(0, 17), "config.duplicate|") << both;
+  }
+  // Only the declared former names: anything else in the old tables is still unknown.
+  EXPECT_EQ(code_of([&] { l.load_string("[limits]\nmax_connection = 7\n", env_of({})); }).substr(0, 19),
+            "config.unknown_key|");
+}
+
 }  // namespace
 }  // namespace enarx::config
