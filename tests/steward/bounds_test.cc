@@ -94,6 +94,7 @@ TEST(StewardBounds, GarbagePostsHoldBoundedMemory) {
   // The reviewed attack: 64 connections, 4 MiB each, held one byte short.
   std::vector<std::unique_ptr<attack::RawClient>> held;
   int refused_413 = 0;
+  std::string others;
   // From an address of their own: the readiness probe's connection (127.0.0.1) may still be
   // closing, and 64 is also the per-address connection cap.
   for (int i = 0; i < 64; ++i) {
@@ -101,9 +102,14 @@ TEST(StewardBounds, GarbagePostsHoldBoundedMemory) {
     // Socket buffers can take the whole body before the server gets to the header: then the
     // answer is still on its way.
     if (held.back()->status() == 0) held.back()->read_response(10s);
-    if (held.back()->status() == 413) ++refused_413;
+    if (held.back()->status() == 413) {
+      ++refused_413;
+    } else {
+      others += " #" + std::to_string(i) + ": status " + std::to_string(held.back()->status()) +
+                (held.back()->closed() ? " closed" : " open") + " [" + held.back()->received().substr(0, 120) + "]";
+    }
   }
-  EXPECT_EQ(refused_413, 64) << "bodies over 512 KiB are not refused from their header";
+  EXPECT_EQ(refused_413, 64) << "bodies over 512 KiB are not refused from their header:" << others;
   const auto after_4mib = s.kib("VmRSS");
   held.clear();
 
