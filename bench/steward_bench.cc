@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../tests/steward/snp_sim.h"
+#include "simulation/snp_chain.h"
 #include "core/csr.h"
 #include "core/file.h"
 #include "steward/steward.h"
@@ -27,7 +27,7 @@ using namespace enarx::steward;
 
 struct Setup {
   TimePoint now = parse_rfc3339("2026-11-23T10:00:00Z");
-  testing::SnpSim sim{now};
+  simulation::SnpSim sim{now};
   TempDir dir{"steward-bench"};
   std::unique_ptr<Steward> steward;
   std::vector<Bytes> csrs;

@@ -14,8 +14,8 @@
 #include "platform/detect.h"
 #include "platform/host_cache.h"
 #include "platform/select.h"
-#include "attest/dcap/simulate.h"
-#include "platform/sim.h"
+#include "simulation/dcap.h"
+#include "simulation/platforms.h"
 
 namespace fs = std::filesystem;
 

@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "platform/detect.h"
-#include "platform/sim.h"
+#include "simulation/platforms.h"
 #include "platform/tee_interfaces.h"
 
 namespace enarx::platform {

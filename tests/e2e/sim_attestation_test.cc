@@ -6,12 +6,12 @@
 
 #include <filesystem>
 
-#include "attest/dcap/simulate.h"
+#include "simulation/dcap.h"
 #include "client/identity.h"
 #include "core/der.h"
 #include "core/error.h"
 #include "platform/select.h"
-#include "platform/sim.h"
+#include "simulation/platforms.h"
 #include "steward/steward.h"
 #include "verify/verify.h"
 

@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/csr_evidence.h"
-#include "platform/sim.h"
+#include "simulation/platforms.h"
 #include "attest/enarx/oids.h"
 
 namespace fs = std::filesystem;

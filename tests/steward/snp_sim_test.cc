@@ -3,7 +3,7 @@
 // wrong key type, mixed bundles, untrusted root, policy rejection).
 #include <nlohmann/json.hpp>
 
-#include "snp_sim.h"
+#include "simulation/snp_chain.h"
 #include "steward/replay.h"
 #include "test_util.h"
 
@@ -11,6 +11,7 @@ namespace enarx::steward {
 namespace {
 
 using namespace testing;
+using simulation::SnpSim;
 
 class SnpSimTest : public ::testing::Test {
  protected:

@@ -1,4 +1,4 @@
-// TDX through steward with a simulated DCAP platform (src/attest/dcap/simulate.h): the key
+// TDX through steward with a simulated DCAP platform (src/simulation/dcap.h): the key
 // binding contract of docs/oids.md — REPORTDATA[0..48] = SHA-384(DER SPKI of the CSR),
 // REPORTDATA[48..64] = 0, CSR key EC P-384 — exactly as the platform side (src/platform,
 // report_data_for_spki) fills it, is accepted; other digests are refused.
@@ -6,7 +6,7 @@
 
 #include "attest/enarx/crl_list.h"
 #include "core/openssl.h"
-#include "attest/dcap/simulate.h"
+#include "simulation/dcap.h"
 #include "attest/enarx/tdx_evidence.h"
 #include "steward/replay.h"
 #include "test_util.h"

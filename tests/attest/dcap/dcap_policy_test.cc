@@ -4,7 +4,7 @@
 
 #include "attest/dcap/appraise.h"
 #include "attest/enarx/binding.h"
-#include "attest/dcap/simulate.h"
+#include "simulation/dcap.h"
 #include "dcap_test_util.h"
 
 namespace enarx::attest::dcap {

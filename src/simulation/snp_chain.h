@@ -1,4 +1,5 @@
-// A simulated SEV-SNP platform for steward tests: a locally generated ARK -> ASK -> VCEK chain
+// A simulated SEV-SNP chain for tests and benchmarks (built in memory; src/simulation/platforms.h
+// is the on-disk one behind `--platform sim-snp`): a locally generated ARK -> ASK -> VCEK chain
 // (ECDSA P-384; the verifier treats the chain as simulated because the test hands the ARK/ASK
 // in as [simulated] roots) and signed 1184-byte reports in the real layout.
 #pragma once
@@ -16,7 +17,7 @@
 #include "core/x509.h"
 #include "attest/enarx/oids.h"
 
-namespace enarx::steward::testing {
+namespace enarx::simulation {
 
 struct SnpSim {
   static constexpr std::string_view kCrlUrl = "https://kdsintf.amd.com/vcek/v1/Milan/crl";
@@ -139,4 +140,4 @@ struct SnpSim {
   }
 };
 
-}  // namespace enarx::steward::testing
+}  // namespace enarx::simulation

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "platform/host_cache.h"
-#include "platform/sim.h"
+#include "simulation/platforms.h"
 
 namespace fs = std::filesystem;
 

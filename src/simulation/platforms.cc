@@ -1,4 +1,4 @@
-#include "platform/sim.h"
+#include "simulation/platforms.h"
 
 #include <openssl/rsa.h>
 

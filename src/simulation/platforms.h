@@ -31,7 +31,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/x509.h"
-#include "attest/dcap/simulate.h"
+#include "simulation/dcap.h"
 #include "platform/platform.h"
 
 namespace enarx::platform::sim {

@@ -1,4 +1,4 @@
-#include "attest/dcap/simulate.h"
+#include "simulation/dcap.h"
 
 #include <nlohmann/json.hpp>
 #include <openssl/x509v3.h>
