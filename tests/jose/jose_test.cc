@@ -11,41 +11,37 @@
 
 #include "core/error.h"
 #include "core/openssl.h"
+#include "support/error_code.h"
 
 namespace enarx {
 namespace {
 
-using jose::Alg;
+using support::error_code;
 
-std::string error_code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "no error";
-}
+using jose::Alg;
 
 KeyType key_type_for(Alg alg) { return jose::key_type(alg); }
 
-// The group order as OpenSSL knows it, to check low-S against an independent source.
-Bytes curve_order(int nid, std::size_t width) {
-  ossl::Ptr<EC_GROUP, EC_GROUP_free> group(EC_GROUP_new_by_curve_name(nid));
-  Bytes out(width);
-  BN_bn2binpad(EC_GROUP_get0_order(group.get()), out.data(), static_cast<int>(width));
-  return out;
-}
-
-Bytes minus(ByteView order, ByteView s) {
-  Bytes out(order.size());
-  int borrow = 0;
-  for (std::size_t i = order.size(); i-- > 0;) {
-    int d = order[i] - s[i] - borrow;
-    borrow = d < 0;
-    out[i] = static_cast<std::uint8_t>(d + (borrow ? 256 : 0));
+// n - s and n / 2 with the group order n from OpenSSL, independently of jose's table.
+struct CurveOrder {
+  explicit CurveOrder(int nid) : group(EC_GROUP_new_by_curve_name(nid)) {}
+  Bytes minus(ByteView s) const {
+    ossl::BignumPtr bs(BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr)), out(BN_new());
+    BN_sub(out.get(), EC_GROUP_get0_order(group.get()), bs.get());
+    return padded(out.get(), s.size());
   }
-  return out;
-}
+  Bytes half(std::size_t width) const {
+    ossl::BignumPtr out(BN_new());
+    BN_rshift1(out.get(), EC_GROUP_get0_order(group.get()));
+    return padded(out.get(), width);
+  }
+  static Bytes padded(const BIGNUM* bn, std::size_t width) {
+    Bytes out(width);
+    BN_bn2binpad(bn, out.data(), static_cast<int>(width));
+    return out;
+  }
+  ossl::Ptr<EC_GROUP, EC_GROUP_free> group;
+};
 
 TEST(Jose, AlgTable) {
   EXPECT_EQ(jose::parse_alg("ES256"), Alg::ES256);
@@ -173,18 +169,12 @@ TEST(Jose, SignVerifyRoundTripAndWrongKey) {
 }
 
 // Signatures are low-S; a verifier that requires low-S refuses (r, n - s), one that does not
-// takes it (signed tags). The order comes from OpenSSL here, independently of jose's table.
+// takes it (signed tags).
 TEST(Jose, LowSSignedAndHighSRefusedWhenRequired) {
   for (auto [alg, nid] : {std::pair{Alg::ES256, NID_X9_62_prime256v1}, std::pair{Alg::ES384, NID_secp384r1}}) {
     std::size_t w = jose::ec_component_size(alg);
-    Bytes order = curve_order(nid, w);
-    Bytes half = order;
-    unsigned carry = 0;
-    for (auto& b : half) {  // order >> 1
-      unsigned next = b & 1u;
-      b = static_cast<std::uint8_t>((b >> 1) | (carry << 7));
-      carry = next;
-    }
+    const CurveOrder order(nid);
+    const Bytes half = order.half(w);
     PrivateKey key = PrivateKey::generate(key_type_for(alg));
     for (int i = 0; i < 24; ++i) {
       std::string input = "message " + std::to_string(i);
@@ -192,7 +182,7 @@ TEST(Jose, LowSSignedAndHighSRefusedWhenRequired) {
       ByteView s = ByteView(sig).last(w);
       ASSERT_LE(std::memcmp(s.data(), half.data(), w), 0) << "signature " << i << " is high-S";
       Bytes high = sig;
-      Bytes neg = minus(order, s);
+      Bytes neg = order.minus(s);
       std::copy(neg.begin(), neg.end(), high.begin() + static_cast<std::ptrdiff_t>(w));
       EXPECT_FALSE(jose::verify(alg, key.public_key(), input, high, jose::LowS::kRequired));
       EXPECT_TRUE(jose::verify(alg, key.public_key(), input, high, jose::LowS::kOptional));
