@@ -1,17 +1,14 @@
 #include "drawbridge/auth.h"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cstring>
-#include <span>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "jose/jose.h"
 #include "net/http_client.h"
 
 namespace enarx::drawbridge {
@@ -34,70 +31,17 @@ nlohmann::json parse_json_object(ByteView data, std::string_view code, std::stri
   return j;
 }
 
-Bytes bn_bytes(const BIGNUM* bn, std::size_t pad = 0) {
-  Bytes out(std::max<std::size_t>(static_cast<std::size_t>(BN_num_bytes(bn)), pad));
-  BN_bn2binpad(bn, out.data(), static_cast<int>(out.size()));
-  return out;
-}
+// Token failures are 401s under drawbridge's codes, worded as Drawbridge words them.
+constexpr jose::Codes kTokenCodes{ErrorKind::kUnauthenticated, "drawbridge.auth.token_malformed",
+                                  "drawbridge.auth.unsupported_alg", "Invalid token provided: "};
+constexpr jose::Codes kJwksCodes{ErrorKind::kUnauthenticated, "drawbridge.auth.jwks_invalid",
+                                 "drawbridge.auth.jwks_invalid", ""};
 
-Bytes get_bn_param(EVP_PKEY* key, const char* name, std::size_t pad = 0) {
-  BIGNUM* bn = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.key", "key export");
-  ossl::BignumPtr owned(bn);
-  return bn_bytes(bn, pad);
-}
-
-PublicKey rsa_from_n_e(ByteView n, ByteView e) {
-  ossl::BignumPtr bn_n(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
-  ossl::BignumPtr bn_e(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
-  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
-  if (!bn_n || !bn_e || !bld || OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1)
-    ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.jwks_invalid", "RSA parameters");
-  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
-  ossl::PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
-  EVP_PKEY* pkey = nullptr;
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1)
-    ossl::throw_error(ErrorKind::kUnauthenticated, "drawbridge.auth.jwks_invalid", "RSA key");
-  return PublicKey(ossl::PkeyPtr(pkey));
-}
-
-// P-256's group order n and n/2, big-endian. ECDSA accepts (r, s) and (r, n - s) alike; we
-// accept only s <= n/2 so that a token has one signature, not two.
-constexpr std::uint8_t kP256Order[32] = {
-    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
-constexpr std::uint8_t kP256HalfOrder[32] = {
-    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
-    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
-
-bool high_s(ByteView s) {
-  return s.size() == 32 && std::memcmp(s.data(), kP256HalfOrder, 32) > 0;
-}
-
-// s := n - s, in place (s is 32 bytes, 0 < s < n).
-void negate_s(std::span<std::uint8_t> s) {
-  int borrow = 0;
-  for (int i = 31; i >= 0; --i) {
-    int d = kP256Order[i] - s[static_cast<std::size_t>(i)] - borrow;
-    borrow = d < 0;
-    s[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(d + (borrow ? 256 : 0));
-  }
-}
-
-// One token, one spelling: base64url without padding and with zero trailing bits, i.e. exactly
-// what encoding the decoded bytes gives back. Anything else could be a second spelling of a
-// token someone has seen (replay caches, logs and deny lists key on the text).
-Bytes canonical_base64url(std::string_view part) {
-  Bytes out;
-  try {
-    out = from_base64url(part);
-  } catch (const Error&) {
-    auth_fail("token_malformed", "Invalid token provided: bad base64url");
-  }
-  if (to_base64url(out) != part) auth_fail("token_malformed", "Invalid token provided: non-canonical base64url");
-  return out;
+// The algorithms drawbridge takes for bearer tokens (a JWKS may publish others; they are skipped).
+std::optional<jose::Alg> token_alg(std::string_view name) {
+  auto alg = jose::parse_alg(name);
+  if (alg != jose::Alg::RS256 && alg != jose::Alg::ES256) return std::nullopt;
+  return alg;
 }
 
 std::string str_field(const nlohmann::json& j, const char* name) {
@@ -143,15 +87,13 @@ std::vector<Jwk> parse_jwks(std::string_view json) {
       if (kty == "RSA") {
         auto alg = str_field(k, "alg");
         if (!alg.empty() && alg != "RS256") continue;
-        auto key = rsa_from_n_e(from_base64url(str_field(k, "n")), from_base64url(str_field(k, "e")));
+        auto key = jose::key_from_jwk(k, kJwksCodes);
         if (key.bits() < 2048) continue;
         out.push_back(Jwk{kid, "RS256", key});
       } else if (kty == "EC" && str_field(k, "crv") == "P-256") {
         auto alg = str_field(k, "alg");
         if (!alg.empty() && alg != "ES256") continue;
-        auto x = from_base64url(str_field(k, "x")), y = from_base64url(str_field(k, "y"));
-        if (x.size() != 32 || y.size() != 32) continue;
-        out.push_back(Jwk{kid, "ES256", PublicKey::from_ec_point(KeyType::EcP256, x, y)});
+        out.push_back(Jwk{kid, "ES256", jose::key_from_jwk(k, kJwksCodes)});
       }
     } catch (const Error& e) {
       log::warn("drawbridge.jwks.key_skipped", {{"kid", kid}, {"reason", e.code()}});
@@ -161,20 +103,10 @@ std::vector<Jwk> parse_jwks(std::string_view json) {
 }
 
 nlohmann::json jwk_to_json(const Jwk& jwk) {
-  nlohmann::json j;
+  nlohmann::json j = jose::jwk_from_key(jwk.key, kJwksCodes);
   j["kid"] = jwk.kid;
   j["alg"] = jwk.alg;
   j["use"] = "sig";
-  if (jwk.key.type() == KeyType::Rsa) {
-    j["kty"] = "RSA";
-    j["n"] = to_base64url(get_bn_param(jwk.key.get(), OSSL_PKEY_PARAM_RSA_N));
-    j["e"] = to_base64url(get_bn_param(jwk.key.get(), OSSL_PKEY_PARAM_RSA_E));
-  } else {
-    j["kty"] = "EC";
-    j["crv"] = "P-256";
-    j["x"] = to_base64url(get_bn_param(jwk.key.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32));
-    j["y"] = to_base64url(get_bn_param(jwk.key.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32));
-  }
   return j;
 }
 
@@ -185,18 +117,11 @@ std::string jwks_to_json(const std::vector<Jwk>& keys) {
 }
 
 std::string sign_jwt(const PrivateKey& key, std::string_view kid, const nlohmann::json& claims) {
-  bool rsa = key.type() == KeyType::Rsa;
-  require(rsa || key.type() == KeyType::EcP256, ErrorKind::kUnauthenticated, "drawbridge.auth.key", "JWT keys are RSA or P-256");
-  nlohmann::json header = {{"alg", rsa ? "RS256" : "ES256"}, {"kid", std::string(kid)}, {"typ", "JWT"}};
-  auto input = to_base64url(as_bytes(header.dump())) + "." + to_base64url(as_bytes(claims.dump()));
-  auto sig = key.sign(DigestAlgorithm::Sha256, as_bytes(input));
-  if (!rsa) {
-    sig = ecdsa_der_to_raw(sig, 32);
-    // OpenSSL gives either s or n - s; verifiers (ours included) take only the low one.
-    auto s = std::span<std::uint8_t>(sig).subspan(32);
-    if (high_s(s)) negate_s(s);
-  }
-  return input + "." + to_base64url(sig);
+  auto alg = jose::alg_for_key(key.type());
+  require(alg == jose::Alg::RS256 || alg == jose::Alg::ES256, ErrorKind::kUnauthenticated, "drawbridge.auth.key",
+          "JWT keys are RSA or P-256");
+  nlohmann::json header = {{"kid", std::string(kid)}, {"typ", "JWT"}};
+  return jose::sign_compact(*alg, key, header, as_bytes(claims.dump()));
 }
 
 TokenVerifier::TokenVerifier(std::shared_ptr<const Clock> clock) : clock_(std::move(clock)) {}
@@ -255,17 +180,13 @@ void TokenVerifier::refresh(IssuerState& state, bool forced) {
 }
 
 TokenClaims TokenVerifier::verify(std::string_view jwt) {
-  auto dot1 = jwt.find('.');
-  auto dot2 = dot1 == std::string_view::npos ? dot1 : jwt.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || jwt.find('.', dot2 + 1) != std::string_view::npos || jwt.size() > 16384)
-    auth_fail("token_malformed", "Invalid token provided: not a compact JWS");
-  auto header_raw = canonical_base64url(jwt.substr(0, dot1));
-  auto payload_raw = canonical_base64url(jwt.substr(dot1 + 1, dot2 - dot1 - 1));
-  auto sig = canonical_base64url(jwt.substr(dot2 + 1));
-  auto header = parse_json_object(header_raw, "token_malformed", "token header");
-  auto claims = parse_json_object(payload_raw, "token_malformed", "token payload");
-  auto alg = str_field(header, "alg"), kid = str_field(header, "kid");
-  if (alg != "RS256" && alg != "ES256") auth_fail("unsupported_alg", "Invalid token provided: unsupported alg");
+  if (jwt.size() > 16384) auth_fail("token_malformed", "Invalid token provided: not a compact JWS");
+  auto token = jose::decode_jwt(jwt, kTokenCodes);
+  const auto& header = token.header;
+  const auto& claims = token.claims;
+  auto alg_name = str_field(header, "alg"), kid = str_field(header, "kid");
+  auto alg = token_alg(alg_name);
+  if (!alg) auth_fail("unsupported_alg", "Invalid token provided: unsupported alg");
   if (kid.empty()) auth_fail("token_malformed", "Invalid token provided: missing kid");
   auto iss = str_field(claims, "iss");
 
@@ -289,16 +210,10 @@ TokenClaims TokenVerifier::verify(std::string_view jwt) {
     key = find_key();
   }
   if (!key) auth_fail("unknown_key", "Invalid token provided: unknown key id");
-  if (key->alg != alg) auth_fail("unsupported_alg", "Invalid token provided: alg does not match the key");
-  auto input = as_bytes(jwt.substr(0, dot2));
-  bool ok;
-  if (alg == "RS256") {
-    ok = key->key.verify(DigestAlgorithm::Sha256, input, sig);
-  } else {
-    ok = sig.size() == 64 && !high_s(ByteView(sig).subspan(32)) &&
-         key->key.verify_ecdsa_rs(DigestAlgorithm::Sha256, input, ByteView(sig).first(32), ByteView(sig).subspan(32));
-  }
-  if (!ok) auth_fail("bad_signature", "Invalid token provided: bad signature");
+  if (key->alg != alg_name) auth_fail("unsupported_alg", "Invalid token provided: alg does not match the key");
+  // Low-S only: one token, one spelling (auth.h).
+  if (!jose::verify(*alg, key->key, token.signing_input, token.signature, jose::LowS::kRequired))
+    auth_fail("bad_signature", "Invalid token provided: bad signature");
 
   auto now = clock_->now();
   auto num_time = [&](const char* name) -> std::optional<TimePoint> {

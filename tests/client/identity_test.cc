@@ -13,9 +13,12 @@
 #include "core/error.h"
 #include "net/http_server.h"
 #include "attest/enarx/oids.h"
+#include "support/error_code.h"
 
 namespace enarx::client {
 namespace {
+
+using support::error_code;
 
 using namespace std::chrono_literals;
 
@@ -95,15 +98,6 @@ class FakeSteward {
   std::string url_;
 };
 
-std::string code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "no error";
-}
-
 IdentityOptions options_for(const std::string& url, std::vector<Certificate> pinned = {}) {
   IdentityOptions o;
   o.workload = workload();
@@ -141,7 +135,7 @@ TEST(KeepIdentityCheck, NamesTheKeepDidNotAskForAreRefused) {
   };
   for (const auto& [what, edit] : cases) {
     FakeSteward steward(ca, edit);
-    EXPECT_EQ(code_of([&] { establish_identity(*provider, options_for(steward.url(), {ca.cert})); }),
+    EXPECT_EQ(error_code([&] { establish_identity(*provider, options_for(steward.url(), {ca.cert})); }),
               "identity.unexpected_names")
         << what;
   }
@@ -151,7 +145,7 @@ TEST(KeepIdentityCheck, ACertificateFromAnotherCaIsRefusedWhenTheKeepCaIsPinned)
   TestCa real("Keep CA"), rogue("Rogue CA");
   FakeSteward steward(rogue, [](SubjectAltNames&) {});
   auto provider = platform::make_no_tee_provider(platform::Platform::Kvm);
-  EXPECT_EQ(code_of([&] { establish_identity(*provider, options_for(steward.url(), {real.cert})); }),
+  EXPECT_EQ(error_code([&] { establish_identity(*provider, options_for(steward.url(), {real.cert})); }),
             "identity.untrusted_issuer");
 }
 
@@ -162,15 +156,15 @@ TEST(KeepIdentityCheck, WrongKeyOrCaLeafIsRefused) {
   SubjectAltNames sans;
   sans.uris = workload().to_uris();
   const std::vector<Certificate> for_other = {issue_leaf(ca, other.public_key(), sans), ca.cert};
-  EXPECT_EQ(code_of([&] { check_issued_chain(for_other, key, workload(), {}, std::chrono::system_clock::now()); }),
+  EXPECT_EQ(error_code([&] { check_issued_chain(for_other, key, workload(), {}, std::chrono::system_clock::now()); }),
             "identity.steward_bad_response");
   const std::vector<Certificate> leaf_only = {issue_leaf(ca, key.public_key(), sans)};
-  EXPECT_EQ(code_of([&] { check_issued_chain(leaf_only, key, workload(), {}, std::chrono::system_clock::now()); }),
+  EXPECT_EQ(error_code([&] { check_issued_chain(leaf_only, key, workload(), {}, std::chrono::system_clock::now()); }),
             "identity.steward_bad_response");
   const std::vector<Certificate> good = {issue_leaf(ca, key.public_key(), sans), ca.cert};
   EXPECT_NO_THROW(check_issued_chain(good, key, workload(), {}, std::chrono::system_clock::now()));
   // Expired by the time it is checked.
-  EXPECT_EQ(code_of([&] { check_issued_chain(good, key, workload(), {}, std::chrono::system_clock::now() + 48h); }),
+  EXPECT_EQ(error_code([&] { check_issued_chain(good, key, workload(), {}, std::chrono::system_clock::now() + 48h); }),
             "identity.untrusted_issuer");
 }
 
@@ -190,7 +184,7 @@ TEST(KeepIdentityCheck, AKeepCertificatePosingAsStewardIsRefused) {
   auto provider = platform::make_no_tee_provider(platform::Platform::Kvm);
   IdentityOptions o = options_for(impostor.url(), {ca.cert});
   o.http.tls.ca_pem = ca.cert.to_pem();
-  EXPECT_EQ(code_of([&] { establish_identity(*provider, o); }), "identity.steward_certificate_refused");
+  EXPECT_EQ(error_code([&] { establish_identity(*provider, o); }), "identity.steward_certificate_refused");
 
   // The same server with an ordinary server certificate from that CA is accepted: the refusal is
   // about the keep markers, not about the CA.

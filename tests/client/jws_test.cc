@@ -4,18 +4,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "support/error_code.h"
 
 namespace enarx {
 namespace {
 
-std::string error_code(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "no error";
-}
+using support::error_code;
 
 TEST(Jws, SignVerifyRoundTripBothCurves) {
   for (KeyType t : {KeyType::EcP256, KeyType::EcP384}) {

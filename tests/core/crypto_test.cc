@@ -3,19 +3,12 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "support/error_code.h"
 
 namespace enarx {
 namespace {
 
-template <typename F>
-std::string code_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "<no error>";
-}
+using support::error_code;
 
 TEST(Digest, KnownVectors) {
   EXPECT_EQ(to_hex(sha256(as_bytes("abc"))),
@@ -35,7 +28,7 @@ TEST(Hasher, StreamingEqualsOneShot) {
   h.update(as_bytes(""));
   h.update(as_bytes("bc"));
   EXPECT_EQ(h.finish(), sha256(as_bytes("abc")));
-  EXPECT_EQ(code_of([&] { h.finish(); }), "crypto.digest");
+  EXPECT_EQ(error_code([&] { h.finish(); }), "crypto.digest");
   Hasher moved = Hasher(DigestAlgorithm::Sha384);
   moved.update(as_bytes("x"));
   EXPECT_EQ(moved.finish(), sha384(as_bytes("x")));
@@ -137,15 +130,15 @@ TEST(PrivateKey, ParsesSec1AndPkcs1) {
 }
 
 TEST(PrivateKey, RejectsGarbageAndEncrypted) {
-  EXPECT_EQ(code_of([] { PrivateKey::from_pem("not a key"); }), "crypto.key_parse");
-  EXPECT_EQ(code_of([] { PrivateKey::from_pem(""); }), "crypto.key_parse");
-  EXPECT_EQ(code_of([] {
+  EXPECT_EQ(error_code([] { PrivateKey::from_pem("not a key"); }), "crypto.key_parse");
+  EXPECT_EQ(error_code([] { PrivateKey::from_pem(""); }), "crypto.key_parse");
+  EXPECT_EQ(error_code([] {
               PrivateKey::from_pem(
                   "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIGbMFcGCSqGSIb3DQEFDTBK\n"
                   "-----END ENCRYPTED PRIVATE KEY-----\n");
             }),
             "crypto.key_parse");
-  EXPECT_EQ(code_of([] { PrivateKey::generate(KeyType::Other); }), "crypto.unsupported");
+  EXPECT_EQ(error_code([] { PrivateKey::generate(KeyType::Other); }), "crypto.unsupported");
 }
 
 TEST(PublicKey, RejectsMalformedSpki) {
@@ -153,11 +146,11 @@ TEST(PublicKey, RejectsMalformedSpki) {
   Bytes der = pub.spki_der();
   Bytes trailing = der;
   trailing.push_back(0);
-  EXPECT_EQ(code_of([&] { PublicKey::from_spki_der(trailing); }), "crypto.key_parse");
+  EXPECT_EQ(error_code([&] { PublicKey::from_spki_der(trailing); }), "crypto.key_parse");
   Bytes truncated(der.begin(), der.end() - 1);
-  EXPECT_EQ(code_of([&] { PublicKey::from_spki_der(truncated); }), "crypto.key_parse");
-  EXPECT_EQ(code_of([&] { PublicKey::from_spki_der({}); }), "crypto.key_parse");
-  EXPECT_EQ(code_of([&] { PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\n"); }),
+  EXPECT_EQ(error_code([&] { PublicKey::from_spki_der(truncated); }), "crypto.key_parse");
+  EXPECT_EQ(error_code([&] { PublicKey::from_spki_der({}); }), "crypto.key_parse");
+  EXPECT_EQ(error_code([&] { PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\n"); }),
             "crypto.key_parse");
 }
 
@@ -191,13 +184,13 @@ TEST(PublicKey, FromEcPointMatchesKey) {
     // A point off the curve is rejected.
     Bytes bad_y(point.begin() + 1 + n, point.end());
     bad_y.back() ^= 1;
-    EXPECT_EQ(code_of([&] { PublicKey::from_ec_point(t, point.subspan(1, n), bad_y); }),
+    EXPECT_EQ(error_code([&] { PublicKey::from_ec_point(t, point.subspan(1, n), bad_y); }),
               "crypto.ec_point");
   }
-  EXPECT_EQ(code_of([] { PublicKey::from_ec_point(KeyType::Rsa, Bytes{1}, Bytes{2}); }),
+  EXPECT_EQ(error_code([] { PublicKey::from_ec_point(KeyType::Rsa, Bytes{1}, Bytes{2}); }),
             "crypto.unsupported");
   Bytes too_long(33, 0xff);
-  EXPECT_EQ(code_of([&] { PublicKey::from_ec_point(KeyType::EcP256, too_long, too_long); }),
+  EXPECT_EQ(error_code([&] { PublicKey::from_ec_point(KeyType::EcP256, too_long, too_long); }),
             "crypto.ec_point");
 }
 
@@ -208,11 +201,11 @@ TEST(Ecdsa, DerRawConversions) {
   EXPECT_EQ(to_hex(der), "30080203008001020101");
   Bytes raw = ecdsa_der_to_raw(der, 4);
   EXPECT_EQ(to_hex(raw), "0000800100000001");
-  EXPECT_EQ(code_of([&] { ecdsa_der_to_raw(der, 1); }), "crypto.signature_format");
+  EXPECT_EQ(error_code([&] { ecdsa_der_to_raw(der, 1); }), "crypto.signature_format");
   Bytes trailing = der;
   trailing.push_back(0);
-  EXPECT_EQ(code_of([&] { ecdsa_der_to_raw(trailing, 4); }), "crypto.signature_format");
-  EXPECT_EQ(code_of([&] { ecdsa_der_to_raw(Bytes{0x30, 0x00}, 4); }), "crypto.signature_format");
+  EXPECT_EQ(error_code([&] { ecdsa_der_to_raw(trailing, 4); }), "crypto.signature_format");
+  EXPECT_EQ(error_code([&] { ecdsa_der_to_raw(Bytes{0x30, 0x00}, 4); }), "crypto.signature_format");
 }
 
 TEST(RsaPss, VerifyWithExplicitSalt) {
@@ -239,7 +232,7 @@ TEST(RsaPss, VerifyWithExplicitSalt) {
     // PKCS#1 v1.5 verification of a PSS signature fails cleanly.
     EXPECT_FALSE(pub.verify(DigestAlgorithm::Sha384, data, sig));
   }
-  EXPECT_EQ(code_of([] {
+  EXPECT_EQ(error_code([] {
               PrivateKey::generate(KeyType::EcP256).public_key().verify_rsa_pss(
                   DigestAlgorithm::Sha256, {}, {}, 32);
             }),
@@ -249,8 +242,8 @@ TEST(RsaPss, VerifyWithExplicitSalt) {
 TEST(PublicKey, EmptyKeyIsMisuse) {
   PublicKey empty;
   EXPECT_FALSE(static_cast<bool>(empty));
-  EXPECT_EQ(code_of([&] { empty.verify(DigestAlgorithm::Sha256, {}, {}); }), "crypto.no_key");
-  EXPECT_EQ(code_of([&] { empty.spki_der(); }), "crypto.no_key");
+  EXPECT_EQ(error_code([&] { empty.verify(DigestAlgorithm::Sha256, {}, {}); }), "crypto.no_key");
+  EXPECT_EQ(error_code([&] { empty.spki_der(); }), "crypto.no_key");
 }
 
 }  // namespace

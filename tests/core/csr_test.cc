@@ -10,19 +10,12 @@
 
 #include "core/der.h"
 #include "core/error.h"
+#include "support/error_code.h"
 
 namespace enarx {
 namespace {
 
-template <typename F>
-std::string code_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "<no error>";
-}
+using support::error_code;
 
 std::string shared_dir() {
   const char* d = std::getenv("ENARX_SHARED_DIR");
@@ -148,23 +141,23 @@ TEST(CertificationRequest, RejectsMalformed) {
   Bytes der = CsrBuilder().add_extension({"1.3.6.1.4.1.58270.1.2", false, kEvidence}).build_der(key);
   for (std::size_t cut : {std::size_t{1}, std::size_t{10}, der.size() / 2, der.size() - 1}) {
     Bytes t(der.begin(), der.begin() + static_cast<std::ptrdiff_t>(cut));
-    EXPECT_EQ(code_of([&] { CertificationRequest::from_der(t); }), "csr.malformed") << cut;
+    EXPECT_EQ(error_code([&] { CertificationRequest::from_der(t); }), "csr.malformed") << cut;
   }
   Bytes trailing = der;
   trailing.push_back(0);
-  EXPECT_EQ(code_of([&] { CertificationRequest::from_der(trailing); }), "csr.malformed");
-  EXPECT_EQ(code_of([&] { CertificationRequest::from_der({}); }), "csr.malformed");
-  EXPECT_EQ(code_of([&] { CertificationRequest::from_pem("nope"); }), "csr.malformed");
+  EXPECT_EQ(error_code([&] { CertificationRequest::from_der(trailing); }), "csr.malformed");
+  EXPECT_EQ(error_code([&] { CertificationRequest::from_der({}); }), "csr.malformed");
+  EXPECT_EQ(error_code([&] { CertificationRequest::from_pem("nope"); }), "csr.malformed");
   // A BER (non-minimal) length inside: 0x30 0x81 0x05 ... is rejected even if OpenSSL would not.
   Bytes ber = from_hex("3081050201000500");
-  EXPECT_EQ(code_of([&] { CertificationRequest::from_der(ber); }), "csr.malformed");
+  EXPECT_EQ(error_code([&] { CertificationRequest::from_der(ber); }), "csr.malformed");
   // A certificate is not a CSR.
   Certificate cert = CertificateBuilder()
                          .subject({{"CN", "x"}})
                          .validity(parse_rfc3339("2024-01-01T00:00:00Z"),
                                    parse_rfc3339("2025-01-01T00:00:00Z"))
                          .sign(key);
-  EXPECT_EQ(code_of([&] { CertificationRequest::from_der(cert.to_der()); }), "csr.malformed");
+  EXPECT_EQ(error_code([&] { CertificationRequest::from_der(cert.to_der()); }), "csr.malformed");
 }
 
 TEST(CertificationRequest, FlippedSignatureFailsVerification) {
@@ -215,7 +208,7 @@ TEST(CertificationRequest, RealEnarxCsrs) {
     flipped[flipped.size() - 2] ^= 0x01;
     EXPECT_FALSE(CertificationRequest::from_der(flipped).verify_self_signature());
     Bytes truncated(der.begin(), der.end() - 1);
-    EXPECT_EQ(code_of([&] { CertificationRequest::from_der(truncated); }), "csr.malformed");
+    EXPECT_EQ(error_code([&] { CertificationRequest::from_der(truncated); }), "csr.malformed");
   }
 }
 

@@ -15,6 +15,8 @@
 #include "drawbridge/model.h"
 #include "drawbridge/store.h"
 #include "net/http_client.h"
+#include "support/process.h"
+#include "support/server_bounds.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -23,28 +25,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// An ASan build keeps freed memory in its quarantine (up to 256 MiB) and adds redzones, so the
-// servers' RSS bounds are asserted in the release build only; every other assertion holds in both.
-#if defined(ENARX_SANITIZED)
-constexpr bool kRssBoundsApply = false;
-#else
-constexpr bool kRssBoundsApply = true;
-#endif
+using support::kRssBoundsApply;
 
 const std::string kBinary = std::string(ENARX_BINARY_DIR) + "/apps/drawbridge/drawbridge";
 constexpr std::uint64_t kMiB = 1u << 20;
-
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 // A drawbridge process with the default configuration on a fresh data directory.
 struct Registry {
@@ -66,14 +50,7 @@ struct Registry {
     ca = data / "tls" / "self-signed.pem";
     base = "https://localhost:" + std::to_string(port);
   }
-  net::HttpClient client(std::chrono::seconds timeout = 30s) const {
-    net::ClientOptions o;
-    o.tls.ca_file = ca;
-    o.max_retries = 0;
-    o.connect_timeout = 5s;
-    o.timeout = timeout;
-    return net::HttpClient(o);
-  }
+  net::HttpClient client(std::chrono::seconds timeout = 30s) const { return support::bounds_client(ca, timeout); }
   bool ready() const {
     for (int i = 0; i < 200; ++i) {
       if (fs::exists(ca)) {
@@ -87,7 +64,7 @@ struct Registry {
     return false;
   }
   std::string token(const std::string& subject) const {
-    return run_capture(kBinary + " token --data-dir " + (dir.path() / "data").string() + " --subject " + subject);
+    return support::run_capture(kBinary + " token --data-dir " + (dir.path() / "data").string() + " --subject " + subject);
   }
   int put(const std::string& path, const std::string& body, const std::string& type, const std::string& tok) const {
     net::ClientRequest r;
@@ -113,12 +90,6 @@ struct Registry {
   std::uint64_t kib(const char* field) const { return attack::proc_status_kib(process->pid(), field); }
   std::string metrics() const { return client().get(base + "/metrics").body; }
 };
-
-double metric(const std::string& text, const std::string& name) {
-  const auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
 
 // Before: 4 unauthenticated connections x 200 MiB took the server from 16 MB to 835 MB and got
 // 401 only after the body. Now: 401 from the header, the body never read.
@@ -211,40 +182,9 @@ TEST(DrawbridgeBounds, AnOwnersLargeUploadStreamsToDisk) {
 TEST(DrawbridgeBounds, IdleConnectionsDoNotLockOutClients) {
   Registry reg;
   ASSERT_TRUE(reg.ready());
-  auto probe = [&](int n) {
-    int ok = 0;
-    auto client = reg.client(10s);
-    for (int i = 0; i < n; ++i) {
-      try {
-        ok += client.get(reg.base + "/healthz").status == 200;
-      } catch (const Error& e) {
-        std::cout << "probe " << i << ": " << e.code() << "\n";
-      }
-    }
-    return ok;
-  };
-  {
-    // The flood and the probes come from the same address (127.0.0.1): the per-address cap
-    // and eviction within it.
-    attack::IdleFlood flood(reg.port, 1100);
-    std::this_thread::sleep_for(1s);
-    EXPECT_EQ(probe(20), 20);
-    const auto m = reg.metrics();
-    EXPECT_LE(metric(m, "http_connections_active"), 64 + 8) << m;
-    EXPECT_GT(flood.closed_by_server(), 1000u);
-  }
-  {
-    // 1,100 idle sockets from 20 other addresses (55 each, under the per-address cap) fill the
-    // global cap of 1024; the probes' address has none, and gets in by eviction.
-    std::vector<std::string> sources;
-    for (int i = 2; i < 22; ++i) sources.push_back("127.0.0." + std::to_string(i));
-    attack::IdleFlood flood(reg.port, 1100, sources);
-    std::this_thread::sleep_for(1s);
-    EXPECT_EQ(probe(20), 20);
-    const auto m = reg.metrics();
-    EXPECT_LE(metric(m, "http_connections_active"), 1024 + 8) << m;
-    EXPECT_GT(metric(m, "http_connections_evicted_total"), 0) << m;
-  }
+  support::expect_idle_connections_do_not_lock_out(
+      {reg.port, reg.base, [&](std::chrono::seconds timeout) { return reg.client(timeout); }},
+      /*expect_closed_by_server=*/true);
   EXPECT_TRUE(reg.process->alive());
 }
 

@@ -20,6 +20,7 @@
 #include "drawbridge/model.h"
 #include "net/http_client.h"
 #include "pg_cluster.h"
+#include "support/process.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -56,18 +57,6 @@ class ServerProcess {
  private:
   pid_t pid_ = -1;
 };
-
-std::string run_capture(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
-}
 
 struct Client {
   std::string base;
@@ -136,7 +125,7 @@ TEST(DrawbridgeCrash, SigkillDuringConcurrentUploadsLosesNothingCommitted) {
   auto ca = data / "tls" / "self-signed.pem";
   auto log = tmp.path() / "server.log";
   int port = pgtest::free_port();
-  auto token = run_capture(kBinary + " token --data-dir " + data.string() + " --subject alice --ttl 1h");
+  auto token = support::run_capture(kBinary + " token --data-dir " + data.string() + " --subject alice --ttl 1h");
   ASSERT_GT(token.size(), 50u);
 
   std::mt19937_64 rng(12345);

@@ -4,6 +4,7 @@
 #include "drawbridge/model.h"
 #include "identity/names.h"
 #include "identity/slug.h"
+#include "support/error_code.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -11,27 +12,19 @@ using namespace enarx::identity;  // names and slugs live in src/identity
 
 namespace {
 
-template <typename F>
-std::string code_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "";
-}
+using support::error_code;
 
 TEST(DrawbridgeNames, UserRepoEntryGrammar) {
   EXPECT_NO_THROW(validate_user_name("alice42"));
-  EXPECT_EQ(code_of([] { validate_user_name("al-ice"); }), "drawbridge.name.user");
-  EXPECT_EQ(code_of([] { validate_user_name(""); }), "drawbridge.name.user");
-  EXPECT_EQ(code_of([] { validate_user_name(std::string(65, 'a')); }), "drawbridge.name.user");
+  EXPECT_EQ(error_code([] { validate_user_name("al-ice"); }), "drawbridge.name.user");
+  EXPECT_EQ(error_code([] { validate_user_name(""); }), "drawbridge.name.user");
+  EXPECT_EQ(error_code([] { validate_user_name(std::string(65, 'a')); }), "drawbridge.name.user");
   EXPECT_NO_THROW(validate_repo_name("my-repo"));
-  EXPECT_EQ(code_of([] { validate_repo_name("my_repo"); }), "drawbridge.name.repository");
+  EXPECT_EQ(error_code([] { validate_repo_name("my_repo"); }), "drawbridge.name.repository");
   EXPECT_NO_THROW(validate_entry_name("tEst-file..__.foo.42."));
   EXPECT_NO_THROW(validate_entry_name("a:b"));
   for (const std::string& bad : std::vector<std::string>{"", ".", "..", "a/b", "a b", std::string("a\x01"), std::string(256, 'x')})
-    EXPECT_EQ(code_of([&] { validate_entry_name(bad); }), "drawbridge.name.entry") << bad;
+    EXPECT_EQ(error_code([&] { validate_entry_name(bad); }), "drawbridge.name.entry") << bad;
 }
 
 TEST(DrawbridgeNames, SemverTags) {
@@ -39,7 +32,7 @@ TEST(DrawbridgeNames, SemverTags) {
   EXPECT_NO_THROW(validate_tag_name("1.2.3-test"));
   EXPECT_NO_THROW(validate_tag_name("1.0.0-alpha.1+build.5"));
   for (auto bad : {"v1.2.3", "1.2", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.3+", "1..3", ""})
-    EXPECT_EQ(code_of([&] { validate_tag_name(bad); }), "drawbridge.name.tag") << bad;
+    EXPECT_EQ(error_code([&] { validate_tag_name(bad); }), "drawbridge.name.tag") << bad;
   std::vector<std::string> tags = {"1.0.0", "1.0.0-rc.1", "0.9.10", "0.9.9", "1.0.0-alpha",
                                    "1.0.0-alpha.beta", "1.0.0-beta.11", "1.0.0-beta.2", "10.0.0"};
   sort_tags(tags);
@@ -52,8 +45,8 @@ TEST(DrawbridgeNames, TreePaths) {
   EXPECT_TRUE(parse_tree_path("/").empty());
   EXPECT_TRUE(parse_tree_path("").empty());
   EXPECT_EQ(parse_tree_path("/a/b/"), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(code_of([] { parse_tree_path("a//b"); }), "drawbridge.name.path");
-  EXPECT_EQ(code_of([] { parse_tree_path("a/../b"); }), "drawbridge.name.path");
+  EXPECT_EQ(error_code([] { parse_tree_path("a//b"); }), "drawbridge.name.path");
+  EXPECT_EQ(error_code([] { parse_tree_path("a/../b"); }), "drawbridge.name.path");
   EXPECT_EQ(join_tree_path({"a", "b"}), "a/b");
 }
 
@@ -77,8 +70,8 @@ TEST(DrawbridgeSlug, ParseFormat) {
   EXPECT_EQ(parse_slug(format_slug(pinned)), pinned);
 
   for (auto bad : {"alice", "alice/app:v1", "/alice/app", "alice/a_b", "a/b@sha-256:00", "h/a/b@md5:00"})
-    EXPECT_EQ(code_of([&] { parse_slug(bad); }), "drawbridge.slug.invalid") << bad;
-  EXPECT_EQ(code_of([] { parse_slug("alice/app", true); }), "drawbridge.slug.invalid");
+    EXPECT_EQ(error_code([&] { parse_slug(bad); }), "drawbridge.slug.invalid") << bad;
+  EXPECT_EQ(error_code([] { parse_slug("alice/app", true); }), "drawbridge.slug.invalid");
 }
 
 TEST(DrawbridgeSlug, UriAndGrants) {
@@ -94,7 +87,7 @@ TEST(DrawbridgeSlug, UriAndGrants) {
   auto any = parse_slug_uri("slug://alice/app");
   ASSERT_TRUE(any);
   EXPECT_TRUE(slug_grants(*any, "alice", "app", std::nullopt, "whatever"));
-  EXPECT_EQ(code_of([] { parse_slug_uri("slug://nonsense"); }), "drawbridge.slug.invalid");
+  EXPECT_EQ(error_code([] { parse_slug_uri("slug://nonsense"); }), "drawbridge.slug.invalid");
 }
 
 TEST(DrawbridgeModel, DigestHeaderExampleFoo) {
@@ -118,19 +111,19 @@ TEST(DrawbridgeModel, CanonicalEntryJson) {
 }
 
 TEST(DrawbridgeModel, RejectsBadJson) {
-  EXPECT_EQ(code_of([] { parse_entry("{\"digest\":{},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
-  EXPECT_EQ(code_of([] { parse_entry("{\"digest\":{\"sha-256\":\"AAAA\"},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
-  EXPECT_EQ(code_of([] { parse_entry("{\"digest\":{\"md5\":\"AAAA\"},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
-  EXPECT_EQ(code_of([] { parse_entry(std::string(1000, '[')); }), "drawbridge.json.invalid");
-  EXPECT_EQ(code_of([] { parse_user("{\"subject\":\"x\",\"extra\":1}"); }), "drawbridge.json.invalid");
-  EXPECT_EQ(code_of([] { parse_repo("{\"public\":\"yes\"}"); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_entry("{\"digest\":{},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_entry("{\"digest\":{\"sha-256\":\"AAAA\"},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_entry("{\"digest\":{\"md5\":\"AAAA\"},\"length\":1,\"type\":\"a/b\"}"); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_entry(std::string(1000, '[')); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_user("{\"subject\":\"x\",\"extra\":1}"); }), "drawbridge.json.invalid");
+  EXPECT_EQ(error_code([] { parse_repo("{\"public\":\"yes\"}"); }), "drawbridge.json.invalid");
   EXPECT_EQ(parse_repo("{\"public\":true}").is_public, true);
   EXPECT_EQ(repo_to_json({true}), "{\"public\":true}");
   EXPECT_EQ(user_to_json({"sub|1"}), "{\"subject\":\"sub|1\"}");
   auto e = entry_to_json(Entry{Meta::of(as_bytes("x"), "a/b"), {}});
-  EXPECT_EQ(code_of([&] { parse_directory("{\"..\":" + e + "}"); }), "drawbridge.name.entry");
-  EXPECT_EQ(code_of([&] { parse_directory("{\"a/b\":" + e + "}"); }), "drawbridge.name.entry");
-  EXPECT_EQ(code_of([&] { parse_directory("{\"a\\u0001\":" + e + "}"); }), "drawbridge.name.entry");
+  EXPECT_EQ(error_code([&] { parse_directory("{\"..\":" + e + "}"); }), "drawbridge.name.entry");
+  EXPECT_EQ(error_code([&] { parse_directory("{\"a/b\":" + e + "}"); }), "drawbridge.name.entry");
+  EXPECT_EQ(error_code([&] { parse_directory("{\"a\\u0001\":" + e + "}"); }), "drawbridge.name.entry");
 }
 
 TEST(DrawbridgeModel, TreeFromFiles) {
@@ -159,10 +152,10 @@ TEST(DrawbridgeModel, JwsShapes) {
   EXPECT_EQ(parse_jws(general).signatures, 1u);
   EXPECT_EQ(parse_jws(flattened).signatures, 1u);
   EXPECT_EQ(tag_root_entry(kJwsType, general).meta.length, 1u);
-  EXPECT_EQ(code_of([] { parse_jws("{\"payload\":\"e30\"}"); }), "drawbridge.jws.invalid");
-  EXPECT_EQ(code_of([] { tag_root_entry(kJwsType, "{\"payload\":\"e30\",\"protected\":\"e30\",\"signature\":\"AA\"}"); }),
+  EXPECT_EQ(error_code([] { parse_jws("{\"payload\":\"e30\"}"); }), "drawbridge.jws.invalid");
+  EXPECT_EQ(error_code([] { tag_root_entry(kJwsType, "{\"payload\":\"e30\",\"protected\":\"e30\",\"signature\":\"AA\"}"); }),
             "drawbridge.tag.invalid");
-  EXPECT_EQ(code_of([] { tag_root_entry("text/plain", "{}"); }), "drawbridge.tag.invalid");
+  EXPECT_EQ(error_code([] { tag_root_entry("text/plain", "{}"); }), "drawbridge.tag.invalid");
 }
 
 }  // namespace

@@ -11,41 +11,24 @@
 #include "core/der.h"
 #include "core/x509.h"
 #include "attest/enarx/oids.h"
+#include "support/pki.h"
 
 namespace enarx::drawbridge::pkitest {
 
-struct Issued {
-  PrivateKey key;
-  Certificate cert;
-};
+using support::Issued;
 
 inline Issued make_ca(const std::string& cn) {
-  auto key = PrivateKey::generate(KeyType::EcP256);
-  auto now = std::chrono::system_clock::now();
-  auto cert = CertificateBuilder()
-                  .subject({{"CN", cn}})
-                  .public_key(key.public_key())
-                  .validity(now - std::chrono::hours(1), now + std::chrono::hours(24))
-                  .ca(true)
-                  .key_usage({"keyCertSign", "cRLSign", "digitalSignature"})
-                  .sign(key);
-  return {key, cert};
+  return support::issue(cn, nullptr, {.ca = true, .key_usage = {"keyCertSign", "cRLSign", "digitalSignature"}});
 }
 
+// A leaf with digitalSignature, `eku` and `sans`, valid from now + `from` to now + `to`; no
+// basicConstraints.
 inline Issued issue(const Issued& ca, const std::string& cn, const SubjectAltNames& sans,
                     std::vector<std::string> eku, std::chrono::hours from = std::chrono::hours(-1),
                     std::chrono::hours to = std::chrono::hours(12), std::vector<Extension> extra = {}) {
-  auto key = PrivateKey::generate(KeyType::EcP256);
-  auto now = std::chrono::system_clock::now();
-  auto builder = CertificateBuilder();
-  builder.subject({{"CN", cn}})
-                  .public_key(key.public_key())
-                  .validity(now + from, now + to)
-                  .key_usage({"digitalSignature"})
-                  .extended_key_usage(std::move(eku))
-                  .subject_alt_names(sans);
-  for (auto& e : extra) builder.add_extension(std::move(e));
-  return {key, builder.sign(ca.key, &ca.cert)};
+  return support::issue(cn, &ca,
+                        {.ca = std::nullopt, .eku = std::move(eku), .sans = sans, .not_before = from, .not_after = to,
+                         .extensions = std::move(extra)});
 }
 
 // What steward attests in a keep certificate (docs/oids.md): the claims extension, and the

@@ -11,9 +11,12 @@
 #include "net/curl_library.h"
 #include "net/http_server.h"
 #include "test_pki.h"
+#include "support/error_code.h"
 
 namespace enarx::net {
 namespace {
+
+using support::error_code;
 
 using namespace std::chrono_literals;
 
@@ -33,15 +36,6 @@ ClientOptions fast_options() {
   o.connect_timeout = 5s;
   o.timeout = 10s;
   return o;
-}
-
-std::string code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "no error";
 }
 
 class ClientTest : public ::testing::Test {
@@ -105,7 +99,7 @@ TEST_F(ClientTest, GivesUpAfterMaxRetries) {
   auto res = HttpClient(o).get(url_ + "/flaky");
   EXPECT_EQ(res.status, 503);
   EXPECT_EQ(res.attempts, 3);
-  EXPECT_EQ(code_of([&] { res.raise_for_status(); }), "http.status");
+  EXPECT_EQ(error_code([&] { res.raise_for_status(); }), "http.status");
 }
 
 TEST_F(ClientTest, PostIsNotRetriedButDeclaredIdempotentPutIs) {
@@ -129,7 +123,7 @@ TEST_F(ClientTest, TotalTimeout) {
   o.timeout = 300ms;
   o.max_retries = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/sleep"); }), "http.timeout");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/sleep"); }), "http.timeout");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1400ms);
 }
 
@@ -145,10 +139,10 @@ TEST_F(ClientTest, ConnectFailedIsRetriedThenReported) {
   ClientOptions o = fast_options();
   o.max_retries = 2;
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(code_of([&] { HttpClient(o).get("http://127.0.0.1:" + std::to_string(port) + "/"); }),
+  EXPECT_EQ(error_code([&] { HttpClient(o).get("http://127.0.0.1:" + std::to_string(port) + "/"); }),
             "http.connect_failed");
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 30ms);  // 10 + 20 ms of backoff
-  EXPECT_EQ(code_of([&] { HttpClient(o).get("gopher://127.0.0.1/"); }), "http.bad_url");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get("gopher://127.0.0.1/"); }), "http.bad_url");
 }
 
 TEST_F(ClientTest, StreamingDownloadWithProgress) {
@@ -180,7 +174,7 @@ TEST_F(ClientTest, StreamingDownloadWithProgress) {
 
 TEST_F(ClientTest, SinkExceptionAbortsTransfer) {
   HttpClient client(fast_options());
-  EXPECT_EQ(code_of([&] {
+  EXPECT_EQ(error_code([&] {
               client.download({.url = url_ + "/file"},
                               [](std::string_view) { throw Error(ErrorKind::kInvalidInput, "test.disk_full", "disk full"); });
             }),
@@ -190,7 +184,7 @@ TEST_F(ClientTest, SinkExceptionAbortsTransfer) {
 TEST_F(ClientTest, MaxResponseSize) {
   ClientOptions o = fast_options();
   o.max_response_size = 1u << 20;
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/file"); }), "http.too_large");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/file"); }), "http.too_large");
   o.max_response_size = 4u << 20;
   EXPECT_EQ(HttpClient(o).get(url_ + "/file").body.size(), blob_.size());
 }
@@ -199,13 +193,13 @@ TEST_F(ClientTest, TrustIsOnlyTheConfiguredCaAndPinning) {
   ClientOptions o = fast_options();
   o.max_retries = 0;
   o.tls.ca_pem = pki().client_ca.cert.to_pem();  // not the server's CA
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
   // Pinned public key: right pin works, wrong pin fails.
   o = fast_options();
   o.tls.pinned_public_key = "sha256//" + to_base64(sha256(pki().server.cert.spki_der()));
   EXPECT_EQ(HttpClient(o).get(url_ + "/healthz").status, 200);
   o.tls.pinned_public_key = "sha256//" + to_base64(sha256(pki().ca.cert.spki_der()));
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
   // CA from a file.
   o = fast_options();
   o.tls.ca_pem.clear();
@@ -222,10 +216,10 @@ TEST_F(ClientTest, ForbiddenServerExtensionRefusesAVerifyingLeaf) {
   o.tls.forbidden_server_extensions = {"1.2.3.4.5"};  // not on the server's certificate
   EXPECT_EQ(HttpClient(o).get(url_ + "/healthz").status, 200);
   o.tls.forbidden_server_extensions = {"1.2.3.4.5", "2.5.29.37"};  // extKeyUsage: it has one
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls_unexpected_certificate");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls_unexpected_certificate");
   // An untrusted chain stays an ordinary TLS failure.
   o.tls.ca_pem = pki().client_ca.cert.to_pem();
-  EXPECT_EQ(code_of([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
+  EXPECT_EQ(error_code([&] { HttpClient(o).get(url_ + "/healthz"); }), "http.tls");
 }
 
 TEST_F(ClientTest, HeadersAndDefaultContentType) {

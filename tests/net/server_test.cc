@@ -19,9 +19,12 @@
 #include "core/x509.h"
 #include "net/http_client.h"
 #include "test_pki.h"
+#include "support/error_code.h"
 
 namespace enarx::net {
 namespace {
+
+using support::error_code;
 
 using namespace std::chrono_literals;
 using testing::TestPki;
@@ -42,15 +45,6 @@ std::string base(const HttpServer& s) { return "https://127.0.0.1:" + std::to_st
 
 std::string json_code(const std::string& body) {
   return nlohmann::json::parse(body).at("code").get<std::string>();
-}
-
-std::string error_code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "no error";
 }
 
 // A raw TCP connection for misbehaving-client tests.
@@ -119,11 +113,11 @@ TEST(HttpServer, TlsRoundTripWithCapturesQueryAndBody) {
 TEST(HttpServer, PlainHttpMustBeExplicit) {
   ServerConfig c;
   HttpServer server(c);
-  EXPECT_EQ(error_code_of([&] { server.start(); }), "http.tls_required");
+  EXPECT_EQ(error_code([&] { server.start(); }), "http.tls_required");
   ServerConfig bad = tls_config();
   bad.tls->key_pem = pki().client.key.to_pem_pkcs8();
   HttpServer mismatched(bad);
-  EXPECT_EQ(error_code_of([&] { mismatched.start(); }), "tls.key_mismatch");
+  EXPECT_EQ(error_code([&] { mismatched.start(); }), "tls.key_mismatch");
 }
 
 TEST(HttpServer, NotFoundMethodNotAllowedBadPath) {
@@ -170,7 +164,7 @@ TEST(HttpServer, HandlerErrorsMapToJson) {
   res = client.get(base(server) + "/std");
   EXPECT_EQ(res.status, 500);
   EXPECT_EQ(res.body, R"({"status":500,"title":"Internal Server Error","code":"http.internal","detail":"internal error"})");
-  EXPECT_EQ(error_code_of([&] { res.raise_for_status(); }), "http.status");
+  EXPECT_EQ(error_code([&] { res.raise_for_status(); }), "http.status");
 }
 
 TEST(HttpServer, HealthzAndMetrics) {
@@ -338,7 +332,7 @@ TEST(HttpServer, ClientCertificateRequired) {
   server.start();
   {
     HttpClient anonymous(client_options());
-    EXPECT_EQ(error_code_of([&] { anonymous.get(base(server) + "/whoami"); }), "http.tls");
+    EXPECT_EQ(error_code([&] { anonymous.get(base(server) + "/whoami"); }), "http.tls");
   }
   {
     // A certificate from another CA is refused too.
@@ -348,7 +342,7 @@ TEST(HttpServer, ClientCertificateRequired) {
     o.tls.client_cert_pem = stranger.cert.to_pem();
     o.tls.client_key_pem = stranger.key.to_pem_pkcs8();
     HttpClient client(o);
-    EXPECT_EQ(error_code_of([&] { client.get(base(server) + "/whoami"); }), "http.tls");
+    EXPECT_EQ(error_code([&] { client.get(base(server) + "/whoami"); }), "http.tls");
   }
   ClientOptions o = client_options();
   o.tls.client_cert_pem = pki().client_chain_pem();  // from memory, with the intermediate
@@ -379,7 +373,7 @@ TEST(HttpServer, ClientCertificateOptionalAndServerLevelVerifier) {
   auto other = testing::issue("not-keep", &pki().client_intermediate, false, {}, {"clientAuth"});
   o.tls.client_cert_pem = other.cert.to_pem() + pki().client_intermediate.cert.to_pem();
   o.tls.client_key_pem = other.key.to_pem_pkcs8();
-  const std::string code = error_code_of([&] { HttpClient(o).get(base(server) + "/n"); });
+  const std::string code = error_code([&] { HttpClient(o).get(base(server) + "/n"); });
   EXPECT_TRUE(code == "http.connect_failed" || code == "http.tls") << code;
   EXPECT_EQ(verifier_calls.load(), 2);
 }
@@ -532,7 +526,7 @@ TEST(HttpServer, GracefulShutdownFinishesInFlightRequest) {
   EXPECT_EQ(res.body, "done");
   EXPECT_EQ(res.headers.get("Connection"), "close");
   // No longer accepting.
-  EXPECT_EQ(error_code_of([&] { HttpClient(client_options()).get(base(server) + "/healthz"); }),
+  EXPECT_EQ(error_code([&] { HttpClient(client_options()).get(base(server) + "/healthz"); }),
             "http.connect_failed");
 }
 
@@ -549,7 +543,7 @@ TEST(HttpServer, GraceExpiryClosesStuckRequests) {
   server.start();
   const std::string url = base(server) + "/stuck";
   auto result = std::async(std::launch::async, [&] {
-    return error_code_of([&] { HttpClient(client_options()).get(url); });
+    return error_code([&] { HttpClient(client_options()).get(url); });
   });
   entered.get_future().wait();
   server.stop();

@@ -7,33 +7,17 @@
 #include "core/crypto.h"
 #include "core/x509.h"
 #include "net/http_server.h"
+#include "support/pki.h"
 
 namespace enarx::net::testing {
 
-struct Issued {
-  PrivateKey key;
-  Certificate cert;
-};
+using support::Issued;
 
+// CN=`cn` issued by `issuer` (self-signed when null); leaves carry digitalSignature, CAs
+// keyCertSign + cRLSign.
 inline Issued issue(const std::string& cn, const Issued* issuer, bool ca,
                     const SubjectAltNames& sans = {}, std::vector<std::string> eku = {}) {
-  const auto now = std::chrono::system_clock::now();
-  Issued out;
-  out.key = PrivateKey::generate(KeyType::EcP256);
-  CertificateBuilder b;
-  b.subject({{"CN", cn}})
-      .public_key(out.key.public_key())
-      .validity(now - std::chrono::hours(1), now + std::chrono::hours(24))
-      .ca(ca);
-  if (ca) {
-    b.key_usage({"keyCertSign", "cRLSign"});
-  } else {
-    b.key_usage({"digitalSignature"});
-  }
-  if (!eku.empty()) b.extended_key_usage(eku);
-  if (!sans.dns.empty() || !sans.ips.empty() || !sans.uris.empty()) b.subject_alt_names(sans);
-  out.cert = issuer ? b.sign(issuer->key, &issuer->cert) : b.sign(out.key);
-  return out;
+  return support::issue(cn, issuer, {.ca = ca, .eku = std::move(eku), .sans = sans});
 }
 
 struct TestPki {

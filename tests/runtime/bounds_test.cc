@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/file.h"
+#include "support/process.h"
 #include "test_util.h"
 
 namespace enarx::runtime {
@@ -230,15 +231,9 @@ TEST(Bounds, StdoutSocketNobodyReadsEndsAtTheTimeLimit) {
 // A terminal whose reader stopped (a stalled ssh session, say): a pseudo-terminal whose master
 // side is never read.
 TEST(Bounds, StdoutTerminalNobodyReadsEndsAtTheTimeLimit) {
-  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  ASSERT_GE(master, 0);
-  ASSERT_EQ(::grantpt(master), 0);
-  ASSERT_EQ(::unlockpt(master), 0);
-  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  ASSERT_GE(slave, 0);
-  expect_flood_stops_at_time_limit(slave, -1, false);
-  ::close(slave);
-  ::close(master);
+  support::Pty pty;
+  ASSERT_TRUE(pty.ok()) << pty.error();
+  expect_flood_stops_at_time_limit(pty.slave(), -1, false);
 }
 
 // --- 4. long host calls -----------------------------------------------------------------------

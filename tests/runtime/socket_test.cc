@@ -17,6 +17,7 @@
 #include <string>
 
 #include "runtime/engine.h"
+#include "support/process.h"
 #include "test_util.h"
 
 namespace enarx::runtime {
@@ -295,15 +296,9 @@ TEST(HostOutput, SocketNobodyReads) {
 }
 
 TEST(HostOutput, TerminalNobodyReads) {
-  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  ASSERT_GE(master, 0);
-  ASSERT_EQ(::grantpt(master), 0);
-  ASSERT_EQ(::unlockpt(master), 0);
-  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  ASSERT_GE(slave, 0);
-  fill_and_expect_bounded_waits(slave, -1);
-  ::close(slave);
-  ::close(master);
+  support::Pty pty;
+  ASSERT_TRUE(pty.ok()) << pty.error();
+  fill_and_expect_bounded_waits(pty.slave(), -1);
 }
 
 TEST(HostOutput, RegularFileIsWrittenWhole) {

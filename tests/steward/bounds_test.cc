@@ -10,6 +10,7 @@
 #include "../net/attack.h"
 #include "core/file.h"
 #include "net/http_client.h"
+#include "support/server_bounds.h"
 
 using namespace enarx;
 using namespace std::chrono_literals;
@@ -17,13 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// An ASan build keeps freed memory in its quarantine (up to 256 MiB) and adds redzones, so the
-// servers' RSS bounds are asserted in the release build only; every other assertion holds in both.
-#if defined(ENARX_SANITIZED)
-constexpr bool kRssBoundsApply = false;
-#else
-constexpr bool kRssBoundsApply = true;
-#endif
+using support::kRssBoundsApply;
 
 const std::string kBinary = std::string(ENARX_BINARY_DIR) + "/apps/steward/steward";
 constexpr std::uint64_t kKiB = 1024, kMiB = 1024 * 1024;
@@ -45,12 +40,7 @@ struct StewardProcess {
     base = "https://127.0.0.1:" + std::to_string(port);
   }
   net::HttpClient client(std::chrono::seconds timeout = 30s) const {
-    net::ClientOptions o;
-    o.tls.ca_file = dir.path() / "state" / "tls" / "ca.crt";
-    o.max_retries = 0;
-    o.connect_timeout = 5s;
-    o.timeout = timeout;
-    return net::HttpClient(o);
+    return support::bounds_client(dir.path() / "state" / "tls" / "ca.crt", timeout);
   }
   bool ready() const {
     for (int i = 0; i < 300; ++i) {
@@ -66,12 +56,6 @@ struct StewardProcess {
   }
   std::uint64_t kib(const char* field) const { return attack::proc_status_kib(process->pid(), field); }
 };
-
-double metric(const std::string& text, const std::string& name) {
-  const auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
 
 // Connects from `source`, sends a POST header announcing `length` bytes and then garbage, all
 // but the last byte, unless answered first; the connection is kept open.
@@ -154,38 +138,9 @@ TEST(StewardBounds, GarbagePostsHoldBoundedMemory) {
 TEST(StewardBounds, IdleConnectionsDoNotLockOutClients) {
   StewardProcess s;
   ASSERT_TRUE(s.ready());
-  auto probe = [&](int n) {
-    int ok = 0;
-    auto client = s.client(10s);
-    for (int i = 0; i < n; ++i) {
-      try {
-        ok += client.get(s.base + "/healthz").status == 200;
-      } catch (const Error& e) {
-        std::cout << "probe " << i << ": " << e.code() << "\n";
-      }
-    }
-    return ok;
-  };
-  {
-    // Flood and probes from the same address: the per-address cap and eviction within it.
-    attack::IdleFlood flood(s.port, 1100);
-    std::this_thread::sleep_for(1s);
-    EXPECT_EQ(probe(20), 20);
-    const auto m = s.client().get(s.base + "/metrics").body;
-    EXPECT_LE(metric(m, "http_connections_active"), 64 + 8) << m;
-  }
-  {
-    // From 20 other addresses: the global cap full of idle sockets, the probes get in by
-    // eviction.
-    std::vector<std::string> sources;
-    for (int i = 2; i < 22; ++i) sources.push_back("127.0.0." + std::to_string(i));
-    attack::IdleFlood flood(s.port, 1100, sources);
-    std::this_thread::sleep_for(1s);
-    EXPECT_EQ(probe(20), 20);
-    const auto m = s.client().get(s.base + "/metrics").body;
-    EXPECT_LE(metric(m, "http_connections_active"), 1024 + 8) << m;
-    EXPECT_GT(metric(m, "http_connections_evicted_total"), 0) << m;
-  }
+  support::expect_idle_connections_do_not_lock_out(
+      {s.port, s.base, [&](std::chrono::seconds timeout) { return s.client(timeout); }},
+      /*expect_closed_by_server=*/false);
   EXPECT_TRUE(s.process->alive());
 }
 

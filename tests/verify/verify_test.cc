@@ -5,9 +5,12 @@
 #include "core/der.h"
 #include "core/error.h"
 #include "attest/enarx/oids.h"
+#include "support/error_code.h"
 
 namespace enarx {
 namespace {
+
+using support::error_code;
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -65,15 +68,6 @@ std::vector<std::string> identity_uris() {
           "urn:enarx:signer:sha-256:" + kSigner};
 }
 
-std::string code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "ok";
-}
-
 TEST(VerifyPeer, AcceptsMatchingExpectations) {
   Pki pki;
   Certificate leaf = pki.issue(snp_claims(), identity_uris());
@@ -100,7 +94,7 @@ TEST(VerifyPeer, EachMismatchHasItsOwnCode) {
   std::vector<Certificate> chain{pki.issue(snp_claims(), identity_uris())};
   std::vector<Certificate> cas{pki.ca};
   auto check = [&](verify::Expectations want) {
-    return code_of([&] { verify::verify_peer(chain, cas, kNow, want); });
+    return error_code([&] { verify::verify_peer(chain, cas, kNow, want); });
   };
   verify::Expectations w;
   w.slug = "store.example.com/alice/other:1.0.0";
@@ -110,7 +104,7 @@ TEST(VerifyPeer, EachMismatchHasItsOwnCode) {
   EXPECT_EQ(check(w), "verify.slug_mismatch");
   w = {};
   w.slug = "alice/app";  // any tag, any host
-  EXPECT_EQ(check(w), "ok");
+  EXPECT_EQ(check(w), support::kNoError);
   w = {};
   w.digest = std::string(64, 'c');
   EXPECT_EQ(check(w), "verify.digest_mismatch");
@@ -126,30 +120,30 @@ TEST(VerifyPeer, ChainProblems) {
   Pki pki, other;
   std::vector<Certificate> chain{pki.issue(snp_claims(), identity_uris())};
   std::vector<Certificate> wrong{other.ca};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(chain, wrong, kNow, {}); }), "x509.chain.untrusted");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(chain, wrong, kNow, {}); }), "x509.chain.untrusted");
   std::vector<Certificate> cas{pki.ca};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(chain, cas, kNow + 48h, {}); }), "x509.chain.expired");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(chain, cas, kNow + 48h, {}); }), "x509.chain.expired");
 }
 
 TEST(VerifyPeer, SimulatedAndInsecureNeedOptIn) {
   Pki pki;
   std::vector<Certificate> cas{pki.ca};
   std::vector<Certificate> sim{pki.issue(snp_claims(true), identity_uris(), true)};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(sim, cas, kNow, {}); }), "verify.simulated_not_allowed");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(sim, cas, kNow, {}); }), "verify.simulated_not_allowed");
   verify::Expectations allow;
   allow.allow_simulated = true;
-  EXPECT_EQ(code_of([&] { verify::verify_peer(sim, cas, kNow, allow); }), "ok");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(sim, cas, kNow, allow); }), support::kNoError);
 
   json kvm = {{"platform", "kvm"}, {"insecure", true}, {"insecure_reason", "kvm"}, {"evidence", json::object()}};
   std::vector<Certificate> insecure{pki.issue(kvm, identity_uris(), true)};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(insecure, cas, kNow, allow); }), "verify.insecure_not_allowed");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(insecure, cas, kNow, allow); }), "verify.insecure_not_allowed");
   verify::Expectations allow_insecure;
   allow_insecure.allow_insecure = true;
-  EXPECT_EQ(code_of([&] { verify::verify_peer(insecure, cas, kNow, allow_insecure); }), "ok");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(insecure, cas, kNow, allow_insecure); }), support::kNoError);
 
   // Claims saying "secure" while the marker says otherwise is a forgery signal.
   std::vector<Certificate> mixed{pki.issue(snp_claims(), identity_uris(), true)};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(mixed, cas, kNow, {}); }), "verify.claims_malformed");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(mixed, cas, kNow, {}); }), "verify.claims_malformed");
 }
 
 TEST(VerifyPeer, MissingOrBrokenClaims) {
@@ -162,7 +156,7 @@ TEST(VerifyPeer, MissingOrBrokenClaims) {
                                      .validity(kNow - 1h, kNow + 1h)
                                      .extended_key_usage({"serverAuth"})
                                      .sign(pki.ca_key, &pki.ca)};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(plain, cas, kNow, {}); }), "verify.no_claims");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(plain, cas, kNow, {}); }), "verify.no_claims");
 
   // The claims are a UTF8String (docs/oids.md); any other wrapping is malformed.
   std::vector<Certificate> octet{CertificateBuilder()
@@ -173,7 +167,7 @@ TEST(VerifyPeer, MissingOrBrokenClaims) {
                                      .add_extension({std::string(oids::kAttestedClaims), false,
                                                      der::Writer().add_octet_string(as_bytes(snp_claims().dump())).take()})
                                      .sign(pki.ca_key, &pki.ca)};
-  EXPECT_EQ(code_of([&] { verify::verify_peer(octet, cas, kNow, {}); }), "verify.claims_malformed");
+  EXPECT_EQ(error_code([&] { verify::verify_peer(octet, cas, kNow, {}); }), "verify.claims_malformed");
 }
 
 TEST(WorkloadIdentity, RoundTripAndAmbiguity) {
@@ -185,11 +179,11 @@ TEST(WorkloadIdentity, RoundTripAndAmbiguity) {
   EXPECT_EQ(back.slug, id.slug);
   EXPECT_EQ(back.digest, id.digest);
   EXPECT_EQ(back.signer, id.signer);
-  EXPECT_EQ(code_of([] {
+  EXPECT_EQ(error_code([] {
               identity::WorkloadIdentity::from_uris({"slug://a/b:1.0.0", "slug://a/c:1.0.0"});
             }),
             "identity.ambiguous");
-  EXPECT_EQ(code_of([] { identity::WorkloadIdentity::from_uris({"urn:enarx:signer:sha-256:XYZ"}); }),
+  EXPECT_EQ(error_code([] { identity::WorkloadIdentity::from_uris({"urn:enarx:signer:sha-256:XYZ"}); }),
             "identity.malformed");
   // Unrelated URIs are ignored.
   EXPECT_FALSE(identity::WorkloadIdentity::from_uris({"https://example.com"}).slug);

@@ -6,9 +6,12 @@
 #include "attest/snp/policy.h"
 #include "attest/snp/verify.h"
 #include "snp_test_util.h"
+#include "support/error_code.h"
 
 namespace enarx::attest::snp {
 namespace {
+
+using support::error_code;
 
 using namespace testing;  // NOLINT
 
@@ -18,15 +21,6 @@ VerifyOptions opts(const char* t) {
   VerifyOptions o;
   o.at = at(t);
   return o;
-}
-
-std::string error_code(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  return "(no error)";
 }
 
 std::vector<std::string> codes(const Appraisal& a) {

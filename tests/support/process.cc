@@ -1,0 +1,45 @@
+#include "support/process.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace enarx::support {
+
+std::string run_capture(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ::pclose(p);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+Pty::Pty() {
+  const char* step = nullptr;
+  master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master_ < 0) {
+    step = "posix_openpt";
+  } else if (::grantpt(master_) != 0) {
+    step = "grantpt";
+  } else if (::unlockpt(master_) != 0) {
+    step = "unlockpt";
+  } else if ((slave_ = ::open(::ptsname(master_), O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+    step = "open(ptsname)";
+  }
+  if (step) error_ = std::string(step) + ": " + std::strerror(errno);
+}
+
+Pty::~Pty() {
+  if (slave_ >= 0) ::close(slave_);
+  if (master_ >= 0) ::close(master_);
+}
+
+}  // namespace enarx::support
