@@ -124,13 +124,7 @@ std::vector<Bytes> verified_peer_chain(SSL* ssl) {
   STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl);
   if (!chain) return out;
   for (int i = 0; i < sk_X509_num(chain); ++i) {
-    X509* cert = sk_X509_value(chain, i);
-    const int len = i2d_X509(cert, nullptr);
-    if (len <= 0) continue;
-    Bytes der(static_cast<std::size_t>(len));
-    unsigned char* p = der.data();
-    i2d_X509(cert, &p);
-    out.push_back(std::move(der));
+    out.push_back(ossl::to_der(i2d_X509, sk_X509_value(chain, i), "http.peer_chain"));
   }
   return out;
 }

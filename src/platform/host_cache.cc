@@ -397,7 +397,7 @@ std::vector<FileResult> fetch_intel_collateral(const IntelRequest& r, const Opti
                 s.fetch_url + ": CRL issuer is not an Intel SGX PCK CA");
       }
       // As served when DER (byte-exact), re-encoded when PCS sent PEM.
-      write_file_atomic(path, res.body.rfind("-----BEGIN", 0) == 0 ? crl.to_der() : to_bytes(res.body));
+      write_file_atomic(path, is_pem(as_bytes(res.body)) ? crl.to_der() : to_bytes(res.body));
     }));
     // crls.der gets whatever is in the cache now (new or previous good file).
     try {
