@@ -16,19 +16,29 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "exit_codes.h"
+#include "client/trust.h"
 #include "net/http_client.h"
 
 namespace enarx::cli {
 
-// --ca-bundle / ENARX_CA_BUNDLE and --token / ENARX_TOKEN (or Enarx's
-// ENARX_INSECURE_AUTH_TOKEN) for talking to drawbridge.
+// --ca-bundle / ENARX_CA_BUNDLE, --extra-ca / ENARX_EXTRA_CA, --system-roots and --token /
+// ENARX_TOKEN (or Enarx's ENARX_INSECURE_AUTH_TOKEN) for talking to drawbridge. Without a CA
+// flag the embedded web PKI roots are trusted, never the host's store (client/trust.h).
 struct RegistryFlags {
   std::string ca_bundle;
+  std::string extra_ca;
+  bool system_roots = false;
   std::string token;
 
   void add_to(CLI::App* cmd) {
-    cmd->add_option("--ca-bundle", ca_bundle, "PEM CA bundle to trust for the registry (default: system)")
+    cmd->add_option("--ca-bundle", ca_bundle,
+                    "PEM CA bundle to trust for the registry (and steward) INSTEAD of the embedded roots")
         ->envname("ENARX_CA_BUNDLE");
+    cmd->add_option("--extra-ca", extra_ca, "PEM CA certificate(s) to trust IN ADDITION to the embedded roots")
+        ->envname("ENARX_EXTRA_CA");
+    cmd->add_flag("--system-roots", system_roots,
+                  "Trust the host's certificate store instead of the embedded roots (the host is untrusted)")
+        ->envname("ENARX_SYSTEM_ROOTS");
     cmd->add_option("--token", token, "OIDC bearer token for the registry (see `drawbridge token`)")
         ->envname("ENARX_TOKEN");
   }
@@ -37,11 +47,12 @@ struct RegistryFlags {
     if (const char* t = std::getenv("ENARX_INSECURE_AUTH_TOKEN")) return t;
     return {};
   }
-  net::ClientOptions http() const {
-    net::ClientOptions o;
-    if (!ca_bundle.empty()) o.tls.ca_pem = read_text_file(ca_bundle);
-    return o;
+  client::TrustChoice trust() const {
+    return {.replace_pem = ca_bundle.empty() ? std::string() : read_text_file(ca_bundle),
+            .extra_pem = extra_ca.empty() ? std::string() : read_text_file(extra_ca),
+            .system_roots = system_roots};
   }
+  net::ClientOptions http() const { return client::with_trust(trust()); }
 };
 
 // A --time-limit / --cpu-limit value (seconds, fractions allowed; 0 = not given) as a limit.

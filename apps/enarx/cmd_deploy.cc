@@ -60,7 +60,10 @@ void register_deploy(CLI::App& root) {
   cmd->callback([a] {
     auto& o = a->opts;
     try {
-      o.registry_ca_pem = a->reg.ca_bundle.empty() ? "" : read_text_file(a->reg.ca_bundle);
+      const auto trust = a->reg.trust();
+      o.registry_ca_pem = trust.replace_pem;
+      o.extra_ca_pem = trust.extra_pem;
+      o.system_roots = trust.system_roots;
       o.token = a->reg.resolved_token();
       if (!a->steward_ca.empty()) o.steward_ca_pem = read_text_file(a->steward_ca);
       if (!a->steward_identity_ca.empty()) o.steward_identity_ca_pem = read_text_file(a->steward_identity_ca);

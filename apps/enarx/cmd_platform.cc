@@ -5,10 +5,12 @@
 #include <iostream>
 #include <memory>
 
+#include "cli_util.h"
 #include "command.h"
 #include "core/csr.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "client/trust.h"
 #include "exit_codes.h"
 #include "platform/csr_evidence.h"
 #include "platform/detect.h"
@@ -130,16 +132,28 @@ void register_platform(CLI::App& root) {
   {
     auto json = std::make_shared<bool>(false);
     auto rootdir = std::make_shared<std::string>("/");
-    auto* info = plat->add_subcommand("info", "Show which TEE is available and why");
+    auto reg = std::make_shared<RegistryFlags>();
+    auto* info = plat->add_subcommand("info", "Show which TEE is available and why, and which TLS roots are trusted");
     info->add_flag("-j,--json", *json, "JSON output");
     info->add_option("--root", *rootdir, "Filesystem root to probe (testing)")->group("");
-    info->callback([json, rootdir] {
+    reg->add_to(info);
+    info->callback([json, rootdir, reg] {
       guarded([&] {
         platform::Detection d = platform::detect(fs::path(*rootdir));
+        const auto trust = reg->trust();
+        const auto& embedded = client::embedded_roots();
         if (*json) {
-          std::cout << platform::format_json(d, ENARX_VERSION, system_info()).dump(2) << "\n";
+          auto j = platform::format_json(d, ENARX_VERSION, system_info());
+          j["tls_roots"] = {{"in_use", client::describe(trust)},
+                            {"embedded",
+                             {{"certificates", embedded.certificates},
+                              {"sha256", embedded.sha256},
+                              {"source", embedded.source},
+                              {"ca_certificates_version", embedded.version}}}};
+          std::cout << j.dump(2) << "\n";
         } else {
           std::cout << platform::format_text(d, ENARX_VERSION, system_info());
+          std::cout << "TLS roots for drawbridge and steward: " << client::describe(trust) << "\n";
         }
         return exit_codes::kOk;
       });

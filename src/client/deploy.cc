@@ -1,5 +1,7 @@
 #include "client/deploy.h"
 
+#include "client/trust.h"
+
 #include <filesystem>
 
 #include "core/file.h"
@@ -36,10 +38,10 @@ std::string signer_fingerprint(const std::string& signer) {
   return jws::key_fingerprint(PublicKey::from_pem(pem));
 }
 
-net::ClientOptions tls_options(const std::string& ca_pem) {
-  net::ClientOptions o;
-  o.tls.ca_pem = ca_pem;
-  return o;
+// The host is not trusted, so neither is its certificate store: the embedded roots unless the
+// user names others (client/trust.h).
+net::ClientOptions tls_options(const std::string& ca_pem, const DeployOptions& o) {
+  return with_trust({.replace_pem = ca_pem, .extra_pem = o.extra_ca_pem, .system_roots = o.system_roots});
 }
 
 runtime::AssetTree assets_from(const std::map<std::string, Bytes>& files) {
@@ -125,7 +127,7 @@ DeployOutcome deploy(const DeployOptions& o) {
     if (slug->digest_alg) fetch.expected_digest = *slug->digest_alg + ":" + *slug->digest_hex;
     if (!o.signer.empty())
       fetch.expected_signer_fingerprint = in_step(DeployStep::Signature, [&] { return signer_fingerprint(o.signer); });
-    anonymous.emplace(RegistryClient::base_url_for(*slug), tls_options(o.registry_ca_pem), o.token);
+    anonymous.emplace(RegistryClient::base_url_for(*slug), tls_options(o.registry_ca_pem, o), o.token);
     out.metadata = [&] {
       try {
         return fetch_tag_metadata(*anonymous, *slug, fetch);
@@ -176,7 +178,7 @@ DeployOutcome deploy(const DeployOptions& o) {
   id_opts.workload.digest = out.metadata.root_digest;
   if (out.metadata.signature) id_opts.workload.signer = out.metadata.signature->signer_fingerprint;
   id_opts.steward_url = (o.self_signed || provider->platform() == platform::Platform::Nil) ? "" : steward;
-  id_opts.http = tls_options(o.steward_ca_pem);
+  id_opts.http = tls_options(o.steward_ca_pem, o);
   id_opts.collateral = o.collateral;
   if (!o.steward_identity_ca_pem.empty())
     id_opts.steward_cas = in_step(DeployStep::Attestation, [&] {
@@ -203,7 +205,7 @@ DeployOutcome deploy(const DeployOptions& o) {
     pkg = std::move(*local_pkg);
     say(DeployStep::Fetch, "local package: nothing to fetch");
   } else {
-    net::ClientOptions mtls = tls_options(o.registry_ca_pem);
+    net::ClientOptions mtls = tls_options(o.registry_ca_pem, o);
     mtls.tls.client_cert_pem = out.identity.chain_pem();
     mtls.tls.client_key_pem = out.identity.key.to_pem_pkcs8();
     // The tree is read with the keep's attested certificate alone, so a private repository is

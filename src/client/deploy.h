@@ -41,12 +41,14 @@ class DeployError : public Error {
 struct DeployOptions {
   std::string package;  // slug[@digest] or file://<dir>
   std::string steward_url;   // "" = the package's Enarx.toml `steward`, else self-signed
-  std::string steward_ca_pem;   // TLS trust for steward ("" = system store)
+  std::string steward_ca_pem;   // TLS trust for steward ("" = the embedded roots, client/trust.h)
   // Trust anchors for the keep certificate steward issues (its keep CA; "" = the chain's own
   // root, whose fingerprint is printed). Not the same as steward_ca_pem: steward's HTTPS
   // certificate never comes from the keep CA.
   std::string steward_identity_ca_pem;
-  std::string registry_ca_pem;  // TLS trust for drawbridge ("" = system store)
+  std::string registry_ca_pem;  // TLS trust for drawbridge ("" = the embedded roots)
+  std::string extra_ca_pem;     // added to the trust for both
+  bool system_roots = false;    // the host's store instead of the embedded roots (explicit only)
   std::string signer;  // publisher key file (PEM public or private key) or hex fingerprint
   std::string token;   // bearer token for the registry (owner reads of private repos)
   bool self_signed = false;  // skip steward even if one is configured
