@@ -32,9 +32,9 @@ struct RegistryFlags {
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--ca-bundle", ca_bundle,
-                    "PEM CA bundle to trust for the registry (and steward) INSTEAD of the embedded roots")
+                    "PEM CA bundle to trust for the registry INSTEAD of the embedded roots")
         ->envname("ENARX_CA_BUNDLE");
-    cmd->add_option("--extra-ca", extra_ca, "PEM CA certificate(s) to trust IN ADDITION to the embedded roots")
+    cmd->add_option("--extra-ca", extra_ca, "PEM CA certificate(s) to trust IN ADDITION (registry and steward)")
         ->envname("ENARX_EXTRA_CA");
     cmd->add_flag("--system-roots", system_roots,
                   "Trust the host's certificate store instead of the embedded roots (the host is untrusted)")
