@@ -3,10 +3,8 @@
 #include "client/trust.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -16,6 +14,7 @@
 #include "net/http_server.h"
 #include "support/error_code.h"
 #include "support/pki.h"
+#include "support/process.h"
 
 namespace enarx::client {
 namespace {
@@ -60,22 +59,7 @@ TEST(Trust, ReplaceAddOrAskForTheHostStore) {
   EXPECT_EQ(support::error_code([&] { with_trust({.extra_pem = b, .system_roots = true}); }), "client.trust.conflict");
 }
 
-struct Run {
-  int status = -1;
-  std::string output;
-};
-
-Run shell(const std::string& cmd) {
-  Run r;
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+support::ShellRun shell(const std::string& cmd) { return support::run_shell(cmd + " 2>&1"); }
 
 // The attack: whoever controls the host controls its certificate store, and adds a root of its
 // own to impersonate the registry. The test makes that root part of the host store (Debian's
@@ -85,7 +69,7 @@ TEST(Trust, ARootOnlyInTheHostStoreDoesNotLetAServerPassForTheRegistry) {
   const std::string host_bundle = "/etc/ssl/certs/ca-certificates.crt";
   if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace";
   if (!fs::exists(host_bundle)) GTEST_SKIP() << host_bundle << " absent";
-  if (shell("unshare -m true").status != 0) GTEST_SKIP() << "unshare -m is not permitted here";
+  if (shell("unshare -m true").exit_code != 0) GTEST_SKIP() << "unshare -m is not permitted here";
 
   auto root = support::issue("host-store root", nullptr, {.ca = true});
   SubjectAltNames sans;
@@ -120,22 +104,22 @@ TEST(Trust, ARootOnlyInTheHostStoreDoesNotLetAServerPassForTheRegistry) {
 
   // The default: the impostor is refused although the host store holds its root.
   auto fooled = with_host_store(rogue_store, "user info " + spec);
-  EXPECT_NE(fooled.status, 0) << fooled.output;
-  EXPECT_EQ(fooled.output.find("\"subject\""), std::string::npos) << fooled.output;
+  EXPECT_NE(fooled.exit_code, 0) << fooled.out;
+  EXPECT_EQ(fooled.out.find("\"subject\""), std::string::npos) << fooled.out;
   // The same store when the user explicitly trusts the host: accepted, so the refusal above
   // is the embedded default at work, not a broken setup.
   auto host = with_host_store(rogue_store, "user info --system-roots " + spec);
-  EXPECT_EQ(host.status, 0) << host.output;
-  EXPECT_NE(host.output.find("\"subject\":\"alice\""), std::string::npos) << host.output;
+  EXPECT_EQ(host.exit_code, 0) << host.out;
+  EXPECT_NE(host.out.find("\"subject\":\"alice\""), std::string::npos) << host.out;
   // A root the user names is trusted, the host store emptied or not.
   auto named = with_host_store(empty_store, "user info --ca-bundle " + ca.string() + " " + spec);
-  EXPECT_EQ(named.status, 0) << named.output;
+  EXPECT_EQ(named.exit_code, 0) << named.out;
   // With the host store emptied the embedded set is still there.
   auto info = with_host_store(empty_store, "platform info");
-  EXPECT_NE(info.output.find("TLS roots for drawbridge and steward: embedded web PKI roots (" +
+  EXPECT_NE(info.out.find("TLS roots for drawbridge and steward: embedded web PKI roots (" +
                              std::to_string(embedded_roots().certificates) + " certificates"),
             std::string::npos)
-      << info.output;
+      << info.out;
   server.stop();
   fs::remove_all(dir);
 }

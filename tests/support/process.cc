@@ -1,6 +1,7 @@
 #include "support/process.h"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,14 +11,20 @@
 
 namespace enarx::support {
 
-std::string run_capture(const std::string& cmd) {
-  std::string out;
+ShellRun run_shell(const std::string& cmd) {
+  ShellRun r;
   FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
+  if (!p) return r;
   char buf[4096];
   std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ::pclose(p);
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string run_capture(const std::string& cmd) {
+  std::string out = run_shell(cmd).out;
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   return out;
 }

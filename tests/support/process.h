@@ -9,6 +9,14 @@ namespace enarx::support {
 // be started). For short commands whose output is a value (a token, a digest).
 std::string run_capture(const std::string& cmd);
 
+// Runs `cmd` with /bin/sh: its exit code (-1 when it could not be started or did not exit) and
+// its whole stdout, as it came.
+struct ShellRun {
+  int exit_code = -1;
+  std::string out;
+};
+ShellRun run_shell(const std::string& cmd);
+
 // A pseudo-terminal pair whose master side nobody reads: what a stalled ssh session looks like
 // to a process writing to its terminal. Both ends close on destruction.
 class Pty {

@@ -1,34 +1,21 @@
 // `enarx evidence verify` for SEV-SNP, end to end through the built binary: exit codes and
 // the JSON claims. Skips when the binary or the shared test vectors are absent.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "snp_test_util.h"
+#include "support/process.h"
 
 namespace enarx::attest::snp {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-};
+using CliRun = support::ShellRun;
 
 CliRun run(const std::string& args) {
-  const std::string bin = ENARX_BINARY_DIR "/apps/enarx/enarx";
-  CliRun r;
-  FILE* p = ::popen((bin + " " + args + " 2>/dev/null").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return support::run_shell(std::string(ENARX_BINARY_DIR "/apps/enarx/enarx ") + args + " 2>/dev/null");
 }
 
 #define REQUIRE_CLI()                                                          \
