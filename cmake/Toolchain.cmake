@@ -23,6 +23,14 @@ if(ENARX_BUILD_TYPE_UPPER STREQUAL "ASAN")
   add_compile_definitions(ENARX_SANITIZED=1)
 endif()
 
+# Executables keep the symbols of the static libraries they are made of to themselves. Otherwise
+# an inline libstdc++ function our code instantiates (std::shared_ptr's release path) is exported
+# from the executable and interposes on libnode's own copy: libnode (built without RTTI) then
+# runs our instrumented copy, whose UBSan vptr check rejects libnode's objects (EngineTest,
+# LimitMemory and CodeCache aborted under Asan in a CI run). Nothing resolves
+# symbols from an executable: the V8 plugin needs only libnode, libstdc++ and libc.
+string(APPEND CMAKE_EXE_LINKER_FLAGS " -Wl,--exclude-libs,ALL")
+
 # Fuzz builds instrument every library for coverage; the targets themselves add -fsanitize=fuzzer.
 # No `vptr` check: libnode is built without RTTI, and its static initialisers call inline
 # std::shared_ptr code that resolves to our instrumented copies, which then flag every libnode
