@@ -29,7 +29,12 @@ endif()
 # runs our instrumented copy, whose UBSan vptr check rejects libnode's objects (EngineTest,
 # LimitMemory and CodeCache aborted under Asan in a CI run). Nothing resolves
 # symbols from an executable: the V8 plugin needs only libnode, libstdc++ and libc.
-string(APPEND CMAKE_EXE_LINKER_FLAGS " -Wl,--exclude-libs,ALL")
+# GCC only, and not for fuzzing: clang links its sanitizer and libFuzzer runtimes as static
+# archives whose malloc/free interceptors must stay exported (hidden, libstdc++ would free with
+# glibc what ASan allocated); the fuzz build switches the vptr check off instead (below).
+if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND NOT ENARX_BUILD_FUZZ)
+  string(APPEND CMAKE_EXE_LINKER_FLAGS " -Wl,--exclude-libs,ALL")
+endif()
 
 # Fuzz builds instrument every library for coverage; the targets themselves add -fsanitize=fuzzer.
 # No `vptr` check: libnode is built without RTTI, and its static initialisers call inline
