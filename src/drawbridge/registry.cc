@@ -615,8 +615,14 @@ struct Registry::Impl {
           json_length();
           return decision;
         }
-        // A node longer than max_blob_size meets the route's limit (413 http.body_too_large).
-        if (length && *length <= opt.max_blob_size) check_node_length(*length, node.entry);
+        // An announced length past max_blob_size meets the route's limit (413 http.body_too_large)
+        // before a spool is made; an entry that large is refused whatever is announced.
+        if (length && *length > opt.max_blob_size) {
+          decision.max_body_size = opt.max_blob_size;
+          return decision;
+        }
+        if (node.entry.meta.length > opt.max_blob_size) fail(413, "drawbridge.body_too_large", "Request body too large");
+        if (length) check_node_length(*length, node.entry);
         decision.max_body_size = node.entry.meta.length;
         decision.sink = std::make_shared<SpoolSink>(store->spool(node_algorithms(node.entry, *declared)));
         return decision;
