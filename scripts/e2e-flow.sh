@@ -7,9 +7,11 @@
 #  2. steward (attestation CA) starts on loopback, trusting only that simulated root
 #  3. drawbridge (registry) starts on loopback, trusting steward's CA for keep certificates
 #  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example
-#  5. `enarx deploy` attests (sim-snp -> steward), fetches over mutual TLS, runs the workload
+#  5. `enarx deploy` (no --steward: drawbridge names its default steward) attests (sim-snp ->
+#     steward), fetches over mutual TLS, runs the workload
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
-#     and the C++ relying-party example (examples/relying-party); 5b/6b: the same on sim-tdx
+#     and the C++ relying-party example (examples/relying-party); 5b/6b: the same on sim-tdx;
+#     5c: a second repository names its own steward (B), and its keep is certified by B
 #  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
 #     and, separately, its certificates), a runtime steward does not know (no identity), an
 #     insecure keep certificate at a registry without the development opt-in, a keep certificate
@@ -50,7 +52,7 @@ expect_exit() {  # expected-code description command...
   ok "$what (exit $got): $(grep -E 'failed|error|refusing' "$work/last.out" | head -1)"
 }
 
-SP=$(free_port); DP=$(free_port); WP=$(free_port)
+SP=$(free_port); DP=$(free_port); WP=$(free_port); SBP=$(free_port)
 host="localhost:$DP"
 
 step "1. simulated SEV-SNP and TDX platforms (local test roots of trust; never accepted by production defaults)"
@@ -82,11 +84,19 @@ wait_port "$SP" 20 || die "steward did not start"
 ok "steward knows the simulated runtimes by measurement: $(grep -E '^(hash|mrtd) =' "$work/steward.toml" | tr '\n' ' ')"
 ok "steward keep CA: $(openssl x509 -in "$work/steward/ca.crt" -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
 ok "steward HTTPS CA (separate; never signs keeps): $(openssl x509 -in "$work/steward/tls/ca.crt" -noout -subject | tr '\n' ' ')"
+# A second steward (B), with its own keep CA, for a repository that names it (step 5c).
+"$steward" --state-dir "$work/steward-b" --addr 127.0.0.1 --port "$SBP" --host localhost \
+  --policy "$work/steward.toml" >"$work/steward-b.log" 2>&1 &
+pids+=($!)
+wait_port "$SBP" 20 || die "steward B did not start"
+ok "steward B on https://localhost:$SBP (keep CA $(openssl x509 -in "$work/steward-b/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2 | cut -c1-23)…)"
 
-step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against steward's CA)"
+step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against the stewards' CAs; default steward named)"
+cat "$work/steward/ca.crt" "$work/steward-b/ca.crt" >"$work/stewards-ca.pem"
 start_drawbridge() {  # extra flags...
   "$drawbridge" serve --data-dir "$work/drawbridge" --self-signed-tls --address 127.0.0.1 --port "$DP" \
-    --client-ca "$work/steward/ca.crt" --public-host "$host" "$@" >>"$work/drawbridge.log" 2>&1 &
+    --client-ca "$work/stewards-ca.pem" --public-host "$host" --default-steward "https://localhost:$SP" \
+    "$@" >>"$work/drawbridge.log" 2>&1 &
   drawbridge_pid=$!; pids+=($drawbridge_pid)
   wait_port "$DP" 20 || die "drawbridge did not start"
 }
@@ -125,19 +135,28 @@ TOML
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.0" --sign-key "$work/publisher.key" 2>&1 | sed 's/^/    /'
 digest="$("$enarx" package info "$host/alice/web:1.0.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')"
 ok "published $host/alice/web:1.0.0 = $digest, signed by $signer"
+# Which steward, asked before attesting: anyone gets the registry's default for a private name,
+# exactly as for a name that does not exist.
+ask_steward() { curl -sS --cacert "$registry_ca" -D - "https://$host/api/v0.1.0/$1/_steward" | grep -viE '^(date|x-request-id):'; }
+[[ "$(ask_steward alice/web/_tag/1.0.0)" == "$(ask_steward alice/ghost/_tag/1.0.0)" ]] \
+  || die "the _steward answer tells a private repository from a missing one"
+ok "anonymous GET …/alice/web/_tag/1.0.0/_steward = the answer for a missing name: $(ask_steward alice/web/_tag/1.0.0 | tail -1)"
 # The owner's token reads the private tag's metadata; the tree itself is fetched by the keep
 # with its attested certificate only (drawbridge checks the slug in the certificate).
 
 deploy_and_verify() {  # platform step-numbers
   local platform="$1" n="$2" m="$3"
   step "$n. deploy: attest on $platform, get a steward certificate, fetch over mutual TLS, run"
+  # No --steward: drawbridge names its default steward (the repository and tag name none).
   "$enarx" deploy "$host/alice/web:1.0.0@$digest" --signer "$work/publisher.key" \
-    --steward "https://localhost:$SP" --steward-ca "$work/steward/tls/ca.crt" \
+    --steward-ca "$work/steward/tls/ca.crt" \
     --steward-identity-ca "$work/steward/ca.crt" \
     --platform "$platform" --sim-dir "$work/sim" >"$work/deploy-$platform.log" 2>&1 &
   local deploy_pid=$!; pids+=($deploy_pid)
   wait_port "$WP" 60 || die "the workload did not start listening"
   sed 's/^/    /' "$work/deploy-$platform.log"
+  grep -q "steward https://localhost:$SP (from the registry's default)" "$work/deploy-$platform.log" \
+    || die "deploy did not take the steward drawbridge named"
 
   step "$m. relying party: verify the workload's TLS endpoint ($platform)"
   "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
@@ -174,6 +193,27 @@ deploy_and_verify() {  # platform step-numbers
 }
 deploy_and_verify sim-snp 5 6
 deploy_and_verify sim-tdx 5b 6b
+
+step "5c. a second repository names its own steward (B): its keep is certified by B, with no --steward"
+"$enarx" repo register "$host/alice/api" --steward "https://localhost:$SBP" | sed 's/^/    /'
+"$enarx" package publish "$pkg" "$host/alice/api:1.0.0" --sign-key "$work/publisher.key" >/dev/null 2>&1 \
+  || die "publishing alice/api"
+ok "anonymous GET …/alice/api/_steward: $(ask_steward alice/api | tail -1)"
+"$enarx" deploy "$host/alice/api:1.0.0" --signer "$work/publisher.key" \
+  --steward-ca "$work/steward-b/tls/ca.crt" --steward-identity-ca "$work/steward-b/ca.crt" \
+  --platform sim-snp --sim-dir "$work/sim" >"$work/deploy-b.log" 2>&1 &
+deploy_b=$!; pids+=($deploy_b)
+wait_port "$WP" 60 || { cat "$work/deploy-b.log"; die "the workload (alice/api) did not start listening"; }
+sed 's/^/    /' "$work/deploy-b.log"
+grep -q "steward https://localhost:$SBP (from the repository)" "$work/deploy-b.log" \
+  || die "deploy did not take the repository's steward"
+"$enarx" verify "localhost:$WP" --ca "$work/steward-b/ca.crt" --allow-simulated \
+  --expect-slug "$host/alice/api:1.0.0" --expect-signer "$signer" >"$work/verify-b.out" \
+  || { cat "$work/verify-b.out"; die "enarx verify (steward B)"; }
+ok "enarx verify: alice/api's keep chains to steward B's keep CA"
+expect_exit 4 "the same keep under steward A's CA (it was certified by B)" \
+  "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated
+kill "$deploy_b" 2>/dev/null || true; wait "$deploy_b" 2>/dev/null || true
 
 step "7. failure cases, each at its own step"
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.1" >/dev/null 2>&1   # unsigned

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "core/x509.h"
 #include "drawbridge/auth.h"
+#include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
 #include "net/http_server.h"
@@ -58,6 +59,9 @@ void declare_serve(config::Loader& l) {
   l.add({.name = "server.public_host", .type = Type::String, .default_value = std::string(),
          .env = "DRAWBRIDGE_PUBLIC_HOST", .flag = "--public-host",
          .help = "Host name clients use; certificate slugs naming another host are refused"});
+  l.add({.name = "steward.default_url", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_DEFAULT_STEWARD", .flag = "--default-steward",
+         .help = "Steward URL (https://) keeps are told to use when neither the tag nor the repository names one"});
   l.add({.name = "tls.cert", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_CERT",
          .flag = "--cert", .help = "Server certificate chain (PEM)"});
   l.add({.name = "tls.key", .type = Type::String, .default_value = std::string(), .env = "DRAWBRIDGE_KEY",
@@ -176,6 +180,11 @@ int serve(const config::Config& cfg) {
   ro.lookup_max_clients = static_cast<std::size_t>(cfg.get_int("limits.lookup_max_clients"));
   ro.allowed_networks = cfg.get_list("limits.allowed_networks");
   ro.accept_insecure_keeps = cfg.get_bool("keeps.accept_insecure");
+  ro.default_steward = cfg.get_string("steward.default_url");
+  if (!ro.default_steward.empty()) {
+    drawbridge::validate_steward_url(ro.default_steward);
+    log::info("drawbridge.default_steward", {{"url", ro.default_steward}});
+  }
   if (ro.accept_insecure_keeps)
     log::warn("drawbridge.insecure_keeps_accepted",
               {{"detail", "keep certificates issued without hardware attestation (KVM, simulated platforms) "

@@ -36,7 +36,7 @@ void register_deploy(CLI::App& root) {
   auto* cmd = root.add_subcommand("deploy", "Attest, fetch and run a published workload: [host/]user/repo:tag[@alg:hex]");
   cmd->add_option("package", a->opts.package, "Package slug, optionally pinned: host/user/repo:tag@sha-256:<hex>, or file://<dir> for a local package directory")
       ->required();
-  cmd->add_option("--steward", a->opts.steward_url, "Steward URL (default: the package's Enarx.toml `steward`)")
+  cmd->add_option("--steward", a->opts.steward_url, "Steward URL (default: the signed tag's, else the repository's, else the registry's default, else the package's Enarx.toml `steward`)")
       ->envname("ENARX_STEWARD");
   cmd->add_option("--steward-ca", a->steward_ca, "PEM CA bundle to trust for steward's HTTPS (not its keep CA)");
   cmd->add_option("--steward-identity-ca", a->steward_identity_ca,

@@ -95,8 +95,8 @@ void register_key(CLI::App& root) {
 void register_user_repo(CLI::App& root) {
   struct Args {
     RegistryFlags reg;
-    std::string spec, subject;
-    bool is_private = false;
+    std::string spec, subject, steward;
+    bool is_private = false, clear = false;
   };
   auto a = std::make_shared<Args>();
 
@@ -131,12 +131,15 @@ void register_user_repo(CLI::App& root) {
   auto* rreg = repo->add_subcommand("register", "Create a repository (public unless --private)");
   rreg->add_option("spec", a->spec, "[host/]user/repo")->required();
   rreg->add_flag("--private", a->is_private, "Readable only by the owner and by keeps attested for it");
+  rreg->add_option("--steward", a->steward, "Steward (https://) the registry names for this repository's keeps");
   a->reg.add_to(rreg);
   rreg->callback([a] {
     run_guarded([&] {
       auto s = parse_spec(a->spec, true);
       RegistryClient rc(RegistryClient::base_url_for(s), a->reg.http(), a->reg.resolved_token());
-      bool created = rc.put_repo(s.user, s.repo, !a->is_private);
+      std::optional<std::string> steward;
+      if (!a->steward.empty()) steward = a->steward;
+      bool created = rc.put_repo(s.user, s.repo, !a->is_private, steward);
       std::cout << (created ? "registered " : "repository already exists: ") << s.user << "/" << s.repo
                 << (a->is_private ? " (private)" : " (public)") << "\n";
     });
@@ -149,7 +152,32 @@ void register_user_repo(CLI::App& root) {
       auto s = parse_spec(a->spec, true);
       RegistryClient rc(RegistryClient::base_url_for(s), a->reg.http(), a->reg.resolved_token());
       auto cfg = rc.get_repo(s.user, s.repo);
-      nlohmann::json out = {{"public", cfg.is_public}, {"tags", rc.list_tags(s.user, s.repo)}};
+      nlohmann::json out = {{"public", cfg.is_public},
+                            {"steward", cfg.steward ? nlohmann::json(*cfg.steward) : nlohmann::json(nullptr)},
+                            {"tags", rc.list_tags(s.user, s.repo)}};
+      std::cout << out.dump(2) << "\n";
+    });
+  });
+  auto* rsteward = repo->add_subcommand(
+      "steward", "Show which steward the registry names for a repository, or (owner) set it with a URL or --clear");
+  rsteward->add_option("spec", a->spec, "[host/]user/repo")->required();
+  rsteward->add_option("url", a->steward, "Steward URL (https://) to set");
+  rsteward->add_flag("--clear", a->clear, "Remove the repository's steward (keeps get the registry's default)");
+  a->reg.add_to(rsteward);
+  rsteward->callback([a] {
+    run_guarded([&] {
+      auto s = parse_spec(a->spec, true);
+      RegistryClient rc(RegistryClient::base_url_for(s), a->reg.http(), a->reg.resolved_token());
+      require(!(a->clear && !a->steward.empty()), ErrorKind::kInvalidInput, "cli.bad_option",
+              "give a URL or --clear, not both");
+      if (a->clear || !a->steward.empty()) {
+        std::optional<std::string> url;
+        if (!a->clear) url = a->steward;
+        rc.set_repo_steward(s.user, s.repo, url);
+      }
+      auto answer = rc.discover_steward(s.user, s.repo, std::nullopt);
+      nlohmann::json out = {{"steward", answer.url ? nlohmann::json(*answer.url) : nlohmann::json(nullptr)},
+                            {"source", answer.source}};
       std::cout << out.dump(2) << "\n";
     });
   });
@@ -158,7 +186,7 @@ void register_user_repo(CLI::App& root) {
 void register_package(CLI::App& root) {
   struct Args {
     RegistryFlags reg;
-    std::string dir, slug, sign_key, out;
+    std::string dir, slug, sign_key, out, steward;
   };
   auto a = std::make_shared<Args>();
   auto* pkg = root.add_subcommand("package", "Publish, inspect and fetch workload packages");
@@ -168,6 +196,8 @@ void register_package(CLI::App& root) {
   pub->add_option("dir", a->dir, "Package directory")->required()->check(CLI::ExistingDirectory);
   pub->add_option("slug", a->slug, "[host/]user/repo:tag")->required();
   pub->add_option("--sign-key", a->sign_key, "Sign the tag with this publisher key (enarx key generate)");
+  pub->add_option("--steward", a->steward,
+                  "Steward (https://) keeps deploying this tag should use, stated in the signed tag (needs --sign-key)");
   a->reg.add_to(pub);
   pub->callback([a] {
     run_guarded([&] {
@@ -177,6 +207,7 @@ void register_package(CLI::App& root) {
       if (!a->sign_key.empty()) key = PrivateKey::from_pem(read_text_file(a->sign_key));
       client::PublishOptions opts;
       if (key) opts.signing_key = &*key;
+      if (!a->steward.empty()) opts.steward = a->steward;
       opts.on_node = [](const std::string& path, std::size_t i, std::size_t n, bool uploaded) {
         std::cerr << "  [" << (i + 1) << "/" << n << "] /" << path << (uploaded ? "  uploaded" : "  already there")
                   << "\n";

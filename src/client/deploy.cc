@@ -77,6 +77,7 @@ std::optional<std::string> steward_from_config(const Bytes* enarx_toml) {
   return runtime::parse_config(as_string(*enarx_toml)).steward;
 }
 
+
 // A local package directory read into memory the way publish would upload it, so the workload
 // digest is the one the same directory gets when published.
 Package read_local_package(const std::filesystem::path& dir) {
@@ -92,6 +93,48 @@ Package read_local_package(const std::filesystem::path& dir) {
 }
 
 }  // namespace
+
+StewardChoice choose_steward(const std::string& flag, const std::optional<identity::Slug>& slug,
+                             const TagMetadata& metadata, const Package* local_pkg, RegistryClient* registry,
+                             const std::function<void(const std::string&)>& note) {
+  if (!flag.empty()) return {flag, "--steward"};
+  if (registry) {
+    if (metadata.signature) {
+      if (auto url = drawbridge::tag_steward(metadata.root)) return {*url, "the signed tag"};
+    } else if (metadata.root.custom.count(std::string(drawbridge::kTagStewardMember))) {
+      note("the tag names a steward but is unsigned: ignored (only a signed tag's steward is the publisher's word)");
+    }
+    try {
+      auto answer = registry->discover_steward(slug->user, slug->repo, std::nullopt);
+      if (answer.url && answer.source == "repository") return {*answer.url, "the repository"};
+      if (answer.url && answer.source == "registry") return {*answer.url, "the registry's default"};
+    } catch (const Error& e) {
+      // A registry without the _steward route (older, or another implementation) names none;
+      // any other failure is not guessed past.
+      if (e.code() != "registry.not_found") throw;
+      note("the registry names no steward (no _steward route)");
+    }
+  }
+  // Enarx.toml may name the steward; a remote one is read anonymously (public packages only).
+  try {
+    if (local_pkg) {
+      auto it = local_pkg->files.find("Enarx.toml");
+      if (auto named = steward_from_config(it == local_pkg->files.end() ? nullptr : &it->second))
+        return {*named, "Enarx.toml"};
+    } else if (registry && metadata.root.meta.type == drawbridge::kDirectoryType) {
+      Bytes dir_json = registry->get_node(slug->user, slug->repo, *slug->tag, "", metadata.root.meta);
+      auto dir = drawbridge::parse_directory(as_string(dir_json));
+      if (auto it = dir.find("Enarx.toml"); it != dir.end()) {
+        Bytes toml = registry->get_node(slug->user, slug->repo, *slug->tag, "Enarx.toml", it->second.meta);
+        if (auto named = steward_from_config(&toml)) return {*named, "Enarx.toml"};
+      }
+    }
+  } catch (const Error&) {
+    // Private package, no or bad Enarx.toml: no steward from the package (a bad Enarx.toml is
+    // reported by the run step).
+  }
+  return {};
+}
 
 DeployOutcome deploy(const DeployOptions& o) {
   auto say = [&](DeployStep step, const std::string& msg) {
@@ -149,26 +192,16 @@ DeployOutcome deploy(const DeployOptions& o) {
                                 (provider->simulated() ? " (SIMULATED: test root of trust)" : ""));
 
   // --- attest
-  std::string steward = o.steward_url;
-  if (steward.empty() && !o.self_signed && provider->platform() != platform::Platform::Nil) {
-    // Enarx.toml may name the steward; a remote one is read anonymously (public packages only).
-    try {
-      if (local_pkg) {
-        auto it = local_pkg->files.find("Enarx.toml");
-        if (auto named = steward_from_config(it == local_pkg->files.end() ? nullptr : &it->second)) steward = *named;
-      } else if (out.metadata.root.meta.type == drawbridge::kDirectoryType) {
-        Bytes dir_json = anonymous->get_node(slug->user, slug->repo, *slug->tag, "", out.metadata.root.meta);
-        auto dir = drawbridge::parse_directory(as_string(dir_json));
-        if (auto it = dir.find("Enarx.toml"); it != dir.end()) {
-          Bytes toml = anonymous->get_node(slug->user, slug->repo, *slug->tag, "Enarx.toml", it->second.meta);
-          if (auto named = steward_from_config(&toml)) steward = *named;
-        }
-      }
-    } catch (const Error&) {
-      // Private package, no or bad Enarx.toml: no steward from the package; --steward is needed
-      // (a bad Enarx.toml is reported by the run step).
-    }
-  }
+  auto [steward, steward_source] = in_step(DeployStep::Attestation, [&] {
+    const bool wants_steward = !o.self_signed && provider->platform() != platform::Platform::Nil;
+    return wants_steward ? choose_steward(o.steward_url, slug, out.metadata, local_pkg ? &*local_pkg : nullptr,
+                                          anonymous ? &*anonymous : nullptr,
+                                          [&](const std::string& m) { say(DeployStep::Attestation, m); })
+                         : StewardChoice{};
+  });
+  out.steward_url = steward;
+  out.steward_source = steward_source;
+  if (!steward.empty()) say(DeployStep::Attestation, "steward " + steward + " (from " + steward_source + ")");
   IdentityOptions id_opts;
   if (slug) {
     id_opts.workload.slug = *slug;

@@ -103,8 +103,12 @@ drawbridge::UserRecord RegistryClient::get_user(const std::string& user) {
   return drawbridge::parse_user(send({net::Method::Get, url(user), {}, {}, {}, {}}, {200}).body);
 }
 
-bool RegistryClient::put_repo(const std::string& user, const std::string& repo, bool is_public) {
-  std::string body = drawbridge::repo_to_json({is_public});
+bool RegistryClient::put_repo(const std::string& user, const std::string& repo, bool is_public,
+                              const std::optional<std::string>& steward) {
+  drawbridge::RepoConfig config;
+  config.is_public = is_public;
+  config.steward = steward;
+  std::string body = drawbridge::repo_to_json(config);
   net::ClientRequest req{net::Method::Put, url(user, repo), {}, body, true, {}};
   req.headers.set("Content-Type", "application/json");
   req.headers.set("Content-Digest", ContentDigest::compute(as_bytes(body)).to_header());
@@ -113,6 +117,45 @@ bool RegistryClient::put_repo(const std::string& user, const std::string& repo, 
 
 drawbridge::RepoConfig RegistryClient::get_repo(const std::string& user, const std::string& repo) {
   return drawbridge::parse_repo(send({net::Method::Get, url(user, repo), {}, {}, {}, {}}, {200}).body);
+}
+
+void RegistryClient::set_repo_steward(const std::string& user, const std::string& repo,
+                                      const std::optional<std::string>& steward) {
+  json j = {{"steward", steward ? json(*steward) : json(nullptr)}};
+  net::ClientRequest req{net::Method::Put, url(user, repo) + "/_steward", {}, j.dump(), true, {}};
+  req.headers.set("Content-Type", "application/json");
+  send(req, {200, 204});
+}
+
+RegistryClient::StewardAnswer RegistryClient::discover_steward(const std::string& user, const std::string& repo,
+                                                               const std::optional<std::string>& tag) {
+  auto res = send({net::Method::Get, (tag ? url(user, repo, *tag) : url(user, repo)) + "/_steward", {}, {}, {}, {}},
+                  {200});
+  auto bad = [&](std::string_view why) {
+    return Error(ErrorKind::kUnavailable, "registry.bad_response", "steward answer: " + std::string(why));
+  };
+  json j;
+  try {
+    j = json::parse(res.body);
+  } catch (const json::exception&) {
+    throw bad("not JSON");
+  }
+  if (!j.is_object() || !j.contains("source") || !j["source"].is_string()) throw bad("no \"source\"");
+  StewardAnswer a;
+  a.source = j["source"].get<std::string>();
+  if (auto it = j.find("steward"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) throw bad("\"steward\" is not a string");
+    try {
+      drawbridge::validate_steward_url(it->get<std::string>());
+    } catch (const Error& e) {
+      throw bad(e.what());
+    }
+    a.url = it->get<std::string>();
+  }
+  if (a.source != "tag" && a.source != "repository" && a.source != "registry" && a.source != "none")
+    throw bad("unknown source");
+  if ((a.source == "none") != !a.url) throw bad("source and URL disagree");
+  return a;
 }
 
 std::vector<std::string> RegistryClient::list_tags(const std::string& user, const std::string& repo) {
@@ -225,6 +268,12 @@ PublishResult publish_package(RegistryClient& registry, const identity::Slug& sl
   PublishResult result;
   result.root = tree.root();
   result.root_digest = root_digest(result.root);
+  if (options.steward) {
+    require(options.signing_key != nullptr, ErrorKind::kInvalidInput, "client.publish.steward_unsigned",
+            "a tag's steward is only believed from a signed tag: give a signing key too");
+    drawbridge::validate_steward_url(*options.steward);
+    result.root.custom[std::string(drawbridge::kTagStewardMember)] = *options.steward;
+  }
 
   std::string entry_json = drawbridge::entry_to_json(result.root);
   std::string tag_content = entry_json;

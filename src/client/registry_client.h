@@ -29,8 +29,22 @@ class RegistryClient {
   // true = created, false = already existed.
   bool put_user(const std::string& user, const std::string& subject);
   drawbridge::UserRecord get_user(const std::string& user);
-  bool put_repo(const std::string& user, const std::string& repo, bool is_public);
+  bool put_repo(const std::string& user, const std::string& repo, bool is_public,
+                const std::optional<std::string>& steward = std::nullopt);
   drawbridge::RepoConfig get_repo(const std::string& user, const std::string& repo);
+  // The owner sets (or, with nullopt, clears) the repository's steward.
+  void set_repo_steward(const std::string& user, const std::string& repo, const std::optional<std::string>& steward);
+
+  // Which steward the registry names for a repository or one of its tags (the _steward route,
+  // anyone may ask). `source`: "tag" (the stored tag's signed payload says so — a keep believes
+  // only its own verification of that tag), "repository", "registry" (the registry's default;
+  // also the answer for every name the caller may not read) or "none" (url empty).
+  struct StewardAnswer {
+    std::optional<std::string> url;
+    std::string source;
+  };
+  StewardAnswer discover_steward(const std::string& user, const std::string& repo,
+                                 const std::optional<std::string>& tag);
   std::vector<std::string> list_tags(const std::string& user, const std::string& repo);
 
   struct Tag {
@@ -77,6 +91,9 @@ class RegistryClient {
 
 struct PublishOptions {
   const PrivateKey* signing_key = nullptr;  // sign the tag (JWS) when set
+  // The steward keeps deploying this tag should use, stated inside the signed root entry
+  // (member "steward"); needs signing_key, since keeps ignore it in an unsigned tag.
+  std::optional<std::string> steward;
   // Called per node: (path, index, count, uploaded?) — for progress output.
   std::function<void(const std::string& path, std::size_t index, std::size_t count, bool uploaded)>
       on_node;

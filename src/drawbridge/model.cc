@@ -247,7 +247,33 @@ std::string repo_to_json(const RepoConfig& r) {
   nlohmann::ordered_json j;
   if (r.keeps) j["keeps"] = {{"measurements", r.keeps->measurements}, {"platforms", r.keeps->platforms}};
   j["public"] = r.is_public;
+  if (r.steward) j["steward"] = *r.steward;
   return j.dump();  // keys in sorted order: the canonical form
+}
+
+void validate_steward_url(std::string_view url) {
+  auto bad = [&](std::string_view why) {
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.steward.invalid", "invalid steward URL: " + std::string(why));
+  };
+  constexpr std::string_view kScheme = "https://";
+  if (url.size() > kMaxStewardUrl) bad("longer than " + std::to_string(kMaxStewardUrl) + " bytes");
+  if (url.substr(0, kScheme.size()) != kScheme) bad("it must start with https://");
+  for (char c : url)
+    if (c <= ' ' || c > '~') bad("it must be printable ASCII without spaces");
+  auto rest = url.substr(kScheme.size());
+  auto authority = rest.substr(0, rest.find('/'));
+  if (authority.empty() || authority.front() == ':') bad("it names no host");
+  if (url.find_first_of("@?#") != std::string_view::npos) bad("user info, query and fragment are not allowed");
+}
+
+std::optional<std::string> tag_steward(const Entry& root) {
+  auto it = root.custom.find(std::string(kTagStewardMember));
+  if (it == root.custom.end()) return std::nullopt;
+  if (!it->second.is_string())
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.steward.invalid", "the tag's \"steward\" is not a string");
+  auto url = it->second.get<std::string>();
+  validate_steward_url(url);
+  return url;
 }
 
 RepoConfig parse_repo(std::string_view text) {
@@ -258,6 +284,13 @@ RepoConfig parse_repo(std::string_view text) {
   for (const auto& [key, value] : j.items()) {
     if (key == "keeps") {
       r.keeps = parse_keep_requirement(value);
+      continue;
+    }
+    if (key == "steward") {
+      if (value.is_null()) continue;
+      if (!value.is_string()) invalid("\"steward\" must be a string");
+      validate_steward_url(value.get<std::string>());
+      r.steward = value.get<std::string>();
       continue;
     }
     if (key != "public") invalid("unknown field '" + key.substr(0, 40) + "' in repository config");

@@ -85,11 +85,28 @@ struct KeepRequirement {
 struct RepoConfig {
   bool is_public = false;
   std::optional<KeepRequirement> keeps{};
+  // The steward this repository's keeps should attest to (our extension, set by the owner):
+  // what the registry answers for the repository's names when the tag names none (see
+  // docs/drawbridge.md "Which steward").
+  std::optional<std::string> steward{};
 };
 std::string user_to_json(const UserRecord& u);
 UserRecord parse_user(std::string_view text);
 std::string repo_to_json(const RepoConfig& r);
 RepoConfig parse_repo(std::string_view text);
+
+// A steward URL as the registry stores and serves it: https://host[:port][/path], at most
+// kMaxStewardUrl bytes of printable ASCII, no user info, query or fragment. Throws
+// Error("drawbridge.steward.invalid") otherwise. (An http:// steward would let anyone on the
+// path swap the keep's certificate; a keep may still be pointed at one with --steward.)
+inline constexpr std::size_t kMaxStewardUrl = 2048;
+void validate_steward_url(std::string_view url);
+
+// The steward a publisher states in a tag: the root entry's custom member "steward" (inside the
+// JWS payload of a signed tag, so the registry cannot swap it). nullopt when absent; throws
+// Error("drawbridge.steward.invalid") when present but not a valid steward URL.
+inline constexpr std::string_view kTagStewardMember = "steward";
+std::optional<std::string> tag_steward(const Entry& root);
 
 // A JWS in JSON serialization (General or Flattened). The registry stores it byte-exact and
 // never verifies it (it does not know publishers' keys); it only checks the structure and reads

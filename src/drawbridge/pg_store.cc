@@ -182,6 +182,15 @@ class PgStore final : public Store {
     });
   }
 
+  bool replace_repo_config(std::string_view user, std::string_view repo, std::string_view meta_json,
+                           ByteView content) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("UPDATE drawbridge_repos SET meta = $3, content = $4 WHERE usr = $1 AND name = $2",
+                             str(user), str(repo), str(meta_json), bin(content));
+      return r.affected_rows() == 1;
+    });
+  }
+
   std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("SELECT name, public FROM drawbridge_repos WHERE usr = $1 ORDER BY name COLLATE \"C\"",

@@ -23,7 +23,7 @@ namespace {
 }
 [[noreturn]] void not_found() { fail(404, "drawbridge.not_found", "Not found"); }
 
-enum class Kind { User, RepoList, Repo, TagList, Tag, Tree };
+enum class Kind { User, RepoList, Repo, RepoSteward, TagList, Tag, TagSteward, Tree };
 
 struct Target {
   Kind kind = Kind::User;
@@ -43,8 +43,10 @@ constexpr ApiRoute kApiRoutes[] = {
     {Kind::User, "/api/v{version}/{user}", true},
     {Kind::RepoList, "/api/v{version}/{user}/_repos", false},
     {Kind::Repo, "/api/v{version}/{user}/{repo}", true},
+    {Kind::RepoSteward, "/api/v{version}/{user}/{repo}/_steward", true},
     {Kind::TagList, "/api/v{version}/{user}/{repo}/_tag", false},
     {Kind::Tag, "/api/v{version}/{user}/{repo}/_tag/{tag}", true},
+    {Kind::TagSteward, "/api/v{version}/{user}/{repo}/_tag/{tag}/_steward", false},
     {Kind::Tree, "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}", true},
 };
 
@@ -75,10 +77,10 @@ Target target_of(Kind kind, const net::Request& req) {
   if (kind == Kind::User || kind == Kind::RepoList) return t;
   t.repo = param("repo");
   validate_repo_name(t.repo);
-  if (kind == Kind::Repo || kind == Kind::TagList) return t;
+  if (kind == Kind::Repo || kind == Kind::TagList || kind == Kind::RepoSteward) return t;
   t.tag = param("tag");
   validate_tag_name(t.tag);
-  if (kind == Kind::Tag) return t;
+  if (kind == Kind::Tag || kind == Kind::TagSteward) return t;
   const std::string& path = param("path");
   // The router hands the wildcard over as decoded segments joined by '/' (none holds a '/').
   for (std::size_t start = 0; start < path.size();) {
@@ -232,13 +234,52 @@ struct Registry::Impl {
     if (!owns(*u, t)) fail(401, "drawbridge.auth.not_owner", "You are logged in as " + t.subject);
   }
 
+  // May the caller's bearer token read `user`'s private repositories?
+  bool token_may_read(const Caller& c, const std::string& user) {
+    return c.token && c.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) && is_owner(user, *c.token);
+  }
+
+  // Which steward a keep deploying `t` should attest to (docs/drawbridge.md "Which steward").
+  // Anyone may ask, before attesting. For a name the caller may not read — private or missing,
+  // repository or tag — the answer is the registry's default, byte for byte the same whichever
+  // it is, so the route tells an outsider nothing about private names.
+  net::Response steward_answer(const Caller& c, const Target& t) {
+    auto answer = [](const std::optional<std::string>& url, std::string_view source) {
+      nlohmann::ordered_json j;
+      j["steward"] = url ? nlohmann::ordered_json(*url) : nlohmann::ordered_json(nullptr);
+      j["source"] = url ? source : "none";
+      return listing(j.dump());
+    };
+    auto fallback = [&] {
+      return answer(opt.default_steward.empty() ? std::nullopt : std::optional<std::string>(opt.default_steward),
+                    "registry");
+    };
+    auto repo = store->get_repo(t.user, t.repo);
+    if (!repo || !(repo->is_public || token_may_read(c, t.user))) return fallback();
+    if (t.kind == Kind::TagSteward) {
+      // The registry reports what the stored tag says; a keep believes it only from a tag whose
+      // signature it has verified itself (a plain entry is the registry's word, not the
+      // publisher's, and is ignored here too).
+      auto tag = store->get_tag(t.user, t.repo, t.tag);
+      if (tag && tag->complete && parse_meta(tag->meta_json).type == kJwsType) {
+        try {
+          if (auto url = tag_steward(tag_root_entry(std::string(kJwsType), as_string(tag->content))))
+            return answer(url, "tag");
+        } catch (const Error& e) {
+          log::warn("drawbridge.tag_steward_invalid", {{"code", e.code()}, {"tag", t.user + "/" + t.repo + ":" + t.tag}});
+        }
+      }
+    }
+    if (auto config = parse_repo(as_string(repo->content)); config.steward) return answer(config.steward, "repository");
+    return fallback();
+  }
+
   // Reads of a repository's tags and trees. Private and missing repositories look the same.
   StoredRepo readable_repo(const Caller& c, const Target& t, bool listing) {
     auto repo = store->get_repo(t.user, t.repo);
     if (!repo) not_found();
     if (repo->is_public) return *repo;
-    if (c.token && c.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) && is_owner(t.user, *c.token))
-      return *repo;
+    if (token_may_read(c, t.user)) return *repo;
     std::optional<std::string> tag;
     if (!listing) tag = t.tag;
     for (const auto& s : c.slugs)
@@ -333,6 +374,8 @@ struct Registry::Impl {
           if (pub || owner) names.push_back(name);
         return listing(names.dump());
       }
+      case Kind::RepoSteward:
+      case Kind::TagSteward: return steward_answer(identify_token(req), t);
       case Kind::TagList: {
         readable_repo(caller, t, true);
         auto tags = store->list_tags(t.user, t.repo);
@@ -415,6 +458,7 @@ struct Registry::Impl {
         count_upload("repository", "created");
         return created();
       }
+      case Kind::RepoSteward: return put_repo_steward(req, caller, t);
       case Kind::Tag: return put_tag(req, caller, t);
       case Kind::Tree: return put_node(req, caller, t);
       default: fail(405, "http.method_not_allowed", "Method not allowed");
@@ -428,6 +472,44 @@ struct Registry::Impl {
       return Meta{*declared, canonical.size(), std::move(type)};
     }
     return Meta::of(as_bytes(canonical), std::move(type));
+  }
+
+  // The owner sets or clears the repository's steward: {"steward": "https://…"} or
+  // {"steward": null}. Takes effect on the next discovery request.
+  net::Response put_repo_steward(const net::Request& req, const Caller& caller, const Target& t) {
+    auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Repositories);
+    json_limit(req);
+    if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+    need_owner(t.user, tok);
+    auto body = parse_steward_setting(req.body);
+    auto repo = store->get_repo(t.user, t.repo);
+    if (!repo) fail(404, "drawbridge.not_found", "Repository does not exist");
+    auto config = parse_repo(as_string(repo->content));
+    config.steward = body;
+    auto canonical = repo_to_json(config);
+    auto meta = Meta::of(as_bytes(canonical), std::string(kJsonType));
+    if (!store->replace_repo_config(t.user, t.repo, meta_to_json(meta), as_bytes(canonical)))
+      fail(404, "drawbridge.not_found", "Repository does not exist");
+    log::info("drawbridge.repo_steward_set", {{"repo", t.user + "/" + t.repo},
+                                              {"steward", body ? *body : std::string("(none)")},
+                                              {"request_id", req.request_id}});
+    return net::Response::empty(204);
+  }
+
+  static std::optional<std::string> parse_steward_setting(std::string_view text) {
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception&) {
+      fail(400, "drawbridge.json.invalid", "the body is not JSON");
+    }
+    if (!j.is_object() || j.size() != 1 || !j.contains("steward"))
+      fail(400, "drawbridge.json.invalid", "expected {\"steward\": \"https://…\"} or {\"steward\": null}");
+    const auto& v = j["steward"];
+    if (v.is_null()) return std::nullopt;
+    if (!v.is_string()) fail(400, "drawbridge.json.invalid", "\"steward\" must be a string or null");
+    validate_steward_url(v.get<std::string>());
+    return v.get<std::string>();
   }
 
   net::Response put_tag(const net::Request& req, const Caller& caller, const Target& t) {
@@ -590,7 +672,8 @@ struct Registry::Impl {
         json_length();
         if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
         return decision;
-      case Kind::Repo: {
+      case Kind::Repo:
+      case Kind::RepoSteward: {
         auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Repositories);
         json_length();
         if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");

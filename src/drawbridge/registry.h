@@ -5,8 +5,11 @@
 //   HEAD/GET/PUT <user>                                   user record
 //   GET          <user>/_repos                            repository names (our extension)
 //   HEAD/GET/PUT <user>/<repo>                            repository config
+//   HEAD/GET     <user>/<repo>/_steward                   which steward (anyone; our extension)
+//   PUT          <user>/<repo>/_steward                   set the repository's steward (owner)
 //   HEAD/GET     <user>/<repo>/_tag                       complete tags, SemVer-sorted JSON array
 //   HEAD/GET/PUT <user>/<repo>/_tag/<tag>                 tag entry or JWS
+//   HEAD/GET     <user>/<repo>/_tag/<tag>/_steward        which steward for this tag (anyone)
 //   HEAD/GET/PUT <user>/<repo>/_tag/<tag>/tree[/<path>]   tree nodes
 // See docs/drawbridge.md for authorization, the upload order and error codes.
 #pragma once
@@ -25,7 +28,7 @@
 
 namespace enarx::drawbridge {
 
-inline constexpr std::string_view kApiVersion = "0.4.0";
+inline constexpr std::string_view kApiVersion = "0.5.0";
 
 struct RegistryOptions {
   std::shared_ptr<const Clock> clock = system_clock();
@@ -45,6 +48,9 @@ struct RegistryOptions {
   double lookup_burst = 200;
   std::size_t lookup_max_clients = 65536;  // buckets kept (least recently used dropped past it)
   std::vector<std::string> allowed_networks;  // CIDRs; empty = all
+  // The steward keeps are told to use when neither the tag nor the repository names one ("" =
+  // none: keeps fall back to the package's Enarx.toml or their own --steward).
+  std::string default_steward;
 };
 
 class Registry {

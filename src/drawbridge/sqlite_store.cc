@@ -150,6 +150,17 @@ class SqliteStore final : public Store {
     return StoredRepo{s.text(0), s.blob(1), s.integer(2) != 0};
   }
 
+  bool replace_repo_config(std::string_view user, std::string_view repo, std::string_view meta_json,
+                           ByteView content) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    Stmt s(*stmts_, "UPDATE repos SET meta = ?, content = ? WHERE user = ? AND name = ?");
+    s.bind(1, meta_json).bind(2, content).bind(3, user).bind(4, repo).step();
+    bool found = sqlite3_changes(db_) == 1;
+    tx.commit();
+    return found;
+  }
+
   std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) override {
     std::lock_guard lock(mu_);
     Stmt s(*stmts_, "SELECT name, public FROM repos WHERE user = ? ORDER BY name");

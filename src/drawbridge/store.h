@@ -112,6 +112,10 @@ class Store {
   virtual PutResult create_repo(std::string_view user, std::string_view repo,
                                 std::string_view meta_json, ByteView content, bool is_public) = 0;
   virtual std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) = 0;
+  // Replaces a repository's stored config (meta and content); whether it is public is not
+  // changed. false when the repository does not exist.
+  virtual bool replace_repo_config(std::string_view user, std::string_view repo, std::string_view meta_json,
+                                   ByteView content) = 0;
   // (name, public), sorted by name.
   virtual std::vector<std::pair<std::string, bool>> list_repos(std::string_view user) = 0;
 

@@ -159,3 +159,37 @@ TEST(DrawbridgeModel, JwsShapes) {
 }
 
 }  // namespace
+
+TEST(DrawbridgeModel, StewardUrls) {
+  for (const auto* good : {"https://steward.example", "https://steward.example:8443", "https://10.0.0.1/api",
+                           "https://[::1]:8443/steward/v1"})
+    EXPECT_NO_THROW(validate_steward_url(good)) << good;
+  for (const auto* bad : {"", "http://steward.example", "steward.example", "https://", "https://:443",
+                          "https://user@steward.example", "https://s.example/?q=1", "https://s.example/#f",
+                          "https://s.example/a b", "https://s.example/\x7f", "HTTPS://s.example"})
+    EXPECT_EQ(error_code([&] { validate_steward_url(bad); }), "drawbridge.steward.invalid") << bad;
+  EXPECT_EQ(error_code([] { validate_steward_url("https://" + std::string(kMaxStewardUrl, 'a')); }),
+            "drawbridge.steward.invalid");
+
+  // In a repository config: canonical (sorted keys), optional, null = none.
+  RepoConfig c;
+  c.is_public = false;
+  c.steward = "https://steward.example";
+  EXPECT_EQ(repo_to_json(c), R"({"public":false,"steward":"https://steward.example"})");
+  EXPECT_EQ(parse_repo(repo_to_json(c)).steward, c.steward);
+  EXPECT_FALSE(parse_repo(R"({"public":true,"steward":null})").steward.has_value());
+  EXPECT_EQ(error_code([] { parse_repo(R"({"public":true,"steward":"http://x.example"})"); }),
+            "drawbridge.steward.invalid");
+  EXPECT_EQ(error_code([] { parse_repo(R"({"public":true,"steward":7})"); }), "drawbridge.json.invalid");
+
+  // In a tag's root entry: the custom member "steward".
+  Entry root{Meta::of(as_bytes("x"), "a/b"), {}};
+  EXPECT_FALSE(tag_steward(root).has_value());
+  root.custom["steward"] = "https://tag.example";
+  EXPECT_EQ(tag_steward(root), "https://tag.example");
+  EXPECT_EQ(tag_steward(parse_entry(entry_to_json(root))), "https://tag.example");
+  root.custom["steward"] = 5;
+  EXPECT_EQ(error_code([&] { tag_steward(root); }), "drawbridge.steward.invalid");
+  root.custom["steward"] = "ftp://tag.example";
+  EXPECT_EQ(error_code([&] { tag_steward(root); }), "drawbridge.steward.invalid");
+}

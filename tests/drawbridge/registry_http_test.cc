@@ -158,6 +158,7 @@ class RegistryHttp : public ::testing::Test {
     ro.client_ca = {steward.cert};
     ro.lookup_rate = 0;
     ro.max_blob_size = 8 << 20;
+    ro.default_steward = default_steward;
     registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
     sc.address = "127.0.0.1";
@@ -288,6 +289,7 @@ class RegistryHttp : public ::testing::Test {
   std::unique_ptr<Registry> registry;
   std::unique_ptr<net::HttpServer> http;
   std::string base;
+  std::string default_steward;  // the registry's, at the next start()
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
@@ -816,6 +818,11 @@ TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
   this->upload("/alice/secret/_tag/1.0.0", tree, alice);
   ASSERT_EQ(this->put("/alice/secret/_tag/2.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
   auto keep_bob = pkitest::keep_cert(this->steward, "slug://bob/open");
+  // The private repository names its own steward; the registry has a default.
+  ASSERT_EQ(this->put("/alice/secret/_steward", R"({"steward":"https://steward.alice.example"})", "application/json",
+                      alice).status, 204);
+  this->default_steward = "https://steward.example";
+  this->start();
 
   // Everything but what differs per request anyway.
   auto answer = [&](net::Method m, const std::string& path, const std::string& tok, const Issued* cert) {
@@ -857,6 +864,10 @@ TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
        "/ghost/secret/_tag/1.0.0/tree"},
       {"/alice/secret/_tag/1.0.0/tree/main.wasm", "/alice/secret/_tag/1.0.0/tree/nothere.wasm",
        "/alice/nothere/_tag/1.0.0/tree/main.wasm", "/ghost/secret/_tag/1.0.0/tree/main.wasm"},
+      // Which steward: the registry's default for all of them, whatever the repository says.
+      {"/alice/secret/_steward", "/alice/nothere/_steward", "/ghost/secret/_steward"},
+      {"/alice/secret/_tag/1.0.0/_steward", "/alice/secret/_tag/2.0.0/_steward", "/alice/secret/_tag/9.9.9/_steward",
+       "/alice/nothere/_tag/1.0.0/_steward", "/ghost/secret/_tag/1.0.0/_steward"},
   };
   for (const auto& c : callers) {
     for (auto method : {net::Method::Get, net::Method::Head}) {
@@ -868,7 +879,10 @@ TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
       }
     }
   }
+  EXPECT_EQ(this->get("/alice/secret/_steward").body, R"({"steward":"https://steward.example","source":"registry"})");
   // (The owner does see the difference.)
+  EXPECT_EQ(this->get("/alice/secret/_steward", alice).body,
+            R"({"steward":"https://steward.alice.example","source":"repository"})");
   EXPECT_EQ(this->get("/alice/_repos", alice).body, "[\"secret\"]");
   EXPECT_EQ(this->get("/ghost/_repos", alice).body, "[]");
 }
@@ -1096,3 +1110,85 @@ TYPED_TEST(RegistryHttp, FileNodesAreStreamedToTheStore) {
 }
 
 }  // namespace
+
+// Which steward a keep is told to use (docs/drawbridge.md "Which steward"): the signed tag's,
+// else the repository's, else the registry's default; only the owner sets the repository's,
+// a change is seen on the next request, and an unsigned tag's claim is not the publisher's.
+TYPED_TEST(RegistryHttp, StewardDiscoveryPrecedence) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "app", true, alice);
+  const auto json = std::string("application/json");
+  auto steward_of = [&](const std::string& path, const std::string& tok = {}) {
+    auto r = this->get(path, tok);
+    EXPECT_EQ(r.status, 200) << path << " " << r.body;
+    EXPECT_EQ(r.headers.get("Content-Type"), json);
+    return r.body;
+  };
+  // No default, nothing set: none.
+  EXPECT_EQ(steward_of("/alice/app/_steward"), R"({"steward":null,"source":"none"})");
+  this->default_steward = "https://steward.example:8443";
+  this->start();
+  EXPECT_EQ(steward_of("/alice/app/_steward"), R"({"steward":"https://steward.example:8443","source":"registry"})");
+
+  // The repository's steward: the owner only, valid https URLs only.
+  EXPECT_EQ(this->put("/alice/app/_steward", R"({"steward":"https://a.example"})", json, "").status, 401);
+  EXPECT_EQ(this->put("/alice/app/_steward", R"({"steward":"https://a.example"})", json, bob).code(),
+            "drawbridge.auth.not_owner");
+  for (const auto* bad : {R"({"steward":"http://a.example"})", R"({"steward":"https://"})",
+                          R"({"steward":"https://u@a.example"})", R"({"steward":"https://a.example/?x"})",
+                          R"({"steward":"https://a .example"})"}) {
+    auto r = this->put("/alice/app/_steward", bad, json, alice);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.code(), "drawbridge.steward.invalid") << bad;
+  }
+  for (const auto* bad : {R"({"steward":1})", R"({"url":"https://a.example"})", R"([])", "not json",
+                          R"({"steward":"https://a.example","x":1})"})
+    EXPECT_EQ(this->put("/alice/app/_steward", bad, json, alice).code(), "drawbridge.json.invalid") << bad;
+  EXPECT_EQ(this->put("/alice/nothere/_steward", R"({"steward":"https://a.example"})", json, alice).status, 404);
+  ASSERT_EQ(this->put("/alice/app/_steward", R"({"steward":"https://a.example/steward"})", json, alice).status, 204);
+  EXPECT_EQ(steward_of("/alice/app/_steward"), R"({"steward":"https://a.example/steward","source":"repository"})");
+  EXPECT_EQ(steward_of("/alice/app/_tag/9.9.9/_steward"),
+            R"({"steward":"https://a.example/steward","source":"repository"})");
+  // The stored config says so too, and stays public.
+  auto config = parse_repo(this->get("/alice/app", alice).body);
+  EXPECT_TRUE(config.is_public);
+  EXPECT_EQ(config.steward, "https://a.example/steward");
+
+  // A tag naming a steward: believed (reported as "tag") only in a signed tag's payload.
+  auto tree = this->sample_tree();
+  Entry root = tree.root();
+  root.custom["steward"] = "https://tag.example";
+  ASSERT_EQ(this->put("/alice/app/_tag/0.1.0", entry_to_json(root), std::string(kEntryType), alice).status, 201);
+  for (const auto& n : tree.nodes)
+    ASSERT_EQ(this->put("/alice/app/_tag/0.1.0/tree/" + n.path, std::string(n.content.begin(), n.content.end()),
+                        n.meta.type, alice).status, 201);
+  EXPECT_EQ(steward_of("/alice/app/_tag/0.1.0/_steward"),
+            R"({"steward":"https://a.example/steward","source":"repository"})");
+  auto payload = to_base64url(as_bytes(entry_to_json(root)));
+  auto protected_header = to_base64url(as_bytes("{\"alg\":\"ES256\"}"));
+  std::string jws = "{\"payload\":\"" + payload + "\",\"signatures\":[{\"protected\":\"" + protected_header +
+                    "\",\"signature\":\"" + to_base64url(Bytes(64, 7)) + "\"}]}";
+  ASSERT_EQ(this->put("/alice/app/_tag/1.0.0", jws, std::string(kJwsType), alice).status, 201);
+  // Pending: not yet a tag anyone reads.
+  EXPECT_EQ(steward_of("/alice/app/_tag/1.0.0/_steward"),
+            R"({"steward":"https://a.example/steward","source":"repository"})");
+  for (const auto& n : tree.nodes)
+    ASSERT_EQ(this->put("/alice/app/_tag/1.0.0/tree/" + n.path, std::string(n.content.begin(), n.content.end()),
+                        n.meta.type, alice).status, 201);
+  EXPECT_EQ(steward_of("/alice/app/_tag/1.0.0/_steward"), R"({"steward":"https://tag.example","source":"tag"})");
+
+  // Cleared: back to the default on the very next request.
+  ASSERT_EQ(this->put("/alice/app/_steward", R"({"steward":null})", json, alice).status, 204);
+  EXPECT_EQ(steward_of("/alice/app/_steward"), R"({"steward":"https://steward.example:8443","source":"registry"})");
+  EXPECT_FALSE(parse_repo(this->get("/alice/app", alice).body).steward.has_value());
+  // A repository created with a steward.
+  RepoConfig with;
+  with.is_public = true;
+  with.steward = "https://b.example";
+  ASSERT_EQ(this->put("/bob/web", repo_to_json(with), json, bob).status, 201);
+  EXPECT_EQ(steward_of("/bob/web/_steward"), R"({"steward":"https://b.example","source":"repository"})");
+  // Discovery is a lookup: GET and HEAD only.
+  EXPECT_EQ(this->put("/alice/app/_tag/1.0.0/_steward", "{}", json, alice).status, 405);
+}

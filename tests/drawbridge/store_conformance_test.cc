@@ -476,3 +476,24 @@ TYPED_TEST(StoreConformance, SurvivesReopen) {
 }
 
 }  // namespace
+
+// The owner's later settings (the repository's steward) replace the stored config in place;
+// whether the repository is public stays as it was created.
+TYPED_TEST(StoreConformance, RepositoryConfigIsReplacedInPlace) {
+  auto& s = *this->store;
+  this->make_repo("alice", "app", true);
+  RepoConfig changed;
+  changed.is_public = true;
+  changed.steward = "https://steward.example";
+  const auto content = repo_to_json(changed);
+  EXPECT_TRUE(s.replace_repo_config("alice", "app", "{\"m\":2}", as_bytes(content)));
+  auto r = s.get_repo("alice", "app");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->meta_json, "{\"m\":2}");
+  EXPECT_EQ(as_string(r->content), content);
+  EXPECT_TRUE(r->is_public);
+  EXPECT_EQ(s.list_repos("alice"), (std::vector<std::pair<std::string, bool>>{{"app", true}}));
+  EXPECT_FALSE(s.replace_repo_config("alice", "nothere", "{}", as_bytes(content)));
+  EXPECT_FALSE(s.replace_repo_config("ghost", "app", "{}", as_bytes(content)));
+  EXPECT_FALSE(s.get_repo("alice", "nothere"));
+}
