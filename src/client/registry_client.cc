@@ -91,6 +91,84 @@ net::ClientResponse RegistryClient::send(net::ClientRequest req, std::initialize
   throw_for_status(res);
 }
 
+namespace {
+
+std::string grant_url(const std::string& repo_url, RegistryClient::Grantee kind, const std::string& name) {
+  return repo_url + (kind == RegistryClient::Grantee::Group ? "/_grants/groups/" : "/_grants/users/") + name;
+}
+
+// A JSON answer of the sharing routes, as `T`.
+template <typename T>
+T parse_answer(const net::ClientResponse& res, const char* what) {
+  try {
+    return json::parse(res.body).get<T>();
+  } catch (const json::exception&) {
+    throw Error(ErrorKind::kUnavailable, "registry.bad_response", std::string(what) + " is not what the registry sends");
+  }
+}
+
+}  // namespace
+
+bool RegistryClient::put_grant(const std::string& user, const std::string& repo, Grantee kind,
+                               const std::string& name, const std::string& access) {
+  require(access == "read" || access == "write", ErrorKind::kInvalidInput, "client.share.access",
+          "access must be read or write, not '" + access + "'");
+  std::string body = json{{"access", access}}.dump();
+  net::ClientRequest req{net::Method::Put, grant_url(url(user, repo), kind, name), {}, body, true, {}};
+  req.headers.set("Content-Type", "application/json");
+  return send(req, {200, 201}).status == 201;
+}
+
+void RegistryClient::delete_grant(const std::string& user, const std::string& repo, Grantee kind,
+                                  const std::string& name) {
+  send({net::Method::Delete, grant_url(url(user, repo), kind, name), {}, {}, {}, {}}, {204});
+}
+
+RegistryClient::Grants RegistryClient::get_grants(const std::string& user, const std::string& repo) {
+  auto res = send({net::Method::Get, url(user, repo) + "/_grants", {}, {}, {}, {}}, {200});
+  auto j = parse_answer<json>(res, "grant list");
+  Grants g;
+  try {
+    g.users = j.at("users").get<std::map<std::string, std::string>>();
+    g.groups = j.at("groups").get<std::map<std::string, std::string>>();
+  } catch (const json::exception&) {
+    throw Error(ErrorKind::kUnavailable, "registry.bad_response", "grant list is not what the registry sends");
+  }
+  return g;
+}
+
+bool RegistryClient::create_group(const std::string& user, const std::string& group) {
+  return send({net::Method::Put, url(user) + "/_groups/" + group, {}, {}, true, {}}, {201, 409}).status == 201;
+}
+
+void RegistryClient::delete_group(const std::string& user, const std::string& group) {
+  send({net::Method::Delete, url(user) + "/_groups/" + group, {}, {}, {}, {}}, {204});
+}
+
+std::vector<std::string> RegistryClient::list_groups(const std::string& user) {
+  return parse_answer<std::vector<std::string>>(
+      send({net::Method::Get, url(user) + "/_groups", {}, {}, {}, {}}, {200}), "group list");
+}
+
+std::vector<std::string> RegistryClient::group_members(const std::string& user, const std::string& group) {
+  auto j = parse_answer<json>(send({net::Method::Get, url(user) + "/_groups/" + group, {}, {}, {}, {}}, {200}),
+                              "group");
+  try {
+    return j.at("members").get<std::vector<std::string>>();
+  } catch (const json::exception&) {
+    throw Error(ErrorKind::kUnavailable, "registry.bad_response", "group is not what the registry sends");
+  }
+}
+
+bool RegistryClient::add_member(const std::string& user, const std::string& group, const std::string& member) {
+  return send({net::Method::Put, url(user) + "/_groups/" + group + "/members/" + member, {}, {}, true, {}}, {200, 201})
+             .status == 201;
+}
+
+void RegistryClient::remove_member(const std::string& user, const std::string& group, const std::string& member) {
+  send({net::Method::Delete, url(user) + "/_groups/" + group + "/members/" + member, {}, {}, {}, {}}, {204});
+}
+
 bool RegistryClient::put_user(const std::string& user, const std::string& subject) {
   std::string body = drawbridge::user_to_json({subject});
   net::ClientRequest req{net::Method::Put, url(user), {}, body, true, {}};

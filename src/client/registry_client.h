@@ -74,6 +74,27 @@ class RegistryClient {
                  const std::string& path, const drawbridge::Meta& expected,
                  const net::ProgressCallback& progress = {});
 
+  // ---- sharing (docs/drawbridge.md "Sharing"); the owner's token ----
+  enum class Grantee { User, Group };
+  // Grants a user, or one of `user`'s groups, "read" or "write" access to user/repo. true =
+  // created, false = an existing grant's access replaced.
+  bool put_grant(const std::string& user, const std::string& repo, Grantee kind, const std::string& name,
+                 const std::string& access);
+  // registry.not_found when there was no such grant.
+  void delete_grant(const std::string& user, const std::string& repo, Grantee kind, const std::string& name);
+  struct Grants {
+    std::map<std::string, std::string> users, groups;  // name -> "read" | "write"
+  };
+  Grants get_grants(const std::string& user, const std::string& repo);
+  // true = created, false = existed already.
+  bool create_group(const std::string& user, const std::string& group);
+  void delete_group(const std::string& user, const std::string& group);
+  std::vector<std::string> list_groups(const std::string& user);
+  std::vector<std::string> group_members(const std::string& user, const std::string& group);
+  // true = added, false = already a member.
+  bool add_member(const std::string& user, const std::string& group, const std::string& member);
+  void remove_member(const std::string& user, const std::string& group, const std::string& member);
+
   const std::string& base_url() const { return base_url_; }
 
  private:

@@ -135,6 +135,22 @@ class PgStore final : public Store {
       // Migrations of databases created by earlier versions (still under the advisory lock).
       // Existing users keep a NULL issuer: who registered them is unknown (see Registry).
       w.exec("ALTER TABLE drawbridge_users ADD COLUMN IF NOT EXISTS issuer TEXT");
+      // Sharing: new tables, created in databases of earlier versions too.
+      w.exec(R"sql(
+        CREATE TABLE IF NOT EXISTS drawbridge_groups(
+          owner TEXT NOT NULL REFERENCES drawbridge_users(name), name TEXT NOT NULL,
+          PRIMARY KEY(owner, name));
+        CREATE TABLE IF NOT EXISTS drawbridge_group_members(
+          owner TEXT NOT NULL, grp TEXT NOT NULL, member TEXT NOT NULL REFERENCES drawbridge_users(name),
+          PRIMARY KEY(owner, grp, member),
+          FOREIGN KEY(owner, grp) REFERENCES drawbridge_groups(owner, name) ON DELETE CASCADE);
+        CREATE TABLE IF NOT EXISTS drawbridge_grants(
+          usr TEXT NOT NULL, repo TEXT NOT NULL, kind TEXT NOT NULL CHECK(kind IN ('user', 'group')),
+          grantee TEXT NOT NULL, access TEXT NOT NULL CHECK(access IN ('read', 'write')),
+          PRIMARY KEY(usr, repo, kind, grantee),
+          FOREIGN KEY(usr, repo) REFERENCES drawbridge_repos(usr, name));
+        CREATE INDEX IF NOT EXISTS drawbridge_users_by_subject ON drawbridge_users(subject);
+      )sql");
       return 0;
     });
   }
@@ -313,6 +329,144 @@ class PgStore final : public Store {
       auto r = w.exec_params("SELECT data FROM drawbridge_blobs WHERE key = $1", str(blob_key));
       if (r.empty()) throw Error(ErrorKind::kInternal, "drawbridge.store.blob_missing", "blob " + std::string(blob_key) + " is missing");
       return bytes_of(r[0][0]);
+    });
+  }
+
+  std::vector<UserRef> user_for(std::string_view issuer, std::string_view subject) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params(
+          "SELECT name, issuer FROM drawbridge_users WHERE subject = $1 AND (issuer = $2 OR issuer IS NULL) "
+          "ORDER BY name COLLATE \"C\"",
+          str(subject), str(issuer));
+      std::vector<UserRef> out;
+      for (const auto& row : r)
+        out.push_back({row[0].as<std::string>(),
+                       row[1].is_null() ? std::nullopt : std::optional(row[1].as<std::string>())});
+      return out;
+    });
+  }
+
+  PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
+                      Access access) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR SHARE", str(user), str(repo));
+      require(!r.empty(), ErrorKind::kNotFound, "drawbridge.store.no_repo", "repository does not exist");
+      if (kind == Grantee::User) {
+        auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1", str(grantee));
+        require(!u.empty(), ErrorKind::kNotFound, "drawbridge.share.no_user", "no such user");
+      } else {
+        // FOR SHARE: a concurrent delete_group waits, so no grant outlives its group.
+        auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2 FOR SHARE", str(user),
+                               str(grantee));
+        require(!g.empty(), ErrorKind::kNotFound, "drawbridge.share.no_group", "no such group");
+      }
+      // xmax = 0 only for a row this statement inserted (an update sets it).
+      auto res = w.exec_params1(
+          "INSERT INTO drawbridge_grants(usr, repo, kind, grantee, access) VALUES($1,$2,$3,$4,$5) "
+          "ON CONFLICT(usr, repo, kind, grantee) DO UPDATE SET access = excluded.access RETURNING (xmax = 0)",
+          str(user), str(repo), str(to_string(kind)), str(grantee), str(to_string(access)));
+      return res[0].as<bool>() ? PutResult::Created : PutResult::Exists;
+    });
+  }
+
+  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND repo = $2 AND kind = $3 AND grantee = $4",
+                             str(user), str(repo), str(to_string(kind)), str(grantee));
+      return r.affected_rows() == 1;
+    });
+  }
+
+  std::vector<RepoGrant> list_grants(std::string_view user, std::string_view repo) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params(
+          "SELECT kind, grantee, access FROM drawbridge_grants WHERE usr = $1 AND repo = $2 "
+          "ORDER BY kind COLLATE \"C\" DESC, grantee COLLATE \"C\"",
+          str(user), str(repo));
+      std::vector<RepoGrant> out;
+      for (const auto& row : r)
+        out.push_back({row[0].as<std::string>() == "group" ? Grantee::Group : Grantee::User, row[1].as<std::string>(),
+                       row[2].as<std::string>() == "write" ? Access::Write : Access::Read});
+      return out;
+    });
+  }
+
+  std::optional<Access> access_of(std::string_view user, std::string_view repo, std::string_view member) override {
+    return run([&](pqxx::work& w) -> std::optional<Access> {
+      auto r = w.exec_params(
+          "SELECT bool_or(g.access = 'write') FROM drawbridge_grants g WHERE g.usr = $1 AND g.repo = $2 AND "
+          "((g.kind = 'user' AND g.grantee = $3) OR (g.kind = 'group' AND EXISTS("
+          "SELECT 1 FROM drawbridge_group_members m WHERE m.owner = $1 AND m.grp = g.grantee AND m.member = $3)))",
+          str(user), str(repo), str(member));
+      if (r.empty() || r[0][0].is_null()) return std::nullopt;
+      return r[0][0].as<bool>() ? Access::Write : Access::Read;
+    });
+  }
+
+  PutResult create_group(std::string_view owner, std::string_view group) override {
+    return run([&](pqxx::work& w) {
+      auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1 FOR SHARE", str(owner));
+      require(!u.empty(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
+      auto r = w.exec_params("INSERT INTO drawbridge_groups(owner, name) VALUES($1,$2) ON CONFLICT DO NOTHING",
+                             str(owner), str(group));
+      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+    });
+  }
+
+  bool delete_group(std::string_view owner, std::string_view group) override {
+    return run([&](pqxx::work& w) {
+      auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2 FOR UPDATE", str(owner),
+                             str(group));
+      if (g.empty()) return false;
+      w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND kind = 'group' AND grantee = $2", str(owner),
+                    str(group));
+      w.exec_params("DELETE FROM drawbridge_groups WHERE owner = $1 AND name = $2", str(owner), str(group));
+      return true;
+    });
+  }
+
+  std::vector<std::string> list_groups(std::string_view owner) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT name FROM drawbridge_groups WHERE owner = $1 ORDER BY name COLLATE \"C\"",
+                             str(owner));
+      std::vector<std::string> out;
+      for (const auto& row : r) out.push_back(row[0].as<std::string>());
+      return out;
+    });
+  }
+
+  std::optional<std::vector<std::string>> group_members(std::string_view owner, std::string_view group) override {
+    return run([&](pqxx::work& w) -> std::optional<std::vector<std::string>> {
+      auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2", str(owner), str(group));
+      if (g.empty()) return std::nullopt;
+      auto r = w.exec_params(
+          "SELECT member FROM drawbridge_group_members WHERE owner = $1 AND grp = $2 ORDER BY member COLLATE \"C\"",
+          str(owner), str(group));
+      std::vector<std::string> out;
+      for (const auto& row : r) out.push_back(row[0].as<std::string>());
+      return out;
+    });
+  }
+
+  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) override {
+    return run([&](pqxx::work& w) {
+      auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2 FOR SHARE", str(owner),
+                             str(group));
+      require(!g.empty(), ErrorKind::kNotFound, "drawbridge.share.no_group", "no such group");
+      auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1", str(member));
+      require(!u.empty(), ErrorKind::kNotFound, "drawbridge.share.no_user", "no such user");
+      auto r = w.exec_params(
+          "INSERT INTO drawbridge_group_members(owner, grp, member) VALUES($1,$2,$3) ON CONFLICT DO NOTHING",
+          str(owner), str(group), str(member));
+      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+    });
+  }
+
+  bool remove_member(std::string_view owner, std::string_view group, std::string_view member) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("DELETE FROM drawbridge_group_members WHERE owner = $1 AND grp = $2 AND member = $3",
+                             str(owner), str(group), str(member));
+      return r.affected_rows() == 1;
     });
   }
 

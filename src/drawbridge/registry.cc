@@ -1,5 +1,7 @@
 #include "drawbridge/registry.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <nlohmann/json.hpp>
@@ -23,11 +25,19 @@ namespace {
 }
 [[noreturn]] void not_found() { fail(404, "drawbridge.not_found", "Not found"); }
 
-enum class Kind { User, RepoList, Repo, RepoSteward, TagList, Tag, TagSteward, Tree };
+enum class Kind {
+  User, RepoList, Repo, TagList, Tag, Tree,
+  // Which steward (docs/drawbridge.md "Which steward").
+  RepoSteward, TagSteward,
+  // Sharing (docs/drawbridge.md "Sharing").
+  GroupList, Group, GroupMember, GrantList, UserGrant, GroupGrant,
+};
 
 struct Target {
   Kind kind = Kind::User;
   std::string user, repo, tag;
+  std::string group;    // Group, GroupMember, GroupGrant
+  std::string grantee;  // GroupMember (the member), UserGrant (the user)
   std::vector<std::string> path;
   std::string tree_path() const { return join_tree_path(path); }
 };
@@ -38,6 +48,7 @@ struct ApiRoute {
   Kind kind;
   std::string_view pattern;
   bool writable;
+  bool deletable = false;
 };
 constexpr ApiRoute kApiRoutes[] = {
     {Kind::User, "/api/v{version}/{user}", true},
@@ -48,7 +59,21 @@ constexpr ApiRoute kApiRoutes[] = {
     {Kind::Tag, "/api/v{version}/{user}/{repo}/_tag/{tag}", true},
     {Kind::TagSteward, "/api/v{version}/{user}/{repo}/_tag/{tag}/_steward", false},
     {Kind::Tree, "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}", true},
+    {Kind::GroupList, "/api/v{version}/{user}/_groups", false},
+    {Kind::Group, "/api/v{version}/{user}/_groups/{group}", true, true},
+    {Kind::GroupMember, "/api/v{version}/{user}/_groups/{group}/members/{member}", true, true},
+    {Kind::GrantList, "/api/v{version}/{user}/{repo}/_grants", false},
+    {Kind::UserGrant, "/api/v{version}/{user}/{repo}/_grants/users/{grantee}", true, true},
+    {Kind::GroupGrant, "/api/v{version}/{user}/{repo}/_grants/groups/{group}", true, true},
 };
+
+// Group names take the repository grammar, under a code of their own.
+void validate_group_name(std::string_view name) {
+  const bool ok = !name.empty() && name.size() <= 128 &&
+                  std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '-'; });
+  require(ok, ErrorKind::kInvalidInput, "drawbridge.name.group", "Invalid group name");
+}
+
 
 void check_version(const std::string& version) {
   SemVer requested, ours = SemVer::parse(kApiVersion);
@@ -74,10 +99,29 @@ Target target_of(Kind kind, const net::Request& req) {
   t.kind = kind;
   t.user = param("user");
   validate_user_name(t.user);
-  if (kind == Kind::User || kind == Kind::RepoList) return t;
+  if (kind == Kind::User || kind == Kind::RepoList || kind == Kind::GroupList) return t;
+  if (kind == Kind::Group || kind == Kind::GroupMember) {
+    t.group = param("group");
+    validate_group_name(t.group);
+    if (kind == Kind::GroupMember) {
+      t.grantee = param("member");
+      validate_user_name(t.grantee);
+    }
+    return t;
+  }
   t.repo = param("repo");
   validate_repo_name(t.repo);
-  if (kind == Kind::Repo || kind == Kind::TagList || kind == Kind::RepoSteward) return t;
+  if (kind == Kind::Repo || kind == Kind::TagList || kind == Kind::GrantList || kind == Kind::RepoSteward) return t;
+  if (kind == Kind::UserGrant) {
+    t.grantee = param("grantee");
+    validate_user_name(t.grantee);
+    return t;
+  }
+  if (kind == Kind::GroupGrant) {
+    t.group = param("group");
+    validate_group_name(t.group);
+    return t;
+  }
   t.tag = param("tag");
   validate_tag_name(t.tag);
   if (kind == Kind::Tag || kind == Kind::TagSteward) return t;
@@ -133,6 +177,7 @@ struct Registry::Impl {
   NetworkAllowList allow;
   net::Counter* uploads = nullptr;
   net::Counter* limited = nullptr;
+  net::Counter* sharing = nullptr;
 
   Impl(std::shared_ptr<Store> s, std::shared_ptr<TokenVerifier> t, RegistryOptions o)
       : store(std::move(s)), tokens(std::move(t)), opt(std::move(o)),
@@ -209,12 +254,35 @@ struct Registry::Impl {
   // several issuers (the local one beside an OIDC provider) a `sub` is only unique within its
   // issuer, and anyone holding `drawbridge token` could mint an OIDC user's `sub` locally.
   bool owns(const StoredUser& u, const TokenClaims& t) const {
-    if (u.subject != t.subject) return false;
-    if (u.issuer) return *u.issuer == t.issuer;
+    return u.subject == t.subject && issued_by(u.issuer, t);
+  }
+  bool issued_by(const std::optional<std::string>& recorded, const TokenClaims& t) const {
+    if (recorded) return *recorded == t.issuer;
     // Registered before issuers were recorded: the issuer is known only when there can have
     // been just one. Otherwise nobody owns the row (fail closed).
     auto only = tokens->sole_issuer();
     return only && *only == t.issuer;
+  }
+
+  // The registry users a token is: every user its (issuer, subject) owns, by the same rule as
+  // owns() (a legacy row without issuer only while there is a sole issuer).
+  std::vector<std::string> users_of(const TokenClaims& t) {
+    std::vector<std::string> out;
+    for (auto& u : store->user_for(t.issuer, t.subject))
+      if (issued_by(u.issuer, t)) out.push_back(std::move(u.name));
+    return out;
+  }
+
+  // What user/repo is shared with the token's users (directly or through a group of the
+  // repository's owner). Looked up on every request: a revoked grant or a removed member is
+  // refused on the very next one.
+  std::optional<Access> granted(const std::string& user, const std::string& repo, const TokenClaims& t) {
+    std::optional<Access> best;
+    for (const auto& name : users_of(t)) {
+      auto a = store->access_of(user, repo, name);
+      if (a && (!best || *a == Access::Write)) best = a;
+    }
+    return best;
   }
 
   bool is_owner(const std::string& user, const TokenClaims& t) {
@@ -222,9 +290,25 @@ struct Registry::Impl {
     return u && owns(*u, t);
   }
 
-  // Could this caller upload nodes to `user`'s tags (owner token with write:drawbridge_tags)?
-  bool may_upload(const Caller& c, const std::string& user) {
-    return c.token && c.token->has_scope(ScopeLevel::Write, ScopeContext::Tags) && is_owner(user, *c.token);
+  // Could this caller upload nodes to user/repo's tags (a token with write:drawbridge_tags of
+  // the owner or of a writer)?
+  bool may_upload(const Caller& c, const std::string& user, const std::string& repo) {
+    if (!c.token || !c.token->has_scope(ScopeLevel::Write, ScopeContext::Tags)) return false;
+    return is_owner(user, *c.token) || granted(user, repo, *c.token) == Access::Write;
+  }
+
+  // For publishing (tag and tree PUTs): the owner, or a user with write access to the
+  // repository. A missing user is 404; anyone else 401 not_owner whether or not the repository
+  // exists (a repository without grants to the caller looks like a missing one); a reader
+  // knows it exists and is told it may only read.
+  void need_publisher(const Target& t, const TokenClaims& tok) {
+    auto u = store->get_user(t.user);
+    if (!u) fail(404, "drawbridge.not_found", "User does not exist");
+    if (owns(*u, tok)) return;
+    auto access = granted(t.user, t.repo, tok);
+    if (access == Access::Write) return;
+    if (access) fail(403, "drawbridge.auth.read_only", "You may read this repository but not publish to it");
+    fail(401, "drawbridge.auth.not_owner", "You are logged in as " + tok.subject);
   }
 
   // For writes: the token must own `user` (a missing user is 404).
@@ -234,9 +318,11 @@ struct Registry::Impl {
     if (!owns(*u, t)) fail(401, "drawbridge.auth.not_owner", "You are logged in as " + t.subject);
   }
 
-  // May the caller's bearer token read `user`'s private repositories?
-  bool token_may_read(const Caller& c, const std::string& user) {
-    return c.token && c.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) && is_owner(user, *c.token);
+  // May the caller's bearer token read this private repository (its owner, or a reader or
+  // writer it is shared with)?
+  bool token_may_read(const Caller& c, const std::string& user, const std::string& repo) {
+    return c.token && c.token->has_scope(ScopeLevel::Read, ScopeContext::Repositories) &&
+           (is_owner(user, *c.token) || granted(user, repo, *c.token).has_value());
   }
 
   // Which steward a keep deploying `t` should attest to (docs/drawbridge.md "Which steward").
@@ -255,7 +341,7 @@ struct Registry::Impl {
                     "registry");
     };
     auto repo = store->get_repo(t.user, t.repo);
-    if (!repo || !(repo->is_public || token_may_read(c, t.user))) return fallback();
+    if (!repo || !(repo->is_public || token_may_read(c, t.user, t.repo))) return fallback();
     if (t.kind == Kind::TagSteward) {
       // The registry reports what the stored tag says; a keep believes it only from a tag whose
       // signature it has verified itself (a plain entry is the registry's word, not the
@@ -279,7 +365,7 @@ struct Registry::Impl {
     auto repo = store->get_repo(t.user, t.repo);
     if (!repo) not_found();
     if (repo->is_public) return *repo;
-    if (token_may_read(c, t.user)) return *repo;
+    if (token_may_read(c, t.user, t.repo)) return *repo;
     std::optional<std::string> tag;
     if (!listing) tag = t.tag;
     for (const auto& s : c.slugs)
@@ -388,9 +474,15 @@ struct Registry::Impl {
         if (!tag || !tag->complete) not_found();
         return object_response(tag->meta_json, body_string(tag->content));
       }
+      case Kind::GroupList:
+      case Kind::Group:
+      case Kind::GroupMember:
+      case Kind::GrantList:
+      case Kind::UserGrant:
+      case Kind::GroupGrant: return get_sharing(caller, t);
       case Kind::Tree: {
         auto tag = store->get_tag(t.user, t.repo, t.tag);
-        if (tag && !tag->complete && may_upload(caller, t.user)) {
+        if (tag && !tag->complete && may_upload(caller, t.user, t.repo)) {
           // The publisher resuming a pending upload may see which nodes are already stored.
         } else {
           readable_repo(caller, t, false);
@@ -461,8 +553,155 @@ struct Registry::Impl {
       case Kind::RepoSteward: return put_repo_steward(req, caller, t);
       case Kind::Tag: return put_tag(req, caller, t);
       case Kind::Tree: return put_node(req, caller, t);
+      case Kind::Group:
+      case Kind::GroupMember:
+      case Kind::UserGrant:
+      case Kind::GroupGrant: return put_sharing(req, caller, t);
       default: fail(405, "http.method_not_allowed", "Method not allowed");
     }
+  }
+
+  // ---- sharing ----
+  // Groups are managed with the owner's token and drawbridge_users scopes, grants with
+  // drawbridge_repositories scopes. Reads answer 404 to everyone but the owner (like the
+  // repository config: no route tells a private repository or a group from a missing one);
+  // writes answer like the other writes (404 for a missing user, else 401 not_owner, before
+  // anything about the repository or group is looked at).
+  const TokenClaims& need_manager(const Caller& c, ScopeLevel level, const Target& t) {
+    const bool group = t.kind == Kind::GroupList || t.kind == Kind::Group || t.kind == Kind::GroupMember;
+    auto& tok = need_token(c, level, group ? ScopeContext::Users : ScopeContext::Repositories);
+    if (level == ScopeLevel::Read) {
+      if (!is_owner(t.user, tok)) not_found();
+    } else {
+      need_owner(t.user, tok);
+    }
+    return tok;
+  }
+
+  static Grantee grantee_kind(const Target& t) { return t.kind == Kind::GroupGrant ? Grantee::Group : Grantee::User; }
+  static const std::string& grantee_name(const Target& t) { return t.kind == Kind::GroupGrant ? t.group : t.grantee; }
+
+  net::Response get_sharing(const Caller& caller, const Target& t) {
+    need_manager(caller, ScopeLevel::Read, t);
+    switch (t.kind) {
+      case Kind::GroupList: return listing(nlohmann::json(store->list_groups(t.user)).dump());
+      case Kind::Group: {
+        auto members = store->group_members(t.user, t.group);
+        if (!members) not_found();
+        return listing(nlohmann::json{{"members", *members}}.dump());
+      }
+      case Kind::GroupMember: {
+        auto members = store->group_members(t.user, t.group);
+        if (!members || std::find(members->begin(), members->end(), t.grantee) == members->end()) not_found();
+        return listing(nlohmann::json{{"member", t.grantee}}.dump());
+      }
+      case Kind::GrantList: {
+        if (!store->get_repo(t.user, t.repo)) not_found();
+        nlohmann::json users = nlohmann::json::object(), groups = nlohmann::json::object();
+        for (const auto& g : store->list_grants(t.user, t.repo))
+          (g.kind == Grantee::User ? users : groups)[g.name] = std::string(to_string(g.access));
+        return listing(nlohmann::json{{"users", users}, {"groups", groups}}.dump());
+      }
+      case Kind::UserGrant:
+      case Kind::GroupGrant:
+        for (const auto& g : store->list_grants(t.user, t.repo))
+          if (g.kind == grantee_kind(t) && g.name == grantee_name(t))
+            return listing(nlohmann::json{{"access", std::string(to_string(g.access))}}.dump());
+        not_found();
+      default: not_found();
+    }
+  }
+
+  // A grant body: exactly {"access": "read" | "write"}.
+  static Access parse_access(const std::string& body) {
+    nlohmann::json j;
+    try {
+      // Nothing nests in a grant: deeper bodies are refused while parsing, never built.
+      j = nlohmann::json::parse(body, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > 1) fail(400, "drawbridge.share.invalid", R"(A grant is {"access": "read" | "write"})");
+        return true;
+      });
+    } catch (const nlohmann::json::exception&) {
+      fail(400, "drawbridge.json.invalid", "Invalid JSON");
+    }
+    if (!j.is_object() || j.size() != 1 || !j.contains("access") || !j["access"].is_string())
+      fail(400, "drawbridge.share.invalid", R"(A grant is {"access": "read" | "write"})");
+    const auto access = j["access"].get<std::string>();
+    if (access == "read") return Access::Read;
+    if (access == "write") return Access::Write;
+    fail(400, "drawbridge.share.invalid", R"(A grant is {"access": "read" | "write"})");
+  }
+
+  // Every change to who may read or publish is logged (and counted by action).
+  void audit(const net::Request& req, const TokenClaims& tok, std::string_view action, const Target& t,
+             std::optional<Access> access = std::nullopt) {
+    if (sharing) sharing->inc({std::string(action)});
+    log::info("drawbridge.sharing", {{"action", action},
+                                     {"user", t.user},
+                                     {"repo", t.repo},
+                                     {"group", t.group},
+                                     {"grantee", t.grantee},
+                                     {"access", access ? to_string(*access) : std::string_view()},
+                                     {"by_subject", tok.subject},
+                                     {"by_issuer", tok.issuer},
+                                     {"request_id", req.request_id}});
+  }
+
+  net::Response put_sharing(const net::Request& req, const Caller& caller, const Target& t) {
+    auto& tok = need_manager(caller, ScopeLevel::Write, t);
+    switch (t.kind) {
+      case Kind::Group:
+        if (!req.body.empty()) fail(413, "drawbridge.body_too_large", "A group is created without a body");
+        if (store->create_group(t.user, t.group) == PutResult::Exists) exists();
+        audit(req, tok, "group_created", t);
+        return created();
+      case Kind::GroupMember: {
+        if (!req.body.empty()) fail(413, "drawbridge.body_too_large", "A member is added without a body");
+        const auto result = store->add_member(t.user, t.group, t.grantee);
+        if (result == PutResult::Exists) return net::Response::empty(200);
+        audit(req, tok, "member_added", t);
+        return created();
+      }
+      case Kind::UserGrant:
+      case Kind::GroupGrant: {
+        json_limit(req);
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        const auto access = parse_access(req.body);
+        if (t.kind == Kind::UserGrant && t.grantee == t.user)
+          fail(400, "drawbridge.share.owner", "The owner has every access already");
+        if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+        const auto result = store->put_grant(t.user, t.repo, grantee_kind(t), grantee_name(t), access);
+        audit(req, tok, "grant", t, access);
+        return result == PutResult::Created ? created() : net::Response::empty(200);
+      }
+      default: fail(405, "http.method_not_allowed", "Method not allowed");
+    }
+  }
+
+  net::Response del(const net::Request& req, const Target& t) {
+    auto caller = identify_token(req);
+    if (t.kind != Kind::Group && t.kind != Kind::GroupMember && t.kind != Kind::UserGrant && t.kind != Kind::GroupGrant)
+      fail(405, "http.method_not_allowed", "Method not allowed");
+    auto& tok = need_manager(caller, ScopeLevel::Write, t);
+    bool removed = false;
+    const char* action = "";
+    switch (t.kind) {
+      case Kind::Group:
+        removed = store->delete_group(t.user, t.group);
+        action = "group_deleted";
+        break;
+      case Kind::GroupMember:
+        removed = store->remove_member(t.user, t.group, t.grantee);
+        action = "member_removed";
+        break;
+      default:
+        removed = store->delete_grant(t.user, t.repo, grantee_kind(t), grantee_name(t));
+        action = "revoke";
+        break;
+    }
+    if (!removed) not_found();
+    audit(req, tok, action, t);
+    return net::Response::empty(204);
   }
 
   Meta upload_meta(const net::Request& req, std::string_view canonical, std::string type, bool digest_required) {
@@ -515,7 +754,7 @@ struct Registry::Impl {
   net::Response put_tag(const net::Request& req, const Caller& caller, const Target& t) {
     auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
     json_limit(req);
-    need_owner(t.user, tok);
+    need_publisher(t, tok);
     auto type = content_type(req);
     std::string canonical;
     Entry root;
@@ -552,7 +791,7 @@ struct Registry::Impl {
   };
   ExpectedNode expected_node(const net::Request& req, const Caller& caller, const Target& t, bool count) {
     auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
-    need_owner(t.user, tok);
+    need_publisher(t, tok);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
     auto tag = store->get_tag(t.user, t.repo, t.tag);
     if (!tag) fail(404, "drawbridge.not_found", "Tag does not exist");
@@ -683,7 +922,7 @@ struct Registry::Impl {
       case Kind::Tag: {
         auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
         json_length();
-        need_owner(t.user, tok);
+        need_publisher(t, tok);
         auto type = content_type(req);
         if (type != kEntryType && type != kJwsType)
           fail(415, "drawbridge.content_type", "A tag must be " + std::string(kEntryType) + " or " + std::string(kJwsType));
@@ -710,6 +949,21 @@ struct Registry::Impl {
         decision.sink = std::make_shared<SpoolSink>(store->spool(node_algorithms(node.entry, *declared)));
         return decision;
       }
+      case Kind::Group:
+      case Kind::GroupMember:
+      case Kind::UserGrant:
+      case Kind::GroupGrant: {
+        // PUT and DELETE alike: only the owner's token gets further than the header. Only a
+        // grant PUT has a body.
+        need_manager(caller, ScopeLevel::Write, t);
+        if (req.method == net::Method::Delete || t.kind == Kind::Group || t.kind == Kind::GroupMember) {
+          decision.max_body_size = 0;
+          return decision;
+        }
+        json_length();
+        if (!is_json(content_type(req))) fail(415, "drawbridge.content_type", "Content-Type must be application/json");
+        return decision;
+      }
       default: fail(405, "http.method_not_allowed", "Method not allowed");
     }
   }
@@ -730,6 +984,7 @@ struct Registry::Impl {
     }
     if (read) return get(req, t);
     if (req.method == net::Method::Put) return put(req, t);
+    if (req.method == net::Method::Delete) return del(req, t);
     fail(405, "http.method_not_allowed", "Method not allowed");
   }
 };
@@ -782,6 +1037,7 @@ const std::vector<RoutedKind>& routed_kinds() {
     for (const auto& r : kApiRoutes) {
       out.push_back({net::RoutePattern(std::string(r.pattern)), net::Method::Get, r.kind});
       if (r.writable) out.push_back({net::RoutePattern(std::string(r.pattern)), net::Method::Put, r.kind});
+      if (r.deletable) out.push_back({net::RoutePattern(std::string(r.pattern)), net::Method::Delete, r.kind});
     }
     return out;
   }();
@@ -821,6 +1077,8 @@ void Registry::install(net::HttpServer& server) {
   auto& m = server.metrics();
   impl_->uploads = &m.counter("drawbridge_uploads_total", "Drawbridge uploads by kind and result", {"kind", "result"});
   impl_->limited = &m.counter("drawbridge_rate_limited_total", "Lookups refused by the per-client rate limit");
+  impl_->sharing = &m.counter("drawbridge_sharing_changes_total", "Grants, revocations and group changes by action",
+                              {"action"});
   const auto& opt = impl_->opt;
   for (const auto& route : kApiRoutes) {
     const Kind kind = route.kind;
@@ -831,19 +1089,28 @@ void Registry::install(net::HttpServer& server) {
                    return map_errors(r, [&] { return impl_->dispatch(r, kind); });
                  },
                  net::RouteOptions{.max_body_size = 0});
+    const auto header_check = [this, kind](net::Request& r) {
+      return map_errors(r, [&] { return impl_->check_put(r, kind); });
+    };
+    // Removals take no body; the owner's token is checked from the header.
+    if (route.deletable)
+      server.route(net::Method::Delete, pattern,
+                   [this, kind](net::Request& r) {
+                     return map_errors(r, [&] { return impl_->dispatch(r, kind); });
+                   },
+                   net::RouteOptions{.max_body_size = 0, .on_header = header_check});
     if (!route.writable) continue;
     // JSON documents everywhere but the tree, whose file nodes may be blobs (check_put narrows
     // each node to its declared length at header time).
-    const std::uint64_t limit =
-        kind == Kind::Tree ? std::max(opt.max_blob_size, opt.max_json_size) : opt.max_json_size;
+    // Creating a group or adding a member takes no body.
+    const std::uint64_t limit = kind == Kind::Tree                                  ? std::max(opt.max_blob_size, opt.max_json_size)
+                                : kind == Kind::Group || kind == Kind::GroupMember ? 0
+                                                                                    : opt.max_json_size;
     server.route(net::Method::Put, pattern,
                  [this, kind](net::Request& r) {
                    return map_errors(r, [&] { return impl_->dispatch(r, kind); });
                  },
-                 net::RouteOptions{.max_body_size = limit,
-                                   .on_header = [this, kind](net::Request& r) {
-                                     return map_errors(r, [&] { return impl_->check_put(r, kind); });
-                                   }});
+                 net::RouteOptions{.max_body_size = limit, .on_header = header_check});
   }
   // Drawbridge's own liveness route (any method answered 200 with an empty body).
   server.route(net::Method::Get, "/health", [](net::Request&) { return net::Response::bytes(200, ""); });

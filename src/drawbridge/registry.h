@@ -11,6 +11,10 @@
 //   HEAD/GET/PUT <user>/<repo>/_tag/<tag>                 tag entry or JWS
 //   HEAD/GET     <user>/<repo>/_tag/<tag>/_steward        which steward for this tag (anyone)
 //   HEAD/GET/PUT <user>/<repo>/_tag/<tag>/tree[/<path>]   tree nodes
+//   HEAD/GET     <user>/<repo>/_grants                    who the repository is shared with
+//   HEAD/GET/PUT/DELETE <user>/<repo>/_grants/{users,groups}/<name>   one grant
+//   HEAD/GET     <user>/_groups                           the user's groups
+//   HEAD/GET/PUT/DELETE <user>/_groups/<group>[/members/<member>]     groups and members
 // See docs/drawbridge.md for authorization, the upload order and error codes.
 #pragma once
 

@@ -27,6 +27,9 @@ namespace enarx::drawbridge {
 
 std::string blob_key_of(ByteView content) { return to_hex(sha256(content)); }
 
+std::string_view to_string(Access access) { return access == Access::Write ? "write" : "read"; }
+std::string_view to_string(Grantee kind) { return kind == Grantee::Group ? "group" : "user"; }
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -101,6 +104,20 @@ class SqliteStore final : public Store {
       CREATE TABLE IF NOT EXISTS nodes(
         tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE, path TEXT NOT NULL,
         entry TEXT NOT NULL, present INTEGER NOT NULL, blob TEXT, PRIMARY KEY(tag_id, path));
+    )sql");
+    // Sharing. New tables, so databases of earlier versions get them here too.
+    exec(R"sql(
+      CREATE TABLE IF NOT EXISTS user_groups(
+        owner TEXT NOT NULL REFERENCES users(name), name TEXT NOT NULL, PRIMARY KEY(owner, name));
+      CREATE TABLE IF NOT EXISTS group_members(
+        owner TEXT NOT NULL, grp TEXT NOT NULL, member TEXT NOT NULL REFERENCES users(name),
+        PRIMARY KEY(owner, grp, member),
+        FOREIGN KEY(owner, grp) REFERENCES user_groups(owner, name) ON DELETE CASCADE);
+      CREATE TABLE IF NOT EXISTS repo_grants(
+        user TEXT NOT NULL, repo TEXT NOT NULL, kind TEXT NOT NULL CHECK(kind IN ('user', 'group')),
+        grantee TEXT NOT NULL, access TEXT NOT NULL CHECK(access IN ('read', 'write')),
+        PRIMARY KEY(user, repo, kind, grantee), FOREIGN KEY(user, repo) REFERENCES repos(user, name));
+      CREATE INDEX IF NOT EXISTS users_by_subject ON users(subject);
     )sql");
     migrate();
   }
@@ -307,6 +324,156 @@ class SqliteStore final : public Store {
     std::error_code ec;
     if (!fs::exists(path, ec)) return std::nullopt;
     return path.string();
+  }
+
+  std::vector<UserRef> user_for(std::string_view issuer, std::string_view subject) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "SELECT name, issuer FROM users WHERE subject = ? AND (issuer = ? OR issuer IS NULL) ORDER BY name");
+    s.bind(1, subject).bind(2, issuer);
+    std::vector<UserRef> out;
+    while (s.step()) out.push_back({s.text(0), s.is_null(1) ? std::nullopt : std::optional(s.text(1))});
+    return out;
+  }
+
+  PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
+                      Access access) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt r(*stmts_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
+      r.bind(1, user).bind(2, repo);
+      require(r.step(), ErrorKind::kNotFound, "drawbridge.store.no_repo", "repository does not exist");
+    }
+    if (kind == Grantee::User) {
+      Stmt u(*stmts_, "SELECT 1 FROM users WHERE name = ?");
+      u.bind(1, grantee);
+      require(u.step(), ErrorKind::kNotFound, "drawbridge.share.no_user", "no such user");
+    } else {
+      Stmt g(*stmts_, "SELECT 1 FROM user_groups WHERE owner = ? AND name = ?");
+      g.bind(1, user).bind(2, grantee);
+      require(g.step(), ErrorKind::kNotFound, "drawbridge.share.no_group", "no such group");
+    }
+    bool existed;
+    {
+      Stmt e(*stmts_, "SELECT 1 FROM repo_grants WHERE user = ? AND repo = ? AND kind = ? AND grantee = ?");
+      e.bind(1, user).bind(2, repo).bind(3, to_string(kind)).bind(4, grantee);
+      existed = e.step();
+    }
+    Stmt s(*stmts_,
+           "INSERT INTO repo_grants(user, repo, kind, grantee, access) VALUES(?,?,?,?,?) "
+           "ON CONFLICT(user, repo, kind, grantee) DO UPDATE SET access = excluded.access");
+    s.bind(1, user).bind(2, repo).bind(3, to_string(kind)).bind(4, grantee).bind(5, to_string(access)).step();
+    tx.commit();
+    return existed ? PutResult::Exists : PutResult::Created;
+  }
+
+  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "DELETE FROM repo_grants WHERE user = ? AND repo = ? AND kind = ? AND grantee = ?");
+    s.bind(1, user).bind(2, repo).bind(3, to_string(kind)).bind(4, grantee).step();
+    return sqlite3_changes(db_) == 1;
+  }
+
+  std::vector<RepoGrant> list_grants(std::string_view user, std::string_view repo) override {
+    std::lock_guard lock(mu_);
+    // 'group' < 'user': DESC puts users first.
+    Stmt s(*stmts_, "SELECT kind, grantee, access FROM repo_grants WHERE user = ? AND repo = ? ORDER BY kind DESC, grantee");
+    s.bind(1, user).bind(2, repo);
+    std::vector<RepoGrant> out;
+    while (s.step())
+      out.push_back({s.text(0) == "group" ? Grantee::Group : Grantee::User, s.text(1),
+                     s.text(2) == "write" ? Access::Write : Access::Read});
+    return out;
+  }
+
+  std::optional<Access> access_of(std::string_view user, std::string_view repo, std::string_view member) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_,
+           "SELECT MAX(g.access = 'write') FROM repo_grants g WHERE g.user = ?1 AND g.repo = ?2 AND "
+           "((g.kind = 'user' AND g.grantee = ?3) OR (g.kind = 'group' AND EXISTS("
+           "SELECT 1 FROM group_members m WHERE m.owner = ?1 AND m.grp = g.grantee AND m.member = ?3)))");
+    s.bind(1, user).bind(2, repo).bind(3, member);
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return s.integer(0) != 0 ? Access::Write : Access::Read;
+  }
+
+  PutResult create_group(std::string_view owner, std::string_view group) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt u(*stmts_, "SELECT 1 FROM users WHERE name = ?");
+      u.bind(1, owner);
+      require(u.step(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
+    }
+    Stmt s(*stmts_, "INSERT INTO user_groups(owner, name) VALUES(?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, owner).bind(2, group).step();
+    auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    tx.commit();
+    return result;
+  }
+
+  bool delete_group(std::string_view owner, std::string_view group) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt g(*stmts_, "DELETE FROM repo_grants WHERE user = ? AND kind = 'group' AND grantee = ?");
+      g.bind(1, owner).bind(2, group).step();
+    }
+    Stmt s(*stmts_, "DELETE FROM user_groups WHERE owner = ? AND name = ?");  // members cascade
+    s.bind(1, owner).bind(2, group).step();
+    const bool removed = sqlite3_changes(db_) == 1;
+    tx.commit();
+    return removed;
+  }
+
+  std::vector<std::string> list_groups(std::string_view owner) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "SELECT name FROM user_groups WHERE owner = ? ORDER BY name");
+    s.bind(1, owner);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
+  std::optional<std::vector<std::string>> group_members(std::string_view owner, std::string_view group) override {
+    std::lock_guard lock(mu_);
+    {
+      Stmt g(*stmts_, "SELECT 1 FROM user_groups WHERE owner = ? AND name = ?");
+      g.bind(1, owner).bind(2, group);
+      if (!g.step()) return std::nullopt;
+    }
+    Stmt s(*stmts_, "SELECT member FROM group_members WHERE owner = ? AND grp = ? ORDER BY member");
+    s.bind(1, owner).bind(2, group);
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
+  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt g(*stmts_, "SELECT 1 FROM user_groups WHERE owner = ? AND name = ?");
+      g.bind(1, owner).bind(2, group);
+      require(g.step(), ErrorKind::kNotFound, "drawbridge.share.no_group", "no such group");
+    }
+    {
+      Stmt u(*stmts_, "SELECT 1 FROM users WHERE name = ?");
+      u.bind(1, member);
+      require(u.step(), ErrorKind::kNotFound, "drawbridge.share.no_user", "no such user");
+    }
+    Stmt s(*stmts_, "INSERT INTO group_members(owner, grp, member) VALUES(?,?,?) ON CONFLICT DO NOTHING");
+    s.bind(1, owner).bind(2, group).bind(3, member).step();
+    auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    tx.commit();
+    return result;
+  }
+
+  bool remove_member(std::string_view owner, std::string_view group, std::string_view member) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "DELETE FROM group_members WHERE owner = ? AND grp = ? AND member = ?");
+    s.bind(1, owner).bind(2, group).bind(3, member).step();
+    return sqlite3_changes(db_) == 1;
   }
 
   std::string describe() const override { return "sqlite:" + dir_.string(); }

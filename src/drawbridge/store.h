@@ -64,6 +64,27 @@ struct ChildExpectation {
 
 enum class NodePutResult { Created, Exists, NotExpected, TagGone };
 
+// Sharing (docs/drawbridge.md "Sharing"): a repository's owner grants other registry users, or
+// groups of their own, read or write access. A group belongs to a registry user (its owner),
+// who manages its members; grantees and members are registry user names.
+enum class Access { Read, Write };  // Write implies Read
+enum class Grantee { User, Group };
+std::string_view to_string(Access access);  // "read" / "write"
+std::string_view to_string(Grantee kind);   // "user" / "group"
+
+struct RepoGrant {
+  Grantee kind = Grantee::User;
+  std::string name;  // a user name, or the name of one of the repository owner's groups
+  Access access = Access::Read;
+};
+
+// A registry user as a token may own it: the name, and the recorded issuer (nullopt for rows
+// stored before issuers were recorded; the Registry decides who owns those).
+struct UserRef {
+  std::string name;
+  std::optional<std::string> issuer;
+};
+
 struct NodePutOutcome {
   NodePutResult result = NodePutResult::Created;
   bool tag_completed = false;
@@ -153,6 +174,41 @@ class Store {
     (void)blob_key;
     return std::nullopt;
   }
+
+  // ---- sharing ----
+  // The users registered with `subject` whose issuer is `issuer` or unrecorded (legacy rows:
+  // the caller must still decide whether the token owns them), sorted by name.
+  virtual std::vector<UserRef> user_for(std::string_view issuer, std::string_view subject) = 0;
+
+  // Grants `grantee` (a user, or one of `user`'s groups) `access` to user/repo: Created, or
+  // Exists when a grant was there (its access is replaced). Throws Error(kNotFound):
+  // "drawbridge.store.no_repo", "drawbridge.share.no_user" (no such grantee user),
+  // "drawbridge.share.no_group" (no such group of `user`).
+  virtual PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind,
+                              std::string_view grantee, Access access) = 0;
+  // false when there was no such grant.
+  virtual bool delete_grant(std::string_view user, std::string_view repo, Grantee kind,
+                            std::string_view grantee) = 0;
+  // Sorted by kind (users first), then name.
+  virtual std::vector<RepoGrant> list_grants(std::string_view user, std::string_view repo) = 0;
+  // The strongest access `member` has to user/repo through a grant to them or to a group of
+  // `user` they belong to; nullopt for none. Read at every request: revocation is immediate.
+  virtual std::optional<Access> access_of(std::string_view user, std::string_view repo,
+                                          std::string_view member) = 0;
+
+  // Throws Error("drawbridge.store.no_user") if `owner` does not exist.
+  virtual PutResult create_group(std::string_view owner, std::string_view group) = 0;
+  // Removes the group, its members and every grant to it, atomically. false when absent.
+  virtual bool delete_group(std::string_view owner, std::string_view group) = 0;
+  virtual std::vector<std::string> list_groups(std::string_view owner) = 0;
+  // Sorted member names; nullopt when the group does not exist.
+  virtual std::optional<std::vector<std::string>> group_members(std::string_view owner,
+                                                                std::string_view group) = 0;
+  // Created, or Exists when already a member. Throws Error(kNotFound) "drawbridge.share.no_group"
+  // or "drawbridge.share.no_user".
+  virtual PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) = 0;
+  // false when `member` was not in the group (or the group does not exist).
+  virtual bool remove_member(std::string_view owner, std::string_view group, std::string_view member) = 0;
 
   virtual std::string describe() const = 0;
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <functional>
+#include <map>
 
 #include <nlohmann/json.hpp>
 
@@ -1191,4 +1192,250 @@ TYPED_TEST(RegistryHttp, StewardDiscoveryPrecedence) {
   EXPECT_EQ(steward_of("/bob/web/_steward"), R"({"steward":"https://b.example","source":"repository"})");
   // Discovery is a lookup: GET and HEAD only.
   EXPECT_EQ(this->put("/alice/app/_tag/1.0.0/_steward", "{}", json, alice).status, 405);
+}
+
+// ---- sharing (docs/drawbridge.md "Sharing") ----
+
+namespace {
+
+net::Headers bearer(const std::string& tok) {
+  net::Headers h;
+  if (!tok.empty()) h.set("Authorization", "Bearer " + tok);
+  return h;
+}
+
+std::string grant_body(const std::string& access) { return nlohmann::json{{"access", access}}.dump(); }
+
+}  // namespace
+
+// Collaborators and groups against a private repository: readers read (tag, tree, tag list)
+// but may not publish, writers publish too, group members get the group's access; a revoked
+// grant and a removed member are refused on the very next request; non-members see nothing.
+TYPED_TEST(RegistryHttp, SharedRepositoryAccessMatrix) {
+  std::map<std::string, std::string> tok;
+  for (const char* name : {"alice", "reader", "writer", "member", "groupwriter", "removed", "revoked", "outsider"}) {
+    tok[name] = this->token(name);
+    this->make_user(name, tok[name]);
+  }
+  const auto& alice = tok["alice"];
+  this->make_repo("alice", "secret", false, alice);
+  this->upload("/alice/secret/_tag/1.0.0", this->sample_tree(), alice);
+
+  auto share = [&](const std::string& what, const std::string& access) {
+    auto r = this->put("/alice/secret/_grants/" + what, grant_body(access), "application/json", alice, false);
+    ASSERT_TRUE(r.status == 201 || r.status == 200) << what << " " << r.body;
+  };
+  auto group_put = [&](const std::string& path) {
+    auto r = this->call(net::Method::Put, "/alice/_groups/" + path, {}, bearer(alice));
+    ASSERT_EQ(r.status, 201) << path << " " << r.body;
+  };
+  share("users/reader", "read");
+  share("users/writer", "write");
+  share("users/revoked", "read");
+  group_put("readers");
+  group_put("writers");
+  group_put("readers/members/member");
+  group_put("readers/members/removed");
+  group_put("writers/members/groupwriter");
+  share("groups/readers", "read");
+  share("groups/writers", "write");
+
+  const std::string tag = "/alice/secret/_tag/1.0.0", file = tag + "/tree/main.wasm", list = "/alice/secret/_tag";
+  struct Outcome {
+    int tag, file, list, publish;
+    std::string publish_code;
+  };
+  const Outcome reads{200, 200, 200, 403, "drawbridge.auth.read_only"};
+  const Outcome writes{200, 200, 200, 201, ""};
+  const Outcome nothing{404, 404, 404, 401, "drawbridge.auth.not_owner"};
+  int next_tag = 2;
+  auto check = [&](const std::string& who, const Outcome& want) {
+    SCOPED_TRACE(who);
+    const auto& t = tok[who];
+    EXPECT_EQ(this->get(tag, t).status, want.tag);
+    EXPECT_EQ(this->get(file, t).status, want.file);
+    EXPECT_EQ(this->get(list, t).status, want.list);
+    const auto prefix = "/alice/secret/_tag/" + std::to_string(next_tag++) + ".0.0";
+    if (want.publish == 201) {
+      this->upload(prefix, this->sample_tree(who), t);
+      EXPECT_EQ(this->get(prefix + "/tree/Enarx.toml", alice).status, 200);
+    } else {
+      auto tree = this->sample_tree(who);
+      auto r = this->put(prefix, entry_to_json(tree.root()), std::string(kEntryType), t);
+      EXPECT_EQ(r.status, want.publish);
+      EXPECT_EQ(r.code(), want.publish_code);
+    }
+  };
+  check("reader", reads);
+  check("writer", writes);
+  check("member", reads);
+  check("groupwriter", writes);
+  check("removed", reads);
+  check("revoked", reads);
+  check("outsider", nothing);
+
+  // Revocation and removal take effect on the very next request.
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/secret/_grants/users/revoked", {}, bearer(alice)).status, 204);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/_groups/readers/members/removed", {}, bearer(alice)).status, 204);
+  check("revoked", nothing);
+  check("removed", nothing);
+  // A reader's pending upload view and a writer's: only writers see pending nodes.
+  const auto pending = "/alice/secret/_tag/" + std::to_string(next_tag++) + ".0.0";
+  auto tree = this->sample_tree("pending");
+  ASSERT_EQ(this->put(pending, entry_to_json(tree.root()), std::string(kEntryType), tok["writer"]).status, 201);
+  ASSERT_EQ(this->put(pending + "/tree", std::string(tree.nodes[0].content.begin(), tree.nodes[0].content.end()),
+                      tree.nodes[0].meta.type, tok["writer"]).status, 201);
+  EXPECT_EQ(this->call(net::Method::Head, pending + "/tree", {}, bearer(tok["writer"])).status, 200);
+  EXPECT_EQ(this->call(net::Method::Head, pending + "/tree", {}, bearer(tok["reader"])).status, 404);
+  // Downgrading a writer to a reader stops their publishing at once; deleting a group revokes
+  // what it was granted.
+  share("users/writer", "read");
+  check("writer", reads);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/_groups/writers", {}, bearer(alice)).status, 204);
+  check("groupwriter", nothing);
+  // Keep certificates are unchanged by all this.
+  auto keep = pkitest::keep_cert(this->steward, "slug://alice/secret");
+  EXPECT_EQ(this->get(file, "", &keep).status, 200);
+}
+
+// Collaborators publish, nothing more: no grants, groups or repository settings; the keys to
+// the repository stay with its owner. Grants are per repository and per issuer.
+TYPED_TEST(RegistryHttp, CollaboratorsDoNotManageTheRepository) {
+  auto alice = this->token("alice"), writer = this->token("writer"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("writer", writer);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "secret", false, alice);
+  this->make_repo("alice", "other", false, alice);
+  this->upload("/alice/other/_tag/1.0.0", this->sample_tree(), alice);
+  ASSERT_EQ(this->put("/alice/secret/_grants/users/writer", grant_body("write"), "application/json", alice, false).status, 201);
+
+  auto r = this->put("/alice/secret/_grants/users/bob", grant_body("read"), "application/json", writer, false);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.code(), "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->call(net::Method::Delete, "/alice/secret/_grants/users/writer", {}, bearer(writer)).code(),
+            "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->get("/alice/secret/_grants", writer).status, 404);
+  EXPECT_EQ(this->get("/alice/secret", writer).status, 404);  // the repository config
+  EXPECT_EQ(this->put("/alice/secret", repo_to_json({true}), "application/json", writer).code(),
+            "drawbridge.auth.not_owner");
+  EXPECT_EQ(this->call(net::Method::Put, "/alice/_groups/mine", {}, bearer(writer)).code(), "drawbridge.auth.not_owner");
+  // Another repository of the same owner is not shared.
+  EXPECT_EQ(this->get("/alice/other/_tag", writer).status, 404);
+  auto tree = this->sample_tree("x");
+  EXPECT_EQ(this->put("/alice/other/_tag/2.0.0", entry_to_json(tree.root()), std::string(kEntryType), writer).code(),
+            "drawbridge.auth.not_owner");
+  // The same subject from the other issuer is not the grantee.
+  EXPECT_EQ(this->get("/alice/secret/_tag", this->idp_token("writer")).status, 404);
+  // A token without read:drawbridge_repositories reads nothing private, grant or not.
+  EXPECT_EQ(this->get("/alice/secret/_tag", this->token("writer", {"write:drawbridge_tags"})).status, 404);
+  // The owner sees the grants.
+  auto grants = this->get("/alice/secret/_grants", alice);
+  ASSERT_EQ(grants.status, 200);
+  EXPECT_EQ(grants.body, R"({"groups":{},"users":{"writer":"write"}})");
+  EXPECT_EQ(this->get("/alice/secret/_grants/users/writer", alice).body, R"({"access":"write"})");
+}
+
+// Grant and group routes refuse bad input with stable codes, and tell outsiders nothing:
+// a missing user or repository and a private one answer alike.
+TYPED_TEST(RegistryHttp, SharingRoutesRefuseBadInputAndTellNothing) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "secret", false, alice);
+  auto code = [&](net::Method m, const std::string& path, const std::string& body, const std::string& t) {
+    net::Headers h = bearer(t);
+    if (!body.empty()) h.set("Content-Type", "application/json");
+    auto r = this->call(m, path, body, h);
+    return std::to_string(r.status) + " " + r.code();
+  };
+  const auto grant = "/alice/secret/_grants/users/bob";
+  EXPECT_EQ(code(net::Method::Put, grant, R"({"access":"admin"})", alice), "400 drawbridge.share.invalid");
+  EXPECT_EQ(code(net::Method::Put, grant, R"({"access":"read","x":1})", alice), "400 drawbridge.share.invalid");
+  EXPECT_EQ(code(net::Method::Put, grant, R"({"access":["read"]})", alice), "400 drawbridge.share.invalid");
+  EXPECT_EQ(code(net::Method::Put, grant, "{", alice), "400 drawbridge.json.invalid");
+  EXPECT_EQ(code(net::Method::Put, grant, std::string(1000, '[') + std::string(1000, ']'), alice),
+            "400 drawbridge.share.invalid");
+  EXPECT_EQ(code(net::Method::Put, "/alice/secret/_grants/users/ghost", grant_body("read"), alice),
+            "404 drawbridge.share.no_user");
+  EXPECT_EQ(code(net::Method::Put, "/alice/secret/_grants/users/alice", grant_body("read"), alice),
+            "400 drawbridge.share.owner");
+  EXPECT_EQ(code(net::Method::Put, "/alice/secret/_grants/groups/team", grant_body("read"), alice),
+            "404 drawbridge.share.no_group");
+  EXPECT_EQ(code(net::Method::Put, "/alice/nothere/_grants/users/bob", grant_body("read"), alice),
+            "404 drawbridge.not_found");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/bad_name", "", alice), "400 drawbridge.name.group");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team/members/ghost", "", alice), "404 drawbridge.share.no_group");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team", "", alice), "201 ");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team", "", alice), "409 drawbridge.already_exists");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team/members/ghost", "", alice), "404 drawbridge.share.no_user");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team/members/bob", "", alice), "201 ");
+  EXPECT_EQ(code(net::Method::Put, "/alice/_groups/team/members/bob", "", alice), "200 ");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/_groups/team/members/alice", "", alice), "404 drawbridge.not_found");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/secret/_grants/users/bob", "", alice), "404 drawbridge.not_found");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/secret/_grants", "", alice), "405 http.method_not_allowed");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/secret", "", alice), "405 http.method_not_allowed");
+  EXPECT_EQ(this->get("/alice/_groups", alice).body, R"(["team"])");
+  EXPECT_EQ(this->get("/alice/_groups/team", alice).body, R"({"members":["bob"]})");
+  // Anonymous: the token is required before anything else.
+  EXPECT_EQ(code(net::Method::Put, grant, grant_body("read"), ""), "401 drawbridge.auth.missing_token");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/_groups/team", "", ""), "401 drawbridge.auth.missing_token");
+
+  // Outsiders (bob is even a member of alice's team): every read spelling answers alike.
+  for (const auto& t : {bob, std::string()}) {
+    for (const auto& spellings : std::vector<std::vector<std::string>>{
+             {"/alice/secret/_grants", "/alice/nothere/_grants", "/ghost/secret/_grants"},
+             {"/alice/secret/_grants/users/bob", "/alice/nothere/_grants/users/bob", "/ghost/x/_grants/users/bob"},
+             {"/alice/_groups", "/ghost/_groups"},
+             {"/alice/_groups/team", "/alice/_groups/nothere", "/ghost/_groups/team"},
+             {"/alice/_groups/team/members/bob", "/ghost/_groups/team/members/bob"}}) {
+      auto first = this->get(spellings[0], t);
+      EXPECT_TRUE(first.status == 404 || first.status == 401) << spellings[0] << " " << first.status;
+      for (std::size_t i = 1; i < spellings.size(); ++i) {
+        auto other = this->get(spellings[i], t);
+        EXPECT_EQ(other.status, first.status) << spellings[i];
+        EXPECT_EQ(other.body, first.body) << spellings[i];
+      }
+    }
+    if (t.empty()) continue;
+    // Writes: 401 not_owner whether the repository or group exists or not.
+    EXPECT_EQ(code(net::Method::Put, "/alice/secret/_grants/users/bob", grant_body("read"), t),
+              code(net::Method::Put, "/alice/nothere/_grants/users/bob", grant_body("read"), t));
+    EXPECT_EQ(code(net::Method::Delete, "/alice/_groups/team", "", t),
+              code(net::Method::Delete, "/alice/_groups/nothere", "", t));
+  }
+}
+
+// Sharing routes are judged from their header like every upload: an outsider's or an
+// oversized grant body is answered without being read, and group/member PUTs take no body.
+TYPED_TEST(RegistryHttp, SharingBodiesAreRefusedBeforeTheBody) {
+  auto alice = this->token("alice"), mallory = this->token("mallory");
+  this->make_user("alice", alice);
+  this->make_user("mallory", mallory);
+  this->make_repo("alice", "secret", false, alice);
+  struct Case {
+    std::string name, path, token;
+    std::uint64_t length;
+    int status;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"anonymous grant", "/alice/secret/_grants/users/mallory", "", 1000, 401, "drawbridge.auth.missing_token"},
+      {"outsider's grant", "/alice/secret/_grants/users/mallory", mallory, 1000, 401, "drawbridge.auth.not_owner"},
+      {"grant over max_json_size", "/alice/secret/_grants/users/mallory", alice, 2u << 20, 413,
+       "drawbridge.body_too_large"},
+      {"group with a body", "/alice/_groups/team", alice, 1000, 413, "http.body_too_large"},
+      {"outsider's group", "/alice/_groups/team", mallory, 1000, 401, "drawbridge.auth.not_owner"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto silent = this->put_header(c.path, c.length, "application/json", c.token);
+    silent->read_response(std::chrono::seconds(5));
+    EXPECT_EQ(silent->status(), c.status) << silent->received();
+    Result r;
+    r.body = silent->received().substr(std::min(silent->received().size(), silent->received().find("\r\n\r\n") + 4));
+    EXPECT_EQ(r.code(), c.code) << silent->received();
+    EXPECT_TRUE(silent->wait_closed(std::chrono::seconds(5))) << "the connection stays open for the body";
+  }
+  EXPECT_EQ(this->get("/alice/_groups", alice).body, "[]");
 }

@@ -497,3 +497,140 @@ TYPED_TEST(StoreConformance, RepositoryConfigIsReplacedInPlace) {
   EXPECT_FALSE(s.replace_repo_config("ghost", "app", "{}", as_bytes(content)));
   EXPECT_FALSE(s.get_repo("alice", "nothere"));
 }
+
+namespace {
+
+// A store call expected to throw `code`.
+template <typename F>
+std::string thrown_code(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.code();
+  }
+  return "(nothing thrown)";
+}
+
+}  // namespace
+
+// A token maps to the users its (issuer, subject) registered, plus legacy rows without an
+// issuer (the registry decides whether those are the token's); never another issuer's rows.
+TYPED_TEST(StoreConformance, UserForMatchesIssuerAndSubject) {
+  auto& s = *this->store;
+  s.create_user("alice", "{}", as_bytes("{}"), "https://idp.example", "a");
+  s.create_user("alice2", "{}", as_bytes("{}"), "https://idp.example", "a");
+  s.create_user("mallory", "{}", as_bytes("{}"), "drawbridge-local", "a");
+  s.create_user("bob", "{}", as_bytes("{}"), "https://idp.example", "b");
+  auto users = s.user_for("https://idp.example", "a");
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0].name, "alice");
+  EXPECT_EQ(users[0].issuer, "https://idp.example");
+  EXPECT_EQ(users[1].name, "alice2");
+  EXPECT_TRUE(s.user_for("https://idp.example", "nobody").empty());
+  EXPECT_TRUE(s.user_for("https://other.example", "b").empty());
+}
+
+TYPED_TEST(StoreConformance, GrantsToUsersAndGroups) {
+  auto& s = *this->store;
+  this->make_repo("alice", "app");
+  this->make_repo("alice", "other");
+  this->make_repo("carol", "app");
+  s.create_user("bob", "{}", as_bytes("{}"), "iss", "sub-bob");
+  s.create_user("dave", "{}", as_bytes("{}"), "iss", "sub-dave");
+
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), std::nullopt);
+  EXPECT_EQ(s.put_grant("alice", "app", Grantee::User, "bob", Access::Read), PutResult::Created);
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), Access::Read);
+  // Per repository: nothing leaks to another repository or another owner's same name.
+  EXPECT_EQ(s.access_of("alice", "other", "bob"), std::nullopt);
+  EXPECT_EQ(s.access_of("carol", "app", "bob"), std::nullopt);
+  EXPECT_EQ(s.put_grant("alice", "app", Grantee::User, "bob", Access::Write), PutResult::Exists);
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), Access::Write);
+
+  EXPECT_EQ(thrown_code([&] { s.put_grant("alice", "app", Grantee::User, "ghost", Access::Read); }),
+            "drawbridge.share.no_user");
+  EXPECT_EQ(thrown_code([&] { s.put_grant("alice", "nothere", Grantee::User, "bob", Access::Read); }),
+            "drawbridge.store.no_repo");
+  EXPECT_EQ(thrown_code([&] { s.put_grant("alice", "app", Grantee::Group, "team", Access::Read); }),
+            "drawbridge.share.no_group");
+
+  // Groups: a grant to one of the owner's groups reaches its members, and only while they are.
+  EXPECT_EQ(s.create_group("alice", "team"), PutResult::Created);
+  EXPECT_EQ(s.create_group("alice", "team"), PutResult::Exists);
+  EXPECT_EQ(s.create_group("carol", "team"), PutResult::Created);  // names are per owner
+  EXPECT_EQ(thrown_code([&] { s.create_group("ghost", "team"); }), "drawbridge.store.no_user");
+  EXPECT_EQ(s.add_member("alice", "team", "dave"), PutResult::Created);
+  EXPECT_EQ(s.add_member("alice", "team", "dave"), PutResult::Exists);
+  EXPECT_EQ(thrown_code([&] { s.add_member("alice", "team", "ghost"); }), "drawbridge.share.no_user");
+  EXPECT_EQ(thrown_code([&] { s.add_member("alice", "nope", "dave"); }), "drawbridge.share.no_group");
+  EXPECT_EQ(s.access_of("alice", "app", "dave"), std::nullopt);
+  EXPECT_EQ(s.put_grant("alice", "app", Grantee::Group, "team", Access::Read), PutResult::Created);
+  EXPECT_EQ(s.access_of("alice", "app", "dave"), Access::Read);
+  // carol's group of the same name is another group: its members get nothing of alice's.
+  s.add_member("carol", "team", "bob");
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), Access::Write);  // (bob's own grant)
+  s.add_member("carol", "team", "dave");
+  EXPECT_EQ(s.put_grant("carol", "app", Grantee::Group, "team", Access::Write), PutResult::Created);
+  EXPECT_EQ(s.access_of("alice", "app", "dave"), Access::Read);
+  // The strongest of a direct and a group grant.
+  s.add_member("alice", "team", "bob");
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), Access::Write);
+
+  EXPECT_EQ(s.list_groups("alice"), std::vector<std::string>{"team"});
+  EXPECT_EQ(s.group_members("alice", "team"), (std::vector<std::string>{"bob", "dave"}));
+  EXPECT_EQ(s.group_members("alice", "nope"), std::nullopt);
+  auto grants = s.list_grants("alice", "app");
+  ASSERT_EQ(grants.size(), 2u);
+  EXPECT_EQ(grants[0].kind, Grantee::User);
+  EXPECT_EQ(grants[0].name, "bob");
+  EXPECT_EQ(grants[0].access, Access::Write);
+  EXPECT_EQ(grants[1].kind, Grantee::Group);
+  EXPECT_EQ(grants[1].name, "team");
+  EXPECT_EQ(grants[1].access, Access::Read);
+
+  // Revocations.
+  EXPECT_TRUE(s.remove_member("alice", "team", "dave"));
+  EXPECT_FALSE(s.remove_member("alice", "team", "dave"));
+  EXPECT_EQ(s.access_of("alice", "app", "dave"), std::nullopt);
+  EXPECT_TRUE(s.delete_grant("alice", "app", Grantee::User, "bob"));
+  EXPECT_FALSE(s.delete_grant("alice", "app", Grantee::User, "bob"));
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), Access::Read);  // still in the team
+  // Deleting a group takes its members and grants with it; a new group of the same name
+  // inherits neither.
+  EXPECT_TRUE(s.delete_group("alice", "team"));
+  EXPECT_FALSE(s.delete_group("alice", "team"));
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), std::nullopt);
+  EXPECT_TRUE(s.list_grants("alice", "app").empty());
+  EXPECT_EQ(s.create_group("alice", "team"), PutResult::Created);
+  EXPECT_EQ(s.group_members("alice", "team"), std::vector<std::string>{});
+  EXPECT_EQ(s.access_of("alice", "app", "bob"), std::nullopt);
+  // carol's grants are untouched.
+  EXPECT_EQ(s.access_of("carol", "app", "dave"), Access::Write);
+
+  // Grants and groups survive a reopen.
+  s.put_grant("alice", "other", Grantee::User, "dave", Access::Write);
+  this->store.reset();
+  this->store = this->backend.open();
+  EXPECT_EQ(this->store->access_of("alice", "other", "dave"), Access::Write);
+  EXPECT_EQ(this->store->list_groups("carol"), std::vector<std::string>{"team"});
+}
+
+// A database of the version before sharing gets its tables when opened, and legacy users (no
+// issuer) are found by subject.
+TYPED_TEST(StoreConformance, MigratedDatabaseCanShare) {
+  this->store.reset();
+  this->backend.write_legacy_database("old", "sub-old");
+  this->store = this->backend.open();
+  auto& s = *this->store;
+  ASSERT_EQ(s.create_user("friend", "{}", as_bytes("{}"), "iss", "sub-friend"), PutResult::Created);
+  ASSERT_EQ(s.create_repo("old", "app", "{}", as_bytes("{\"public\":false}"), false), PutResult::Created);
+  EXPECT_EQ(s.put_grant("old", "app", Grantee::User, "friend", Access::Read), PutResult::Created);
+  EXPECT_EQ(s.create_group("old", "team"), PutResult::Created);
+  auto legacy = s.user_for("any-issuer", "sub-old");
+  ASSERT_EQ(legacy.size(), 1u);
+  EXPECT_EQ(legacy[0].name, "old");
+  EXPECT_EQ(legacy[0].issuer, std::nullopt);
+  this->store.reset();
+  this->store = this->backend.open();  // opening again is harmless
+  EXPECT_EQ(this->store->access_of("old", "app", "friend"), Access::Read);
+}
