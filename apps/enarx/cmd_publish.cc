@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "client/jws.h"
+#include "client/package_digests.h"
 #include "client/registry_client.h"
 #include "command.h"
 #include "core/crypto.h"
@@ -233,6 +234,11 @@ void register_package(CLI::App& root) {
                             {"root", nlohmann::json::parse(drawbridge::entry_to_json(md.root))},
                             {"signed", md.signature.has_value()}};
       if (md.signature) out["signer"] = md.signature->signer_fingerprint;
+      // What a keep of this tag is named by besides the digest (docs/oids.md), from the
+      // verified directory nodes.
+      const auto digests = identity::package_digests(client::list_package_files(rc, slug, md.root));
+      out["app_digest"] = digests ? nlohmann::json(digests->application) : nlohmann::json(nullptr);
+      out["config_digest"] = digests ? nlohmann::json(digests->configuration) : nlohmann::json(nullptr);
       std::cout << out.dump(2) << "\n";
     });
   });

@@ -17,7 +17,7 @@ struct VerifyArgs {
   std::string target;
   std::vector<std::string> ca_files;
   verify::Expectations expect;
-  std::string expect_slug, expect_digest, expect_signer, expect_measurement;
+  std::string expect_slug, expect_digest, expect_app_digest, expect_config_digest, expect_signer, expect_measurement;
   std::string at;
   bool json = false;
   int timeout_seconds = 10;
@@ -70,6 +70,8 @@ int run_verify(VerifyArgs& a) {
     }
     if (!a.expect_slug.empty()) a.expect.slug = a.expect_slug;
     if (!a.expect_digest.empty()) a.expect.digest = a.expect_digest;
+    if (!a.expect_app_digest.empty()) a.expect.app_digest = a.expect_app_digest;
+    if (!a.expect_config_digest.empty()) a.expect.config_digest = a.expect_config_digest;
     if (!a.expect_signer.empty()) a.expect.signer = a.expect_signer;
     if (!a.expect_measurement.empty()) a.expect.measurement = a.expect_measurement;
     TimePoint at = a.at.empty() ? std::chrono::system_clock::now() : parse_rfc3339(a.at);
@@ -115,6 +117,10 @@ void register_verify(CLI::App& root) {
       ->required();
   cmd->add_option("--expect-slug", a->expect_slug, "Require this [host/]user/repo[:tag]");
   cmd->add_option("--expect-digest", a->expect_digest, "Require this workload digest (<alg>:<hex> or hex)");
+  cmd->add_option("--expect-app-digest", a->expect_app_digest,
+                  "Require this application digest (sha-256:<hex> or hex: SHA-256 of main.wasm), any configuration");
+  cmd->add_option("--expect-config-digest", a->expect_config_digest,
+                  "Require this configuration digest (sha-256:<hex> or hex; docs/oids.md)");
   cmd->add_option("--expect-signer", a->expect_signer, "Require this publisher key fingerprint (hex)");
   cmd->add_option("--expect-measurement", a->expect_measurement, "Require this launch measurement (hex)");
   cmd->add_flag("--allow-simulated", a->expect.allow_simulated,

@@ -4,7 +4,9 @@
 // the one the conversation is protected by (no check-then-reconnect race).
 //
 //   relying-party HOST:PORT --ca steward-ca.pem [--expect-slug S] [--expect-digest D]
-//                 [--expect-signer F] [--allow-simulated] [--send TEXT]
+//                 [--expect-app-digest A] [--expect-signer F] [--allow-simulated] [--send TEXT]
+// --expect-app-digest accepts the application (the SHA-256 of its main.wasm) under whatever
+// configuration it was deployed with; --expect-digest pins the whole package.
 // Exit codes: 0 verified (and the exchange worked), 1 connection/TLS failure, 4 the peer is
 // not what we expect (the verification error code is printed), 2 usage.
 #include <openssl/err.h>
@@ -40,17 +42,19 @@ int main(int argc, char** argv) {
   CLI::App app{"Verify an attested Enarx keep over TLS, then talk to it on the same connection"};
   std::string target, ca_file, send = "GET / HTTP/1.0\r\n\r\n";
   enarx::verify::Expectations expect;
-  std::string slug, digest, signer;
+  std::string slug, digest, app_digest, signer;
   app.add_option("target", target, "HOST:PORT of the keep")->required();
   app.add_option("--ca", ca_file, "Steward CA certificate(s), PEM")->required();
   app.add_option("--expect-slug", slug, "host/user/repo[:tag] the keep must run");
   app.add_option("--expect-digest", digest, "Workload digest, <alg>:<hex>");
+  app.add_option("--expect-app-digest", app_digest, "Application digest, sha-256:<hex> of main.wasm (any configuration)");
   app.add_option("--expect-signer", signer, "Publisher key fingerprint (hex SHA-256 of the SPKI)");
   app.add_flag("--allow-simulated", expect.allow_simulated, "Accept simulated platforms (tests/demos)");
   app.add_option("--send", send, "What to send once verified (default: an HTTP GET)");
   CLI11_PARSE(app, argc, argv);
   if (!slug.empty()) expect.slug = slug;
   if (!digest.empty()) expect.digest = digest;
+  if (!app_digest.empty()) expect.app_digest = app_digest;
   if (!signer.empty()) expect.signer = signer;
 
   std::vector<enarx::Certificate> cas;

@@ -1,5 +1,6 @@
 #include "client/deploy.h"
 
+#include "client/package_digests.h"
 #include "client/trust.h"
 
 #include <filesystem>
@@ -210,6 +211,17 @@ DeployOutcome deploy(const DeployOptions& o) {
   }
   id_opts.workload.digest = out.metadata.root_digest;
   if (out.metadata.signature) id_opts.workload.signer = out.metadata.signature->signer_fingerprint;
+  // The application and configuration digests, from the verified directory nodes, read with the
+  // access that read the tag (so before attestation; docs/oids.md). A tree without main.wasm gets
+  // neither, and the run step reports it.
+  const auto package_digests = in_step(DeployStep::Metadata, [&] {
+    return identity::package_digests(local_pkg ? list_package_files(*local_pkg)
+                                               : list_package_files(*anonymous, *slug, out.metadata.root, fetch));
+  });
+  if (package_digests) {
+    id_opts.workload.app_digest = package_digests->application;
+    id_opts.workload.config_digest = package_digests->configuration;
+  }
   id_opts.steward_url = (o.self_signed || provider->platform() == platform::Platform::Nil) ? "" : steward;
   id_opts.http = tls_options(o.steward_ca_pem, o);
   id_opts.collateral = o.collateral;

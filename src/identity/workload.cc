@@ -29,6 +29,23 @@ std::size_t hex_length(std::string_view alg) {
   return 0;
 }
 
+constexpr std::string_view kSha256Prefix = "sha-256:";
+
+bool is_sha256_hex(std::string_view hex) { return hex.size() == 64 && is_lower_hex(hex); }
+
+// Whether `value` is "sha-256:<64 lower-case hex digits>": the only form an application or
+// configuration digest has (in WorkloadIdentity and after the URN prefix).
+bool is_sha256_digest(std::string_view value) {
+  return value.starts_with(kSha256Prefix) && is_sha256_hex(value.substr(kSha256Prefix.size()));
+}
+
+// The hex of an application or configuration digest, for its URN.
+std::string package_digest_hex(const std::string& digest, const char* what) {
+  require(is_sha256_digest(digest), ErrorKind::kInvalidInput, "identity.malformed",
+          std::string(what) + " must be sha-256:<64 lower-case hex digits>");
+  return digest.substr(kSha256Prefix.size());
+}
+
 }  // namespace
 
 std::string format_digest_urn(std::string_view alg, std::string_view hex) {
@@ -43,6 +60,14 @@ std::string format_keep_urn(std::string_view platform, std::string_view keep_ide
   return std::string(kKeepUrnPrefix) + std::string(platform) + ":" + std::string(keep_identity_hex);
 }
 
+std::string format_app_digest_urn(std::string_view hex) {
+  return std::string(kAppDigestUrnPrefix) + std::string(kSha256Prefix) + std::string(hex);
+}
+
+std::string format_config_digest_urn(std::string_view hex) {
+  return std::string(kConfigDigestUrnPrefix) + std::string(kSha256Prefix) + std::string(hex);
+}
+
 std::vector<std::string> WorkloadIdentity::to_uris() const {
   std::vector<std::string> uris;
   if (slug) uris.push_back(format_slug_uri(*slug));
@@ -52,6 +77,9 @@ std::vector<std::string> WorkloadIdentity::to_uris() const {
     uris.push_back(format_digest_urn(digest->substr(0, colon), digest->substr(colon + 1)));
   }
   if (signer) uris.push_back(format_signer_urn(*signer));
+  if (app_digest) uris.push_back(format_app_digest_urn(package_digest_hex(*app_digest, "the application digest")));
+  if (config_digest)
+    uris.push_back(format_config_digest_urn(package_digest_hex(*config_digest, "the configuration digest")));
   return uris;
 }
 
@@ -75,6 +103,17 @@ WorkloadIdentity WorkloadIdentity::from_uris(const std::vector<std::string>& uri
       require(hex.size() == 64 && is_lower_hex(hex), ErrorKind::kInvalidInput, "identity.malformed",
               "signer URN must carry 64 lower-case hex digits: " + uri);
       set_once(id.signer, hex, "signers");
+    } else if (uri.starts_with(kAppDigestUrnPrefix)) {
+      std::string value = uri.substr(kAppDigestUrnPrefix.size());
+      require(is_sha256_digest(value), ErrorKind::kInvalidInput, "identity.malformed",
+              "application digest URN must be " + std::string(kAppDigestUrnPrefix) + "sha-256:<64 lower-case hex>: " + uri);
+      set_once(id.app_digest, std::move(value), "application digests");
+    } else if (uri.starts_with(kConfigDigestUrnPrefix)) {
+      std::string value = uri.substr(kConfigDigestUrnPrefix.size());
+      require(is_sha256_digest(value), ErrorKind::kInvalidInput, "identity.malformed",
+              "configuration digest URN must be " + std::string(kConfigDigestUrnPrefix) +
+                  "sha-256:<64 lower-case hex>: " + uri);
+      set_once(id.config_digest, std::move(value), "configuration digests");
     }
   }
   return id;
@@ -103,6 +142,16 @@ WorkloadUri classify_workload_uri(std::string_view uri) {
     require(hex.size() == 64 && is_lower_hex(hex), ErrorKind::kInvalidInput, "identity.malformed",
             "a signer is urn:enarx:signer:sha-256:<64 lower-case hex digits>");
     return WorkloadUri::Signer;
+  }
+  if (uri.starts_with(kAppDigestUrnPrefix)) {
+    require(is_sha256_digest(uri.substr(kAppDigestUrnPrefix.size())), ErrorKind::kInvalidInput, "identity.malformed",
+            "an application digest is urn:enarx:app-digest:sha-256:<64 lower-case hex digits>");
+    return WorkloadUri::AppDigest;
+  }
+  if (uri.starts_with(kConfigDigestUrnPrefix)) {
+    require(is_sha256_digest(uri.substr(kConfigDigestUrnPrefix.size())), ErrorKind::kInvalidInput, "identity.malformed",
+            "a configuration digest is urn:enarx:config-digest:sha-256:<64 lower-case hex digits>");
+    return WorkloadUri::ConfigDigest;
   }
   if (uri.starts_with(kKeepUrnPrefix)) return WorkloadUri::Keep;
   return WorkloadUri::Other;

@@ -280,7 +280,7 @@ void Steward::check_names(Checked& c) const {
   const auto& ev = c.evidence;
   // URI names: only the documented forms, each well-formed and at most once
   // (src/identity/workload.h); the keep name is steward's own.
-  bool slug = false, digest = false, signer = false;
+  bool slug = false, digest = false, signer = false, app_digest = false, config_digest = false;
   for (const auto& uri : c.sans.uris) {
     bool* seen = nullptr;
     try {
@@ -288,13 +288,16 @@ void Steward::check_names(Checked& c) const {
         case identity::WorkloadUri::Slug: seen = &slug; break;
         case identity::WorkloadUri::Digest: seen = &digest; break;
         case identity::WorkloadUri::Signer: seen = &signer; break;
+        case identity::WorkloadUri::AppDigest: seen = &app_digest; break;
+        case identity::WorkloadUri::ConfigDigest: seen = &config_digest; break;
         case identity::WorkloadUri::Keep:
           reject(400, "steward.csr.san_uri",
                  "URI " + uri.substr(0, 200) + " is steward's own name for a keep; a CSR may not ask for it");
         case identity::WorkloadUri::Other:
           reject(400, "steward.csr.san_uri",
                  "URI " + uri.substr(0, 200) +
-                     " is not a workload name (slug://, urn:enarx:workload-digest:, urn:enarx:signer:)");
+                     " is not a workload name (slug://, urn:enarx:workload-digest:, urn:enarx:signer:, "
+                     "urn:enarx:app-digest:, urn:enarx:config-digest:)");
       }
     } catch (const Rejection&) {
       throw;

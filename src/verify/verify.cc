@@ -49,6 +49,21 @@ void check_digest(const identity::WorkloadIdentity& id, const std::string& expec
                 "workload digest is " + *id.digest + ", expected " + expected);
 }
 
+// An application or configuration digest: the certificate's "sha-256:<hex>" must be the one
+// expected, given as "sha-256:<hex>" or bare hex (any case).
+void check_package_digest(const std::optional<std::string>& have, const std::string& expected, const char* code,
+                          const std::string& what) {
+  std::string want = lower(expected);
+  if (!want.starts_with("sha-256:")) want = "sha-256:" + want;
+  const bool well_formed = want.size() == 8 + 64 && want.find_first_not_of("0123456789abcdef", 8) == std::string::npos;
+  if (!well_formed)
+    throw Error(ErrorKind::kInvalidInput, "verify.bad_expectation",
+                "an expected " + what + " is sha-256:<64 hex digits> (or the bare hex), not " + expected);
+  if (!have)
+    throw Error(ErrorKind::kPolicyRejected, code, "certificate names no " + what + "; expected " + want);
+  if (*have != want) throw Error(ErrorKind::kPolicyRejected, code, what + " is " + *have + ", expected " + want);
+}
+
 }  // namespace
 
 PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
@@ -89,6 +104,12 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
                 "the certificate was issued WITHOUT hardware attestation (" + peer.insecure_reason + ")");
   if (expect.slug) check_slug(peer.identity, *expect.slug);
   if (expect.digest) check_digest(peer.identity, *expect.digest);
+  if (expect.app_digest)
+    check_package_digest(peer.identity.app_digest, *expect.app_digest, "verify.app_digest_mismatch",
+                         "application digest");
+  if (expect.config_digest)
+    check_package_digest(peer.identity.config_digest, *expect.config_digest, "verify.config_digest_mismatch",
+                         "configuration digest");
   if (expect.signer) {
     if (!peer.identity.signer || *peer.identity.signer != lower(*expect.signer))
       throw Error(ErrorKind::kPolicyRejected, "verify.signer_mismatch",
@@ -112,6 +133,8 @@ json PeerIdentity::to_json() const {
       {"slug", identity.slug ? json(identity::format_slug(*identity.slug)) : json(nullptr)},
       {"workload_digest", identity.digest ? json(*identity.digest) : json(nullptr)},
       {"signer", identity.signer ? json(*identity.signer) : json(nullptr)},
+      {"app_digest", identity.app_digest ? json(*identity.app_digest) : json(nullptr)},
+      {"config_digest", identity.config_digest ? json(*identity.config_digest) : json(nullptr)},
       {"not_before", format_rfc3339(not_before)},
       {"not_after", format_rfc3339(not_after)},
       {"subject", path.empty() ? "" : path.front().subject()},
@@ -130,6 +153,8 @@ std::string PeerIdentity::to_text() const {
   s << "tcb status:      " << (tcb_status.empty() ? "-" : tcb_status) << "\n";
   s << "slug:            " << (identity.slug ? identity::format_slug(*identity.slug) : "-") << "\n";
   s << "workload digest: " << identity.digest.value_or("-") << "\n";
+  s << "application:     " << identity.app_digest.value_or("-") << "\n";
+  s << "configuration:   " << identity.config_digest.value_or("-") << "\n";
   s << "signer:          " << identity.signer.value_or("- (unsigned)") << "\n";
   s << "valid:           " << format_rfc3339(not_before) << " .. " << format_rfc3339(not_after) << "\n";
   if (!path.empty()) s << "issued by:       " << path.back().subject() << "\n";

@@ -31,6 +31,11 @@ struct Expectations {
   std::optional<std::string> slug;
   // "<alg>:<hex>" or bare hex (then any algorithm with that value).
   std::optional<std::string> digest;
+  // The application digest (identity/package_digests.h: SHA-256 of main.wasm) and the
+  // configuration digest, "sha-256:<hex>" or bare hex. Expecting the application alone accepts
+  // the same application under any configuration.
+  std::optional<std::string> app_digest;
+  std::optional<std::string> config_digest;
   // Hex SHA-256 of the publisher's SPKI (jws::key_fingerprint).
   std::optional<std::string> signer;
   // Launch measurement (hex; SNP MEASUREMENT, SGX MRENCLAVE, TDX MRTD).
@@ -61,7 +66,9 @@ struct PeerIdentity {
 // checks `expect`. Throws Error with a stable code:
 //   x509.chain.* (chain to the steward CA), verify.no_claims, verify.claims_malformed,
 //   verify.insecure_not_allowed, verify.simulated_not_allowed, verify.slug_mismatch,
-//   verify.digest_mismatch, verify.signer_mismatch, verify.measurement_mismatch,
+//   verify.digest_mismatch, verify.app_digest_mismatch, verify.config_digest_mismatch,
+//   verify.bad_expectation (an expected app/config digest that is not sha-256 hex),
+//   verify.signer_mismatch, verify.measurement_mismatch,
 //   identity.* (ambiguous or malformed identity SANs).
 PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
                          TimePoint at, const Expectations& expect);

@@ -116,6 +116,54 @@ TEST(VerifyPeer, EachMismatchHasItsOwnCode) {
   EXPECT_EQ(check(w), "verify.measurement_mismatch");
 }
 
+// "Same application, any configuration": a relying party that pins only the application digest
+// accepts a keep running it under another configuration, and refuses another application.
+TEST(VerifyPeer, ApplicationDigestAloneAcceptsAnyConfiguration) {
+  Pki pki;
+  const std::string app = "sha-256:" + std::string(64, '1');
+  const auto keep = [&](const std::string& app_digest, const std::string& config_digest) {
+    auto uris = identity_uris();
+    uris.push_back("urn:enarx:app-digest:" + app_digest);
+    uris.push_back("urn:enarx:config-digest:" + config_digest);
+    return std::vector<Certificate>{pki.issue(snp_claims(), uris)};
+  };
+  const std::vector<Certificate> cas{pki.ca};
+  const auto config_a = "sha-256:" + std::string(64, '2'), config_b = "sha-256:" + std::string(64, '3');
+  verify::Expectations want;
+  want.app_digest = app;
+  for (const auto& config : {config_a, config_b}) {
+    const auto peer = verify::verify_peer(keep(app, config), cas, kNow, want);
+    EXPECT_EQ(peer.identity.app_digest, app);
+    EXPECT_EQ(peer.identity.config_digest, config);
+    EXPECT_EQ(peer.to_json()["app_digest"], app);
+    EXPECT_EQ(peer.to_json()["config_digest"], config);
+    EXPECT_NE(peer.to_text().find(config), std::string::npos);
+  }
+  want.app_digest = std::string(64, '1');  // bare hex
+  EXPECT_EQ(error_code([&] { verify::verify_peer(keep(app, config_b), cas, kNow, want); }), support::kNoError);
+
+  // Another application, whatever its configuration.
+  EXPECT_EQ(error_code([&] { verify::verify_peer(keep("sha-256:" + std::string(64, '4'), config_a), cas, kNow, want); }),
+            "verify.app_digest_mismatch");
+  // Application and configuration both pinned: the other configuration is refused.
+  want.config_digest = config_a;
+  EXPECT_EQ(error_code([&] { verify::verify_peer(keep(app, config_a), cas, kNow, want); }), support::kNoError);
+  EXPECT_EQ(error_code([&] { verify::verify_peer(keep(app, config_b), cas, kNow, want); }),
+            "verify.config_digest_mismatch");
+  // A certificate without the names does not satisfy an expectation of them.
+  const std::vector<Certificate> nameless{pki.issue(snp_claims(), identity_uris())};
+  EXPECT_EQ(error_code([&] { verify::verify_peer(nameless, cas, kNow, want); }), "verify.app_digest_mismatch");
+  // An expectation that is no SHA-256 value is the caller's mistake, not a mismatch.
+  want = {};
+  want.app_digest = "sha-384:" + std::string(96, '1');
+  EXPECT_EQ(error_code([&] { verify::verify_peer(keep(app, config_a), cas, kNow, want); }), "verify.bad_expectation");
+  // A malformed application digest in the certificate is refused, not ignored.
+  auto uris = identity_uris();
+  uris.push_back("urn:enarx:app-digest:sha-256:" + std::string(64, 'Z'));
+  const std::vector<Certificate> malformed{pki.issue(snp_claims(), uris)};
+  EXPECT_EQ(error_code([&] { verify::verify_peer(malformed, cas, kNow, {}); }), "identity.malformed");
+}
+
 TEST(VerifyPeer, ChainProblems) {
   Pki pki, other;
   std::vector<Certificate> chain{pki.issue(snp_claims(), identity_uris())};
