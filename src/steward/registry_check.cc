@@ -104,6 +104,12 @@ std::string RegistryChecker::base_url(const std::string& host) const {
   return e.url.empty() ? "https://" + lower(host) : e.url;
 }
 
+void RegistryChecker::check_token_files() const {
+  if (unlisted_->token_file) (void)read_token(*unlisted_->token_file);
+  for (const auto& [host, endpoint] : listed_)
+    if (endpoint->token_file) (void)read_token(*endpoint->token_file);
+}
+
 RegistryCheckResult RegistryChecker::check(const identity::WorkloadIdentity& names,
                                            const RegistryCheckRule& rule) const {
   if (!names.slug || !names.slug->tag || !names.digest || !names.signer)

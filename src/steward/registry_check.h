@@ -58,6 +58,9 @@ class RegistryChecker {
   // Where a slug host's tags are read: its [registry.hosts] url, else https://<host>.
   std::string base_url(const std::string& host) const;
 
+  // Reads every configured token file once; throws steward.registry.token_unreadable (start-up).
+  void check_token_files() const;
+
  private:
   struct Endpoint;
   const Endpoint& endpoint_for(const std::string& host) const;

@@ -249,6 +249,7 @@ int run_service(const config::Config& cfg,
     limits.max_body_size = static_cast<std::size_t>(cfg.get_int("server.max_body_size"));
     Steward steward(std::move(*ca), std::move(policy), system_clock(), limits);
     register_default_verifiers(steward);
+    if (const auto* checker = steward.registry_checker()) checker->check_token_files();
     log::info("steward.platforms", {{"enabled",
                                      [&] {
                                        std::string s;

@@ -83,6 +83,8 @@ class Steward {
   Response handle(std::string_view content_type, ByteView body) const;
 
   const CertificateAuthority& ca() const { return ca_; }
+  // The registry check's client, when the policy turns the check on (nullptr otherwise).
+  const RegistryChecker* registry_checker() const { return registry_.get(); }
   const Policy& policy() const { return policy_; }
   const Clock& clock() const { return *clock_; }
 

@@ -16,6 +16,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "steward/service.h"
+#include "support/error_code.h"
 #include "support/pki.h"
 #include "test_util.h"
 
@@ -264,9 +265,17 @@ TEST_F(RegistryCheckTest, PrivateTagNeedsSteward_sToken) {
     const auto r = request(*steward, slug, digest, publisher_fp());
     EXPECT_EQ(r.code, "steward.registry.tag_not_found") << body_text(r);
   }
-  write_file_atomic(dir_.path() / "token", registry_.token("alice") + "\n");
+  // A token file that cannot be read: refused at start-up, and per request if it goes away.
   auto steward = make(policy_text("token_file = \"token\"\n"));
-  const auto r = request(*steward, slug, digest, publisher_fp());
+  EXPECT_EQ(support::error_code([&] { steward->registry_checker()->check_token_files(); }),
+            "steward.registry.token_unreadable");
+  auto r = request(*steward, slug, digest, publisher_fp());
+  EXPECT_EQ(r.code, "steward.registry.token_unreadable") << body_text(r);
+  EXPECT_EQ(r.status, 500);
+
+  write_file_atomic(dir_.path() / "token", registry_.token("alice") + "\n");
+  EXPECT_NO_THROW(steward->registry_checker()->check_token_files());
+  r = request(*steward, slug, digest, publisher_fp());
   EXPECT_EQ(r.status, 200) << body_text(r);
 }
 
@@ -328,7 +337,7 @@ TEST(RegistryPolicy, OffByDefaultAndValidated) {
             "steward.policy.unknown_key");
   EXPECT_EQ(code("[registry.hosts.\"a.example\"]\nurl = \"http://a.example\"\n"), "steward.policy.registry");
   EXPECT_EQ(code("[registry]\nca_file = \"/nonexistent/ca.pem\"\n"), "steward.policy.registry_ca");
-  EXPECT_EQ(code("[registry]\ntoken_file = \"/nonexistent/token\"\n"), "steward.policy.registry");
+  EXPECT_EQ(code("[registry]\ntoken_file = \"\"\n"), "steward.policy.registry");
   EXPECT_EQ(code("[registry]\ntimeout = \"1h\"\n"), "steward.policy.registry");
   EXPECT_EQ(code("[registry]\nflavour = 1\n"), "steward.policy.unknown_key");
   EXPECT_EQ(code("[[registry.check]]\nplatform = \"snp\"\nallowed_signers = [\"" + signer + "\"]\n"), "accepted");
