@@ -170,7 +170,168 @@ void parse_identity(const toml::table& t, IdentityPolicy& out) {
   }
 }
 
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+[[noreturn]] void registry_fail(const std::string& message) { fail("registry", message); }
+
+std::string registry_string(const toml::node& node, const std::string& key) {
+  auto v = node.value<std::string>();
+  if (!v || !node.is_string() || v->empty()) registry_fail(key + " must be a non-empty string");
+  return *v;
+}
+
+// The certificates of a CA bundle, re-encoded; their digests go into the policy digest, so a
+// changed bundle is a changed policy.
+std::string load_registry_ca(const std::filesystem::path& path, const std::string& key,
+                             std::ostream& digests) {
+  std::vector<Certificate> certs;
+  try {
+    certs = Certificate::chain_from_pem(read_text_file(path, 4 << 20));
+  } catch (const Error& e) {
+    fail("registry_ca", key + ": cannot load " + path.string() + ": " + e.what());
+  }
+  if (certs.empty()) fail("registry_ca", key + ": no certificate in " + path.string());
+  std::string pem;
+  for (const auto& c : certs) {
+    digests << key << "_sha256 = " << to_hex(c.fingerprint_sha256()) << "\n";
+    pem += c.to_pem();
+  }
+  return pem;
+}
+
+// Only the path: the file is read for every check (tokens expire and get replaced), and a
+// relying party replaying this policy (enarx verify --offline) has no token. Steward's start-up
+// checks that it can read it (service.cc).
+std::filesystem::path registry_token_file(const toml::node& node, const std::string& key,
+                                          const std::filesystem::path& base_dir) {
+  return resolve(base_dir, registry_string(node, key));
+}
+
+std::string registry_url(const toml::node& node, const std::string& key) {
+  std::string url = registry_string(node, key);
+  // Steward trusts what this answers: plain HTTP would let the network decide.
+  if (!url.starts_with("https://") || url.size() == 8 || url.find_first_of("?# \t") != std::string::npos)
+    registry_fail(key + " must be an https:// URL without query or fragment");
+  while (url.ends_with("/")) url.pop_back();
+  return url;
+}
+
+void parse_registry(const toml::table& t, RegistryPolicy& out, const std::filesystem::path& base_dir,
+                    std::ostream& digests) {
+  for (const auto& [k, node] : t) {
+    const std::string key(k.str());
+    const std::string full = "registry." + key;
+    if (key == "ca_file") {
+      out.ca_pem = load_registry_ca(resolve(base_dir, registry_string(node, full)), full, digests);
+    } else if (key == "token_file") {
+      out.token_file = registry_token_file(node, full, base_dir);
+    } else if (key == "timeout") {
+      const auto timeout = duration_value(node, full);
+      if (timeout.count() <= 0 || timeout > std::chrono::minutes(5))
+        registry_fail(full + " must be between 1s and 5m");
+      out.timeout = timeout;
+    } else if (key == "max_response_size") {
+      auto v = node.value<std::int64_t>();
+      if (!v || !node.is_integer() || *v < 1024 || *v > (16 << 20))
+        registry_fail(full + " must be an integer in 1024..16777216");
+      out.max_response_size = static_cast<std::size_t>(*v);
+    } else if (key == "only_listed_hosts") {
+      if (!node.is_boolean()) registry_fail(full + " must be a boolean");
+      out.only_listed_hosts = *node.value<bool>();
+    } else if (key == "hosts") {
+      const auto* hosts = node.as_table();
+      if (!hosts) registry_fail(full + " must be a table of [registry.hosts.\"<host>\"] tables");
+      for (const auto& [hk, hnode] : *hosts) {
+        const std::string host = lower(std::string(hk.str()));
+        const std::string where = full + ".\"" + std::string(hk.str()) + "\"";
+        const auto* h = hnode.as_table();
+        if (!h) registry_fail(where + " must be a table {url, ca_file, token_file}");
+        if (host.empty() || host.find_first_of("/ \t@") != std::string::npos)
+          registry_fail(where + ": not a slug host (a name or address with an optional :port)");
+        RegistryEndpoint endpoint;
+        for (const auto& [ek, enode] : *h) {
+          const std::string name(ek.str());
+          if (name == "url") {
+            endpoint.url = registry_url(enode, where + ".url");
+          } else if (name == "ca_file") {
+            endpoint.ca_pem = load_registry_ca(resolve(base_dir, registry_string(enode, where + ".ca_file")),
+                                               "registry.hosts." + host + ".ca_file", digests);
+          } else if (name == "token_file") {
+            endpoint.token_file = registry_token_file(enode, where + ".token_file", base_dir);
+          } else {
+            fail("unknown_key", "unknown policy key " + where + "." + name);
+          }
+        }
+        if (endpoint.url.empty()) endpoint.url = "https://" + host;
+        if (!out.hosts.emplace(host, std::move(endpoint)).second)
+          registry_fail(where + " is listed twice (host names are case-insensitive)");
+      }
+    } else if (key == "check") {
+      const auto* arr = node.as_array();
+      if (!arr) registry_fail(full + " must be an array of tables ([[registry.check]])");
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        const std::string where = full + "[" + std::to_string(i) + "]";
+        const auto* r = (*arr)[i].as_table();
+        if (!r) registry_fail(where + " must be a table");
+        RegistryCheckRule rule;
+        bool has_signers = false;
+        for (const auto& [rk, rnode] : *r) {
+          const std::string name(rk.str());
+          if (name == "platform") {
+            rule.platform = registry_string(rnode, where + ".platform");
+          } else if (name == "measurement") {
+            rule.measurement = lower(registry_string(rnode, where + ".measurement"));
+            if (!is_lower_hex(rule.measurement)) registry_fail(where + ".measurement must be hex");
+          } else if (name == "allowed_signers") {
+            has_signers = true;
+            const auto* signers = rnode.as_array();
+            if (!signers || signers->empty())
+              registry_fail(where + ".allowed_signers must be a non-empty array of signer hashes");
+            for (const auto& item : *signers) {
+              auto text = item.value<std::string>();
+              const std::string hex = lower(text.value_or(""));
+              if (!text || !item.is_string() || hex.size() != 64 || !is_lower_hex(hex))
+                registry_fail(where + ".allowed_signers: each entry is the 64-digit hex SHA-256 of a "
+                                      "publisher key's DER SubjectPublicKeyInfo");
+              rule.allowed_signers.push_back(hex);
+            }
+          } else {
+            fail("unknown_key", "unknown policy key " + where + "." + name);
+          }
+        }
+        if (rule.platform != "kvm" && rule.platform != "snp" && rule.platform != "sgx" &&
+            rule.platform != "tdx")
+          registry_fail(where + ".platform must be \"kvm\", \"snp\", \"sgx\" or \"tdx\"");
+        if (!has_signers) registry_fail(where + ".allowed_signers is required");
+        for (const auto& other : out.rules)
+          if (other.platform == rule.platform && other.measurement == rule.measurement)
+            registry_fail(where + " repeats the platform and measurement of an earlier rule");
+        out.rules.push_back(std::move(rule));
+      }
+    } else {
+      fail("unknown_key", "unknown policy key " + full);
+    }
+  }
+}
+
 }  // namespace
+
+const RegistryCheckRule* RegistryPolicy::rule_for(std::string_view platform,
+                                                  std::string_view measurement) const {
+  const RegistryCheckRule* platform_wide = nullptr;
+  for (const auto& rule : rules) {
+    if (rule.platform != platform) continue;
+    if (rule.measurement.empty()) {
+      platform_wide = &rule;
+    } else if (!measurement.empty() && rule.measurement == measurement) {
+      return &rule;
+    }
+  }
+  return platform_wide;
+}
 
 Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& base_dir,
                      bool tolerate_server_tables) {
@@ -195,7 +356,8 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
                            std::end(kServerTables);
     if (is_server && tolerate_server_tables) continue;
     const auto* table = node.as_table();
-    if (is_platform || key == "issuance" || key == "simulated" || key == "identity") {
+    if (is_platform || key == "issuance" || key == "simulated" || key == "identity" ||
+        key == "registry") {
       if (!table) fail("type", key + " must be a table");
     }
     if (is_platform) {
@@ -217,6 +379,8 @@ Policy Policy::parse(std::string_view toml_text, const std::filesystem::path& ba
       parse_issuance(*table, policy.issuance, base_dir);
     } else if (key == "identity") {
       parse_identity(*table, policy.identity);
+    } else if (key == "registry") {
+      parse_registry(*table, policy.registry, base_dir, root_digests);
     } else if (key == "simulated") {
       for (const auto& [sk, snode] : *table) {
         if (sk.str() != "roots")

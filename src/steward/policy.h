@@ -7,12 +7,17 @@
 //   [simulated]     roots = ["test-ark.pem", ...]: PEM roots of simulated platforms, trusted
 //                   only together with allow_insecure
 //   [identity]      any_measurement, [[identity.dns]] {platform, measurement|signer, names}
+//   [registry]      the registry check (off unless [[registry.check]] names a runtime):
+//                   ca_file, token_file, timeout, max_response_size, only_listed_hosts,
+//                   [registry.hosts."<host>"] {url, ca_file, token_file},
+//                   [[registry.check]] {platform, measurement, allowed_signers}
 // The same tables may sit in the server configuration file (steward.toml) next to [server] and
 // friends; the server config loader skips them and this parser skips the server's tables.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +62,38 @@ struct IdentityPolicy {
   std::vector<DnsGrant> dns;
 };
 
+// Checking a keep's workload names against the registry before issuing (docs/steward.md
+// "Registry check"). A drawbridge is reached over HTTPS with this trust, never the system's
+// unless no CA bundle is configured.
+struct RegistryEndpoint {
+  std::string url;     // "https://host[:port][/prefix]", no trailing '/'
+  std::string ca_pem;  // trust anchors ("" = registry.ca_file's, or the system store)
+  std::optional<std::filesystem::path> token_file;  // bearer token sent to this drawbridge
+};
+
+// Which runtimes' CSRs are checked, and whose tag signatures they accept.
+struct RegistryCheckRule {
+  std::string platform;     // "kvm" | "snp" | "sgx" | "tdx"
+  std::string measurement;  // lower-case hex; "" = every runtime of the platform
+  std::vector<std::string> allowed_signers;  // lower-case hex SHA-256 of the DER SPKI; non-empty
+};
+
+struct RegistryPolicy {
+  std::vector<RegistryCheckRule> rules;  // [[registry.check]]; empty = the check is off
+  std::string ca_pem;                    // registry.ca_file's certificates ("" = system store)
+  std::optional<std::filesystem::path> token_file;
+  // Lower-case slug host (as written in the slug, with any ":port") -> where to ask.
+  std::map<std::string, RegistryEndpoint> hosts;
+  // Refuse slugs whose host is not in `hosts` instead of asking https://<host>.
+  bool only_listed_hosts = false;
+  std::chrono::milliseconds timeout{10'000};
+  std::size_t max_response_size = 256u << 10;
+
+  // The rule for a runtime: the one naming its measurement, else the platform-wide one;
+  // nullptr when the runtime's names are not checked.
+  const RegistryCheckRule* rule_for(std::string_view platform, std::string_view measurement) const;
+};
+
 class Policy {
  public:
   // Throws the attestation library's policy errors for a bad [snp]/[sgx]/[tdx] table
@@ -67,6 +104,8 @@ class Policy {
   // `base_dir` resolves relative paths ([simulated] roots, collateral directories).
   // `tolerate_server_tables` skips the server configuration's tables (server, tls, ca, audit,
   // log, limits) when the policy lives in the combined steward.toml.
+  // A bad [registry] table: policy.registry (naming the key), policy.registry_ca (an unreadable
+  // CA bundle or one without certificates).
   static Policy parse(std::string_view toml_text, const std::filesystem::path& base_dir = {},
                       bool tolerate_server_tables = false);
   static Policy load(const std::filesystem::path& file, bool tolerate_server_tables = false);
@@ -77,6 +116,7 @@ class Policy {
 
   IssuancePolicy issuance;
   IdentityPolicy identity;
+  RegistryPolicy registry;
   // What evidence is judged by (the [snp]/[sgx]/[tdx] tables as typed values, the simulated
   // roots — trusted only with allow_insecure —, grace and collateral caches), parsed once.
   attest::EvidencePolicy evidence;

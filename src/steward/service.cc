@@ -61,6 +61,16 @@ net::TlsServerConfig development_https(const std::filesystem::path& state_dir,
 }
 
 
+std::string public_url(const config::Config& cfg, std::uint16_t port, bool tls) {
+  if (auto url = cfg.find_string("server.public_url")) return *url;
+  // Plain HTTP means behind a TLS-terminating proxy, which is exactly when --public-url should
+  // be given; the default then says what steward itself serves.
+  const auto hosts = cfg.get_list("server.hostnames");
+  std::string host = hosts.empty() ? std::string("localhost") : hosts.front();
+  if (host.find(':') != std::string::npos && !host.starts_with("[")) host = "[" + host + "]";
+  return std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(port);
+}
+
 void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuthority& ca) {
   const auto chain = Certificate::chain_from_pem(tls.cert_chain_pem);
   require(!chain.empty(), ErrorKind::kInvalidInput, "steward.tls.no_certificate", "the --tls-cert file holds no certificate");
@@ -94,6 +104,12 @@ void declare_config(config::Loader& l) {
          .env = "STEWARD_HOSTNAMES",
          .flag = "--host",
          .help = "Names for the self-issued TLS certificate (when --tls-cert is not given)"});
+  l.add({.name = "server.public_url",
+         .type = Type::String,
+         .env = "STEWARD_PUBLIC_URL",
+         .flag = "--public-url",
+         .help = "Steward's URL as keeps and relying parties reach it, recorded in every "
+                 "certificate's claims (\"steward\"); default https://<first --host>:<port>"});
   l.add({.name = "tls.cert",
          .type = Type::String,
          .env = "STEWARD_TLS_CERT",
@@ -168,7 +184,8 @@ void declare_config(config::Loader& l) {
          .env = "ENARX_LOG_FORMAT",
          .flag = "--log-format",
          .help = "auto|human|json"});
-  for (const char* t : {"snp", "sgx", "tdx", "issuance", "simulated"}) l.ignore_table(t);
+  for (const char* t : {"snp", "sgx", "tdx", "issuance", "simulated", "identity", "registry"})
+    l.ignore_table(t);
 }
 
 int run_service(const config::Config& cfg,
@@ -196,6 +213,10 @@ int run_service(const config::Config& cfg,
                   "allow_insecure is set: KVM / simulated evidence will be certified "
                   "(certificates are marked O=INSECURE). Never use in production."}});
     }
+    for (const auto& rule : policy.registry.rules)
+      log::info("steward.registry_check", {{"platform", rule.platform},
+                                           {"measurement", rule.measurement.empty() ? "*" : rule.measurement},
+                                           {"allowed_signers", rule.allowed_signers.size()}});
     if (policy.identity.any_measurement) {
       log::warn("steward.any_measurement",
                 {{"detail",
@@ -228,6 +249,7 @@ int run_service(const config::Config& cfg,
     limits.max_body_size = static_cast<std::size_t>(cfg.get_int("server.max_body_size"));
     Steward steward(std::move(*ca), std::move(policy), system_clock(), limits);
     register_default_verifiers(steward);
+    if (const auto* checker = steward.registry_checker()) checker->check_token_files();
     log::info("steward.platforms", {{"enabled",
                                      [&] {
                                        std::string s;
@@ -262,7 +284,12 @@ int run_service(const config::Config& cfg,
 
     net::HttpServer server(sc);
     install_routes(server, steward, limits.max_body_size);
+    steward.set_public_url(public_url(cfg, sc.port, sc.tls.has_value()));
     server.start();
+    // An ephemeral port is known only now (the URL is read under a lock; nothing is issued in
+    // between in practice).
+    if (sc.port == 0) steward.set_public_url(public_url(cfg, server.port(), sc.tls.has_value()));
+    log::info("steward.public_url", {{"url", steward.public_url()}});
     log::info("steward.listening",
               {{"address", sc.address}, {"port", server.port()}, {"tls", sc.tls.has_value()}});
     server.run();

@@ -2,6 +2,7 @@
 // TLS), serving and shutdown. apps/steward/main.cc is only argument parsing around this.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -34,6 +35,10 @@ net::TlsServerConfig development_https(const std::filesystem::path& state_dir,
 // A configured HTTPS certificate chain must not be, or be issued by, the keep CA:
 // Error("steward.tls.keep_ca"); Error("steward.tls.no_certificate") for an empty chain.
 void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuthority& keep_ca);
+
+// The URL every keep certificate names as its steward (claims "steward"): server.public_url,
+// else https://<first server.hostnames>:<port> (http:// when `tls` is off).
+std::string public_url(const config::Config& config, std::uint16_t port, bool tls);
 
 int run_service(const config::Config& config,
                 const std::optional<std::filesystem::path>& config_file);

@@ -15,6 +15,7 @@
 #include "attest/enarx/csr.h"
 #include "identity/workload.h"
 #include "attest/enarx/oids.h"
+#include "net/http.h"
 
 namespace enarx::steward {
 namespace {
@@ -173,6 +174,7 @@ struct Steward::Checked {
   // "identity.any_measurement" (insecure); "" when it asked for none.
   std::string names_allowed_by;
   std::optional<std::string> insecure_reason;  // the evidence's, plus the names', if any
+  std::optional<RegistryCheckResult> registry;  // when the registry check vouched for the names
   Bytes spki;
   std::size_t index = 0;
 };
@@ -183,9 +185,21 @@ Steward::Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const C
       signer_(ca_.key(), ca_.certificate()),
       policy_(std::move(policy)),
       clock_(clock ? std::move(clock) : system_clock()),
-      limits_(limits) {}
+      limits_(limits) {
+  if (!policy_.registry.rules.empty()) registry_ = std::make_unique<RegistryChecker>(policy_.registry);
+}
 
 Steward::~Steward() = default;
+
+void Steward::set_public_url(std::string url) {
+  std::lock_guard lock(public_url_mutex_);
+  public_url_ = std::move(url);
+}
+
+std::string Steward::public_url() const {
+  std::lock_guard lock(public_url_mutex_);
+  return public_url_;
+}
 
 void Steward::register_verifier(std::unique_ptr<EvidenceVerifier> verifier) {
   std::string oid(verifier->oid());
@@ -258,6 +272,7 @@ Steward::Checked Steward::check_csr(ByteView der, std::size_t index, TimePoint n
                  "is off)");
     c.insecure_reason = c.evidence.insecure_reason;
     check_names(c);
+    check_registry(c);
   } catch (Rejection& r) {
     if (parsed) {
       r.measurement = c.evidence.measurement;
@@ -331,6 +346,26 @@ void Steward::check_names(Checked& c) const {
   c.insecure_reason = c.insecure_reason ? *c.insecure_reason + "; " + why : why;
 }
 
+void Steward::check_registry(Checked& c) const {
+  if (!registry_ || c.sans.uris.empty()) return;  // off, or no workload names to vouch for
+  const auto platform = attest::to_string(c.evidence.platform);
+  const RegistryCheckRule* rule = policy_.registry.rule_for(platform, c.evidence.measurement);
+  if (!rule) return;
+  try {
+    c.registry = registry_->check(identity::WorkloadIdentity::from_uris(c.sans.uris), *rule);
+  } catch (const Error& e) {
+    log::warn("steward.registry_refused", {{"code", e.code()},
+                                           {"platform", platform},
+                                           {"measurement", c.evidence.measurement},
+                                           {"error", e.what()}});
+    reject(net::http_status(e.kind()), e.code(), e.what());
+  }
+  log::info("steward.registry_checked", {{"drawbridge", c.registry->drawbridge},
+                                         {"tag", c.registry->tag},
+                                         {"digest", c.registry->digest},
+                                         {"signer", c.registry->signer}});
+}
+
 bool Steward::dns_name_granted(const std::string& name, const VerifiedEvidence& ev) const {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
@@ -373,6 +408,12 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
   if (!ev.measurement.empty()) claims["measurement"] = ev.measurement;
   if (!ev.signer.empty()) claims["signer"] = ev.signer;
   if (!ev.tcb_status.empty()) claims["tcb_status"] = ev.tcb_status;
+  if (auto url = public_url(); !url.empty()) claims["steward"] = std::move(url);
+  if (c.registry)
+    claims["registry_check"] = {{"drawbridge", c.registry->drawbridge},
+                                {"tag", c.registry->tag},
+                                {"digest", c.registry->digest},
+                                {"signer", c.registry->signer}};
   nlohmann::json collateral = nlohmann::json::array();
   for (const auto& ref : ev.collateral) {
     nlohmann::json item = {{"kind", ref.kind}, {"sha256", ref.sha256}, {"source", ref.source}};
@@ -536,6 +577,11 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
               {"not_after", format_rfc3339(cert.not_after())},
               {"policy_sha256", policy_.digest},
           };
+          if (c.registry)
+            rec["registry_check"] = {{"drawbridge", c.registry->drawbridge},
+                                     {"tag", c.registry->tag},
+                                     {"digest", c.registry->digest},
+                                     {"signer", c.registry->signer}};
           audit_->append(std::move(rec));
         }
       } catch (const Error& e) {

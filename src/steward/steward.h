@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -27,6 +28,7 @@
 #include "steward/evidence.h"
 #include "steward/policy.h"
 #include "steward/profile.h"
+#include "steward/registry_check.h"
 
 namespace enarx::steward {
 
@@ -72,11 +74,17 @@ class Steward {
   void set_audit_log(std::shared_ptr<AuditLog> audit);
   // Called once per handle() (optional).
   void set_observer(std::function<void(const Outcome&)> observer);
+  // Steward's own public URL, recorded in every certificate's claims as "steward" (optional;
+  // the service always sets it: server.public_url). Thread-safe.
+  void set_public_url(std::string url);
+  std::string public_url() const;
 
   // Thread-safe. Never throws: every failure becomes a Response.
   Response handle(std::string_view content_type, ByteView body) const;
 
   const CertificateAuthority& ca() const { return ca_; }
+  // The registry check's client, when the policy turns the check on (nullptr otherwise).
+  const RegistryChecker* registry_checker() const { return registry_.get(); }
   const Policy& policy() const { return policy_; }
   const Clock& clock() const { return *clock_; }
 
@@ -84,6 +92,7 @@ class Steward {
   struct Checked;
   Checked check_csr(ByteView der, std::size_t index, TimePoint now) const;
   void check_names(Checked& checked) const;
+  void check_registry(Checked& checked) const;
   bool dns_name_granted(const std::string& name, const VerifiedEvidence& evidence) const;
   Bytes issue(const Checked& checked, TimePoint now) const;
   Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
@@ -96,6 +105,9 @@ class Steward {
   std::map<std::string, std::unique_ptr<EvidenceVerifier>, std::less<>> verifiers_;
   std::shared_ptr<AuditLog> audit_;
   std::function<void(const Outcome&)> observer_;
+  mutable std::mutex public_url_mutex_;
+  std::string public_url_;
+  std::unique_ptr<RegistryChecker> registry_;  // when [[registry.check]] names any runtime
 };
 
 // Registers KVM, SNP, SGX and TDX verifiers configured from steward.policy() (throws the

@@ -1,4 +1,4 @@
-#include "client/jws.h"
+#include "jose/jws.h"
 
 #include <nlohmann/json.hpp>
 
@@ -129,6 +129,7 @@ Verified verify(std::string_view text, const PublicKey* expected_signer) {
     bool ok = jose::verify(alg, key, jose::signing_input(p.protected_b64, payload_b64), sig, jose::LowS::kOptional);
     require(ok, ErrorKind::kUntrusted, "jws.bad_signature", "tag signature does not verify");
     if (expected_signer && key == *expected_signer) expected_seen = true;
+    result.signer_fingerprints.push_back(key_fingerprint(key));
     if (!result.signer) {
       result.signer = key;
       result.algorithm = std::string(jose::alg_name(alg));

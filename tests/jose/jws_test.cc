@@ -1,4 +1,4 @@
-#include "client/jws.h"
+#include "jose/jws.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -40,6 +40,23 @@ TEST(Jws, RejectsTamperingAndWrongSigner) {
 
   PublicKey other = PrivateKey::generate(KeyType::EcP384).public_key();
   EXPECT_EQ(error_code([&] { jws::verify(doc.dump(), &other); }), "jws.wrong_signer");
+}
+
+// Steward's registry check accepts a tag when any signature is the expected signer's, so every
+// signature's key is listed — and every signature must still verify.
+TEST(Jws, EverySignersFingerprintIsListed) {
+  PrivateKey first = PrivateKey::generate(KeyType::EcP256);
+  PrivateKey second = PrivateKey::generate(KeyType::EcP384);
+  auto doc = nlohmann::json::parse(jws::sign(as_bytes("entry"), first));
+  doc["signatures"].push_back(nlohmann::json::parse(jws::sign(as_bytes("entry"), second))["signatures"][0]);
+  auto v = jws::verify(doc.dump());
+  EXPECT_EQ(v.signer_fingerprints, (std::vector<std::string>{jws::key_fingerprint(first.public_key()),
+                                                              jws::key_fingerprint(second.public_key())}));
+  EXPECT_EQ(v.signer_fingerprint, jws::key_fingerprint(first.public_key()));
+
+  // A second signature over other bytes spoils the whole JWS.
+  doc["signatures"][1] = nlohmann::json::parse(jws::sign(as_bytes("other"), second))["signatures"][0];
+  EXPECT_EQ(error_code([&] { jws::verify(doc.dump()); }), "jws.bad_signature");
 }
 
 TEST(Jws, RejectsMalformed) {
