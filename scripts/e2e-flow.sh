@@ -6,12 +6,14 @@
 #  1. a simulated SEV-SNP platform (test root of trust) is initialised
 #  2. steward (attestation CA) starts on loopback, trusting only that simulated root
 #  3. drawbridge (registry) starts on loopback, trusting steward's CA for keep certificates
-#  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example
+#  4. a publisher registers, creates a PRIVATE repository, and publishes + signs the TLS example;
+#     4b: shares it with another user (read), who reads it, then revokes the grant
 #  5. `enarx deploy` (no --steward: drawbridge names its default steward) attests (sim-snp ->
 #     steward), fetches over mutual TLS, runs the workload
 #  6. a relying party checks the workload's TLS endpoint: `enarx verify` and `openssl s_client`
 #     and the C++ relying-party example (examples/relying-party); 5b/6b: the same on sim-tdx;
-#     5c: a second repository names its own steward (B), and its keep is certified by B
+#     5c: a second repository names its own steward (B), which checks tag, digest and signer
+#     with drawbridge before certifying its keep (and refuses an unsigned tag)
 #  7. the failure cases: wrong digest pin, unsigned tag with --signer, untrusted steward (its TLS
 #     and, separately, its certificates), a runtime steward does not know (no identity), an
 #     insecure keep certificate at a registry without the development opt-in, a keep certificate
@@ -85,10 +87,13 @@ ok "steward knows the simulated runtimes by measurement: $(grep -E '^(hash|mrtd)
 ok "steward keep CA: $(openssl x509 -in "$work/steward/ca.crt" -noout -subject -fingerprint -sha256 | tr '\n' ' ')"
 ok "steward HTTPS CA (separate; never signs keeps): $(openssl x509 -in "$work/steward/tls/ca.crt" -noout -subject | tr '\n' ' ')"
 # A second steward (B), with its own keep CA, for a repository that names it (step 5c).
-"$steward" --state-dir "$work/steward-b" --addr 127.0.0.1 --port "$SBP" --host localhost \
-  --policy "$work/steward.toml" >"$work/steward-b.log" 2>&1 &
-pids+=($!)
-wait_port "$SBP" 20 || die "steward B did not start"
+start_steward_b() {  # extra flags...
+  "$steward" --state-dir "$work/steward-b" --addr 127.0.0.1 --port "$SBP" --host localhost \
+    "$@" >>"$work/steward-b.log" 2>&1 &
+  steward_b_pid=$!; pids+=($steward_b_pid)
+  wait_port "$SBP" 20 || die "steward B did not start"
+}
+start_steward_b --policy "$work/steward.toml"
 ok "steward B on https://localhost:$SBP (keep CA $(openssl x509 -in "$work/steward-b/ca.crt" -noout -fingerprint -sha256 | cut -d= -f2 | cut -c1-23)…)"
 
 step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against the stewards' CAs; default steward named)"
@@ -118,7 +123,7 @@ pkg="$work/package"; mkdir -p "$pkg/static"
 cp "$tls_server" "$pkg/main.wasm"
 echo "served from inside an attested keep" >"$pkg/static/motd.txt"
 cat >"$pkg/Enarx.toml" <<TOML
-args = ["8"]                   # serve eight connections (the relying parties below), then exit 0
+args = ["9"]                   # serve nine connections (the relying parties below), then exit 0
 [[files]]
 kind = "stdin"
 [[files]]
@@ -135,12 +140,28 @@ TOML
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.0" --sign-key "$work/publisher.key" 2>&1 | sed 's/^/    /'
 digest="$("$enarx" package info "$host/alice/web:1.0.0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')"
 ok "published $host/alice/web:1.0.0 = $digest, signed by $signer"
+info="$("$enarx" package info "$host/alice/web:1.0.0")"
+app_digest="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["app_digest"])' "$info")"
+config_digest="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["config_digest"])' "$info")"
+[[ "$app_digest" == "sha-256:$(sha256sum "$pkg/main.wasm" | cut -c1-64)" ]] || die "app_digest is not sha256sum main.wasm"
+ok "application $app_digest, configuration $config_digest (docs/oids.md)"
 # Which steward, asked before attesting: anyone gets the registry's default for a private name,
 # exactly as for a name that does not exist.
 ask_steward() { curl -sS --cacert "$registry_ca" -D - "https://$host/api/v0.1.0/$1/_steward" | grep -viE '^(date|x-request-id):'; }
 [[ "$(ask_steward alice/web/_tag/1.0.0)" == "$(ask_steward alice/ghost/_tag/1.0.0)" ]] \
   || die "the _steward answer tells a private repository from a missing one"
 ok "anonymous GET …/alice/web/_tag/1.0.0/_steward = the answer for a missing name: $(ask_steward alice/web/_tag/1.0.0 | tail -1)"
+
+step "4b. share the private repository with bob (read), then revoke"
+bob_token="$("$drawbridge" token --data-dir "$work/drawbridge" --subject bob)"
+"$enarx" user register "$host/bob" --token "$bob_token" | sed 's/^/    /'
+expect_exit 7 "bob cannot read alice's private repository" "$enarx" package info "$host/alice/web:1.0.0" --token "$bob_token"
+"$enarx" repo share "$host/alice/web" --user bob --access read | sed 's/^/    /'
+"$enarx" package info "$host/alice/web:1.0.0" --token "$bob_token" >/dev/null || die "the reader was refused"
+ok "bob reads alice/web:1.0.0 with his own token"
+"$enarx" repo grants "$host/alice/web" | sed 's/^/    /'
+"$enarx" repo unshare "$host/alice/web" --user bob | sed 's/^/    /'
+expect_exit 7 "revoked: refused on the next request" "$enarx" package info "$host/alice/web:1.0.0" --token "$bob_token"
 # The owner's token reads the private tag's metadata; the tree itself is fetched by the keep
 # with its attested certificate only (drawbridge checks the slug in the certificate).
 
@@ -161,8 +182,13 @@ deploy_and_verify() {  # platform step-numbers
   step "$m. relying party: verify the workload's TLS endpoint ($platform)"
   "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
     --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
+    --expect-app-digest "$app_digest" --expect-config-digest "$config_digest" \
     >"$work/verify-$platform.out" || { cat "$work/verify-$platform.out"; die "enarx verify"; }
   sed 's/^/    /' "$work/verify-$platform.out"
+  grep -Eq "steward: +https://localhost:$SP\$" "$work/verify-$platform.out" || die "the certificate does not name the steward used"
+  expect_exit 5 "enarx verify refuses another application (policy: an expectation not met)" \
+    "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
+    --expect-app-digest "sha-256:$(printf '0%.0s' {1..64})"
   grep -Eq "platform: +${platform#sim-} \(SIMULATED\)" "$work/verify-$platform.out" || die "enarx verify: platform is not ${platform#sim-}"
   echo | openssl s_client -connect "127.0.0.1:$WP" -verify_return_error -CAfile "$work/steward/ca.crt" \
     -showcerts >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
@@ -182,7 +208,7 @@ deploy_and_verify() {  # platform step-numbers
     "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated --offline
   "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
     --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
-    >"$work/relying-party-$platform.out" 2>&1 || { cat "$work/relying-party-$platform.out"; die "relying-party example"; }
+    --expect-app-digest "$app_digest" >"$work/relying-party-$platform.out" 2>&1 || { cat "$work/relying-party-$platform.out"; die "relying-party example"; }
   grep -q "Hello from an Enarx workload over TLS" "$work/relying-party-$platform.out" || die "relying-party: no reply"
   ok "examples/relying-party (the C++ library API): verified, then on the same connection: $(grep -m1 Hello "$work/relying-party-$platform.out")"
   expect_exit 4 "examples/relying-party refuses a keep running another digest" \
@@ -195,6 +221,18 @@ deploy_and_verify sim-snp 5 6
 deploy_and_verify sim-tdx 5b 6b
 
 step "5c. a second repository names its own steward (B): its keep is certified by B, with no --steward"
+# B checks the names with drawbridge before it certifies them (docs/steward.md "Registry check").
+cp "$work/steward.toml" "$work/steward-b.toml"
+cat >>"$work/steward-b.toml" <<TOML
+[registry]
+ca_file = "$registry_ca"
+[[registry.check]]
+platform = "snp"
+allowed_signers = ["$signer"]
+TOML
+kill "$steward_b_pid"; wait "$steward_b_pid" 2>/dev/null || true
+start_steward_b --policy "$work/steward-b.toml"
+ok "steward B restarted with the registry check for snp (allowed signer $signer)"
 "$enarx" repo register "$host/alice/api" --steward "https://localhost:$SBP" | sed 's/^/    /'
 "$enarx" package publish "$pkg" "$host/alice/api:1.0.0" --sign-key "$work/publisher.key" >/dev/null 2>&1 \
   || die "publishing alice/api"
@@ -210,10 +248,17 @@ grep -q "steward https://localhost:$SBP (from the repository)" "$work/deploy-b.l
 "$enarx" verify "localhost:$WP" --ca "$work/steward-b/ca.crt" --allow-simulated \
   --expect-slug "$host/alice/api:1.0.0" --expect-signer "$signer" >"$work/verify-b.out" \
   || { cat "$work/verify-b.out"; die "enarx verify (steward B)"; }
-ok "enarx verify: alice/api's keep chains to steward B's keep CA"
+grep -q "registry check:  tag, digest and signer confirmed by https://$host" "$work/verify-b.out" \
+  || { cat "$work/verify-b.out"; die "steward B did not record its registry check"; }
+ok "enarx verify: alice/api's keep chains to steward B's keep CA; $(grep 'registry check' "$work/verify-b.out" | sed 's/  */ /g')"
 expect_exit 4 "the same keep under steward A's CA (it was certified by B)" \
   "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated
 kill "$deploy_b" 2>/dev/null || true; wait "$deploy_b" 2>/dev/null || true
+"$enarx" package publish "$pkg" "$host/alice/api:1.0.1" >/dev/null 2>&1 || die "publishing alice/api:1.0.1"
+expect_exit 25 "steward B refuses an unsigned tag (registry check)" \
+  "$enarx" deploy "$host/alice/api:1.0.1" --steward-ca "$work/steward-b/tls/ca.crt" \
+  --platform sim-snp --sim-dir "$work/sim" --time-limit 5
+grep -Eq "steward.registry.(unsigned|names_missing)" "$work/last.out" || { cat "$work/last.out"; die "not refused by the registry check"; }
 
 step "7. failure cases, each at its own step"
 "$enarx" package publish "$pkg" "$host/alice/web:1.0.1" >/dev/null 2>&1   # unsigned

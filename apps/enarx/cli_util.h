@@ -24,6 +24,11 @@ namespace enarx::cli {
 // --ca-bundle / ENARX_CA_BUNDLE, --extra-ca / ENARX_EXTRA_CA, --system-roots and --token /
 // ENARX_TOKEN (or Enarx's ENARX_INSECURE_AUTH_TOKEN) for talking to drawbridge. Without a CA
 // flag the embedded web PKI roots are trusted, never the host's store (client/trust.h).
+// A flag given on the command line wins over its environment variable. The variables are read
+// here, when the command runs, not through CLI11's envname: one RegistryFlags is shared by the
+// sibling subcommands of a group, and CLI11 filled a sibling's unused option from the
+// environment into the same storage, over the flag given to the subcommand that ran (`enarx
+// package info --token T` with ENARX_TOKEN set sent ENARX_TOKEN).
 struct RegistryFlags {
   std::string ca_bundle;
   std::string extra_ca;
@@ -32,25 +37,35 @@ struct RegistryFlags {
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("--ca-bundle", ca_bundle,
-                    "PEM CA bundle to trust for the registry INSTEAD of the embedded roots")
-        ->envname("ENARX_CA_BUNDLE");
-    cmd->add_option("--extra-ca", extra_ca, "PEM CA certificate(s) to trust IN ADDITION (registry and steward)")
-        ->envname("ENARX_EXTRA_CA");
+                    "PEM CA bundle to trust for the registry INSTEAD of the embedded roots (env ENARX_CA_BUNDLE)");
+    cmd->add_option("--extra-ca", extra_ca,
+                    "PEM CA certificate(s) to trust IN ADDITION (registry and steward) (env ENARX_EXTRA_CA)");
     cmd->add_flag("--system-roots", system_roots,
-                  "Trust the host's certificate store instead of the embedded roots (the host is untrusted)")
-        ->envname("ENARX_SYSTEM_ROOTS");
-    cmd->add_option("--token", token, "OIDC bearer token for the registry (see `drawbridge token`)")
-        ->envname("ENARX_TOKEN");
+                  "Trust the host's certificate store instead of the embedded roots (the host is untrusted) "
+                  "(env ENARX_SYSTEM_ROOTS)");
+    cmd->add_option("--token", token, "OIDC bearer token for the registry (see `drawbridge token`) (env ENARX_TOKEN)");
+  }
+  static std::string env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
   }
   std::string resolved_token() const {
     if (!token.empty()) return token;
-    if (const char* t = std::getenv("ENARX_INSECURE_AUTH_TOKEN")) return t;
-    return {};
+    if (auto t = env("ENARX_TOKEN"); !t.empty()) return t;
+    return env("ENARX_INSECURE_AUTH_TOKEN");
+  }
+  std::string resolved_ca_bundle() const { return ca_bundle.empty() ? env("ENARX_CA_BUNDLE") : ca_bundle; }
+  std::string resolved_extra_ca() const { return extra_ca.empty() ? env("ENARX_EXTRA_CA") : extra_ca; }
+  bool resolved_system_roots() const {
+    if (system_roots) return true;
+    auto v = env("ENARX_SYSTEM_ROOTS");
+    return !v.empty() && v != "0" && v != "false";
   }
   client::TrustChoice trust() const {
-    return {.replace_pem = ca_bundle.empty() ? std::string() : read_text_file(ca_bundle),
-            .extra_pem = extra_ca.empty() ? std::string() : read_text_file(extra_ca),
-            .system_roots = system_roots};
+    const auto ca = resolved_ca_bundle(), extra = resolved_extra_ca();
+    return {.replace_pem = ca.empty() ? std::string() : read_text_file(ca),
+            .extra_pem = extra.empty() ? std::string() : read_text_file(extra),
+            .system_roots = resolved_system_roots()};
   }
   net::ClientOptions http() const { return client::with_trust(trust()); }
 };

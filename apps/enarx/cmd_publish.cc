@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.h"
+#include "client/deploy.h"
 #include "client/jws.h"
 #include "client/package_digests.h"
 #include "client/registry_client.h"
@@ -239,6 +240,11 @@ void register_package(CLI::App& root) {
       const auto digests = identity::package_digests(client::list_package_files(rc, slug, md.root));
       out["app_digest"] = digests ? nlohmann::json(digests->application) : nlohmann::json(nullptr);
       out["config_digest"] = digests ? nlohmann::json(digests->configuration) : nlohmann::json(nullptr);
+      // Which steward a keep deploying it is sent to, were it deployed without --steward (the
+      // same choice `enarx deploy` makes; docs/drawbridge.md "Which steward").
+      auto steward = client::choose_steward({}, slug, md, nullptr, &rc, [](const std::string&) {});
+      out["steward"] = steward.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(steward.url);
+      out["steward_source"] = steward.url.empty() ? nlohmann::json(nullptr) : nlohmann::json(steward.source);
       std::cout << out.dump(2) << "\n";
     });
   });

@@ -158,6 +158,20 @@ std::string PeerIdentity::to_text() const {
   s << "signer:          " << identity.signer.value_or("- (unsigned)") << "\n";
   s << "valid:           " << format_rfc3339(not_before) << " .. " << format_rfc3339(not_after) << "\n";
   if (!path.empty()) s << "issued by:       " << path.back().subject() << "\n";
+  // What steward says about itself and its registry check (docs/oids.md claims); shown as
+  // claimed, the chain above is what makes them steward's word.
+  const auto claim = [&](const char* key) -> const json* {
+    auto it = claims.find(key);
+    return it == claims.end() ? nullptr : &*it;
+  };
+  if (const auto* url = claim("steward"); url && url->is_string()) s << "steward:         " << url->get<std::string>() << "\n";
+  if (const auto* check = claim("registry_check"); check && check->is_object()) {
+    auto drawbridge = check->find("drawbridge");
+    s << "registry check:  tag, digest and signer confirmed by "
+      << (drawbridge != check->end() && drawbridge->is_string() ? drawbridge->get<std::string>() : "?") << "\n";
+  } else {
+    s << "registry check:  - (not made)\n";
+  }
   return s.str();
 }
 

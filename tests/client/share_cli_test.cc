@@ -63,10 +63,12 @@ class ShareCli : public ::testing::Test {
     return std::make_unique<client::RegistryClient>("https://" + host + "/api/v0.1.0", o, token(sub));
   }
   // Runs `enarx <args>` with the test CA and `tok`; stdout and stderr together.
-  support::ShellRun enarx(const std::string& args, const std::string& tok) {
+  // With `raw`, `args` is the whole command line (e.g. `env VAR=… enarx …`) and an empty `tok`
+  // gives no --token.
+  support::ShellRun enarx(const std::string& args, const std::string& tok, bool raw = false) {
     const std::string bin = std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx";
-    std::string cmd = bin + " " + args;
-    if (args.find("--help") == std::string::npos) cmd += " --ca-bundle " + ca_file + " --token " + tok;
+    std::string cmd = raw ? args : bin + " " + args;
+    if (args.find("--help") == std::string::npos) cmd += " --ca-bundle " + ca_file + (tok.empty() ? "" : " --token " + tok);
     return support::run_shell(cmd + " 2>&1");
   }
   // Can `sub` read alice/secret's tag list?
@@ -147,6 +149,31 @@ TEST_F(ShareCli, ExitCodes) {
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Exit codes"), std::string::npos) << cmd << ": " << r.out;
   }
+}
+
+}  // namespace
+
+namespace {
+
+// Finding (e2e): the subcommands of a group share one set of registry flags, and CLI11 filled a
+// sibling's unused --token from ENARX_TOKEN into that shared storage, over the --token given to
+// the subcommand that ran: bob's `package info --token B` went out as alice's token and read
+// her private repository. A flag given on the command line wins over its variable.
+TEST_F(ShareCli, AFlagWinsOverItsEnvironmentVariable) {
+  const std::string repo = host + "/alice/secret";
+  for (const char* cmd : {"repo info ", "repo grants ", "repo share "}) {
+    std::string args = cmd + repo + (std::string(cmd) == "repo share " ? " --user bob --access read" : "");
+    // Bob's flag with alice's token in the environment: bob's token is sent, and refused.
+    auto r = enarx("env ENARX_TOKEN=" + alice + " " + std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx " + args,
+                   bob, true);
+    EXPECT_NE(r.exit_code, 0) << cmd << r.out;
+  }
+  // The variable alone still works.
+  EXPECT_EQ(enarx("env ENARX_TOKEN=" + alice + " " + std::string(ENARX_BINARY_DIR) + "/apps/enarx/enarx repo grants " +
+                      repo,
+                  "", true)
+                .exit_code,
+            0);
 }
 
 }  // namespace
