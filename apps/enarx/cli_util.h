@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "command.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "exit_codes.h"
@@ -109,6 +110,17 @@ class Progress {
 inline int report_error(const Error& e) {
   std::cerr << "error: " << e.describe() << "\n";
   return exit_code_for(e);
+}
+
+// Runs a command's body: exit code 0, or the reported error's.
+template <typename F>
+void run_guarded(F&& f) {
+  try {
+    f();
+    set_exit_code(exit_codes::kOk);
+  } catch (const Error& e) {
+    set_exit_code(report_error(e));
+  }
 }
 
 }  // namespace enarx::cli

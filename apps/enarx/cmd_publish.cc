@@ -54,16 +54,6 @@ std::string subject_from_token(const std::string& token) {
   return claims["sub"].get<std::string>();
 }
 
-template <typename F>
-void run_guarded(F&& f) {
-  try {
-    f();
-    set_exit_code(exit_codes::kOk);
-  } catch (const Error& e) {
-    set_exit_code(report_error(e));
-  }
-}
-
 void register_key(CLI::App& root) {
   auto* key = root.add_subcommand("key", "Publisher signing keys");
   key->require_subcommand(1);

@@ -55,16 +55,6 @@ OwnedName parse_owned(const std::string& spec, bool with_name, const char* what)
   return out;
 }
 
-template <typename F>
-void run_guarded(F&& f) {
-  try {
-    f();
-    set_exit_code(exit_codes::kOk);
-  } catch (const Error& e) {
-    set_exit_code(report_error(e));
-  }
-}
-
 constexpr const char* kExitCodes =
     "\nExit codes: 0 done, 2 usage, 3 malformed name, 6 refused (not the owner, scope) or "
     "unreachable, 7 not found.";

@@ -8,14 +8,12 @@
 #include <set>
 
 #include "../drawbridge/pg_cluster.h"
-#include "../drawbridge/test_pki.h"
 #include "client/jws.h"
 #include "client/registry_client.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "drawbridge/auth.h"
-#include "drawbridge/registry.h"
-#include "net/http_server.h"
+#include "support/https_registry.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -41,36 +39,11 @@ class PublishResume : public ::testing::Test {
  protected:
   void SetUp() override {
     if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
-    ca = pkitest::make_ca("server CA");
-    server = pkitest::server_cert(ca);
-    auto tokens = std::make_shared<TokenVerifier>(system_clock());
-    tokens->add_issuer(issuer.issuer_config());
-    RegistryOptions ro;
-    ro.lookup_rate = 0;
-    registry = std::make_unique<Registry>(backend.open(), tokens, ro);
-    net::ServerConfig sc;
-    sc.address = "127.0.0.1";
-    sc.port = 0;
-    net::TlsServerConfig tls;
-    tls.cert_chain_pem = server.cert.to_pem() + ca.cert.to_pem();
-    tls.key_pem = server.key.to_pem_pkcs8();
-    sc.tls = tls;
-    sc.access_log = false;
-    http = std::make_unique<net::HttpServer>(sc);
-    registry->install(*http);
-    http->start();
-
-    net::ClientOptions o;
-    o.tls.ca_pem = ca.cert.to_pem();
-    o.max_retries = 0;
+    registry = std::make_unique<support::HttpsRegistry>(backend.open(), issuer);
     auto token = issuer.mint("alice", all_manage_scopes(), std::chrono::hours(1), std::chrono::system_clock::now());
-    client = std::make_unique<client::RegistryClient>(
-        "https://127.0.0.1:" + std::to_string(http->port()) + "/api/v0.1.0", o, token);
+    client = std::make_unique<client::RegistryClient>(registry->api_url(), registry->client_options(), token);
     client->put_user("alice", "alice");
     client->put_repo("alice", "app", true);
-  }
-  void TearDown() override {
-    if (http) http->stop();
   }
 
   // A package: main.wasm, Enarx.toml and nested assets (7 nodes with the directories).
@@ -112,10 +85,8 @@ class PublishResume : public ::testing::Test {
 
   TempDir tmp{"publish-resume-test"};
   B backend;
-  pkitest::Issued ca, server;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
-  std::unique_ptr<Registry> registry;
-  std::unique_ptr<net::HttpServer> http;
+  std::unique_ptr<support::HttpsRegistry> registry;
   std::unique_ptr<client::RegistryClient> client;
 };
 

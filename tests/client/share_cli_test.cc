@@ -5,14 +5,12 @@
 
 #include <fstream>
 
-#include "../drawbridge/test_pki.h"
-#include "../support/process.h"
+#include "support/https_registry.h"
+#include "support/process.h"
 #include "client/registry_client.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "drawbridge/auth.h"
-#include "drawbridge/registry.h"
-#include "net/http_server.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -22,45 +20,21 @@ namespace {
 class ShareCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    ca = pkitest::make_ca("server CA");
-    server = pkitest::server_cert(ca);
-    auto tokens = std::make_shared<TokenVerifier>(system_clock());
-    tokens->add_issuer(issuer.issuer_config());
-    RegistryOptions ro;
-    ro.lookup_rate = 0;
-    registry = std::make_unique<Registry>(open_sqlite_store((tmp.path() / "data").string()), tokens, ro);
-    net::ServerConfig sc;
-    sc.address = "127.0.0.1";
-    sc.port = 0;
-    net::TlsServerConfig tls;
-    tls.cert_chain_pem = server.cert.to_pem() + ca.cert.to_pem();
-    tls.key_pem = server.key.to_pem_pkcs8();
-    sc.tls = tls;
-    sc.access_log = false;
-    http = std::make_unique<net::HttpServer>(sc);
-    registry->install(*http);
-    http->start();
-    host = "127.0.0.1:" + std::to_string(http->port());
+    registry = std::make_unique<support::HttpsRegistry>(open_sqlite_store((tmp.path() / "data").string()), issuer);
+    host = registry->host();
     ca_file = (tmp.path() / "ca.pem").string();
-    std::ofstream(ca_file) << ca.cert.to_pem();
+    std::ofstream(ca_file) << registry->ca_pem();
     alice = token("alice");
     bob = token("bob");
     client("alice")->put_user("alice", "alice");
     client("bob")->put_user("bob", "bob");
     client("alice")->put_repo("alice", "secret", false);
   }
-  void TearDown() override {
-    if (http) http->stop();
-  }
-
   std::string token(const std::string& sub) {
     return issuer.mint(sub, all_manage_scopes(), std::chrono::hours(1), std::chrono::system_clock::now());
   }
   std::unique_ptr<client::RegistryClient> client(const std::string& sub) {
-    net::ClientOptions o;
-    o.tls.ca_pem = ca.cert.to_pem();
-    o.max_retries = 0;
-    return std::make_unique<client::RegistryClient>("https://" + host + "/api/v0.1.0", o, token(sub));
+    return std::make_unique<client::RegistryClient>(registry->api_url(), registry->client_options(), token(sub));
   }
   // Runs `enarx <args>` with the test CA and `tok`; stdout and stderr together.
   // With `raw`, `args` is the whole command line (e.g. `env VAR=… enarx …`) and an empty `tok`
@@ -84,9 +58,7 @@ class ShareCli : public ::testing::Test {
 
   TempDir tmp{"share-cli"};
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
-  pkitest::Issued ca, server;
-  std::unique_ptr<Registry> registry;
-  std::unique_ptr<net::HttpServer> http;
+  std::unique_ptr<support::HttpsRegistry> registry;
   std::string host, ca_file, alice, bob;
 };
 

@@ -6,15 +6,13 @@
 
 #include <fstream>
 
-#include "../drawbridge/test_pki.h"
 #include "client/deploy.h"
 #include "client/registry_client.h"
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/file.h"
 #include "drawbridge/auth.h"
-#include "drawbridge/registry.h"
-#include "net/http_server.h"
+#include "support/https_registry.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -29,8 +27,6 @@ constexpr const char* kToml = "https://toml.example";
 class StewardChoice : public ::testing::Test {
  protected:
   void SetUp() override {
-    ca = pkitest::make_ca("server CA");
-    server = pkitest::server_cert(ca);
     store = open_sqlite_store((tmp.path() / "data").string());
     start(kDefault);
     owner = client("alice");
@@ -42,41 +38,20 @@ class StewardChoice : public ::testing::Test {
     std::ofstream(package / "main.wasm", std::ios::binary) << std::string("\0asm\1\0\0\0", 8);
     std::ofstream(package / "Enarx.toml") << "steward = \"" << kToml << "\"\n";
   }
-  void TearDown() override {
-    if (http) http->stop();
-  }
 
+  // (Re)starts the registry over the same store with another default steward.
   void start(const std::string& default_steward) {
-    if (http) http->stop();
-    http.reset();
-    auto tokens = std::make_shared<TokenVerifier>(system_clock());
-    tokens->add_issuer(issuer.issuer_config());
-    RegistryOptions ro;
-    ro.lookup_rate = 0;
-    ro.default_steward = default_steward;
-    registry = std::make_unique<Registry>(store, tokens, ro);
-    net::ServerConfig sc;
-    sc.address = "127.0.0.1";
-    sc.port = 0;
-    net::TlsServerConfig tls;
-    tls.cert_chain_pem = server.cert.to_pem() + ca.cert.to_pem();
-    tls.key_pem = server.key.to_pem_pkcs8();
-    sc.tls = tls;
-    sc.access_log = false;
-    http = std::make_unique<net::HttpServer>(sc);
-    registry->install(*http);
-    http->start();
+    registry.reset();
+    auto options = support::HttpsRegistry::unlimited();
+    options.default_steward = default_steward;
+    registry = std::make_unique<support::HttpsRegistry>(store, issuer, options);
   }
 
   std::unique_ptr<client::RegistryClient> client(const std::string& subject) {
-    net::ClientOptions o;
-    o.tls.ca_pem = ca.cert.to_pem();
-    o.max_retries = 0;
     std::string token;
     if (!subject.empty())
       token = issuer.mint(subject, all_manage_scopes(), std::chrono::hours(1), std::chrono::system_clock::now());
-    return std::make_unique<client::RegistryClient>("https://127.0.0.1:" + std::to_string(http->port()) + "/api/v0.1.0",
-                                                    o, token);
+    return std::make_unique<client::RegistryClient>(registry->api_url(), registry->client_options(), token);
   }
 
   void publish(const std::string& repo, const std::string& tag, bool sign, const std::optional<std::string>& steward) {
@@ -97,11 +72,9 @@ class StewardChoice : public ::testing::Test {
   }
 
   TempDir tmp{"steward-choice"};
-  pkitest::Issued ca, server;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
   std::shared_ptr<Store> store;
-  std::unique_ptr<Registry> registry;
-  std::unique_ptr<net::HttpServer> http;
+  std::unique_ptr<support::HttpsRegistry> registry;
   std::unique_ptr<client::RegistryClient> owner, anonymous;
   std::filesystem::path package;
   PrivateKey key = PrivateKey::generate(KeyType::EcP256);

@@ -17,6 +17,7 @@
 #include "net/http_server.h"
 #include "steward/service.h"
 #include "support/error_code.h"
+#include "support/https_registry.h"
 #include "support/pki.h"
 #include "test_util.h"
 
@@ -25,39 +26,12 @@ namespace {
 
 using namespace testing;
 
-// A drawbridge on 127.0.0.1 with a certificate from its own CA.
+// A drawbridge on 127.0.0.1 with a certificate from its own CA, and a publisher's view of it.
 class Drawbridge {
  public:
-  Drawbridge() {
-    server_ca_ = support::issue("registry CA", nullptr, {.ca = true});
-    SubjectAltNames sans;
-    sans.ips = {"127.0.0.1"};
-    sans.dns = {"localhost"};
-    server_cert_ = support::issue("localhost", &server_ca_, {.eku = {"serverAuth"}, .sans = sans});
-    auto tokens = std::make_shared<drawbridge::TokenVerifier>(system_clock());
-    tokens->add_issuer(issuer_.issuer_config());
-    drawbridge::RegistryOptions options;
-    options.lookup_rate = 0;
-    registry_ = std::make_unique<drawbridge::Registry>(
-        std::shared_ptr<drawbridge::Store>(drawbridge::open_sqlite_store((dir_.path() / "data").string())),
-        tokens, options);
-    net::ServerConfig sc;
-    sc.address = "127.0.0.1";
-    sc.port = 0;
-    sc.access_log = false;
-    net::TlsServerConfig tls;
-    tls.cert_chain_pem = server_cert_.cert.to_pem() + server_ca_.cert.to_pem();
-    tls.key_pem = server_cert_.key.to_pem_pkcs8();
-    sc.tls = tls;
-    http_ = std::make_unique<net::HttpServer>(sc);
-    registry_->install(*http_);
-    http_->start();
-  }
-  ~Drawbridge() { http_->stop(); }
-
-  std::string host() const { return "127.0.0.1:" + std::to_string(http_->port()); }
+  std::string host() const { return registry_.host(); }
   std::string url() const { return "https://" + host(); }
-  std::string ca_pem() const { return server_ca_.cert.to_pem(); }
+  std::string ca_pem() const { return registry_.ca_pem(); }
   std::string token(const std::string& user) const {
     return issuer_.mint(user, drawbridge::all_manage_scopes(), std::chrono::hours(1),
                         std::chrono::system_clock::now());
@@ -91,10 +65,7 @@ class Drawbridge {
  private:
   void put(const std::string& path, const std::string& body, const std::string& type,
            const std::string& user) {
-    net::ClientOptions options;
-    options.tls.ca_pem = ca_pem();
-    options.max_retries = 0;
-    net::HttpClient client(options);
+    net::HttpClient client(registry_.client_options());
     net::Headers headers{{"Content-Type", type},
                          {"Content-Digest", ContentDigest::compute(as_bytes(body)).to_header()},
                          {"Authorization", "Bearer " + token(user)}};
@@ -105,9 +76,8 @@ class Drawbridge {
   TempDir dir_{"steward-registry"};
   drawbridge::LocalIssuer issuer_ =
       drawbridge::LocalIssuer::load_or_create(dir_.path() / "issuer", "test-issuer", "drawbridge");
-  support::Issued server_ca_, server_cert_;
-  std::unique_ptr<drawbridge::Registry> registry_;
-  std::unique_ptr<net::HttpServer> http_;
+  support::HttpsRegistry registry_{
+      std::shared_ptr<drawbridge::Store>(drawbridge::open_sqlite_store((dir_.path() / "data").string())), issuer_};
   std::set<std::string> users_;
 };
 
