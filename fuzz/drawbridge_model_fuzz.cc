@@ -46,5 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   guarded([&] { (void)parse_jws(text); });
   guarded([&] { (void)tag_root_entry(std::string(kJwsType), text); });
   guarded([&] { validate_steward_url(text); });
+  guarded([&] {
+    if (auto url = parse_steward_setting(text)) validate_steward_url(*url);
+  });
   return 0;
 }

@@ -266,6 +266,17 @@ void validate_steward_url(std::string_view url) {
   if (url.find_first_of("@?#") != std::string_view::npos) bad("user info, query and fragment are not allowed");
 }
 
+std::optional<std::string> parse_steward_setting(std::string_view text) {
+  auto j = parse_json(text);
+  if (!j.is_object() || j.size() != 1 || !j.contains("steward"))
+    invalid("expected {\"steward\": \"https://…\"} or {\"steward\": null}");
+  const auto& v = j["steward"];
+  if (v.is_null()) return std::nullopt;
+  if (!v.is_string()) invalid("\"steward\" must be a string or null");
+  validate_steward_url(v.get<std::string>());
+  return v.get<std::string>();
+}
+
 std::optional<std::string> tag_steward(const Entry& root) {
   auto it = root.custom.find(std::string(kTagStewardMember));
   if (it == root.custom.end()) return std::nullopt;

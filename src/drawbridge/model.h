@@ -102,6 +102,11 @@ RepoConfig parse_repo(std::string_view text);
 inline constexpr std::size_t kMaxStewardUrl = 2048;
 void validate_steward_url(std::string_view url);
 
+// The owner's setting of a repository's steward (PUT …/_steward): exactly {"steward": url} or
+// {"steward": null} (nullopt). Throws Error("drawbridge.json.invalid") for any other document,
+// Error("drawbridge.steward.invalid") for a URL validate_steward_url refuses.
+std::optional<std::string> parse_steward_setting(std::string_view text);
+
 // The steward a publisher states in a tag: the root entry's custom member "steward" (inside the
 // JWS payload of a signed tag, so the registry cannot swap it). nullopt when absent; throws
 // Error("drawbridge.steward.invalid") when present but not a valid steward URL.

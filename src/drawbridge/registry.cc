@@ -735,22 +735,6 @@ struct Registry::Impl {
     return net::Response::empty(204);
   }
 
-  static std::optional<std::string> parse_steward_setting(std::string_view text) {
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception&) {
-      fail(400, "drawbridge.json.invalid", "the body is not JSON");
-    }
-    if (!j.is_object() || j.size() != 1 || !j.contains("steward"))
-      fail(400, "drawbridge.json.invalid", "expected {\"steward\": \"https://…\"} or {\"steward\": null}");
-    const auto& v = j["steward"];
-    if (v.is_null()) return std::nullopt;
-    if (!v.is_string()) fail(400, "drawbridge.json.invalid", "\"steward\" must be a string or null");
-    validate_steward_url(v.get<std::string>());
-    return v.get<std::string>();
-  }
-
   net::Response put_tag(const net::Request& req, const Caller& caller, const Target& t) {
     auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
     json_limit(req);

@@ -182,6 +182,16 @@ TEST(DrawbridgeModel, StewardUrls) {
             "drawbridge.steward.invalid");
   EXPECT_EQ(error_code([] { parse_repo(R"({"public":true,"steward":7})"); }), "drawbridge.json.invalid");
 
+  // The owner's setting: one member, a URL or null; nesting is refused before it is parsed.
+  EXPECT_EQ(parse_steward_setting(R"({"steward":"https://s.example"})"), "https://s.example");
+  EXPECT_FALSE(parse_steward_setting(R"({"steward":null})").has_value());
+  for (const std::string& bad : std::vector<std::string>{R"({"steward":1})", R"({"url":"https://a.example"})", "[]", "not json",
+                                R"({"steward":"https://a.example","x":1})",
+                                R"({"steward":)" + std::string(100, '[') + std::string(100, ']') + "}"})
+    EXPECT_EQ(error_code([&] { parse_steward_setting(bad); }), "drawbridge.json.invalid") << bad;
+  EXPECT_EQ(error_code([] { parse_steward_setting(R"({"steward":"http://s.example"})"); }),
+            "drawbridge.steward.invalid");
+
   // In a tag's root entry: the custom member "steward".
   Entry root{Meta::of(as_bytes("x"), "a/b"), {}};
   EXPECT_FALSE(tag_steward(root).has_value());
