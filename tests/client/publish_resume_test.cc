@@ -7,7 +7,7 @@
 #include <fstream>
 #include <set>
 
-#include "../drawbridge/pg_cluster.h"
+#include "support/pg_cluster.h"
 #include "client/jws.h"
 #include "client/registry_client.h"
 #include "core/error.h"
@@ -38,7 +38,7 @@ template <typename B>
 class PublishResume : public ::testing::Test {
  protected:
   void SetUp() override {
-    if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
+    if constexpr (B::kPg) ENARX_REQUIRE_PG();
     registry = std::make_unique<support::HttpsRegistry>(backend.open(), issuer);
     auto token = issuer.mint("alice", all_manage_scopes(), std::chrono::hours(1), std::chrono::system_clock::now());
     client = std::make_unique<client::RegistryClient>(registry->api_url(), registry->client_options(), token);

@@ -19,7 +19,7 @@
 #include "core/file.h"
 #include "drawbridge/model.h"
 #include "net/http_client.h"
-#include "pg_cluster.h"
+#include "support/pg_cluster.h"
 #include "support/process.h"
 
 using namespace enarx;

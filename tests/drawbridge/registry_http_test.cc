@@ -18,7 +18,7 @@
 #include "drawbridge/registry.h"
 #include "net/http_client.h"
 #include "../net/attack.h"
-#include "pg_cluster.h"
+#include "support/pg_cluster.h"
 #include "test_pki.h"
 #include "tmpfs.h"
 
@@ -138,7 +138,7 @@ template <typename B>
 class RegistryHttp : public ::testing::Test {
  protected:
   void SetUp() override {
-    if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
+    if constexpr (B::kPg) ENARX_REQUIRE_PG();
     steward = pkitest::make_ca("steward CA");
     server_ca = pkitest::make_ca("server CA");
     server = pkitest::server_cert(server_ca);

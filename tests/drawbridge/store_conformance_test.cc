@@ -10,7 +10,7 @@
 #include "core/file.h"
 #include "drawbridge/model.h"
 #include "drawbridge/store.h"
-#include "pg_cluster.h"
+#include "support/pg_cluster.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -94,7 +94,7 @@ template <typename B>
 class StoreConformance : public ::testing::Test {
  protected:
   void SetUp() override {
-    if constexpr (B::kPg) DRAWBRIDGE_REQUIRE_PG();
+    if constexpr (B::kPg) ENARX_REQUIRE_PG();
     store = backend.open();
   }
   void make_repo(const std::string& user, const std::string& repo, bool pub = false) {

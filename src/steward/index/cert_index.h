@@ -9,6 +9,25 @@
 // Every method is one transaction, thread-safe, and throws Error("steward.index.*") with
 // ErrorKind::kUnavailable when the database cannot be reached or written (the caller then
 // refuses to issue: no certificate without its index row) and kInvalidInput for bad arguments.
+//
+// Error codes (stable):
+//   steward.index.open            kUnavailable   the database cannot be opened / its schema made
+//   steward.index.schema_too_new  kUnavailable   written by a newer steward (schema version above ours)
+//   steward.index.unavailable     kUnavailable   a query failed: unreachable, disk full, timed out, busy
+//   steward.index.backend         kInternal      the database refused a statement (a bug)
+//   steward.index.corrupt         kInternal      a stored row does not decode
+//   steward.index.duplicate_serial kConflict     record_issued of a serial already present
+//   steward.index.bad_serial      kInvalidInput  a serial that is not 1-40 lower-case hex digits
+//                                                without a leading zero (RFC 5280: <= 20 octets)
+//   steward.index.empty_selector  kInvalidInput  revoke_matching with no field set, or a field set to ""
+//   steward.index.bad_cursor      kInvalidInput  list's `after` names no recorded certificate
+//   steward.index.bad_limit       kInvalidInput  list / audit_entries limit above its bound
+//   steward.index.bad_reason      kInvalidInput  a Reason outside RFC 5280's codes (6 and 8 included)
+//   steward.index.bad_text        kInvalidInput  a string field (certificate, revocation, selector)
+//                                                that is not UTF-8 or holds a NUL
+//   steward.index.bad_crl         kInvalidInput  a CRL number or epoch above 2^63-1
+//   steward.index.too_many        kResourceExhausted  revoke_matching / revoked_unexpired over
+//                                                kMaxRevocationsListed rows (nothing revoked)
 #pragma once
 
 #include <cstdint>
@@ -25,6 +44,12 @@
 #include "revocation/reason.h"
 
 namespace enarx::steward {
+
+// Bounds (every read is bounded): the largest `limit` list() and audit_entries() accept, and
+// the most rows revoke_matching() revokes / revoked_unexpired() returns in one call.
+inline constexpr std::size_t kMaxListLimit = 10000;
+inline constexpr std::size_t kMaxAuditLimit = 10000;
+inline constexpr std::size_t kMaxRevocationsListed = 1000000;
 
 // One issued certificate and the attested facts it was issued for. Strings are "" when the
 // evidence does not give them (KVM has no measurement; SNP has no FMSPC or PPID; ...).
@@ -57,9 +82,11 @@ struct RevocationRecord {
   std::string revoked_by;  // "cli", "reevaluation", or a replica's URL
 };
 
-// Which certificates a bulk operation covers. Every set field must match (AND); an empty
-// selector matches nothing (refused with steward.index.empty_selector, so a typo in a
-// `steward revoke` command line cannot revoke every certificate).
+// Which certificates a bulk operation covers. Every set field must match (AND), compared
+// exactly (byte for byte: callers normalise hex to lower case); an empty selector matches
+// nothing (refused with steward.index.empty_selector, so a typo in a `steward revoke` command
+// line cannot revoke every certificate). revoke_matching also refuses a field set to "" (it
+// would select every certificate whose evidence lacks that fact); list() matches it.
 struct CertSelector {
   std::optional<std::string> serial;
   std::optional<std::string> platform;
@@ -99,7 +126,11 @@ class CertIndex {
   virtual std::optional<IssuedCertificate> find(std::string_view serial) const = 0;
   // Certificates matching `selector` (an empty selector matches all here: listing is harmless)
   // that are unexpired at `now` (not_after > now) and, unless `include_revoked`, not revoked,
-  // oldest first, at most `limit`, starting after serial `after` ("" = from the start; paging).
+  // oldest first — ordered by (issued_at, serial) —, at most `limit` (<= kMaxListLimit, else
+  // steward.index.bad_limit; 0 returns nothing), starting after the certificate with serial
+  // `after` ("" = from the start; pass the last serial of a page to get the next one; a serial
+  // not recorded is steward.index.bad_cursor). The page is complete when it is shorter than
+  // `limit`.
   virtual std::vector<IssuedCertificate> list(const CertSelector& selector, TimePoint now,
                                               bool include_revoked, std::size_t limit,
                                               std::string_view after = {}) const = 0;
@@ -110,30 +141,45 @@ class CertIndex {
   // revocation_epoch() when it revokes.
   virtual bool revoke(const RevocationRecord& record) = 0;
   // Revokes, in one transaction, every unexpired unrevoked certificate matching `selector`
-  // (non-empty), all with `reason`/`detail`/`revoked_by` at `at`. Returns their serials.
+  // (non-empty), all with `reason`/`detail`/`revoked_by` at `revoked_at` (how.serial is
+  // ignored). Returns their serials in the order of revoked_unexpired(). Bumps
+  // revocation_epoch() once when it revokes anything. More than kMaxRevocationsListed matches
+  // is steward.index.too_many and revokes nothing (narrow the selector).
   virtual std::vector<std::string> revoke_matching(const CertSelector& selector,
                                                    const RevocationRecord& how, TimePoint now) = 0;
   virtual std::optional<RevocationRecord> revocation(std::string_view serial) const = 0;
   // Every revocation of a certificate still unexpired at `now` (what a CRL lists; RFC 5280
-  // lets an entry go after the certificate expires), ordered by serial.
+  // lets an entry go after the certificate expires), ordered by serial number (numerically:
+  // shorter serials first, then by digits). Over kMaxRevocationsListed is steward.index.too_many.
   virtual std::vector<RevocationRecord> revoked_unexpired(TimePoint now) const = 0;
-  // Increases with every revocation; replicas compare it with their CRL's to know it is stale.
+  // Increases with every revocation (strictly, across replicas; 0 before the first); replicas
+  // compare it with their CRL's to know it is stale. To build a CRL, read the epoch FIRST and
+  // then revoked_unexpired(): the list then holds at least every revocation up to that epoch
+  // (one committed later bumps the epoch past it, so the CRL is seen stale and rebuilt).
   virtual std::uint64_t revocation_epoch() const = 0;
 
   // The CA's CRL. publish_crl stores `next` only if the stored CRL's number is still
   // `expected_number` (0 = none stored yet) and next.number > expected_number: replicas race
   // to publish and exactly one wins; the others read the winner's. Returns whether it stored.
+  // Numbers and epochs are stored as signed 64-bit: above 2^63-1 is steward.index.bad_crl.
   virtual std::optional<CrlRecord> current_crl() const = 0;
   virtual bool publish_crl(std::uint64_t expected_number, const CrlRecord& next) = 0;
 
-  // The shared audit trail (issuance, refusals, revocations, re-evaluations).
+  // The shared audit trail (issuance, refusals, revocations, re-evaluations). Ids are assigned
+  // in commit order, across replicas too, so following the trail with after_id = the last id
+  // seen misses nothing (unless more than `limit` arrived in between: see below). Invalid UTF-8
+  // in strings is stored as U+FFFD.
   virtual void append_audit(TimePoint at, const nlohmann::json& record) = 0;
-  // The newest `limit` entries with id > after_id, oldest first.
+  // The newest `limit` entries with id > after_id, oldest first (a tail: with more than `limit`
+  // newer entries the older of them are skipped). limit <= kMaxAuditLimit, else
+  // steward.index.bad_limit.
   virtual std::vector<AuditEntry> audit_entries(std::int64_t after_id, std::size_t limit) const = 0;
 };
 
-// "postgresql://..." / "postgres://..." -> PostgreSQL; anything else is a SQLite file path
-// (created 0600 with its directory 0700). Throws steward.index.open.
+// "postgresql://..." / "postgres://..." (scheme case-insensitive) -> PostgreSQL; anything else
+// is a SQLite file path (created 0600; missing directories are created 0700, an existing one
+// keeps its mode). Creates or upgrades the schema. Throws steward.index.open (or
+// steward.index.schema_too_new). open_pg_cert_index also takes a libpq key=value conninfo.
 std::shared_ptr<CertIndex> open_cert_index(const std::string& location);
 std::shared_ptr<CertIndex> open_sqlite_cert_index(const std::string& path);
 std::shared_ptr<CertIndex> open_pg_cert_index(const std::string& url);

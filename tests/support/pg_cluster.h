@@ -1,6 +1,8 @@
-// A throw-away PostgreSQL 15 cluster for tests: initdb into a temp dir, postgres on a free
-// 127.0.0.1 port (and a unix socket in the temp dir), stopped on destruction. Runs the server
-// as `nobody` when the test runs as root (initdb refuses root). No mocks.
+// A throw-away PostgreSQL 15 cluster for tests (drawbridge's store, steward's certificate
+// index, the client): initdb into a temp dir, postgres on a free 127.0.0.1 port (and a unix
+// socket in the temp dir), stopped on destruction. Runs the server as `nobody` when the test
+// runs as root (initdb refuses root). No mocks. Header-only: include as "support/pg_cluster.h"
+// and link PkgConfig::PQXX.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,16 +21,16 @@
 
 #include "core/file.h"
 
-namespace enarx::drawbridge::pgtest {
+namespace enarx::pgtest {
 
 inline const char* kPgBin = "/usr/lib/postgresql/15/bin";
 
 inline bool pg_available() { return std::filesystem::exists(std::string(kPgBin) + "/initdb"); }
 
 // GTEST_SKIP locally, FAIL under CI=true, when the binaries are missing.
-#define DRAWBRIDGE_REQUIRE_PG()                                                              \
+#define ENARX_REQUIRE_PG()                                                                   \
   do {                                                                                       \
-    if (!::enarx::drawbridge::pgtest::pg_available()) {                                     \
+    if (!::enarx::pgtest::pg_available()) {                                                  \
       const char* ci = std::getenv("CI");                                                    \
       if (ci && std::string(ci) == "true") FAIL() << "PostgreSQL 15 binaries missing in CI"; \
       GTEST_SKIP() << "PostgreSQL 15 binaries missing";                                      \
@@ -51,7 +53,7 @@ inline int free_port() {
 
 class PgCluster {
  public:
-  PgCluster() : dir_("drawbridge-pg") {
+  PgCluster() : dir_("pg-cluster") {
     namespace fs = std::filesystem;
     port_ = free_port();
     std::string prefix;
@@ -79,14 +81,20 @@ class PgCluster {
   std::string conninfo(const std::string& db = "postgres") const {
     return "host=127.0.0.1 port=" + std::to_string(port_) + " user=drawbridge dbname=" + db;
   }
-  // A fresh, empty database.
-  std::string new_database() {
+  // The same database as a postgresql:// URL (what configuration files hold).
+  std::string url(const std::string& db = "postgres") const {
+    return "postgresql://drawbridge@127.0.0.1:" + std::to_string(port_) + "/" + db;
+  }
+  // A fresh, empty database; returns its conninfo.
+  std::string new_database() { return conninfo(new_database_name()); }
+  // A fresh, empty database; returns its name (for conninfo() or url()).
+  std::string new_database_name() {
     static std::atomic<int> counter{0};
     std::string name = "t" + std::to_string(++counter);
     pqxx::connection c(conninfo());
     pqxx::nontransaction w(c);
     w.exec("CREATE DATABASE " + name);
-    return conninfo(name);
+    return name;
   }
 
  private:
@@ -112,4 +120,4 @@ struct BackendNames {
   }
 };
 
-}  // namespace enarx::drawbridge::pgtest
+}  // namespace enarx::pgtest

@@ -1,0 +1,76 @@
+// Internal (steward_index): what both back ends share — argument checks, the time and JSON
+// encodings of the stored columns, and the WHERE clause of a CertSelector.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/error.h"
+#include "steward/index/cert_index.h"
+
+namespace enarx::steward::index_detail {
+
+// Schema version this code writes and reads (the `meta` row "schema_version"). Opening a
+// database with a higher one is steward.index.schema_too_new; a lower one is migrated.
+inline constexpr int kSchemaVersion = 1;
+
+// The certificate columns, in the order read_certificate (either back end) expects them.
+inline constexpr const char* kCertColumns =
+    "serial, issued_at_ns, not_before_ns, not_after_ns, sans, platform, measurement, signer, "
+    "tcb_status, tcb_level, chip_id, ppid, fmspc, keep_identity, policy_digest, "
+    "collateral_digests, insecure, issued_by, der";
+
+// steward.index.bad_serial unless 1-40 lower-case hex digits without a leading zero.
+void check_serial(std::string_view serial);
+// steward.index.bad_text unless `value` is UTF-8 without NUL (what both back ends store alike:
+// PostgreSQL text refuses the rest, libpq would cut a string at its first NUL).
+void check_text(std::string_view field, std::string_view value);
+// check_text over every text field of a certificate (serial included) / a revocation record.
+void check_certificate(const IssuedCertificate& cert);
+void check_revocation_text(const RevocationRecord& record);
+// steward.index.bad_limit when limit > max.
+void check_limit(std::size_t limit, std::size_t max);
+// steward.index.bad_reason for a code RFC 5280 does not define (or steward does not use).
+void check_reason(revocation::Reason reason);
+// The stored reason code back; steward.index.corrupt if it is not one.
+revocation::Reason reason_from_code(std::int64_t code);
+// Checks the serial of a selector, and for revoke_matching (`for_revocation`) that it is not
+// empty and has no field set to "".
+void check_selector(const CertSelector& selector, bool for_revocation);
+// steward.index.bad_crl unless both fit a signed 64-bit column.
+void check_crl(const CrlRecord& crl);
+
+// Time points are stored as signed 64-bit nanoseconds since the Unix epoch: exact for the
+// system clock's range, comparable in SQL.
+std::int64_t to_ns(TimePoint t);
+TimePoint from_ns(std::int64_t ns);
+
+// SANs and collateral digests: JSON arrays of strings in a text column.
+std::string strings_to_json(const std::vector<std::string>& values);
+std::vector<std::string> strings_from_json(std::string_view text);  // steward.index.corrupt
+
+// Audit records as stored (invalid UTF-8 replaced) and read back (steward.index.corrupt).
+std::string audit_to_text(const nlohmann::json& record);
+nlohmann::json audit_from_text(std::string_view text);
+
+[[noreturn]] void corrupt(const std::string& what);
+
+// A statement with positional parameters, built for SQLite (?N) or PostgreSQL ($N).
+using Param = std::variant<std::int64_t, std::string>;
+struct Query {
+  explicit Query(bool dollar) : dollar(dollar) {}
+  // Adds a parameter; returns its placeholder.
+  std::string bind(Param p);
+  bool dollar;
+  std::string sql;
+  std::vector<Param> params;
+};
+
+// Appends " AND <alias>.<column> = <param>" for every field the selector sets.
+void append_selector(Query& q, const CertSelector& selector, std::string_view alias);
+
+}  // namespace enarx::steward::index_detail

@@ -1,0 +1,908 @@
+// The issued-certificate index (src/steward/index/cert_index.h): one conformance suite over
+// both back ends — SQLite, and a real throw-away PostgreSQL cluster (tests/support/pg_cluster.h).
+// "Replicas" are independent CertIndex objects (own connections) on the same file / database.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <set>
+#include <thread>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "steward/index/cert_index.h"
+#include "support/error_code.h"
+#include "support/pg_cluster.h"
+
+using namespace enarx;
+using namespace enarx::steward;
+using enarx::support::error_code;
+using enarx::support::kNoError;
+using revocation::Reason;
+using namespace std::chrono_literals;
+
+namespace {
+
+const TimePoint kT0 = std::chrono::sys_days{std::chrono::year{2030} / 1 / 1};
+const TimePoint kNow = kT0 + 1h;  // "now" of most tests: certificates below live until kT0 + 24h
+
+struct SqliteBackend {
+  static constexpr bool kPg = false;
+  TempDir dir{"cert-index"};
+  std::string file = "index.sqlite3";
+  std::string path() const { return (dir.path() / "state" / file).string(); }
+  void fresh() { file = "fresh.sqlite3"; }
+  // Every call opens another connection to the same file: another replica.
+  std::shared_ptr<CertIndex> open() { return open_cert_index(path()); }
+  void set_schema_version(int v) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    const auto sql = "UPDATE meta SET value = '" + std::to_string(v) + "' WHERE key = 'schema_version'";
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+};
+
+struct PgBackend {
+  static constexpr bool kPg = true;
+  std::string db;
+  // Every call opens another connection pool to the same database: another replica. Through
+  // open_cert_index with a postgresql:// URL, as configured.
+  std::shared_ptr<CertIndex> open() {
+    if (db.empty()) db = pgtest::shared_cluster().new_database_name();
+    return open_cert_index(pgtest::shared_cluster().url(db));
+  }
+  void fresh() { db = pgtest::shared_cluster().new_database_name(); }
+  void set_schema_version(int v) {
+    pqxx::connection c(pgtest::shared_cluster().conninfo(db));
+    pqxx::work w(c);
+    w.exec_params("UPDATE steward_meta SET value = $1 WHERE key = 'schema_version'", std::to_string(v));
+    w.commit();
+  }
+};
+
+std::string hex(unsigned n) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%x", n);
+  return buf;
+}
+
+IssuedCertificate make_cert(const std::string& serial, TimePoint issued = kT0,
+                            TimePoint not_after = kT0 + 24h) {
+  IssuedCertificate c;
+  c.serial = serial;
+  c.issued_at = issued;
+  c.not_before = issued - 1min;
+  c.not_after = not_after;
+  c.sans = {"dns:" + serial + ".example"};
+  c.platform = "kvm";
+  c.policy_digest = "pd";
+  c.issued_by = "https://steward-a.example";
+  c.der = {0x30, 0x03, 0x02, 0x01, 0x01};
+  return c;
+}
+
+RevocationRecord how(Reason reason = Reason::kKeyCompromise, std::string detail = "test",
+                     TimePoint at = kNow) {
+  RevocationRecord r;
+  r.revoked_at = at;
+  r.reason = reason;
+  r.detail = std::move(detail);
+  r.revoked_by = "cli";
+  return r;
+}
+
+RevocationRecord how_one(const std::string& serial, Reason reason = Reason::kKeyCompromise,
+                         std::string detail = "test", TimePoint at = kNow) {
+  auto r = how(reason, std::move(detail), at);
+  r.serial = serial;
+  return r;
+}
+
+void expect_same(const IssuedCertificate& a, const IssuedCertificate& b) {
+  EXPECT_EQ(a.serial, b.serial);
+  EXPECT_EQ(a.issued_at, b.issued_at);
+  EXPECT_EQ(a.not_before, b.not_before);
+  EXPECT_EQ(a.not_after, b.not_after);
+  EXPECT_EQ(a.sans, b.sans);
+  EXPECT_EQ(a.platform, b.platform);
+  EXPECT_EQ(a.measurement, b.measurement);
+  EXPECT_EQ(a.signer, b.signer);
+  EXPECT_EQ(a.tcb_status, b.tcb_status);
+  EXPECT_EQ(a.tcb_level, b.tcb_level);
+  EXPECT_EQ(a.chip_id, b.chip_id);
+  EXPECT_EQ(a.ppid, b.ppid);
+  EXPECT_EQ(a.fmspc, b.fmspc);
+  EXPECT_EQ(a.keep_identity, b.keep_identity);
+  EXPECT_EQ(a.policy_digest, b.policy_digest);
+  EXPECT_EQ(a.collateral_digests, b.collateral_digests);
+  EXPECT_EQ(a.insecure, b.insecure);
+  EXPECT_EQ(a.issued_by, b.issued_by);
+  EXPECT_EQ(a.der, b.der);
+}
+
+std::vector<std::string> serials_of(const std::vector<IssuedCertificate>& certs) {
+  std::vector<std::string> out;
+  for (const auto& c : certs) out.push_back(c.serial);
+  return out;
+}
+
+std::vector<std::string> serials_of(const std::vector<RevocationRecord>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r.serial);
+  return out;
+}
+
+template <typename F>
+ErrorKind kind_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "nothing was thrown";
+  return ErrorKind::kInternal;
+}
+
+template <typename B>
+class CertIndexConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if constexpr (B::kPg) ENARX_REQUIRE_PG();
+    index = backend.open();
+  }
+
+  // A fleet of certificates over every platform, issued one minute apart (so list order is
+  // this order), all unexpired at kNow except the last two.
+  //   1 snp  m1 s1 chip-a UpToDate  k1        2 snp  m2 s1 chip-b OutOfDate k2
+  //   3 sgx  m1 s2 ppid-1 fmspc-1 UpToDate    4 sgx  m3 s2 ppid-2 fmspc-1 OutOfDate
+  //   5 tdx  m4 s3 ppid-1 fmspc-2 OutOfDate   6 kvm  (nothing attested)
+  //   7 snp  m1 s1 chip-a UpToDate, EXPIRED   8 sgx m3 fmspc-1 OutOfDate, EXPIRED (not_after == kNow)
+  void populate() {
+    auto at = [](int i) { return kT0 + std::chrono::minutes(i); };
+    auto c = make_cert("1", at(1));
+    c.platform = "snp", c.measurement = "m1", c.signer = "s1", c.chip_id = "chip-a", c.tcb_status = "UpToDate",
+    c.keep_identity = "k1";
+    index->record_issued(c);
+    c = make_cert("2", at(2));
+    c.platform = "snp", c.measurement = "m2", c.signer = "s1", c.chip_id = "chip-b", c.tcb_status = "OutOfDate",
+    c.keep_identity = "k2";
+    index->record_issued(c);
+    c = make_cert("3", at(3));
+    c.platform = "sgx", c.measurement = "m1", c.signer = "s2", c.ppid = "ppid-1", c.fmspc = "fmspc-1",
+    c.tcb_status = "UpToDate", c.keep_identity = "k3";
+    index->record_issued(c);
+    c = make_cert("4", at(4));
+    c.platform = "sgx", c.measurement = "m3", c.signer = "s2", c.ppid = "ppid-2", c.fmspc = "fmspc-1",
+    c.tcb_status = "OutOfDate", c.keep_identity = "k4";
+    index->record_issued(c);
+    c = make_cert("5", at(5));
+    c.platform = "tdx", c.measurement = "m4", c.signer = "s3", c.ppid = "ppid-1", c.fmspc = "fmspc-2",
+    c.tcb_status = "OutOfDate", c.keep_identity = "k5";
+    index->record_issued(c);
+    c = make_cert("6", at(6));
+    index->record_issued(c);
+    c = make_cert("7", at(-120), kT0 - 1h);
+    c.platform = "snp", c.measurement = "m1", c.signer = "s1", c.chip_id = "chip-a", c.tcb_status = "UpToDate";
+    index->record_issued(c);
+    c = make_cert("8", at(-60), kNow);
+    c.platform = "sgx", c.measurement = "m3", c.fmspc = "fmspc-1", c.tcb_status = "OutOfDate";
+    index->record_issued(c);
+  }
+
+  std::vector<std::string> listed(const CertSelector& s, bool include_revoked = false, TimePoint now = kNow) {
+    return serials_of(index->list(s, now, include_revoked, kMaxListLimit));
+  }
+
+  B backend;
+  std::shared_ptr<CertIndex> index;
+};
+
+using Backends = ::testing::Types<SqliteBackend, PgBackend>;
+TYPED_TEST_SUITE(CertIndexConformance, Backends, pgtest::BackendNames);
+
+TYPED_TEST(CertIndexConformance, RecordAndFindRoundTripEveryField) {
+  auto& idx = *this->index;
+  IssuedCertificate c;
+  c.serial = "7f3a9c0b1d2e4f5061728394a5b6c7d8e9f00112";  // 40 digits: 20 octets
+  c.issued_at = kT0 + 123456789ns;
+  c.not_before = kT0 - 5min + 1ns;
+  c.not_after = kT0 + 24h + 999ns;
+  c.sans = {"dns:api.example.com", "uri:spiffe://example.com/ns/a", "dns:x\"y"};
+  c.platform = "sgx";
+  c.measurement = "aa11";
+  c.signer = "bb22";
+  c.tcb_status = "SWHardeningNeeded";
+  c.tcb_level = "sgx svn 1 2 3 \xc3\xbc";
+  c.chip_id = "";
+  c.ppid = "cc33";
+  c.fmspc = "00906ed50000";
+  c.keep_identity = "dd44";
+  c.policy_digest = "ee55";
+  c.collateral_digests = {"01", "02", "03"};
+  c.insecure = true;
+  c.issued_by = "https://steward-b.example:8443";
+  c.der = {0x30, 0x00, 0xff, 0x00, 0x7f, 0x80};
+  EXPECT_EQ(idx.count_issued(), 0u);
+  idx.record_issued(c);
+  EXPECT_EQ(idx.count_issued(), 1u);
+  auto got = idx.find(c.serial);
+  ASSERT_TRUE(got);
+  expect_same(*got, c);
+  // Empty lists and strings round-trip too.
+  auto bare = make_cert("1");
+  bare.sans = {};
+  bare.collateral_digests = {};
+  bare.der = {};
+  bare.policy_digest = "";
+  bare.issued_by = "";
+  idx.record_issued(bare);
+  got = idx.find("1");
+  ASSERT_TRUE(got);
+  expect_same(*got, bare);
+  EXPECT_FALSE(idx.find("abc"));
+  EXPECT_FALSE(idx.revocation(c.serial));
+}
+
+TYPED_TEST(CertIndexConformance, DuplicateSerialIsRefusedAndKeepsTheFirst) {
+  auto& idx = *this->index;
+  auto first = make_cert("abc");
+  first.platform = "snp";
+  idx.record_issued(first);
+  auto second = make_cert("abc");
+  second.platform = "sgx";
+  EXPECT_EQ(error_code([&] { idx.record_issued(second); }), "steward.index.duplicate_serial");
+  EXPECT_EQ(kind_of([&] { idx.record_issued(second); }), ErrorKind::kConflict);
+  EXPECT_EQ(idx.find("abc")->platform, "snp");
+  EXPECT_EQ(idx.count_issued(), 1u);
+}
+
+TYPED_TEST(CertIndexConformance, SerialsAreLowerCaseHexOfAtMost20Octets) {
+  auto& idx = *this->index;
+  const std::string forty(40, 'f');
+  idx.record_issued(make_cert(forty));
+  EXPECT_TRUE(idx.find(forty));
+  for (const std::string& bad : std::vector<std::string>{"", "0", "0a", "ABC", "aBc", "g1", "12 ", "-1", "0x1f", std::string(41, 'f')}) {
+    SCOPED_TRACE("serial '" + bad + "'");
+    EXPECT_EQ(error_code([&] { idx.record_issued(make_cert(bad)); }), "steward.index.bad_serial");
+    EXPECT_EQ(kind_of([&] { idx.record_issued(make_cert(bad)); }), ErrorKind::kInvalidInput);
+    EXPECT_EQ(error_code([&] { idx.find(bad); }), "steward.index.bad_serial");
+    EXPECT_EQ(error_code([&] { idx.revoke(how_one(bad)); }), "steward.index.bad_serial");
+    EXPECT_EQ(error_code([&] { idx.revocation(bad); }), "steward.index.bad_serial");
+    CertSelector s;
+    s.serial = bad;
+    EXPECT_EQ(error_code([&] { idx.list(s, kNow, true, 10); }), "steward.index.bad_serial");
+    EXPECT_EQ(error_code([&] { idx.revoke_matching(s, how(), kNow); }), "steward.index.bad_serial");
+    if (!bad.empty()) {
+      EXPECT_EQ(error_code([&] { idx.list({}, kNow, true, 10, bad); }), "steward.index.bad_serial");
+    }
+  }
+  EXPECT_EQ(idx.count_issued(), 1u);
+}
+
+// Both back ends store the same strings: UTF-8 without NUL (PostgreSQL's text refuses the rest).
+TYPED_TEST(CertIndexConformance, TextFieldsAreUtf8WithoutNul) {
+  auto& idx = *this->index;
+  const std::vector<std::string> bad = {std::string("a\0b", 3), "\xff", "\xc3", "\xc0\x80", "\xed\xa0\x80",
+                                        "\xf4\x90\x80\x80"};
+  for (const auto& text : bad) {
+    auto c = make_cert("1");
+    c.tcb_level = text;
+    EXPECT_EQ(error_code([&] { idx.record_issued(c); }), "steward.index.bad_text");
+    c = make_cert("1");
+    c.sans.push_back("dns:" + text);
+    EXPECT_EQ(error_code([&] { idx.record_issued(c); }), "steward.index.bad_text");
+    c = make_cert("1");
+    c.issued_by = text;
+    EXPECT_EQ(kind_of([&] { idx.record_issued(c); }), ErrorKind::kInvalidInput);
+  }
+  EXPECT_EQ(idx.count_issued(), 0u);
+  auto c = make_cert("1");
+  c.tcb_level = "\xe2\x82\xac \xf0\x9f\x94\x91 \xc3\xa9";  // 3-, 4- and 2-byte forms are fine
+  idx.record_issued(c);
+  EXPECT_EQ(idx.find("1")->tcb_level, c.tcb_level);
+  auto r = how_one("1", Reason::kKeyCompromise, "\xff");
+  EXPECT_EQ(error_code([&] { idx.revoke(r); }), "steward.index.bad_text");
+  CertSelector s;
+  s.platform = "kvm";
+  EXPECT_EQ(error_code([&] { idx.revoke_matching(s, how(Reason::kKeyCompromise, std::string("\0", 1)), kNow); }),
+            "steward.index.bad_text");
+  s.measurement = "\xff";
+  EXPECT_EQ(error_code([&] { idx.list(s, kNow, true, 10); }), "steward.index.bad_text");
+  EXPECT_FALSE(idx.revocation("1"));
+  EXPECT_EQ(idx.revocation_epoch(), 0u);
+}
+
+TYPED_TEST(CertIndexConformance, ListFiltersByEachSelectorField) {
+  this->populate();
+  using V = std::vector<std::string>;
+  auto sel = [](auto field, const char* value) {
+    CertSelector s;
+    s.*field = value;
+    return s;
+  };
+  EXPECT_EQ(this->listed({}), (V{"1", "2", "3", "4", "5", "6"}));  // 7 and 8 expired
+  EXPECT_EQ(this->listed(sel(&CertSelector::serial, "4")), (V{"4"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::platform, "snp")), (V{"1", "2"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::platform, "kvm")), (V{"6"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::measurement, "m1")), (V{"1", "3"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::signer, "s2")), (V{"3", "4"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::chip_id, "chip-a")), (V{"1"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::ppid, "ppid-1")), (V{"3", "5"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::fmspc, "fmspc-1")), (V{"3", "4"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::tcb_status, "OutOfDate")), (V{"2", "4", "5"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::keep_identity, "k5")), (V{"5"}));
+  EXPECT_EQ(this->listed(sel(&CertSelector::keep_identity, "nope")), V{});
+  // AND of every set field.
+  CertSelector both;
+  both.fmspc = "fmspc-1";
+  both.tcb_status = "OutOfDate";
+  EXPECT_EQ(this->listed(both), (V{"4"}));
+  both.platform = "tdx";
+  EXPECT_EQ(this->listed(both), V{});
+  CertSelector m1snp;
+  m1snp.measurement = "m1";
+  m1snp.platform = "snp";
+  EXPECT_EQ(this->listed(m1snp), (V{"1"}));
+  // A field set to "" matches certificates whose evidence lacks it (listing only).
+  EXPECT_EQ(this->listed(sel(&CertSelector::measurement, "")), (V{"6"}));
+  // Values are compared exactly.
+  EXPECT_EQ(this->listed(sel(&CertSelector::platform, "SNP")), V{});
+}
+
+TYPED_TEST(CertIndexConformance, ListLeavesOutExpiredAndUnlessAskedRevoked) {
+  this->populate();
+  using V = std::vector<std::string>;
+  // not_after == now is expired; one nanosecond before it is not.
+  CertSelector eight;
+  eight.serial = "8";
+  EXPECT_EQ(this->listed(eight), V{});
+  EXPECT_EQ(this->listed(eight, false, kNow - 1ns), (V{"8"}));
+  EXPECT_EQ(this->listed({}, false, kT0 - 2h), (V{"7", "8", "1", "2", "3", "4", "5", "6"}));
+  EXPECT_EQ(this->listed({}, false, kT0 + 24h), V{});
+  ASSERT_TRUE(this->index->revoke(how_one("3")));
+  EXPECT_EQ(this->listed({}), (V{"1", "2", "4", "5", "6"}));
+  EXPECT_EQ(this->listed({}, true), (V{"1", "2", "3", "4", "5", "6"}));
+  CertSelector three;
+  three.serial = "3";
+  EXPECT_EQ(this->listed(three), V{});
+  EXPECT_EQ(this->listed(three, true), (V{"3"}));
+}
+
+TYPED_TEST(CertIndexConformance, ListPagesInIssuanceOrderWithABoundedLimit) {
+  auto& idx = *this->index;
+  // 25 certificates whose issuance order is not their serials' order, with ties broken by serial.
+  std::vector<std::pair<TimePoint, std::string>> expected;
+  for (unsigned i = 1; i <= 25; ++i) {
+    const auto serial = hex(1000 - 37 * i);
+    const auto at = kT0 + std::chrono::seconds((i * 7) % 11);
+    idx.record_issued(make_cert(serial, at));
+    expected.emplace_back(at, serial);
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<std::string> want;
+  for (const auto& e : expected) want.push_back(e.second);
+
+  std::vector<std::string> got;
+  std::string after;
+  std::vector<std::size_t> pages;
+  for (;;) {
+    auto page = idx.list({}, kNow, false, 10, after);
+    pages.push_back(page.size());
+    for (const auto& c : page) got.push_back(c.serial);
+    if (page.size() < 10) break;
+    after = page.back().serial;
+  }
+  EXPECT_EQ(pages, (std::vector<std::size_t>{10, 10, 5}));
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(idx.list({}, kNow, false, 10, want.back()).empty());
+
+  EXPECT_TRUE(idx.list({}, kNow, true, 0).empty());
+  EXPECT_EQ(idx.list({}, kNow, true, kMaxListLimit).size(), 25u);
+  EXPECT_EQ(error_code([&] { idx.list({}, kNow, true, kMaxListLimit + 1); }), "steward.index.bad_limit");
+  EXPECT_EQ(error_code([&] { idx.list({}, kNow, true, std::numeric_limits<std::size_t>::max()); }),
+            "steward.index.bad_limit");
+  EXPECT_EQ(error_code([&] { idx.list({}, kNow, true, 10, "abcdef"); }), "steward.index.bad_cursor");
+  EXPECT_EQ(kind_of([&] { idx.list({}, kNow, true, 10, "abcdef"); }), ErrorKind::kInvalidInput);
+}
+
+TYPED_TEST(CertIndexConformance, RevokeOneKeepsTheFirstRecord) {
+  auto& idx = *this->index;
+  idx.record_issued(make_cert("a1"));
+  EXPECT_EQ(idx.revocation_epoch(), 0u);
+  EXPECT_FALSE(idx.revoke(how_one("b2")));  // unknown
+  EXPECT_EQ(idx.revocation_epoch(), 0u);
+  EXPECT_FALSE(idx.revocation("b2"));
+
+  auto first = how_one("a1", Reason::kKeyCompromise, "key leaked", kNow);
+  first.revoked_by = "https://steward-a.example";
+  EXPECT_TRUE(idx.revoke(first));
+  EXPECT_EQ(idx.revocation_epoch(), 1u);
+  auto r = idx.revocation("a1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->serial, "a1");
+  EXPECT_EQ(r->revoked_at, kNow);
+  EXPECT_EQ(r->reason, Reason::kKeyCompromise);
+  EXPECT_EQ(r->detail, "key leaked");
+  EXPECT_EQ(r->revoked_by, "https://steward-a.example");
+
+  EXPECT_TRUE(idx.revoke(how_one("a1", Reason::kSuperseded, "again", kNow + 1h)));
+  r = idx.revocation("a1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->reason, Reason::kKeyCompromise);
+  EXPECT_EQ(r->revoked_at, kNow);
+  EXPECT_EQ(r->detail, "key leaked");
+  EXPECT_EQ(idx.revocation_epoch(), 1u);  // nothing new was revoked
+
+  // An expired certificate can be revoked too (it just never shows on a CRL).
+  idx.record_issued(make_cert("c3", kT0 - 48h, kT0 - 24h));
+  EXPECT_TRUE(idx.revoke(how_one("c3", Reason::kCessationOfOperation)));
+  EXPECT_EQ(idx.revocation_epoch(), 2u);
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kNow)), (std::vector<std::string>{"a1"}));
+
+  // Every RFC 5280 reason steward uses round-trips; certificateHold (6), removeFromCRL (8) and
+  // garbage are refused.
+  unsigned n = 0x100;
+  for (auto reason : {Reason::kUnspecified, Reason::kCaCompromise, Reason::kAffiliationChanged,
+                      Reason::kPrivilegeWithdrawn, Reason::kAaCompromise}) {
+    const auto serial = hex(++n);
+    idx.record_issued(make_cert(serial));
+    ASSERT_TRUE(idx.revoke(how_one(serial, reason)));
+    EXPECT_EQ(idx.revocation(serial)->reason, reason);
+  }
+  idx.record_issued(make_cert("d4"));
+  for (unsigned bad : {6u, 8u, 11u, 255u}) {
+    EXPECT_EQ(error_code([&] { idx.revoke(how_one("d4", static_cast<Reason>(bad))); }), "steward.index.bad_reason");
+    CertSelector s;
+    s.serial = "d4";
+    EXPECT_EQ(error_code([&] { idx.revoke_matching(s, how(static_cast<Reason>(bad)), kNow); }),
+              "steward.index.bad_reason");
+  }
+  EXPECT_FALSE(idx.revocation("d4"));
+}
+
+TYPED_TEST(CertIndexConformance, RevokeMatchingByChipIdLeavesExpiredAndOthers) {
+  this->populate();
+  auto& idx = *this->index;
+  CertSelector s;
+  s.chip_id = "chip-a";
+  auto revoked = idx.revoke_matching(s, how(Reason::kKeyCompromise, "chip compromised"), kNow);
+  EXPECT_EQ(revoked, (std::vector<std::string>{"1"}));  // 7 has chip-a but is expired
+  EXPECT_FALSE(idx.revocation("7"));
+  auto r = idx.revocation("1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->detail, "chip compromised");
+  EXPECT_EQ(r->revoked_by, "cli");
+  EXPECT_EQ(r->revoked_at, kNow);
+  EXPECT_EQ(idx.revocation_epoch(), 1u);
+  // Again: nothing left to revoke, the epoch stays.
+  EXPECT_TRUE(idx.revoke_matching(s, how(), kNow).empty());
+  EXPECT_EQ(idx.revocation_epoch(), 1u);
+  EXPECT_FALSE(idx.revocation("2"));
+}
+
+TYPED_TEST(CertIndexConformance, RevokeMatchingByMeasurement) {
+  this->populate();
+  auto& idx = *this->index;
+  ASSERT_TRUE(idx.revoke(how_one("3", Reason::kSuperseded, "earlier")));
+  CertSelector s;
+  s.measurement = "m1";
+  // 1 matches; 3 matches but is already revoked (its record stays); 7 matches but is expired.
+  EXPECT_EQ(idx.revoke_matching(s, how(Reason::kPrivilegeWithdrawn, "measurement withdrawn"), kNow),
+            (std::vector<std::string>{"1"}));
+  EXPECT_EQ(idx.revocation("1")->reason, Reason::kPrivilegeWithdrawn);
+  EXPECT_EQ(idx.revocation("3")->reason, Reason::kSuperseded);
+  EXPECT_EQ(idx.revocation("3")->detail, "earlier");
+  EXPECT_FALSE(idx.revocation("7"));
+  EXPECT_EQ(idx.revocation_epoch(), 2u);
+}
+
+TYPED_TEST(CertIndexConformance, RevokeMatchingByFmspcAndTcbStatusIsAnAnd) {
+  this->populate();
+  auto& idx = *this->index;
+  CertSelector s;
+  s.fmspc = "fmspc-1";
+  s.tcb_status = "OutOfDate";
+  // 4 (fmspc-1, OutOfDate); not 3 (UpToDate), not 5 (fmspc-2), not 8 (expired at kNow).
+  EXPECT_EQ(idx.revoke_matching(s, how(Reason::kAffiliationChanged), kNow), (std::vector<std::string>{"4"}));
+  for (const char* untouched : {"1", "2", "3", "5", "6", "7", "8"}) EXPECT_FALSE(idx.revocation(untouched)) << untouched;
+}
+
+TYPED_TEST(CertIndexConformance, RevokeMatchingByPlatform) {
+  this->populate();
+  auto& idx = *this->index;
+  CertSelector s;
+  s.platform = "sgx";
+  const auto revoked = idx.revoke_matching(s, how(), kNow);
+  EXPECT_EQ(revoked, (std::vector<std::string>{"3", "4"}));
+  EXPECT_FALSE(idx.revocation("8"));
+  EXPECT_EQ(idx.revocation_epoch(), 1u);  // once per call
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kNow)), revoked);
+  // The same selector "later": 8 is still expired, the others already revoked.
+  EXPECT_TRUE(idx.revoke_matching(s, how(), kNow + 1min).empty());
+}
+
+TYPED_TEST(CertIndexConformance, RevokeMatchingRefusesAnEmptySelector) {
+  this->populate();
+  auto& idx = *this->index;
+  EXPECT_EQ(error_code([&] { idx.revoke_matching({}, how(), kNow); }), "steward.index.empty_selector");
+  EXPECT_EQ(kind_of([&] { idx.revoke_matching({}, how(), kNow); }), ErrorKind::kInvalidInput);
+  // A field set to "" would select every certificate lacking that fact: refused too.
+  for (auto field : {&CertSelector::platform, &CertSelector::measurement, &CertSelector::signer,
+                     &CertSelector::chip_id, &CertSelector::ppid, &CertSelector::fmspc,
+                     &CertSelector::tcb_status, &CertSelector::keep_identity}) {
+    CertSelector s;
+    s.*field = "";
+    EXPECT_EQ(error_code([&] { idx.revoke_matching(s, how(), kNow); }), "steward.index.empty_selector");
+    s.platform = "kvm";
+    if (field != &CertSelector::platform) {
+      EXPECT_EQ(error_code([&] { idx.revoke_matching(s, how(), kNow); }), "steward.index.empty_selector");
+    }
+  }
+  EXPECT_TRUE(idx.revoked_unexpired(kT0 - 24h).empty());
+  EXPECT_EQ(idx.revocation_epoch(), 0u);
+}
+
+TYPED_TEST(CertIndexConformance, RevokedUnexpiredIsInSerialNumberOrderAndDropsExpired) {
+  auto& idx = *this->index;
+  // Numerically: a (10) < 10 (16) < ff (255) < 1f0 (496) < 1000 (4096).
+  for (const char* serial : {"1f0", "ff", "1000", "10", "a"}) idx.record_issued(make_cert(serial));
+  idx.record_issued(make_cert("b", kT0, kT0 + 2h));  // expires at kT0 + 2h
+  for (const char* serial : {"ff", "1000", "a", "1f0", "10", "b"}) ASSERT_TRUE(idx.revoke(how_one(serial)));
+  EXPECT_EQ(idx.revocation_epoch(), 6u);
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kNow)), (std::vector<std::string>{"a", "b", "10", "ff", "1f0", "1000"}));
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kT0 + 2h)), (std::vector<std::string>{"a", "10", "ff", "1f0", "1000"}));
+  EXPECT_TRUE(idx.revoked_unexpired(kT0 + 24h).empty());
+  EXPECT_EQ(idx.revoked_unexpired(kNow)[0].reason, Reason::kKeyCompromise);
+  // revoke_matching returns its serials in the same order.
+  for (const char* serial : {"1f1", "f1", "1001", "11"}) {
+    auto c = make_cert(serial);
+    c.keep_identity = "batch";
+    idx.record_issued(c);
+  }
+  CertSelector s;
+  s.keep_identity = "batch";
+  EXPECT_EQ(idx.revoke_matching(s, how(), kNow), (std::vector<std::string>{"11", "f1", "1f1", "1001"}));
+  EXPECT_EQ(idx.revocation_epoch(), 7u);
+}
+
+TYPED_TEST(CertIndexConformance, PublishCrlIsACompareAndSet) {
+  auto& idx = *this->index;
+  EXPECT_FALSE(idx.current_crl());
+  CrlRecord one{1, 0, kNow, kNow + 24h, {0x30, 0x01, 0x00}};
+  EXPECT_FALSE(idx.publish_crl(0, CrlRecord{0, 0, kNow, kNow, {}}));  // must increase
+  EXPECT_FALSE(idx.publish_crl(5, one));                              // 1 is not above 5
+  EXPECT_FALSE(idx.current_crl());
+  EXPECT_TRUE(idx.publish_crl(0, one));
+  auto crl = idx.current_crl();
+  ASSERT_TRUE(crl);
+  EXPECT_EQ(crl->number, 1u);
+  EXPECT_EQ(crl->revocation_epoch, 0u);
+  EXPECT_EQ(crl->this_update, kNow);
+  EXPECT_EQ(crl->next_update, kNow + 24h);
+  EXPECT_EQ(crl->der, one.der);
+
+  CrlRecord five{5, 3, kNow + 1h, kNow + 25h, {0x30, 0x02, 0x05, 0x05}};
+  EXPECT_FALSE(idx.publish_crl(0, five));  // stale expectation: 1 is stored
+  EXPECT_FALSE(idx.publish_crl(2, five));  // wrong expectation
+  EXPECT_FALSE(idx.publish_crl(1, CrlRecord{1, 3, kNow, kNow, {0x01}}));  // not above 1
+  EXPECT_TRUE(idx.publish_crl(1, five));
+  crl = idx.current_crl();
+  ASSERT_TRUE(crl);
+  EXPECT_EQ(crl->number, 5u);
+  EXPECT_EQ(crl->revocation_epoch, 3u);
+  EXPECT_EQ(crl->der, five.der);
+  EXPECT_FALSE(idx.publish_crl(1, CrlRecord{9, 3, kNow, kNow, {}}));
+  EXPECT_EQ(idx.current_crl()->number, 5u);
+
+  const auto too_big = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1;
+  EXPECT_EQ(error_code([&] { idx.publish_crl(5, CrlRecord{too_big, 3, kNow, kNow, {}}); }), "steward.index.bad_crl");
+  EXPECT_EQ(error_code([&] { idx.publish_crl(5, CrlRecord{6, too_big, kNow, kNow, {}}); }), "steward.index.bad_crl");
+  EXPECT_FALSE(idx.publish_crl(too_big, CrlRecord{too_big - 1, 0, kNow, kNow, {}}));
+  const auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  EXPECT_TRUE(idx.publish_crl(5, CrlRecord{max, 3, kNow, kNow, {}}));
+  EXPECT_EQ(idx.current_crl()->number, max);
+}
+
+// Replicas race to publish: in every round each of them reads the stored number and tries to
+// store the next one; exactly one wins and everyone then reads the winner's CRL.
+TYPED_TEST(CertIndexConformance, ConcurrentPublishersExactlyOneWinsPerRound) {
+  constexpr int kReplicas = 4;
+  constexpr int kRounds = 15;
+  std::vector<std::shared_ptr<CertIndex>> replicas{this->index};
+  for (int i = 1; i < kReplicas; ++i) replicas.push_back(this->backend.open());
+  std::vector<std::atomic<int>> wins(kRounds);
+  std::vector<std::array<std::uint64_t, kReplicas>> seen(kRounds);
+  std::barrier sync(kReplicas);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kReplicas; ++t) {
+    threads.emplace_back([&, t] {
+      auto& idx = *replicas[static_cast<std::size_t>(t)];
+      for (int round = 0; round < kRounds; ++round) {
+        sync.arrive_and_wait();  // everyone has read the previous round's result
+        const auto current = idx.current_crl();
+        const std::uint64_t expected = current ? current->number : 0;
+        sync.arrive_and_wait();  // everyone has read the same number
+        CrlRecord next{expected + 1, expected, kNow, kNow + 1h, {static_cast<std::uint8_t>(t)}};
+        if (idx.publish_crl(expected, next)) wins[static_cast<std::size_t>(round)]++;
+        sync.arrive_and_wait();
+        seen[static_cast<std::size_t>(round)][static_cast<std::size_t>(t)] = idx.current_crl()->number;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int round = 0; round < kRounds; ++round) {
+    EXPECT_EQ(wins[static_cast<std::size_t>(round)].load(), 1) << "round " << round;
+    for (int t = 0; t < kReplicas; ++t)
+      EXPECT_EQ(seen[static_cast<std::size_t>(round)][static_cast<std::size_t>(t)], static_cast<std::uint64_t>(round + 1));
+  }
+  EXPECT_EQ(this->index->current_crl()->number, static_cast<std::uint64_t>(kRounds));
+}
+
+TYPED_TEST(CertIndexConformance, AuditAppendReadOrderAndTail) {
+  auto& idx = *this->index;
+  EXPECT_TRUE(idx.audit_entries(0, 100).empty());
+  for (int i = 0; i < 10; ++i)
+    idx.append_audit(kT0 + std::chrono::seconds(i), {{"n", i}, {"decision", "issued"}, {"sans", {"dns:a"}}});
+  auto all = idx.audit_entries(0, 100);
+  ASSERT_EQ(all.size(), 10u);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].record["n"], static_cast<int>(i));
+    EXPECT_EQ(all[i].at, kT0 + std::chrono::seconds(i));
+    if (i > 0) {
+      EXPECT_GT(all[i].id, all[i - 1].id);
+    }
+  }
+  EXPECT_EQ(all[3].record, (nlohmann::json{{"n", 3}, {"decision", "issued"}, {"sans", {"dns:a"}}}));
+  // The newest `limit`, oldest first.
+  auto tail = idx.audit_entries(0, 3);
+  ASSERT_EQ(tail.size(), 3u);
+  EXPECT_EQ(tail[0].record["n"], 7);
+  EXPECT_EQ(tail[2].record["n"], 9);
+  // Following: everything after the last id seen.
+  auto after = idx.audit_entries(all[4].id, 100);
+  ASSERT_EQ(after.size(), 5u);
+  EXPECT_EQ(after[0].record["n"], 5);
+  EXPECT_TRUE(idx.audit_entries(all.back().id, 10).empty());
+  idx.append_audit(kNow, {{"n", 10}});
+  after = idx.audit_entries(all.back().id, 10);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].record["n"], 10);
+  EXPECT_TRUE(idx.audit_entries(0, 0).empty());
+  EXPECT_EQ(idx.audit_entries(0, kMaxAuditLimit).size(), 11u);
+  EXPECT_EQ(error_code([&] { idx.audit_entries(0, kMaxAuditLimit + 1); }), "steward.index.bad_limit");
+  // Invalid UTF-8 cannot be JSON text: stored with U+FFFD instead of failing the audit.
+  idx.append_audit(kNow, {{"subject", std::string("bad \xff byte")}});
+  auto last = idx.audit_entries(0, 1);
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].record["subject"], "bad \xef\xbf\xbd byte");
+}
+
+// Several threads, on one index and on replicas of it, record and audit at once: no row lost.
+TYPED_TEST(CertIndexConformance, ConcurrentWritersLoseNoRows) {
+  constexpr unsigned kThreads = 4;
+  constexpr unsigned kPerThread = 40;
+  std::vector<std::shared_ptr<CertIndex>> handles{this->index, this->index, this->backend.open(),
+                                                  this->backend.open()};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (unsigned t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto& idx = *handles[t];
+      for (unsigned i = 0; i < kPerThread; ++i) {
+        try {
+          idx.record_issued(make_cert(hex(0x10000 * (t + 1) + i), kT0 + std::chrono::milliseconds(i)));
+          idx.append_audit(kNow, {{"thread", t}, {"i", i}});
+        } catch (const std::exception& e) {
+          ++failures;
+          ADD_FAILURE() << e.what();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto& idx = *this->index;
+  EXPECT_EQ(idx.count_issued(), kThreads * kPerThread);
+  for (unsigned t = 0; t < kThreads; ++t)
+    for (unsigned i = 0; i < kPerThread; ++i) EXPECT_TRUE(idx.find(hex(0x10000 * (t + 1) + i)));
+  auto audit = idx.audit_entries(0, kMaxAuditLimit);
+  ASSERT_EQ(audit.size(), kThreads * kPerThread);
+  std::set<std::pair<unsigned, unsigned>> seen;
+  for (std::size_t i = 0; i < audit.size(); ++i) {
+    if (i > 0) {
+      EXPECT_GT(audit[i].id, audit[i - 1].id);
+    }
+    const auto& rec = audit[i].record;
+    seen.emplace(rec.at("thread").template get<unsigned>(), rec.at("i").template get<unsigned>());
+  }
+  EXPECT_EQ(seen.size(), kThreads * kPerThread);
+}
+
+// Replicas revoking overlapping sets at once: each serial is revoked once, and the epoch counts
+// exactly the revocations (strictly increasing across replicas, none lost).
+TYPED_TEST(CertIndexConformance, ConcurrentRevocationsAcrossReplicasKeepTheEpochExact) {
+  constexpr unsigned kCerts = 30;
+  auto& idx = *this->index;
+  for (unsigned i = 1; i <= kCerts; ++i) idx.record_issued(make_cert(hex(i)));
+  std::vector<std::shared_ptr<CertIndex>> replicas{this->index, this->backend.open(), this->backend.open()};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (unsigned t = 0; t < replicas.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (unsigned i = 1; i <= kCerts; ++i) {
+        try {
+          const unsigned n = (i + 7 * t) % kCerts + 1;  // each replica in another order
+          if (!replicas[t]->revoke(how_one(hex(n), Reason::kKeyCompromise, "replica " + std::to_string(t)))) ++failures;
+        } catch (const std::exception& e) {
+          ++failures;
+          ADD_FAILURE() << e.what();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(idx.revocation_epoch(), kCerts);
+  EXPECT_EQ(idx.revoked_unexpired(kNow).size(), kCerts);
+  for (auto& r : replicas) EXPECT_EQ(r->revocation_epoch(), kCerts);
+}
+
+// Two independent connections ("replicas") to the same file / database: what one records, the
+// other revokes, and both report the same revocation, epoch and CRL.
+TYPED_TEST(CertIndexConformance, ReplicasShareOneIndex) {
+  auto a = this->index;
+  auto b = this->backend.open();
+  auto cert = make_cert("5eed");
+  cert.chip_id = "chip-z";
+  cert.platform = "snp";
+  a->record_issued(cert);
+  ASSERT_TRUE(b->find("5eed"));
+  expect_same(*b->find("5eed"), cert);
+  EXPECT_EQ(error_code([&] { b->record_issued(cert); }), "steward.index.duplicate_serial");
+
+  auto r = how_one("5eed", Reason::kKeyCompromise, "revoked through b");
+  r.revoked_by = "https://steward-b.example";
+  EXPECT_TRUE(b->revoke(r));
+  for (auto* idx : {a.get(), b.get()}) {
+    auto got = idx->revocation("5eed");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->revoked_by, "https://steward-b.example");
+    EXPECT_EQ(idx->revocation_epoch(), 1u);
+    EXPECT_EQ(serials_of(idx->revoked_unexpired(kNow)), (std::vector<std::string>{"5eed"}));
+    EXPECT_TRUE(idx->list({}, kNow, false, 10).empty());
+  }
+  // a sees the epoch moved past its (absent) CRL, builds one, publishes; b serves the same bytes.
+  const auto epoch = a->revocation_epoch();
+  ASSERT_TRUE(a->publish_crl(0, CrlRecord{1, epoch, kNow, kNow + 1h, {0x30, 0x03, 0x5e, 0xed, 0x01}}));
+  EXPECT_FALSE(b->publish_crl(0, CrlRecord{1, epoch, kNow, kNow + 1h, {0x30, 0x00}}));
+  auto ca = a->current_crl();
+  auto cb = b->current_crl();
+  ASSERT_TRUE(ca && cb);
+  EXPECT_EQ(ca->der, cb->der);
+  EXPECT_EQ(cb->revocation_epoch, 1u);
+  // A revocation through b makes a's CRL stale for both.
+  b->record_issued(make_cert("5eee"));
+  CertSelector s;
+  s.serial = "5eee";
+  EXPECT_EQ(a->revoke_matching(s, how(), kNow), (std::vector<std::string>{"5eee"}));
+  EXPECT_EQ(b->revocation_epoch(), 2u);
+  EXPECT_GT(b->revocation_epoch(), cb->revocation_epoch);
+  a->append_audit(kNow, {{"via", "a"}});
+  b->append_audit(kNow, {{"via", "b"}});
+  auto trail = a->audit_entries(0, 10);
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_EQ(trail[0].record["via"], "a");
+  EXPECT_EQ(trail[1].record["via"], "b");
+}
+
+TYPED_TEST(CertIndexConformance, ReopeningKeepsEverything) {
+  this->index->record_issued(make_cert("abc"));
+  ASSERT_TRUE(this->index->revoke(how_one("abc")));
+  ASSERT_TRUE(this->index->publish_crl(0, CrlRecord{1, 1, kNow, kNow + 1h, {0x30}}));
+  this->index->append_audit(kNow, {{"k", "v"}});
+  this->index.reset();
+  auto idx = this->backend.open();
+  EXPECT_EQ(idx->count_issued(), 1u);
+  EXPECT_TRUE(idx->find("abc"));
+  EXPECT_TRUE(idx->revocation("abc"));
+  EXPECT_EQ(idx->revocation_epoch(), 1u);
+  EXPECT_EQ(idx->current_crl()->number, 1u);
+  ASSERT_EQ(idx->audit_entries(0, 10).size(), 1u);
+  // Ids continue after a reopen.
+  const auto first = idx->audit_entries(0, 10)[0].id;
+  idx->append_audit(kNow, {{"k", "w"}});
+  EXPECT_GT(idx->audit_entries(0, 10)[1].id, first);
+}
+
+// Replicas starting at once against a fresh store create the schema once between them.
+TYPED_TEST(CertIndexConformance, ConcurrentOpensCreateTheSchemaOnce) {
+  this->backend.fresh();
+  std::vector<std::thread> threads;
+  std::vector<std::shared_ptr<CertIndex>> opened(4);
+  std::atomic<int> failures{0};
+  for (std::size_t i = 0; i < opened.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        opened[i] = this->backend.open();
+      } catch (const std::exception& e) {
+        ++failures;
+        ADD_FAILURE() << e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  opened[0]->record_issued(make_cert("1"));
+  for (auto& idx : opened) EXPECT_EQ(idx->count_issued(), 1u);
+}
+
+TYPED_TEST(CertIndexConformance, ANewerSchemaIsRefused) {
+  this->index->record_issued(make_cert("1"));
+  this->index.reset();
+  this->backend.set_schema_version(99);
+  EXPECT_EQ(error_code([&] { this->backend.open(); }), "steward.index.schema_too_new");
+  this->backend.set_schema_version(1);
+  EXPECT_EQ(this->backend.open()->count_issued(), 1u);
+}
+
+TEST(SqliteCertIndex, FileIs0600AndNewDirectories0700) {
+  TempDir dir("cert-index");
+  const auto path = dir.path() / "a" / "b" / "index.sqlite3";
+  auto idx = open_sqlite_cert_index(path.string());
+  idx->record_issued(make_cert("1"));  // the WAL exists now
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((path.string() + "-wal").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat((dir.path() / "a" / "b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((dir.path() / "a").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // An existing directory keeps its mode; a looser existing file is tightened.
+  std::filesystem::permissions(dir.path(), std::filesystem::perms(0755));
+  const auto loose = dir.path() / "loose.sqlite3";
+  { std::FILE* f = std::fopen(loose.c_str(), "w"); ASSERT_TRUE(f); std::fclose(f); }
+  std::filesystem::permissions(loose, std::filesystem::perms(0644));
+  open_sqlite_cert_index(loose.string());
+  ASSERT_EQ(::stat(loose.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(dir.path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0755u);
+}
+
+TEST(SqliteCertIndex, WhatIsNotADatabaseIsAnOpenError) {
+  TempDir dir("cert-index");
+  EXPECT_EQ(error_code([&] { open_cert_index(""); }), "steward.index.open");
+  EXPECT_EQ(error_code([&] { open_cert_index(dir.path().string()); }), "steward.index.open");  // a directory
+  const auto junk = dir.path() / "junk.sqlite3";
+  write_file_atomic(junk, std::string(4096, 'x'), 0600);
+  EXPECT_EQ(error_code([&] { open_cert_index(junk.string()); }), "steward.index.open");
+  EXPECT_EQ(kind_of([&] { open_cert_index(junk.string()); }), ErrorKind::kUnavailable);
+}
+
+TEST(PgCertIndex, UnreachableServerIsAnOpenError) {
+  // Nothing listens on port 1; the connection is refused at once.
+  EXPECT_EQ(error_code([] { open_cert_index("postgresql://nobody@127.0.0.1:1/none"); }), "steward.index.open");
+  EXPECT_EQ(kind_of([] { open_cert_index("POSTGRES://nobody@127.0.0.1:1/none"); }), ErrorKind::kUnavailable);
+}
+
+TEST(PgCertIndex, TakesAKeyValueConninfoToo) {
+  ENARX_REQUIRE_PG();
+  auto& cluster = pgtest::shared_cluster();
+  const auto db = cluster.new_database_name();
+  auto a = open_pg_cert_index(cluster.conninfo(db));
+  a->record_issued(make_cert("1"));
+  EXPECT_EQ(open_cert_index(cluster.url(db))->count_issued(), 1u);
+}
+
+}  // namespace
