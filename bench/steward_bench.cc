@@ -1,6 +1,10 @@
 // Steward issuance throughput for SNP evidence on one core, against the crypto-only bound of
 // the same work: one P-384 report signature verification + one CSR self-signature verification
 // (P-384) + one certificate signature (CA key P-384). Prints the ratio at the end (goal >= 0.8).
+// Then the cost of the issued-certificate index: the same issuance recording every certificate
+// in SQLite, and in PostgreSQL when STEWARD_BENCH_PG is a libpq URL (bench/steward/run.sh starts
+// a throw-away server), as ratios to issuance without an index (goal >= 0.9); and OCSP answers
+// per second from the SQLite index.
 //   build-<you>/bench/steward_bench [--benchmark_min_time=2] [--paired_rounds=60]
 // On a loaded machine trust the "paired" line (interleaved CPU-time measurement) over the two
 // separate benchmark runs, whose CPU times drift with the load between them.
@@ -15,9 +19,13 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/ocsp.h>
+
 #include "simulation/snp_chain.h"
 #include "core/csr.h"
 #include "core/file.h"
+#include "core/openssl.h"
+#include "steward/status_service.h"
 #include "steward/steward.h"
 
 namespace {
@@ -30,6 +38,9 @@ struct Setup {
   simulation::SnpSim sim{now};
   TempDir dir{"steward-bench"};
   std::unique_ptr<Steward> steward;
+  std::unique_ptr<Steward> steward_sqlite;  // the same, recording into a SQLite index
+  std::unique_ptr<Steward> steward_pg;      // ... into PostgreSQL (STEWARD_BENCH_PG)
+  std::shared_ptr<CertIndex> sqlite_index;
   std::vector<Bytes> csrs;
   std::vector<PrivateKey> keys;
   PrivateKey ca_key;
@@ -50,9 +61,20 @@ struct Setup {
     auto policy = Policy::parse("[issuance]\nallow_insecure = true\n[simulated]\nroots = [\"" +
                                 (dir.path() / "roots.pem").string() + "\"]\n[snp]\nhash = [\"" +
                                 to_hex(sim.measurement) + "\"]\n");
-    steward = std::make_unique<Steward>(CertificateAuthority(ca_key, {ca_cert}), std::move(policy),
-                                        std::make_shared<FixedClock>(now));
-    register_default_verifiers(*steward);
+    auto make = [&] {
+      auto st = std::make_unique<Steward>(CertificateAuthority(ca_key, {ca_cert}), policy,
+                                          std::make_shared<FixedClock>(now));
+      register_default_verifiers(*st);
+      return st;
+    };
+    steward = make();
+    steward_sqlite = make();
+    sqlite_index = open_sqlite_cert_index((dir.path() / "index.sqlite3").string());
+    steward_sqlite->set_cert_index(sqlite_index);
+    if (const char* pg = std::getenv("STEWARD_BENCH_PG"); pg && *pg) {
+      steward_pg = make();
+      steward_pg->set_cert_index(open_pg_cert_index(pg));
+    }
     SubjectAltNames sans;
     sans.uris = {"slug://drawbridge.example/alice/app:1.0.0"};
     for (int i = 0; i < 64; ++i) {
@@ -80,6 +102,49 @@ void BM_IssueSnp(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_IssueSnp)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void issue_loop(benchmark::State& state, Steward* st) {
+  auto& s = setup();
+  if (!st) {
+    state.SkipWithError("no such index configured (STEWARD_BENCH_PG unset)");
+    return;
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    auto r = st->handle(kPkcs10, s.csrs[i++ % s.csrs.size()]);
+    if (r.status != 200) {
+      state.SkipWithError(std::string(as_string(r.body)).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r.body.data());
+  }
+}
+void BM_IssueSnpSqliteIndex(benchmark::State& state) { issue_loop(state, setup().steward_sqlite.get()); }
+BENCHMARK(BM_IssueSnpSqliteIndex)->Unit(benchmark::kMicrosecond)->UseRealTime();
+void BM_IssueSnpPostgresIndex(benchmark::State& state) { issue_loop(state, setup().steward_pg.get()); }
+BENCHMARK(BM_IssueSnpPostgresIndex)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One OCSP answer (request parse, index lookup, signed response) for a certificate in the index.
+void BM_OcspResponse(benchmark::State& state) {
+  auto& s = setup();
+  auto r = s.steward_sqlite->handle(kPkcs10, s.csrs[0]);
+  const auto issued = Certificate::chain_from_der_sequence(r.body).back();
+  StatusService status(s.sqlite_index, s.steward_sqlite->ca(), std::make_shared<FixedClock>(s.now));
+  ossl::Ptr<OCSP_REQUEST, OCSP_REQUEST_free> req(OCSP_REQUEST_new());
+  OCSP_CERTID* id = OCSP_cert_to_id(EVP_sha1(), issued.get(), s.ca_cert.get());
+  OCSP_request_add0_id(req.get(), id);
+  OCSP_request_add1_nonce(req.get(), nullptr, 16);
+  unsigned char* der = nullptr;
+  const int len = i2d_OCSP_REQUEST(req.get(), &der);
+  const Bytes request(der, der + len);
+  OPENSSL_free(der);
+  for (auto _ : state) {
+    const Bytes answer = status.ocsp(request);
+    benchmark::DoNotOptimize(answer.data());
+  }
+  state.counters["answers/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_OcspResponse)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The crypto-only work of one issuance, on pre-parsed objects.
 struct Bound {
@@ -188,6 +253,42 @@ void paired_ratio(int rounds) {
             << ratios[ratios.size() * 9 / 10] << ")\n";
 }
 
+// The index's cost, interleaved the same way: issuance with an index vs without (CPU time of
+// this thread plus, for PostgreSQL, the wall time it waits for the server: the server's own CPU
+// is another process, so wall time is the honest measure there).
+void paired_index_ratio(const char* label, Steward* with_index, int rounds) {
+  if (rounds <= 0 || !with_index) return;
+  auto& s = setup();
+  constexpr int kBlock = 16;
+  double plain_cpu = 0, index_cpu = 0, plain_wall = 0, index_wall = 0;
+  std::size_t next = 0;
+  for (int round = 0; round < rounds; ++round) {
+    for (int half = 0; half < 2; ++half) {
+      const bool indexed = (half == 0) == (round % 2 == 0);
+      Steward& st = indexed ? *with_index : *s.steward;
+      const double c0 = thread_cpu_seconds();
+      const auto w0 = std::chrono::steady_clock::now();
+      for (int k = 0; k < kBlock; ++k) {
+        auto r = st.handle(kPkcs10, s.csrs[next++ % s.csrs.size()]);
+        if (r.status != 200) {
+          std::cerr << "paired index measurement: issuance failed: " << as_string(r.body) << "\n";
+          return;
+        }
+      }
+      const double c = thread_cpu_seconds() - c0;
+      const double w = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      (indexed ? index_cpu : plain_cpu) += c;
+      (indexed ? index_wall : plain_wall) += w;
+    }
+  }
+  const double n = static_cast<double>(rounds) * kBlock;
+  std::cout << "paired index cost (" << label << ", " << rounds << " rounds x " << kBlock
+            << "): without " << 1e6 * plain_wall / n << " us wall / " << 1e6 * plain_cpu / n
+            << " us CPU per cert, with " << 1e6 * index_wall / n << " us wall / "
+            << 1e6 * index_cpu / n << " us CPU; throughput ratio (with/without) "
+            << plain_wall / index_wall << " wall, " << plain_cpu / index_cpu << " CPU\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,6 +319,10 @@ int main(int argc, char** argv) {
               << bound->second / issue->second << " wall, " << bound_cpu / issue_cpu << " CPU\n";
   }
   paired_ratio(paired_rounds);
+  paired_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds);
+  paired_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds);
+  if (auto o = reporter.times_.find("BM_OcspResponse/real_time"); o != reporter.times_.end() && o->second > 0)
+    std::cout << "OCSP: " << 1e6 / o->second << " answers/s on one core (" << o->second << " us each)\n";
   benchmark::Shutdown();
   return 0;
 }

@@ -219,6 +219,16 @@ std::optional<std::string> Certificate::crl_distribution_point() const {
   return std::nullopt;
 }
 
+std::optional<std::string> Certificate::ocsp_responder() const {
+  require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
+  ossl::Ptr<STACK_OF(OPENSSL_STRING), X509_email_free> urls(X509_get1_ocsp(cert_.get()));
+  if (!urls || sk_OPENSSL_STRING_num(urls.get()) == 0) {
+    ERR_clear_error();
+    return std::nullopt;
+  }
+  return std::string(sk_OPENSSL_STRING_value(urls.get(), 0));
+}
+
 bool Certificate::signed_by(const PublicKey& issuer_key) const {
   require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   require(static_cast<bool>(issuer_key), ErrorKind::kInvalidInput, "crypto.no_key", "no issuer key");

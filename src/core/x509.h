@@ -66,6 +66,8 @@ class Certificate {
   std::optional<Extension> extension(std::string_view oid) const;
   SubjectAltNames subject_alt_names() const;
   std::optional<std::string> crl_distribution_point() const;  // first URI, if any
+  // The first OCSP responder URI of the authorityInfoAccess extension, if any.
+  std::optional<std::string> ocsp_responder() const;
 
   // Was this certificate's signature made by `issuer_key`? (any algorithm OpenSSL knows,
   // including RSA-PSS)
@@ -149,6 +151,8 @@ class CertificateBuilder {
   CertificateBuilder& subject_key_identifier(bool enabled = true);
   // A CRL distribution point (one fullName URI), as AMD's and Intel's CA certificates carry.
   CertificateBuilder& crl_distribution_point(std::string_view uri);
+  // authorityInfoAccess with one id-ad-ocsp accessLocation URI.
+  CertificateBuilder& ocsp_responder(std::string_view uri);
 
   // Signs with `issuer_key`; `issuer` null means self-signed (issuer = subject, AKI = SKI).
   Certificate sign(const PrivateKey& issuer_key, const Certificate* issuer = nullptr) const;
@@ -173,6 +177,10 @@ class CertificateBuilder {
 
 // DER encoding of a SubjectAltName GeneralNames value (for CSR extension requests).
 Bytes encode_subject_alt_names(const SubjectAltNames& sans);
+// RFC 5280 4.2.1.13 cRLDistributionPoints with one fullName URI, and 4.2.2.1
+// authorityInfoAccess with one OCSP URI (both non-critical), for builders that encode DER directly.
+Extension crl_distribution_point_extension(std::string_view uri);
+Extension ocsp_responder_extension(std::string_view uri);
 SubjectAltNames decode_subject_alt_names(ByteView der);
 
 }  // namespace enarx

@@ -107,6 +107,14 @@ ossl::X509NamePtr CertificateBuilder::subject_name() const {
 }
 
 CertificateBuilder& CertificateBuilder::crl_distribution_point(std::string_view uri) {
+  return add_extension(crl_distribution_point_extension(uri));
+}
+
+CertificateBuilder& CertificateBuilder::ocsp_responder(std::string_view uri) {
+  return add_extension(ocsp_responder_extension(uri));
+}
+
+Extension crl_distribution_point_extension(std::string_view uri) {
   // CRLDistributionPoints ::= SEQUENCE OF DistributionPoint { distributionPoint [0] (a CHOICE,
   // so explicitly tagged) fullName [0] IMPLICIT GeneralNames { uniformResourceIdentifier [6] } }
   der::Writer name;
@@ -117,7 +125,18 @@ CertificateBuilder& CertificateBuilder::crl_distribution_point(std::string_view 
   point.add(der::context(0, true), full_name.bytes());
   der::Writer points;
   points.add(der::kSequence, point.bytes());
-  return add_extension(Extension{"2.5.29.31", false, points.wrap(der::kSequence)});
+  return Extension{"2.5.29.31", false, points.wrap(der::kSequence)};
+}
+
+Extension ocsp_responder_extension(std::string_view uri) {
+  // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod id-ad-ocsp,
+  // accessLocation GeneralName uniformResourceIdentifier [6] }
+  der::Writer description;
+  description.add_oid("1.3.6.1.5.5.7.48.1");
+  description.add(0x86, as_bytes(uri));
+  der::Writer descriptions;
+  descriptions.add(der::kSequence, description.bytes());
+  return Extension{"1.3.6.1.5.5.7.1.1", false, descriptions.wrap(der::kSequence)};
 }
 
 Certificate CertificateBuilder::sign(const PrivateKey& issuer_key, const Certificate* issuer) const {

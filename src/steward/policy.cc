@@ -15,8 +15,8 @@ namespace enarx::steward {
 namespace {
 
 constexpr std::string_view kPlatformTables[] = {"snp", "sgx", "tdx"};
-constexpr std::string_view kServerTables[] = {"server", "tls",    "ca",    "audit",
-                                              "log",    "limits", "policy"};
+constexpr std::string_view kServerTables[] = {"server", "tls",    "ca",    "audit",     "log",
+                                              "limits", "policy", "index", "revocation"};
 
 [[noreturn]] void fail(std::string code, const std::string& message) {
   throw Error(ErrorKind::kInvalidInput, "steward.policy." + code, message);

@@ -76,25 +76,56 @@ nlohmann::json certificate_claims(const Certificate& certificate) {
   return facts->claims;
 }
 
-ReplayResult replay(const Certificate& certificate, const Policy& policy) {
-  ReplayResult out;
-  out.recorded_claims = certificate_claims(certificate);
+namespace {
+
+struct TaggedEvidence {
+  std::string oid;
+  Bytes evidence;
+  std::unique_ptr<EvidenceVerifier> verifier;
+  Bytes spki;
+};
+
+// The evidence back out of the tagged-evidence extension, checked to be bound to the
+// certificate's own key, with the verifier `policy` configures for it.
+TaggedEvidence read_tagged_evidence(const Certificate& certificate,
+                                    const attest::EvidencePolicy& policy) {
   const auto ext = certificate.extension(oids::kTcgDiceTaggedEvidence);
   if (!ext) throw Error(ErrorKind::kInvalidInput, "steward.replay.not_steward", "no TCG DICE tagged-evidence extension");
 
   CborReader cbor(ext->value);
-  const std::string oid = oid_for_tag(cbor.head(6));
+  TaggedEvidence out;
+  out.oid = oid_for_tag(cbor.head(6));
   if (cbor.head(4) != 2) malformed("tagged evidence must be a 2-element array");
   const ByteView evidence = cbor.bytes();
   cbor.bytes();  // claims-buffer: checked below by re-encoding
   if (!cbor.done()) malformed("trailing bytes after the tagged evidence");
+  out.evidence.assign(evidence.begin(), evidence.end());
 
   // The same verifiers steward and `enarx evidence verify` use (attest/enarx).
-  const auto verifier = attest::make_verifier(oid, policy.evidence);
-  const Bytes spki = certificate.spki_der();
+  out.verifier = attest::make_verifier(out.oid, policy);
+  out.spki = certificate.spki_der();
   // The pubkey-hash claim must bind exactly this certificate's key.
-  if (encode_tagged_evidence(oid, evidence, verifier->binding_digest(), spki) != ext->value)
+  if (encode_tagged_evidence(out.oid, out.evidence, out.verifier->binding_digest(), out.spki) != ext->value)
     malformed("the tagged evidence is not bound to the certificate's public key");
+  return out;
+}
+
+}  // namespace
+
+VerifiedEvidence reverify(const Certificate& certificate, const attest::EvidencePolicy& policy,
+                          TimePoint at) {
+  const auto tagged = read_tagged_evidence(certificate, policy);
+  return tagged.verifier->verify(VerifyContext{tagged.evidence, tagged.spki, at});
+}
+
+ReplayResult replay(const Certificate& certificate, const Policy& policy) {
+  ReplayResult out;
+  out.recorded_claims = certificate_claims(certificate);
+  const auto tagged = read_tagged_evidence(certificate, policy.evidence);
+  const std::string& oid = tagged.oid;
+  const ByteView evidence = tagged.evidence;
+  const auto& verifier = tagged.verifier;
+  const ByteView spki = tagged.spki;
 
   const auto& rec = out.recorded_claims;
   TimePoint at;

@@ -29,6 +29,13 @@ struct ReplayResult {
 // the attestation library's error, as issuance would have refused it.
 ReplayResult replay(const Certificate& certificate, const Policy& policy);
 
+// Verifies the certificate's embedded evidence again, for its own key, at `at` under `policy`
+// (no comparison with the record: re-evaluation judges the evidence as it stands today). Throws
+// like replay() for a certificate that is not steward's, and the attestation library's error
+// when the evidence no longer verifies.
+VerifiedEvidence reverify(const Certificate& certificate, const attest::EvidencePolicy& policy,
+                          TimePoint at);
+
 // The claims JSON of a steward-issued certificate (throws replay.not_steward / replay.malformed).
 nlohmann::json certificate_claims(const Certificate& certificate);
 

@@ -9,6 +9,8 @@
 #include "net/http_server.h"
 #include "net/server_keys.h"
 #include "steward/server.h"
+#include "steward/reevaluate.h"
+#include "steward/status_service.h"
 #include "steward/steward.h"
 
 namespace enarx::steward {
@@ -18,6 +20,14 @@ std::atomic<AuditLog*> g_audit{nullptr};
 
 extern "C" void on_sighup(int) {
   if (AuditLog* a = g_audit.load()) a->request_reopen();
+}
+
+// A postgresql:// URL may carry a password; logs get the URL without it.
+std::string redact_url(const std::string& location) {
+  const auto scheme = location.find("://");
+  const auto at = location.find('@');
+  if (scheme == std::string::npos || at == std::string::npos || at < scheme) return location;
+  return location.substr(0, scheme + 3) + "***" + location.substr(at);
 }
 
 }  // namespace
@@ -172,6 +182,38 @@ void declare_config(config::Loader& l) {
          .env = "STEWARD_AUDIT_MAX_SIZE",
          .flag = "--audit-max-size",
          .help = "Rotate the audit log past this size (0 = never)"});
+  l.add({.name = "index.location",
+         .type = Type::String,
+         .env = "STEWARD_INDEX",
+         .flag = "--index",
+         .help = "Issued-certificate index: a SQLite file (default <state-dir>/index.sqlite3) or a "
+                 "postgresql:// URL shared by every replica"});
+  l.add({.name = "revocation.crl_validity",
+         .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::hours(24)),
+         .env = "STEWARD_CRL_VALIDITY",
+         .flag = "--crl-validity",
+         .help = "CRL nextUpdate - thisUpdate"});
+  l.add({.name = "revocation.crl_refresh",
+         .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::hours(1)),
+         .env = "STEWARD_CRL_REFRESH",
+         .flag = "--crl-refresh",
+         .help = "Rebuild the CRL once it is this old (and at once after a revocation)"});
+  l.add({.name = "revocation.ocsp_validity",
+         .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::hours(1)),
+         .env = "STEWARD_OCSP_VALIDITY",
+         .flag = "--ocsp-validity",
+         .help = "OCSP answer nextUpdate - thisUpdate"});
+  l.add({.name = "revocation.reevaluate_interval",
+         .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::minutes(5)),
+         .env = "STEWARD_REEVALUATE_INTERVAL",
+         .flag = "--reevaluate-interval",
+         .help = "How often the collateral caches are checked for changes; a change re-evaluates "
+                 "every unexpired certificate and revokes those whose platform no longer passes "
+                 "(0 = never)"});
   l.add({.name = "log.level",
          .type = Type::String,
          .default_value = std::string("info"),
@@ -188,6 +230,25 @@ void declare_config(config::Loader& l) {
     l.ignore_table(t);
 }
 
+Policy load_policy(const config::Config& cfg, const std::optional<std::filesystem::path>& config_file) {
+  // Policy: --policy file, else the policy tables of the configuration file.
+  Policy policy = Policy::parse("");
+  if (auto p = cfg.find_string("policy.file")) {
+    policy = Policy::load(*p);
+  } else if (config_file) {
+    policy = Policy::load(*config_file, /*tolerate_server_tables=*/true);
+  }
+  policy.apply_overrides(cfg.get_bool("policy.allow_insecure"),
+                         cfg.has("policy.san") ? cfg.get_list("policy.san")
+                                               : std::vector<std::string>{});
+  return policy;
+}
+
+std::string index_location(const config::Config& cfg) {
+  return cfg.find_string("index.location")
+      .value_or((std::filesystem::path(cfg.get_string("ca.state_dir")) / "index.sqlite3").string());
+}
+
 int run_service(const config::Config& cfg,
                 const std::optional<std::filesystem::path>& config_file) {
   try {
@@ -197,16 +258,7 @@ int run_service(const config::Config& cfg,
     log::configure(lo);
     config::warn_renamed(cfg);
 
-    // Policy: --policy file, else the policy tables of the configuration file.
-    Policy policy = Policy::parse("");
-    if (auto p = cfg.find_string("policy.file")) {
-      policy = Policy::load(*p);
-    } else if (config_file) {
-      policy = Policy::load(*config_file, /*tolerate_server_tables=*/true);
-    }
-    policy.apply_overrides(cfg.get_bool("policy.allow_insecure"),
-                           cfg.has("policy.san") ? cfg.get_list("policy.san")
-                                                 : std::vector<std::string>{});
+    Policy policy = load_policy(cfg, config_file);
     if (policy.issuance.allow_insecure) {
       log::warn("steward.insecure_mode",
                 {{"detail",
@@ -282,10 +334,39 @@ int run_service(const config::Config& cfg,
                                cfg.get_list("server.hostnames"), *system_clock());
     }
 
+    // The index: every certificate issued, its revocation, the CRL and the shared audit trail.
+    const std::string where = index_location(cfg);
+    auto index = open_cert_index(where);
+    steward.set_cert_index(index);
+    log::info("steward.index", {{"location", redact_url(where)},
+                                {"certificates", index->count_issued()}});
+    StatusOptions so;
+    so.crl_validity = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("revocation.crl_validity"));
+    so.crl_refresh = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("revocation.crl_refresh"));
+    so.ocsp_validity = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("revocation.ocsp_validity"));
+    StatusService status(index, steward.ca(), system_clock(), so);
+    status.refresh_crl();
+    // The distribution points go into certificates only for an explicitly configured public
+    // URL: a guessed https://localhost would send relying parties nowhere.
+    if (auto url = cfg.find_string("server.public_url")) {
+      std::string base = *url;
+      while (!base.empty() && base.back() == '/') base.pop_back();
+      steward.set_revocation_urls(base + "/crl", base + "/ocsp");
+      log::info("steward.revocation_urls", {{"crl", base + "/crl"}, {"ocsp", base + "/ocsp"}});
+    } else {
+      log::warn("steward.no_revocation_urls",
+                {{"detail", "no server.public_url: issued certificates name no CRL distribution "
+                            "point or OCSP responder, so relying parties cannot find their status"}});
+    }
+    CollateralWatch watch(steward.cert_index(), steward.policy(), status, audit.get(),
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              cfg.get_duration("revocation.reevaluate_interval")));
+
     net::HttpServer server(sc);
-    install_routes(server, steward, limits.max_body_size);
+    install_routes(server, steward, limits.max_body_size, &status);
     steward.set_public_url(public_url(cfg, sc.port, sc.tls.has_value()));
     server.start();
+    watch.start();
     // An ephemeral port is known only now (the URL is read under a lock; nothing is issued in
     // between in practice).
     if (sc.port == 0) steward.set_public_url(public_url(cfg, server.port(), sc.tls.has_value()));
@@ -293,6 +374,7 @@ int run_service(const config::Config& cfg,
     log::info("steward.listening",
               {{"address", sc.address}, {"port", server.port()}, {"tls", sc.tls.has_value()}});
     server.run();
+    watch.stop();
     g_audit.store(nullptr);
     log::info("steward.stopped");
     return 0;

@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "net/tls.h"
 #include "steward/ca.h"
+#include "steward/policy.h"
 
 namespace enarx::steward {
 
@@ -39,6 +40,13 @@ void refuse_keep_ca_https(const net::TlsServerConfig& tls, const CertificateAuth
 // The URL every keep certificate names as its steward (claims "steward"): server.public_url,
 // else https://<first server.hostnames>:<port> (http:// when `tls` is off).
 std::string public_url(const config::Config& config, std::uint16_t port, bool tls);
+
+// The policy in force: --policy, else the policy tables of the --config file, with the
+// command-line overrides (--allow-insecure, --san).
+Policy load_policy(const config::Config& config,
+                   const std::optional<std::filesystem::path>& config_file);
+// index.location, else <ca.state_dir>/index.sqlite3.
+std::string index_location(const config::Config& config);
 
 int run_service(const config::Config& config,
                 const std::optional<std::filesystem::path>& config_file);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <functional>
 #include <set>
 
 #include "core/csr.h"
@@ -218,6 +219,12 @@ std::vector<std::string> Steward::platforms() const {
 }
 
 void Steward::set_audit_log(std::shared_ptr<AuditLog> audit) { audit_ = std::move(audit); }
+void Steward::set_cert_index(std::shared_ptr<CertIndex> index) { index_ = std::move(index); }
+void Steward::set_revocation_urls(std::string crl_url, std::string ocsp_url) {
+  std::lock_guard lock(public_url_mutex_);
+  crl_url_ = std::move(crl_url);
+  ocsp_url_ = std::move(ocsp_url);
+}
 void Steward::set_observer(std::function<void(const Outcome&)> observer) {
   observer_ = std::move(observer);
 }
@@ -465,6 +472,11 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
     profile.extra.push_back(
         Extension{std::string(oids::kInsecureAttestation), false, reason.take()});
   }
+  {
+    std::lock_guard lock(public_url_mutex_);
+    if (!crl_url_.empty()) profile.extra.push_back(crl_distribution_point_extension(crl_url_));
+    if (!ocsp_url_.empty()) profile.extra.push_back(ocsp_responder_extension(ocsp_url_));
+  }
   if (c.evidence_oid == oids::kKvmEvidence) {
     // Enarx's steward copies the (empty) KVM extension into the certificate; keep doing so.
     profile.extra.push_back(Extension{std::string(oids::kKvmEvidence), false, {}});
@@ -550,6 +562,22 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
       reject(500, "steward.internal", "internal error while issuing");
     }
 
+    if (index_) {
+      try {
+        const std::string by = public_url();
+        for (std::size_t i = 0; i < checked.size(); ++i) {
+          auto row = index_row(Certificate::from_der(issued[i]), checked[i].evidence,
+                               policy_.digest, now, by);
+          if (checked[i].insecure_reason) row.insecure = true;
+          index_->record_issued(row);
+        }
+      } catch (const Error& e) {
+        // No certificate leaves without its index row: it could never be revoked.
+        log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
+        reject(500, "steward.index_failed", "internal error (certificate index)");
+      }
+    }
+
     if (audit_) {
       try {
         for (std::size_t i = 0; i < checked.size(); ++i) {
@@ -618,7 +646,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
       for (const auto& f : r.failures) fs.push_back({{"code", f.code}, {"message", f.message}});
       problem["failures"] = std::move(fs);
     }
-    if (audit_ && r.code != "steward.audit_failed") {
+    if (audit_ && r.code != "steward.audit_failed" && r.code != "steward.index_failed") {
       try {
         nlohmann::json rec = {{"decision", "rejected"},
                               {"status", r.status},
@@ -643,6 +671,75 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     if (outcome.platform.empty()) outcome.platform = "unknown";
     return response;
   }
+}
+
+namespace {
+
+// The first string (or number, as text) under `key` anywhere in `j`, depth-bounded: the
+// attestation library's claims nest the same facts differently per platform.
+std::string find_claim(const nlohmann::json& j, std::string_view key, int depth = 0) {
+  if (depth > 6 || !j.is_object()) return {};
+  if (auto it = j.find(key); it != j.end()) {
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number()) return it->dump();
+  }
+  for (const auto& [k, v] : j.items())
+    if (v.is_object())
+      if (auto found = find_claim(v, key, depth + 1); !found.empty()) return found;
+  return {};
+}
+
+std::string tcb_level_of(const VerifiedEvidence& ev) {
+  const auto& c = ev.claims;
+  if (ev.platform == attest::Platform::Snp) {
+    // The reported TCB is what AMD's VCEK was derived for and what TCB policy judges.
+    const std::function<std::string(const nlohmann::json&, int)> reported =
+        [&](const nlohmann::json& j, int depth) -> std::string {
+      if (depth > 4 || !j.is_object()) return {};
+      if (auto t = j.find("tcb"); t != j.end() && t->is_object() && t->contains("reported"))
+        return "reported:" + (*t)["reported"].value("raw", nlohmann::json()).dump();
+      for (const auto& [k, v] : j.items())
+        if (auto r = reported(v, depth + 1); !r.empty()) return r;
+      return {};
+    };
+    return reported(c, 0);
+  }
+  const std::string cpusvn = find_claim(c, "pck_cpusvn");
+  const std::string pcesvn = find_claim(c, "pce_svn");
+  if (cpusvn.empty() && pcesvn.empty()) return {};
+  return "cpusvn:" + cpusvn + ",pcesvn:" + pcesvn;
+}
+
+}  // namespace
+
+IssuedCertificate index_row(const Certificate& issued, const VerifiedEvidence& ev,
+                            const std::string& policy_digest, TimePoint issued_at,
+                            const std::string& issued_by) {
+  IssuedCertificate row;
+  row.serial = serial_key(issued.serial());
+  row.issued_at = issued_at;
+  row.not_before = issued.not_before();
+  row.not_after = issued.not_after();
+  const auto names = issued.subject_alt_names();
+  for (const auto& d : names.dns) row.sans.push_back("dns:" + d);
+  for (const auto& u : names.uris) row.sans.push_back("uri:" + u);
+  row.platform = std::string(attest::to_string(ev.platform));
+  row.measurement = ev.measurement;
+  row.signer = ev.signer;
+  row.tcb_status = ev.tcb_status;
+  row.tcb_level = tcb_level_of(ev);
+  if (ev.platform == attest::Platform::Snp) row.chip_id = find_claim(ev.claims, "chip_id");
+  if (ev.platform == attest::Platform::Sgx || ev.platform == attest::Platform::Tdx) {
+    row.fmspc = find_claim(ev.claims, "fmspc");
+    row.ppid = find_claim(ev.claims, "ppid");
+  }
+  row.keep_identity = ev.keep_identity;
+  row.policy_digest = policy_digest;
+  for (const auto& ref : ev.collateral) row.collateral_digests.push_back(ref.sha256);
+  row.insecure = ev.insecure_reason.has_value();
+  row.issued_by = issued_by;
+  row.der = issued.to_der();
+  return row;
 }
 
 }  // namespace enarx::steward

@@ -26,6 +26,7 @@
 #include "steward/audit.h"
 #include "steward/ca.h"
 #include "steward/evidence.h"
+#include "steward/index/cert_index.h"
 #include "steward/policy.h"
 #include "steward/profile.h"
 #include "steward/registry_check.h"
@@ -78,6 +79,14 @@ class Steward {
   // the service always sets it: server.public_url). Thread-safe.
   void set_public_url(std::string url);
   std::string public_url() const;
+  // Every issued certificate is recorded here before it is returned (optional; without it
+  // nothing is indexed, so nothing can be revoked). A failing index refuses the request:
+  // 500 steward.index_failed — no certificate without its index row.
+  void set_cert_index(std::shared_ptr<CertIndex> index);
+  const std::shared_ptr<CertIndex>& cert_index() const { return index_; }
+  // The CRL distribution point and OCSP responder URLs written into every issued certificate
+  // ("" = leave the extension out). Thread-safe.
+  void set_revocation_urls(std::string crl_url, std::string ocsp_url);
 
   // Thread-safe. Never throws: every failure becomes a Response.
   Response handle(std::string_view content_type, ByteView body) const;
@@ -107,12 +116,20 @@ class Steward {
   std::function<void(const Outcome&)> observer_;
   mutable std::mutex public_url_mutex_;
   std::string public_url_;
+  std::string crl_url_, ocsp_url_;
+  std::shared_ptr<CertIndex> index_;
   std::unique_ptr<RegistryChecker> registry_;  // when [[registry.check]] names any runtime
 };
 
 // Registers KVM, SNP, SGX and TDX verifiers configured from steward.policy() (throws the
 // attestation library's policy errors for a bad [snp]/[sgx]/[tdx] table).
 void register_default_verifiers(Steward& steward);
+
+// The index row for a certificate steward issued for `evidence` (the attested facts it records;
+// fields the evidence does not give stay "").
+IssuedCertificate index_row(const Certificate& issued, const VerifiedEvidence& evidence,
+                            const std::string& policy_digest, TimePoint issued_at,
+                            const std::string& issued_by);
 
 // Helpers shared with replay and tests.
 // The evidence OIDs steward knows (registered or not).

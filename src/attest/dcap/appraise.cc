@@ -48,6 +48,9 @@ json collateral_json(const VerifiedQuote& v) {
 
 json pck_json(const VerifiedQuote& v, json& out) {
   out["fmspc"] = to_hex(v.pck.fmspc);
+  // Already in the quote's PCK certificate (which the keep certificate carries verbatim); named
+  // here so steward's index can select a platform's certificates by it.
+  out["ppid"] = to_hex(v.pck.ppid);
   out["pce_id"] = to_hex(v.pck.pce_id);
   out["pce_svn"] = v.pck.pcesvn;
   out["pck_cpusvn"] = to_hex(v.pck.cpusvn);

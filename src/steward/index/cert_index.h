@@ -181,6 +181,11 @@ class CertIndex {
 // keeps its mode). Creates or upgrades the schema. Throws steward.index.open (or
 // steward.index.schema_too_new). open_pg_cert_index also takes a libpq key=value conninfo.
 std::shared_ptr<CertIndex> open_cert_index(const std::string& location);
+// The index key of a serial: lower-case hex of its big-endian magnitude without leading zeros
+// ("0" for zero) — IssuedCertificate::serial.
+std::string serial_key(ByteView big_endian);
+// And back (throws Error(kInvalidInput, "steward.index.bad_serial") for anything but 1..40 hex digits).
+Bytes serial_bytes(std::string_view key);
 std::shared_ptr<CertIndex> open_sqlite_cert_index(const std::string& path);
 std::shared_ptr<CertIndex> open_pg_cert_index(const std::string& url);
 

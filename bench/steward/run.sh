@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Steward issuance with and without the issued-certificate index (SQLite and PostgreSQL), and
+# OCSP answers per second — all ratios from one run of bench/steward_bench (docs/steward.md
+# "Performance"). Starts a throw-away PostgreSQL 15 cluster with its default durability
+# (fsync on, synchronous_commit on) on a unix socket, as `nobody` when run as root.
+#   bench/steward/run.sh [build-dir] [extra steward_bench flags...]
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${1:-$repo/build/release}"; shift || true
+bench="$build/bench/steward_bench"
+[[ -x "$bench" ]] || { echo "build it first: cmake --build $build --target steward_bench" >&2; exit 2; }
+pgbin=/usr/lib/postgresql/15/bin
+work="$(mktemp -d)"
+as=()
+if [[ $(id -u) == 0 ]]; then chown nobody "$work"; as=(runuser -u nobody --); fi
+cleanup() { "${as[@]}" "$pgbin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+"${as[@]}" "$pgbin/initdb" -D "$work/data" -U steward --auth=trust -E UTF8 >"$work/initdb.log" 2>&1
+"${as[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
+  -o "-k $work -c listen_addresses=''" start >/dev/null
+export STEWARD_BENCH_PG="postgresql://steward@/postgres?host=$work"
+echo "PostgreSQL: $("$pgbin/postgres" --version), fsync on, unix socket; SQLite: WAL"
+"$bench" --benchmark_min_time=1 --paired_rounds=60 "$@"
