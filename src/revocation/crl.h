@@ -45,7 +45,7 @@ struct CrlVerdict {
   bool revoked = false;
   TimePoint revoked_at{};                 // when revoked
   Reason reason = Reason::kUnspecified;   // when revoked (no reasonCode: kUnspecified)
-  std::optional<std::int64_t> number;     // cRLNumber
+  std::optional<std::int64_t> number{};   // cRLNumber
   TimePoint this_update{};
   TimePoint next_update{};
 };

@@ -37,13 +37,13 @@ class MetricsRegistry;
 namespace enarx::revocation {
 
 struct CrlMonitorOptions {
-  std::string url;
-  std::vector<Certificate> issuers;  // the CRL must be signed by one of these
+  std::string url{};
+  std::vector<Certificate> issuers{};// the CRL must be signed by one of these
   std::chrono::seconds refresh{300};
   std::chrono::seconds retry{30};    // after a failed refresh (capped by `refresh`)
   std::chrono::seconds grace{0};     // past nextUpdate
   std::size_t max_size = 8u << 20;
-  FetchOptions fetch;
+  FetchOptions fetch{};
   std::shared_ptr<const Clock> clock = system_clock();
 };
 

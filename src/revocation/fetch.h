@@ -26,7 +26,7 @@ class Fetcher {
 
 struct FetchOptions {
   std::chrono::milliseconds timeout{10'000};  // connect and whole transfer, each
-  std::string ca_file;                        // https trust; empty: the system store
+  std::string ca_file{};                      // https trust; empty: the system store
   bool allow_http = true;
 };
 

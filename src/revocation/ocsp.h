@@ -79,7 +79,7 @@ struct OcspVerdict {
   TimePoint revoked_at{};
   Reason reason = Reason::kUnspecified;
   TimePoint this_update{};
-  std::optional<TimePoint> next_update;
+  std::optional<TimePoint> next_update{};
   bool delegated = false;  // signed by a delegated responder, not the issuer itself
 };
 

@@ -33,8 +33,8 @@
 namespace enarx::revocation {
 
 struct StatusOptions {
-  std::vector<Crl> crls;  // given locally (PEM or DER files); any issuers
-  FetchOptions fetch;     // timeout, https trust, http allowed
+  std::vector<Crl> crls{};  // given locally (PEM or DER files); any issuers
+  FetchOptions fetch{};   // timeout, https trust, http allowed
   std::size_t max_crl_size = 8u << 20;
   std::size_t max_ocsp_response_size = 64u << 10;
   std::chrono::seconds grace{0};  // accept a CRL or OCSP response this long past nextUpdate
@@ -52,11 +52,11 @@ std::string_view to_string(Source source);  // "none", "crl", "ocsp", "crl_distr
 struct StatusReport {
   Status status = Status::kNotChecked;
   Source source = Source::kNone;
-  std::string url;     // the OCSP responder or CRL distribution point that answered
-  std::string detail;  // not checked: why; good: the sources that failed before the one that answered
+  std::string url{};   // the OCSP responder or CRL distribution point that answered
+  std::string detail{};  // not checked: why; good: the sources that failed before the one that answered
   TimePoint this_update{};
-  std::optional<TimePoint> next_update;
-  std::optional<std::int64_t> crl_number;
+  std::optional<TimePoint> next_update{};
+  std::optional<std::int64_t> crl_number{};
   bool from_cache = false;  // a cached distribution point CRL
 };
 
