@@ -60,11 +60,11 @@ class CrlMonitor {
     State state = State::kNoCrl;
     TimePoint revoked_at{};
     Reason reason = Reason::kUnspecified;
-    std::optional<std::int64_t> number;
+    std::optional<std::int64_t> number{};
   };
   struct Info {
     bool have = false;
-    std::optional<std::int64_t> number;
+    std::optional<std::int64_t> number{};
     TimePoint this_update{}, next_update{}, installed_at{};
     std::string last_error;  // code of the last failed refresh ("" after a success)
   };

@@ -54,6 +54,7 @@ class HttpFetcher final : public Fetcher {
     o.follow_redirects = false;
     o.user_agent = "enarx-revocation";
     if (!options_.ca_file.empty()) o.tls.ca_file = options_.ca_file;
+    if (!options_.ca_pem.empty()) o.tls.ca_pem = options_.ca_pem;
     net::HttpClient client(o);
     const auto res = client.send(req);
     if (res.status != 200)

@@ -1,6 +1,6 @@
 // Fetching CRLs and OCSP responses over HTTP(S) with src/net's client. CRLs and OCSP responses
 // are signed objects, so plain http is allowed (RFC 5280 and 6960 normally use it); https trust
-// comes from a CA file (or the system store). Tests and callers may substitute their own Fetcher.
+// comes from a CA file or PEM in memory (or the system store). Tests and callers may substitute their own Fetcher.
 #pragma once
 
 #include <chrono>
@@ -26,7 +26,9 @@ class Fetcher {
 
 struct FetchOptions {
   std::chrono::milliseconds timeout{10'000};  // connect and whole transfer, each
-  std::string ca_file{};                      // https trust; empty: the system store
+  // https trust: PEM in memory, else a CA file; both empty: the system store.
+  std::string ca_file{};
+  std::string ca_pem{};
   bool allow_http = true;
 };
 
