@@ -27,7 +27,8 @@ struct CrlEntry {
 // unless the reason is kUnspecified (RFC 5280 5.3.1: SHOULD be absent then). Signed by ca_key
 // with its default digest (PrivateKey::default_digest(); none for Ed25519).
 // Throws Error(kInvalidInput, "revocation.crl.build") for an empty or over-long (> 20 octets)
-// serial, next_update before this_update, or a key that does not match ca_cert.
+// serial, next_update before this_update, a number over 2^63 - 1 (what Crl::number() reads), or
+// a key that does not match ca_cert.
 Bytes build_crl(const PrivateKey& ca_key, const Certificate& ca_cert, std::span<const CrlEntry> entries,
                 std::uint64_t number, TimePoint this_update, TimePoint next_update);
 
@@ -61,6 +62,14 @@ struct CrlVerdict {
 //   revocation.crl.expired        (kUntrusted) nextUpdate + grace < at
 // Returns the CRL's verdict fields (revoked = false).
 CrlVerdict verify_crl(const Crl& crl, const Certificate& issuer, TimePoint at, const CrlCheckOptions& options = {});
+
+// `cert`'s entry in `crl` (by serial), with no check of the CRL itself: for a CRL already
+// verified with verify_crl. nullopt when not listed (or listed as removeFromCRL).
+struct CrlRevocation {
+  TimePoint revoked_at{};
+  Reason reason = Reason::kUnspecified;
+};
+std::optional<CrlRevocation> find_revocation(const Crl& crl, const Certificate& cert);
 
 // verify_crl, then `cert`'s entry (by serial): revoked, when and why. `cert` must name `issuer`
 // as its issuer (else revocation.wrong_issuer, kInvalidInput). A listed removeFromCRL entry is

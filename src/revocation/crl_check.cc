@@ -76,16 +76,24 @@ CrlVerdict check_crl(const Crl& crl, const Certificate& cert, const Certificate&
     throw Error(ErrorKind::kInvalidInput, "revocation.wrong_issuer",
                 cert.subject() + " is issued by " + cert.issuer() + ", not " + issuer.subject());
   CrlVerdict out = verify_crl(crl, issuer, at, options);
-  X509_REVOKED* entry = nullptr;
-  // 1: listed; 2: listed as removeFromCRL (not revoked); 0: not listed.
-  const int rc = X509_CRL_get0_by_serial(crl.get(), &entry, X509_get0_serialNumber(cert.get()));
-  ERR_clear_error();
-  if (rc == 1 && entry) {
+  if (const auto entry = find_revocation(crl, cert)) {
     out.revoked = true;
-    out.revoked_at = detail::from_asn1_time(X509_REVOKED_get0_revocationDate(entry), "revocation.crl.malformed");
-    out.reason = reason_of(entry);
+    out.revoked_at = entry->revoked_at;
+    out.reason = entry->reason;
   }
   return out;
+}
+
+std::optional<CrlRevocation> find_revocation(const Crl& crl, const Certificate& cert) {
+  require(static_cast<bool>(crl) && static_cast<bool>(cert), ErrorKind::kInvalidInput, "revocation.empty",
+          "no CRL or certificate");
+  X509_REVOKED* entry = nullptr;
+  // 1: listed; 2: listed as removeFromCRL (not revoked); 0: not listed. A binary search.
+  const int rc = X509_CRL_get0_by_serial(crl.get(), &entry, X509_get0_serialNumber(cert.get()));
+  ERR_clear_error();
+  if (rc != 1 || !entry) return std::nullopt;
+  return CrlRevocation{detail::from_asn1_time(X509_REVOKED_get0_revocationDate(entry), "revocation.crl.malformed"),
+                       reason_of(entry)};
 }
 
 }  // namespace enarx::revocation

@@ -91,6 +91,7 @@ bool CrlMonitor::install_checked(ByteView crl_bytes) {
   };
   Crl crl;
   CrlVerdict verdict;
+  Certificate verified_by;
   try {
     crl = Crl::from_bytes(crl_bytes);
     std::optional<Error> failure;
@@ -99,6 +100,7 @@ bool CrlMonitor::install_checked(ByteView crl_bytes) {
       try {
         verdict = verify_crl(crl, issuer, now, {.grace = options_.grace});
         verified = true;
+        verified_by = issuer;
         break;
       } catch (const Error& e) {
         // Keep the most telling failure: one from the CA whose name the CRL carries.
@@ -120,6 +122,7 @@ bool CrlMonitor::install_checked(ByteView crl_bytes) {
   const bool unchanged = crl_ && info_.number && verdict.number && *verdict.number == *info_.number &&
                          crl_->to_der() == crl.to_der();
   crl_ = crl;
+  crl_issuer_ = verified_by;
   info_.have = true;
   info_.number = verdict.number;
   info_.this_update = verdict.this_update;
@@ -150,30 +153,35 @@ void CrlMonitor::update_age_metric(TimePoint now) const {
 CrlMonitor::Verdict CrlMonitor::status(const Certificate& cert, const Certificate& issuer) const {
   const TimePoint now = options_.clock->now();
   std::optional<Crl> crl;
-  Verdict out;
+  Certificate crl_issuer;
+  Info info;
   {
     std::lock_guard lock(mu_);
     crl = crl_;
-    out.number = info_.number;
+    crl_issuer = crl_issuer_;
+    info = info_;
   }
+  Verdict out;
+  out.number = info.number;
   update_age_metric(now);
   if (!crl) return out;  // kNoCrl
-  if (X509_NAME_cmp(X509_CRL_get_issuer(crl->get()), X509_get_subject_name(issuer.get())) != 0 ||
+  // The CRL was verified (signature, extensions) against crl_issuer when it was installed; per
+  // request only whose it is, whether it is still current, and the entry (a binary search).
+  if (!(issuer == crl_issuer) ||
       X509_NAME_cmp(X509_get_issuer_name(cert.get()), X509_get_subject_name(issuer.get())) != 0) {
     out.state = State::kOtherIssuer;
     return out;
   }
-  try {
-    const CrlVerdict v = check_crl(*crl, cert, issuer, now, {.grace = options_.grace});
-    out.state = v.revoked ? State::kRevoked : State::kGood;
-    out.revoked_at = v.revoked_at;
-    out.reason = v.reason;
-  } catch (const Error& e) {
-    // Expired (or, with a clock that went backwards, not yet valid): stale. A CRL that does not
-    // verify against this issuer (another CA of the same name) covers nothing.
-    out.state = e.code() == "revocation.crl.expired" || e.code() == "revocation.crl.not_yet_valid"
-                    ? State::kStale
-                    : State::kOtherIssuer;
+  if (info.next_update != TimePoint::max() && info.next_update + options_.grace < now) {
+    out.state = State::kStale;
+    return out;
+  }
+  if (const auto entry = find_revocation(*crl, cert)) {
+    out.state = State::kRevoked;
+    out.revoked_at = entry->revoked_at;
+    out.reason = entry->reason;
+  } else {
+    out.state = State::kGood;
   }
   return out;
 }

@@ -101,6 +101,7 @@ class CrlMonitor {
   std::shared_ptr<Fetcher> fetcher_;
   mutable std::mutex mu_;
   std::optional<Crl> crl_;
+  Certificate crl_issuer_;  // the one of `issuers` the CRL verified against
   Info info_;
   net::Gauge* number_gauge_ = nullptr;
   net::Gauge* age_gauge_ = nullptr;
