@@ -20,6 +20,7 @@
 #include "drawbridge/store.h"
 #include "net/http_server.h"
 #include "net/server_keys.h"
+#include "revocation/crl_monitor.h"
 
 namespace fs = std::filesystem;
 using namespace enarx;
@@ -73,6 +74,16 @@ void declare_serve(config::Loader& l) {
          .env = "DRAWBRIDGE_ACCEPT_INSECURE_KEEPS", .flag = "--accept-insecure-keeps",
          .help = "DEVELOPMENT ONLY: let keep certificates marked insecure (KVM, simulated platforms) read "
                  "private repositories"});
+  l.add({.name = "keeps.crl_url", .type = Type::String, .default_value = std::string(),
+         .env = "DRAWBRIDGE_KEEP_CRL_URL", .flag = "--keep-crl-url",
+         .help = "Steward's CRL (http(s)://.../crl): refuse revoked keep certificates; until a valid CRL is had, "
+                 "or once it is past nextUpdate + keeps.crl_grace, keep certificates grant nothing"});
+  l.add({.name = "keeps.crl_refresh", .type = Type::Duration, .default_value = config::Duration(std::chrono::minutes(5)),
+         .flag = "--keep-crl-refresh", .help = "How often the keep CRL is fetched"});
+  l.add({.name = "keeps.crl_grace", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(0)),
+         .flag = "--keep-crl-grace", .help = "Accept the keep CRL this long past its nextUpdate"});
+  l.add({.name = "keeps.crl_ca_file", .type = Type::String, .default_value = std::string(),
+         .flag = "--keep-crl-ca-file", .help = "CA bundle (PEM) trusted for an https keeps.crl_url (default: the system store)"});
   l.add({.name = "tls.self_signed", .type = Type::Boolean, .default_value = false, .flag = "--self-signed-tls",
          .help = "Development: create/use a self-signed certificate in the data dir when --cert is not given"});
   l.add({.name = "store.kind", .type = Type::String, .default_value = std::string("sqlite"),
@@ -191,6 +202,25 @@ int serve(const config::Config& cfg) {
                           "may read private repositories: development only"}});
   auto client_ca = cfg.get_string("tls.client_ca");
   if (!client_ca.empty()) ro.client_ca = Certificate::chain_from_pem(read_text_file(client_ca));
+  if (auto crl_url = cfg.get_string("keeps.crl_url"); !crl_url.empty()) {
+    require(!ro.client_ca.empty(), ErrorKind::kInvalidInput, "drawbridge.config.keep_crl",
+            "keeps.crl_url needs tls.client_ca (the CRL must be signed by one of its certificates)");
+    require(revocation::is_http_url(crl_url), ErrorKind::kInvalidInput, "drawbridge.config.keep_crl",
+            "keeps.crl_url must be an http:// or https:// URL");
+    revocation::CrlMonitorOptions mo;
+    mo.url = crl_url;
+    mo.issuers = ro.client_ca;
+    mo.refresh = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("keeps.crl_refresh"));
+    mo.grace = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("keeps.crl_grace"));
+    mo.fetch.ca_file = cfg.get_string("keeps.crl_ca_file");
+    mo.clock = clock;
+    log::info("drawbridge.keep_crl", {{"url", crl_url}, {"refresh_seconds", static_cast<std::int64_t>(mo.refresh.count())},
+                                      {"grace_seconds", static_cast<std::int64_t>(mo.grace.count())}});
+    ro.keep_crl = std::make_shared<revocation::CrlMonitor>(std::move(mo));
+  } else if (!ro.client_ca.empty()) {
+    log::warn("drawbridge.keep_crl_off",
+              {{"detail", "keeps.crl_url is not set: revoked keep certificates are accepted until they expire"}});
+  }
 
   auto sc = net::server_config_from(cfg);
   sc.server_header = "drawbridge";
@@ -209,6 +239,7 @@ int serve(const config::Config& cfg) {
   net::HttpServer server(sc);
   drawbridge::Registry registry(store, tokens, ro);
   registry.install(server);
+  if (ro.keep_crl) ro.keep_crl->start();  // first fetch at once; keeps grant nothing until it succeeds
   server.start();
   log::info("drawbridge.started", {{"address", sc.address}, {"port", server.port()}, {"store", store->describe()},
                                    {"tls", sc.tls.has_value()}});

@@ -4,8 +4,10 @@
 #include <iostream>
 
 #include "command.h"
+#include "client/trust.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/x509.h"
 #include "exit_codes.h"
 #include "steward/replay.h"
 #include "verify/verify.h"
@@ -23,7 +25,23 @@ struct VerifyArgs {
   int timeout_seconds = 10;
   bool offline = false;
   std::string policy_file;
+  std::vector<std::string> crl_files;
+  bool no_revocation_check = false;
+  std::string revocation_ca;
 };
+
+// --crl / --no-revocation-check / --revocation-ca: how the leaf's revocation is checked
+// (verify.h RevocationOptions). https revocation services are trusted like steward and
+// drawbridge URLs: the embedded web roots unless --revocation-ca names others, never the
+// host's store.
+verify::RevocationOptions revocation_options(const VerifyArgs& a) {
+  verify::RevocationOptions out;
+  out.enabled = !a.no_revocation_check;
+  for (const auto& f : a.crl_files) out.status.crls.push_back(Crl::from_bytes(read_file(f, out.status.max_crl_size)));
+  out.status.fetch.timeout = std::chrono::seconds(a.timeout_seconds);
+  out.status.fetch.ca_pem = a.revocation_ca.empty() ? client::embedded_roots().pem : read_text_file(a.revocation_ca);
+  return out;
+}
 
 // --offline: re-run the attestation from the evidence inside the certificate, under `policy`,
 // at the verification time steward recorded, and compare with what steward claimed.
@@ -75,7 +93,7 @@ int run_verify(VerifyArgs& a) {
     if (!a.expect_signer.empty()) a.expect.signer = a.expect_signer;
     if (!a.expect_measurement.empty()) a.expect.measurement = a.expect_measurement;
     TimePoint at = a.at.empty() ? std::chrono::system_clock::now() : parse_rfc3339(a.at);
-    auto peer = verify::verify_peer(chain, cas, at, a.expect);
+    auto peer = verify::verify_peer(chain, cas, at, a.expect, revocation_options(a));
     nlohmann::json replay;
     bool replay_accepted = true;
     if (a.offline) replay = replay_offline(chain.front(), a.policy_file, replay_accepted);
@@ -135,6 +153,15 @@ void register_verify(CLI::App& root) {
                 "tagged evidence) at steward's recorded time, without trusting steward's claims");
   cmd->add_option("--policy", a->policy_file,
                   "Steward policy TOML for --offline (default: built-in strict defaults)");
+  cmd->add_option("--crl", a->crl_files,
+                  "CRL (DER or PEM) to check the certificate against instead of its OCSP responder or CRL "
+                  "distribution point; repeatable (the one from the certificate's issuer is used)");
+  cmd->add_flag("--no-revocation-check", a->no_revocation_check,
+                "Do not check revocation (by default it is checked when the certificate names an OCSP "
+                "responder or a CRL distribution point, or a --crl is given; a revoked certificate exits 4, "
+                "an unanswered check 6)");
+  cmd->add_option("--revocation-ca", a->revocation_ca,
+                  "PEM CA bundle trusted for https OCSP/CRL URLs (default: the embedded web roots)");
   cmd->callback([a] { set_exit_code(run_verify(*a)); });
 }
 

@@ -178,6 +178,7 @@ struct Registry::Impl {
   net::Counter* uploads = nullptr;
   net::Counter* limited = nullptr;
   net::Counter* sharing = nullptr;
+  net::Counter* keeps_refused = nullptr;
 
   Impl(std::shared_ptr<Store> s, std::shared_ptr<TokenVerifier> t, RegistryOptions o)
       : store(std::move(s)), tokens(std::move(t)), opt(std::move(o)),
@@ -213,7 +214,8 @@ struct Registry::Impl {
         ChainVerifyOptions vo;
         vo.at = opt.clock->now();
         vo.required_eku = "1.3.6.1.5.5.7.3.2";  // clientAuth
-        verify_chain(leaf, intermediates, opt.client_ca, vo);
+        const auto path = verify_chain(leaf, intermediates, opt.client_ca, vo);
+        if (opt.keep_crl && !keep_not_revoked(leaf, path, req)) return c;
         // Only a keep certificate grants anything: steward's claims say what was attested, and
         // a keep without hardware attestation (or with names for an unlisted runtime) is not
         // trusted with private content unless this registry is explicitly in development mode.
@@ -239,6 +241,32 @@ struct Registry::Impl {
       }
     }
     return c;
+  }
+
+  // The keep CRL's word on a verified client certificate (its issuer is path[1]): true only for
+  // "current and not listed". Anything else grants nothing, logged with the CRL's number.
+  bool keep_not_revoked(const Certificate& leaf, const std::vector<Certificate>& path, const net::Request& req) {
+    using State = revocation::CrlMonitor::State;
+    const auto verdict = path.size() >= 2 ? opt.keep_crl->status(leaf, path[1])
+                                          : revocation::CrlMonitor::Verdict{.state = State::kOtherIssuer};
+    if (verdict.state == State::kGood) return true;
+    const std::string number = verdict.number ? std::to_string(*verdict.number) : std::string("-");
+    const std::string state(revocation::to_string(verdict.state));
+    if (keeps_refused) keeps_refused->inc({state});
+    if (verdict.state == State::kRevoked) {
+      log::warn("drawbridge.client_cert_revoked",
+                {{"serial", leaf.serial_hex()}, {"reason", std::string(revocation::reason_name(verdict.reason))},
+                 {"revoked_at", format_rfc3339(verdict.revoked_at)}, {"crl_number", number},
+                 {"request_id", req.request_id}});
+    } else {
+      const auto info = opt.keep_crl->info();
+      log::warn("drawbridge.keep_crl_unusable",
+                {{"state", state}, {"serial", leaf.serial_hex()}, {"crl_number", number},
+                 {"crl_url", opt.keep_crl->url()},
+                 {"crl_next_update", info.have ? format_rfc3339(info.next_update) : std::string("-")},
+                 {"last_error", info.last_error}, {"request_id", req.request_id}});
+    }
+    return false;
   }
 
   const TokenClaims& need_token(const Caller& c, ScopeLevel level, ScopeContext ctx) {
@@ -1063,7 +1091,12 @@ void Registry::install(net::HttpServer& server) {
   impl_->limited = &m.counter("drawbridge_rate_limited_total", "Lookups refused by the per-client rate limit");
   impl_->sharing = &m.counter("drawbridge_sharing_changes_total", "Grants, revocations and group changes by action",
                               {"action"});
+  impl_->keeps_refused = &m.counter("drawbridge_keep_certificates_refused_total",
+                                    "Verified keep certificates refused by the keep CRL, by state "
+                                    "(revoked, no_crl, stale, other_issuer)",
+                                    {"state"});
   const auto& opt = impl_->opt;
+  if (opt.keep_crl) opt.keep_crl->attach_metrics(m, "drawbridge_keep");
   for (const auto& route : kApiRoutes) {
     const Kind kind = route.kind;
     const std::string pattern(route.pattern);

@@ -3,6 +3,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <limits>
+
 #include "core/error.h"
 #include "core/signing.h"
 #include "revocation/asn1_time.h"
@@ -59,6 +61,7 @@ Bytes build_crl(const PrivateKey& ca_key, const Certificate& ca_cert, std::span<
   if (!ca_key || !ca_cert) fail("no CA key or certificate");
   if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) fail("the CA key does not match the CA certificate");
   if (next_update < this_update) fail("nextUpdate is before thisUpdate");
+  if (number > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) fail("cRLNumber over 2^63 - 1");
 
   ossl::X509CrlPtr crl(X509_CRL_new());
   if (!crl) ossl::throw_error(ErrorKind::kInternal, "revocation.crl.build", "X509_CRL_new failed");

@@ -68,6 +68,11 @@ void check_package_digest(const std::optional<std::string>& have, const std::str
 
 PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
                          TimePoint at, const Expectations& expect) {
+  return verify_peer(chain, steward_cas, at, expect, RevocationOptions{});
+}
+
+PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
+                         TimePoint at, const Expectations& expect, const RevocationOptions& revocation) {
   require(!chain.empty(), ErrorKind::kInvalidInput, "verify.no_certificate", "the peer presented no certificate");
   require(!steward_cas.empty(), ErrorKind::kPolicyRejected, "verify.no_trust_anchor", "no steward CA certificate given");
 
@@ -120,8 +125,49 @@ PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Cer
     throw Error(ErrorKind::kPolicyRejected, "verify.measurement_mismatch", "measurement is " +
                                                    (peer.measurement.empty() ? "(none)" : peer.measurement) +
                                                    ", expected " + *expect.measurement);
+  if (!revocation.enabled) {
+    peer.revocation.detail = "revocation checking was disabled";
+  } else if (peer.path.size() < 2) {
+    peer.revocation.detail = "the certificate is itself a trust anchor";
+  } else if (revocation.checker) {
+    peer.revocation = revocation.checker->check(leaf, peer.path[1], at);
+  } else {
+    revocation::StatusChecker checker(revocation.status);
+    peer.revocation = checker.check(leaf, peer.path[1], at);
+  }
   return peer;
 }
+
+namespace {
+
+json revocation_json(const revocation::StatusReport& r) {
+  json out = {{"status", revocation::to_string(r.status)}};
+  if (r.source != revocation::Source::kNone) out["source"] = revocation::to_string(r.source);
+  if (!r.url.empty()) out["url"] = r.url;
+  if (!r.detail.empty()) out["detail"] = r.detail;
+  if (r.status == revocation::Status::kGood) {
+    out["this_update"] = format_rfc3339(r.this_update);
+    if (r.next_update) out["next_update"] = format_rfc3339(*r.next_update);
+    if (r.crl_number) out["crl_number"] = *r.crl_number;
+  }
+  return out;
+}
+
+std::string revocation_text(const revocation::StatusReport& r) {
+  if (r.status != revocation::Status::kGood) return "not checked: " + r.detail;
+  std::string out = "good (";
+  switch (r.source) {
+    case revocation::Source::kLocalCrl: out += "CRL given"; break;
+    case revocation::Source::kOcsp: out += "OCSP " + r.url; break;
+    case revocation::Source::kCrlDistributionPoint: out += "CRL " + r.url + (r.from_cache ? ", cached" : ""); break;
+    case revocation::Source::kNone: out += "?"; break;
+  }
+  if (r.crl_number) out += ", CRL number " + std::to_string(*r.crl_number);
+  if (r.next_update) out += ", next update " + format_rfc3339(*r.next_update);
+  return out + ")";
+}
+
+}  // namespace
 
 json PeerIdentity::to_json() const {
   json out = {
@@ -140,6 +186,7 @@ json PeerIdentity::to_json() const {
       {"subject", path.empty() ? "" : path.front().subject()},
       {"issuer", path.empty() ? "" : path.front().issuer()},
       {"claims", claims},
+      {"revocation", revocation_json(revocation)},
   };
   if (insecure) out["insecure_reason"] = insecure_reason;
   return out;
@@ -158,6 +205,7 @@ std::string PeerIdentity::to_text() const {
   s << "signer:          " << identity.signer.value_or("- (unsigned)") << "\n";
   s << "valid:           " << format_rfc3339(not_before) << " .. " << format_rfc3339(not_after) << "\n";
   if (!path.empty()) s << "issued by:       " << path.back().subject() << "\n";
+  s << "revocation:      " << revocation_text(revocation) << "\n";
   // What steward says about itself and its registry check (docs/oids.md claims); shown as
   // claimed, the chain above is what makes them steward's word.
   const auto claim = [&](const char* key) -> const json* {

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/x509.h"
 #include "identity/workload.h"
+#include "revocation/status.h"
 
 namespace enarx::verify {
 
@@ -46,6 +47,17 @@ struct Expectations {
   bool allow_insecure = false;
 };
 
+// Revocation checking of the leaf (its issuer is the next certificate of the verified path),
+// by revocation::StatusChecker: a local CRL, else the certificate's OCSP responder, else its
+// CRL distribution point; fail closed when the certificate names a service that gives no
+// answer. On by default.
+struct RevocationOptions {
+  bool enabled = true;  // false: not checked (reported as such)
+  revocation::StatusOptions status{};  // local CRLs, https trust (fetch.ca_file), timeouts, grace
+  // A checker to reuse across calls (its CRL cache); null: one per call, made from `status`.
+  std::shared_ptr<revocation::StatusChecker> checker{};
+};
+
 struct PeerIdentity {
   std::vector<Certificate> path;  // verified: leaf first, ending with the steward CA
   nlohmann::json claims;          // steward's claims extension
@@ -57,6 +69,9 @@ struct PeerIdentity {
   bool insecure = false;
   std::string insecure_reason;
   TimePoint not_before, not_after;
+  // The leaf's revocation status: good, or not checked (and why). Revoked and unavailable are
+  // errors (see verify_peer).
+  revocation::StatusReport revocation;
 
   nlohmann::json to_json() const;
   std::string to_text() const;  // multi-line, for people
@@ -69,7 +84,13 @@ struct PeerIdentity {
 //   verify.digest_mismatch, verify.app_digest_mismatch, verify.config_digest_mismatch,
 //   verify.bad_expectation (an expected app/config digest that is not sha-256 hex),
 //   verify.signer_mismatch, verify.measurement_mismatch,
-//   identity.* (ambiguous or malformed identity SANs).
+//   identity.* (ambiguous or malformed identity SANs),
+//   revocation.revoked (kUntrusted), revocation.unavailable (kUnavailable), revocation.crl.*
+//   (a given CRL for the steward CA that does not verify or is not current) — checked last,
+//   after every expectation, so a mismatch costs no network round trip.
+PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
+                         TimePoint at, const Expectations& expect, const RevocationOptions& revocation);
+// The same with RevocationOptions{} (checked, online when the certificate names a service).
 PeerIdentity verify_peer(std::span<const Certificate> chain, std::span<const Certificate> steward_cas,
                          TimePoint at, const Expectations& expect);
 

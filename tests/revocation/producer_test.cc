@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <cctype>
+#include <limits>
 
 #include "core/crypto.h"
 #include "core/x509.h"
@@ -168,6 +169,10 @@ TEST(BuildCrl, RefusesBadArguments) {
             "revocation.crl.build");
   EXPECT_EQ(support::error_code([&] { build_crl(f.ca.key, f.ca.cert, {}, 1, f.now, f.now - 1h); }),
             "revocation.crl.build");
+  EXPECT_EQ(support::error_code([&] { build_crl(f.ca.key, f.ca.cert, {}, 1ull << 63, f.now, f.now + 1h); }),
+            "revocation.crl.build");
+  EXPECT_EQ(Crl::from_der(build_crl(f.ca.key, f.ca.cert, {}, (1ull << 63) - 1, f.now, f.now + 1h)).number(),
+            std::numeric_limits<std::int64_t>::max());
 }
 
 TEST(BuildCrl, OpensslCliShowsNumberAndReasonsAndVerifyUsesIt) {
