@@ -261,7 +261,9 @@ int run_service(const config::Config& cfg,
         log::info("steward.ca_loaded", {{"key_store", "pkcs11"},
                                         {"key", redact_pkcs11_uri(key)},
                                         {"pkcs11_provider", pkcs11_provider_path(ko).string()},
-                                        {"pkcs11_module", ko.pkcs11_module.string()},
+                                        {"pkcs11_module", ko.pkcs11_module.empty()
+                                                              ? std::string("(URI or provider default)")
+                                                              : ko.pkcs11_module.string()},
                                         {"subject", ca->certificate().subject()},
                                         {"chain_length", ca->chain_leaf_first().size()}});
       } else {
