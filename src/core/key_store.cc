@@ -310,6 +310,13 @@ PrivateKey load_private_key_uri(std::string_view uri_view, const KeyUriOptions& 
   PinWiper wipe{pin};
   if (options.pin_file) pin = read_pin_file(*options.pin_file);
 
+#if defined(ENARX_SANITIZED)
+  // pkcs11-provider (as Debian builds it) dlopens the PKCS#11 module with RTLD_DEEPBIND, which
+  // the AddressSanitizer runtime refuses by aborting the whole process: fail cleanly instead.
+  throw Error(ErrorKind::kUnavailable, "crypto.pkcs11.unavailable",
+              "PKCS#11 tokens cannot be used in an AddressSanitizer build (pkcs11-provider loads "
+              "the PKCS#11 module with RTLD_DEEPBIND, which the sanitizer runtime refuses)");
+#endif
   OSSL_LIB_CTX* ctx = token_context(provider, module);
   PinPrompt prompt{options.pin_file ? &pin : nullptr, 0};
   auto keys = load_keys(ctx, uri, prompt, shown);
