@@ -334,6 +334,12 @@ PrivateKey PrivateKey::generate(KeyType type) {
   return PrivateKey(ossl::PkeyPtr(raw));
 }
 
+PrivateKey PrivateKey::from_uri(std::string_view uri, const KeyUriOptions& options) {
+  PrivateKey key = load_private_key_uri(uri, options);
+  key.in_token_ = true;
+  return key;
+}
+
 PrivateKey PrivateKey::from_pem(std::string_view pem) {
   auto bio = ossl::memory_bio(pem.data(), pem.size());
   ossl::PkeyPtr k(PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr));
@@ -343,6 +349,11 @@ PrivateKey PrivateKey::from_pem(std::string_view pem) {
 
 std::string PrivateKey::to_pem_pkcs8() const {
   require(key_ != nullptr, ErrorKind::kInvalidInput, "crypto.no_key", "no key");
+  // Checked before OpenSSL is asked: the provider would refuse anyway (tests prove it), but
+  // some provider configurations encode a *reference* ("PKCS#11 PROVIDER URI" PEM) instead of
+  // failing, which must never be mistaken for the key.
+  require(!in_token_, ErrorKind::kPermissionDenied, "crypto.key_not_exportable",
+          "the private key lives in a PKCS#11 token and cannot be exported");
   ossl::BioPtr bio(BIO_new(BIO_s_mem()));
   ossl::check(bio && PEM_write_bio_PKCS8PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0,
                                                    nullptr, nullptr) == 1, ErrorKind::kInvalidInput,

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/bytes.h"
+#include "core/key_store.h"
 #include "core/openssl.h"
 
 namespace enarx {
@@ -77,7 +78,14 @@ class PrivateKey {
   static PrivateKey generate(KeyType type);  // EcP256, EcP384, Rsa (3072), Ed25519
   // PEM: PKCS#8 ("PRIVATE KEY"), SEC1 ("EC PRIVATE KEY") or PKCS#1 ("RSA PRIVATE KEY").
   static PrivateKey from_pem(std::string_view pem);
-  std::string to_pem_pkcs8() const;  // unencrypted PKCS#8 PEM
+  // A key in a PKCS#11 token named by a "pkcs11:" URI (core/key_store.h): the returned key is a
+  // handle; signing runs in the token and the private key never enters this process.
+  static PrivateKey from_uri(std::string_view uri, const KeyUriOptions& options = {});
+  // Unencrypted PKCS#8 PEM. A token key (in_token()) throws
+  // Error(permission_denied, "crypto.key_not_exportable"): its private part cannot be exported.
+  std::string to_pem_pkcs8() const;
+  // True for a key loaded from a token by from_uri.
+  bool in_token() const { return in_token_; }
 
   PublicKey public_key() const;
   KeyType type() const;
@@ -91,6 +99,7 @@ class PrivateKey {
 
  private:
   std::shared_ptr<EVP_PKEY> key_;
+  bool in_token_ = false;
 };
 
 // ECDSA signature format conversions.

@@ -23,6 +23,40 @@ CertificateAuthority::CertificateAuthority(PrivateKey key, std::vector<Certifica
           "the CA certificate lacks CA:TRUE basic constraints");
 }
 
+namespace {
+
+std::vector<Certificate> load_chain(const std::filesystem::path& chain_file) {
+  try {
+    return Certificate::chain_from_pem(read_text_file(chain_file, 4 << 20));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kInvalidInput, "steward.ca.chain",
+                "cannot load CA certificate chain " + chain_file.string() + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+CertificateAuthority CertificateAuthority::from_uri(std::string_view key_uri,
+                                                    const std::filesystem::path& chain_file,
+                                                    const KeyUriOptions& options) {
+  PrivateKey key;
+  try {
+    key = PrivateKey::from_uri(key_uri, options);
+  } catch (const Error& e) {
+    // e's message names the URI redacted; its code says what went wrong (PIN, no such key).
+    throw Error(e.kind(), e.code(), std::string("cannot load the CA key from the token: ") + e.what());
+  }
+  CertificateAuthority ca(std::move(key), load_chain(chain_file));
+  // The public halves match (checked above); prove the token key signs as that certificate.
+  static constexpr std::string_view kProbe = "steward CA key check";
+  const auto alg = ca.key_.default_digest();
+  const Bytes sig = ca.key_.sign(alg, as_bytes(kProbe));
+  require(ca.certificate().public_key().verify(alg, as_bytes(kProbe), sig), ErrorKind::kInvalidInput,
+          "steward.ca.key_mismatch",
+          "the token key's signature does not verify with the CA certificate's public key");
+  return ca;
+}
+
 CertificateAuthority CertificateAuthority::from_files(const std::filesystem::path& key_file,
                                                       const std::filesystem::path& chain_file) {
   PrivateKey key;
@@ -33,14 +67,7 @@ CertificateAuthority CertificateAuthority::from_files(const std::filesystem::pat
     throw Error(ErrorKind::kInvalidInput, "steward.ca.key",
                 "cannot load CA key " + key_file.string() + " (" + e.code() + ")");
   }
-  std::vector<Certificate> chain;
-  try {
-    chain = Certificate::chain_from_pem(read_text_file(chain_file, 4 << 20));
-  } catch (const Error& e) {
-    throw Error(ErrorKind::kInvalidInput, "steward.ca.chain",
-                "cannot load CA certificate chain " + chain_file.string() + ": " + e.what());
-  }
-  return CertificateAuthority(std::move(key), std::move(chain));
+  return CertificateAuthority(std::move(key), load_chain(chain_file));
 }
 
 CertificateAuthority CertificateAuthority::load_or_generate(const std::filesystem::path& state_dir,

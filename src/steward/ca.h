@@ -4,13 +4,16 @@
 //   * embedded (default): on first start generate a P-384 key and a self-signed CA certificate
 //     into a state directory (directory 0700, key 0600) and reuse them afterwards;
 //   * production: load a PEM key and a PEM certificate chain (steward's CA certificate first,
-//     then its issuers up to the offline root), so steward runs as an intermediate.
+//     then its issuers up to the offline root), so steward runs as an intermediate;
+//   * production with an HSM: the same chain, the key named by a pkcs11: URI and used in the
+//     token through OpenSSL's pkcs11 provider (core/key_store.h); the key never enters steward.
 // A self-signed CA does NOT put steward into any debug/insecure mode (unlike Enarx): insecure
 // issuance is only the explicit policy option.
 #pragma once
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -30,6 +33,17 @@ class CertificateAuthority {
   // Reads `key_file` (PEM, PKCS#8 or SEC1) and `chain_file` (PEM bundle).
   static CertificateAuthority from_files(const std::filesystem::path& key_file,
                                          const std::filesystem::path& chain_file);
+
+  // The key in a PKCS#11 token named by `key_uri` (core/key_store.h), `chain_file` as for
+  // from_files. Besides the constructor's checks, one test signature is made with the token key
+  // and verified with the certificate's public key, so a key that cannot sign (wrong object,
+  // token refusing the operation) fails at start-up, not at the first issuance
+  // (steward.ca.key_mismatch). Key errors keep their crypto.pkcs11.* code and kind (wrong PIN:
+  // crypto.pkcs11.login_failed; no such key: crypto.pkcs11.not_found); messages name the URI
+  // without any pin-value.
+  static CertificateAuthority from_uri(std::string_view key_uri,
+                                       const std::filesystem::path& chain_file,
+                                       const KeyUriOptions& options = {});
 
   struct GeneratedInfo {
     bool created = false;  // false: an existing key/cert was loaded

@@ -135,8 +135,28 @@ void declare_config(config::Loader& l) {
          .type = Type::String,
          .env = "STEWARD_KEY",
          .flag = "-k,--key",
-         .help = "CA private key (PEM); with --crt: steward runs as this (intermediate) CA",
+         .help = "CA private key: a PEM file, or a pkcs11: URI of a key in an HSM (used "
+                 "there through OpenSSL's pkcs11 provider; never read); with --crt: steward "
+                 "runs as this (intermediate) CA",
          .secret = true});
+  l.add({.name = "ca.key_pin_file",
+         .type = Type::String,
+         .env = "STEWARD_KEY_PIN_FILE",
+         .flag = "--key-pin-file",
+         .help = "With a pkcs11: --key: file holding the token's user PIN (first line; not "
+                 "readable by others), unless the URI has pin-source=file:..."});
+  l.add({.name = "ca.pkcs11_module",
+         .type = Type::String,
+         .env = "STEWARD_PKCS11_MODULE",
+         .flag = "--pkcs11-module",
+         .help = "With a pkcs11: --key: the token's PKCS#11 library (e.g. the HSM vendor's "
+                 ".so); default the URI's module-path, else the provider's (p11-kit proxy)"});
+  l.add({.name = "ca.pkcs11_provider",
+         .type = Type::String,
+         .env = "STEWARD_PKCS11_PROVIDER",
+         .flag = "--pkcs11-provider",
+         .help = "With a pkcs11: --key: the OpenSSL pkcs11-provider module; default pkcs11.so "
+                 "in OpenSSL's modules directory"});
   l.add({.name = "ca.crt",
          .type = Type::String,
          .env = "STEWARD_CRT",
@@ -282,10 +302,31 @@ int run_service(const config::Config& cfg,
     if (cfg.has("ca.key") || cfg.has("ca.crt")) {
       if (!cfg.has("ca.key") || !cfg.has("ca.crt"))
         throw Error(ErrorKind::kInvalidInput, "steward.config", "--key and --crt go together");
-      ca.emplace(
-          CertificateAuthority::from_files(cfg.get_string("ca.key"), cfg.get_string("ca.crt")));
-      log::info("steward.ca_loaded", {{"subject", ca->certificate().subject()},
-                                      {"chain_length", ca->chain_leaf_first().size()}});
+      const std::string key = cfg.get_string("ca.key");
+      if (is_pkcs11_uri(key)) {
+        KeyUriOptions ko;
+        if (auto v = cfg.find_string("ca.pkcs11_provider")) ko.provider_module = *v;
+        if (auto v = cfg.find_string("ca.pkcs11_module")) ko.pkcs11_module = *v;
+        if (auto v = cfg.find_string("ca.key_pin_file")) ko.pin_file = *v;
+        ca.emplace(CertificateAuthority::from_uri(key, cfg.get_string("ca.crt"), ko));
+        // The URI is shown without pin-value; the PIN itself is never logged.
+        log::info("steward.ca_loaded", {{"key_store", "pkcs11"},
+                                        {"key", redact_pkcs11_uri(key)},
+                                        {"pkcs11_provider", pkcs11_provider_path(ko).string()},
+                                        {"pkcs11_module", ko.pkcs11_module.empty()
+                                                              ? std::string("(URI or provider default)")
+                                                              : ko.pkcs11_module.string()},
+                                        {"subject", ca->certificate().subject()},
+                                        {"chain_length", ca->chain_leaf_first().size()}});
+      } else {
+        require(!cfg.has("ca.key_pin_file") && !cfg.has("ca.pkcs11_module"),
+                ErrorKind::kInvalidInput, "steward.config",
+                "--key-pin-file and --pkcs11-module apply to a pkcs11: --key only");
+        ca.emplace(CertificateAuthority::from_files(key, cfg.get_string("ca.crt")));
+        log::info("steward.ca_loaded", {{"key_store", "file"},
+                                        {"subject", ca->certificate().subject()},
+                                        {"chain_length", ca->chain_leaf_first().size()}});
+      }
     } else {
       CertificateAuthority::GeneratedInfo info;
       ca.emplace(CertificateAuthority::load_or_generate(state_dir, *system_clock(),
@@ -293,7 +334,8 @@ int run_service(const config::Config& cfg,
                                                         std::chrono::hours(24 * 365 * 10), &info));
       log::info(
           info.created ? "steward.ca_generated" : "steward.ca_loaded",
-          {{"certificate", info.cert_path.string()}, {"subject", ca->certificate().subject()}});
+          {{"key_store", "file"},
+           {"certificate", info.cert_path.string()}, {"subject", ca->certificate().subject()}});
     }
     std::cout << "steward CA certificate SHA-256 fingerprint: " << ca->fingerprint() << std::endl;
 
