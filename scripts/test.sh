@@ -11,8 +11,10 @@ cd "$repo"
 
 bash deps/install.sh
 jobs="$(nproc)"
-# Relative paths in the ccache hash, so clones at other paths share the cache.
+# Relative paths in the ccache hash, so clones at other paths share the cache (NOHASHDIR: with
+# -g ccache would otherwise hash the build directory's absolute path as well).
 export CCACHE_BASEDIR="$repo"
+export CCACHE_NOHASHDIR=1
 export CCACHE_MAXSIZE="${CCACHE_MAXSIZE:-10G}"
 start=$SECONDS
 
