@@ -11,6 +11,9 @@ HttpsRegistry::HttpsRegistry(std::shared_ptr<drawbridge::Store> store, const dra
   server_ = issue("localhost", &ca_, {.eku = {"serverAuth"}, .sans = sans});
   auto tokens = std::make_shared<drawbridge::TokenVerifier>(system_clock());
   tokens->add_issuer(issuer.issuer_config());
+  // Keep client certificates reach the registry only when the handshake asks for them.
+  std::string client_ca_pem;
+  for (const auto& ca : options.client_ca) client_ca_pem += ca.to_pem();
   registry_ = std::make_unique<drawbridge::Registry>(std::move(store), tokens, std::move(options));
   net::ServerConfig sc;
   sc.address = "127.0.0.1";
@@ -19,6 +22,10 @@ HttpsRegistry::HttpsRegistry(std::shared_ptr<drawbridge::Store> store, const dra
   net::TlsServerConfig tls;
   tls.cert_chain_pem = server_.cert.to_pem() + ca_.cert.to_pem();
   tls.key_pem = server_.key.to_pem_pkcs8();
+  if (!client_ca_pem.empty()) {
+    tls.client_ca_pem = client_ca_pem;
+    tls.client_auth = net::ClientAuth::Optional;
+  }
   sc.tls = tls;
   http_ = std::make_unique<net::HttpServer>(sc);
   registry_->install(*http_);

@@ -1,6 +1,8 @@
 // A real drawbridge registry for tests that talk to one over the network: the library's
 // Registry over a given store, on an HttpServer on 127.0.0.1 (an ephemeral port) with TLS from a
-// CA of its own, accepting tokens of one local issuer.
+// CA of its own, accepting tokens of one local issuer. With RegistryOptions::client_ca set, the
+// handshake asks for a client certificate (optional; one presented must chain to client_ca), so
+// keep certificates reach the registry as they do in drawbridge's service.
 #pragma once
 
 #include <memory>
