@@ -74,10 +74,11 @@ void declare_serve(config::Loader& l) {
          .env = "DRAWBRIDGE_ACCEPT_INSECURE_KEEPS", .flag = "--accept-insecure-keeps",
          .help = "DEVELOPMENT ONLY: let keep certificates marked insecure (KVM, simulated platforms) read "
                  "private repositories"});
-  l.add({.name = "keeps.crl_url", .type = Type::String, .default_value = std::string(),
+  l.add({.name = "keeps.crl_url", .type = Type::StringList, .default_value = std::vector<std::string>{},
          .env = "DRAWBRIDGE_KEEP_CRL_URL", .flag = "--keep-crl-url",
-         .help = "Steward's CRL (http(s)://.../crl): refuse revoked keep certificates; until a valid CRL is had, "
-                 "or once it is past nextUpdate + keeps.crl_grace, keep certificates grant nothing"});
+         .help = "Each trusted steward's CRL (http(s)://.../crl; repeat, or comma-separated, one per steward "
+                 "CA in tls.client_ca): refuse revoked keep certificates; while the CRL of a keep's steward is "
+                 "missing, or past nextUpdate + keeps.crl_grace, its keep certificates grant nothing"});
   l.add({.name = "keeps.crl_refresh", .type = Type::Duration, .default_value = config::Duration(std::chrono::minutes(5)),
          .flag = "--keep-crl-refresh", .help = "How often the keep CRL is fetched"});
   l.add({.name = "keeps.crl_grace", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(0)),
@@ -202,7 +203,7 @@ int serve(const config::Config& cfg) {
                           "may read private repositories: development only"}});
   auto client_ca = cfg.get_string("tls.client_ca");
   if (!client_ca.empty()) ro.client_ca = Certificate::chain_from_pem(read_text_file(client_ca));
-  if (auto crl_url = cfg.get_string("keeps.crl_url"); !crl_url.empty()) {
+  for (const auto& crl_url : cfg.get_list("keeps.crl_url")) {
     require(!ro.client_ca.empty(), ErrorKind::kInvalidInput, "drawbridge.config.keep_crl",
             "keeps.crl_url needs tls.client_ca (the CRL must be signed by one of its certificates)");
     require(revocation::is_http_url(crl_url), ErrorKind::kInvalidInput, "drawbridge.config.keep_crl",
@@ -216,8 +217,9 @@ int serve(const config::Config& cfg) {
     mo.clock = clock;
     log::info("drawbridge.keep_crl", {{"url", crl_url}, {"refresh_seconds", static_cast<std::int64_t>(mo.refresh.count())},
                                       {"grace_seconds", static_cast<std::int64_t>(mo.grace.count())}});
-    ro.keep_crl = std::make_shared<revocation::CrlMonitor>(std::move(mo));
-  } else if (!ro.client_ca.empty()) {
+    ro.keep_crls.push_back(std::make_shared<revocation::CrlMonitor>(std::move(mo)));
+  }
+  if (ro.keep_crls.empty() && !ro.client_ca.empty()) {
     log::warn("drawbridge.keep_crl_off",
               {{"detail", "keeps.crl_url is not set: revoked keep certificates are accepted until they expire"}});
   }
@@ -239,7 +241,7 @@ int serve(const config::Config& cfg) {
   net::HttpServer server(sc);
   drawbridge::Registry registry(store, tokens, ro);
   registry.install(server);
-  if (ro.keep_crl) ro.keep_crl->start();  // first fetch at once; keeps grant nothing until it succeeds
+  for (const auto& monitor : ro.keep_crls) monitor->start();  // first fetch at once; keeps grant nothing until it succeeds
   server.start();
   log::info("drawbridge.started", {{"address", sc.address}, {"port", server.port()}, {"store", store->describe()},
                                    {"tls", sc.tls.has_value()}});

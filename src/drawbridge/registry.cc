@@ -215,7 +215,7 @@ struct Registry::Impl {
         vo.at = opt.clock->now();
         vo.required_eku = "1.3.6.1.5.5.7.3.2";  // clientAuth
         const auto path = verify_chain(leaf, intermediates, opt.client_ca, vo);
-        if (opt.keep_crl && !keep_not_revoked(leaf, path, req)) return c;
+        if (!opt.keep_crls.empty() && !keep_not_revoked(leaf, path, req)) return c;
         // Only a keep certificate grants anything: steward's claims say what was attested, and
         // a keep without hardware attestation (or with names for an unlisted runtime) is not
         // trusted with private content unless this registry is explicitly in development mode.
@@ -243,12 +243,29 @@ struct Registry::Impl {
     return c;
   }
 
-  // The keep CRL's word on a verified client certificate (its issuer is path[1]): true only for
-  // "current and not listed". Anything else grants nothing, logged with the CRL's number.
+  // The keep CRLs' word on a verified client certificate (its issuer is path[1]): true only for
+  // "current and not listed" from the monitor holding its issuer's CRL. Anything else grants
+  // nothing, logged with the CRL's number. Each monitor answers kOtherIssuer for certificates
+  // of another steward's CA, so the one that knows the issuer decides; while a monitor has no
+  // valid CRL it cannot tell, and its kNoCrl / kStale stands (fail closed).
   bool keep_not_revoked(const Certificate& leaf, const std::vector<Certificate>& path, const net::Request& req) {
     using State = revocation::CrlMonitor::State;
-    const auto verdict = path.size() >= 2 ? opt.keep_crl->status(leaf, path[1])
-                                          : revocation::CrlMonitor::Verdict{.state = State::kOtherIssuer};
+    revocation::CrlMonitor::Verdict verdict{.state = State::kOtherIssuer};
+    const revocation::CrlMonitor* decided_by = nullptr;
+    if (path.size() >= 2) {
+      for (const auto& monitor : opt.keep_crls) {
+        const auto v = monitor->status(leaf, path[1]);
+        if (v.state == State::kGood || v.state == State::kRevoked) {
+          verdict = v;
+          decided_by = monitor.get();
+          break;
+        }
+        if (v.state != State::kOtherIssuer && verdict.state == State::kOtherIssuer) {
+          verdict = v;
+          decided_by = monitor.get();
+        }
+      }
+    }
     if (verdict.state == State::kGood) return true;
     const std::string number = verdict.number ? std::to_string(*verdict.number) : std::string("-");
     const std::string state(revocation::to_string(verdict.state));
@@ -257,14 +274,18 @@ struct Registry::Impl {
       log::warn("drawbridge.client_cert_revoked",
                 {{"serial", leaf.serial_hex()}, {"reason", std::string(revocation::reason_name(verdict.reason))},
                  {"revoked_at", format_rfc3339(verdict.revoked_at)}, {"crl_number", number},
-                 {"request_id", req.request_id}});
-    } else {
-      const auto info = opt.keep_crl->info();
+                 {"crl_url", decided_by->url()}, {"request_id", req.request_id}});
+    } else if (decided_by) {
+      const auto info = decided_by->info();
       log::warn("drawbridge.keep_crl_unusable",
                 {{"state", state}, {"serial", leaf.serial_hex()}, {"crl_number", number},
-                 {"crl_url", opt.keep_crl->url()},
+                 {"crl_url", decided_by->url()},
                  {"crl_next_update", info.have ? format_rfc3339(info.next_update) : std::string("-")},
                  {"last_error", info.last_error}, {"request_id", req.request_id}});
+    } else {
+      log::warn("drawbridge.keep_crl_unusable",
+                {{"state", state}, {"serial", leaf.serial_hex()}, {"issuer", leaf.issuer()},
+                 {"detail", "no keeps.crl_url serves this steward CA's CRL"}, {"request_id", req.request_id}});
     }
     return false;
   }
@@ -1096,7 +1117,10 @@ void Registry::install(net::HttpServer& server) {
                                     "(revoked, no_crl, stale, other_issuer)",
                                     {"state"});
   const auto& opt = impl_->opt;
-  if (opt.keep_crl) opt.keep_crl->attach_metrics(m, "drawbridge_keep");
+  // One metric family set per monitor: drawbridge_keep_crl_* for the first CRL URL,
+  // drawbridge_keep2_crl_* for the second, ...
+  for (std::size_t i = 0; i < opt.keep_crls.size(); ++i)
+    opt.keep_crls[i]->attach_metrics(m, i == 0 ? std::string("drawbridge_keep") : "drawbridge_keep" + std::to_string(i + 1));
   for (const auto& route : kApiRoutes) {
     const Kind kind = route.kind;
     const std::string pattern(route.pattern);

@@ -42,11 +42,12 @@ struct RegistryOptions {
   // This registry's public host name, matched against the host of certificate slugs (empty =
   // any host).
   std::string public_host;
-  // Revocation of keep certificates (docs/drawbridge.md "Revoked keeps"): when set, a keep
-  // certificate grants something only while this CRL (from the steward, signed by one of
-  // client_ca) is current and does not list it; with no valid CRL yet, or one past nextUpdate
-  // plus grace, keep certificates grant nothing (fail closed). Null: not checked.
-  std::shared_ptr<revocation::CrlMonitor> keep_crl;
+  // Revocation of keep certificates (docs/drawbridge.md "Revoked keeps"): when any is set, a
+  // keep certificate grants something only while the CRL of its issuer (one monitor per steward,
+  // each CRL signed by one of client_ca) is current and does not list it; with no valid CRL for
+  // its issuer yet, or one past nextUpdate plus grace, or no monitor for its issuer, keep
+  // certificates grant nothing (fail closed). Empty: not checked.
+  std::vector<std::shared_ptr<revocation::CrlMonitor>> keep_crls;
   // Keep certificates marked insecure (KVM, simulated root of trust, names for an unlisted
   // runtime) grant nothing unless this is set (development only; logged at start-up).
   bool accept_insecure_keeps = false;

@@ -61,6 +61,8 @@ class KeepCrl : public ::testing::Test {
     server = pkitest::server_cert(server_ca);
     keep = pkitest::keep_cert(steward, "slug://alice/secret");
     other_keep = pkitest::keep_cert(steward, "slug://alice/secret");
+    steward_b = pkitest::make_ca("steward B CA");
+    keep_b = pkitest::keep_cert(steward_b, "slug://alice/secret");
     store = std::shared_ptr<Store>(open_sqlite_store((tmp.path() / "data").string()));
     crl_server.set(crl({}, 1, t0 + 1h));
   }
@@ -77,8 +79,10 @@ class KeepCrl : public ::testing::Test {
     return {who.cert.serial(), clock->now(), revocation::Reason::kKeyCompromise};
   }
 
-  // (Re)starts the registry; with a keep CRL monitor unless `with_crl` is false.
-  void start(bool with_crl = true) {
+  // (Re)starts the registry; with a keep CRL monitor unless `with_crl` is false. `stewards` 2:
+  // a second steward CA (steward_b) is trusted too, with a monitor of its own CRL when
+  // `with_crl_b`.
+  void start(bool with_crl = true, int stewards = 1, bool with_crl_b = false) {
     if (http) http->stop();
     http.reset();
     registry.reset();
@@ -87,12 +91,19 @@ class KeepCrl : public ::testing::Test {
     RegistryOptions ro;
     ro.clock = clock;
     ro.client_ca = {steward.cert};
+    if (stewards == 2) ro.client_ca.push_back(steward_b.cert);
     ro.lookup_rate = 0;
     monitor.reset();
+    monitor_b.reset();
     if (with_crl) {
       monitor = std::make_shared<revocation::CrlMonitor>(revocation::CrlMonitorOptions{
           .url = crl_server.url(), .issuers = ro.client_ca, .grace = 10min, .clock = clock});
-      ro.keep_crl = monitor;
+      ro.keep_crls = {monitor};
+    }
+    if (with_crl_b) {
+      monitor_b = std::make_shared<revocation::CrlMonitor>(revocation::CrlMonitorOptions{
+          .url = crl_server_b.url(), .issuers = ro.client_ca, .grace = 10min, .clock = clock});
+      ro.keep_crls.push_back(monitor_b);
     }
     registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
@@ -100,7 +111,7 @@ class KeepCrl : public ::testing::Test {
     net::TlsServerConfig tls;
     tls.cert_chain_pem = server.cert.to_pem() + server_ca.cert.to_pem();
     tls.key_pem = server.key.to_pem_pkcs8();
-    tls.client_ca_pem = steward.cert.to_pem();
+    tls.client_ca_pem = steward.cert.to_pem() + (stewards == 2 ? steward_b.cert.to_pem() : std::string());
     tls.client_auth = net::ClientAuth::Optional;
     sc.tls = tls;
     sc.access_log = false;
@@ -142,11 +153,11 @@ class KeepCrl : public ::testing::Test {
   TempDir tmp{"drawbridge-keep-crl"};
   TimePoint t0 = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
   std::shared_ptr<FixedClock> clock = std::make_shared<FixedClock>(t0);
-  Issued steward, server_ca, server, keep, other_keep;
+  Issued steward, server_ca, server, keep, other_keep, steward_b, keep_b;
   LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
   std::shared_ptr<Store> store;
-  CrlServer crl_server;
-  std::shared_ptr<revocation::CrlMonitor> monitor;
+  CrlServer crl_server, crl_server_b;
+  std::shared_ptr<revocation::CrlMonitor> monitor, monitor_b;
   std::unique_ptr<Registry> registry;
   std::unique_ptr<net::HttpServer> http;
   std::string base;
@@ -181,6 +192,33 @@ TEST_F(KeepCrl, KeepWorksThenIsRefusedOnceTheCrlListsIt) {
       << metrics;
   EXPECT_NE(metrics.find("drawbridge_keep_certificates_refused_total{state=\"no_crl\"} 1"), std::string::npos)
       << metrics;
+}
+
+// A registry trusting two stewards checks each keep against its own steward's CRL: a keep whose
+// steward's CRL nobody fetches grants nothing, and one steward's revocations touch only its keeps.
+TEST_F(KeepCrl, EachStewardsKeepsAreCheckedAgainstTheirOwnCrl) {
+  crl_server_b.set(revocation::build_crl(steward_b.key, steward_b.cert, {}, 1, clock->now() - 1s, t0 + 1h));
+  start(true, 2, false);  // steward B trusted, but no CRL URL for it
+  make_private_repo();
+  ASSERT_TRUE(monitor->refresh());
+  EXPECT_EQ(keep_reads(keep), 200);
+  EXPECT_EQ(keep_reads(keep_b), 404);
+  EXPECT_NE(send(net::Method::Get, "/metrics").body.find("drawbridge_keep_certificates_refused_total{state=\"other_issuer\"} 1"),
+            std::string::npos);
+  start(true, 2, true);
+  ASSERT_TRUE(monitor->refresh());
+  EXPECT_EQ(keep_reads(keep_b), 404) << "B's CRL not fetched yet: fail closed";
+  ASSERT_TRUE(monitor_b->refresh());
+  EXPECT_EQ(keep_reads(keep), 200);
+  EXPECT_EQ(keep_reads(keep_b), 200);
+  clock->set(t0 + 5min);
+  crl_server_b.set(revocation::build_crl(steward_b.key, steward_b.cert, std::vector<revocation::CrlEntry>{revoke(keep_b)},
+                                         2, clock->now() - 1s, t0 + 1h));
+  ASSERT_TRUE(monitor_b->refresh());
+  EXPECT_EQ(keep_reads(keep_b), 404);
+  EXPECT_EQ(keep_reads(keep), 200);
+  const auto metrics = send(net::Method::Get, "/metrics").body;
+  EXPECT_NE(metrics.find("drawbridge_keep2_crl_number 2"), std::string::npos) << metrics;
 }
 
 TEST_F(KeepCrl, StaleCrlGrantsNothing) {

@@ -23,6 +23,7 @@
 
 #include "attest/enarx/oids.h"
 #include "attest/enarx/tdx_evidence.h"
+#include "support/dcap_cache.h"
 #include "core/content_digest.h"
 #include "core/crypto.h"
 #include "core/csr.h"
@@ -68,27 +69,6 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
   return true;
 }
 
-// The same simulated PKI publishing other collateral (here: a TCB recovery).
-dcap::SimulatedPlatform later_collateral(const dcap::SimulatedPlatform& sim, const std::string& status,
-                                         std::int64_t number, TimePoint not_before, TimePoint not_after) {
-  dcap::SimulationOptions o = sim.options();
-  o.not_before = not_before;
-  o.not_after = not_after;
-  o.tcb_status = status;
-  o.tcb_evaluation_data_number = number;
-  return dcap::SimulatedPlatform(o, sim.pki());
-}
-
-// Steward's Intel collateral cache, as host preparation lays it out.
-void write_cache(const std::filesystem::path& dir, const dcap::SimulatedPlatform& from) {
-  std::filesystem::create_directories(dir);
-  write_file_atomic(dir / ("tdx-tcbinfo-" + to_hex(from.options().fmspc) + ".json"), from.tcb_info_document(true));
-  write_file_atomic(dir / "td_qe_identity.json", from.qe_identity_document(true));
-  write_file_atomic(dir / "tcb_signing_chain.pem", from.tcb_signer().to_pem() + from.root().to_pem());
-  write_file_atomic(dir / "root_ca_crl.der", from.root_crl().to_der());
-  write_file_atomic(dir / "pck_platform_crl.der", from.pck_ca_crl().to_der());
-}
-
 SubjectAltNames slug_san() {
   SubjectAltNames sans;
   sans.uris = {"slug://" + kSlug};
@@ -112,7 +92,7 @@ class TcbRevocationE2E : public ::testing::Test {
     sim_ = std::make_unique<dcap::SimulatedPlatform>(o);
     write_file_atomic(dir_.path() / "root.pem", sim_->root().to_pem());
     cache_ = dir_.path() / "intel";
-    write_cache(cache_, *sim_);
+    support::write_intel_cache(cache_, *sim_);
 
     // Steward: simulated roots trusted, insecure issuance allowed (simulated TDX and KVM are
     // insecure), the simulated TD's MRTD known so it may carry a slug; KVM names by
@@ -161,7 +141,7 @@ class TcbRevocationE2E : public ::testing::Test {
     ro.accept_insecure_keeps = true;
     monitor_ = std::make_shared<revocation::CrlMonitor>(
         revocation::CrlMonitorOptions{.url = steward_url_ + "/crl", .issuers = ro.client_ca});
-    ro.keep_crl = monitor_;
+    ro.keep_crls = {monitor_};
     registry_ = std::make_unique<support::HttpsRegistry>(store_, issuer_, ro);
     const auto alice = issuer_.mint("alice", drawbridge::all_manage_scopes(), 1h, std::chrono::system_clock::now());
     ASSERT_EQ(registry_send(net::Method::Put, "/alice", drawbridge::user_to_json({"alice"}), alice), 201);
@@ -349,7 +329,7 @@ TEST_F(TcbRevocationE2E, ACollateralChangeRevokesTheKeepForVerifyTheCliAndDrawbr
   EXPECT_FALSE(index_->revocation(kvm_serial));
 
   // ---- Intel publishes a TCB recovery: the simulated platform's TCB level is now OutOfDate ----
-  write_cache(cache_, later_collateral(*sim_, "OutOfDate", 2, now_ - 1h, now_ + 24h * 30));
+  support::write_intel_cache(cache_, support::later_collateral(*sim_, "OutOfDate", 2, now_ - 1h, now_ + 24h * 30));
 
   // Nobody calls reevaluate(): the watcher notices the cache changed and revokes.
   ASSERT_TRUE(eventually([&] { return index_->revocation(tdx_serial).has_value(); }))

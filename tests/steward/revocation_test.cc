@@ -11,6 +11,7 @@
 #include "steward/reevaluate.h"
 #include "steward/status_service.h"
 #include "support/process.h"
+#include "support/dcap_cache.h"
 #include "test_util.h"
 
 namespace enarx::steward {
@@ -48,29 +49,6 @@ Bytes contract_report_data(ByteView spki) {
   return rd;
 }
 
-// The same simulated PKI publishing other collateral (a TCB recovery, a later CRL, or documents
-// that expire soon).
-dcap::SimulatedPlatform later_collateral(const dcap::SimulatedPlatform& sim, const std::string& status,
-                                         std::int64_t number, TimePoint not_before, TimePoint not_after) {
-  dcap::SimulationOptions o = sim.options();
-  o.not_before = not_before;
-  o.not_after = not_after;
-  o.tcb_status = status;
-  o.tcb_evaluation_data_number = number;
-  return dcap::SimulatedPlatform(o, sim.pki());
-}
-
-// Steward's Intel collateral cache, as host preparation lays it out.
-void write_cache(const std::filesystem::path& dir, const dcap::SimulatedPlatform& from,
-                 const std::vector<Certificate>& revoked = {}) {
-  std::filesystem::create_directories(dir);
-  write_file_atomic(dir / ("tdx-tcbinfo-" + to_hex(from.options().fmspc) + ".json"), from.tcb_info_document(true));
-  write_file_atomic(dir / "td_qe_identity.json", from.qe_identity_document(true));
-  write_file_atomic(dir / "tcb_signing_chain.pem", from.tcb_signer().to_pem() + from.root().to_pem());
-  write_file_atomic(dir / "root_ca_crl.der", from.root_crl().to_der());
-  write_file_atomic(dir / "pck_platform_crl.der", from.pck_ca_crl(revoked).to_der());
-}
-
 class StewardRevocation : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -82,7 +60,7 @@ class StewardRevocation : public ::testing::Test {
     sim_ = std::make_unique<dcap::SimulatedPlatform>(o);
     write_file_atomic(dir_.path() / "root.pem", sim_->root().to_pem());
     cache_ = dir_.path() / "intel";
-    write_cache(cache_, *sim_);
+    support::write_intel_cache(cache_, *sim_);
     index_ = open_sqlite_cert_index((dir_.path() / "index.sqlite3").string());
   }
 
@@ -294,7 +272,7 @@ TEST_F(StewardRevocation, ATcbRecoveryRevokesTheCertificatesOfOutOfDatePlatforms
   EXPECT_EQ(report.still_valid, 3u);
 
   // Intel publishes a TCB recovery: the same TCB level is now OutOfDate.
-  write_cache(cache_, later_collateral(*sim_, "OutOfDate", 2, now_ - std::chrono::hours(1),
+  support::write_intel_cache(cache_, support::later_collateral(*sim_, "OutOfDate", 2, now_ - std::chrono::hours(1),
                                        now_ + std::chrono::hours(24 * 30)));
   EXPECT_NE(collateral_fingerprint(steward->policy()), before) << "the service watches this";
   report = reevaluate(&status, *index_, steward->policy(), now_, dry);
@@ -333,8 +311,8 @@ TEST_F(StewardRevocation, APckCrlRevokingThePlatformKeyRevokesItsKeeps) {
   auto steward = make_steward();
   StatusService status(index_, steward->ca(), clock_);
   const auto tdx = issue(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
-  write_cache(cache_,
-              later_collateral(*sim_, "UpToDate", 2, now_ - std::chrono::hours(1), now_ + std::chrono::hours(24 * 30)),
+  support::write_intel_cache(cache_,
+              support::later_collateral(*sim_, "UpToDate", 2, now_ - std::chrono::hours(1), now_ + std::chrono::hours(24 * 30)),
               {sim_->pck()});
   const auto report = reevaluate(&status, *index_, steward->policy(), now_, ReevaluationOptions{});
   ASSERT_EQ(report.revoked, 1u) << report.to_json().dump(2);
@@ -349,7 +327,7 @@ TEST_F(StewardRevocation, StaleCollateralRevokesNothing) {
   StatusService status(index_, steward->ca(), clock_);
   const auto tdx = issue(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
   // Newer documents (so they win over the evidence's) that expire in an hour.
-  write_cache(cache_, later_collateral(*sim_, "UpToDate", 2, now_ - std::chrono::hours(1), now_ + std::chrono::hours(1)));
+  support::write_intel_cache(cache_, support::later_collateral(*sim_, "UpToDate", 2, now_ - std::chrono::hours(1), now_ + std::chrono::hours(1)));
   const auto later = now_ + std::chrono::hours(30);
   const auto report = reevaluate(&status, *index_, steward->policy(), later, ReevaluationOptions{});
   EXPECT_EQ(report.revoked, 0u) << report.to_json().dump(2);

@@ -9,6 +9,7 @@
 #include "simulation/dcap.h"
 #include "attest/enarx/tdx_evidence.h"
 #include "steward/replay.h"
+#include "support/dcap_cache.h"
 #include "test_util.h"
 #ifdef STEWARD_TEST_HAVE_PLATFORM
 #include "platform/platform.h"
@@ -88,17 +89,6 @@ class TdxSim : public ::testing::Test {
 dcap::SimulatedPlatform* TdxSim::sim_ = nullptr;
 TempDir* TdxSim::dir_ = nullptr;
 
-// The same simulated platform (same PKI) publishing other collateral: a TCB recovery (a new
-// tcbEvaluationDataNumber where this TCB is OutOfDate), or a later CRL.
-dcap::SimulatedPlatform later_collateral(const dcap::SimulatedPlatform& sim, const std::string& status,
-                                         std::int64_t number) {
-  dcap::SimulationOptions o = sim.options();
-  o.not_before += std::chrono::hours(1);
-  o.tcb_status = status;
-  o.tcb_evaluation_data_number = number;
-  return dcap::SimulatedPlatform(o, sim.pki());
-}
-
 // TdxEvidence whose collateral comes from `from` (the quote always from `sim`).
 Bytes tdx_evidence_from(const dcap::SimulatedPlatform& sim, const dcap::SimulatedPlatform& from, const Bytes& report_data,
                         std::vector<attest::CrlListEntry> crls = {}) {
@@ -112,17 +102,6 @@ Bytes tdx_evidence_from(const dcap::SimulatedPlatform& sim, const dcap::Simulate
   ev.tcb = attest::TcbPackage{{from.tcb_signer(), from.root()}, to_bytes(from.tcb_info_document(true))};
   ev.qe_identity = to_bytes(from.qe_identity_document(true));
   return attest::encode_tdx_evidence(ev);
-}
-
-// Steward's Intel collateral cache, as host preparation lays it out.
-void write_cache(const std::filesystem::path& dir, const dcap::SimulatedPlatform& from,
-                 const std::vector<Certificate>& revoked = {}) {
-  std::filesystem::create_directories(dir);
-  write_file_atomic(dir / ("tdx-tcbinfo-" + to_hex(from.options().fmspc) + ".json"), from.tcb_info_document(true));
-  write_file_atomic(dir / "td_qe_identity.json", from.qe_identity_document(true));
-  write_file_atomic(dir / "tcb_signing_chain.pem", from.tcb_signer().to_pem() + from.root().to_pem());
-  write_file_atomic(dir / "root_ca_crl.der", from.root_crl().to_der());
-  write_file_atomic(dir / "pck_platform_crl.der", from.pck_ca_crl(revoked).to_der());
 }
 
 TEST_F(TdxSim, VerifierBindsWithSha384AndPinsP384) {
@@ -237,9 +216,9 @@ namespace {
 TEST_F(TdxSim, AReplayedOlderTcbInfoLosesToStewardsCache) {
   auto key = PrivateKey::generate(KeyType::EcP384);
   const Bytes rd = contract_report_data(key.public_key().spki_der());
-  const auto recovery = later_collateral(*sim_, "OutOfDate", 2);
+  const auto recovery = support::later_collateral(*sim_, "OutOfDate", 2, sim_->options().not_before + std::chrono::hours(1), sim_->options().not_after);
   TempDir cache("steward-tdx-cache");
-  write_cache(cache.path(), recovery);
+  support::write_intel_cache(cache.path(), recovery);
   auto steward = make_steward("", "intel_collateral_dir = \"" + cache.path().string() + "\"\n");
   CsrBuilder b;
   b.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, *sim_, rd)});
@@ -249,9 +228,9 @@ TEST_F(TdxSim, AReplayedOlderTcbInfoLosesToStewardsCache) {
 
   // The other way round the client's copy is the newer one, and the claims say so and why.
   TempDir old_cache("steward-tdx-cache-old");
-  write_cache(old_cache.path(), *sim_);
+  support::write_intel_cache(old_cache.path(), *sim_);
   auto s2 = make_steward("", "intel_collateral_dir = \"" + old_cache.path().string() + "\"\n");
-  const auto uptodate_recovery = later_collateral(*sim_, "UpToDate", 2);
+  const auto uptodate_recovery = support::later_collateral(*sim_, "UpToDate", 2, sim_->options().not_before + std::chrono::hours(1), sim_->options().not_after);
   CsrBuilder b2;
   b2.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, uptodate_recovery, rd)});
   auto ok = s2->handle(kPkcs10, b2.build_der(key));
@@ -277,7 +256,7 @@ TEST_F(TdxSim, AReplayedOlderCrlLosesToStewardsCache) {
   auto key = PrivateKey::generate(KeyType::EcP384);
   const Bytes rd = contract_report_data(key.public_key().spki_der());
   TempDir cache("steward-tdx-crl");
-  write_cache(cache.path(), later_collateral(*sim_, "UpToDate", 1), {sim_->pck()});
+  support::write_intel_cache(cache.path(), support::later_collateral(*sim_, "UpToDate", 1, sim_->options().not_before + std::chrono::hours(1), sim_->options().not_after), {sim_->pck()});
   auto steward = make_steward("", "intel_collateral_dir = \"" + cache.path().string() + "\"\n");
   CsrBuilder b;
   b.add_extension(Extension{std::string(oids::kTdxEvidence), false, tdx_evidence_from(*sim_, *sim_, rd)});
