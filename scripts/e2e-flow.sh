@@ -18,6 +18,7 @@
 #     and, separately, its certificates), a runtime steward does not know (no identity), an
 #     insecure keep certificate at a registry without the development opt-in, a keep certificate
 #     posing as steward, tampered blob in the store — each must fail at its own step
+#  8. revocation: steward revokes a keep certificate; OCSP, the CRL and enarx verify agree
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 build="$(cd "${1:-$repo/build/release}" && pwd)"
@@ -79,7 +80,9 @@ hash = ["$snp_measurement"]
 [tdx]
 mrtd = ["$tdx_mrtd"]
 TOML
+# --public-url: every certificate names steward's CRL (<url>/crl) and OCSP responder (<url>/ocsp).
 "$steward" --state-dir "$work/steward" --addr 127.0.0.1 --port "$SP" --host localhost \
+  --public-url "https://localhost:$SP" \
   --policy "$work/steward.toml" --audit-log "$work/steward-audit.jsonl" >"$work/steward.log" 2>&1 &
 pids+=($!)
 wait_port "$SP" 20 || die "steward did not start"
@@ -98,9 +101,13 @@ ok "steward B on https://localhost:$SBP (keep CA $(openssl x509 -in "$work/stewa
 
 step "3. drawbridge on https://$host (SQLite + blob store; keep client certs verified against the stewards' CAs; default steward named)"
 cat "$work/steward/ca.crt" "$work/steward-b/ca.crt" >"$work/stewards-ca.pem"
+cat "$work/steward/tls/ca.crt" "$work/steward-b/tls/ca.crt" >"$work/stewards-https-ca.pem"
+# Each steward's CRL: a revoked keep certificate grants nothing (step 8).
 start_drawbridge() {  # extra flags...
   "$drawbridge" serve --data-dir "$work/drawbridge" --self-signed-tls --address 127.0.0.1 --port "$DP" \
     --client-ca "$work/stewards-ca.pem" --public-host "$host" --default-steward "https://localhost:$SP" \
+    --keep-crl-url "https://localhost:$SP/crl,https://localhost:$SBP/crl" \
+    --keep-crl-ca-file "$work/stewards-https-ca.pem" \
     "$@" >>"$work/drawbridge.log" 2>&1 &
   drawbridge_pid=$!; pids+=($drawbridge_pid)
   wait_port "$DP" 20 || die "drawbridge did not start"
@@ -181,14 +188,16 @@ deploy_and_verify() {  # platform step-numbers
 
   step "$m. relying party: verify the workload's TLS endpoint ($platform)"
   "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
+    --revocation-ca "$work/steward/tls/ca.crt" \
     --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
     --expect-app-digest "$app_digest" --expect-config-digest "$config_digest" \
     >"$work/verify-$platform.out" || { cat "$work/verify-$platform.out"; die "enarx verify"; }
   sed 's/^/    /' "$work/verify-$platform.out"
   grep -Eq "steward: +https://localhost:$SP\$" "$work/verify-$platform.out" || die "the certificate does not name the steward used"
+  grep -Eiq "revocation: +good" "$work/verify-$platform.out" || die "enarx verify did not check the keep's revocation status"
   expect_exit 5 "enarx verify refuses another application (policy: an expectation not met)" \
     "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
-    --expect-app-digest "sha-256:$(printf '0%.0s' {1..64})"
+    --revocation-ca "$work/steward/tls/ca.crt" --expect-app-digest "sha-256:$(printf '0%.0s' {1..64})"
   grep -Eq "platform: +${platform#sim-} \(SIMULATED\)" "$work/verify-$platform.out" || die "enarx verify: platform is not ${platform#sim-}"
   echo | openssl s_client -connect "127.0.0.1:$WP" -verify_return_error -CAfile "$work/steward/ca.crt" \
     -showcerts >"$work/s_client-$platform.log" 2>&1 || die "openssl s_client"
@@ -201,19 +210,21 @@ deploy_and_verify() {  # platform step-numbers
   # Offline: the certificate chain alone, its evidence re-verified under the steward policy.
   sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$work/s_client-$platform.log" >"$work/chain-$platform.pem"
   "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated \
+    --revocation-ca "$work/steward/tls/ca.crt" \
     --offline --policy "$work/steward.toml" >"$work/offline-$platform.out" 2>&1 \
     || { cat "$work/offline-$platform.out"; die "enarx verify --offline"; }
   ok "enarx verify --offline: $(grep 'offline replay' "$work/offline-$platform.out" | sed 's/ \+/ /g')"
   expect_exit 4 "enarx verify --offline under the default policy (simulated root not trusted)" \
-    "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated --offline
+    "$enarx" verify "$work/chain-$platform.pem" --ca "$work/steward/ca.crt" --allow-simulated --offline \
+    --revocation-ca "$work/steward/tls/ca.crt"
   "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
-    --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
+    --revocation-ca "$work/steward/tls/ca.crt" --expect-slug "$host/alice/web:1.0.0" --expect-digest "$digest" --expect-signer "$signer" \
     --expect-app-digest "$app_digest" >"$work/relying-party-$platform.out" 2>&1 || { cat "$work/relying-party-$platform.out"; die "relying-party example"; }
   grep -q "Hello from an Enarx workload over TLS" "$work/relying-party-$platform.out" || die "relying-party: no reply"
   ok "examples/relying-party (the C++ library API): verified, then on the same connection: $(grep -m1 Hello "$work/relying-party-$platform.out")"
   expect_exit 4 "examples/relying-party refuses a keep running another digest" \
     "$relying_party" "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated \
-    --expect-digest "sha-256:$(printf '0%.0s' {1..64})"
+    --revocation-ca "$work/steward/tls/ca.crt" --expect-digest "sha-256:$(printf '0%.0s' {1..64})"
   wait "$deploy_pid" || die "the workload exited non-zero"
   ok "workload served eight connections and exited 0"
 }
@@ -252,7 +263,7 @@ grep -q "registry check:  tag, digest and signer confirmed by https://$host" "$w
   || { cat "$work/verify-b.out"; die "steward B did not record its registry check"; }
 ok "enarx verify: alice/api's keep chains to steward B's keep CA; $(grep 'registry check' "$work/verify-b.out" | sed 's/  */ /g')"
 expect_exit 4 "the same keep under steward A's CA (it was certified by B)" \
-  "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated
+  "$enarx" verify "localhost:$WP" --ca "$work/steward/ca.crt" --allow-simulated --revocation-ca "$work/steward/tls/ca.crt"
 kill "$deploy_b" 2>/dev/null || true; wait "$deploy_b" 2>/dev/null || true
 "$enarx" package publish "$pkg" "$host/alice/api:1.0.1" >/dev/null 2>&1 || die "publishing alice/api:1.0.1"
 expect_exit 25 "steward B refuses an unsigned tag (registry check)" \
@@ -341,5 +352,45 @@ wasm_blob="$work/drawbridge/blobs/sha256/$(sha256sum "$pkg/main.wasm" | cut -c1-
 chmod u+w "$wasm_blob"; printf 'X' | dd of="$wasm_blob" bs=1 seek=100 conv=notrunc status=none
 expect_exit 26 "tampered blob in the store" \
   "$enarx" deploy "$host/alice/web:1.0.0" --steward-ca "$work/steward/tls/ca.crt" "${common[@]}"
+
+step "8. revocation: steward revokes the sim-snp keep's certificate; OCSP, the CRL, enarx verify and steward's index agree"
+serial="$(openssl x509 -in "$work/chain-sim-snp.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f' | sed 's/^0*//')"
+grep -q "URI:https://localhost:$SP/crl" <(openssl x509 -in "$work/chain-sim-snp.pem" -noout -ext crlDistributionPoints) \
+  || die "the keep certificate names no CRL distribution point"
+grep -q "OCSP - URI:https://localhost:$SP/ocsp" <(openssl x509 -in "$work/chain-sim-snp.pem" -noout -ext authorityInfoAccess) \
+  || die "the keep certificate names no OCSP responder"
+ok "the keep certificate names steward's CRL and OCSP responder (https://localhost:$SP/crl, /ocsp)"
+"$enarx" verify "$work/chain-sim-snp.pem" --ca "$work/steward/ca.crt" --allow-simulated \
+  --revocation-ca "$work/steward/tls/ca.crt" >"$work/verify-before-revoke.out" 2>&1 \
+  || { cat "$work/verify-before-revoke.out"; die "enarx verify before the revocation"; }
+ok "before: $(grep -i 'revocation' "$work/verify-before-revoke.out" | sed 's/  */ /g')"
+"$steward" --state-dir "$work/steward" revoke --serial "$serial" --reason keyCompromise \
+  --detail "e2e: the host was compromised" >"$work/revoke.out" || { cat "$work/revoke.out"; die "steward revoke"; }
+sed 's/^/    /' "$work/revoke.out"
+expect_exit 4 "enarx verify of the revoked keep certificate (OCSP: revoked, keyCompromise)" \
+  "$enarx" verify "$work/chain-sim-snp.pem" --ca "$work/steward/ca.crt" --allow-simulated \
+  --revocation-ca "$work/steward/tls/ca.crt"
+grep -q "revocation.revoked" "$work/last.out" || { cat "$work/last.out"; die "not refused as revoked"; }
+# Serving stewards pick the revocation up from the index within a second.
+for _ in $(seq 1 20); do
+  curl -sS --cacert "$work/steward/tls/ca.crt" "https://localhost:$SP/crl" -o "$work/steward.crl"
+  openssl crl -inform DER -in "$work/steward.crl" -noout -text >"$work/steward-crl.txt"
+  grep -qi "Serial Number: 0*$serial" "$work/steward-crl.txt" && break
+  sleep 0.25
+done
+grep -qi "Serial Number: 0*$serial" "$work/steward-crl.txt" || { cat "$work/steward-crl.txt"; die "the CRL does not list the revoked keep"; }
+grep -A4 -i "Serial Number: 0*$serial" "$work/steward-crl.txt" | grep -q "Key Compromise" || die "the CRL entry has no reason keyCompromise"
+ok "GET /crl (CRL number $(grep -E 'X509v3 CRL Number' -A1 "$work/steward-crl.txt" | tail -1 | tr -d ' ')) lists it, reason Key Compromise"
+openssl x509 -in "$work/chain-sim-snp.pem" -out "$work/revoked-leaf.pem"
+openssl crl -inform DER -in "$work/steward.crl" -out "$work/steward-crl.pem"
+if openssl verify -crl_check -CAfile "$work/steward/ca.crt" -CRLfile "$work/steward-crl.pem" "$work/revoked-leaf.pem" >"$work/ossl-verify.out" 2>&1; then
+  die "openssl verify -crl_check accepted the revoked keep certificate"
+fi
+ok "openssl verify -crl_check: $(grep -m1 -o 'certificate revoked' "$work/ossl-verify.out")"
+"$steward" --state-dir "$work/steward" list --all --serial "$serial" | sed 's/^/    /'
+"$steward" --state-dir "$work/steward" --policy "$work/steward.toml" reevaluate --dry-run 2>/dev/null | tail -1 \
+  | sed 's/^/    steward reevaluate --dry-run (its policy): /'
+"$steward" --state-dir "$work/steward" reevaluate --dry-run 2>/dev/null | tail -1 \
+  | sed 's/^/    steward reevaluate --dry-run (default policy: insecure issuance off): /'
 
 step "done: the whole flow works, and each tampering is caught"

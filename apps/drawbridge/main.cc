@@ -76,7 +76,7 @@ void declare_serve(config::Loader& l) {
                  "private repositories"});
   l.add({.name = "keeps.crl_url", .type = Type::StringList, .default_value = std::vector<std::string>{},
          .env = "DRAWBRIDGE_KEEP_CRL_URL", .flag = "--keep-crl-url",
-         .help = "Each trusted steward's CRL (http(s)://.../crl; repeat, or comma-separated, one per steward "
+         .help = "Each trusted steward's CRL (http(s)://.../crl; comma-separated, one per steward "
                  "CA in tls.client_ca): refuse revoked keep certificates; while the CRL of a keep's steward is "
                  "missing, or past nextUpdate + keeps.crl_grace, its keep certificates grant nothing"});
   l.add({.name = "keeps.crl_refresh", .type = Type::Duration, .default_value = config::Duration(std::chrono::minutes(5)),
@@ -241,7 +241,12 @@ int serve(const config::Config& cfg) {
   net::HttpServer server(sc);
   drawbridge::Registry registry(store, tokens, ro);
   registry.install(server);
-  for (const auto& monitor : ro.keep_crls) monitor->start();  // first fetch at once; keeps grant nothing until it succeeds
+  // The first fetch before serving, so keeps are not refused for a CRL that is one request away;
+  // a failure is logged and retried by the refresh thread (keeps grant nothing meanwhile).
+  for (const auto& monitor : ro.keep_crls) {
+    monitor->refresh();
+    monitor->start();
+  }
   server.start();
   log::info("drawbridge.started", {{"address", sc.address}, {"port", server.port()}, {"store", store->describe()},
                                    {"tls", sc.tls.has_value()}});

@@ -5,6 +5,9 @@
 //
 //   relying-party HOST:PORT --ca steward-ca.pem [--expect-slug S] [--expect-digest D]
 //                 [--expect-app-digest A] [--expect-signer F] [--allow-simulated] [--send TEXT]
+//                 [--revocation-ca https-ca.pem | --no-revocation-check]
+// The keep certificate's revocation status is checked at the OCSP responder / CRL distribution
+// point it names (steward's), failing closed when they cannot be reached.
 // --expect-app-digest accepts the application (the SHA-256 of its main.wasm) under whatever
 // configuration it was deployed with; --expect-digest pins the whole package.
 // Exit codes: 0 verified (and the exchange worked), 1 connection/TLS failure, 4 the peer is
@@ -51,6 +54,11 @@ int main(int argc, char** argv) {
   app.add_option("--expect-signer", signer, "Publisher key fingerprint (hex SHA-256 of the SPKI)");
   app.add_flag("--allow-simulated", expect.allow_simulated, "Accept simulated platforms (tests/demos)");
   app.add_option("--send", send, "What to send once verified (default: an HTTP GET)");
+  enarx::verify::RevocationOptions revocation;
+  app.add_option("--revocation-ca", revocation.status.fetch.ca_file,
+                 "CA bundle trusted for steward's https OCSP/CRL URLs (default: the system store)");
+  bool no_revocation = false;
+  app.add_flag("--no-revocation-check", no_revocation, "Do not check the certificate's revocation");
   CLI11_PARSE(app, argc, argv);
   if (!slug.empty()) expect.slug = slug;
   if (!digest.empty()) expect.digest = digest;
@@ -89,7 +97,8 @@ int main(int argc, char** argv) {
 
   enarx::verify::PeerIdentity peer;
   try {
-    peer = enarx::verify::verify_peer(chain, cas, std::chrono::system_clock::now(), expect);
+    revocation.enabled = !no_revocation;
+    peer = enarx::verify::verify_peer(chain, cas, std::chrono::system_clock::now(), expect, revocation);
   } catch (const enarx::Error& e) {
     return fail(4, "refusing " + target + ": " + e.code() + ": " + e.what());
   }
