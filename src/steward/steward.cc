@@ -395,7 +395,7 @@ bool Steward::dns_name_granted(const std::string& name, const VerifiedEvidence& 
   return false;
 }
 
-Bytes Steward::issue(const Checked& c, TimePoint now) const {
+Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts) const {
   const auto& ev = c.evidence;
   const bool insecure = c.insecure_reason.has_value();
 
@@ -481,7 +481,17 @@ Bytes Steward::issue(const Checked& c, TimePoint now) const {
     // Enarx's steward copies the (empty) KVM extension into the certificate; keep doing so.
     profile.extra.push_back(Extension{std::string(oids::kKvmEvidence), false, {}});
   }
-  return signer_.sign(profile);
+  Bytes der = signer_.sign(profile);
+  if (facts) {
+    facts->serial = serial_key(profile.serial);
+    facts->not_before = profile.not_before;
+    facts->not_after = profile.not_after;
+    facts->sans.clear();
+    for (const auto& d : profile.sans.dns) facts->sans.push_back("dns:" + d);
+    for (const auto& u : profile.sans.uris) facts->sans.push_back("uri:" + u);
+    facts->der = der;
+  }
+  return der;
 }
 
 Response Steward::handle(std::string_view content_type, ByteView body) const {
@@ -554,9 +564,13 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     }
 
     std::vector<Bytes> issued;
+    std::vector<IssuedCertificate> rows;  // the index rows, from what issue() encoded
     issued.reserve(checked.size());
     try {
-      for (const auto& c : checked) issued.push_back(issue(c, now));
+      for (const auto& c : checked) {
+        rows.emplace_back();
+        issued.push_back(issue(c, now, &rows.back()));
+      }
     } catch (const Error& e) {
       log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
       reject(500, "steward.internal", "internal error while issuing");
@@ -566,8 +580,11 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
       try {
         const std::string by = public_url();
         for (std::size_t i = 0; i < checked.size(); ++i) {
-          auto row = index_row(Certificate::from_der(issued[i]), checked[i].evidence,
-                               policy_.digest, now, by);
+          auto& row = rows[i];
+          add_evidence_facts(row, checked[i].evidence);
+          row.issued_at = now;
+          row.policy_digest = policy_.digest;
+          row.issued_by = by;
           if (checked[i].insecure_reason) row.insecure = true;
           index_->record_issued(row);
         }
@@ -712,17 +729,7 @@ std::string tcb_level_of(const VerifiedEvidence& ev) {
 
 }  // namespace
 
-IssuedCertificate index_row(const Certificate& issued, const VerifiedEvidence& ev,
-                            const std::string& policy_digest, TimePoint issued_at,
-                            const std::string& issued_by) {
-  IssuedCertificate row;
-  row.serial = serial_key(issued.serial());
-  row.issued_at = issued_at;
-  row.not_before = issued.not_before();
-  row.not_after = issued.not_after();
-  const auto names = issued.subject_alt_names();
-  for (const auto& d : names.dns) row.sans.push_back("dns:" + d);
-  for (const auto& u : names.uris) row.sans.push_back("uri:" + u);
+void add_evidence_facts(IssuedCertificate& row, const VerifiedEvidence& ev) {
   row.platform = std::string(attest::to_string(ev.platform));
   row.measurement = ev.measurement;
   row.signer = ev.signer;
@@ -734,12 +741,9 @@ IssuedCertificate index_row(const Certificate& issued, const VerifiedEvidence& e
     row.ppid = find_claim(ev.claims, "ppid");
   }
   row.keep_identity = ev.keep_identity;
-  row.policy_digest = policy_digest;
+  row.collateral_digests.clear();
   for (const auto& ref : ev.collateral) row.collateral_digests.push_back(ref.sha256);
   row.insecure = ev.insecure_reason.has_value();
-  row.issued_by = issued_by;
-  row.der = issued.to_der();
-  return row;
 }
 
 }  // namespace enarx::steward

@@ -103,7 +103,9 @@ class Steward {
   void check_names(Checked& checked) const;
   void check_registry(Checked& checked) const;
   bool dns_name_granted(const std::string& name, const VerifiedEvidence& evidence) const;
-  Bytes issue(const Checked& checked, TimePoint now) const;
+  // The DER certificate; `facts` (optional) gets what the index records of it, without parsing
+  // the certificate again (issuance's hot path).
+  Bytes issue(const Checked& checked, TimePoint now, IssuedCertificate* facts = nullptr) const;
   Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
 
   CertificateAuthority ca_;
@@ -125,11 +127,9 @@ class Steward {
 // attestation library's policy errors for a bad [snp]/[sgx]/[tdx] table).
 void register_default_verifiers(Steward& steward);
 
-// The index row for a certificate steward issued for `evidence` (the attested facts it records;
-// fields the evidence does not give stay "").
-IssuedCertificate index_row(const Certificate& issued, const VerifiedEvidence& evidence,
-                            const std::string& policy_digest, TimePoint issued_at,
-                            const std::string& issued_by);
+// Fills the attested facts of an index row from `evidence` (fields the evidence does not give
+// stay ""); the certificate's own fields (serial, validity, SANs, DER) are the caller's.
+void add_evidence_facts(IssuedCertificate& row, const VerifiedEvidence& evidence);
 
 // Helpers shared with replay and tests.
 // The evidence OIDs steward knows (registered or not).
