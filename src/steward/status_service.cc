@@ -21,10 +21,12 @@ bool StatusService::stale(const CrlRecord& crl, std::uint64_t epoch, TimePoint n
          now >= crl.next_update;
 }
 
-CrlRecord StatusService::build_next(std::uint64_t number, std::uint64_t epoch, TimePoint now) const {
+CrlRecord StatusService::build_next(std::uint64_t number, std::uint64_t epoch, TimePoint now,
+                                    std::size_t* listed) const {
   std::vector<revocation::CrlEntry> entries;
   for (const auto& r : index_->revoked_unexpired(now))
     entries.push_back({serial_bytes(r.serial), r.revoked_at, r.reason});
+  if (listed) *listed = entries.size();
   CrlRecord next;
   next.number = number;
   next.revocation_epoch = epoch;
@@ -51,10 +53,11 @@ CrlRecord StatusService::refresh_crl(bool force) {
       return *stored;
     }
     const std::uint64_t expected = stored ? stored->number : 0;
-    CrlRecord next = build_next(expected + 1, epoch, now);
+    std::size_t listed = 0;
+    CrlRecord next = build_next(expected + 1, epoch, now, &listed);
     if (index_->publish_crl(expected, next)) {
       log::info("steward.crl_published", {{"number", next.number},
-                                          {"revoked", index_->revoked_unexpired(now).size()},
+                                          {"revoked", listed},
                                           {"next_update", format_rfc3339(next.next_update)}});
       cached_ = next;
       checked_at_ = now;

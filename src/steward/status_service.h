@@ -58,7 +58,9 @@ class StatusService {
 
  private:
   bool stale(const CrlRecord& crl, std::uint64_t epoch, TimePoint now) const;
-  CrlRecord build_next(std::uint64_t number, std::uint64_t epoch, TimePoint now) const;
+  // `listed` (optional) gets the number of entries, for the log.
+  CrlRecord build_next(std::uint64_t number, std::uint64_t epoch, TimePoint now,
+                       std::size_t* listed = nullptr) const;
 
   std::shared_ptr<CertIndex> index_;
   const CertificateAuthority& ca_;

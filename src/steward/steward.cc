@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <functional>
 #include <set>
 
 #include "core/csr.h"
@@ -692,17 +691,22 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
 
 namespace {
 
-// The first string (or number, as text) under `key` anywhere in `j`, depth-bounded: the
-// attestation library's claims nest the same facts differently per platform.
-std::string find_claim(const nlohmann::json& j, std::string_view key, int depth = 0) {
-  if (depth > 6 || !j.is_object()) return {};
-  if (auto it = j.find(key); it != j.end()) {
-    if (it->is_string()) return it->get<std::string>();
-    if (it->is_number()) return it->dump();
-  }
+// The first value under `key` anywhere in `j` (depth-bounded), or null: the attestation
+// library's claims nest the same facts differently per platform.
+const nlohmann::json* find_claim_value(const nlohmann::json& j, std::string_view key, int depth = 0) {
+  if (depth > 6 || !j.is_object()) return nullptr;
+  if (auto it = j.find(key); it != j.end()) return &*it;
   for (const auto& [k, v] : j.items())
-    if (v.is_object())
-      if (auto found = find_claim(v, key, depth + 1); !found.empty()) return found;
+    if (const auto* found = find_claim_value(v, key, depth + 1)) return found;
+  return nullptr;
+}
+
+// The same, as text: a string as it is, a number in decimal, anything else "".
+std::string find_claim(const nlohmann::json& j, std::string_view key) {
+  const auto* v = find_claim_value(j, key);
+  if (!v) return {};
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_number()) return v->dump();
   return {};
 }
 
@@ -710,16 +714,9 @@ std::string tcb_level_of(const VerifiedEvidence& ev) {
   const auto& c = ev.claims;
   if (ev.platform == attest::Platform::Snp) {
     // The reported TCB is what AMD's VCEK was derived for and what TCB policy judges.
-    const std::function<std::string(const nlohmann::json&, int)> reported =
-        [&](const nlohmann::json& j, int depth) -> std::string {
-      if (depth > 4 || !j.is_object()) return {};
-      if (auto t = j.find("tcb"); t != j.end() && t->is_object() && t->contains("reported"))
-        return "reported:" + (*t)["reported"].value("raw", nlohmann::json()).dump();
-      for (const auto& [k, v] : j.items())
-        if (auto r = reported(v, depth + 1); !r.empty()) return r;
-      return {};
-    };
-    return reported(c, 0);
+    const auto* tcb = find_claim_value(c, "tcb");
+    if (!tcb || !tcb->is_object() || !tcb->contains("reported")) return {};
+    return "reported:" + (*tcb)["reported"].value("raw", nlohmann::json()).dump();
   }
   const std::string cpusvn = find_claim(c, "pck_cpusvn");
   const std::string pcesvn = find_claim(c, "pce_svn");

@@ -8,6 +8,7 @@
 #include "attest/enarx/tdx_evidence.h"
 #include "core/openssl.h"
 #include "simulation/dcap.h"
+#include "simulation/snp_chain.h"
 #include "steward/reevaluate.h"
 #include "steward/status_service.h"
 #include "support/process.h"
@@ -122,6 +123,29 @@ TEST_F(StewardRevocation, EveryIssuedCertificateIsIndexedWithItsAttestedFacts) {
   EXPECT_FALSE(row->collateral_digests.empty());
   EXPECT_EQ(row->der, cert.to_der());
   EXPECT_EQ(row->not_after, cert.not_after());
+}
+
+TEST_F(StewardRevocation, AnSnpCertificateIsIndexedByChipAndReportedTcb) {
+  simulation::SnpSim snp(now_);
+  write_file_atomic(dir_.path() / "snp-roots.pem", snp.roots_pem());
+  auto steward = std::make_unique<Steward>(
+      make_ca(now_),
+      Policy::parse("[issuance]\nallow_insecure = true\n[simulated]\nroots = [\"" +
+                    (dir_.path() / "snp-roots.pem").string() + "\"]\n"),
+      clock_);
+  register_default_verifiers(*steward);
+  steward->set_cert_index(index_);
+  const auto cert = issue(*steward, snp.csr(PrivateKey::generate(KeyType::EcP384)));
+  const auto row = index_->find(serial_key(cert.serial()));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->platform, "snp");
+  EXPECT_EQ(row->chip_id, to_hex(snp.chip_id));
+  EXPECT_TRUE(row->tcb_level.starts_with("reported:")) << row->tcb_level;
+  EXPECT_NE(row->tcb_level, "reported:null") << row->tcb_level;
+  EXPECT_TRUE(row->fmspc.empty());
+  CertSelector by_chip;
+  by_chip.chip_id = to_hex(snp.chip_id);
+  EXPECT_EQ(index_->list(by_chip, now_, false, 10).size(), 1u);
 }
 
 TEST_F(StewardRevocation, NoCertificateWithoutItsIndexRow) {
