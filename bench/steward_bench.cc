@@ -13,10 +13,13 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <map>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <openssl/ocsp.h>
@@ -84,6 +87,12 @@ struct Setup {
   }
 };
 
+std::string to_hex_u64(std::uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 Setup& setup() {
   static Setup s;
   return s;
@@ -145,6 +154,28 @@ void BM_OcspResponse(benchmark::State& state) {
   state.counters["answers/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_OcspResponse)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The index alone: one issued certificate's row (as issuance records it) inserted in SQLite,
+// committed on its own, and in groups of 16 (what group commit makes of 16 concurrent issuers).
+void index_insert(benchmark::State& state, std::size_t group) {
+  auto& s = setup();
+  auto r = s.steward_sqlite->handle(kPkcs10, s.csrs[0]);
+  const auto issued = Certificate::chain_from_der_sequence(r.body).back();
+  const IssuedCertificate row = *s.sqlite_index->find(serial_key(issued.serial()));
+  TempDir dir("steward-bench-index");
+  auto index = open_sqlite_cert_index((dir.path() / "index.sqlite3").string());
+  std::vector<IssuedCertificate> rows(group, row);
+  std::uint64_t next = 1;
+  for (auto _ : state) {
+    for (auto& x : rows) x.serial = to_hex_u64(next++);
+    index->record_issued(rows);
+  }
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * group), benchmark::Counter::kIsRate);
+}
+void BM_IndexInsertSqlite(benchmark::State& state) { index_insert(state, 1); }
+BENCHMARK(BM_IndexInsertSqlite)->Unit(benchmark::kMicrosecond)->UseRealTime();
+void BM_IndexInsertSqliteGroupOf16(benchmark::State& state) { index_insert(state, 16); }
+BENCHMARK(BM_IndexInsertSqliteGroupOf16)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The crypto-only work of one issuance, on pre-parsed objects.
 struct Bound {
@@ -289,15 +320,70 @@ void paired_index_ratio(const char* label, Steward* with_index, int rounds) {
             << plain_wall / index_wall << " wall, " << plain_cpu / index_cpu << " CPU\n";
 }
 
+// The index's cost to a server's throughput: `threads` concurrent issuers (as steward's HTTP
+// workers are), interleaved blocks with and without the index, wall time for the same number of
+// certificates and the process's CPU time. Concurrent issuances share the index's commits (group
+// commit), which a one-at-a-time loop cannot show.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, int threads) {
+  if (rounds <= 0 || !with_index || threads <= 0) return;
+  auto& s = setup();
+  constexpr int kBlock = 16;  // per thread
+  double plain_cpu = 0, index_cpu = 0, plain_wall = 0, index_wall = 0;
+  std::atomic<bool> failed{false};
+  for (int round = 0; round < rounds && !failed; ++round) {
+    for (int half = 0; half < 2; ++half) {
+      const bool indexed = (half == 0) == (round % 2 == 0);
+      Steward& st = indexed ? *with_index : *s.steward;
+      const double c0 = process_cpu_seconds();
+      const auto w0 = std::chrono::steady_clock::now();
+      std::vector<std::thread> workers;
+      for (int t = 0; t < threads; ++t)
+        workers.emplace_back([&, t] {
+          for (int k = 0; k < kBlock; ++k) {
+            auto r = st.handle(kPkcs10, s.csrs[(t * kBlock + k) % s.csrs.size()]);
+            if (r.status != 200) failed = true;
+          }
+        });
+      for (auto& w : workers) w.join();
+      const double c = process_cpu_seconds() - c0;
+      const double w = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      (indexed ? index_cpu : plain_cpu) += c;
+      (indexed ? index_wall : plain_wall) += w;
+    }
+  }
+  if (failed) {
+    std::cerr << "concurrent index measurement: an issuance failed\n";
+    return;
+  }
+  const double n = static_cast<double>(rounds) * kBlock * threads;
+  std::cout << "concurrent index cost (" << label << ", " << threads << " issuers, " << rounds
+            << " rounds x " << kBlock * threads << "): without " << n / plain_wall
+            << " certs/s (" << 1e6 * plain_cpu / n << " us CPU per cert), with " << n / index_wall
+            << " certs/s (" << 1e6 * index_cpu / n << " us CPU); throughput ratio (with/without) "
+            << plain_wall / index_wall << " wall, " << plain_cpu / index_cpu << " CPU\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  // --paired_rounds=N (default 60; 0 = off): the interleaved measurement after the benchmarks.
+  // --paired_rounds=N (default 60; 0 = off): the interleaved measurements after the benchmarks.
+  // --issuers=N (default 8, steward's default server.workers): concurrent issuers of the
+  // throughput measurement.
   int paired_rounds = 60;
+  int issuers = 8;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
-    if (a.rfind("--paired_rounds=", 0) == 0) {
-      paired_rounds = std::atoi(argv[i] + 16);
+    int* target = a.rfind("--paired_rounds=", 0) == 0 ? &paired_rounds
+                  : a.rfind("--issuers=", 0) == 0     ? &issuers
+                                                      : nullptr;
+    if (target) {
+      *target = std::atoi(argv[i] + a.find('=') + 1);
       for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
       --argc;
       --i;
@@ -321,6 +407,8 @@ int main(int argc, char** argv) {
   paired_ratio(paired_rounds);
   paired_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds);
   paired_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds);
+  concurrent_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds / 2, issuers);
+  concurrent_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds / 2, issuers);
   if (auto o = reporter.times_.find("BM_OcspResponse/real_time"); o != reporter.times_.end() && o->second > 0)
     std::cout << "OCSP: " << 1e6 / o->second << " answers/s on one core (" << o->second << " us each)\n";
   benchmark::Shutdown();

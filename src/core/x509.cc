@@ -108,6 +108,14 @@ std::string Certificate::subject() const {
   return name_to_string(X509_get_subject_name(cert_.get()));
 }
 
+std::string x509_name_to_string(ByteView name_der) {
+  const unsigned char* p = name_der.data();
+  ossl::X509NamePtr name(d2i_X509_NAME(nullptr, &p, static_cast<long>(name_der.size())));
+  require(name != nullptr && p == name_der.data() + name_der.size(), ErrorKind::kInvalidInput,
+          "x509.bad_name", "not a DER Name");
+  return name_to_string(name.get());
+}
+
 std::string Certificate::issuer() const {
   require(cert_ != nullptr, ErrorKind::kInvalidInput, "x509.empty", "no certificate");
   return name_to_string(X509_get_issuer_name(cert_.get()));

@@ -134,6 +134,10 @@ std::vector<Certificate> verify_chain(const Certificate& leaf,
 
 // Issuing certificates (Steward's CA, self-signed keep identities, test roots).
 struct CertificateRequestInfo;
+
+// A DER X509_NAME (a Name) as Certificate::subject() prints one. Throws x509.bad_name.
+std::string x509_name_to_string(ByteView name_der);
+
 class CertificateBuilder {
  public:
   CertificateBuilder& subject(std::vector<std::pair<std::string, std::string>> rdns);

@@ -25,7 +25,15 @@ AuditLog::~AuditLog() {
 }
 
 void AuditLog::open_locked() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) {
+    // Lines written to the old file but not yet flushed by a waiting append: flush them before
+    // the descriptor goes (sync_through works on a dup, so this never closes one in use).
+    if (::fsync(fd_) != 0)
+      throw Error(ErrorKind::kInternal, "steward.audit.write",
+                  std::string("audit log fsync failed: ") + std::strerror(errno));
+    ::close(fd_);
+    fd_ = -1;
+  }
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     throw Error(ErrorKind::kInvalidInput, "steward.audit.open",
@@ -67,7 +75,7 @@ void AuditLog::append(nlohmann::json record) {
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   text.push_back('\n');
 
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (reopen_requested_.exchange(false)) open_locked();
   if (max_size_ > 0 && size_ > 0 && size_ + text.size() > max_size_) rotate_locked();
   const char* p = text.data();
@@ -82,11 +90,34 @@ void AuditLog::append(nlohmann::json record) {
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (::fsync(fd_) != 0) {
+  size_ += text.size();
+  const std::uint64_t mine = ++written_;
+  lock.unlock();
+  sync_through(mine);
+}
+
+void AuditLog::sync_through(std::uint64_t seq) {
+  std::lock_guard sync(sync_mutex_);
+  if (synced_ >= seq) return;  // an fsync that began after our write has finished
+  int fd = -1;
+  std::uint64_t covered = 0;
+  {
+    std::lock_guard lock(mutex_);
+    covered = written_;
+    fd = ::dup(fd_);  // the file may be rotated meanwhile; the dup keeps this one open
+  }
+  if (fd < 0)
     throw Error(ErrorKind::kInternal, "steward.audit.write",
                 std::string("audit log fsync failed: ") + std::strerror(errno));
-  }
-  size_ += text.size();
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0)
+    throw Error(ErrorKind::kInternal, "steward.audit.write",
+                std::string("audit log fsync failed: ") + std::strerror(err));
+  // Lines in an earlier file were flushed when it was replaced (open_locked), so every line up
+  // to `covered` is durable now.
+  synced_ = covered;
 }
 
 }  // namespace enarx::steward

@@ -24,8 +24,10 @@ class AuditLog {
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Adds "ts" and writes `record` as one line, then fsyncs. Throws Error("steward.audit.write")
-  // (the caller must then refuse to issue: no certificate without its audit record).
+  // Adds "ts" and writes `record` as one line; returns once it is on disk. Throws
+  // Error("steward.audit.write") (the caller must then refuse to issue: no certificate without
+  // its audit record). Concurrent appends share fsyncs: each waits until one fsync that began
+  // after its write returns, so N issuing workers pay for about one flush, not N in a row.
   void append(nlohmann::json record);
 
   // Async-signal-safe: the next append() reopens the path (after an external rename).
@@ -41,9 +43,15 @@ class AuditLog {
   std::filesystem::path path_;
   std::uint64_t max_size_;
   std::shared_ptr<const Clock> clock_;
-  std::mutex mutex_;
+  // Makes every line written up to `seq` durable (group fsync; see append).
+  void sync_through(std::uint64_t seq);
+
+  std::mutex mutex_;  // the file: fd_, size_, written_
   int fd_ = -1;
   std::uint64_t size_ = 0;
+  std::uint64_t written_ = 0;  // lines written so far (any file generation)
+  std::mutex sync_mutex_;      // one fsync at a time; taken before mutex_, never inside it
+  std::uint64_t synced_ = 0;   // lines known durable (under sync_mutex_)
   std::atomic<bool> reopen_requested_{false};
 };
 

@@ -99,10 +99,14 @@ void declare_config(config::Loader& l) {
   using config::Type;
   // A bundle of 64 CSRs with SNP evidence is ~211 KB; 512 KiB leaves room without letting each
   // unauthenticated connection hold megabytes.
+  // Workers: issuance is CPU-bound but for the index's durable commit, which its worker waits
+  // for (a disk flush: ~4 ms on our virtio disks). With more workers than cores, others compute
+  // meanwhile and the waiting ones share the next commit (group commit); 8 keeps two cores busy
+  // through such a flush (bench/steward_bench, "concurrent index cost").
   net::declare_server_keys(l, {.env_prefix = "STEWARD_",
                                .address = "127.0.0.1",
                                .port = 3000,
-                               .workers = 2,
+                               .workers = 8,
                                .io_threads = 1,
                                .max_body_size = 512u << 10,
                                .address_flag = "-a,--addr,--address",

@@ -394,7 +394,8 @@ bool Steward::dns_name_granted(const std::string& name, const VerifiedEvidence& 
   return false;
 }
 
-Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts) const {
+Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts,
+                     std::string* subject_text) const {
   const auto& ev = c.evidence;
   const bool insecure = c.insecure_reason.has_value();
 
@@ -444,6 +445,7 @@ Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts) 
   // An empty RDNSequence (Enarx's CSRs) is the DER 30 00.
   const bool empty_subject = subject.size() == 2 && subject[0] == 0x30 && subject[1] == 0x00;
   if (insecure) subject = subject_with_insecure_marker(subject);
+  if (subject_text) *subject_text = x509_name_to_string(subject);
 
   auto not_after = now + policy_.issuance.certificate_lifetime;
   not_after = std::min(not_after, ca_.certificate().not_after());
@@ -563,13 +565,13 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     }
 
     std::vector<Bytes> issued;
-    std::vector<IssuedCertificate> rows;  // the index rows, from what issue() encoded
+    // The index rows and the audit records' subjects, from what issue() encoded.
+    std::vector<IssuedCertificate> rows(checked.size());
+    std::vector<std::string> subjects(checked.size());
     issued.reserve(checked.size());
     try {
-      for (const auto& c : checked) {
-        rows.emplace_back();
-        issued.push_back(issue(c, now, &rows.back()));
-      }
+      for (std::size_t i = 0; i < checked.size(); ++i)
+        issued.push_back(issue(checked[i], now, &rows[i], audit_ ? &subjects[i] : nullptr));
     } catch (const Error& e) {
       log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
       reject(500, "steward.internal", "internal error while issuing");
@@ -585,8 +587,8 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
           row.policy_digest = policy_.digest;
           row.issued_by = by;
           if (checked[i].insecure_reason) row.insecure = true;
-          index_->record_issued(row);
         }
+        index_->record_issued(rows);  // a bundle's rows: one unit, all or none
       } catch (const Error& e) {
         // No certificate leaves without its index row: it could never be revoked.
         log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
@@ -598,16 +600,17 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
       try {
         for (std::size_t i = 0; i < checked.size(); ++i) {
           const auto& c = checked[i];
-          const auto cert = Certificate::from_der(issued[i]);
+          const auto& row = rows[i];
+          // The row's SANs are "dns:"/"uri:" in certificate order; the record lists URIs first.
           nlohmann::json sans = nlohmann::json::array();
-          const auto names = cert.subject_alt_names();
-          for (const auto& u : names.uris) sans.push_back("URI:" + u);
-          for (const auto& d : names.dns) sans.push_back("DNS:" + d);
+          for (const char* kind : {"uri:", "dns:"})
+            for (const auto& san : row.sans)
+              if (san.starts_with(kind)) sans.push_back((kind[0] == 'u' ? "URI:" : "DNS:") + san.substr(4));
           nlohmann::json rec = {
               {"decision", "issued"},
               {"status", 200},
-              {"serial", cert.serial_hex()},
-              {"subject", cert.subject()},
+              {"serial", to_hex(serial_bytes(row.serial))},
+              {"subject", subjects[i]},
               {"sans", sans},
               {"platform", attest::to_string(c.evidence.platform)},
               {"measurement", c.evidence.measurement},
@@ -618,7 +621,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
               {"names_allowed_by", c.names_allowed_by},
               {"csr_index", c.index},
               {"bundle", bundle},
-              {"not_after", format_rfc3339(cert.not_after())},
+              {"not_after", format_rfc3339(row.not_after)},
               {"policy_sha256", policy_.digest},
           };
           if (c.registry)

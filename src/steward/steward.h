@@ -103,9 +103,10 @@ class Steward {
   void check_names(Checked& checked) const;
   void check_registry(Checked& checked) const;
   bool dns_name_granted(const std::string& name, const VerifiedEvidence& evidence) const;
-  // The DER certificate; `facts` (optional) gets what the index records of it, without parsing
-  // the certificate again (issuance's hot path).
-  Bytes issue(const Checked& checked, TimePoint now, IssuedCertificate* facts = nullptr) const;
+  // The DER certificate; `facts` and `subject_text` (optional) get what the index and the audit
+  // record say of it, without parsing the certificate again (issuance's hot path).
+  Bytes issue(const Checked& checked, TimePoint now, IssuedCertificate* facts = nullptr,
+              std::string* subject_text = nullptr) const;
   Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
 
   CertificateAuthority ca_;

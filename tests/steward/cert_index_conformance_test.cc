@@ -15,6 +15,7 @@
 #include <limits>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -263,6 +264,54 @@ TYPED_TEST(CertIndexConformance, DuplicateSerialIsRefusedAndKeepsTheFirst) {
   EXPECT_EQ(kind_of([&] { idx.record_issued(second); }), ErrorKind::kConflict);
   EXPECT_EQ(idx.find("abc")->platform, "snp");
   EXPECT_EQ(idx.count_issued(), 1u);
+}
+
+TYPED_TEST(CertIndexConformance, SeveralCertificatesAreRecordedAllOrNone) {
+  auto& idx = *this->index;
+  idx.record_issued(make_cert("abc"));
+  // A bundle whose last row repeats a recorded serial: none of its rows are recorded.
+  const std::vector<IssuedCertificate> bundle = {make_cert("b1"), make_cert("b2"), make_cert("abc")};
+  EXPECT_EQ(error_code([&] { idx.record_issued(bundle); }), "steward.index.duplicate_serial");
+  EXPECT_FALSE(idx.find("b1"));
+  EXPECT_FALSE(idx.find("b2"));
+  // ... nor a bundle that names one serial twice.
+  const std::vector<IssuedCertificate> twice = {make_cert("c1"), make_cert("c1")};
+  EXPECT_EQ(error_code([&] { idx.record_issued(twice); }), "steward.index.duplicate_serial");
+  EXPECT_FALSE(idx.find("c1"));
+  const std::vector<IssuedCertificate> good = {make_cert("d1"), make_cert("d2")};
+  idx.record_issued(good);
+  EXPECT_TRUE(idx.find("d1"));
+  EXPECT_TRUE(idx.find("d2"));
+  EXPECT_EQ(idx.count_issued(), 3u);
+}
+
+// Concurrent issuers share commits (group commit); every one of them still gets exactly its own
+// outcome: every good row is recorded once, and only the callers that repeat a serial fail.
+TYPED_TEST(CertIndexConformance, ConcurrentIssuersEachGetTheirOwnOutcome) {
+  auto& idx = *this->index;
+  idx.record_issued(make_cert("dead"));
+  constexpr int kThreads = 8, kEach = 25;
+  std::atomic<int> duplicates{0}, other_errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        char serial[16];
+        std::snprintf(serial, sizeof serial, "%x%03x", t + 1, i);
+        try {
+          idx.record_issued(make_cert(serial));
+          if (i % 5 == 0) idx.record_issued(make_cert("dead"));  // always a duplicate
+        } catch (const Error& e) {
+          (e.code() == "steward.index.duplicate_serial" ? duplicates : other_errors)++;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(other_errors.load(), 0);
+  EXPECT_EQ(duplicates.load(), kThreads * kEach / 5);
+  EXPECT_EQ(idx.count_issued(), static_cast<std::size_t>(kThreads * kEach + 1));
+  EXPECT_TRUE(idx.find("1000"));
+  EXPECT_TRUE(idx.find("8018"));
 }
 
 TYPED_TEST(CertIndexConformance, SerialsAreLowerCaseHexOfAtMost20Octets) {

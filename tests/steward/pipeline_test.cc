@@ -1,6 +1,10 @@
 // Steward::handle end to end with KVM evidence (no hardware needed) and hostile inputs.
 #include <nlohmann/json.hpp>
 
+#include <set>
+#include <sstream>
+#include <thread>
+
 #include "core/openssl.h"
 #include "test_util.h"
 
@@ -432,6 +436,42 @@ TEST_F(PipelineTest, AuditLogRecordsDecisions) {
   EXPECT_EQ(second["status"], 401);
 }
 
+// The record is built from what issuance encoded, not from parsing the certificate again: it
+// must say what the certificate says (serial with its leading zero octet digits, subject with
+// the insecure marker, SANs URIs first, notAfter), for serials of every shape.
+TEST_F(PipelineTest, AuditRecordsSayWhatTheCertificateSays) {
+  TempDir dir("steward-audit");
+  auto audit = std::make_shared<AuditLog>(dir.path() / "audit.log", 0, clock_);
+  auto steward = make(any_measurement_policy());
+  steward->set_audit_log(audit);
+  auto key = PrivateKey::generate(KeyType::EcP256);
+  SubjectAltNames sans;
+  sans.uris = {"slug://drawbridge.example/alice/app:1.0.0"};
+  std::vector<Certificate> certs;
+  for (int i = 0; i < 40; ++i) {
+    auto ok = steward->handle(kPkcs10, kvm_csr(key, sans));
+    ASSERT_EQ(ok.status, 200);
+    certs.push_back(pkipath(ok)[1]);
+  }
+  std::istringstream text(read_text_file(dir.path() / "audit.log"));
+  std::size_t n = 0;
+  for (std::string line; std::getline(text, line); ++n) {
+    ASSERT_LT(n, certs.size());
+    const auto rec = nlohmann::json::parse(line);
+    const auto& cert = certs[n];
+    EXPECT_EQ(rec["serial"], cert.serial_hex());
+    EXPECT_EQ(rec["subject"], cert.subject());
+    EXPECT_EQ(rec["not_after"], format_rfc3339(cert.not_after()));
+    nlohmann::json want = nlohmann::json::array();
+    const auto names = cert.subject_alt_names();
+    for (const auto& u : names.uris) want.push_back("URI:" + u);
+    for (const auto& d : names.dns) want.push_back("DNS:" + d);
+    EXPECT_EQ(rec["sans"], want);
+  }
+  EXPECT_EQ(n, certs.size());
+  EXPECT_NE(certs[0].subject(), "");  // the insecure marker
+}
+
 TEST_F(PipelineTest, AuditRotationNeverTruncates) {
   TempDir dir("steward-audit");
   const auto path = dir.path() / "audit.log";
@@ -451,6 +491,36 @@ TEST_F(PipelineTest, AuditRotationNeverTruncates) {
   audit.append({{"decision", "rejected"}});
   EXPECT_TRUE(std::filesystem::exists(path));
   EXPECT_EQ(read_text_file(path).find("rejected") != std::string::npos, true);
+}
+
+// Appends from many workers share fsyncs and race with size rotation and external renames:
+// every line still lands exactly once, whole, in one of the files.
+TEST_F(PipelineTest, ConcurrentAuditAppendsAcrossRotationsLoseNothing) {
+  TempDir dir("steward-audit");
+  const auto path = dir.path() / "audit.log";
+  AuditLog audit(path, 2000, clock_);
+  constexpr int kThreads = 8, kEach = 60;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        audit.append({{"decision", "issued"}, {"worker", t}, {"n", i}});
+        if (t == 0 && i % 20 == 10) audit.request_reopen();
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::set<std::pair<int, int>> seen;
+  std::size_t lines = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    std::istringstream text(read_text_file(entry.path()));
+    for (std::string line; std::getline(text, line);) {
+      ++lines;
+      auto j = nlohmann::json::parse(line);
+      seen.emplace(j["worker"].get<int>(), j["n"].get<int>());
+    }
+  }
+  EXPECT_EQ(lines, static_cast<std::size_t>(kThreads * kEach));
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kEach));
 }
 
 TEST_F(PipelineTest, AuditFailureMeansNoCertificate) {

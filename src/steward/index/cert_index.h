@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,8 +122,13 @@ class CertIndex {
  public:
   virtual ~CertIndex() = default;
 
-  // Inserts a certificate; a serial already present is steward.index.duplicate_serial.
-  virtual void record_issued(const IssuedCertificate& cert) = 0;
+  // Inserts certificates in one transaction, all or none; a serial already present (or given
+  // twice) is steward.index.duplicate_serial and inserts none. Returns once they are durable.
+  // Concurrent calls share a transaction (group commit, src/steward/index/group_commit.h), so
+  // N issuing threads pay for about one commit instead of N; each call still succeeds or fails
+  // on its own.
+  virtual void record_issued(std::span<const IssuedCertificate> certs) = 0;
+  void record_issued(const IssuedCertificate& cert) { record_issued(std::span(&cert, 1)); }
   virtual std::optional<IssuedCertificate> find(std::string_view serial) const = 0;
   // Certificates matching `selector` (an empty selector matches all here: listing is harmless)
   // that are unexpired at `now` (not_after > now) and, unless `include_revoked`, not revoked,

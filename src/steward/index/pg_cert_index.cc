@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "steward/index/cert_index.h"
+#include "steward/index/group_commit.h"
 #include "steward/index/index_detail.h"
 
 namespace enarx::steward {
@@ -183,21 +184,9 @@ class PgCertIndex final : public CertIndex {
                       "; this steward knows versions up to " + std::to_string(kSchemaVersion));
   }
 
-  void record_issued(const IssuedCertificate& c) override {
-    check_certificate(c);
-    run([&](pqxx::work& w) {
-      auto r = w.exec_params(
-          std::string("INSERT INTO steward_certificates(") + kCertColumns +
-              ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
-              "ON CONFLICT (serial) DO NOTHING",
-          c.serial, to_ns(c.issued_at), to_ns(c.not_before), to_ns(c.not_after), strings_to_json(c.sans),
-          c.platform, c.measurement, c.signer, c.tcb_status, c.tcb_level, c.chip_id, c.ppid, c.fmspc,
-          c.keep_identity, c.policy_digest, strings_to_json(c.collateral_digests), c.insecure, c.issued_by,
-          bin(c.der));
-      require(r.affected_rows() == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
-              "serial " + c.serial + " is already recorded");
-      return 0;
-    });
+  void record_issued(std::span<const IssuedCertificate> certs) override {
+    for (const auto& c : certs) check_certificate(c);
+    group_.submit(certs);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -495,7 +484,27 @@ class PgCertIndex final : public CertIndex {
     }
   }
 
+  // One group of rows (GroupCommit): one transaction, one WAL flush at commit.
+  void insert(std::span<const IssuedCertificate* const> rows) {
+    static const std::string sql = std::string("INSERT INTO steward_certificates(") + kCertColumns +
+                                   ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
+                                   "ON CONFLICT (serial) DO NOTHING";
+    run([&](pqxx::work& w) {
+      for (const IssuedCertificate* row : rows) {
+        const IssuedCertificate& c = *row;
+        auto r = w.exec_params(sql, c.serial, to_ns(c.issued_at), to_ns(c.not_before), to_ns(c.not_after),
+                               strings_to_json(c.sans), c.platform, c.measurement, c.signer, c.tcb_status,
+                               c.tcb_level, c.chip_id, c.ppid, c.fmspc, c.keep_identity, c.policy_digest,
+                               strings_to_json(c.collateral_digests), c.insecure, c.issued_by, bin(c.der));
+        require(r.affected_rows() == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
+                "serial " + c.serial + " is already recorded");
+      }
+      return 0;
+    });
+  }
+
   mutable Pool pool_;
+  index_detail::GroupCommit group_{[this](std::span<const IssuedCertificate* const> rows) { insert(rows); }};
 };
 
 }  // namespace

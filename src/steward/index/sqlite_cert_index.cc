@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "steward/index/cert_index.h"
+#include "steward/index/group_commit.h"
 #include "steward/index/index_detail.h"
 
 namespace enarx::steward {
@@ -284,22 +285,9 @@ class SqliteCertIndex final : public CertIndex {
   }
   ~SqliteCertIndex() override { close(); }
 
-  void record_issued(const IssuedCertificate& c) override {
-    check_certificate(c);
-    std::lock_guard lock(mu_);
-    Transaction tx(db_, true);
-    Stmt s(*stmts_, std::string("INSERT INTO certificates(") + kCertColumns +
-                        ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
-                        "ON CONFLICT(serial) DO NOTHING");
-    s.bind(1, c.serial).bind(2, to_ns(c.issued_at)).bind(3, to_ns(c.not_before)).bind(4, to_ns(c.not_after));
-    s.bind(5, strings_to_json(c.sans)).bind(6, c.platform).bind(7, c.measurement).bind(8, c.signer);
-    s.bind(9, c.tcb_status).bind(10, c.tcb_level).bind(11, c.chip_id).bind(12, c.ppid).bind(13, c.fmspc);
-    s.bind(14, c.keep_identity).bind(15, c.policy_digest).bind(16, strings_to_json(c.collateral_digests));
-    s.bind(17, std::int64_t{c.insecure}).bind(18, c.issued_by).bind(19, ByteView(c.der));
-    s.step();
-    require(sqlite3_changes(db_) == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
-            "serial " + c.serial + " is already recorded");
-    tx.commit();
+  void record_issued(std::span<const IssuedCertificate> certs) override {
+    for (const auto& c : certs) check_certificate(c);
+    group_.submit(certs);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -495,6 +483,28 @@ class SqliteCertIndex final : public CertIndex {
     if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) sql_fail(db_, "exec");
   }
 
+  // One group of rows (GroupCommit): one write transaction, one durable commit.
+  void insert(std::span<const IssuedCertificate* const> rows) {
+    static const std::string sql = std::string("INSERT INTO certificates(") + kCertColumns +
+                                   ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
+                                   "ON CONFLICT(serial) DO NOTHING";
+    std::lock_guard lock(mu_);
+    Transaction tx(db_, true);
+    for (const IssuedCertificate* row : rows) {
+      const IssuedCertificate& c = *row;
+      Stmt s(*stmts_, sql);
+      s.bind(1, c.serial).bind(2, to_ns(c.issued_at)).bind(3, to_ns(c.not_before)).bind(4, to_ns(c.not_after));
+      s.bind(5, strings_to_json(c.sans)).bind(6, c.platform).bind(7, c.measurement).bind(8, c.signer);
+      s.bind(9, c.tcb_status).bind(10, c.tcb_level).bind(11, c.chip_id).bind(12, c.ppid).bind(13, c.fmspc);
+      s.bind(14, c.keep_identity).bind(15, c.policy_digest).bind(16, strings_to_json(c.collateral_digests));
+      s.bind(17, std::int64_t{c.insecure}).bind(18, c.issued_by).bind(19, ByteView(c.der));
+      s.step();
+      require(sqlite3_changes(db_) == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
+              "serial " + c.serial + " is already recorded");
+    }
+    tx.commit();
+  }
+
   // Under a write transaction: the next epoch, stored.
   std::int64_t bump_epoch() {
     Stmt s(*stmts_, "UPDATE revocation_epoch SET value = value + 1 WHERE id = 1 RETURNING value");
@@ -575,6 +585,7 @@ class SqliteCertIndex final : public CertIndex {
   sqlite3* db_ = nullptr;
   mutable std::optional<StatementCache> stmts_;  // for db_; under mu_ like db_
   mutable std::mutex mu_;
+  index_detail::GroupCommit group_{[this](std::span<const IssuedCertificate* const> rows) { insert(rows); }};
 };
 
 }  // namespace

@@ -1,0 +1,85 @@
+#include "steward/index/group_commit.h"
+
+#include "core/error.h"
+
+namespace enarx::steward::index_detail {
+
+void GroupCommit::submit(std::span<const IssuedCertificate> unit) {
+  if (unit.empty()) return;
+  Pending me{unit, false, nullptr};
+  std::unique_lock lock(mu_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (!leading_)
+      lead(lock);
+    else
+      done_.wait(lock);
+  }
+  if (me.error) std::rethrow_exception(me.error);
+}
+
+void GroupCommit::lead(std::unique_lock<std::mutex>& lock) {
+  leading_ = true;
+  std::vector<Pending*> group;
+  std::size_t rows = 0;
+  // At least one unit, however large: a unit over the bound is still one transaction.
+  while (!queue_.empty() && (group.empty() || rows + queue_.front()->unit.size() <= kMaxGroupRows)) {
+    rows += queue_.front()->unit.size();
+    group.push_back(queue_.front());
+    queue_.pop_front();
+  }
+  lock.unlock();
+  write_units(group);
+  lock.lock();
+  for (Pending* p : group) p->done = true;
+  ++groups_;
+  units_ += group.size();
+  leading_ = false;
+  done_.notify_all();
+}
+
+void GroupCommit::write_units(const std::vector<Pending*>& units) {
+  auto write_alone = [&](Pending* p) {
+    std::vector<const IssuedCertificate*> rows;
+    for (const auto& row : p->unit) rows.push_back(&row);
+    try {
+      write_(rows);
+    } catch (...) {
+      p->error = std::current_exception();
+    }
+  };
+  if (units.size() == 1) return write_alone(units.front());
+  std::vector<const IssuedCertificate*> rows;
+  for (Pending* p : units)
+    for (const auto& row : p->unit) rows.push_back(&row);
+  try {
+    write_(rows);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kConflict) {
+      for (Pending* p : units) p->error = std::current_exception();
+      return;
+    }
+    // Which unit holds the duplicate is not known: the group was rolled back, so each unit
+    // is written again on its own and only the culprit fails.
+    for (Pending* p : units) write_alone(p);
+  } catch (...) {
+    for (Pending* p : units) p->error = std::current_exception();
+  }
+}
+
+std::size_t GroupCommit::groups() const {
+  std::lock_guard lock(mu_);
+  return groups_;
+}
+
+std::size_t GroupCommit::waiting() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+std::size_t GroupCommit::units() const {
+  std::lock_guard lock(mu_);
+  return units_;
+}
+
+}  // namespace enarx::steward::index_detail

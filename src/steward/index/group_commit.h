@@ -1,0 +1,67 @@
+// Internal (steward_index): group commit of issued-certificate rows.
+//
+// Every certificate needs a durable row before it leaves (no row, no revocation), and a durable
+// commit costs a disk flush (SQLite) or a WAL flush round trip (PostgreSQL) that is far longer
+// than the insert itself. Concurrent issuances therefore share one transaction: the first caller
+// to find no commit in progress becomes the leader, takes every unit queued so far (its own
+// included, up to kMaxGroupRows rows) and writes them in one transaction while the others wait;
+// whoever arrives meanwhile is taken by the next leader. There is no background thread and no
+// timer: a lone caller commits at once, exactly as before.
+//
+// Each caller's unit is all or none. When a group fails with a conflict (a duplicate serial)
+// the units are written again one by one, so only the unit that holds the duplicate fails; any
+// other failure (the database unreachable, disk full) fails every unit of the group.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "steward/index/cert_index.h"
+
+namespace enarx::steward::index_detail {
+
+// The most rows one group transaction writes (a bound on a transaction's size; callers beyond
+// it wait for the next group). Waiting units are bounded by the number of calling threads.
+inline constexpr std::size_t kMaxGroupRows = 256;
+
+class GroupCommit {
+ public:
+  // `write` inserts every row in one transaction, all or none, and throws on failure
+  // (steward.index.duplicate_serial with ErrorKind::kConflict for a serial already present or
+  // given twice).
+  using Writer = std::function<void(std::span<const IssuedCertificate* const> rows)>;
+  explicit GroupCommit(Writer write) : write_(std::move(write)) {}
+
+  // Returns once `unit` is committed (possibly with other callers' units); throws its failure.
+  void submit(std::span<const IssuedCertificate> unit);
+
+  // Groups committed so far and units they held (for tests and metrics).
+  std::size_t groups() const;
+  std::size_t units() const;
+  // Units queued behind the commit in progress (for tests).
+  std::size_t waiting() const;
+
+ private:
+  struct Pending {
+    std::span<const IssuedCertificate> unit;
+    bool done = false;
+    std::exception_ptr error;
+  };
+  void lead(std::unique_lock<std::mutex>& lock);
+  void write_units(const std::vector<Pending*>& units);
+
+  Writer write_;
+  mutable std::mutex mu_;
+  std::condition_variable done_;
+  std::deque<Pending*> queue_;  // each on its caller's stack until it is done
+  bool leading_ = false;
+  std::size_t groups_ = 0, units_ = 0;
+};
+
+}  // namespace enarx::steward::index_detail

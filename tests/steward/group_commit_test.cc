@@ -1,0 +1,167 @@
+// Group commit of index rows (src/steward/index/group_commit.h), with a writer the test controls:
+// which rows share a transaction, and which callers see which failure.
+#include "steward/index/group_commit.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+
+namespace enarx::steward::index_detail {
+namespace {
+
+std::vector<IssuedCertificate> rows(const std::vector<std::string>& serials) {
+  std::vector<IssuedCertificate> out(serials.size());
+  for (std::size_t i = 0; i < serials.size(); ++i) out[i].serial = serials[i];
+  return out;
+}
+
+// Records every transaction's serials; the first one can be held open until the test lets
+// it go, so that other callers queue behind it. A row "dup" is a conflict; a row "down" makes
+// the whole transaction fail as an unreachable database would.
+class FakeStore {
+ public:
+  void write(std::span<const IssuedCertificate* const> batch) {
+    std::vector<std::string> serials;
+    for (const auto* r : batch) serials.push_back(r->serial);
+    {
+      std::unique_lock lock(mu_);
+      transactions_.push_back(serials);
+      if (hold_first_ && transactions_.size() == 1) released_.wait(lock, [&] { return !hold_first_; });
+    }
+    for (const auto& s : serials) {
+      if (s == "dup") throw Error(ErrorKind::kConflict, "steward.index.duplicate_serial", "dup");
+      if (s == "down") throw Error(ErrorKind::kUnavailable, "steward.index.unavailable", "down");
+    }
+  }
+  void hold_first() { hold_first_ = true; }
+  void release() {
+    std::lock_guard lock(mu_);
+    hold_first_ = false;
+    released_.notify_all();
+  }
+  std::vector<std::vector<std::string>> transactions() {
+    std::lock_guard lock(mu_);
+    return transactions_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable released_;
+  bool hold_first_ = false;
+  std::vector<std::vector<std::string>> transactions_;
+};
+
+struct Fixture : ::testing::Test {
+  FakeStore store;
+  GroupCommit group{[this](std::span<const IssuedCertificate* const> b) { store.write(b); }};
+
+  // Starts `submit(unit)` on its own thread; the future holds its error code ("" = committed).
+  std::future<std::string> submit_async(std::vector<IssuedCertificate> unit) {
+    return std::async(std::launch::async, [this, unit = std::move(unit)] {
+      try {
+        group.submit(unit);
+        return std::string();
+      } catch (const Error& e) {
+        return e.code();
+      }
+    });
+  }
+  void wait_until_waiting(std::size_t n) {
+    while (group.waiting() < n) std::this_thread::yield();
+  }
+};
+
+using GroupCommitTest = Fixture;
+
+TEST_F(GroupCommitTest, ALoneCallerCommitsAtOnce) {
+  const auto unit = rows({"a", "b"});
+  group.submit(unit);
+  EXPECT_EQ(store.transactions(), (std::vector<std::vector<std::string>>{{"a", "b"}}));
+  EXPECT_EQ(group.groups(), 1u);
+}
+
+TEST_F(GroupCommitTest, CallersArrivingDuringACommitShareTheNextOne) {
+  store.hold_first();
+  auto leader = submit_async(rows({"l"}));
+  while (store.transactions().empty()) std::this_thread::yield();
+  auto a = submit_async(rows({"a1", "a2"}));
+  wait_until_waiting(1);
+  auto b = submit_async(rows({"b"}));
+  wait_until_waiting(2);
+  auto c = submit_async(rows({"c"}));
+  wait_until_waiting(3);
+  store.release();
+  EXPECT_EQ(leader.get(), "");
+  EXPECT_EQ(a.get(), "");
+  EXPECT_EQ(b.get(), "");
+  EXPECT_EQ(c.get(), "");
+  EXPECT_EQ(store.transactions(),
+            (std::vector<std::vector<std::string>>{{"l"}, {"a1", "a2", "b", "c"}}));
+  EXPECT_EQ(group.groups(), 2u);
+  EXPECT_EQ(group.units(), 4u);
+}
+
+TEST_F(GroupCommitTest, AConflictFailsOnlyTheUnitThatHoldsIt) {
+  store.hold_first();
+  auto leader = submit_async(rows({"l"}));
+  while (store.transactions().empty()) std::this_thread::yield();
+  auto a = submit_async(rows({"a"}));
+  wait_until_waiting(1);
+  auto bad = submit_async(rows({"b", "dup"}));
+  wait_until_waiting(2);
+  auto c = submit_async(rows({"c"}));
+  wait_until_waiting(3);
+  store.release();
+  EXPECT_EQ(leader.get(), "");
+  EXPECT_EQ(a.get(), "");
+  EXPECT_EQ(bad.get(), "steward.index.duplicate_serial");
+  EXPECT_EQ(c.get(), "");
+  // The group was rolled back as a whole, then each unit was written on its own.
+  EXPECT_EQ(store.transactions(), (std::vector<std::vector<std::string>>{
+                                      {"l"}, {"a", "b", "dup", "c"}, {"a"}, {"b", "dup"}, {"c"}}));
+}
+
+TEST_F(GroupCommitTest, AnUnavailableDatabaseFailsTheWholeGroupWithoutRetries) {
+  store.hold_first();
+  auto leader = submit_async(rows({"l"}));
+  while (store.transactions().empty()) std::this_thread::yield();
+  auto a = submit_async(rows({"a"}));
+  wait_until_waiting(1);
+  auto b = submit_async(rows({"down"}));
+  wait_until_waiting(2);
+  store.release();
+  EXPECT_EQ(leader.get(), "");
+  EXPECT_EQ(a.get(), "steward.index.unavailable");
+  EXPECT_EQ(b.get(), "steward.index.unavailable");
+  EXPECT_EQ(store.transactions(), (std::vector<std::vector<std::string>>{{"l"}, {"a", "down"}}));
+}
+
+TEST_F(GroupCommitTest, AGroupHoldsAtMostTheRowBoundButAnyUnitWhole) {
+  store.hold_first();
+  auto leader = submit_async(rows({"l"}));
+  while (store.transactions().empty()) std::this_thread::yield();
+  std::vector<std::string> big(kMaxGroupRows - 10, "x"), bigger(kMaxGroupRows + 5, "y");
+  auto a = submit_async(rows(big));
+  wait_until_waiting(1);
+  auto b = submit_async(rows({"b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11"}));
+  wait_until_waiting(2);
+  auto c = submit_async(rows(bigger));
+  wait_until_waiting(3);
+  store.release();
+  for (auto* f : {&leader, &a, &b, &c}) EXPECT_EQ(f->get(), "");
+  const auto t = store.transactions();
+  ASSERT_EQ(t.size(), 4u);
+  EXPECT_EQ(t[1].size(), big.size());     // + b's 11 rows would pass the bound
+  EXPECT_EQ(t[2].size(), 11u);            // b alone: b + c would pass it
+  EXPECT_EQ(t[3].size(), bigger.size());  // one unit over the bound is still one transaction
+}
+
+}  // namespace
+}  // namespace enarx::steward::index_detail
