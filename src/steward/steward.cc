@@ -571,10 +571,50 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
     issued.reserve(checked.size());
     try {
       for (std::size_t i = 0; i < checked.size(); ++i)
-        issued.push_back(issue(checked[i], now, &rows[i], audit_ ? &subjects[i] : nullptr));
+        issued.push_back(issue(checked[i], now, &rows[i], index_ || audit_ ? &subjects[i] : nullptr));
     } catch (const Error& e) {
       log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
       reject(500, "steward.internal", "internal error while issuing");
+    }
+
+    // One audit record per certificate: into the index's shared trail in the same transaction
+    // as the rows, and into this replica's audit log file.
+    std::vector<nlohmann::json> records;
+    if (index_ || audit_) {
+      records.reserve(checked.size());
+      for (std::size_t i = 0; i < checked.size(); ++i) {
+        const auto& c = checked[i];
+        const auto& row = rows[i];
+        // The row's SANs are "dns:"/"uri:" in certificate order; the record lists URIs first.
+        nlohmann::json sans = nlohmann::json::array();
+        for (const char* kind : {"uri:", "dns:"})
+          for (const auto& san : row.sans)
+            if (san.starts_with(kind)) sans.push_back((kind[0] == 'u' ? "URI:" : "DNS:") + san.substr(4));
+        nlohmann::json rec = {
+            {"decision", "issued"},
+            {"status", 200},
+            {"serial", to_hex(serial_bytes(row.serial))},
+            {"subject", subjects[i]},
+            {"sans", sans},
+            {"platform", attest::to_string(c.evidence.platform)},
+            {"measurement", c.evidence.measurement},
+            {"signer", c.evidence.signer},
+            {"tcb_status", c.evidence.tcb_status},
+            {"keep_identity", c.evidence.keep_identity},
+            {"insecure", c.insecure_reason.has_value()},
+            {"names_allowed_by", c.names_allowed_by},
+            {"csr_index", c.index},
+            {"bundle", bundle},
+            {"not_after", format_rfc3339(row.not_after)},
+            {"policy_sha256", policy_.digest},
+        };
+        if (c.registry)
+          rec["registry_check"] = {{"drawbridge", c.registry->drawbridge},
+                                   {"tag", c.registry->tag},
+                                   {"digest", c.registry->digest},
+                                   {"signer", c.registry->signer}};
+        records.push_back(std::move(rec));
+      }
     }
 
     if (index_) {
@@ -587,8 +627,9 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
           row.policy_digest = policy_.digest;
           row.issued_by = by;
           if (checked[i].insecure_reason) row.insecure = true;
+          records[i]["issued_by"] = by;
         }
-        index_->record_issued(rows);  // a bundle's rows: one unit, all or none
+        index_->record_issued(rows, records);  // a bundle's rows: one unit, all or none
       } catch (const Error& e) {
         // No certificate leaves without its index row: it could never be revoked.
         log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
@@ -598,39 +639,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
 
     if (audit_) {
       try {
-        for (std::size_t i = 0; i < checked.size(); ++i) {
-          const auto& c = checked[i];
-          const auto& row = rows[i];
-          // The row's SANs are "dns:"/"uri:" in certificate order; the record lists URIs first.
-          nlohmann::json sans = nlohmann::json::array();
-          for (const char* kind : {"uri:", "dns:"})
-            for (const auto& san : row.sans)
-              if (san.starts_with(kind)) sans.push_back((kind[0] == 'u' ? "URI:" : "DNS:") + san.substr(4));
-          nlohmann::json rec = {
-              {"decision", "issued"},
-              {"status", 200},
-              {"serial", to_hex(serial_bytes(row.serial))},
-              {"subject", subjects[i]},
-              {"sans", sans},
-              {"platform", attest::to_string(c.evidence.platform)},
-              {"measurement", c.evidence.measurement},
-              {"signer", c.evidence.signer},
-              {"tcb_status", c.evidence.tcb_status},
-              {"keep_identity", c.evidence.keep_identity},
-              {"insecure", c.insecure_reason.has_value()},
-              {"names_allowed_by", c.names_allowed_by},
-              {"csr_index", c.index},
-              {"bundle", bundle},
-              {"not_after", format_rfc3339(row.not_after)},
-              {"policy_sha256", policy_.digest},
-          };
-          if (c.registry)
-            rec["registry_check"] = {{"drawbridge", c.registry->drawbridge},
-                                     {"tag", c.registry->tag},
-                                     {"digest", c.registry->digest},
-                                     {"signer", c.registry->signer}};
-          audit_->append(std::move(rec));
-        }
+        for (auto& rec : records) audit_->append(std::move(rec));
       } catch (const Error& e) {
         // No certificate leaves without its audit record.
         log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});

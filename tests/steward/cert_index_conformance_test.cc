@@ -283,6 +283,17 @@ TYPED_TEST(CertIndexConformance, SeveralCertificatesAreRecordedAllOrNone) {
   EXPECT_TRUE(idx.find("d1"));
   EXPECT_TRUE(idx.find("d2"));
   EXPECT_EQ(idx.count_issued(), 3u);
+  // Audit records go in with their certificates, or not at all.
+  const std::vector<nlohmann::json> audit{nlohmann::json{{"decision", "issued"}, {"serial", "e1"}}};
+  const std::vector<IssuedCertificate> refused = {make_cert("e1"), make_cert("abc")};
+  EXPECT_EQ(error_code([&] { idx.record_issued(refused, audit); }), "steward.index.duplicate_serial");
+  EXPECT_TRUE(idx.audit_entries(0, 10).empty());
+  const std::vector<IssuedCertificate> accepted = {make_cert("e1", kT0 + 5s)};
+  idx.record_issued(accepted, audit);
+  const auto entries = idx.audit_entries(0, 10);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].record, audit[0]);
+  EXPECT_EQ(entries[0].at, kT0 + 5s);
 }
 
 // Concurrent issuers share commits (group commit); every one of them still gets exactly its own

@@ -3,6 +3,7 @@
 #include "steward/index/group_commit.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <condition_variable>
 #include <future>
@@ -27,9 +28,10 @@ std::vector<IssuedCertificate> rows(const std::vector<std::string>& serials) {
 // the whole transaction fail as an unreachable database would.
 class FakeStore {
  public:
-  void write(std::span<const IssuedCertificate* const> batch) {
+  void write(std::span<const IssuedCertificate* const> batch, std::span<const GroupCommit::AuditRecord> audit) {
     std::vector<std::string> serials;
     for (const auto* r : batch) serials.push_back(r->serial);
+    for (const auto& a : audit) serials.push_back("audit:" + a.record->at("n").get<std::string>());
     {
       std::unique_lock lock(mu_);
       transactions_.push_back(serials);
@@ -60,7 +62,9 @@ class FakeStore {
 
 struct Fixture : ::testing::Test {
   FakeStore store;
-  GroupCommit group{[this](std::span<const IssuedCertificate* const> b) { store.write(b); }};
+  GroupCommit group{[this](std::span<const IssuedCertificate* const> b, std::span<const GroupCommit::AuditRecord> a) {
+    store.write(b, a);
+  }};
 
   // Starts `submit(unit)` on its own thread; the future holds its error code ("" = committed).
   std::future<std::string> submit_async(std::vector<IssuedCertificate> unit) {
@@ -106,6 +110,24 @@ TEST_F(GroupCommitTest, CallersArrivingDuringACommitShareTheNextOne) {
             (std::vector<std::vector<std::string>>{{"l"}, {"a1", "a2", "b", "c"}}));
   EXPECT_EQ(group.groups(), 2u);
   EXPECT_EQ(group.units(), 4u);
+}
+
+TEST_F(GroupCommitTest, AuditRecordsTravelWithTheirUnit) {
+  store.hold_first();
+  auto leader = submit_async(rows({"l"}));
+  while (store.transactions().empty()) std::this_thread::yield();
+  const std::vector<nlohmann::json> a_audit{nlohmann::json{{"n", "a"}}};
+  const std::vector<nlohmann::json> b_audit{nlohmann::json{{"n", "b1"}}, nlohmann::json{{"n", "b2"}}};
+  auto a = std::async(std::launch::async, [&] { group.submit(rows({"a"}), a_audit); });
+  wait_until_waiting(1);
+  auto b = std::async(std::launch::async, [&] { group.submit(rows({"b1", "b2"}), b_audit); });
+  wait_until_waiting(2);
+  store.release();
+  leader.get();
+  a.get();
+  b.get();
+  EXPECT_EQ(store.transactions(), (std::vector<std::vector<std::string>>{
+                                      {"l"}, {"a", "b1", "b2", "audit:a", "audit:b1", "audit:b2"}}));
 }
 
 TEST_F(GroupCommitTest, AConflictFailsOnlyTheUnitThatHoldsIt) {

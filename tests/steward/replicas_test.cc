@@ -54,6 +54,12 @@ TEST(StewardReplicas, IssuedByOneRevokedThroughTheOtherBothReportIt) {
   const auto row = b.steward->cert_index()->find(serial);
   ASSERT_TRUE(row);
   EXPECT_EQ(row->issued_by, "https://steward-a.example");
+  // ... and B's view of the shared audit trail holds A's issuance record.
+  const auto trail = b.steward->cert_index()->audit_entries(0, 100);
+  ASSERT_EQ(trail.size(), 1u);
+  EXPECT_EQ(trail[0].record["decision"], "issued");
+  EXPECT_EQ(trail[0].record["serial"], cert.serial_hex());
+  EXPECT_EQ(trail[0].record["issued_by"], "https://steward-a.example");
   EXPECT_EQ(ocsp(a, cert, clock->now()).state, revocation::CertState::kGood);
   EXPECT_EQ(ocsp(b, cert, clock->now()).state, revocation::CertState::kGood);
   const auto before = a.status->crl_record();

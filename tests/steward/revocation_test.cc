@@ -28,7 +28,7 @@ class BrokenIndex final : public CertIndex {
   [[noreturn]] static void down() {
     throw Error(ErrorKind::kUnavailable, "steward.index.unavailable", "database down");
   }
-  void record_issued(const IssuedCertificate&) override { down(); }
+  void record_issued(std::span<const IssuedCertificate>, std::span<const nlohmann::json>) override { down(); }
   std::optional<IssuedCertificate> find(std::string_view) const override { down(); }
   std::vector<IssuedCertificate> list(const CertSelector&, TimePoint, bool, std::size_t,
                                       std::string_view) const override { down(); }

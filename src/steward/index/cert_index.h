@@ -127,8 +127,13 @@ class CertIndex {
   // Concurrent calls share a transaction (group commit, src/steward/index/group_commit.h), so
   // N issuing threads pay for about one commit instead of N; each call still succeeds or fails
   // on its own.
-  virtual void record_issued(std::span<const IssuedCertificate> certs) = 0;
-  void record_issued(const IssuedCertificate& cert) { record_issued(std::span(&cert, 1)); }
+  // `audit` records (the issuance's, one per certificate as steward writes them) are appended
+  // to the audit trail in the same transaction, at the first certificate's issued_at: the shared
+  // trail holds every issuance exactly when the index does.
+  virtual void record_issued(std::span<const IssuedCertificate> certs,
+                             std::span<const nlohmann::json> audit) = 0;
+  void record_issued(std::span<const IssuedCertificate> certs) { record_issued(certs, {}); }
+  void record_issued(const IssuedCertificate& cert) { record_issued(std::span(&cert, 1), {}); }
   virtual std::optional<IssuedCertificate> find(std::string_view serial) const = 0;
   // Certificates matching `selector` (an empty selector matches all here: listing is harmless)
   // that are unexpired at `now` (not_after > now) and, unless `include_revoked`, not revoked,

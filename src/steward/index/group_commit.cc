@@ -4,9 +4,9 @@
 
 namespace enarx::steward::index_detail {
 
-void GroupCommit::submit(std::span<const IssuedCertificate> unit) {
+void GroupCommit::submit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit) {
   if (unit.empty()) return;
-  Pending me{unit, false, nullptr};
+  Pending me{unit, audit, false, nullptr};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
   while (!me.done) {
@@ -38,22 +38,33 @@ void GroupCommit::lead(std::unique_lock<std::mutex>& lock) {
   done_.notify_all();
 }
 
+namespace {
+
+void add_unit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit,
+              std::vector<const IssuedCertificate*>& rows, std::vector<GroupCommit::AuditRecord>& records) {
+  for (const auto& row : unit) rows.push_back(&row);
+  for (const auto& record : audit) records.push_back({unit.front().issued_at, &record});
+}
+
+}  // namespace
+
 void GroupCommit::write_units(const std::vector<Pending*>& units) {
   auto write_alone = [&](Pending* p) {
     std::vector<const IssuedCertificate*> rows;
-    for (const auto& row : p->unit) rows.push_back(&row);
+    std::vector<AuditRecord> records;
+    add_unit(p->unit, p->audit, rows, records);
     try {
-      write_(rows);
+      write_(rows, records);
     } catch (...) {
       p->error = std::current_exception();
     }
   };
   if (units.size() == 1) return write_alone(units.front());
   std::vector<const IssuedCertificate*> rows;
-  for (Pending* p : units)
-    for (const auto& row : p->unit) rows.push_back(&row);
+  std::vector<AuditRecord> records;
+  for (Pending* p : units) add_unit(p->unit, p->audit, rows, records);
   try {
-    write_(rows);
+    write_(rows, records);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kConflict) {
       for (Pending* p : units) p->error = std::current_exception();

@@ -35,11 +35,18 @@ class GroupCommit {
   // `write` inserts every row in one transaction, all or none, and throws on failure
   // (steward.index.duplicate_serial with ErrorKind::kConflict for a serial already present or
   // given twice).
-  using Writer = std::function<void(std::span<const IssuedCertificate* const> rows)>;
+  // `audit` holds the units' audit records, each with the time to record it at.
+  struct AuditRecord {
+    TimePoint at;
+    const nlohmann::json* record;
+  };
+  using Writer = std::function<void(std::span<const IssuedCertificate* const> rows,
+                                    std::span<const AuditRecord> audit)>;
   explicit GroupCommit(Writer write) : write_(std::move(write)) {}
 
-  // Returns once `unit` is committed (possibly with other callers' units); throws its failure.
-  void submit(std::span<const IssuedCertificate> unit);
+  // Returns once `unit` and its audit records are committed (possibly with other callers'
+  // units); throws its failure. The records are stamped with the unit's first issued_at.
+  void submit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit = {});
 
   // Groups committed so far and units they held (for tests and metrics).
   std::size_t groups() const;
@@ -50,6 +57,7 @@ class GroupCommit {
  private:
   struct Pending {
     std::span<const IssuedCertificate> unit;
+    std::span<const nlohmann::json> audit;
     bool done = false;
     std::exception_ptr error;
   };

@@ -184,9 +184,9 @@ class PgCertIndex final : public CertIndex {
                       "; this steward knows versions up to " + std::to_string(kSchemaVersion));
   }
 
-  void record_issued(std::span<const IssuedCertificate> certs) override {
+  void record_issued(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit) override {
     for (const auto& c : certs) check_certificate(c);
-    group_.submit(certs);
+    group_.submit(certs, audit);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -485,7 +485,7 @@ class PgCertIndex final : public CertIndex {
   }
 
   // One group of rows (GroupCommit): one transaction, one WAL flush at commit.
-  void insert(std::span<const IssuedCertificate* const> rows) {
+  void insert(std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
     static const std::string sql = std::string("INSERT INTO steward_certificates(") + kCertColumns +
                                    ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
                                    "ON CONFLICT (serial) DO NOTHING";
@@ -499,12 +499,22 @@ class PgCertIndex final : public CertIndex {
         require(r.affected_rows() == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
                 "serial " + c.serial + " is already recorded");
       }
+      if (!audit.empty()) {
+        // As append_audit: ids are committed in increasing order across replicas.
+        w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
+        for (const auto& a : audit)
+          w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(a.at),
+                        audit_to_text(*a.record));
+      }
       return 0;
     });
   }
 
   mutable Pool pool_;
-  index_detail::GroupCommit group_{[this](std::span<const IssuedCertificate* const> rows) { insert(rows); }};
+  index_detail::GroupCommit group_{
+      [this](std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
+        insert(rows, audit);
+      }};
 };
 
 }  // namespace

@@ -285,9 +285,9 @@ class SqliteCertIndex final : public CertIndex {
   }
   ~SqliteCertIndex() override { close(); }
 
-  void record_issued(std::span<const IssuedCertificate> certs) override {
+  void record_issued(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit) override {
     for (const auto& c : certs) check_certificate(c);
-    group_.submit(certs);
+    group_.submit(certs, audit);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -484,7 +484,7 @@ class SqliteCertIndex final : public CertIndex {
   }
 
   // One group of rows (GroupCommit): one write transaction, one durable commit.
-  void insert(std::span<const IssuedCertificate* const> rows) {
+  void insert(std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
     static const std::string sql = std::string("INSERT INTO certificates(") + kCertColumns +
                                    ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
                                    "ON CONFLICT(serial) DO NOTHING";
@@ -501,6 +501,10 @@ class SqliteCertIndex final : public CertIndex {
       s.step();
       require(sqlite3_changes(db_) == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
               "serial " + c.serial + " is already recorded");
+    }
+    for (const auto& a : audit) {
+      Stmt s(*stmts_, "INSERT INTO audit(at_ns, record) VALUES(?1, ?2)");
+      s.bind(1, to_ns(a.at)).bind(2, audit_to_text(*a.record)).step();
     }
     tx.commit();
   }
@@ -585,7 +589,10 @@ class SqliteCertIndex final : public CertIndex {
   sqlite3* db_ = nullptr;
   mutable std::optional<StatementCache> stmts_;  // for db_; under mu_ like db_
   mutable std::mutex mu_;
-  index_detail::GroupCommit group_{[this](std::span<const IssuedCertificate* const> rows) { insert(rows); }};
+  index_detail::GroupCommit group_{
+      [this](std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
+        insert(rows, audit);
+      }};
 };
 
 }  // namespace
