@@ -282,8 +282,28 @@ void CollateralWatch::loop() {
     } catch (const Error& e) {
       log::error("steward.crl_refresh_failed", {{"code", e.code()}, {"error", e.what()}});
     }
+    prune();
     lock.lock();
   }
+}
+
+void CollateralWatch::prune() {
+  if (retention_.count() <= 0) return;
+  const TimePoint cut_off = clock_->now() - retention_;
+  std::size_t total = 0;
+  try {
+    // Batches keep each transaction short; the pass ends when a batch comes back short.
+    for (;;) {
+      const std::size_t n = index_->prune_expired(cut_off, kMaxPruneLimit);
+      total += n;
+      if (n < kMaxPruneLimit) break;
+    }
+  } catch (const Error& e) {
+    log::error("steward.prune_failed", {{"code", e.code()}, {"error", e.what()}, {"pruned", total}});
+    return;
+  }
+  if (total > 0)
+    log::info("steward.pruned", {{"certificates", total}, {"expired_before", format_rfc3339(cut_off)}});
 }
 
 }  // namespace enarx::steward

@@ -92,6 +92,9 @@ class CollateralWatch {
   CollateralWatch& operator=(const CollateralWatch&) = delete;
   void start();  // no-op when interval <= 0
   void stop();
+  // Every pass also deletes index rows of certificates expired more than `retention` ago
+  // (CertIndex::prune_expired, in batches); 0 (the default) keeps them.
+  void set_retention(std::chrono::seconds retention) { retention_ = retention; }
   std::size_t passes() const;  // re-evaluations run so far (tests)
 
  private:
@@ -102,7 +105,10 @@ class CollateralWatch {
   const Policy& policy_;
   StatusService& status_;
   AuditLog* audit_;
+  void prune();
+
   std::chrono::milliseconds interval_;
+  std::chrono::seconds retention_{0};
   std::shared_ptr<const Clock> clock_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

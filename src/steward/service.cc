@@ -230,6 +230,13 @@ void declare_config(config::Loader& l) {
          .env = "STEWARD_OCSP_VALIDITY",
          .flag = "--ocsp-validity",
          .help = "OCSP answer nextUpdate - thisUpdate"});
+  l.add({.name = "index.retention",
+         .type = Type::Duration,
+         .default_value = config::Duration(std::chrono::hours(24 * 90)),
+         .env = "STEWARD_INDEX_RETENTION",
+         .flag = "--index-retention",
+         .help = "Delete index rows of certificates expired longer ago than this (checked every "
+                 "revocation.reevaluate_interval); 0 keeps them"});
   l.add({.name = "revocation.reevaluate_interval",
          .type = Type::Duration,
          .default_value = config::Duration(std::chrono::minutes(5)),
@@ -407,6 +414,7 @@ int run_service(const config::Config& cfg,
     CollateralWatch watch(steward.cert_index(), steward.policy(), status, audit.get(),
                           std::chrono::duration_cast<std::chrono::milliseconds>(
                               cfg.get_duration("revocation.reevaluate_interval")));
+    watch.set_retention(std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("index.retention")));
 
     net::HttpServer server(sc);
     install_routes(server, steward, limits.max_body_size, &status);

@@ -5,6 +5,8 @@
 // stale collateral that must NOT revoke anything).
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 #include "attest/enarx/tdx_evidence.h"
 #include "core/openssl.h"
 #include "simulation/dcap.h"
@@ -33,6 +35,7 @@ class BrokenIndex final : public CertIndex {
   std::vector<IssuedCertificate> list(const CertSelector&, TimePoint, bool, std::size_t,
                                       std::string_view) const override { down(); }
   std::size_t count_issued() const override { down(); }
+  std::size_t prune_expired(TimePoint, std::size_t) override { down(); }
   bool revoke(const RevocationRecord&) override { down(); }
   std::vector<std::string> revoke_matching(const CertSelector&, const RevocationRecord&, TimePoint) override { down(); }
   std::optional<RevocationRecord> revocation(std::string_view) const override { down(); }
@@ -343,6 +346,32 @@ TEST_F(StewardRevocation, APckCrlRevokingThePlatformKeyRevokesItsKeeps) {
   EXPECT_EQ(report.items[0].reason, Reason::kCaCompromise);
   EXPECT_EQ(report.items[0].code, "dcap.pck.revoked");
   EXPECT_TRUE(Crl::from_der(status.crl()).is_revoked(tdx));
+}
+
+// The watch's housekeeping: rows of certificates expired longer ago than the retention go
+// (in the background, on the watch's interval); younger and unexpired ones stay.
+TEST_F(StewardRevocation, TheWatchPrunesCertificatesExpiredPastTheRetention) {
+  auto steward = make_steward();
+  StatusService status(index_, steward->ca(), clock_);
+  const auto fresh = issue(*steward, kvm_csr(PrivateKey::generate(KeyType::EcP256)));
+  IssuedCertificate old_row;
+  old_row.serial = "abc123";
+  old_row.issued_at = now_ - std::chrono::hours(100);
+  old_row.not_before = old_row.issued_at;
+  old_row.not_after = now_ - std::chrono::hours(50);
+  index_->record_issued(old_row);
+  IssuedCertificate recent_row = old_row;
+  recent_row.serial = "abc124";
+  recent_row.not_after = now_ - std::chrono::hours(10);
+  index_->record_issued(recent_row);
+  CollateralWatch watch(index_, steward->policy(), status, nullptr, std::chrono::milliseconds(20), clock_);
+  watch.set_retention(std::chrono::hours(24));
+  watch.start();
+  for (int i = 0; i < 500 && index_->find("abc123"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  watch.stop();
+  EXPECT_FALSE(index_->find("abc123"));
+  EXPECT_TRUE(index_->find("abc124"));
+  EXPECT_TRUE(index_->find(serial_key(fresh.serial())));
 }
 
 // Steward's own cache going stale says nothing about the platforms: nothing is revoked for it.

@@ -51,6 +51,7 @@ namespace enarx::steward {
 inline constexpr std::size_t kMaxListLimit = 10000;
 inline constexpr std::size_t kMaxAuditLimit = 10000;
 inline constexpr std::size_t kMaxRevocationsListed = 1000000;
+inline constexpr std::size_t kMaxPruneLimit = 10000;
 
 // One issued certificate and the attested facts it was issued for. Strings are "" when the
 // evidence does not give them (KVM has no measurement; SNP has no FMSPC or PPID; ...).
@@ -146,6 +147,12 @@ class CertIndex {
                                               bool include_revoked, std::size_t limit,
                                               std::string_view after = {}) const = 0;
   virtual std::size_t count_issued() const = 0;
+  // Deletes, in one transaction, at most `limit` (<= kMaxPruneLimit, else steward.index.bad_limit)
+  // certificates that expired before `expired_before` (not_after < it), oldest expiry first,
+  // with their revocation records; returns how many. A CRL never lists them (RFC 5280 lets an
+  // entry go once the certificate has expired) and OCSP then answers "unknown"; the audit trail
+  // keeps their issuance and revocation records. Call again while it returns `limit`.
+  virtual std::size_t prune_expired(TimePoint expired_before, std::size_t limit) = 0;
 
   // Revokes one certificate. Returns false when the serial is unknown. Revoking a revoked
   // certificate keeps the first record (its time and reason) and returns true. Bumps

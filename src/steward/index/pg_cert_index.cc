@@ -237,6 +237,22 @@ class PgCertIndex final : public CertIndex {
     });
   }
 
+  std::size_t prune_expired(TimePoint expired_before, std::size_t limit) override {
+    check_limit(limit, kMaxPruneLimit);
+    if (limit == 0) return 0;
+    return run([&](pqxx::work& w) {
+      // One statement: the batch is chosen and deleted with its revocation rows at once
+      // (rows another replica deletes concurrently are skipped, not waited for).
+      auto r = w.exec_params(
+          "WITH batch AS (SELECT serial FROM steward_certificates WHERE not_after_ns < $1 "
+          "ORDER BY not_after_ns LIMIT $2 FOR UPDATE SKIP LOCKED), "
+          "gone AS (DELETE FROM steward_revocations WHERE serial IN (SELECT serial FROM batch)) "
+          "DELETE FROM steward_certificates WHERE serial IN (SELECT serial FROM batch)",
+          to_ns(expired_before), static_cast<std::int64_t>(limit));
+      return static_cast<std::size_t>(r.affected_rows());
+    });
+  }
+
   bool revoke(const RevocationRecord& record) override {
     check_serial(record.serial);
     check_reason(record.reason);

@@ -396,6 +396,27 @@ class SqliteCertIndex final : public CertIndex {
     return read_revocation(s);
   }
 
+  std::size_t prune_expired(TimePoint expired_before, std::size_t limit) override {
+    check_limit(limit, kMaxPruneLimit);
+    if (limit == 0) return 0;
+    std::lock_guard lock(mu_);
+    Transaction tx(db_, true);
+    exec("CREATE TEMP TABLE IF NOT EXISTS prune_batch(serial TEXT PRIMARY KEY)");
+    exec("DELETE FROM prune_batch");
+    {
+      Stmt pick(*stmts_,
+                "INSERT INTO prune_batch SELECT serial FROM certificates WHERE not_after_ns < ?1 "
+                "ORDER BY not_after_ns LIMIT ?2");
+      pick.bind(1, to_ns(expired_before)).bind(2, static_cast<std::int64_t>(limit)).step();
+    }
+    exec("DELETE FROM revocations WHERE serial IN (SELECT serial FROM prune_batch)");
+    exec("DELETE FROM certificates WHERE serial IN (SELECT serial FROM prune_batch)");
+    const auto pruned = static_cast<std::size_t>(sqlite3_changes(db_));
+    exec("DELETE FROM prune_batch");
+    tx.commit();
+    return pruned;
+  }
+
   std::vector<RevocationRecord> revoked_unexpired(TimePoint now) const override {
     std::lock_guard lock(mu_);
     Stmt s(*stmts_,
