@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -157,6 +161,44 @@ TEST_F(EngineTest, TimeLimitStopsAnEndlessLoop) {
   // The isolate is usable again afterwards.
   auto inst2 = load("traps");
   EXPECT_EQ(inst2->call("add", {2, 2}, {}).results.at(0), 4u);
+}
+
+// Inaccessible (---p) mappings of this process of at least `size` bytes.
+int inaccessible_mappings_of_at_least(std::uint64_t size) {
+  std::ifstream maps("/proc/self/maps");
+  int n = 0;
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream in(line);
+    std::string range, perms;
+    in >> range >> perms;
+    auto dash = range.find('-');
+    if (dash == std::string::npos || perms != "---p") continue;
+    std::uint64_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
+    std::uint64_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    n += hi - lo >= size;
+  }
+  return n;
+}
+
+// The default engine uses guard pages, not explicit bounds checks: its id (and so its code
+// cache entries) says so, and each instance's linear memory sits in V8's full guard region
+// (V8 10.2: 10 GiB reserved, 2 GiB inaccessible before the memory, the memory, then
+// inaccessible up to 8 GiB past its start; nothing else in the process is that large), whose
+// inaccessible tail is what turns an out-of-bounds access into a trap. An engine that silently
+// fell back to bounds checks (trap handler not enabled, or memory allocated without guards)
+// would fail here.
+TEST_F(EngineTest, DefaultModeUsesGuardPages) {
+  if (!trap_handler_supported()) GTEST_SKIP() << "no trap handler under AddressSanitizer";
+  EXPECT_NE(engine->id().find("-traphandler"), std::string::npos) << engine->id();
+  constexpr std::uint64_t k4GiB = std::uint64_t{4} << 30;
+  int before = inaccessible_mappings_of_at_least(k4GiB);
+  auto inst = load("traps");
+  ASSERT_TRUE(inst->has_export("memory", "memory"));
+  EXPECT_EQ(inaccessible_mappings_of_at_least(k4GiB), before + 1);
+  // And an access past the end still traps (through the signal handler).
+  CallOutcome r = inst->call("oob", {}, {});
+  EXPECT_EQ(r.kind, CallOutcome::Kind::Trapped);
+  EXPECT_NE(r.message.find("memory access out of bounds"), std::string::npos) << r.message;
 }
 
 TEST_F(EngineTest, InvalidModules) {
