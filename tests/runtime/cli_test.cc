@@ -106,9 +106,9 @@ int code_entries(const std::filesystem::path& dir) {
 }
 
 // Code compiled for explicit bounds checks and code compiled for guard pages are different
-// entries: neither mode is handed the other's code (V8's own cache header does not record the
-// mode; guard-page code run without guard pages would not be memory-safe). Under ASan both
-// flags mean bounds checks, so they share one entry.
+// entries: neither mode is ever offered the other's code (guard-page code has no bounds checks,
+// so run on memory without guard regions it would not be memory-safe; whether V8 would refuse
+// it by itself is not relied on). Under ASan both flags mean bounds checks: one entry.
 TEST(Cli, CodeCacheIsKeyedByBoundsCheckMode) {
   TempDir tmp;
   std::string dir = (tmp.path() / "cache").string();
