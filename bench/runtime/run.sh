@@ -4,6 +4,7 @@
 # program times itself: CLOCK_MONOTONIC and CLOCK_PROCESS_CPUTIME_ID) natively (gcc -O2), as wasm
 # in `enarx run` (V8 10.2: a first run tiered — the default — or `--compile eager`, and a run
 # from the code cache, which is always TurboFan code), and as wasm under node's node:wasi; then
+# the kernels alone (sha256, matmul.c, sort.c) in interleaved rounds against native and node; then
 # start-up (`enarx --version` and `enarx run hello.wasm` tiered / eager / from the cache, against
 # /bin/true, alternating rounds) and single runs of hello, rust-hello and go-hello when built.
 # Measure a Release-type build (RelWithDebInfo); the header records the build type and the
@@ -56,45 +57,63 @@ for l in enarx enarx_eager enarx_cached node_wasi; do
          "$(echo "$(cat "$out/$l.k") / $nk" | bc -l)" "$(echo "$(cat "$out/$l.c") / $nc" | bc -l)"
 done
 
-# The kernel alone, KERNEL_RUNS (default 5) interleaved rounds of native / enarx from the code
-# cache (the steady state: TurboFan code, guard-page trap handler) / the same with
-# --no-trap-handler (explicit bounds checks) / a first run, tiered (the default) / a first run
-# with --compile eager / node: min and median of the in-process CPU time (the minimum is the
-# figure least disturbed by other load on the machine).
+# The kernels alone (sha256, matmul: a 512x512 double matrix multiply, sort: a quicksort whose
+# comparator is an indirect call), KERNEL_RUNS (default 5) interleaved rounds per kernel of
+# native / enarx from the code cache (the steady state: TurboFan code, guard-page trap handler) /
+# the same with --no-trap-handler (explicit bounds checks) / node 20's default (its own tiering)
+# / for sha256 also a first run tiered (the default) and a first run with --compile eager: min
+# and median of the in-process CPU time, ratios to native and to node of the same round set
+# (the minimum is the figure least disturbed by other load on the machine).
 runs=${KERNEL_RUNS:-5}
-echo "== sha256 kernel only, process CPU time, $runs interleaved rounds (min / median)"
-kinds="enarx enarx-no-trap-handler enarx-first-tiered enarx-first-eager node"
-: > "$out/k.native"
-for l in $kinds; do : > "$out/k.$l"; done
-"$enarx" run --code-cache "$out/kc" "$out/sha256.wasm" > /dev/null 2>&1
-"$enarx" run --code-cache "$out/kcb" --no-trap-handler "$out/sha256.wasm" > /dev/null 2>&1
-i=0
-while [ "$i" -lt "$runs" ]; do
-  "$out/sha256-native" 2>&1 >/dev/null | sed -n 's/^kernel_cpu_s=//p' >> "$out/k.native"
-  "$enarx" run --code-cache "$out/kc" "$out/sha256.wasm" 2>&1 >/dev/null |
-    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx"
-  "$enarx" run --code-cache "$out/kcb" --no-trap-handler "$out/sha256.wasm" 2>&1 >/dev/null |
-    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-no-trap-handler"
-  "$enarx" run --no-code-cache "$out/sha256.wasm" 2>&1 >/dev/null |
-    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-first-tiered"
-  "$enarx" run --no-code-cache --compile eager "$out/sha256.wasm" 2>&1 >/dev/null |
-    sed -n 's/^kernel_cpu_s=//p' >> "$out/k.enarx-first-eager"
-  if command -v node >/dev/null; then
-    node --no-warnings "$here/node-wasi.mjs" "$out/sha256.wasm" 2>&1 >/dev/null |
-      sed -n 's/^kernel_cpu_s=//p' >> "$out/k.node"
-  fi
-  i=$((i + 1))
-done
 stat() {  # file -> "min median"
   sort -n "$1" | awk '{v[NR]=$1} END {if (NR) printf "%s %s", v[1], v[int((NR+1)/2)]}'
 }
-set -- $(stat "$out/k.native"); nmin=$1; nmed=$2
-printf '%-22s min %.3f s  median %.3f s\n' native "$nmin" "$nmed"
-for l in $kinds; do
-  [ -s "$out/k.$l" ] || continue
-  set -- $(stat "$out/k.$l")
-  printf '%-22s min %.3f s  median %.3f s   ratio min %.2fx  median %.2fx\n' "$l" "$1" "$2" \
-         "$(echo "$1 / $nmin" | bc -l)" "$(echo "$2 / $nmed" | bc -l)"
+cpu_of() { sed -n 's/^kernel_cpu_s=//p'; }
+for kernel in ${KERNELS:-sha256 matmul sort}; do
+  if [ "$kernel" != sha256 ]; then
+    gcc -O2 -o "$out/$kernel-native" "$here/$kernel.c"
+    clang --target=wasm32-wasi -O2 -o "$out/$kernel.wasm" "$here/$kernel.c"
+  fi
+  w=$out/$kernel.wasm
+  echo "== $kernel kernel only, process CPU time, $runs interleaved rounds (min / median)"
+  kinds="enarx enarx-no-trap-handler node"
+  [ "$kernel" = sha256 ] && kinds="$kinds enarx-first-tiered enarx-first-eager"
+  : > "$out/k.native"
+  for l in $kinds; do : > "$out/k.$l"; done
+  # Fill both caches: the second run finds the TurboFan code the first stored.
+  for c in "" --no-trap-handler; do
+    for j in 1 2; do
+      "$enarx" run --code-cache "$out/kc$c" $c "$w" > /dev/null 2>&1
+    done
+  done
+  i=0
+  while [ "$i" -lt "$runs" ]; do
+    "$out/$kernel-native" 2>&1 >/dev/null | cpu_of >> "$out/k.native"
+    "$enarx" run --code-cache "$out/kc" "$w" 2>&1 >/dev/null | cpu_of >> "$out/k.enarx"
+    "$enarx" run --code-cache "$out/kc--no-trap-handler" --no-trap-handler "$w" 2>&1 >/dev/null |
+      cpu_of >> "$out/k.enarx-no-trap-handler"
+    if command -v node >/dev/null; then
+      node --no-warnings "$here/node-wasi.mjs" "$w" 2>&1 >/dev/null | cpu_of >> "$out/k.node"
+    fi
+    if [ "$kernel" = sha256 ]; then
+      "$enarx" run --no-code-cache "$w" 2>&1 >/dev/null | cpu_of >> "$out/k.enarx-first-tiered"
+      "$enarx" run --no-code-cache --compile eager "$w" 2>&1 >/dev/null |
+        cpu_of >> "$out/k.enarx-first-eager"
+    fi
+    i=$((i + 1))
+  done
+  set -- $(stat "$out/k.native"); nmin=$1; nmed=$2
+  nodemed=
+  [ -s "$out/k.node" ] && { set -- $(stat "$out/k.node"); nodemed=$2; }
+  printf '%-22s min %.3f s  median %.3f s\n' native "$nmin" "$nmed"
+  for l in $kinds; do
+    [ -s "$out/k.$l" ] || continue
+    set -- $(stat "$out/k.$l")
+    printf '%-22s min %.3f s  median %.3f s   vs native: min %.2fx  median %.2fx' "$l" "$1" "$2" \
+           "$(echo "$1 / $nmin" | bc -l)" "$(echo "$2 / $nmed" | bc -l)"
+    [ -n "$nodemed" ] && printf '   vs node (median) %.2fx' "$(echo "$2 / $nodemed" | bc -l)"
+    echo
+  done
 done
 
 # Start-up: STARTUP_RUNS (default 11) alternating rounds of /bin/true (process-creation

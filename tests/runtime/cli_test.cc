@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/file.h"
+#include "runtime/engine.h"
 #include "test_util.h"
 
 namespace enarx::runtime {
@@ -102,6 +103,28 @@ int code_entries(const std::filesystem::path& dir) {
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(dir, ec)) n += e.path().extension() == ".code";
   return n;
+}
+
+// Code compiled for explicit bounds checks and code compiled for guard pages are different
+// entries: neither mode is ever offered the other's code (guard-page code has no bounds checks,
+// so run on memory without guard regions it would not be memory-safe; whether V8 would refuse
+// it by itself is not relied on). Under ASan both flags mean bounds checks: one entry.
+TEST(Cli, CodeCacheIsKeyedByBoundsCheckMode) {
+  TempDir tmp;
+  std::string dir = (tmp.path() / "cache").string();
+  std::string hello = test::example_module("hello");
+  Result r = enarx("run --compile eager --no-trap-handler --code-cache " + dir + " " + hello);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(code_entries(dir), 1);
+  const int both = trap_handler_supported() ? 2 : 1;
+  for (int i = 0; i < 2; ++i) {
+    r = enarx("run --compile eager --code-cache " + dir + " " + hello);
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(code_entries(dir), both);
+  }
+  r = enarx("run --compile eager --no-trap-handler --code-cache " + dir + " " + hello);
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(code_entries(dir), both);
 }
 
 // Without --code-cache, `enarx run` caches under $ENARX_CODE_CACHE, else $XDG_CACHE_HOME/enarx/code,

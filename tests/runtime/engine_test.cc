@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+
 #include "core/crypto.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -157,6 +161,42 @@ TEST_F(EngineTest, TimeLimitStopsAnEndlessLoop) {
   // The isolate is usable again afterwards.
   auto inst2 = load("traps");
   EXPECT_EQ(inst2->call("add", {2, 2}, {}).results.at(0), 4u);
+}
+
+// The size of the inaccessible (---p) mapping of this process that starts at `addr` (0: none).
+std::uint64_t inaccessible_mapping_at(std::uintptr_t addr) {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream in(line);
+    std::string range, perms;
+    in >> range >> perms;
+    auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    std::uint64_t lo = std::stoull(range.substr(0, dash), nullptr, 16);
+    std::uint64_t hi = std::stoull(range.substr(dash + 1), nullptr, 16);
+    if (lo == addr) return perms == "---p" ? hi - lo : 0;
+  }
+  return 0;
+}
+
+// The default engine uses guard pages, not explicit bounds checks: its id (and so its code
+// cache entries) says so, and the instance's linear memory sits in V8's full guard region
+// (V8 10.2: 10 GiB reserved; after the memory's pages, inaccessible up to 8 GiB past its
+// start), whose inaccessible tail is what turns an out-of-bounds access into a trap. An
+// engine that silently fell back to bounds checks (trap handler not enabled, or memory
+// allocated without guards) would fail here.
+TEST_F(EngineTest, DefaultModeUsesGuardPages) {
+  if (!trap_handler_supported()) GTEST_SKIP() << "no trap handler under AddressSanitizer";
+  EXPECT_NE(engine->id().find("-traphandler"), std::string::npos) << engine->id();
+  auto inst = load("traps");
+  MemoryView mem = inst->memory();
+  ASSERT_EQ(mem.size(), 65536u);  // one page
+  auto end = reinterpret_cast<std::uintptr_t>(mem.ptr(0, 0)) + mem.size();
+  EXPECT_GE(inaccessible_mapping_at(end), std::uint64_t{4} << 30);
+  // And an access past the end still traps (through the signal handler).
+  CallOutcome r = inst->call("oob", {}, {});
+  EXPECT_EQ(r.kind, CallOutcome::Kind::Trapped);
+  EXPECT_NE(r.message.find("memory access out of bounds"), std::string::npos) << r.message;
 }
 
 TEST_F(EngineTest, InvalidModules) {
