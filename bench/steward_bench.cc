@@ -3,9 +3,11 @@
 // (P-384) + one certificate signature (CA key P-384). Prints the ratio at the end (goal >= 0.8).
 // Then the cost of the issued-certificate index: the same issuance recording every certificate
 // in SQLite, and in PostgreSQL when STEWARD_BENCH_PG is a libpq URL (bench/steward/run.sh starts
-// a throw-away server), as ratios to issuance without an index (goal >= 0.9); and OCSP answers
-// per second from the SQLite index.
-//   build-<you>/bench/steward_bench [--benchmark_min_time=2] [--paired_rounds=60]
+// a throw-away server), as ratios to issuance without an index (goal >= 0.9): one issuer at a
+// time (every certificate waits for its own commit) and 8 concurrent issuers (steward's default
+// workers, whose commits are grouped); the index insert alone, one row per commit and 16; and
+// OCSP answers per second from the SQLite index.
+//   build-<you>/bench/steward_bench [--benchmark_min_time=2] [--paired_rounds=60] [--issuers=8]
 // On a loaded machine trust the "paired" line (interleaved CPU-time measurement) over the two
 // separate benchmark runs, whose CPU times drift with the load between them.
 #include <benchmark/benchmark.h>
