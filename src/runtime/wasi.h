@@ -17,6 +17,7 @@
 #include "runtime/assets.h"
 #include "runtime/engine.h"
 #include "runtime/socket.h"
+#include "runtime/vfs.h"
 
 namespace enarx::runtime {
 
@@ -56,6 +57,9 @@ class Wasi {
   // A preopened read-only directory, reported to the guest by fd_prestat_get under `name`.
   // `tree` must outlive this object.
   std::uint32_t add_preopen(const AssetNode& dir, std::string name);
+  // A preopened directory on any file system (vfs.h): an in-memory writable one, or a host
+  // directory for `enarx run --dir`.
+  std::uint32_t add_preopen(std::unique_ptr<vfs::Object> dir, std::string name);
 
   // Adds every wasi_snapshot_preview1 function, and an ENOSYS fallback for unknown imports.
   void add_to(Imports& imports);
@@ -104,7 +108,7 @@ class Wasi {
   std::uint16_t path_remove_directory(HostCall&);
   std::uint16_t path_unlink_file(HostCall&);
   std::uint16_t path_filestat_set_times(HostCall&);
-  std::uint16_t path_modify(HostCall&, std::size_t path_arg);  // the four above
+  std::uint16_t dir_fd(std::uint32_t n, std::uint64_t right, Fd** out);
   std::uint16_t path_symlink(HostCall&);
   std::uint16_t path_link(HostCall&);
   std::uint16_t path_rename(HostCall&);
@@ -122,7 +126,7 @@ class Wasi {
   std::uint16_t read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
                           const std::uint64_t* at, std::uint64_t* total);
   std::uint16_t write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
-                           std::uint32_t n, std::uint64_t* total);
+                           std::uint32_t n, const std::uint64_t* at, std::uint64_t* total);
   // Throws GuestTimeout once the deadline or a limit the engine watches (CPU time) has passed:
   // for host calls that work in steps, between steps.
   void check_limits(const HostCall& c) const;
