@@ -199,6 +199,14 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   }
   if (o.on_listening) o.on_listening(listening);
 
+  // A WASI function imported with another type would be a TypeError (a trap) on its first
+  // call; refuse the module before it starts instead, naming the import.
+  try {
+    if (std::string why = Wasi::check_imports(function_imports(wasm)); !why.empty())
+      return fail(Status::ModuleError, kExitConfig, "runtime.module.invalid", why);
+  } catch (const Error& e) {
+    return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
+  }
   Imports imports;
   wasi.add_to(imports);
   std::unique_ptr<Instance> instance;

@@ -218,6 +218,65 @@ Wasi::Wasi(WasiOptions options) : options_(std::move(options)) {
 
 Wasi::~Wasi() = default;
 
+namespace {
+
+// wasi_snapshot_preview1's function types (witx), as function_imports() spells them.
+const std::map<std::string_view, std::string_view>& signatures() {
+  static const std::map<std::string_view, std::string_view> table = {
+      {"args_get", "ii:i"}, {"args_sizes_get", "ii:i"}, {"environ_get", "ii:i"},
+      {"environ_sizes_get", "ii:i"}, {"clock_res_get", "ii:i"}, {"clock_time_get", "iIi:i"},
+      {"fd_advise", "iIIi:i"}, {"fd_allocate", "iII:i"}, {"fd_close", "i:i"},
+      {"fd_datasync", "i:i"}, {"fd_fdstat_get", "ii:i"}, {"fd_fdstat_set_flags", "ii:i"},
+      {"fd_fdstat_set_rights", "iII:i"}, {"fd_filestat_get", "ii:i"},
+      {"fd_filestat_set_size", "iI:i"}, {"fd_filestat_set_times", "iIIi:i"},
+      {"fd_pread", "iiiIi:i"}, {"fd_prestat_get", "ii:i"}, {"fd_prestat_dir_name", "iii:i"},
+      {"fd_pwrite", "iiiIi:i"}, {"fd_read", "iiii:i"}, {"fd_readdir", "iiiIi:i"},
+      {"fd_renumber", "ii:i"}, {"fd_seek", "iIii:i"}, {"fd_sync", "i:i"}, {"fd_tell", "ii:i"},
+      {"fd_write", "iiii:i"}, {"path_create_directory", "iii:i"},
+      {"path_filestat_get", "iiiii:i"}, {"path_filestat_set_times", "iiiiIIi:i"},
+      {"path_link", "iiiiiii:i"}, {"path_open", "iiiiiIIii:i"}, {"path_readlink", "iiiiii:i"},
+      {"path_remove_directory", "iii:i"}, {"path_rename", "iiiiii:i"},
+      {"path_symlink", "iiiii:i"}, {"path_unlink_file", "iii:i"}, {"poll_oneoff", "iiii:i"},
+      {"proc_exit", "i:"}, {"proc_raise", "i:i"}, {"sched_yield", ":i"}, {"random_get", "ii:i"},
+      {"sock_accept", "iii:i"}, {"sock_recv", "iiiiii:i"}, {"sock_send", "iiiii:i"},
+      {"sock_shutdown", "ii:i"},
+  };
+  return table;
+}
+
+std::string readable_signature(std::string_view sig) {
+  auto type = [](char c) -> std::string {
+    switch (c) {
+      case 'i': return "i32";
+      case 'I': return "i64";
+      case 'f': return "f32";
+      case 'F': return "f64";
+      case 'v': return "v128";
+      default: return "ref";
+    }
+  };
+  std::string out = "(";
+  std::size_t colon = sig.find(':');
+  for (std::size_t i = 0; i < colon; ++i) out += (i ? ", " : "") + type(sig[i]);
+  out += ") -> (";
+  for (std::size_t i = colon + 1; i < sig.size(); ++i) out += (i > colon + 1 ? ", " : "") + type(sig[i]);
+  return out + ")";
+}
+
+}  // namespace
+
+std::string Wasi::check_imports(const std::vector<FunctionImport>& imports) {
+  for (const auto& f : imports) {
+    if (f.module != "wasi_snapshot_preview1") continue;
+    auto it = signatures().find(f.name);
+    if (it == signatures().end() || it->second == f.signature) continue;
+    return "the module imports wasi_snapshot_preview1." + f.name + " as " +
+           readable_signature(f.signature) + ", but WASI preview1 defines it as " +
+           readable_signature(it->second);
+  }
+  return {};
+}
+
 std::uint32_t Wasi::add(std::unique_ptr<Fd> f) {
   fds_.push_back(std::move(f));
   return static_cast<std::uint32_t>(fds_.size() - 1);

@@ -61,6 +61,11 @@ class Wasi {
   // directory for `enarx run --dir`.
   std::uint32_t add_preopen(std::unique_ptr<vfs::Object> dir, std::string name);
 
+  // Strict linking: a message naming the first wasi_snapshot_preview1 function the module
+  // imports with a type other than WASI's (else empty). Unknown names are not checked (they
+  // get the ENOSYS fallback).
+  static std::string check_imports(const std::vector<FunctionImport>& imports);
+
   // Adds every wasi_snapshot_preview1 function, and an ENOSYS fallback for unknown imports.
   void add_to(Imports& imports);
 
