@@ -217,17 +217,18 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
       stack.push_back(std::move(f));
       continue;
     }
-    // The last component: open it without following; a symlink to follow is spliced in.
-    std::string name = trailing ? p + "/" : p;
-    int fd = ::openat(cur(), name.c_str(), flags | O_NOFOLLOW, mode);
-    if (fd >= 0 || (errno != ELOOP && errno != ENOTDIR) || (flags & O_NOFOLLOW)) return fd;
-    int saved = errno;
+    // The last component: a symlink to follow is spliced in; anything else is opened with
+    // O_NOFOLLOW (if it turned into a symlink since, that gives ELOOP, or with O_PATH the link
+    // itself: never its target).
+    struct stat lst{};
+    bool is_link = ::fstatat(cur(), p.c_str(), &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode);
+    if (!is_link || ((flags & O_NOFOLLOW) && !trailing)) {
+      std::string name = trailing ? p + "/" : p;
+      return ::openat(cur(), name.c_str(), flags | O_NOFOLLOW, mode);
+    }
     char buf[4096];
     ssize_t n = ::readlinkat(cur(), p.c_str(), buf, sizeof buf);
-    if (n < 0) {
-      errno = saved;
-      return -1;
-    }
+    if (n < 0) return -1;
     if (++links > kMaxSymlinks) {
       errno = ELOOP;
       return -1;
