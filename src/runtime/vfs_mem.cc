@@ -40,6 +40,11 @@ struct Node {
   std::uint64_t next_seq = 2;  // 0 and 1 are "." and ".."
   Node* parent = nullptr;      // directories; null for the root and once removed
   bool removed = false;        // a removed directory takes no new entries
+  // A writable file's or symlink's bytes leave the quota when the node goes: when its last name
+  // is gone and no descriptor holds it open any more (as a disk frees an unlinked file's blocks
+  // at the last close). Expired once the file system itself is gone.
+  std::weak_ptr<Fs> owner;
+  ~Node();
 
   bool is_dir() const { return kind == Kind::Dir; }
   std::uint64_t size() const {
@@ -58,8 +63,9 @@ struct Fs {
   std::uint64_t next_ino = 1;
   std::shared_ptr<Node> root;
 
-  std::shared_ptr<Node> make(Node::Kind k) {
+  std::shared_ptr<Node> make(Node::Kind k, const std::shared_ptr<Fs>& self) {
     auto n = std::make_shared<Node>();
+    if (!readonly) n->owner = self;
     n->kind = k;
     n->ino = next_ino++;
     n->atim = n->mtim = n->ctim = now_ns();
@@ -73,6 +79,10 @@ struct Fs {
   }
   void refund(std::uint64_t bytes) { used -= std::min(used, bytes); }
 };
+
+Node::~Node() {
+  if (auto fs = owner.lock()) fs->refund(data.size() + target.size());
+}
 
 std::uint64_t entry_cost(std::string_view name) { return kNodeCost + name.size(); }
 
@@ -296,7 +306,7 @@ class MemObject final : public Object {
       if (fs_->readonly) return kRofs;
       if (w.parent().removed) return kNoent;
       if (auto e = fs_->charge(entry_cost(w.last))) return e;
-      n = fs_->make(Node::Kind::File);
+      n = fs_->make(Node::Kind::File, fs_);
       insert(w.parent(), w.last, n);
     } else {
       if ((req.oflags & kOCreat) && (req.oflags & kOExcl)) return kExist;
@@ -339,7 +349,7 @@ class MemObject final : public Object {
     if (fs_->readonly) return kRofs;
     if (w.parent().removed) return kNoent;
     if (auto e = fs_->charge(entry_cost(w.last))) return e;
-    insert(w.parent(), w.last, fs_->make(Node::Kind::Dir));
+    insert(w.parent(), w.last, fs_->make(Node::Kind::Dir, fs_));
     return 0;
   }
 
@@ -388,7 +398,7 @@ class MemObject final : public Object {
     if (!target.empty() && target.front() == '/') return kNotcapable;
     if (w.parent().removed) return kNoent;
     if (auto e = fs_->charge(entry_cost(w.last) + target.size())) return e;
-    auto n = fs_->make(Node::Kind::Symlink);
+    auto n = fs_->make(Node::Kind::Symlink, fs_);
     n->target = std::string(target);
     insert(w.parent(), w.last, n);
     return 0;
@@ -518,13 +528,10 @@ class MemObject final : public Object {
     return 0;
   }
 
-  // One name fewer for a file: its bytes leave the quota with the last name (an open
-  // descriptor still reads them, as on POSIX, but no longer holds quota the guest cannot free).
+  // One name fewer for a file (its bytes leave the quota in ~Node, once nothing holds it).
   void drop_link(Node& n) {
     if (n.nlink > 0) --n.nlink;
     n.ctim = now_ns();
-    if (n.nlink == 0 && n.kind == Node::Kind::File) fs_->refund(n.data.size());
-    if (n.nlink == 0 && n.kind == Node::Kind::Symlink) fs_->refund(n.target.size());
   }
 
   std::shared_ptr<Fs> fs_;
@@ -533,7 +540,7 @@ class MemObject final : public Object {
 
 void copy_assets(Fs& fs, const AssetNode& from, Node& to) {
   for (const auto& [name, child] : from.children) {
-    auto n = fs.make(child->is_dir ? Node::Kind::Dir : Node::Kind::File);
+    auto n = fs.make(child->is_dir ? Node::Kind::Dir : Node::Kind::File, nullptr);
     if (child->is_dir)
       copy_assets(fs, *child, *n);
     else
@@ -547,7 +554,7 @@ void copy_assets(Fs& fs, const AssetNode& from, Node& to) {
 std::unique_ptr<Object> open_assets(const AssetNode& root) {
   auto fs = std::make_shared<Fs>();
   fs->readonly = true;
-  fs->root = fs->make(Node::Kind::Dir);
+  fs->root = fs->make(Node::Kind::Dir, fs);
   copy_assets(*fs, root, *fs->root);
   return MemObject::root_of(std::move(fs));
 }
@@ -555,7 +562,7 @@ std::unique_ptr<Object> open_assets(const AssetNode& root) {
 std::unique_ptr<Object> make_memfs(std::uint64_t quota) {
   auto fs = std::make_shared<Fs>();
   fs->quota = quota;
-  fs->root = fs->make(Node::Kind::Dir);
+  fs->root = fs->make(Node::Kind::Dir, fs);
   return MemObject::root_of(std::move(fs));
 }
 

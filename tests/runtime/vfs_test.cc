@@ -196,6 +196,30 @@ TEST(MemFs, QuotaGivesEnospcAndComesBack) {
   EXPECT_EQ(write(*root, "small", "fits again"), 0);
 }
 
+// An unlinked file still open keeps its bytes (as on a disk) until the last descriptor goes;
+// then they are back in the quota.
+TEST(MemFs, UnlinkedOpenFileHoldsQuotaUntilClosed) {
+  auto root = vfs::make_memfs(64 << 10);
+  std::unique_ptr<vfs::Object> f;
+  vfs::OpenRequest req;
+  req.oflags = vfs::kOCreat;
+  req.read = req.write = true;
+  ASSERT_EQ(root->open("tmp", req, &f), 0);
+  ASSERT_EQ(root->unlink("tmp"), 0);
+  std::string block(40 << 10, 'x');
+  std::size_t put = 0;
+  ASSERT_EQ(f->pwrite(reinterpret_cast<const std::uint8_t*>(block.data()), block.size(), 0, &put), 0);
+  // 40 KiB more does not fit beside it: a short write (what fits), as a full disk gives.
+  vfs::Stat st;
+  EXPECT_EQ(write(*root, "other", block), 0);
+  ASSERT_EQ(root->path_stat("other", false, &st), 0);
+  EXPECT_LT(st.size, block.size());
+  f.reset();
+  EXPECT_EQ(write(*root, "other", block), 0);
+  ASSERT_EQ(root->path_stat("other", false, &st), 0);
+  EXPECT_EQ(st.size, block.size());
+}
+
 TEST(MemFs, AssetsAreReadOnly) {
   AssetTree t;
   t.add_file("a.txt", Bytes{'h', 'i'});
