@@ -517,7 +517,10 @@ class HostObject final : public Object {
     if (follow) {
       Fd f;
       if (auto e = resolve(path, true, &f)) return e;
-      return ::linkat(f.get(), "", dst.fd.get(), dst.last.c_str(), AT_EMPTY_PATH) == 0
+      // Through /proc: linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH on older kernels. The
+      // O_PATH descriptor names exactly the file resolved beneath the directory.
+      std::string proc = "/proc/self/fd/" + std::to_string(f.get());
+      return ::linkat(AT_FDCWD, proc.c_str(), dst.fd.get(), dst.last.c_str(), AT_SYMLINK_FOLLOW) == 0
                  ? 0
                  : from_errno(errno);
     }
