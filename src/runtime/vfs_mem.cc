@@ -63,6 +63,21 @@ struct Fs {
   std::uint64_t next_ino = 1;
   std::shared_ptr<Node> root;
 
+  // Frees the tree without recursion: a guest can nest directories as deep as its quota allows
+  // (relative to a descriptor deep inside, past any path length), and destroying that through
+  // the nodes' own destructors would recurse once per level on the host's stack.
+  ~Fs() {
+    std::vector<std::shared_ptr<Node>> work;
+    work.push_back(std::move(root));
+    while (!work.empty()) {
+      std::shared_ptr<Node> n = std::move(work.back());
+      work.pop_back();
+      if (!n) continue;
+      for (auto& [name, entry] : n->children) work.push_back(std::move(entry.node));
+      n->children.clear();
+    }
+  }
+
   std::shared_ptr<Node> make(Node::Kind k, const std::shared_ptr<Fs>& self) {
     auto n = std::make_shared<Node>();
     if (!readonly) n->owner = self;
@@ -538,14 +553,20 @@ class MemObject final : public Object {
   std::shared_ptr<Node> node_;
 };
 
+// Iterative, like ~Fs: a package's tree may be deep.
 void copy_assets(Fs& fs, const AssetNode& from, Node& to) {
-  for (const auto& [name, child] : from.children) {
-    auto n = fs.make(child->is_dir ? Node::Kind::Dir : Node::Kind::File, nullptr);
-    if (child->is_dir)
-      copy_assets(fs, *child, *n);
-    else
-      n->shared = child->data;
-    insert(to, name, n);
+  std::vector<std::pair<const AssetNode*, Node*>> work{{&from, &to}};
+  while (!work.empty()) {
+    auto [src, dst] = work.back();
+    work.pop_back();
+    for (const auto& [name, child] : src->children) {
+      auto n = fs.make(child->is_dir ? Node::Kind::Dir : Node::Kind::File, nullptr);
+      if (child->is_dir)
+        work.emplace_back(child.get(), n.get());
+      else
+        n->shared = child->data;
+      insert(*dst, name, n);
+    }
   }
 }
 

@@ -220,6 +220,26 @@ TEST(MemFs, UnlinkedOpenFileHoldsQuotaUntilClosed) {
   EXPECT_EQ(st.size, block.size());
 }
 
+// Directories nested deeper than any path (each level created relative to a descriptor on the
+// one above) are freed without recursing once per level on the host's stack.
+TEST(MemFs, DeepNestingIsFreedWithoutRecursion) {
+  auto root = vfs::make_memfs(64 << 20);
+  std::unique_ptr<vfs::Object> cur;
+  vfs::OpenRequest req;
+  req.oflags = vfs::kODirectory;
+  ASSERT_EQ(root->mkdir("a"), 0);
+  ASSERT_EQ(root->open("a", req, &cur), 0);
+  for (int i = 0; i < 200000; ++i) {
+    ASSERT_EQ(cur->mkdir("a"), 0) << i;
+    std::unique_ptr<vfs::Object> next;
+    ASSERT_EQ(cur->open("a", req, &next), 0);
+    cur = std::move(next);
+  }
+  EXPECT_EQ(cur->mkdir("x"), 0);
+  cur.reset();
+  root.reset();  // would overflow the stack with a recursive teardown
+}
+
 TEST(MemFs, AssetsAreReadOnly) {
   AssetTree t;
   t.add_file("a.txt", Bytes{'h', 'i'});
