@@ -199,6 +199,10 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
         char buf[4096];
         ssize_t n = ::readlinkat(cur(), p.c_str(), buf, sizeof buf);
         if (n < 0) return -1;
+        if (static_cast<std::size_t>(n) == sizeof buf) {
+          errno = ENAMETOOLONG;
+          return -1;
+        }
         if (++links > kMaxSymlinks) {
           errno = ELOOP;
           return -1;
@@ -229,6 +233,10 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
     char buf[4096];
     ssize_t n = ::readlinkat(cur(), p.c_str(), buf, sizeof buf);
     if (n < 0) return -1;
+    if (static_cast<std::size_t>(n) == sizeof buf) {
+      errno = ENAMETOOLONG;
+      return -1;
+    }
     if (++links > kMaxSymlinks) {
       errno = ELOOP;
       return -1;
@@ -504,6 +512,7 @@ class HostObject final : public Object {
     char buf[4096];
     ssize_t n = ::readlinkat(p.fd.get(), p.last.c_str(), buf, sizeof buf);
     if (n < 0) return from_errno(errno);
+    if (static_cast<std::size_t>(n) == sizeof buf) return kNametoolong;  // longer than a path
     out->assign(buf, static_cast<std::size_t>(n));
     return 0;
   }
