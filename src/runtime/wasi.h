@@ -2,8 +2,8 @@
 //
 // The guest sees: args, environment, clocks, the OS CSPRNG, stdio mapped to host descriptors,
 // Enarx's [[files]] as fds 0..n-1 (null, stdio, listening and connected sockets with TLS
-// terminated by the host), and the package's assets as one read-only in-memory directory
-// preopened after them. Every pointer and length from the guest is bounds-checked against the
+// terminated by the host), and the preopened directories after them (vfs.h): the package's
+// assets read-only, writable in-memory directories, and for `enarx run --dir` host directories. Every pointer and length from the guest is bounds-checked against the
 // current linear memory (re-read on every call) and answered with EFAULT when it is out of
 // range; unsupported calls get ENOSYS/ENOTSUP/EROFS/EBADF, never a crash.
 #pragma once
@@ -55,7 +55,7 @@ class Wasi {
   std::uint32_t add_listener(std::shared_ptr<Listener> listener);
   std::uint32_t add_stream(std::shared_ptr<Stream> stream);
   // A preopened read-only directory, reported to the guest by fd_prestat_get under `name`.
-  // `tree` must outlive this object.
+  // The tree's structure is copied; its file bytes are shared, not copied.
   std::uint32_t add_preopen(const AssetNode& dir, std::string name);
   // A preopened directory on any file system (vfs.h): an in-memory writable one, or a host
   // directory for `enarx run --dir`.
