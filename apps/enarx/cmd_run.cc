@@ -1,5 +1,6 @@
 // `enarx run`: run a local WebAssembly module (and optional Enarx.toml and asset directory)
 // outside any TEE, with a self-signed identity for TLS sockets, as Enarx's `enarx run` does.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -30,9 +31,62 @@ struct RunArgs {
   double cpu_limit = 0;
   std::uint64_t max_memory_mib = 0;
   bool no_trap_handler = false;
+  bool no_fd_env = false;
   std::string compile = "tiered";
+  std::vector<std::string> dirs;   // HOST[::GUEST]
+  std::vector<std::string> envs;   // KEY=VALUE
+  std::vector<std::string> tmpfs;  // GUEST[:SIZE]
   std::vector<std::string> args;
 };
+
+// The local-development flags, wasmtime's spelling: --dir HOST[::GUEST], --env KEY=VALUE,
+// --tmpfs GUEST[:SIZE]. A bad value is a usage error that names it.
+bool apply_dev_flags(const RunArgs& a, runtime::Config& config, runtime::RunOptions& o) {
+  for (const auto& d : a.dirs) {
+    auto sep = d.find("::");
+    std::string host = d.substr(0, sep), guest = sep == std::string::npos ? d : d.substr(sep + 2);
+    std::error_code ec;
+    if (host.empty() || guest.empty() || !std::filesystem::is_directory(host, ec)) {
+      std::cerr << "error: --dir " << d << ": " << (host.empty() || guest.empty() ? "expected HOST[::GUEST]" : host + " is not a directory") << "\n";
+      return false;
+    }
+    o.host_dirs.emplace_back(host, guest);
+  }
+  for (const auto& e : a.envs) {
+    auto eq = e.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      std::cerr << "error: --env " << e << ": expected KEY=VALUE\n";
+      return false;
+    }
+    std::string key = e.substr(0, eq), value = e.substr(eq + 1);
+    auto it = std::find_if(config.env.begin(), config.env.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != config.env.end())
+      it->second = value;
+    else
+      config.env.emplace_back(key, value);
+  }
+  for (const auto& t : a.tmpfs) {
+    runtime::DirEntry d;
+    d.kind = runtime::DirKind::Tmpfs;
+    auto colon = t.rfind(':');
+    d.name = t;
+    if (colon != std::string::npos) {
+      auto size = runtime::parse_size(std::string_view(t).substr(colon + 1));
+      if (!size || *size == 0 || *size > runtime::kMaxTmpfsBytes) {
+        std::cerr << "error: --tmpfs " << t << ": SIZE must be 1 byte to 4GiB (e.g. 16M, 1G)\n";
+        return false;
+      }
+      d.size = *size;
+      d.name = t.substr(0, colon);
+    }
+    if (d.name.empty()) {
+      std::cerr << "error: --tmpfs " << t << ": expected GUEST[:SIZE]\n";
+      return false;
+    }
+    o.extra_dirs.push_back(std::move(d));
+  }
+  return true;
+}
 
 // Where `enarx run` keeps compiled code when --code-cache is not given, so that a second run of
 // the same module skips compilation (as wasmtime's CLI caches by default): $ENARX_CODE_CACHE,
@@ -87,6 +141,9 @@ int run(const RunArgs& a) {
   std::optional<rt::AssetTree> assets;
   std::optional<rt::CodeCache> cache;
   rt::RunOptions o;
+  if (!apply_dev_flags(a, config, o)) return exit_codes::kUsage;
+  config.fd_env = !a.no_fd_env;
+  w.config = config;
   try {
     if (!a.assets.empty()) {
       assets = rt::AssetTree::from_directory(a.assets);
@@ -156,6 +213,25 @@ void register_run(CLI::App& root) {
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--assets", a->assets, "Directory served read-only to the workload at /")
       ->check(CLI::ExistingDirectory);
+  cmd->add_option("--dir", a->dirs,
+                  "HOST[::GUEST]: preopen the host directory HOST read-write under the name GUEST "
+                  "(default HOST); every path stays inside it. Local development only: enarx "
+                  "deploy never exposes host directories")
+      ->type_name("HOST[::GUEST]")
+      ->allow_extra_args(false);
+  cmd->add_option("--env", a->envs, "KEY=VALUE: set an environment variable (repeatable; "
+                                    "overrides Enarx.toml's env)")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", a->tmpfs,
+                  "GUEST[:SIZE]: preopen a writable in-memory directory under the name GUEST, "
+                  "holding at most SIZE bytes (K/M/G suffixes; default 64M, never above "
+                  "--max-memory)")
+      ->type_name("GUEST[:SIZE]")
+      ->allow_extra_args(false);
+  cmd->add_flag("--no-fd-env", a->no_fd_env,
+                "Do not start the environment with Enarx's FD_COUNT and FD_NAMES (for programs "
+                "that expect exactly the variables they are given)");
   cmd->add_option("--tls-ca", a->tls_ca,
                   "PEM CA bundle trusted for connect+tls (default: the host's trust store)")
       ->check(CLI::ExistingFile);

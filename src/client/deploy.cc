@@ -279,6 +279,9 @@ DeployOutcome deploy(const DeployOptions& o) {
     w.identity.cert_chain_pem = out.identity.chain_pem();
     w.identity.key_pem = out.identity.key.to_pem_pkcs8();
     runtime::RunOptions run = o.run;
+    // Host directories are for `enarx run` on a developer's machine; a deployed workload gets
+    // only its package and in-keep memory.
+    run.host_dirs.clear();
     if (!o.workload_ca_pem.empty()) run.tls_ca_pem = o.workload_ca_pem;
     say(DeployStep::Run, "starting main.wasm (" + std::to_string(wasm->size()) + " bytes)");
     out.result = runtime::run_workload(w, run);

@@ -76,20 +76,37 @@ AssetTree AssetTree::from_directory(const std::filesystem::path& dir, std::uint6
   namespace fs = std::filesystem;
   AssetTree tree;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(ErrorKind::kInvalidInput, "io.read", dir.string() + " is not a directory");
+  if (!fs::is_directory(dir, ec))
+    throw Error(ErrorKind::kInvalidInput, "io.read",
+                dir.string() + " is not a directory" + (ec ? " (" + ec.message() + ")" : ""));
   std::uint64_t total = 0;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    std::string rel = fs::relative(it->path(), dir).generic_string();
-    if (it->is_symlink()) continue;
-    if (it->is_directory()) {
-      tree.add_directory(rel);
-    } else if (it->is_regular_file()) {
-      Bytes data = read_file(it->path());
-      total += data.size();
-      if (total > max_total) throw Error(ErrorKind::kInvalidInput, "io.read", "assets exceed the size limit");
-      tree.add_file(rel, std::move(data));
+  try {
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      // Lexically: fs::relative() resolves symlinks, and would throw on a loop.
+      std::string rel = it->path().lexically_relative(dir).generic_string();
+      if (it->is_symlink()) {
+        // Symlinks are not part of the package tree (they are skipped), but one that loops is
+        // a broken input the publisher should hear about, by name.
+        std::error_code lec;
+        (void)fs::status(it->path(), lec);
+        if (lec == std::errc::too_many_symbolic_link_levels)
+          throw Error(ErrorKind::kInvalidInput, "runtime.assets.symlink_loop",
+                      "symlink loop in the assets: " + it->path().string());
+        continue;
+      }
+      if (it->is_directory()) {
+        tree.add_directory(rel);
+      } else if (it->is_regular_file()) {
+        Bytes data = read_file(it->path());
+        total += data.size();
+        if (total > max_total) throw Error(ErrorKind::kInvalidInput, "io.read", "assets exceed the size limit");
+        tree.add_file(rel, std::move(data));
+      }
     }
+  } catch (const fs::filesystem_error& e) {
+    throw Error(ErrorKind::kInvalidInput, "io.read",
+                "cannot read the assets at " + e.path1().string() + ": " + e.code().message());
   }
   if (ec) throw Error(ErrorKind::kInvalidInput, "io.read", "cannot list " + dir.string() + ": " + ec.message());
   return tree;

@@ -35,7 +35,8 @@ class AssetTree {
   void add_file(std::string_view path, Bytes data);
   void add_directory(std::string_view path);
   // Loads a host directory recursively (regular files and directories; symlinks are skipped),
-  // for `enarx run --assets DIR`. Throws Error("io.read").
+  // for `enarx run --assets DIR`. Throws Error("io.read"), or "runtime.assets.symlink_loop"
+  // naming a symlink that loops (both kInvalidInput: exit 3).
   static AssetTree from_directory(const std::filesystem::path& dir,
                                   std::uint64_t max_total = 1ull << 30);
 

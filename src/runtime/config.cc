@@ -4,6 +4,7 @@
 
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -100,7 +101,75 @@ FileEntry parse_file(const toml::table& t, std::size_t index, std::string_view s
   return f;
 }
 
+DirEntry parse_dir(const toml::table& t, std::size_t index, std::string_view src) {
+  std::string at = "dirs[" + std::to_string(index) + "]";
+  DirEntry d;
+  const toml::node* kind = t.get("kind");
+  if (!kind) fail("missing", src, at + ".kind is required (\"assets\" or \"tmpfs\")");
+  std::string k = string_field(*kind, at + ".kind", src);
+  if (k == "assets")
+    d.kind = DirKind::Assets;
+  else if (k == "tmpfs")
+    d.kind = DirKind::Tmpfs;
+  else
+    fail("value", src, at + ".kind must be \"assets\" or \"tmpfs\" (got '" + k + "')");
+  for (const auto& [key_, v] : t) {
+    std::string key(key_.str());
+    if (key == "kind" || key == "name") continue;
+    if (key == "size") {
+      if (d.kind != DirKind::Tmpfs) fail("unknown_key", src, at + ".size is not allowed for kind 'assets'");
+      continue;
+    }
+    fail("unknown_key", src, at + "." + key + " is not a known key");
+  }
+  if (const toml::node* n = t.get("name")) {
+    d.name = string_field(*n, at + ".name", src);
+    if (d.name.empty()) fail("value", src, at + ".name must not be empty");
+    if (d.name.size() > 4096) fail("value", src, at + ".name is longer than 4096 bytes");
+    if (d.name.find('\0') != std::string::npos) fail("value", src, at + ".name must not contain NUL");
+  } else if (d.kind == DirKind::Assets) {
+    d.name = "/";
+  } else {
+    fail("missing", src, at + ".name is required for kind 'tmpfs'");
+  }
+  if (const toml::node* n = t.get("size")) {
+    std::optional<std::uint64_t> bytes;
+    if (const auto* i = n->as_integer())
+      bytes = i->get() >= 0 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(i->get())) : std::nullopt;
+    else if (const auto* str = n->as_string())
+      bytes = parse_size(str->get());
+    else
+      fail("type", src, at + ".size must be an integer (bytes) or a string such as \"16MiB\"");
+    if (!bytes || *bytes == 0 || *bytes > kMaxTmpfsBytes)
+      fail("value", src, at + ".size must be between 1 byte and 4GiB (\"512K\", \"16MiB\", \"1G\")");
+    d.size = *bytes;
+  }
+  return d;
+}
+
 }  // namespace
+
+std::optional<std::uint64_t> parse_size(std::string_view t) {
+  std::size_t i = 0;
+  std::uint64_t n = 0;
+  if (t.empty()) return std::nullopt;
+  for (; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+    if (n > (UINT64_MAX - 9) / 10) return std::nullopt;
+    n = n * 10 + static_cast<std::uint64_t>(t[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string_view unit = t.substr(i);
+  int shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KiB") shift = 10;
+  else if (unit == "M" || unit == "MiB") shift = 20;
+  else if (unit == "G" || unit == "GiB") shift = 30;
+  else return std::nullopt;
+  if (n > (UINT64_MAX >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+std::string_view to_string(DirKind k) { return k == DirKind::Assets ? "assets" : "tmpfs"; }
 
 std::string_view to_string(FileKind k) {
   switch (k) {
@@ -180,6 +249,24 @@ Config parse_config(std::string_view text, std::string_view src) {
         if (!t) fail("type", src, "files[" + std::to_string(i) + "] must be a table");
         c.files.push_back(parse_file(*t, i, src));
       }
+    } else if (key == "dirs") {
+      const auto* a = v.as_array();
+      if (!a) fail("type", src, "dirs must be an array of tables ([[dirs]])");
+      if (a->size() > kMaxDirs)
+        fail("too_large", src, "more than " + std::to_string(kMaxDirs) + " [[dirs]]");
+      c.dirs.emplace();
+      bool assets = false;
+      for (std::size_t i = 0; i < a->size(); ++i) {
+        const auto* t = a->get(i)->as_table();
+        if (!t) fail("type", src, "dirs[" + std::to_string(i) + "] must be a table");
+        DirEntry d = parse_dir(*t, i, src);
+        if (d.kind == DirKind::Assets && std::exchange(assets, true))
+          fail("value", src, "dirs[" + std::to_string(i) + "]: the assets can be preopened once");
+        for (const DirEntry& e : *c.dirs)
+          if (e.name == d.name)
+            fail("value", src, "dirs[" + std::to_string(i) + "].name '" + d.name + "' is used twice");
+        c.dirs->push_back(std::move(d));
+      }
     } else {
       fail("unknown_key", src, key + " is not a known key");
     }
@@ -229,10 +316,12 @@ std::vector<std::string> workload_environment(const Config& config) {
     if (i) names += ':';
     names += config.files[i].name;
   }
-  env.push_back("FD_COUNT=" + std::to_string(config.files.size()));
-  env.push_back("FD_NAMES=" + names);
+  if (config.fd_env) {
+    env.push_back("FD_COUNT=" + std::to_string(config.files.size()));
+    env.push_back("FD_NAMES=" + names);
+  }
   for (const auto& [k, v] : config.env)
-    if (k != "FD_COUNT" && k != "FD_NAMES") env.push_back(k + "=" + v);
+    if (!config.fd_env || (k != "FD_COUNT" && k != "FD_NAMES")) env.push_back(k + "=" + v);
   return env;
 }
 

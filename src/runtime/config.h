@@ -30,12 +30,37 @@ struct FileEntry {
   std::uint16_t port = 0;  // listen / connect: default 443 (tls) or 80 (tcp); 0 = ephemeral
 };
 
+// A preopened directory ([[dirs]], an extension of Enarx's format; docs/runtime.md). The guest
+// finds them after the [[files]] descriptors, in this order, under these names.
+enum class DirKind { Assets, Tmpfs };
+std::string_view to_string(DirKind k);
+
+struct DirEntry {
+  DirKind kind = DirKind::Tmpfs;
+  std::string name;        // what fd_prestat_dir_name reports; assets default "/"
+  std::uint64_t size = 0;  // tmpfs: byte quota (0 = kDefaultTmpfsBytes)
+};
+
+constexpr std::uint64_t kDefaultTmpfsBytes = 64ull << 20;
+// No in-memory directory may hold more than a wasm32 memory could: 4 GiB.
+constexpr std::uint64_t kMaxTmpfsBytes = 4ull << 30;
+constexpr std::size_t kMaxDirs = 64;
+
 struct Config {
   std::optional<std::string> steward;
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;  // sorted by name
   std::vector<FileEntry> files;                           // fd 0, 1, 2, ... in this order
+  // Preopened directories after the files. Without [[dirs]]: the assets (if any) at "/".
+  std::optional<std::vector<DirEntry>> dirs;
+  // Whether the guest's environment starts with Enarx's FD_COUNT / FD_NAMES (always from
+  // Enarx.toml; `enarx run --no-fd-env` turns it off for programs that check their environment
+  // is exactly what they were given, as the WASI test suite does).
+  bool fd_env = true;
 };
+
+// "64M", "64MiB", "1G", "4096", "512K" (binary units) -> bytes; nullopt when malformed.
+std::optional<std::uint64_t> parse_size(std::string_view text);
 
 // What an Enarx.toml (and the command line after `--`) may expand to on the host. The text is
 // bounded before it is parsed, the counts before they are copied; the guest's argv and environ
@@ -54,7 +79,8 @@ Config default_config();
 //   runtime.config.unknown_key  a key Enarx does not define (message names it, e.g. files[2].prto)
 //   runtime.config.type         a value of the wrong type
 //   runtime.config.value        a value out of range or not allowed (bad kind, prot, port, name)
-//   runtime.config.missing      a required key is absent (kind; name for listen; host for connect)
+//   runtime.config.missing      a required key is absent (kind; name for listen; host for
+//                               connect; name for a tmpfs dir)
 //   runtime.config.too_large    over one of the bounds above (message names it)
 // What parse_config and read_config_file throw when the configuration itself is wrong
 // (runtime.config.*); a file that cannot be read is a plain Error (io.*).

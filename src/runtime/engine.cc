@@ -131,4 +131,101 @@ Bytes limit_memory(ByteView wasm, std::uint32_t max_pages) {
   return out;
 }
 
+namespace {
+
+char valtype_letter(uint8_t t) {
+  switch (t) {
+    case 0x7f: return 'i';
+    case 0x7e: return 'I';
+    case 0x7d: return 'f';
+    case 0x7c: return 'F';
+    case 0x7b: return 'v';
+    default: return 'r';
+  }
+}
+
+[[noreturn]] void bad_module(const std::string& why) {
+  throw Error(ErrorKind::kInvalidInput, "runtime.module.invalid", why);
+}
+
+std::string read_name(Reader& r, std::size_t end) {
+  uint32_t n = r.leb_u32();
+  if (n > end - std::min(end, r.pos)) bad_module("name overruns its section");
+  std::string s(reinterpret_cast<const char*>(r.b.data() + r.pos), n);
+  r.pos += n;
+  return s;
+}
+
+void skip_limits(Reader& r) {
+  uint8_t flags = r.byte();
+  r.leb_u32();
+  if (flags & 1) r.leb_u32();
+}
+
+}  // namespace
+
+std::vector<FunctionImport> function_imports(ByteView wasm) {
+  if (wasm.size() < 8) bad_module("not a WebAssembly binary module");
+  std::vector<std::string> types;
+  std::vector<FunctionImport> out;
+  Reader r{wasm, 8};
+  while (r.pos < wasm.size()) {
+    uint8_t id = r.byte();
+    uint32_t size = r.leb_u32();
+    if (size > wasm.size() - r.pos) bad_module("section overruns module");
+    std::size_t end = r.pos + size;
+    Reader s{wasm.subspan(0, end), r.pos};
+    r.pos = end;
+    if (id == 1) {
+      uint32_t count = s.leb_u32();
+      // Each type takes at least 3 bytes: a count bounds nothing the section does not hold.
+      if (count > size) bad_module("type section count overruns it");
+      types.reserve(count);
+      for (uint32_t i = 0; i < count; ++i) {
+        if (s.byte() != 0x60) bad_module("unsupported type form");
+        std::string sig;
+        for (int part = 0; part < 2; ++part) {
+          uint32_t n = s.leb_u32();
+          if (n > end - s.pos) bad_module("type overruns its section");
+          for (uint32_t k = 0; k < n; ++k) sig.push_back(valtype_letter(s.byte()));
+          if (part == 0) sig.push_back(':');
+        }
+        types.push_back(std::move(sig));
+      }
+    } else if (id == 2) {
+      uint32_t count = s.leb_u32();
+      if (count > size) bad_module("import section count overruns it");
+      for (uint32_t i = 0; i < count; ++i) {
+        FunctionImport f;
+        f.module = read_name(s, end);
+        f.name = read_name(s, end);
+        uint8_t kind = s.byte();
+        if (kind == 0) {
+          uint32_t t = s.leb_u32();
+          if (t >= types.size()) bad_module("import " + f.module + "." + f.name + " names no type");
+          f.signature = types[t];
+          out.push_back(std::move(f));
+        } else if (kind == 1) {
+          s.byte();
+          skip_limits(s);
+        } else if (kind == 2) {
+          skip_limits(s);
+        } else if (kind == 3) {
+          s.byte();
+          s.byte();
+        } else if (kind == 4) {
+          s.byte();
+          s.leb_u32();
+        } else {
+          bad_module("unknown import kind");
+        }
+      }
+      return out;  // imports come before every section that could matter here
+    } else if (id > 2 && id != 0) {
+      return out;  // past the imports: the module has none
+    }
+  }
+  return out;
+}
+
 }  // namespace enarx::runtime

@@ -207,4 +207,14 @@ inline bool trap_handler_supported() { return !address_sanitizer_build(); }
 // Error("runtime.module.invalid") when the section cannot be parsed.
 Bytes limit_memory(ByteView wasm, std::uint32_t max_pages);
 
+// A function the module imports, with its type as a signature string: one letter per parameter
+// (i = i32, I = i64, f = f32, F = f64, v = v128, r = a reference), ':' and the results the same
+// way ("iIi:i" is (i32, i64, i32) -> i32).
+struct FunctionImport {
+  std::string module, name, signature;
+};
+// Reads the type and import sections (bounds-checked; Error "runtime.module.invalid" when they
+// cannot be parsed). Imports of tables, memories, globals and tags are skipped.
+std::vector<FunctionImport> function_imports(ByteView wasm);
+
 }  // namespace enarx::runtime

@@ -5,6 +5,7 @@
 #include "core/crypto.h"
 #include "core/error.h"
 #include "runtime/config.h"
+#include "runtime/vfs.h"
 #include "runtime/wasi.h"
 
 namespace enarx::runtime {
@@ -167,9 +168,45 @@ RunResult run_workload(const Workload& w, const RunOptions& o) {
   } catch (const Error& e) {
     return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
   }
-  if (w.assets) wasi.add_preopen(w.assets->root(), o.preopen_name);
+  // Preopens, in the order fd_prestat_dir_name reports them: Enarx.toml's [[dirs]] (or the
+  // assets at "/"), then --tmpfs, then --dir.
+  try {
+    std::vector<DirEntry> dirs;
+    if (w.config.dirs)
+      dirs = *w.config.dirs;
+    else if (w.assets)
+      dirs.push_back({DirKind::Assets, o.preopen_name, 0});
+    dirs.insert(dirs.end(), o.extra_dirs.begin(), o.extra_dirs.end());
+    if (dirs.size() + o.host_dirs.size() > kMaxDirs)
+      return fail(Status::ConfigError, kExitConfig, "runtime.config.too_large",
+                  "more than " + std::to_string(kMaxDirs) + " preopened directories");
+    for (const DirEntry& d : dirs) {
+      if (d.kind == DirKind::Assets) {
+        // A package without assets still has its (empty) tree where the workload expects it.
+        static const AssetTree empty;
+        wasi.add_preopen((w.assets ? *w.assets : empty).root(), d.name);
+        continue;
+      }
+      // A quota never above the memory limit: what the keep holds in files it cannot also
+      // give the workload as linear memory.
+      std::uint64_t quota = d.size ? d.size : kDefaultTmpfsBytes;
+      if (o.max_memory) quota = std::min(quota, *o.max_memory);
+      wasi.add_preopen(vfs::make_memfs(quota), d.name);
+    }
+    for (const auto& [host, guest] : o.host_dirs) wasi.add_preopen(vfs::open_host_dir(host), guest);
+  } catch (const Error& e) {
+    return fail(Status::ConfigError, kExitConfig, e.code(), e.what());
+  }
   if (o.on_listening) o.on_listening(listening);
 
+  // A WASI function imported with another type would be a TypeError (a trap) on its first
+  // call; refuse the module before it starts instead, naming the import.
+  try {
+    if (std::string why = Wasi::check_imports(function_imports(wasm)); !why.empty())
+      return fail(Status::ModuleError, kExitConfig, "runtime.module.invalid", why);
+  } catch (const Error& e) {
+    return fail(Status::ModuleError, kExitConfig, e.code(), e.what());
+  }
   Imports imports;
   wasi.add_to(imports);
   std::unique_ptr<Instance> instance;

@@ -47,7 +47,12 @@ struct RunOptions {
   std::string tls_ca_pem;  // trust anchors for connect+tls; empty = the host's trust store
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;  // host descriptors behind stdio kinds
   std::string argv0 = "main.wasm";
-  std::string preopen_name = "/";  // the assets directory as the guest sees it
+  std::string preopen_name = "/";  // the assets directory as the guest sees it (no [[dirs]])
+  // In-memory directories added on the command line (enarx run --tmpfs), after Enarx.toml's.
+  std::vector<DirEntry> extra_dirs;
+  // Host directories preopened read-write (enarx run --dir HOST::GUEST), after those. Local
+  // development only: the deploy flow clears them, so a deployed workload never sees the host.
+  std::vector<std::pair<std::string, std::string>> host_dirs;
   const CodeCache* code_cache = nullptr;
   EngineOptions engine;
   // Called once every listener is bound, before the guest starts (ports are real even for

@@ -1,5 +1,7 @@
 #include "runtime/wasi.h"
 
+#include "runtime/vfs.h"
+
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
@@ -30,24 +32,32 @@ enum FileType : std::uint8_t {
 // Rights bits (witx order).
 constexpr std::uint64_t R(int bit) { return std::uint64_t{1} << bit; }
 constexpr std::uint64_t kFdDatasync = R(0), kFdRead = R(1), kFdSeek = R(2),
-                        kFdFdstatSetFlags = R(3), kFdTell = R(5), kFdWrite = R(6), kFdAdvise = R(7),
-                        kFdAllocate = R(8), kPathOpen = R(13), kFdReaddir = R(14),
-                        kPathReadlink = R(15), kPathFilestatGet = R(18), kFdFilestatGet = R(21),
-                        kFdFilestatSetSize = R(22), kPollFdReadwrite = R(27), kSockShutdown = R(28),
-                        kSockAccept = R(29);
-constexpr std::uint64_t kFileRights = kFdRead | kFdSeek | kFdTell | kFdAdvise | kFdFilestatGet |
+                        kFdFdstatSetFlags = R(3), kFdSync = R(4), kFdTell = R(5), kFdWrite = R(6),
+                        kFdAdvise = R(7), kFdAllocate = R(8), kPathOpen = R(13),
+                        kFdReaddir = R(14), kPathFilestatGet = R(18), kFdFilestatGet = R(21),
+                        kFdFilestatSetSize = R(22), kFdFilestatSetTimes = R(23),
+                        kPollFdReadwrite = R(27), kSockShutdown = R(28), kSockAccept = R(29);
+// Every right a regular file may hold, and every right a directory may hold (path_* calls,
+// bits 9..20 and 24..26, with fd_readdir and the fd_* calls that make sense on a directory).
+constexpr std::uint64_t kFileRights = kFdDatasync | kFdRead | kFdSeek | kFdFdstatSetFlags |
+                                      kFdSync | kFdTell | kFdWrite | kFdAdvise | kFdAllocate |
+                                      kFdFilestatGet | kFdFilestatSetSize | kFdFilestatSetTimes |
                                       kPollFdReadwrite;
-constexpr std::uint64_t kDirRights = kPathOpen | kFdReaddir | kPathReadlink | kPathFilestatGet |
-                                     kFdFilestatGet;
-// What wasi-libc asks for on open(O_WRONLY/O_RDWR). Directories advertise these as inheritable
-// so that the request reaches path_open and fails there with EROFS: without them wasi-libc
-// silently narrows the request to read-only, and open(O_WRONLY) "succeeds" on a read-only tree.
-constexpr std::uint64_t kWriteIntentRights =
-    kFdDatasync | kFdWrite | kFdAllocate | kFdFilestatSetSize;
+constexpr std::uint64_t kDirRights = kFdFdstatSetFlags | kFdSync | kFdDatasync | kPathOpen |
+                                     kFdReaddir | kFdFilestatGet | kFdFilestatSetTimes |
+                                     R(9) | R(10) | R(11) | R(12) | R(15) | R(16) | R(17) |
+                                     kPathFilestatGet | R(19) | R(20) | R(24) | R(25) | R(26);
 
 constexpr std::uint16_t kFdflagAppend = 1, kFdflagNonblock = 4;
-constexpr std::uint16_t kOflagCreat = 1, kOflagDirectory = 2, kOflagExcl = 4, kOflagTrunc = 8;
 constexpr std::size_t kMaxFds = 1024;
+constexpr std::size_t kMaxReaddirEntries = 4096;
+constexpr std::uint32_t kLookupSymlinkFollow = 1;
+constexpr std::uint64_t kPathCreateDirectory = R(9), kPathCreateFile = R(10),
+                        kPathFilestatSetSize = R(19), kPathLinkSource = R(11),
+                        kPathLinkTarget = R(12), kPathReadlink = R(15),
+                        kPathRenameSource = R(16), kPathRenameTarget = R(17),
+                        kPathFilestatSetTimes = R(20), kPathSymlink = R(24),
+                        kPathRemoveDirectory = R(25), kPathUnlinkFile = R(26);
 
 std::uint64_t now_ns(clockid_t id) {
   timespec ts{};
@@ -67,21 +77,16 @@ bool clock_of(std::uint32_t id, clockid_t* out) {
 
 }  // namespace
 
-using Children = decltype(AssetNode::children);
-
 struct Wasi::Fd {
   enum class Type { Null, Host, Dir, File, Listen, Stream } type = Type::Null;
   int host_fd = -1;
   bool readable = false, writable = false;
-  const AssetNode* node = nullptr;
+  std::unique_ptr<vfs::Object> obj;  // Dir and File
   std::uint64_t offset = 0;
   std::string preopen;  // non-empty for preopened directories
   std::shared_ptr<Listener> listener;
   std::shared_ptr<Stream> stream;
   std::unique_ptr<HostOutput> out;  // writable host descriptors
-  // Where the last fd_readdir stopped: the cookie it returned last and the child it names, so
-  // that reading a directory in order costs each call only the entries it returns.
-  std::optional<std::pair<std::uint64_t, Children::const_iterator>> readdir_next;
   std::uint16_t flags = 0;
   std::uint64_t rights = 0, inheriting = 0;
 
@@ -97,22 +102,27 @@ struct Wasi::Fd {
     }
     return kUnknown;
   }
+  std::uint64_t size() const {
+    vfs::Stat st;
+    return obj && obj->stat(&st) == 0 ? st.size : 0;
+  }
 };
 
 namespace {
 
 // filestat: dev u64, ino u64, filetype u8 (+7), nlink u64, size u64, atim, mtim, ctim = 64 bytes
-bool put_filestat(const MemoryView& m, std::uint32_t at, std::uint8_t type, std::uint64_t ino,
-                  std::uint64_t size) {
+bool put_filestat(const MemoryView& m, std::uint32_t at, const vfs::Stat& st) {
   std::uint8_t* p = m.ptr(at, 64);
   if (!p) return false;
   std::memset(p, 0, 64);
-  std::uint64_t dev = 1, nlink = 1;
-  std::memcpy(p + 0, &dev, 8);
-  std::memcpy(p + 8, &ino, 8);
-  p[16] = type;
-  std::memcpy(p + 24, &nlink, 8);
-  std::memcpy(p + 32, &size, 8);
+  std::memcpy(p + 0, &st.dev, 8);
+  std::memcpy(p + 8, &st.ino, 8);
+  p[16] = st.type;
+  std::memcpy(p + 24, &st.nlink, 8);
+  std::memcpy(p + 32, &st.size, 8);
+  std::memcpy(p + 40, &st.atim, 8);
+  std::memcpy(p + 48, &st.mtim, 8);
+  std::memcpy(p + 56, &st.ctim, 8);
   return true;
 }
 
@@ -148,6 +158,8 @@ std::uint16_t guest_path(const MemoryView& m, std::uint32_t ptr, std::uint32_t l
   if (!p) return kFault;
   if (len > kMaxPathBytes) return kNametoolong;
   *out = std::string_view(reinterpret_cast<const char*>(p), len);
+  // No file system takes a NUL in a name (Linux's open() could not even be asked).
+  if (out->find('\0') != std::string_view::npos) return kInval;
   return kSuccess;
 }
 
@@ -206,6 +218,65 @@ Wasi::Wasi(WasiOptions options) : options_(std::move(options)) {
 
 Wasi::~Wasi() = default;
 
+namespace {
+
+// wasi_snapshot_preview1's function types (witx), as function_imports() spells them.
+const std::map<std::string_view, std::string_view>& signatures() {
+  static const std::map<std::string_view, std::string_view> table = {
+      {"args_get", "ii:i"}, {"args_sizes_get", "ii:i"}, {"environ_get", "ii:i"},
+      {"environ_sizes_get", "ii:i"}, {"clock_res_get", "ii:i"}, {"clock_time_get", "iIi:i"},
+      {"fd_advise", "iIIi:i"}, {"fd_allocate", "iII:i"}, {"fd_close", "i:i"},
+      {"fd_datasync", "i:i"}, {"fd_fdstat_get", "ii:i"}, {"fd_fdstat_set_flags", "ii:i"},
+      {"fd_fdstat_set_rights", "iII:i"}, {"fd_filestat_get", "ii:i"},
+      {"fd_filestat_set_size", "iI:i"}, {"fd_filestat_set_times", "iIIi:i"},
+      {"fd_pread", "iiiIi:i"}, {"fd_prestat_get", "ii:i"}, {"fd_prestat_dir_name", "iii:i"},
+      {"fd_pwrite", "iiiIi:i"}, {"fd_read", "iiii:i"}, {"fd_readdir", "iiiIi:i"},
+      {"fd_renumber", "ii:i"}, {"fd_seek", "iIii:i"}, {"fd_sync", "i:i"}, {"fd_tell", "ii:i"},
+      {"fd_write", "iiii:i"}, {"path_create_directory", "iii:i"},
+      {"path_filestat_get", "iiiii:i"}, {"path_filestat_set_times", "iiiiIIi:i"},
+      {"path_link", "iiiiiii:i"}, {"path_open", "iiiiiIIii:i"}, {"path_readlink", "iiiiii:i"},
+      {"path_remove_directory", "iii:i"}, {"path_rename", "iiiiii:i"},
+      {"path_symlink", "iiiii:i"}, {"path_unlink_file", "iii:i"}, {"poll_oneoff", "iiii:i"},
+      {"proc_exit", "i:"}, {"proc_raise", "i:i"}, {"sched_yield", ":i"}, {"random_get", "ii:i"},
+      {"sock_accept", "iii:i"}, {"sock_recv", "iiiiii:i"}, {"sock_send", "iiiii:i"},
+      {"sock_shutdown", "ii:i"},
+  };
+  return table;
+}
+
+std::string readable_signature(std::string_view sig) {
+  auto type = [](char c) -> std::string {
+    switch (c) {
+      case 'i': return "i32";
+      case 'I': return "i64";
+      case 'f': return "f32";
+      case 'F': return "f64";
+      case 'v': return "v128";
+      default: return "ref";
+    }
+  };
+  std::string out = "(";
+  std::size_t colon = sig.find(':');
+  for (std::size_t i = 0; i < colon; ++i) out += (i ? ", " : "") + type(sig[i]);
+  out += ") -> (";
+  for (std::size_t i = colon + 1; i < sig.size(); ++i) out += (i > colon + 1 ? ", " : "") + type(sig[i]);
+  return out + ")";
+}
+
+}  // namespace
+
+std::string Wasi::check_imports(const std::vector<FunctionImport>& imports) {
+  for (const auto& f : imports) {
+    if (f.module != "wasi_snapshot_preview1") continue;
+    auto it = signatures().find(f.name);
+    if (it == signatures().end() || it->second == f.signature) continue;
+    return "the module imports wasi_snapshot_preview1." + f.name + " as " +
+           readable_signature(f.signature) + ", but WASI preview1 defines it as " +
+           readable_signature(it->second);
+  }
+  return {};
+}
+
 std::uint32_t Wasi::add(std::unique_ptr<Fd> f) {
   fds_.push_back(std::move(f));
   return static_cast<std::uint32_t>(fds_.size() - 1);
@@ -252,12 +323,19 @@ std::uint32_t Wasi::add_stream(std::shared_ptr<Stream> s) {
 }
 
 std::uint32_t Wasi::add_preopen(const AssetNode& dir, std::string name) {
+  return add_preopen(vfs::open_assets(dir), std::move(name));
+}
+
+std::uint32_t Wasi::add_preopen(std::unique_ptr<vfs::Object> dir, std::string name) {
   auto f = std::make_unique<Fd>();
   f->type = Fd::Type::Dir;
-  f->node = &dir;
+  f->obj = std::move(dir);
   f->preopen = std::move(name);
   f->rights = kDirRights;
-  f->inheriting = kDirRights | kFileRights | kWriteIntentRights;
+  // Write rights are inheritable on read-only trees too, so that a request to write reaches
+  // path_open and fails there with EROFS: without them wasi-libc silently narrows the request
+  // to read-only, and open(O_WRONLY) "succeeds" on a read-only tree.
+  f->inheriting = kDirRights | kFileRights;
   return add(std::move(f));
 }
 
@@ -371,10 +449,18 @@ std::uint16_t Wasi::fd_fdstat_set_flags(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   std::uint32_t flags = c.u32(1);
-  // As in Enarx, only NONBLOCK can be changed, and only where blocking means something.
+  if (f->obj && f->obj->read_only() && (flags & kFdflagAppend)) return kNotsup;
+  if (!(f->rights & kFdFdstatSetFlags)) return kNotcapable;
+  // As in Enarx, NONBLOCK can be changed where blocking means something; files also take
+  // APPEND (DSYNC, RSYNC and SYNC are not offered: in-keep files have nothing to sync).
+  if (f->type == Fd::Type::File) {
+    if (flags & ~std::uint32_t{kFdflagAppend | kFdflagNonblock}) return kNotsup;
+    if ((flags & kFdflagAppend) && f->obj->read_only()) return kNotsup;
+    f->flags = static_cast<std::uint16_t>(flags);
+    return kSuccess;
+  }
   if (flags & ~std::uint32_t{kFdflagNonblock}) return kNotsup;
-  if (f->type == Fd::Type::Dir || f->type == Fd::Type::File)
-    return flags ? kNotsup : kSuccess;
+  if (f->type == Fd::Type::Dir) return flags ? kNotsup : kSuccess;
   f->flags = static_cast<std::uint16_t>(flags);
   return kSuccess;
 }
@@ -392,22 +478,43 @@ std::uint16_t Wasi::fd_fdstat_set_rights(HostCall& c) {
 std::uint16_t Wasi::fd_filestat_get(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
-  std::uint64_t size = f->type == Fd::Type::File ? f->node->data->size() : 0;
-  std::uint64_t ino = f->node ? f->node->inode : 0;
-  return put_filestat(c.memory(), c.u32(1), f->filetype(), ino, size) ? kSuccess : kFault;
+  vfs::Stat st;
+  if (f->obj) {
+    if (std::uint16_t e = f->obj->stat(&st)) return e;
+  } else {
+    st.type = f->filetype();
+  }
+  return put_filestat(c.memory(), c.u32(1), st) ? kSuccess : kFault;
 }
 
 std::uint16_t Wasi::fd_filestat_set_size(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
-  return f->type == Fd::Type::File || f->type == Fd::Type::Dir ? kRofs : kInval;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type != Fd::Type::File) return kInval;
+  if (f->obj->read_only()) return kRofs;
+  if (!(f->rights & kFdFilestatSetSize)) return kNotcapable;
+  if (!f->writable) return kBadf;
+  return f->obj->set_size(c.arg(1));
 }
-std::uint16_t Wasi::fd_filestat_set_times(HostCall& c) { return fd_filestat_set_size(c); }
+
+std::uint16_t Wasi::fd_filestat_set_times(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  if (!f->obj) return kInval;
+  if (!(f->rights & kFdFilestatSetTimes)) return kNotcapable;
+  return f->obj->set_times(c.arg(1), c.arg(2), static_cast<std::uint16_t>(c.u32(3)));
+}
 
 std::uint16_t Wasi::fd_allocate(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
-  return f->type == Fd::Type::File ? kRofs : f->type == Fd::Type::Dir ? kIsdir : kSpipe;
+  if (f->type == Fd::Type::Dir) return kIsdir;
+  if (f->type != Fd::Type::File) return kSpipe;
+  if (f->obj->read_only()) return kRofs;
+  if (!(f->rights & kFdAllocate)) return kNotcapable;
+  if (!f->writable) return kBadf;
+  return f->obj->allocate(c.arg(1), c.arg(2));
 }
 
 std::uint16_t Wasi::fd_advise(HostCall& c) {
@@ -417,8 +524,12 @@ std::uint16_t Wasi::fd_advise(HostCall& c) {
   return f->type == Fd::Type::File ? kSuccess : f->type == Fd::Type::Dir ? kIsdir : kSpipe;
 }
 
-std::uint16_t Wasi::fd_datasync(HostCall& c) { return fd(c.u32(0)) ? kSuccess : kBadf; }
-std::uint16_t Wasi::fd_sync(HostCall& c) { return fd(c.u32(0)) ? kSuccess : kBadf; }
+std::uint16_t Wasi::fd_datasync(HostCall& c) {
+  Fd* f = fd(c.u32(0));
+  if (!f) return kBadf;
+  return f->obj ? f->obj->sync() : kSuccess;
+}
+std::uint16_t Wasi::fd_sync(HostCall& c) { return fd_datasync(c); }
 
 std::uint16_t Wasi::fd_prestat_get(HostCall& c) {
   Fd* f = fd(c.u32(0));
@@ -462,7 +573,7 @@ std::uint16_t Wasi::fd_seek(HostCall& c) {
   switch (whence) {
     case 0: base = 0; break;
     case 1: base = static_cast<std::int64_t>(f->offset); break;
-    case 2: base = static_cast<std::int64_t>(f->node->data->size()); break;
+    case 2: base = static_cast<std::int64_t>(f->size()); break;
     default: return kInval;
   }
   std::int64_t pos;
@@ -507,12 +618,11 @@ std::uint16_t Wasi::read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, st
     switch (f.type) {
       case Fd::Type::Null: return kSuccess;
       case Fd::Type::File: {
-        const Bytes& data = *f.node->data;
-        if (pos < data.size()) {
-          got = std::min<std::uint64_t>(len, data.size() - pos);
-          std::memcpy(dst, data.data() + pos, got);
-          pos += got;
+        if (std::uint16_t e = f.obj->pread(dst, len, pos, &got)) {
+          if (*total > 0) goto done;
+          return e;
         }
+        pos += got;
         break;
       }
       case Fd::Type::Host: {
@@ -556,7 +666,7 @@ done:
 }
 
 std::uint16_t Wasi::write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
-                               std::uint32_t n, std::uint64_t* total) {
+                               std::uint32_t n, const std::uint64_t* at, std::uint64_t* total) {
   *total = 0;
   if (!m.ptr(iovs, std::uint64_t{n} * 8)) return kFault;
   if (n > kMaxIovecs) return kInval;
@@ -568,12 +678,27 @@ std::uint16_t Wasi::write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uin
     sum += len;
   }
   if (sum > INT32_MAX) return kInval;
+  // Appending writes go to the end whatever the offset (pwrite too, as Linux does on O_APPEND).
+  std::uint64_t pos = (f.flags & kFdflagAppend) ? f.size() : at ? *at : f.offset;
   for (std::uint32_t i = 0; i < n; ++i) {
     std::uint32_t base = *m.load<std::uint32_t>(iovs + 8ull * i);
     std::uint32_t len = *m.load<std::uint32_t>(iovs + 8ull * i + 4);
     const std::uint8_t* src = m.ptr(base, len);
     switch (f.type) {
       case Fd::Type::Null: *total += len; break;
+      case Fd::Type::File: {
+        if (len == 0) break;
+        std::size_t put = 0;
+        std::uint16_t e = f.obj->pwrite(src, len, pos, &put);
+        if (e) {
+          if (*total > 0) goto done;
+          return e;
+        }
+        pos += put;
+        *total += put;
+        if (put < len) goto done;
+        break;
+      }
       case Fd::Type::Host:
       case Fd::Type::Stream: {
         std::size_t off = 0;
@@ -596,6 +721,8 @@ std::uint16_t Wasi::write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uin
       default: return kBadf;
     }
   }
+done:
+  if (!at && f.type == Fd::Type::File) f.offset = pos;
   return kSuccess;
 }
 
@@ -603,7 +730,8 @@ std::uint16_t Wasi::fd_read(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   if (f->type == Fd::Type::Dir) return kIsdir;
-  if (f->type == Fd::Type::Listen || (!f->readable && f->type != Fd::Type::File)) return kBadf;
+  if (f->type == Fd::Type::Listen || !f->readable) return kBadf;
+  if (!(f->rights & kFdRead)) return kNotcapable;
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(3), 4)) return kFault;
   std::uint64_t total = 0;
@@ -618,6 +746,8 @@ std::uint16_t Wasi::fd_pread(HostCall& c) {
   if (!f) return kBadf;
   if (f->type == Fd::Type::Dir) return kIsdir;
   if (f->type != Fd::Type::File) return kSpipe;
+  if (!f->readable) return kBadf;
+  if (!(f->rights & kFdRead)) return kNotcapable;
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(4), 4)) return kFault;
   std::uint64_t at = c.arg(3), total = 0;
@@ -631,11 +761,12 @@ std::uint16_t Wasi::fd_write(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   if (f->type == Fd::Type::Dir) return kIsdir;
-  if (f->type == Fd::Type::File || f->type == Fd::Type::Listen || !f->writable) return kBadf;
+  if (f->type == Fd::Type::Listen || !f->writable) return kBadf;
+  if (!(f->rights & kFdWrite)) return kNotcapable;
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(3), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), nullptr, &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(3), static_cast<std::uint32_t>(total));
   return kSuccess;
@@ -645,8 +776,16 @@ std::uint16_t Wasi::fd_pwrite(HostCall& c) {
   Fd* f = fd(c.u32(0));
   if (!f) return kBadf;
   if (f->type == Fd::Type::Dir) return kIsdir;
-  if (f->type == Fd::Type::File) return kBadf;  // opened read-only: the tree is read-only
-  return kSpipe;
+  if (f->type != Fd::Type::File) return kSpipe;
+  if (!f->writable) return kBadf;
+  if (!(f->rights & kFdWrite)) return kNotcapable;
+  MemoryView m = c.memory();
+  if (!m.ptr(c.u32(4), 4)) return kFault;
+  std::uint64_t at = c.arg(3), total = 0;
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &at, &total);
+  if (e) return e;
+  m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
+  return kSuccess;
 }
 
 // dirent: d_next u64, d_ino u64, d_namlen u32, d_type u8 (+3) = 24 bytes, then the name.
@@ -659,49 +798,27 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
   std::uint64_t cookie = c.arg(3);
   std::uint8_t* out = m.ptr(buf, buf_len);
   if (!out || !m.ptr(c.u32(4), 4)) return kFault;
-  // Cookies: 0 is ".", 1 is "..", 2 + i the i-th child in name order. Resuming where the last
-  // call stopped is the usual case; any other cookie walks the map without copying it.
-  const Children& kids = f->node->children;
-  std::uint64_t i = cookie;
-  Children::const_iterator it = kids.begin();
-  if (f->readdir_next && f->readdir_next->first == cookie && cookie >= 2) {
-    it = f->readdir_next->second;
-  } else if (cookie >= 2) {
-    std::uint64_t skip = std::min<std::uint64_t>(cookie - 2, kids.size());
-    it = std::next(kids.begin(), static_cast<std::ptrdiff_t>(skip));
-  }
+  // Only as many entries as the buffer can show (each takes at least 24 bytes and a name), and
+  // never more than kMaxReaddirEntries per call: the caller asks again from the last cookie.
+  std::size_t max = std::min<std::size_t>(buf_len / 24 + 1, kMaxReaddirEntries);
+  std::vector<vfs::Dirent> list;
+  if (std::uint16_t e = f->obj->readdir(cookie, max, &list)) return e;
   std::uint64_t used = 0;
-  while (used < buf_len) {
-    std::string_view name;
-    const AssetNode* node;
-    if (i == 0) {
-      name = ".";
-      node = f->node;
-    } else if (i == 1) {
-      name = "..";
-      node = f->node->parent ? f->node->parent : f->node;
-    } else {
-      if (it == kids.end()) break;
-      name = it->first;
-      node = it->second.get();
-      ++it;
-    }
+  for (const auto& d : list) {
+    if (used >= buf_len) break;
     std::uint8_t hdr[24] = {};
-    std::uint64_t next = ++i, ino = node->inode;
-    auto namlen = static_cast<std::uint32_t>(name.size());
-    std::memcpy(hdr, &next, 8);
-    std::memcpy(hdr + 8, &ino, 8);
+    auto namlen = static_cast<std::uint32_t>(d.name.size());
+    std::memcpy(hdr, &d.next, 8);
+    std::memcpy(hdr + 8, &d.ino, 8);
     std::memcpy(hdr + 16, &namlen, 4);
-    hdr[20] = node->is_dir ? kDirectory : kRegular;
+    hdr[20] = d.type;
     // A truncated last entry tells the caller to retry with a bigger buffer.
     std::uint64_t n = std::min<std::uint64_t>(24, buf_len - used);
     std::memcpy(out + used, hdr, n);
     used += n;
-    n = std::min<std::uint64_t>(name.size(), buf_len - used);
-    std::memcpy(out + used, name.data(), n);
+    n = std::min<std::uint64_t>(d.name.size(), buf_len - used);
+    std::memcpy(out + used, d.name.data(), n);
     used += n;
-    // The caller goes on after its last whole entry.
-    if (n == name.size() && i >= 2) f->readdir_next.emplace(i, it);
   }
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(used));
   return kSuccess;
@@ -709,25 +826,32 @@ std::uint16_t Wasi::fd_readdir(HostCall& c) {
 
 // --- paths -----------------------------------------------------------------------------------
 
-std::uint16_t Wasi::path_filestat_get(HostCall& c) {
-  Fd* f = fd(c.u32(0));
+// The directory descriptor a path_* call names, with the right it needs: EBADF when there is
+// none, ENOTDIR when it is not a directory, ENOTCAPABLE without the right.
+std::uint16_t Wasi::dir_fd(std::uint32_t n, std::uint64_t right, Fd** out) {
+  Fd* f = fd(n);
   if (!f) return kBadf;
   if (f->type != Fd::Type::Dir) return kNotdir;
+  if (right && !(f->rights & right)) return kNotcapable;
+  *out = f;
+  return kSuccess;
+}
+
+std::uint16_t Wasi::path_filestat_get(HostCall& c) {
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathFilestatGet, &f)) return e;
   MemoryView m = c.memory();
   std::string_view path;
   if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
-  Resolved r = resolve_path(*f->node, path);
-  if (r.error) return r.error;
-  std::uint64_t size = r.node->is_dir ? 0 : r.node->data->size();
-  return put_filestat(m, c.u32(4), r.node->is_dir ? kDirectory : kRegular, r.node->inode, size)
-             ? kSuccess
-             : kFault;
+  if (!m.ptr(c.u32(4), 64)) return kFault;
+  vfs::Stat st;
+  if (std::uint16_t e = f->obj->path_stat(path, c.u32(1) & kLookupSymlinkFollow, &st)) return e;
+  return put_filestat(m, c.u32(4), st) ? kSuccess : kFault;
 }
 
 std::uint16_t Wasi::path_open(HostCall& c) {
-  Fd* dir = fd(c.u32(0));
-  if (!dir) return kBadf;
-  if (dir->type != Fd::Type::Dir) return kNotdir;
+  Fd* dir;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathOpen, &dir)) return e;
   MemoryView m = c.memory();
   std::string_view path;
   if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
@@ -735,26 +859,37 @@ std::uint16_t Wasi::path_open(HostCall& c) {
   std::uint32_t oflags = c.u32(4);
   std::uint64_t rights = c.arg(5), inheriting = c.arg(6);
   std::uint32_t fdflags = c.u32(7);
-  Resolved r = resolve_path(*dir->node, path);
-  if (r.error == kNotcapable) return r.error;
-  if (oflags & (kOflagCreat | kOflagTrunc)) {
-    if (!r.error && (oflags & kOflagExcl) && (oflags & kOflagCreat)) return kExist;
-    return kRofs;
-  }
-  if (r.error) return r.error;
-  if ((oflags & kOflagDirectory) && !r.node->is_dir) return kNotdir;
-  if ((rights & kFdWrite) || (fdflags & kFdflagAppend)) return r.node->is_dir ? kIsdir : kRofs;
-  if (fdflags & ~std::uint32_t{kFdflagNonblock}) return kNotsup;
+  if (oflags & ~std::uint32_t{vfs::kOCreat | vfs::kODirectory | vfs::kOExcl | vfs::kOTrunc})
+    return kInval;
+  if ((oflags & vfs::kODirectory) && (oflags & (vfs::kOCreat | vfs::kOTrunc))) return kInval;
+  if (fdflags & ~std::uint32_t{kFdflagAppend | kFdflagNonblock}) return kNotsup;
+  // Rights beyond what the directory passes on are not an error (wasi-libc asks for all of
+  // them); the new descriptor simply does not get them.
+  rights &= dir->inheriting;
+  inheriting &= dir->inheriting;
+  vfs::OpenRequest req;
+  req.oflags = static_cast<std::uint16_t>(oflags);
+  req.follow = c.u32(1) & kLookupSymlinkFollow;
+  req.read = rights & (kFdRead | kFdReaddir);
+  req.write = (rights & kFdWrite) || (fdflags & kFdflagAppend);
+  // Creating and truncating are rights of the directory (path_create_file,
+  // path_filestat_set_size), not of the file being opened.
+  if ((oflags & vfs::kOCreat) && !(dir->rights & kPathCreateFile)) return kNotcapable;
+  if ((oflags & vfs::kOTrunc) && !(dir->rights & kPathFilestatSetSize)) return kNotcapable;
   std::size_t slot = 3;
   while (slot < fds_.size() && fds_[slot]) ++slot;
   if (slot >= kMaxFds) return kMfile;
+  std::unique_ptr<vfs::Object> obj;
+  if (std::uint16_t e = dir->obj->open(path, req, &obj)) return e;
   auto f = std::make_unique<Fd>();
-  f->node = r.node;
-  f->readable = !r.node->is_dir;
-  f->type = r.node->is_dir ? Fd::Type::Dir : Fd::Type::File;
-  std::uint64_t allowed = r.node->is_dir ? kDirRights : kFileRights;
-  f->rights = rights & allowed & dir->inheriting;
-  f->inheriting = r.node->is_dir ? inheriting & dir->inheriting : 0;
+  bool is_dir = obj->is_dir();
+  f->obj = std::move(obj);
+  f->type = is_dir ? Fd::Type::Dir : Fd::Type::File;
+  f->readable = !is_dir && (rights & kFdRead);
+  f->writable = !is_dir && req.write;
+  f->flags = static_cast<std::uint16_t>(fdflags);
+  f->rights = rights & (is_dir ? kDirRights : kFileRights);
+  f->inheriting = is_dir ? inheriting : 0;
   if (slot == fds_.size())
     fds_.push_back(std::move(f));
   else
@@ -763,68 +898,92 @@ std::uint16_t Wasi::path_open(HostCall& c) {
   return kSuccess;
 }
 
+// (fd, path, path_len, buf, buf_len, bufused)
 std::uint16_t Wasi::path_readlink(HostCall& c) {
-  Fd* f = fd(c.u32(0));
-  if (!f) return kBadf;
-  if (f->type != Fd::Type::Dir) return kNotdir;
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathReadlink, &f)) return e;
   MemoryView m = c.memory();
   std::string_view path;
   if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
-  if (!m.ptr(c.u32(3), c.u32(4)) || !m.ptr(c.u32(5), 4)) return kFault;
-  Resolved r = resolve_path(*f->node, path);
-  return r.error ? r.error : kInval;  // the tree holds no symbolic links
+  std::uint32_t len = c.u32(4);
+  std::uint8_t* buf = m.ptr(c.u32(3), len);
+  if (!buf || !m.ptr(c.u32(5), 4)) return kFault;
+  std::string target;
+  if (std::uint16_t e = f->obj->readlink(path, &target)) return e;
+  // As readlink(2): a short buffer gets the start of the target.
+  std::size_t n = std::min<std::size_t>(len, target.size());
+  std::memcpy(buf, target.data(), n);
+  m.store<std::uint32_t>(c.u32(5), static_cast<std::uint32_t>(n));
+  return kSuccess;
 }
 
-// Every call that would change the tree answers EROFS, but only for arguments it would accept
-// otherwise: the same EBADF, ENOTDIR, EFAULT and ENAMETOOLONG as the calls that read the tree.
-std::uint16_t Wasi::path_modify(HostCall& c, std::size_t path_arg) {
-  Fd* f = fd(c.u32(0));
-  if (!f) return kBadf;
-  if (f->type != Fd::Type::Dir) return kNotdir;
+std::uint16_t Wasi::path_create_directory(HostCall& c) {
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathCreateDirectory, &f)) return e;
   std::string_view path;
-  if (std::uint16_t e = guest_path(c.memory(), c.u32(path_arg), c.u32(path_arg + 1), &path))
-    return e;
-  return kRofs;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(1), c.u32(2), &path)) return e;
+  return f->obj->mkdir(path);
 }
-std::uint16_t Wasi::path_create_directory(HostCall& c) { return path_modify(c, 1); }
-std::uint16_t Wasi::path_remove_directory(HostCall& c) { return path_modify(c, 1); }
-std::uint16_t Wasi::path_unlink_file(HostCall& c) { return path_modify(c, 1); }
-std::uint16_t Wasi::path_filestat_set_times(HostCall& c) { return path_modify(c, 2); }
+
+std::uint16_t Wasi::path_remove_directory(HostCall& c) {
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathRemoveDirectory, &f)) return e;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(1), c.u32(2), &path)) return e;
+  return f->obj->rmdir(path);
+}
+
+std::uint16_t Wasi::path_unlink_file(HostCall& c) {
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathUnlinkFile, &f)) return e;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(1), c.u32(2), &path)) return e;
+  return f->obj->unlink(path);
+}
+
+// (fd, flags, path, path_len, atim, mtim, fst_flags)
+std::uint16_t Wasi::path_filestat_set_times(HostCall& c) {
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathFilestatSetTimes, &f)) return e;
+  std::string_view path;
+  if (std::uint16_t e = guest_path(c.memory(), c.u32(2), c.u32(3), &path)) return e;
+  return f->obj->path_set_times(path, c.u32(1) & kLookupSymlinkFollow, c.arg(4), c.arg(5),
+                                static_cast<std::uint16_t>(c.u32(6)));
+}
 
 // (old_path, old_len, fd, new_path, new_len)
 std::uint16_t Wasi::path_symlink(HostCall& c) {
-  Fd* f = fd(c.u32(2));
-  if (!f) return kBadf;
-  if (f->type != Fd::Type::Dir) return kNotdir;
+  Fd* f;
+  if (std::uint16_t e = dir_fd(c.u32(2), kPathSymlink, &f)) return e;
   MemoryView m = c.memory();
-  std::string_view path;
-  if (std::uint16_t e = guest_path(m, c.u32(0), c.u32(1), &path)) return e;
+  std::string_view target, path;
+  if (std::uint16_t e = guest_path(m, c.u32(0), c.u32(1), &target)) return e;
   if (std::uint16_t e = guest_path(m, c.u32(3), c.u32(4), &path)) return e;
-  return kRofs;
+  return f->obj->symlink(target, path);
 }
+
 // (old_fd, flags, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_link(HostCall& c) {
-  Fd* a = fd(c.u32(0));
-  Fd* b = fd(c.u32(4));
-  if (!a || !b) return kBadf;
-  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  Fd *a, *b;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathLinkSource, &a)) return e;
+  if (std::uint16_t e = dir_fd(c.u32(4), kPathLinkTarget, &b)) return e;
   MemoryView m = c.memory();
-  std::string_view path;
-  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &path)) return e;
-  if (std::uint16_t e = guest_path(m, c.u32(5), c.u32(6), &path)) return e;
-  return kRofs;
+  std::string_view from, to;
+  if (std::uint16_t e = guest_path(m, c.u32(2), c.u32(3), &from)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(5), c.u32(6), &to)) return e;
+  return a->obj->link(from, c.u32(1) & kLookupSymlinkFollow, *b->obj, to);
 }
+
 // (fd, old_path, old_len, new_fd, new_path, new_len)
 std::uint16_t Wasi::path_rename(HostCall& c) {
-  Fd* a = fd(c.u32(0));
-  Fd* b = fd(c.u32(3));
-  if (!a || !b) return kBadf;
-  if (a->type != Fd::Type::Dir || b->type != Fd::Type::Dir) return kNotdir;
+  Fd *a, *b;
+  if (std::uint16_t e = dir_fd(c.u32(0), kPathRenameSource, &a)) return e;
+  if (std::uint16_t e = dir_fd(c.u32(3), kPathRenameTarget, &b)) return e;
   MemoryView m = c.memory();
-  std::string_view path;
-  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &path)) return e;
-  if (std::uint16_t e = guest_path(m, c.u32(4), c.u32(5), &path)) return e;
-  return kRofs;
+  std::string_view from, to;
+  if (std::uint16_t e = guest_path(m, c.u32(1), c.u32(2), &from)) return e;
+  if (std::uint16_t e = guest_path(m, c.u32(4), c.u32(5), &to)) return e;
+  return a->obj->rename(from, *b->obj, to);
 }
 
 // --- polling ---------------------------------------------------------------------------------
@@ -910,12 +1069,14 @@ std::uint16_t Wasi::poll_oneoff(HostCall& c) {
       switch (f->type) {
         case Fd::Type::Null:
         case Fd::Type::Dir: emit(s, 0, 0, 0); break;
-        case Fd::Type::File:
-          emit(s, s.tag == 1 ? 0 : kBadf,
-               s.tag == 1 && f->offset < f->node->data->size() ? f->node->data->size() - f->offset
-                                                                : 0,
-               0);
+        case Fd::Type::File: {
+          std::uint64_t size = f->size();
+          if (s.tag == 1)
+            emit(s, 0, f->offset < size ? size - f->offset : 0, 0);
+          else
+            emit(s, f->writable ? 0 : kBadf, 0, 0);
           break;
+        }
         case Fd::Type::Stream:
           if (s.tag == 1 && f->stream->has_pending()) {
             emit(s, 0, 1, 0);
@@ -1019,7 +1180,7 @@ std::uint16_t Wasi::sock_send(HostCall& c) {
   MemoryView m = c.memory();
   if (!m.ptr(c.u32(4), 4)) return kFault;
   std::uint64_t total = 0;
-  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), &total);
+  std::uint16_t e = write_iovs(c, *f, m, c.u32(1), c.u32(2), nullptr, &total);
   if (e) return e;
   m.store<std::uint32_t>(c.u32(4), static_cast<std::uint32_t>(total));
   return kSuccess;

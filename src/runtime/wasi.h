@@ -2,8 +2,8 @@
 //
 // The guest sees: args, environment, clocks, the OS CSPRNG, stdio mapped to host descriptors,
 // Enarx's [[files]] as fds 0..n-1 (null, stdio, listening and connected sockets with TLS
-// terminated by the host), and the package's assets as one read-only in-memory directory
-// preopened after them. Every pointer and length from the guest is bounds-checked against the
+// terminated by the host), and the preopened directories after them (vfs.h): the package's
+// assets read-only, writable in-memory directories, and for `enarx run --dir` host directories. Every pointer and length from the guest is bounds-checked against the
 // current linear memory (re-read on every call) and answered with EFAULT when it is out of
 // range; unsupported calls get ENOSYS/ENOTSUP/EROFS/EBADF, never a crash.
 #pragma once
@@ -17,6 +17,7 @@
 #include "runtime/assets.h"
 #include "runtime/engine.h"
 #include "runtime/socket.h"
+#include "runtime/vfs.h"
 
 namespace enarx::runtime {
 
@@ -54,8 +55,16 @@ class Wasi {
   std::uint32_t add_listener(std::shared_ptr<Listener> listener);
   std::uint32_t add_stream(std::shared_ptr<Stream> stream);
   // A preopened read-only directory, reported to the guest by fd_prestat_get under `name`.
-  // `tree` must outlive this object.
+  // The tree's structure is copied; its file bytes are shared, not copied.
   std::uint32_t add_preopen(const AssetNode& dir, std::string name);
+  // A preopened directory on any file system (vfs.h): an in-memory writable one, or a host
+  // directory for `enarx run --dir`.
+  std::uint32_t add_preopen(std::unique_ptr<vfs::Object> dir, std::string name);
+
+  // Strict linking: a message naming the first wasi_snapshot_preview1 function the module
+  // imports with a type other than WASI's (else empty). Unknown names are not checked (they
+  // get the ENOSYS fallback).
+  static std::string check_imports(const std::vector<FunctionImport>& imports);
 
   // Adds every wasi_snapshot_preview1 function, and an ENOSYS fallback for unknown imports.
   void add_to(Imports& imports);
@@ -104,7 +113,7 @@ class Wasi {
   std::uint16_t path_remove_directory(HostCall&);
   std::uint16_t path_unlink_file(HostCall&);
   std::uint16_t path_filestat_set_times(HostCall&);
-  std::uint16_t path_modify(HostCall&, std::size_t path_arg);  // the four above
+  std::uint16_t dir_fd(std::uint32_t n, std::uint64_t right, Fd** out);
   std::uint16_t path_symlink(HostCall&);
   std::uint16_t path_link(HostCall&);
   std::uint16_t path_rename(HostCall&);
@@ -122,7 +131,7 @@ class Wasi {
   std::uint16_t read_iovs(Fd& f, const MemoryView& m, std::uint32_t iovs, std::uint32_t n,
                           const std::uint64_t* at, std::uint64_t* total);
   std::uint16_t write_iovs(HostCall& c, Fd& f, const MemoryView& m, std::uint32_t iovs,
-                           std::uint32_t n, std::uint64_t* total);
+                           std::uint32_t n, const std::uint64_t* at, std::uint64_t* total);
   // Throws GuestTimeout once the deadline or a limit the engine watches (CPU time) has passed:
   // for host calls that work in steps, between steps.
   void check_limits(const HostCall& c) const;

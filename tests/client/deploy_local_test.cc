@@ -10,6 +10,7 @@
 #include "client/deploy.h"
 #include "core/file.h"
 #include "drawbridge/model.h"
+#include "simulation/platforms.h"
 
 namespace fs = std::filesystem;
 using namespace enarx;
@@ -80,6 +81,51 @@ TEST_F(DeployLocal, RefusesWhatALocalPackageCannotSatisfy) {
   options_.package = "file://" + dir_.path().string();
   EXPECT_EQ(failing_step(options_, &code), client::DeployStep::Metadata);
   EXPECT_EQ(code, "client.package.no_main_wasm");
+}
+
+
+
+// The scratch example (examples/scratch: writes, re-reads and renames files in an in-memory /tmp
+// declared in its Enarx.toml, then fills /tmp's quota until ENOSPC) deployed as a file://
+// package on the simulated SNP platform prints exactly what `enarx run` prints
+// (tests/runtime/vfs_test.cc). Host directories given to the run options are dropped.
+TEST(DeployScratch, RunsAsUnderEnarxRunOnSimSnp) {
+  const fs::path wasm = fs::path(ENARX_BINARY_DIR) / "examples" / "scratch.wasm";
+  if (!fs::exists(wasm)) GTEST_SKIP() << "examples not built";
+  TempDir dir("deploy-scratch");
+  const fs::path pkg = dir.path() / "pkg";
+  fs::create_directories(pkg);
+  fs::copy_file(wasm, pkg / "main.wasm");
+  fs::copy_file(fs::path(ENARX_SOURCE_DIR) / "examples" / "scratch" / "Enarx.toml", pkg / "Enarx.toml");
+  fs::copy_file(fs::path(ENARX_SOURCE_DIR) / "examples" / "scratch" / "assets" / "readme.txt",
+                pkg / "readme.txt");
+  platform::sim::init_snp(dir.path() / "sim", {}, std::chrono::system_clock::now());
+  client::DeployOptions o;
+  o.package = "file://" + pkg.string();
+  o.platform.platform = "sim-snp";
+  o.platform.sim_dir = dir.path() / "sim";
+  o.self_signed = true;
+  const fs::path host = dir.path() / "host";
+  fs::create_directories(host);
+  o.run.host_dirs = {{host.string(), "/tmp"}};
+  const fs::path out = dir.path() / "stdout";
+  int fd = ::open(out.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  ASSERT_GE(fd, 0);
+  o.run.stdout_fd = fd;
+  const auto result = client::deploy(o);
+  ::close(fd);
+  EXPECT_EQ(result.result.exit_code, 0) << result.result.message;
+  EXPECT_EQ(read_text_file(out),
+            "/readme.txt: 48 bytes: scratch example: an asset next to writable /tmp\n"
+            "/tmp/notes.txt: 23 bytes: first line\nsecond line\n"
+            "/tmp/archive/notes.txt: 23 bytes: first line\nsecond line\n"
+            "/tmp: archive\n"
+            "/tmp/archive: notes.txt\n"
+            "/tmp full after 63 KiB: ENOSPC\n"
+            "/tmp/after.txt: 14 bytes: space is back\n"
+            "scratch: ok\n");
+  // Nothing the workload wrote reached the host.
+  EXPECT_TRUE(fs::is_empty(host));
 }
 
 }  // namespace

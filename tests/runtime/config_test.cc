@@ -92,6 +92,65 @@ port = 5432
   EXPECT_EQ(env[2], "VAR1=var1");
 }
 
+// [[dirs]] (our extension): the preopens, in order, with names and tmpfs sizes.
+TEST(Config, Dirs) {
+  Config c = parse_config(
+      "[[dirs]]\nkind = \"tmpfs\"\nname = \"/tmp\"\nsize = \"16MiB\"\n"
+      "[[dirs]]\nkind = \"assets\"\nname = \"/app\"\n"
+      "[[dirs]]\nkind = \"tmpfs\"\nname = \"cache\"\nsize = 4096\n"
+      "[[dirs]]\nkind = \"tmpfs\"\nname = \"/var\"\n");
+  ASSERT_TRUE(c.dirs.has_value());
+  ASSERT_EQ(c.dirs->size(), 4u);
+  EXPECT_EQ((*c.dirs)[0].kind, DirKind::Tmpfs);
+  EXPECT_EQ((*c.dirs)[0].name, "/tmp");
+  EXPECT_EQ((*c.dirs)[0].size, 16u << 20);
+  EXPECT_EQ((*c.dirs)[1].kind, DirKind::Assets);
+  EXPECT_EQ((*c.dirs)[1].name, "/app");
+  EXPECT_EQ((*c.dirs)[2].size, 4096u);
+  EXPECT_EQ((*c.dirs)[3].size, 0u);  // the default, kDefaultTmpfsBytes
+  EXPECT_EQ(parse_config("[[dirs]]\nkind = \"assets\"\n").dirs->at(0).name, "/");
+  EXPECT_FALSE(parse_config("").dirs.has_value());
+  EXPECT_EQ(parse_size("512K"), 512u << 10);
+  EXPECT_EQ(parse_size("1G"), 1u << 30);
+  EXPECT_EQ(parse_size("12"), 12u);
+  EXPECT_FALSE(parse_size("12T").has_value());
+  EXPECT_FALSE(parse_size("M").has_value());
+  EXPECT_FALSE(parse_size("99999999999999999999").has_value());
+}
+
+TEST(Config, DirsErrorsNameTheField) {
+  auto message_of = [](std::string_view toml) {
+    try {
+      parse_config(toml);
+    } catch (const Error& e) {
+      return e.code() + " " + e.what();
+    }
+    return std::string();
+  };
+  EXPECT_NE(message_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\nsze = 1").find(
+                "runtime.config.unknown_key Enarx.toml: dirs[0].sze is not a known key"),
+            std::string::npos);
+  EXPECT_NE(message_of("[[dirs]]\nkind = \"assets\"\nsize = 1").find("dirs[0].size is not allowed"),
+            std::string::npos);
+  EXPECT_EQ(error_code_of("dirs = 1"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("[[dirs]]\nname = \"/t\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\""), "runtime.config.missing");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"hostdir\"\nname = \"/t\""), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"\""), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\nsize = 0"), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\nsize = \"5G\""), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\nsize = -1"), "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\nsize = true"), "runtime.config.type");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\"\n[[dirs]]\nkind = \"tmpfs\"\nname = \"/t\""),
+            "runtime.config.value");
+  EXPECT_EQ(error_code_of("[[dirs]]\nkind = \"assets\"\n[[dirs]]\nkind = \"assets\"\nname = \"/b\""),
+            "runtime.config.value");
+  std::string many;
+  for (std::size_t i = 0; i <= kMaxDirs; ++i)
+    many += "[[dirs]]\nkind = \"tmpfs\"\nname = \"/d" + std::to_string(i) + "\"\n";
+  EXPECT_EQ(error_code_of(many), "runtime.config.too_large");
+}
+
 TEST(Config, TcpDefaultPortIs80) {
   Config c = parse_config("[[files]]\nkind=\"listen\"\nprot=\"tcp\"\nname=\"x\"\n");
   EXPECT_EQ(c.files[0].port, 80);

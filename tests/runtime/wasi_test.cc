@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "core/file.h"
+#include "runtime/vfs.h"
 #include "test_util.h"
 
 namespace enarx::runtime {
@@ -32,6 +33,7 @@ class WasiTest : public ::testing::Test {
     wasi->add_host_fd(out->fd(), false, true);  // 1
     wasi->add_host_fd(out->fd(), false, true);  // 2
     wasi->add_preopen(tree.root(), "/");    // 3
+    wasi->add_preopen(vfs::make_memfs(16 << 10), "/tmp");  // 4: writable, 16 KiB
     engine = make_v8_engine();
     wasm = read_file(test::wat_module("wasi_probe"));
     module = engine->compile(wasm);
@@ -243,7 +245,11 @@ TEST_F(WasiTest, Preopens) {
   EXPECT_EQ(call("fd_prestat_get", {1, 0}), kSuccess);  // exists, not a preopen: tag 1
   EXPECT_EQ(mem().ptr(0, 1)[0], 1);
   EXPECT_EQ(call("fd_prestat_dir_name", {1, 100, 1}), kNotsup);
-  EXPECT_EQ(call("fd_prestat_get", {4, 0}), kBadf);    // end of the list
+  EXPECT_EQ(call("fd_prestat_get", {4, 0}), kSuccess);  // the writable one, by its name
+  EXPECT_EQ(u32(4), 4u);
+  EXPECT_EQ(call("fd_prestat_dir_name", {4, 100, 4}), kSuccess);
+  EXPECT_EQ(get(100, 4), "/tmp");
+  EXPECT_EQ(call("fd_prestat_get", {5, 0}), kBadf);    // end of the list
 }
 
 TEST_F(WasiTest, Readdir) {
@@ -265,6 +271,80 @@ TEST_F(WasiTest, Readdir) {
   EXPECT_EQ(u32(5000), 0u);
   EXPECT_EQ(call("fd_readdir", {3, 65000, 4096, 0, 5000}), kFault);
   EXPECT_EQ(call("fd_readdir", {1, 0, 4096, 0, 5000}), kNotdir);
+}
+
+// The writable in-memory preopen through the WASI calls themselves: create, write, seek, read,
+// pwrite, truncate, rename, readdir, times, rights, ENOSPC, hostile pointers.
+TEST_F(WasiTest, WritableDirectory) {
+  const std::uint64_t rw = 2 | 4 | 64 | (1u << 22) | (1u << 8) | (1u << 23) | (1u << 3);
+  put(1000, "f.txt");
+  ASSERT_EQ(call("path_open", {4, 0, 1000, 5, 1 /*CREAT*/, rw, 0, 0, 900}), kSuccess);
+  std::uint32_t fd = u32(900);
+  put(100, "hello world");
+  iov(0, 100, 11);
+  EXPECT_EQ(call("fd_write", {fd, 0, 1, 50}), kSuccess);
+  EXPECT_EQ(u32(50), 11u);
+  EXPECT_EQ(call("fd_seek", {fd, 6, 0, 60}), kSuccess);
+  iov(0, 200, 64);
+  EXPECT_EQ(call("fd_read", {fd, 0, 1, 50}), kSuccess);
+  EXPECT_EQ(get(200, u32(50)), "world");
+  put(100, "W");
+  iov(0, 100, 1);
+  EXPECT_EQ(call("fd_pwrite", {fd, 0, 1, 6, 50}), kSuccess);
+  iov(0, 200, 64);
+  EXPECT_EQ(call("fd_pread", {fd, 0, 1, 0, 50}), kSuccess);
+  EXPECT_EQ(get(200, u32(50)), "hello World");
+  EXPECT_EQ(call("fd_filestat_set_size", {fd, 5}), kSuccess);
+  EXPECT_EQ(call("fd_filestat_get", {fd, 300}), kSuccess);
+  EXPECT_EQ(u64(332), 5u);
+  EXPECT_EQ(call("fd_filestat_set_times", {fd, 7, 9, 1 | 4}), kSuccess);
+  EXPECT_EQ(call("fd_filestat_get", {fd, 300}), kSuccess);
+  EXPECT_EQ(u64(340), 7u);  // atim
+  EXPECT_EQ(u64(348), 9u);  // mtim
+  // Hostile pointers: out-of-range iovecs and results are EFAULT, nothing written.
+  iov(0, kOob, 4);
+  EXPECT_EQ(call("fd_pwrite", {fd, 0, 1, 0, 50}), kFault);
+  EXPECT_EQ(call("fd_write", {fd, 0, 1, kOob}), kFault);
+  // Rights only shrink, and a dropped one is ENOTCAPABLE.
+  EXPECT_EQ(call("fd_fdstat_set_rights", {fd, 2 | 4, 0}), kSuccess);
+  iov(0, 100, 1);
+  EXPECT_EQ(call("fd_write", {fd, 0, 1, 50}), kNotcapable);
+  EXPECT_EQ(call("fd_fdstat_set_rights", {fd, rw, 0}), kNotcapable);
+  EXPECT_EQ(call("fd_close", {fd}), kSuccess);
+  // Rename and list.
+  put(1100, "g.txt");
+  EXPECT_EQ(call("path_rename", {4, 1000, 5, 4, 1100, 5}), kSuccess);
+  put(1200, "sub");
+  EXPECT_EQ(call("path_create_directory", {4, 1200, 3}), kSuccess);
+  EXPECT_EQ(call("fd_readdir", {4, 2000, 1024, 0, 50}), kSuccess);
+  std::vector<std::string> names;
+  for (std::uint32_t p = 0; p + 24 <= u32(50);) {
+    std::uint32_t len = u32(2000 + p + 16);
+    names.push_back(get(2000 + p + 24, len));
+    p += 24 + len;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "g.txt", "sub"}));
+  // Renaming from /tmp into the assets is EXDEV (another file system); out of the read-only
+  // tree, EROFS.
+  put(1300, "a.txt");
+  EXPECT_EQ(call("path_rename", {4, 1100, 5, 3, 1300, 5}), 75u);
+  EXPECT_EQ(call("path_rename", {3, 1300, 5, 4, 1100, 5}), kRofs);
+  // ENOSPC: 16 KiB hold no 32 KiB file.
+  put(1400, "big");
+  ASSERT_EQ(call("path_open", {4, 0, 1400, 3, 1, rw, 0, 0, 900}), kSuccess);
+  fd = u32(900);
+  EXPECT_EQ(call("fd_allocate", {fd, 0, 32768}), 51u);
+  EXPECT_EQ(call("fd_filestat_set_size", {fd, 32768}), 51u);
+  // Escapes from the writable preopen.
+  put(1500, "../a.txt");
+  EXPECT_EQ(call("path_open", {4, 0, 1500, 8, 0, 2, 0, 0, 900}), kNotcapable);
+  put(1500, "/etc/passwd");
+  EXPECT_EQ(call("path_open", {4, 0, 1500, 11, 1, rw, 0, 0, 900}), kNotcapable);
+  put(1600, "out");
+  put(1700, "../..");
+  EXPECT_EQ(call("path_symlink", {1700, 5, 4, 1600, 3}), kSuccess);
+  put(1800, "out/x");
+  EXPECT_EQ(call("path_open", {4, 0, 1800, 5, 1, rw, 0, 0, 900}), kNotcapable);
 }
 
 TEST_F(WasiTest, PathCalls) {
