@@ -62,9 +62,10 @@ if(LIBNODE_LIBDIR AND NOT LIBNODE_LIBDIR MATCHES "^/usr/")
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS "${LIBNODE_LIBDIR}")
 endif()
 # Added by hand, each for a reason dpkg-shlibdeps cannot see: libcurl is dlopen()ed on first use
-# (src/net/curl_library.h), adduser is called by the maintainer scripts (system users).
+# (src/net/curl_library.h), adduser is called by the maintainer scripts (system users), procps
+# provides the kill of steward.service's ExecReload.
 set(CPACK_DEBIAN_ENARX_PACKAGE_DEPENDS "libcurl4")
-set(CPACK_DEBIAN_STEWARD_PACKAGE_DEPENDS "adduser, libcurl4")
+set(CPACK_DEBIAN_STEWARD_PACKAGE_DEPENDS "adduser, libcurl4, procps")  # procps: kill in ExecReload
 set(CPACK_DEBIAN_DRAWBRIDGE_PACKAGE_DEPENDS "adduser, libcurl4")
 set(CPACK_DEBIAN_STEWARD_PACKAGE_SUGGESTS "pkcs11-provider")
 set(CPACK_DEBIAN_DRAWBRIDGE_PACKAGE_SUGGESTS "postgresql")
