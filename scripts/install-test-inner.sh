@@ -110,7 +110,7 @@ TOML
   pkg=/var/tmp/it/package; mkdir -p $pkg
   cp /var/tmp/tls-server.wasm $pkg/main.wasm
   cat >$pkg/Enarx.toml <<TOML
-args = ["1"]
+# no argument: serves until stopped (the flow stops it after verifying)
 [[files]]
 kind = "stdin"
 [[files]]
@@ -164,7 +164,8 @@ flow)
     --expect-digest "$digest" --expect-signer "$(enarx key fingerprint /var/tmp/it/publisher.key)" \
     >/var/tmp/it/verify.out 2>&1 || { cat /var/tmp/it/verify.out; die "enarx verify"; }
   sed 's/^/    /' /var/tmp/it/verify.out
-  wait $deploy || die "enarx deploy exited non-zero"
+  kill -0 $deploy 2>/dev/null || die "the workload stopped early"
+  kill $deploy; wait $deploy 2>/dev/null || true
   ok "deployed (sim-snp, attested by the pre-upgrade steward CA), fetched over mutual TLS, verified"
   stop_unit drawbridge; stop_unit steward
   ;;
