@@ -13,9 +13,10 @@
 # label org.enarx.healthcheck (the OCI image config has no health check field; Docker-format
 # HEALTHCHECK is not part of OCI — deploy/compose.yaml and deploy/k8s/ state it as probes).
 #
-# Smoke test (no podman/docker engine here): `umoci unpack` to a runtime bundle, crun runs it with
-# the root filesystem read-only, a tmpfs for the state volume and /tmp, and the host's network;
-# curl then GETs /healthz. The enarx image (a CLI, nothing to serve) runs `enarx run` of the hello
+# Smoke test (no podman/docker engine here): `umoci unpack` to a runtime bundle, run with
+# bubblewrap (crun refuses this machine's hybrid cgroup layout) with the root filesystem
+# read-only, the state volume a fresh directory owned by the image user, /tmp a tmpfs, the
+# host's network; curl then GETs /healthz. The enarx image (a CLI, nothing to serve) runs `enarx run` of the hello
 # example instead.
 #
 # Use elsewhere:  skopeo copy oci:<images>/steward:<version> docker-daemon:steward:<version>
@@ -86,64 +87,75 @@ build_image() {  # name user state-dir port entrypoint...
 }
 
 # smoke <name> <port> <health-url-or-empty> <args override...>
+# crun refuses this machine's hybrid cgroup v1/v2 layout ("cgroups in hybrid mode not supported"),
+# with any --cgroup-manager; so the bundle that `umoci unpack` makes is run with bubblewrap:
+# its rootfs read-only, its process (args, env, cwd, numeric user) from its config.json, the
+# image's volumes as fresh host directories owned by that user, /tmp a tmpfs, own PID/IPC/UTS
+# namespaces, the host's network.
 smoke() {
   local name="$1" port="$2" url="$3"; shift 3
-  local tag bundle id="enarx-smoke-$name-$$"
+  local tag bundle
   tag="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"])' "$out/$name/index.json")"
   bundle="$(mktemp -d /var/tmp/enarx-bundle.XXXXXX)"; rmdir "$bundle"
   umoci unpack --image "$out/$name:$tag" "$bundle" >/dev/null
-  # Read-only root, tmpfs state volume + /tmp (as the image user), the host's network namespace.
-  python3 - "$bundle/config.json" "$port" "$@" <<'PY'
-import json, sys
-path, port, args = sys.argv[1], sys.argv[2], sys.argv[3:]
-c = json.load(open(path))
-c["root"]["readonly"] = True
-c["process"]["terminal"] = False
-c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
-uid, gid = c["process"]["user"]["uid"], c["process"]["user"]["gid"]
-vols = [m["destination"] for m in c["mounts"] if m["type"] == "bind" and "volume" in m["source"]]
-c["mounts"] = [m for m in c["mounts"] if m["destination"] not in vols]
-for d in vols + ["/tmp"]:
-    c["mounts"].append({"destination": d, "type": "tmpfs", "source": "tmpfs",
-                        "options": ["nosuid", "nodev", "mode=0700", f"uid={uid}", f"gid={gid}"]})
-c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf",
-                    "options": ["rbind", "ro"]})
-import os
-if os.environ.get("SMOKE_BIND"):
-    src, dst = os.environ["SMOKE_BIND"].split(":")
-    c["mounts"].append({"destination": dst, "type": "bind", "source": src, "options": ["rbind", "ro"]})
-env = [e for e in c["process"]["env"] if not e.startswith(("STEWARD_PORT=", "DRAWBRIDGE_PORT="))]
-env += [f"STEWARD_PORT={port}", f"DRAWBRIDGE_PORT={port}", "STEWARD_ADDR=127.0.0.1", "DRAWBRIDGE_ADDRESS=127.0.0.1"]
-c["process"]["env"] = env
-if args:
-    c["process"]["args"] = args
-json.dump(c, open(path, "w"), indent=1)
-PY
+  mapfile -d '' cmd < <(python3 - "$bundle" "$port" "$@" <<'PY2'
+import json, os, sys
+bundle, port, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+c = json.load(open(f"{bundle}/config.json"))
+proc = c["process"]
+uid, gid = proc["user"]["uid"], proc["user"]["gid"]
+argv = ["bwrap", "--ro-bind", f"{bundle}/rootfs", "/", "--proc", "/proc", "--dev", "/dev",
+        "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
+        "--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf", "--chdir", proc.get("cwd", "/")]
+# umoci turns each image VOLUME into a tmpfs mount: give it as a fresh directory owned by the
+# image user instead (what an engine's named volume is)
+standard = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"}
+for i, m in enumerate(c["mounts"]):
+    if m["type"] == "tmpfs" and m["destination"] not in standard:
+        src = f"{bundle}/volume-{i}"
+        os.makedirs(src, exist_ok=True)
+        os.chown(src, uid, gid); os.chmod(src, 0o700)
+        argv += ["--bind", src, m["destination"]]
+        print(f"volume {m['destination']}", file=sys.stderr)
+extra = os.environ.get("SMOKE_BIND")
+if extra:
+    src, dst = extra.split(":"); argv += ["--ro-bind", src, dst]
+env = [e for e in proc["env"] if not e.startswith(("STEWARD_ADDR=", "DRAWBRIDGE_ADDRESS="))]
+env += [f"STEWARD_PORT={port}", f"DRAWBRIDGE_PORT={port}", "STEWARD_ADDR=127.0.0.1",
+        "DRAWBRIDGE_ADDRESS=127.0.0.1"]
+argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "env", "-i"]
+argv += env + (args or proc["args"])
+sys.stdout.write("\0".join(argv) + "\0")
+print(f"user {uid}:{gid}, read-only root", file=open(f"{bundle}.who", "w"))
+PY2
+)
   if [[ -z "$url" ]]; then
-    crun run -b "$bundle" "$id" >"$bundle.log" 2>&1 || { cat "$bundle.log"; echo "smoke $name: FAILED"; exit 1; }
-    echo "smoke $name: $(tr '\n' ' ' <"$bundle.log" | cut -c1-160)"
+    "${cmd[@]}" >"$bundle.log" 2>&1 || { cat "$bundle.log"; echo "smoke $name: FAILED"; exit 1; }
+    echo "smoke $name ($(cat "$bundle.who")): $(tr '\n' ' ' <"$bundle.log" | cut -c1-160)"
   else
-    crun run -b "$bundle" "$id" >"$bundle.log" 2>&1 &
+    "${cmd[@]}" >"$bundle.log" 2>&1 &
     local pid=$! okay=0
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 150); do
       if curl -fsSk "$url" -o "$bundle.health" 2>/dev/null; then okay=1; break; fi
+      kill -0 "$pid" 2>/dev/null || break
       sleep 0.2
     done
-    crun kill "$id" TERM 2>/dev/null || true; wait "$pid" 2>/dev/null || true
-    crun delete -f "$id" 2>/dev/null || true
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
     [[ $okay == 1 ]] || { tail -20 "$bundle.log"; echo "smoke $name: /healthz FAILED"; exit 1; }
-    echo "smoke $name: GET $url -> $(head -c 120 "$bundle.health") (read-only root, user $(python3 -c 'import json,sys; u=json.load(open(sys.argv[1]))["process"]["user"]; print(u["uid"], u["gid"])' "$bundle/config.json"))"
+    echo "smoke $name ($(cat "$bundle.who")): GET $url -> $(head -c 120 "$bundle.health")"
   fi
-  rm -rf "$bundle" "$bundle.log" "$bundle.health"
+  rm -rf "$bundle" "$bundle.log" "$bundle.health" "$bundle.who"
 }
 
 echo "== OCI images (mmdebstrap + umoci) in $out"
-: >"$out/digests.txt"
+[[ "${ENARX_IMAGES_SMOKE_ONLY:-0}" == 1 ]] || : >"$out/digests.txt"
+if [[ "${ENARX_IMAGES_SMOKE_ONLY:-0}" != 1 ]]; then
 build_image steward steward /var/lib/steward 3000 /usr/bin/steward --config /etc/steward/steward.toml
 build_image drawbridge drawbridge /var/lib/drawbridge 8443 /usr/bin/drawbridge serve --config /etc/drawbridge/drawbridge.toml
 build_image enarx nobody "" 0 /usr/bin/enarx --help
+fi
 
-echo "== smoke tests (crun over umoci unpack)"
+echo "== smoke tests (umoci unpack, run with bubblewrap: crun refuses this machine's hybrid cgroups)"
 port=$(free_port)
 smoke steward "$port" "https://127.0.0.1:$port/healthz"
 port=$(free_port)
@@ -154,6 +166,6 @@ smoke drawbridge "$port" "https://127.0.0.1:$port/healthz" \
 # enarx: the V8 plugin loads and runs the hello example (bind-mounted read-only) as nobody.
 hello_dir="$(mktemp -d /var/tmp/enarx-hello.XXXXXX)"
 cp "$(dirname "$pkgs")/examples/hello.wasm" "$hello_dir/"; chmod -R a+rX "$hello_dir"
-SMOKE_BIND="$hello_dir:/work" smoke enarx 0 "" /usr/bin/enarx run /work/hello.wasm
+SMOKE_BIND="$hello_dir:/tmp/work" smoke enarx 0 "" /usr/bin/enarx run /tmp/work/hello.wasm
 rm -rf "$hello_dir"
 echo "== images done in $((SECONDS - start))s; digests in $out/digests.txt"

@@ -159,7 +159,9 @@ flow)
     sleep 0.1
   done
   sed 's/^/    /' /var/tmp/it/deploy.log
-  enarx verify "localhost:$WP" --ca /var/lib/steward/ca.crt --allow-simulated \
+  # 127.0.0.1: in this network namespace localhost resolves to ::1 first, and enarx verify tries
+  # only the first address (the workload listens on 127.0.0.1)
+  enarx verify "127.0.0.1:$WP" --ca /var/lib/steward/ca.crt --allow-simulated \
     --revocation-ca /var/lib/steward/tls/ca.crt --expect-slug "$host/alice/web:1.0.0" \
     --expect-digest "$digest" --expect-signer "$(enarx key fingerprint /var/tmp/it/publisher.key)" \
     >/var/tmp/it/verify.out 2>&1 || { cat /var/tmp/it/verify.out; die "enarx verify"; }
