@@ -137,7 +137,7 @@ elseif(ENARX_PACKAGING)
   message(FATAL_ERROR "help2man not found (deps/install.sh --package): packages ship a manual page per program")
 endif()
 
-# ---- RPM (static parts only; see README "Packages") ------------------------------------------
+# ---- RPM (built, not usable on RPM distributions: README "Packages, images, manifests") ---
 set(CPACK_RPM_COMPONENT_INSTALL ON)
 set(CPACK_RPM_FILE_NAME RPM-DEFAULT)
 set(CPACK_RPM_PACKAGE_RELEASE "${ENARX_PACKAGE_RELEASE}")

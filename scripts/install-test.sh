@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install test, as an admin would do it, in a clean Debian 12 root (mmdebstrap; nothing of this
-# machine's /usr is used). Run as root. README "Packages" records its results.
+# machine's /usr is used). Run as root. README "Packages, images, manifests" records its
+# results.
 #   scripts/install-test.sh [build-dir]      default build/pkg (scripts/package.sh builds it when
 #                                            its packages are missing)
 #   ENARX_APT_CACHE=dir   local cache of the root's .debs (default /var/tmp/enarx-apt-cache):

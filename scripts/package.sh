@@ -40,7 +40,7 @@ lintian --allow-root --fail-on warning --display-info --info "$build"/packages/*
 echo "lintian: $(grep -c '^[EWIPX]:' "$build/packages/lintian.txt") tags shown (warnings fail the build; overrides: deploy/packaging/*/lintian-overrides)"
 
 if [[ "${ENARX_SKIP_RPM:-0}" != 1 ]]; then
-  echo "== rpm (static parts; README \"Packages\")"
+  echo "== rpm (not installable on RPM distributions: README \"Packages, images, manifests\")"
   (cd "$build" && cpack -G RPM "${version_args[@]}" >"$build/packages/rpm.log" 2>&1) \
     || { echo "rpm: cpack -G RPM failed"; exit 1; }
   for rpm in "$build"/packages/*.rpm; do rpm -qp --qf '%{NAME} %{VERSION}-%{RELEASE} %{ARCH}\n' "$rpm"; done
