@@ -2,7 +2,8 @@
 # The phases of scripts/install-test.sh, run INSIDE the clean Debian 12 root (as its root user,
 # in a bubblewrap sandbox). Only installed files are used: /usr/bin/{enarx,steward,drawbridge},
 # the units in /lib/systemd/system, the conffiles in /etc/{steward,drawbridge}.
-#   install-test-inner.sh install-prev|state|upgrade|flow|lifecycle
+#   install-test-inner.sh install-prev|state|upgrade|flow|systemd|lifecycle
+# (systemd: run inside the root booted with systemd-nspawn; the others in a bubblewrap sandbox)
 set -euo pipefail
 phase="$1"
 ok() { printf '    \033[32mok\033[0m %s\n' "$*"; }
@@ -172,6 +173,38 @@ flow)
   stop_unit drawbridge; stop_unit steward
   ;;
 
+systemd)
+  for u in steward drawbridge; do
+    [[ "$(systemctl is-enabled $u.service)" == disabled ]] || die "$u.service is not disabled after install"
+  done
+  [[ "$(systemctl is-enabled enarx-cache-refresh.timer)" == disabled ]] || die "the timer is enabled"
+  ok "installed, nothing enabled: $(systemctl is-enabled steward.service drawbridge.service enarx-cache-refresh.timer | tr '\n' ' ')"
+  systemctl start steward.service
+  wait_port $SP 30 || { systemctl status steward --no-pager; journalctl -u steward --no-pager | tail; die "steward.service"; }
+  systemctl start drawbridge.service
+  wait_port $DP 30 || { systemctl status drawbridge --no-pager; journalctl -u drawbridge --no-pager | tail; die "drawbridge.service"; }
+  for u in steward:$SP drawbridge:$DP; do
+    body="$(curl -fsSk "https://127.0.0.1:${u#*:}/healthz")" || die "${u%:*} /healthz"
+    ok "${u%:*}.service active as $(systemctl show -p User --value ${u%:*}.service) (MainPID $(systemctl show -p MainPID --value ${u%:*}.service)), GET /healthz -> $body"
+  done
+  pid="$(systemctl show -p MainPID --value steward.service)"
+  systemctl reload steward.service
+  sleep 1
+  [[ "$(systemctl show -p MainPID --value steward.service)" == "$pid" && "$(systemctl is-active steward.service)" == active ]] \
+    || die "systemctl reload steward"
+  ok "systemctl reload steward: SIGHUP, same process, still active"
+  dpkg -i /var/tmp/debs/cur/steward_*.deb >/var/tmp/it/dpkg.log 2>&1 || die "dpkg -i steward (upgrade in place)"
+  wait_port $SP 30 || die "steward not back after the package upgrade"
+  new="$(systemctl show -p MainPID --value steward.service)"
+  [[ "$new" != "$pid" && "$(systemctl is-active steward.service)" == active ]] || die "the upgrade did not restart steward"
+  ok "package upgrade of a running steward restarts it (MainPID $pid -> $new)"
+  systemctl enable steward.service drawbridge.service enarx-cache-refresh.timer >/dev/null 2>&1
+  systemctl start enarx-cache-refresh.timer
+  ok "the admin enables them: $(systemctl is-enabled steward.service drawbridge.service enarx-cache-refresh.timer | tr '\n' ' ')"
+  ok "timer: $(systemctl list-timers --no-pager enarx-cache-refresh.timer | sed -n 2p | tr -s ' ' | cut -c1-90)"
+  systemctl stop steward.service drawbridge.service
+  ;;
+
 lifecycle)
   apt_install --reinstall /var/tmp/debs/cur/*.deb
   ok "reinstall: maintainer scripts ran again ($(find /var/lib/steward -type f | wc -l) steward state files)"
@@ -179,12 +212,19 @@ lifecycle)
   [[ -f /etc/steward/steward.toml && -f /etc/drawbridge/drawbridge.toml && -f /var/lib/steward/ca.key ]] \
     || die "remove deleted configuration or state"
   [[ -x /usr/bin/steward ]] && die "remove left /usr/bin/steward"
-  ok "remove: programs gone; /etc/steward, /etc/drawbridge, /var/lib/* and the caches kept"
+  [[ "$(readlink /etc/systemd/system/steward.service 2>/dev/null)" == /dev/null ]] || die "remove did not mask steward.service"
+  ok "remove: programs gone, units masked; /etc/steward, /etc/drawbridge, /var/lib/* and the caches kept"
   apt-get purge -y -q enarx steward drawbridge >/var/tmp/it/apt.log 2>&1 || die "apt-get purge"
   [[ -e /etc/steward || -e /etc/drawbridge ]] && die "purge left /etc/steward or /etc/drawbridge"
   [[ -e /var/cache/amd-sev || -e /var/cache/intel-sgx ]] && die "purge left the caches"
   [[ -f /var/lib/steward/ca.key && -d /var/lib/drawbridge ]] || die "purge deleted the state"
-  ok "purge: configuration and caches removed; /var/lib/steward (CA key) and /var/lib/drawbridge kept, as documented"
+  for l in /etc/systemd/system/multi-user.target.wants/steward.service \
+           /etc/systemd/system/multi-user.target.wants/drawbridge.service \
+           /etc/systemd/system/timers.target.wants/enarx-cache-refresh.timer \
+           /etc/systemd/system/steward.service /etc/systemd/system/drawbridge.service; do
+    [[ -e "$l" || -L "$l" ]] && die "purge left $l"
+  done
+  ok "purge: configuration, caches, masks and enablement links removed; /var/lib/steward (CA key) and /var/lib/drawbridge kept, as documented"
   grep -E 'kept' /var/tmp/it/apt.log | sed 's/^/    /' || true
   apt_install /var/tmp/debs/cur/*.deb
   [[ -f /etc/steward/steward.toml ]] || die "reinstall after purge: no configuration"

@@ -19,8 +19,12 @@
 #  6. the end-to-end flow with the installed binaries on a simulated SEV-SNP platform: the
 #     package published before the upgrade is deployed (attested by the steward whose CA was
 #     made before the upgrade, fetched from drawbridge over mutual TLS), and verified
-#  7. reinstall (maintainer scripts run again: idempotent), remove (config + state kept),
-#     purge (config and caches removed, state kept: deploy/packaging/*/postrm), install again
+#  7. the same root booted with systemd-nspawn (systemd as PID 1, private network): the units
+#     themselves, with all their sandboxing, start, answer /healthz, reload; a package upgrade
+#     restarts the running service; the admin enables them (ENARX_SKIP_NSPAWN=1 leaves it out)
+#  8. reinstall (maintainer scripts run again: idempotent), remove (config + state kept, units
+#     masked), purge (config, caches and enablement links removed, state kept:
+#     deploy/packaging/*/postrm), install again
 # Processes run in a bubblewrap sandbox over the root (own PID namespace; the flow also in its own
 # network namespace, so its fixed ports cannot collide with anything on this machine).
 set -euo pipefail
@@ -47,7 +51,11 @@ rm -rf "$build/packages-prev"
 ls "$build"/packages-prev/*.deb | sed 's/^/    /'
 
 root="$(mktemp -d /var/tmp/enarx-install-root.XXXXXX)"
-cleanup() { [[ "${KEEP_INSTALL_ROOT:-0}" == 1 ]] && echo "root kept: $root" || rm -rf "$root"; }
+nspawn_pid=""
+cleanup() {
+  if [[ -n "$nspawn_pid" ]]; then kill "$nspawn_pid" 2>/dev/null || true; wait "$nspawn_pid" 2>/dev/null || true; fi
+  [[ "${KEEP_INSTALL_ROOT:-0}" == 1 ]] && echo "root kept: $root" || rm -rf "$root"
+}
 trap cleanup EXIT
 
 step "1. clean Debian 12 root (mmdebstrap, apt cache $cache)"
@@ -56,7 +64,7 @@ mmdebstrap --variant=apt --skip=download/empty --skip=essential/unlink \
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
   --setup-hook="sync-in $cache /var/cache/apt/archives/" \
   --customize-hook="sync-out /var/cache/apt/archives $cache" \
-  --include=ca-certificates,curl,openssl,systemd bookworm "$root" \
+  --include=ca-certificates,curl,openssl,systemd,dbus bookworm "$root" \
   "deb http://deb.debian.org/debian bookworm main" \
   "deb http://deb.debian.org/debian bookworm-updates main" \
   "deb http://deb.debian.org/debian-security bookworm-security main" >"$build/install-test-mmdebstrap.log" 2>&1 \
@@ -107,7 +115,27 @@ in_root --net upgrade
 step "6. end-to-end flow with the installed binaries (sim-snp): deploy what was published before the upgrade"
 in_root flow
 
-step "7. reinstall, remove, purge, install again"
+if [[ "${ENARX_SKIP_NSPAWN:-0}" != 1 ]]; then
+  step "7. the units under systemd: the root booted with systemd-nspawn (private network)"
+  systemd-nspawn -q --register=no --keep-unit -D "$root" --boot --private-network \
+    -M enarx-install-test >"$build/install-test-nspawn.log" 2>&1 &
+  nspawn_pid=$!
+  leader=""
+  for _ in $(seq 1 300); do   # the container's PID 1: systemd, under nspawn's inner process
+    for inner in $(pgrep -P "$nspawn_pid" || true); do leader="$(pgrep -P "$inner" -x systemd | head -1 || true)"; done
+    [[ -n "$leader" ]] && break
+    kill -0 "$nspawn_pid" 2>/dev/null || { tail -20 "$build/install-test-nspawn.log"; echo "systemd-nspawn failed"; exit 1; }
+    sleep 0.1
+  done
+  [[ -n "$leader" ]] || { echo "no systemd in the container"; exit 1; }
+  echo "    booted: $(nsenter -t "$leader" -a systemctl is-system-running --wait 2>&1 || true)"
+  nsenter -t "$leader" -a env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /var/tmp/install-test-inner.sh systemd
+  nsenter -t "$leader" -a systemctl poweroff >/dev/null 2>&1 || true
+  for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
+  kill "$nspawn_pid" 2>/dev/null || true; wait "$nspawn_pid" 2>/dev/null || true; nspawn_pid=""
+fi
+
+step "8. reinstall, remove, purge, install again"
 in_root --net lifecycle
 cp -n "$root"/var/cache/apt/archives/*.deb "$cache/" 2>/dev/null || true
 rm -f "$cache"/steward_* "$cache"/drawbridge_* "$cache"/enarx_*
