@@ -122,13 +122,19 @@ if [[ "${ENARX_SKIP_NSPAWN:-0}" != 1 ]]; then
   nspawn_pid=$!
   leader=""
   for _ in $(seq 1 300); do   # the container's PID 1: systemd, under nspawn's inner process
-    for inner in $(pgrep -P "$nspawn_pid" || true); do leader="$(pgrep -P "$inner" -x systemd | head -1 || true)"; done
+    leader="$( (pgrep -P "$nspawn_pid" -x systemd; for c in $(pgrep -P "$nspawn_pid"); do pgrep -P "$c" -x systemd; done) | head -1 || true)"
     [[ -n "$leader" ]] && break
     kill -0 "$nspawn_pid" 2>/dev/null || { tail -20 "$build/install-test-nspawn.log"; echo "systemd-nspawn failed"; exit 1; }
     sleep 0.1
   done
-  [[ -n "$leader" ]] || { echo "no systemd in the container"; exit 1; }
-  echo "    booted: $(nsenter -t "$leader" -a systemctl is-system-running --wait 2>&1 || true)"
+  [[ -n "$leader" ]] || { echo "no systemd in the container"; ps -eo pid,ppid,comm | grep -E "nspawn|systemd"; exit 1; }
+  state=""
+  for _ in $(seq 1 120); do   # until systemd answers on its bus and boot is finished
+    state="$(nsenter -t "$leader" -a systemctl is-system-running --wait 2>&1 || true)"
+    [[ "$state" == running || "$state" == degraded ]] && break
+    sleep 0.5
+  done
+  echo "    booted: systemd $state$( [[ "$state" == degraded ]] && echo " (failed: $(nsenter -t "$leader" -a systemctl --failed --plain --no-legend | cut -d' ' -f1 | tr '\n' ' '))")"
   nsenter -t "$leader" -a env PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/bash /var/tmp/install-test-inner.sh systemd
   nsenter -t "$leader" -a systemctl poweroff >/dev/null 2>&1 || true
   for _ in $(seq 1 100); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done
