@@ -112,8 +112,10 @@ foreach(c enarx steward drawbridge)
 endforeach()
 
 # Manual pages from each program's --help (help2man, a [package] dependency), dated by the commit.
+# Only in packaging builds: help2man runs the programs, which a sanitizer build should not do as
+# a side effect of building.
 find_program(HELP2MAN help2man)
-if(HELP2MAN)
+if(HELP2MAN AND ENARX_PACKAGING)
   set(_man_names
     "enarx:run, deploy and verify attested WebAssembly workloads"
     "steward:attestation server and certificate authority"
