@@ -48,9 +48,10 @@ elif [[ "${ENARX_SKIP_FUZZ:-0}" != 1 ]]; then
   stage "fuzz smoke (${ENARX_FUZZ_SECONDS:-20}s per target)"
   scripts/fuzz.sh "${ENARX_FUZZ_SECONDS:-20}"
 fi
-# Packages (.deb + lintian) and the install test in a clean Debian 12 root (scripts/install-test.sh,
-# an estimated 5-10 min on 2 cores: tools, a packaging build from ccache, 2-6 min of install test). Like the fuzz smoke it runs only while the budget
-# allows (started before minute 48), and its skip is printed. The OCI images are not built here.
+# Packages (.deb + lintian) and the install test in a clean Debian 12 root (scripts/install-test.sh).
+# An estimated 5-10 min on 2 cores: tools, a packaging build from ccache, 2-6 min of install
+# test. Like the fuzz smoke it runs only while the budget allows (started before minute 48), and
+# its skip is printed. The OCI images and RPMs are not built here.
 install_budget="${ENARX_INSTALL_TEST_BUDGET_SECONDS:-2880}"
 if [[ "${ENARX_SKIP_INSTALL_TEST:-0}" != 1 && $((SECONDS - start)) -gt $install_budget ]]; then
   echo "NOTE: install test skipped: $((SECONDS - start))s already used (budget ${install_budget}s); run scripts/install-test.sh by hand"
