@@ -15,7 +15,10 @@ if [[ -f /usr/include/node/v8-wasm.h ]] && grep -q 'V8_MAJOR_VERSION 10' /usr/in
    && ls /usr/lib/x86_64-linux-gnu/libnode.so.108 >/dev/null 2>&1; then
   echo "libnode: system libnode-dev (V8 10) present"; exit 0
 fi
-if [[ -f "$dest/usr/include/node/v8-wasm.h" && -e "$dest/usr/lib/x86_64-linux-gnu/libnode.so.108" ]]; then
+# $dest/DEBIAN holds libnode108's control files (its shlibs): dpkg-shlibdeps reads the dependency
+# a package on libnode.so.108 needs from there when it builds .debs (cmake/Packaging.cmake).
+if [[ -f "$dest/usr/include/node/v8-wasm.h" && -e "$dest/usr/lib/x86_64-linux-gnu/libnode.so.108" \
+      && -f "$dest/DEBIAN/shlibs" ]]; then
   echo "libnode: unpacked copy present in $dest"; exit 0
 fi
 
@@ -33,5 +36,6 @@ tmp=$(mktemp -d); chmod 777 "$tmp"   # apt's _apt sandbox user writes the .debs 
 (cd "$tmp" && apt-get download libnode108 libnode-dev)
 mkdir -p "$dest"
 for f in "$tmp"/*.deb; do dpkg-deb -x "$f" "$dest"; done
+rm -rf "$dest/DEBIAN"; dpkg-deb -e "$tmp"/libnode108_*.deb "$dest/DEBIAN"
 rm -rf "$tmp"
 echo "libnode: unpacked into $dest"

@@ -3,10 +3,18 @@
 # then makes V8 (libnode) available (deps/get-libnode.sh).
 #   deps/install.sh           build + test dependencies
 #   deps/install.sh --bench   also the benchmark tools
+#   deps/install.sh --package also the packaging tools (scripts/package.sh, scripts/install-test.sh)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 want_bench=0
-[[ "${1:-}" == "--bench" ]] && want_bench=1
+want_package=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) want_bench=1 ;;
+    --package) want_package=1 ;;
+    *) echo "usage: deps/install.sh [--bench] [--package]" >&2; exit 2 ;;
+  esac
+done
 
 packages=()
 backports=()
@@ -17,11 +25,13 @@ while IFS= read -r line; do
   case "$line" in
     "[backports]") section=backports; continue ;;
     "[bench]") section=bench; continue ;;
+    "[package]") section=package; continue ;;
   esac
   case "$section" in
     main) packages+=("$line") ;;
     backports) backports+=("$line") ;;
     bench) if [[ $want_bench == 1 ]]; then packages+=("$line"); fi ;;
+    package) if [[ $want_package == 1 ]]; then packages+=("$line"); fi ;;
   esac
 done < "$here/debian-packages.txt"
 

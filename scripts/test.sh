@@ -5,6 +5,7 @@
 #   scripts/test.sh                 everything
 #   ENARX_SKIP_ASAN=1 / ENARX_SKIP_FUZZ=1   leave a stage out (local iteration only; CI runs all)
 #   ENARX_FUZZ_SECONDS=N            seconds per fuzz target (default 20)
+#   ENARX_SKIP_INSTALL_TEST=1       leave out the packages + install test stage
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$repo"
@@ -46,5 +47,17 @@ if [[ "${ENARX_SKIP_FUZZ:-0}" != 1 && $((SECONDS - start)) -gt $fuzz_budget ]]; 
 elif [[ "${ENARX_SKIP_FUZZ:-0}" != 1 ]]; then
   stage "fuzz smoke (${ENARX_FUZZ_SECONDS:-20}s per target)"
   scripts/fuzz.sh "${ENARX_FUZZ_SECONDS:-20}"
+fi
+# Packages (.deb + lintian) and the install test in a clean Debian 12 root (scripts/install-test.sh).
+# An estimated 5-10 min on 2 cores: tools, a packaging build from ccache, 2-6 min of install
+# test. Like the fuzz smoke it runs only while the budget allows (started before minute 48), and
+# its skip is printed. The OCI images and RPMs are not built here.
+install_budget="${ENARX_INSTALL_TEST_BUDGET_SECONDS:-2880}"
+if [[ "${ENARX_SKIP_INSTALL_TEST:-0}" != 1 && $((SECONDS - start)) -gt $install_budget ]]; then
+  echo "NOTE: install test skipped: $((SECONDS - start))s already used (budget ${install_budget}s); run scripts/install-test.sh by hand"
+elif [[ "${ENARX_SKIP_INSTALL_TEST:-0}" != 1 ]]; then
+  stage "packages (lintian) + install test"
+  ENARX_SKIP_IMAGES=1 ENARX_SKIP_RPM=1 bash scripts/package.sh build/pkg
+  bash scripts/install-test.sh build/pkg
 fi
 stage "all test stages passed"
