@@ -50,6 +50,7 @@ std::string with_connect_timeout(const std::string& conninfo) {
 }
 
 using Conn = pqxx::connection;
+constexpr const char* kInsertCertificate = "steward_insert_certificate";  // prepared on every connection
 
 class Pool {
  public:
@@ -84,6 +85,10 @@ class Pool {
     try {
       auto c = std::make_unique<Conn>(conninfo_);
       c->set_variable("statement_timeout", kStatementTimeoutMs);
+      // Issuance's insert, parsed and planned once per connection instead of once per row.
+      c->prepare(kInsertCertificate, std::string("INSERT INTO steward_certificates(") + kCertColumns +
+                                         ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
+                                         "ON CONFLICT (serial) DO NOTHING");
       return c;
     } catch (const std::exception& e) {
       std::lock_guard relock(mu_);
@@ -502,13 +507,10 @@ class PgCertIndex final : public CertIndex {
 
   // One group of rows (GroupCommit): one transaction, one WAL flush at commit.
   void insert(std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
-    static const std::string sql = std::string("INSERT INTO steward_certificates(") + kCertColumns +
-                                   ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) "
-                                   "ON CONFLICT (serial) DO NOTHING";
     run([&](pqxx::work& w) {
       for (const IssuedCertificate* row : rows) {
         const IssuedCertificate& c = *row;
-        auto r = w.exec_params(sql, c.serial, to_ns(c.issued_at), to_ns(c.not_before), to_ns(c.not_after),
+        auto r = w.exec_prepared(kInsertCertificate, c.serial, to_ns(c.issued_at), to_ns(c.not_before), to_ns(c.not_after),
                                strings_to_json(c.sans), c.platform, c.measurement, c.signer, c.tcb_status,
                                c.tcb_level, c.chip_id, c.ppid, c.fmspc, c.keep_identity, c.policy_digest,
                                strings_to_json(c.collateral_digests), c.insecure, c.issued_by, bin(c.der));
