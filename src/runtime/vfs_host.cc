@@ -173,6 +173,27 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
   std::vector<Fd> stack;
   int links = 0;
   auto cur = [&] { return stack.empty() ? dir : stack.back().get(); };
+  // Replaces the symlink `name` (in the current directory) by its target's components; false
+  // with errno set for a target that fills readlink's buffer, a loop, or an absolute target.
+  auto splice_link = [&](const std::string& name) {
+    char buf[4096];
+    ssize_t n = ::readlinkat(cur(), name.c_str(), buf, sizeof buf);
+    if (n < 0) return false;
+    if (static_cast<std::size_t>(n) == sizeof buf) {
+      errno = ENAMETOOLONG;
+      return false;
+    }
+    if (++links > kMaxSymlinks) {
+      errno = ELOOP;
+      return false;
+    }
+    if (n > 0 && buf[0] == '/') {
+      errno = EXDEV;
+      return false;
+    }
+    push(std::string_view(buf, static_cast<std::size_t>(n)));
+    return true;
+  };
   while (!parts.empty()) {
     std::string p = std::move(parts.front());
     parts.pop_front();
@@ -196,22 +217,7 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
       struct stat st{};
       if (::fstat(fd, &st) != 0) return -1;
       if (S_ISLNK(st.st_mode)) {
-        char buf[4096];
-        ssize_t n = ::readlinkat(cur(), p.c_str(), buf, sizeof buf);
-        if (n < 0) return -1;
-        if (static_cast<std::size_t>(n) == sizeof buf) {
-          errno = ENAMETOOLONG;
-          return -1;
-        }
-        if (++links > kMaxSymlinks) {
-          errno = ELOOP;
-          return -1;
-        }
-        if (n > 0 && buf[0] == '/') {
-          errno = EXDEV;
-          return -1;
-        }
-        push(std::string_view(buf, static_cast<std::size_t>(n)));
+        if (!splice_link(p)) return -1;
         continue;
       }
       if (!S_ISDIR(st.st_mode)) {
@@ -230,22 +236,7 @@ int walk_open(int dir, std::string_view path, int flags, mode_t mode) {
       std::string name = trailing ? p + "/" : p;
       return ::openat(cur(), name.c_str(), flags | O_NOFOLLOW, mode);
     }
-    char buf[4096];
-    ssize_t n = ::readlinkat(cur(), p.c_str(), buf, sizeof buf);
-    if (n < 0) return -1;
-    if (static_cast<std::size_t>(n) == sizeof buf) {
-      errno = ENAMETOOLONG;
-      return -1;
-    }
-    if (++links > kMaxSymlinks) {
-      errno = ELOOP;
-      return -1;
-    }
-    if (n > 0 && buf[0] == '/') {
-      errno = EXDEV;
-      return -1;
-    }
-    push(std::string_view(buf, static_cast<std::size_t>(n)));
+    if (!splice_link(p)) return -1;
     if (trailing) parts.emplace_back();
     while (parts.size() > 1 && parts.back().empty()) {
       parts.pop_back();
