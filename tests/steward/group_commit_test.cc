@@ -77,6 +77,14 @@ struct Fixture : ::testing::Test {
       }
     });
   }
+  // A lone caller ("l") whose commit stays open until store.release(): whoever submits
+  // meanwhile queues for the next group.
+  std::future<std::string> hold_a_commit_open() {
+    store.hold_first();
+    auto leader = submit_async(rows({"l"}));
+    while (store.transactions().empty()) std::this_thread::yield();
+    return leader;
+  }
   void wait_until_waiting(std::size_t n) {
     while (group.waiting() < n) std::this_thread::yield();
   }
@@ -92,9 +100,7 @@ TEST_F(GroupCommitTest, ALoneCallerCommitsAtOnce) {
 }
 
 TEST_F(GroupCommitTest, CallersArrivingDuringACommitShareTheNextOne) {
-  store.hold_first();
-  auto leader = submit_async(rows({"l"}));
-  while (store.transactions().empty()) std::this_thread::yield();
+  auto leader = hold_a_commit_open();
   auto a = submit_async(rows({"a1", "a2"}));
   wait_until_waiting(1);
   auto b = submit_async(rows({"b"}));
@@ -113,9 +119,7 @@ TEST_F(GroupCommitTest, CallersArrivingDuringACommitShareTheNextOne) {
 }
 
 TEST_F(GroupCommitTest, AuditRecordsTravelWithTheirUnit) {
-  store.hold_first();
-  auto leader = submit_async(rows({"l"}));
-  while (store.transactions().empty()) std::this_thread::yield();
+  auto leader = hold_a_commit_open();
   const std::vector<nlohmann::json> a_audit{nlohmann::json{{"n", "a"}}};
   const std::vector<nlohmann::json> b_audit{nlohmann::json{{"n", "b1"}}, nlohmann::json{{"n", "b2"}}};
   auto a = std::async(std::launch::async, [&] { group.submit(rows({"a"}), a_audit); });
@@ -131,9 +135,7 @@ TEST_F(GroupCommitTest, AuditRecordsTravelWithTheirUnit) {
 }
 
 TEST_F(GroupCommitTest, AConflictFailsOnlyTheUnitThatHoldsIt) {
-  store.hold_first();
-  auto leader = submit_async(rows({"l"}));
-  while (store.transactions().empty()) std::this_thread::yield();
+  auto leader = hold_a_commit_open();
   auto a = submit_async(rows({"a"}));
   wait_until_waiting(1);
   auto bad = submit_async(rows({"b", "dup"}));
@@ -151,9 +153,7 @@ TEST_F(GroupCommitTest, AConflictFailsOnlyTheUnitThatHoldsIt) {
 }
 
 TEST_F(GroupCommitTest, AnUnavailableDatabaseFailsTheWholeGroupWithoutRetries) {
-  store.hold_first();
-  auto leader = submit_async(rows({"l"}));
-  while (store.transactions().empty()) std::this_thread::yield();
+  auto leader = hold_a_commit_open();
   auto a = submit_async(rows({"a"}));
   wait_until_waiting(1);
   auto b = submit_async(rows({"down"}));
@@ -166,9 +166,7 @@ TEST_F(GroupCommitTest, AnUnavailableDatabaseFailsTheWholeGroupWithoutRetries) {
 }
 
 TEST_F(GroupCommitTest, AGroupHoldsAtMostTheRowBoundButAnyUnitWhole) {
-  store.hold_first();
-  auto leader = submit_async(rows({"l"}));
-  while (store.transactions().empty()) std::this_thread::yield();
+  auto leader = hold_a_commit_open();
   std::vector<std::string> big(kMaxGroupRows - 10, "x"), bigger(kMaxGroupRows + 5, "y");
   auto a = submit_async(rows(big));
   wait_until_waiting(1);
