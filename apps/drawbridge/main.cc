@@ -5,6 +5,7 @@
 //   drawbridge token --data-dir /var/lib/drawbridge --subject alice
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -114,6 +115,16 @@ void declare_serve(config::Loader& l) {
          .help = "Client CIDRs allowed to use the API (comma-separated; empty = all)"});
   l.add({.name = "limits.lookup_max_clients", .type = Type::Integer, .default_value = std::int64_t{65536},
          .flag = "--lookup-max-clients", .help = "Clients tracked by the lookup rate limit"});
+  l.add({.name = "cache.ttl", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(10)),
+         .flag = "--read-cache-ttl",
+         .help = "How long an answer of a public tag is served from memory (0 = no read cache); bounds how long "
+                 "another replica's yank or delete takes to show here"});
+  l.add({.name = "cache.max_bytes", .type = Type::Integer, .default_value = std::int64_t{64} << 20,
+         .flag = "--read-cache-bytes", .help = "Memory for the read cache (bytes)"});
+  l.add({.name = "cache.max_entries", .type = Type::Integer, .default_value = std::int64_t{100000},
+         .flag = "--read-cache-entries", .help = "Answers kept by the read cache"});
+  l.add({.name = "cache.max_file_size", .type = Type::Integer, .default_value = std::int64_t{64} << 10,
+         .flag = "--read-cache-file-size", .help = "Largest file node kept by the read cache (bytes)"});
   l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
          .flag = "--log-level", .help = "trace|debug|info|warn|error"});
   l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
@@ -191,6 +202,10 @@ int serve(const config::Config& cfg) {
   ro.lookup_burst = cfg.get_float("limits.lookup_burst");
   ro.lookup_max_clients = static_cast<std::size_t>(cfg.get_int("limits.lookup_max_clients"));
   ro.allowed_networks = cfg.get_list("limits.allowed_networks");
+  ro.read_cache.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(cfg.get_duration("cache.ttl"));
+  ro.read_cache.max_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, cfg.get_int("cache.max_bytes")));
+  ro.read_cache.max_entries = static_cast<std::size_t>(std::max<std::int64_t>(0, cfg.get_int("cache.max_entries")));
+  ro.read_cache.max_file_size = static_cast<std::size_t>(std::max<std::int64_t>(0, cfg.get_int("cache.max_file_size")));
   ro.accept_insecure_keeps = cfg.get_bool("keeps.accept_insecure");
   ro.default_steward = cfg.get_string("steward.default_url");
   if (!ro.default_steward.empty()) {

@@ -2,7 +2,9 @@
 # Hand-run benchmark (not in CI): drawbridge vs nginx serving the same bytes over the same TLS
 # (same certificate, key and protocol versions), measured with wrk in one run.
 #   1. metadata GETs/s: GET of a tag entry (small JSON, the keep's first request)
-#   2. large-blob download throughput: GET of a 64 MiB file node
+#   2. tag-list GETs/s: GET of the repository's tag list (small JSON)
+#   3. small-file GETs/s: GET of a 1 KiB file node
+#   4. large-blob download throughput: GET of a 64 MiB file node
 # Needs: a built drawbridge (BUILD_DIR, default build-drawbridge), wrk, nginx-light, openssl,
 # curl, python3 (deps/install.sh --bench installs wrk and nginx-light).
 #   [BUILD_DIR=build/...] [ROUNDS=3] bench/drawbridge/run.sh [duration_seconds]
@@ -64,7 +66,9 @@ put("/alice", b'{"subject":"alice"}', "application/json")
 put("/alice/bench", b'{"public":true}', "application/json")
 blob = random.Random(42).randbytes(mb << 20)  # the same bytes for every server
 small = b"args = []\n"
-files = {"Enarx.toml": (small, "application/toml"), "main.wasm": (blob, "application/wasm")}
+kib = random.Random(7).randbytes(1024)
+files = {"Enarx.toml": (small, "application/toml"), "main.wasm": (blob, "application/wasm"),
+         "page.bin": (kib, "application/octet-stream")}
 root = ("{" + ",".join(json.dumps(k) + ":" + entry(v[0], v[1]) for k, v in sorted(files.items())) + "}").encode()
 tag = entry(root, "application/vnd.drawbridge.directory.v1+json").encode()
 put("/alice/bench/_tag/1.0.0", tag, "application/vnd.drawbridge.entry.v1+json")
@@ -76,6 +80,8 @@ d = f"{w}/www/api/v0.1.0/alice/bench/_tag/1.0.0"
 os.makedirs(d + "/tree", exist_ok=True)
 open(d + ".json", "wb").write(tag)           # the tag entry
 open(d + "/tree/main.wasm", "wb").write(blob)
+open(d + "/tree/page.bin", "wb").write(kib)
+open(f"{w}/www/api/v0.1.0/alice/bench/_tag.json", "wb").write(b'["1.0.0"]')  # the tag list
 PY
 python3 "$W/publish.py" "$W" "$DB_PORT" "$TOKEN" "$BLOB_MB" 1
 if [ -n "${BASE_BIN:-}" ]; then
@@ -105,6 +111,11 @@ http {
       default_type application/vnd.drawbridge.entry.v1+json;
       try_files /api/v0.1.0/alice/bench/_tag/1.0.0.json =404;
     }
+    location = /api/v0.1.0/alice/bench/_tag {
+      default_type application/json;
+      try_files /api/v0.1.0/alice/bench/_tag.json =404;
+    }
+    location = /api/v0.1.0/alice/bench/_tag/1.0.0/tree/page.bin { default_type application/octet-stream; }
     location / { default_type application/wasm; }
   }
 }
@@ -114,9 +125,16 @@ sleep 0.5
 
 TAG=/api/v0.1.0/alice/bench/_tag/1.0.0
 BLOB=$TAG/tree/main.wasm
+LIST=/api/v0.1.0/alice/bench/_tag
+SMALL=$TAG/tree/page.bin
 curl -s --cacert "$W/cert.pem" -o "$W/db.out" https://localhost:$DB_PORT$BLOB
 curl -s --cacert "$W/cert.pem" -o "$W/ng.out" https://localhost:$NG_PORT$BLOB
 cmp -s "$W/db.out" "$W/ng.out" || { echo "drawbridge and nginx serve different bytes"; ls -l "$W"/*.out; sha256sum "$W"/*.out "$W"/data/blobs/sha256/*/*; [ -n "${KEEP:-}" ] && sleep 600; exit 1; }
+for p in $LIST $SMALL $TAG; do
+  curl -s --cacert "$W/cert.pem" -o "$W/db.out" https://localhost:$DB_PORT$p
+  curl -s --cacert "$W/cert.pem" -o "$W/ng.out" https://localhost:$NG_PORT$p
+  cmp -s "$W/db.out" "$W/ng.out" || { echo "drawbridge and nginx serve different bytes for $p"; exit 1; }
+done
 rm -f "$W/db.out" "$W/ng.out"
 
 # wrk's own numbers: requests/s and bytes/s (Transfer/sec, so partial 64 MiB transfers count).
@@ -130,6 +148,8 @@ for r in $(seq "$ROUNDS"); do
   for who in $order; do
     port=$DB_PORT; [ $who = ng ] && port=$NG_PORT; [ $who = base ] && port=$BASE_PORT
     echo "$r $who tag $(measure https://127.0.0.1:$port$TAG 32)" >>"$W/results"
+    echo "$r $who list $(measure https://127.0.0.1:$port$LIST 32)" >>"$W/results"
+    echo "$r $who small $(measure https://127.0.0.1:$port$SMALL 32)" >>"$W/results"
     echo "$r $who blob $(measure https://127.0.0.1:$port$BLOB 4)" >>"$W/results"
   done
 done
@@ -149,7 +169,8 @@ def ratio(test, i, who="db"): return statistics.median(res[(test, who)][r][i] / 
 base = ("tag", "base") in res
 print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) |" + (" base | base/nginx |" if base else ""))
 print("|---|---|---|---|" + ("---|---|" if base else ""))
-for test, label, i in (("tag", "tag GET (req/s, 32 conns)", 0), ("blob", f"{sys.argv[2]} MiB blob GET (MiB/s, 4 conns)", 1)):
+for test, label, i in (("tag", "tag GET (req/s, 32 conns)", 0), ("list", "tag-list GET (req/s, 32 conns)", 0),
+                       ("small", "1 KiB file GET (req/s, 32 conns)", 0), ("blob", f"{sys.argv[2]} MiB blob GET (MiB/s, 4 conns)", 1)):
     extra = f" {med(test,'base',i):.0f} | {ratio(test,i,'base'):.2f} |" if base else ""
     print(f"| {label} | {med(test,'db',i):.0f} | {med(test,'ng',i):.0f} | {ratio(test,i):.2f} |" + extra)
 print("per round (req/s, MiB/s):", " ".join(f"{r}:{w}:{t}={v[0]:.0f}/{v[1]:.0f}" for (t, w), d in sorted(res.items()) for r, v in sorted(d.items())))

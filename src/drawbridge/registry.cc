@@ -179,10 +179,13 @@ struct Registry::Impl {
   net::Counter* limited = nullptr;
   net::Counter* sharing = nullptr;
   net::Counter* keeps_refused = nullptr;
+  ReadCache cache;
+  net::Counter* cache_lookups = nullptr;
 
   Impl(std::shared_ptr<Store> s, std::shared_ptr<TokenVerifier> t, RegistryOptions o)
       : store(std::move(s)), tokens(std::move(t)), opt(std::move(o)),
-        limiter(opt.lookup_rate, opt.lookup_burst, opt.clock, opt.lookup_max_clients), allow(opt.allowed_networks) {}
+        limiter(opt.lookup_rate, opt.lookup_burst, opt.clock, opt.lookup_max_clients), allow(opt.allowed_networks),
+        cache(opt.read_cache, opt.clock) {}
 
   struct Caller {
     std::optional<TokenClaims> token;
@@ -512,16 +515,22 @@ struct Registry::Impl {
       case Kind::RepoSteward:
       case Kind::TagSteward: return steward_answer(identify_token(req), t);
       case Kind::TagList: {
-        readable_repo(caller, t, true);
+        const auto generation = cache.generation();
+        const bool is_public = readable_repo(caller, t, true).is_public;
         auto tags = store->list_tags(t.user, t.repo);
         sort_tags(tags);
-        return listing(nlohmann::json(tags).dump());
+        auto r = listing(nlohmann::json(tags).dump());
+        if (is_public) cache.store(ReadCache::tag_list_key(t.user, t.repo), r, generation);
+        return r;
       }
       case Kind::Tag: {
-        readable_repo(caller, t, false);
+        const auto generation = cache.generation();
+        const bool is_public = readable_repo(caller, t, false).is_public;
         auto tag = store->get_tag(t.user, t.repo, t.tag);
         if (!tag || !tag->complete) not_found();
-        return object_response(tag->meta_json, body_string(tag->content));
+        auto r = object_response(tag->meta_json, body_string(tag->content));
+        if (is_public) cache.store(ReadCache::tag_key(t.user, t.repo, t.tag), r, generation);
+        return r;
       }
       case Kind::GroupList:
       case Kind::Group:
@@ -530,17 +539,25 @@ struct Registry::Impl {
       case Kind::UserGrant:
       case Kind::GroupGrant: return get_sharing(caller, t);
       case Kind::Tree: {
+        const auto generation = cache.generation();
+        bool cacheable = false;  // a complete tag of a public repository
         auto tag = store->get_tag(t.user, t.repo, t.tag);
         if (tag && !tag->complete && may_upload(caller, t.user, t.repo)) {
           // The publisher resuming a pending upload may see which nodes are already stored.
         } else {
-          readable_repo(caller, t, false);
+          cacheable = readable_repo(caller, t, false).is_public;
           if (!tag || !tag->complete) not_found();
         }
         auto node = store->get_node(tag->id, t.tree_path());
         if (!node || !node->present) not_found();
         auto entry = parse_entry(node->entry_json);
         net::Response r;
+        if (cacheable && cache.enabled() && entry.meta.length <= cache.options().max_file_size) {
+          r = net::Response::bytes(200, body_string(store->read_blob(node->blob_key)), entry.meta.type);
+          r.headers.set("Content-Digest", entry.meta.digest.to_header());
+          cache.store(ReadCache::node_key(t.user, t.repo, t.tag, t.tree_path()), r, generation);
+          return r;
+        }
         if (auto file = store->blob_file(node->blob_key)) {
           r = net::Response::from_file(net::OpenFile::open(*file), entry.meta.type);
         } else {
@@ -908,6 +925,7 @@ struct Registry::Impl {
       case NodePutResult::Created:
         count_upload("node", "created");
         if (outcome.tag_completed) {
+          cache.invalidate();  // the repository's tag list changed
           count_upload("tag_complete", "created");
           log::info("drawbridge.tag_complete", {{"user", t.user}, {"repo", t.repo}, {"tag", t.tag}});
         }
@@ -1001,6 +1019,35 @@ struct Registry::Impl {
     }
   }
 
+  // The I/O thread's answer to a read (RouteOptions::fast_path): a stored answer of a public
+  // repository, after the same network, name and rate checks as dispatch(). Whatever it cannot
+  // answer from memory alone (a miss, a bearer token to verify) goes to dispatch().
+  std::optional<net::Response> answer_from_cache(net::Request& req, Kind kind) {
+    if (!cache.enabled() || req.headers.has("Authorization")) return std::nullopt;
+    auto ip = client_ip(req.remote_address);
+    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    auto t = target_of(kind, req);
+    std::string key = kind == Kind::Tag       ? ReadCache::tag_key(t.user, t.repo, t.tag)
+                      : kind == Kind::TagList ? ReadCache::tag_list_key(t.user, t.repo)
+                                              : ReadCache::node_key(t.user, t.repo, t.tag, t.tree_path());
+    auto hit = cache.find(key);
+    if (cache_lookups) cache_lookups->inc({hit ? "hit" : "miss"});
+    // A miss is charged to the rate limit by dispatch(), not here as well.
+    if (!hit) return std::nullopt;
+    if (kind != Kind::Tree) {
+      double retry = 1;
+      if (!limiter.allow(client_prefix(ip), &retry)) return rate_limited(retry);
+    }
+    return hit;
+  }
+
+  net::Response rate_limited(double retry) {
+    if (limited) limited->inc();
+    auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
+    r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
+    return r;
+  }
+
   net::Response dispatch(net::Request& req, Kind kind) {
     auto ip = client_ip(req.remote_address);
     if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
@@ -1008,12 +1055,7 @@ struct Registry::Impl {
     bool read = req.method == net::Method::Get || req.method == net::Method::Head;
     if (read && t.kind != Kind::Tree) {
       double retry = 1;
-      if (!limiter.allow(client_prefix(ip), &retry)) {
-        if (limited) limited->inc();
-        auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
-        r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
-        return r;
-      }
+      if (!limiter.allow(client_prefix(ip), &retry)) return rate_limited(retry);
     }
     if (read) return get(req, t);
     if (req.method == net::Method::Put) return put(req, t);
@@ -1121,15 +1163,23 @@ void Registry::install(net::HttpServer& server) {
   // drawbridge_keep2_crl_* for the second, ...
   for (std::size_t i = 0; i < opt.keep_crls.size(); ++i)
     opt.keep_crls[i]->attach_metrics(m, i == 0 ? std::string("drawbridge_keep") : "drawbridge_keep" + std::to_string(i + 1));
+  impl_->cache_lookups = &m.counter("drawbridge_read_cache_lookups_total",
+                                    "Reads of public tags looked up in the read cache, by result (hit, miss)",
+                                    {"result"});
   for (const auto& route : kApiRoutes) {
     const Kind kind = route.kind;
     const std::string pattern(route.pattern);
-    // Reads take no body.
+    // Reads take no body. Tags, tag lists and tree nodes may be answered from the read cache.
+    net::RouteOptions read_options{.max_body_size = 0};
+    if (kind == Kind::Tag || kind == Kind::TagList || kind == Kind::Tree)
+      read_options.fast_path = [this, kind](net::Request& r) {
+        return map_errors(r, [&] { return impl_->answer_from_cache(r, kind); });
+      };
     server.route(net::Method::Get, pattern,
                  [this, kind](net::Request& r) {
                    return map_errors(r, [&] { return impl_->dispatch(r, kind); });
                  },
-                 net::RouteOptions{.max_body_size = 0});
+                 std::move(read_options));
     const auto header_check = [this, kind](net::Request& r) {
       return map_errors(r, [&] { return impl_->check_put(r, kind); });
     };

@@ -27,6 +27,7 @@
 #include "core/x509.h"
 #include "drawbridge/auth.h"
 #include "drawbridge/guard.h"
+#include "drawbridge/read_cache.h"
 #include "drawbridge/store.h"
 #include "net/http_server.h"
 #include "revocation/crl_monitor.h"
@@ -62,6 +63,9 @@ struct RegistryOptions {
   // The steward keeps are told to use when neither the tag nor the repository names one ("" =
   // none: keeps fall back to the package's Enarx.toml or their own --steward).
   std::string default_steward;
+  // Answers of public repositories' complete tags kept in memory and served on the I/O thread
+  // (docs/drawbridge.md "Read cache"); ttl 0 turns it off.
+  ReadCacheOptions read_cache;
 };
 
 class Registry {

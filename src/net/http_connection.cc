@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <functional>
+#include <thread>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -33,15 +35,29 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Request ids only correlate log lines and answers, so they need to be unique, not secret: a
+// per-thread generator seeded once from OpenSSL, instead of RAND_bytes (a lock and a getpid()
+// system call) on every request.
 std::string make_request_id() {
+  struct Generator {
+    std::uint64_t state = 0;
+    Generator() {
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(&state), sizeof state) != 1)
+        state = static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+      state ^= std::hash<std::thread::id>{}(std::this_thread::get_id());
+    }
+    std::uint64_t next() {  // splitmix64
+      std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      return z ^ (z >> 31);
+    }
+  };
+  thread_local Generator generator;
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1) {
-    // Request ids only correlate logs; a weaker fallback is acceptable here.
-    static std::atomic<std::uint64_t> counter{0};
-    const auto n = counter.fetch_add(1) ^ static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
-    std::memcpy(b, &n, 8);
-    std::memcpy(b + 8, &n, 8);
-  }
+  const std::uint64_t hi = generator.next(), lo = generator.next();
+  std::memcpy(b, &hi, 8);
+  std::memcpy(b + 8, &lo, 8);
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   static constexpr char kHex[] = "0123456789abcdef";
@@ -558,6 +574,13 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     tcp_layer().expires_never();
     keep_alive_ = parser_->keep_alive();
     parser_.reset();
+    if (route_->options.fast_path && !has_body_) {
+      std::optional<Response> failure;
+      std::optional<Response> answer = run_guarded(
+          request_id_, route_label_, [&] { return route_->options.fast_path(*request_); }, failure);
+      if (failure) return send(std::move(*failure), false);
+      if (answer) return send(std::move(*answer), false);
+    }
     if (!srv_.enqueue()) return send(overloaded("too many requests waiting"), false);
     asio::post(*srv_.workers, [self = this->shared_from_this()] {
       self->srv_.dequeue();
@@ -683,7 +706,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                                                             : std::string("OTHER");
     srv_.requests_total->inc({method, route, std::to_string(status)});
     srv_.request_duration->observe({method, route}, seconds);
-    if (srv_.config.access_log) {
+    if (srv_.config.access_log && log::enabled(log::Level::Info)) {
       log::info("http.access",
                 {{"method", method}, {"path", path_for_log_}, {"route", route}, {"status", status},
                  {"bytes", bytes},

@@ -18,6 +18,8 @@
 //   * Threads: `io_threads` run all network I/O; handlers run on a separate pool of
 //     `worker_threads`, so a CPU-bound (steward verification) or disk-bound (drawbridge) handler
 //     never stalls other connections' I/O. A handler may block; the connection simply waits.
+//     A route's fast_path (RouteOptions) may answer a complete body-less request from memory on
+//     the I/O thread instead (a cache hit); whatever it declines goes to the worker pool.
 //   * Request bodies are buffered in memory (Request::body) up to the route's limit
 //     (RouteOptions::max_body_size, else ServerConfig::max_body_size). A larger Content-Length
 //     or a chunked body that grows past it is answered 413 http.body_too_large and the
@@ -191,11 +193,21 @@ struct HeaderDecision {
 // chain; Request::body is still empty. Exceptions become responses as a handler's do.
 using HeaderCheck = std::function<HeaderDecision(Request& request)>;
 
+// See RouteOptions::fast_path.
+using FastPath = std::function<std::optional<Response>(Request& request)>;
+
 struct RouteOptions {
   // Overrides ServerConfig::max_body_size for this route (e.g. drawbridge blob uploads).
   std::optional<std::uint64_t> max_body_size{};
   // Authentication and authorization before the body (see HeaderDecision).
   HeaderCheck on_header{};
+  // Answers from memory on the I/O thread that read the request, skipping the hop to the worker
+  // pool and back (two thread wake-ups per request, the largest cost of a small GET). Runs once
+  // the request is complete (GET/HEAD and other requests without a body only); nullopt sends the
+  // request to the handler as usual. It must never block (no disk, no database, no lock held for
+  // long): it stalls every connection of its I/O thread while it runs. Exceptions are answered
+  // as a handler's are.
+  FastPath fast_path{};
 };
 
 struct ServerConfig {

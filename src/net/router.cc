@@ -67,16 +67,16 @@ bool RoutePattern::match(const std::vector<std::string>& segments,
                          std::map<std::string, std::string, std::less<>>& params,
                          std::vector<int>& rank) const {
   params.clear();
+  if (!matches(segments, rank)) return false;
+  capture(segments, params);
+  return true;
+}
+
+bool RoutePattern::matches(const std::vector<std::string>& segments, std::vector<int>& rank) const {
   rank.clear();
   std::size_t i = 0;
   for (const auto& s : segments_) {
     if (s.kind == Segment::Wildcard) {
-      std::string joined;
-      for (std::size_t j = i; j < segments.size(); ++j) {
-        if (j > i) joined += '/';
-        joined += segments[j];
-      }
-      params[s.name] = std::move(joined);
       rank.push_back(3);
       return true;
     }
@@ -88,12 +88,33 @@ bool RoutePattern::match(const std::vector<std::string>& segments,
     } else {
       if (seg.size() <= s.prefix.size() + s.suffix.size()) return false;
       if (!seg.starts_with(s.prefix) || !seg.ends_with(s.suffix)) return false;
-      params[s.name] = seg.substr(s.prefix.size(), seg.size() - s.prefix.size() - s.suffix.size());
       rank.push_back(s.prefix.empty() && s.suffix.empty() ? 2 : 1);
     }
     ++i;
   }
   return i == segments.size();
+}
+
+void RoutePattern::capture(const std::vector<std::string>& segments,
+                           std::map<std::string, std::string, std::less<>>& params) const {
+  params.clear();
+  std::size_t i = 0;
+  for (const auto& s : segments_) {
+    if (s.kind == Segment::Wildcard) {
+      std::string joined;
+      for (std::size_t j = i; j < segments.size(); ++j) {
+        if (j > i) joined += '/';
+        joined += segments[j];
+      }
+      params[s.name] = std::move(joined);
+      return;
+    }
+    if (i >= segments.size()) return;
+    const std::string& seg = segments[i];
+    if (s.kind == Segment::Capture)
+      params[s.name] = seg.substr(s.prefix.size(), seg.size() - s.prefix.size() - s.suffix.size());
+    ++i;
+  }
 }
 
 PathError split_path(std::string_view raw, std::vector<std::string>& segments) {

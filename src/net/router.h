@@ -25,6 +25,11 @@ class RoutePattern {
   bool match(const std::vector<std::string>& segments,
              std::map<std::string, std::string, std::less<>>& params,
              std::vector<int>& rank) const;
+  // match() in two halves, so that a router trying every pattern builds the captures of the
+  // winner only: whether `segments` match (and their rank), then the captures of a match.
+  bool matches(const std::vector<std::string>& segments, std::vector<int>& rank) const;
+  void capture(const std::vector<std::string>& segments,
+               std::map<std::string, std::string, std::less<>>& params) const;
 
  private:
   struct Segment {
@@ -55,20 +60,13 @@ template <typename Route>
 RouteMatch find_route(const std::vector<Route>& routes, std::optional<Method> method,
                       const std::vector<std::string>& segments) {
   RouteMatch best;
-  std::vector<int> best_rank;
+  std::vector<int> best_rank, rank;
   bool have = false;
   bool best_is_exact = false;
-  std::vector<std::string> allow;
+  bool path_matched = false;
   for (std::size_t i = 0; i < routes.size(); ++i) {
-    std::map<std::string, std::string, std::less<>> params;
-    std::vector<int> rank;
-    if (!routes[i].pattern.match(segments, params, rank)) continue;
-    const std::string m(to_string(routes[i].method));
-    if (std::find(allow.begin(), allow.end(), m) == allow.end()) allow.push_back(m);
-    if (routes[i].method == Method::Get &&
-        std::find(allow.begin(), allow.end(), "HEAD") == allow.end()) {
-      allow.push_back("HEAD");
-    }
+    if (!routes[i].pattern.matches(segments, rank)) continue;
+    path_matched = true;
     if (!method) continue;
     const bool exact = routes[i].method == *method;
     const bool via_get = *method == Method::Head && routes[i].method == Method::Get;
@@ -81,16 +79,26 @@ RouteMatch find_route(const std::vector<Route>& routes, std::optional<Method> me
       best.kind = RouteMatch::Found;
       best.index = i;
       best.head_via_get = !exact;
-      best.params = std::move(params);
     }
   }
-  if (have) return best;
-  RouteMatch out;
-  if (!allow.empty()) {
-    out.kind = RouteMatch::MethodNotAllowed;
-    std::sort(allow.begin(), allow.end());
-    out.allow = std::move(allow);
+  if (have) {
+    routes[best.index].pattern.capture(segments, best.params);
+    return best;
   }
+  RouteMatch out;
+  if (!path_matched) return out;
+  // The methods the path allows (only for 405 answers, so off the hot path).
+  std::vector<std::string> allow;
+  for (const auto& route : routes) {
+    if (!route.pattern.matches(segments, rank)) continue;
+    const std::string m(to_string(route.method));
+    if (std::find(allow.begin(), allow.end(), m) == allow.end()) allow.push_back(m);
+    if (route.method == Method::Get && std::find(allow.begin(), allow.end(), "HEAD") == allow.end())
+      allow.push_back("HEAD");
+  }
+  out.kind = RouteMatch::MethodNotAllowed;
+  std::sort(allow.begin(), allow.end());
+  out.allow = std::move(allow);
   return out;
 }
 

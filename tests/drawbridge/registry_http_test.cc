@@ -160,6 +160,7 @@ class RegistryHttp : public ::testing::Test {
     ro.lookup_rate = 0;
     ro.max_blob_size = 8 << 20;
     ro.default_steward = default_steward;
+    if (tune) tune(ro);
     registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
     sc.address = "127.0.0.1";
@@ -291,6 +292,7 @@ class RegistryHttp : public ::testing::Test {
   std::unique_ptr<net::HttpServer> http;
   std::string base;
   std::string default_steward;  // the registry's, at the next start()
+  std::function<void(RegistryOptions&)> tune;  // applied to the options at the next start()
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
@@ -1438,4 +1440,108 @@ TYPED_TEST(RegistryHttp, SharingBodiesAreRefusedBeforeTheBody) {
     EXPECT_TRUE(silent->wait_closed(std::chrono::seconds(5))) << "the connection stays open for the body";
   }
   EXPECT_EQ(this->get("/alice/_groups", alice).body, "[]");
+}
+
+// ---- read cache (docs/drawbridge.md "Read cache") ----
+
+namespace {
+double cache_lookups(net::HttpServer& http, const std::string& result) {
+  return http.metrics().counter("drawbridge_read_cache_lookups_total", "", {"result"}).value({result});
+}
+// An answer's headers without the per-request id, to compare a cached answer with a stored one.
+std::vector<std::pair<std::string, std::string>> stable_headers(const net::Headers& h) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : h.items())
+    if (!net::iequals(k, "X-Request-Id") && !net::iequals(k, "Date")) out.emplace_back(k, v);
+  return out;
+}
+}  // namespace
+
+TYPED_TEST(RegistryHttp, ReadCacheAnswersAsTheStoreDoes) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  this->upload("/alice/app/_tag/1.0.0", tree, alice);
+  std::vector<std::string> paths = {"/alice/app/_tag/1.0.0", "/alice/app/_tag"};
+  for (const auto& n : tree.nodes) paths.push_back("/alice/app/_tag/1.0.0/tree/" + n.path);
+  for (const auto& p : paths) {
+    SCOPED_TRACE(p);
+    const double hits = cache_lookups(*this->http, "hit");
+    auto first = this->get(p), second = this->get(p);
+    auto head = this->call(net::Method::Head, p);
+    ASSERT_EQ(first.status, 200);
+    EXPECT_EQ(second.status, 200);
+    EXPECT_EQ(second.body, first.body);
+    EXPECT_EQ(stable_headers(second.headers), stable_headers(first.headers));
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.body, "");
+    EXPECT_EQ(head.headers.get("Content-Length"), first.headers.get("Content-Length"));
+    // main.wasm (100 kB) is over the cache's file size and is streamed every time.
+    const bool small = first.body.size() <= ReadCacheOptions{}.max_file_size;
+    EXPECT_EQ(cache_lookups(*this->http, "hit") - hits, small ? 2 : 0);
+  }
+}
+
+TYPED_TEST(RegistryHttp, ReadCacheNeverServesPrivateOrStaleAnswers) {
+  auto alice = this->token("alice"), mallory = this->token("mallory");
+  this->make_user("alice", alice);
+  this->make_user("mallory", mallory);
+  this->make_repo("alice", "secret", false, alice);
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/secret/_tag/1.0.0", this->sample_tree(), alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+
+  // A private repository's answers are never kept: the owner reads, then others still cannot.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(this->get("/alice/secret/_tag/1.0.0", alice).status, 200);
+    EXPECT_EQ(this->get("/alice/secret/_tag", alice).status, 200);
+    EXPECT_EQ(this->get("/alice/secret/_tag/1.0.0/tree/Enarx.toml", alice).status, 200);
+  }
+  EXPECT_EQ(this->get("/alice/secret/_tag/1.0.0").status, 404);
+  EXPECT_EQ(this->get("/alice/secret/_tag").status, 404);
+  EXPECT_EQ(this->get("/alice/secret/_tag/1.0.0/tree/Enarx.toml").status, 404);
+  EXPECT_EQ(this->get("/alice/secret/_tag/1.0.0", mallory).status, 404);
+  EXPECT_EQ(cache_lookups(*this->http, "hit"), 0);
+
+  // A warm tag list shows a tag completed after it was cached, at once.
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0"])");
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0"])");
+  EXPECT_GE(cache_lookups(*this->http, "hit"), 1);
+  this->upload("/alice/app/_tag/1.1.0", this->sample_tree("b"), alice);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0","1.1.0"])");
+
+  // A bearer token is verified on every request, cached answer or not.
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0", "not-a-token").status, 401);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0", alice).status, 200);
+}
+
+TYPED_TEST(RegistryHttp, ReadCacheHitsAreRateLimited) {
+  this->tune = [](RegistryOptions& ro) {
+    ro.lookup_rate = 0.001;
+    ro.lookup_burst = 4;
+  };
+  this->start();
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);  // writes are not lookups
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  std::vector<int> statuses;
+  for (int i = 0; i < 6; ++i) statuses.push_back(this->get("/alice/app/_tag/1.0.0").status);
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 200, 429, 429}));
+  EXPECT_GE(cache_lookups(*this->http, "hit"), 3);  // the refusals were cache hits
+  // Tree nodes are not lookups (a deploy fetches many): not limited, cached or not.
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/Enarx.toml").status, 200);
+}
+
+TYPED_TEST(RegistryHttp, ReadCacheOffServesFromTheStore) {
+  this->tune = [](RegistryOptions& ro) { ro.read_cache.ttl = std::chrono::milliseconds(0); };
+  this->start();
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);
+  EXPECT_EQ(cache_lookups(*this->http, "hit") + cache_lookups(*this->http, "miss"), 0);
 }
