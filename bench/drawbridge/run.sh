@@ -138,7 +138,18 @@ done
 rm -f "$W/db.out" "$W/ng.out"
 
 # wrk's own numbers: requests/s and bytes/s (Transfer/sec, so partial 64 MiB transfers count).
-measure() { wrk -t2 -c$2 -d${DUR}s "$1" | awk '/Requests\/sec/ {r=$2} /Transfer\/sec/ {t=$2} END {print r, t}'; }
+# Also the server's CPU time per request (user + system, all its processes and threads, from
+# /proc): unlike throughput it does not depend on how much of the 2 cores wrk and other jobs take.
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $t; }
+server_pids() { case $1 in ng) echo "$(cat "$W/nginx.pid") $(pgrep -P "$(cat "$W/nginx.pid")" | tr '\n' ' ')";;
+                           db) echo $DB_PID;; base) echo $BASE_PID;; esac; }
+measure() {  # url connections who -> "req/s transfer/s cpu-us-per-request"
+  local pids before out
+  pids=$(server_pids $3); before=$(ticks $pids)
+  out=$(wrk -t2 -c$2 -d${DUR}s "$1")
+  echo "$out" | awk -v used=$(( $(ticks $pids) - before )) -v hz=$(getconf CLK_TCK) \
+    '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /Transfer\/sec/ {t=$2} END {printf "%s %s %.1f\n", r, t, (n > 0 ? used * 1e6 / hz / n : 0)}'
+}
 ROUNDS=${ROUNDS:-3}
 echo "# drawbridge vs nginx, same TLS cert/key, wrk ${DUR}s x ${ROUNDS} rounds (alternating order, median), $(nproc) cores, blob ${BLOB_MB} MiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$W/results"
@@ -147,10 +158,10 @@ for r in $(seq "$ROUNDS"); do
   [ -n "${BASE_BIN:-}" ] && { order="db base ng"; [ $((r % 2)) -eq 0 ] && order="ng base db"; }
   for who in $order; do
     port=$DB_PORT; [ $who = ng ] && port=$NG_PORT; [ $who = base ] && port=$BASE_PORT
-    echo "$r $who tag $(measure https://127.0.0.1:$port$TAG 32)" >>"$W/results"
-    echo "$r $who list $(measure https://127.0.0.1:$port$LIST 32)" >>"$W/results"
-    echo "$r $who small $(measure https://127.0.0.1:$port$SMALL 32)" >>"$W/results"
-    echo "$r $who blob $(measure https://127.0.0.1:$port$BLOB 4)" >>"$W/results"
+    echo "$r $who tag $(measure https://127.0.0.1:$port$TAG 32 $who)" >>"$W/results"
+    echo "$r $who list $(measure https://127.0.0.1:$port$LIST 32 $who)" >>"$W/results"
+    echo "$r $who small $(measure https://127.0.0.1:$port$SMALL 32 $who)" >>"$W/results"
+    echo "$r $who blob $(measure https://127.0.0.1:$port$BLOB 4 $who)" >>"$W/results"
   done
 done
 python3 - "$W/results" "$BLOB_MB" <<'PY'
@@ -162,16 +173,17 @@ def bps(t):
     return float(t)
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
 res = {}
-for rnd, who, test, rps, tr in rows:
-    res.setdefault((test, who), {})[rnd] = (float(rps), bps(tr) / (1 << 20))
+for rnd, who, test, rps, tr, cpu in rows:
+    res.setdefault((test, who), {})[rnd] = (float(rps), bps(tr) / (1 << 20), float(cpu))
 def med(test, who, i): return statistics.median(v[i] for v in res[(test, who)].values())
 def ratio(test, i, who="db"): return statistics.median(res[(test, who)][r][i] / res[(test, "ng")][r][i] for r in res[(test, who)])
 base = ("tag", "base") in res
-print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) |" + (" base | base/nginx |" if base else ""))
-print("|---|---|---|---|" + ("---|---|" if base else ""))
+print("| test | drawbridge | nginx | drawbridge/nginx (median of per-round ratios) | server CPU µs per request: drawbridge vs nginx (nginx/drawbridge) |" + (" base | base/nginx |" if base else ""))
+print("|---|---|---|---|---|" + ("---|---|" if base else ""))
 for test, label, i in (("tag", "tag GET (req/s, 32 conns)", 0), ("list", "tag-list GET (req/s, 32 conns)", 0),
                        ("small", "1 KiB file GET (req/s, 32 conns)", 0), ("blob", f"{sys.argv[2]} MiB blob GET (MiB/s, 4 conns)", 1)):
     extra = f" {med(test,'base',i):.0f} | {ratio(test,i,'base'):.2f} |" if base else ""
-    print(f"| {label} | {med(test,'db',i):.0f} | {med(test,'ng',i):.0f} | {ratio(test,i):.2f} |" + extra)
+    cpu = f" {med(test,'db',2):.1f} vs {med(test,'ng',2):.1f} ({1 / ratio(test,2):.2f}) |" if test != "blob" else " — |"
+    print(f"| {label} | {med(test,'db',i):.0f} | {med(test,'ng',i):.0f} | {ratio(test,i):.2f} |" + cpu + extra)
 print("per round (req/s, MiB/s):", " ".join(f"{r}:{w}:{t}={v[0]:.0f}/{v[1]:.0f}" for (t, w), d in sorted(res.items()) for r, v in sorted(d.items())))
 PY
