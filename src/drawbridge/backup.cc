@@ -175,11 +175,13 @@ std::optional<Copied> hash_file(const fs::path& path) {
   return out;
 }
 
+// A directory of ours (backup, staging): 0700 like the data dir, each level this call creates.
+// Directories that exist already keep their mode (the parent of a target may be /var/lib).
 void make_dir(const fs::path& dir) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw io_error(ErrorKind::kInternal, "io.write", "mkdir", dir, ec.value());
-  fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (fs::exists(dir, ec)) return;
+  if (dir.has_parent_path() && dir.parent_path() != dir) make_dir(dir.parent_path());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw io_error(ErrorKind::kInternal, "io.write", "mkdir", dir, errno);
 }
 
 // Absent, or an empty directory: the only targets a backup or restore writes into, so that
@@ -365,6 +367,11 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
   require(fs::exists(live, ec), ErrorKind::kNotFound, "drawbridge.backup.no_store",
           "no embedded store in " + data_dir.string() + " (meta.sqlite3 missing)");
   const bool created = require_empty_target(out, "drawbridge.backup.target_not_empty");
+  if (auto parent = fs::absolute(out).parent_path(); !parent.empty()) {
+    std::error_code mk;
+    fs::create_directories(parent, mk);  // the operator's directories: their usual mode
+    if (mk) throw io_error(ErrorKind::kInternal, "io.write", "mkdir", parent, mk.value());
+  }
   make_dir(out);
   BackupCounts counts;
   try {
@@ -522,7 +529,11 @@ BackupCounts restore_sqlite_store(const fs::path& backup, const fs::path& data_d
   require_empty_target(data_dir, "drawbridge.restore.target_not_empty");
   auto target = fs::absolute(data_dir).lexically_normal();
   if (!target.has_filename()) target = target.parent_path();
-  make_dir(target.parent_path());
+  {
+    std::error_code ec;
+    fs::create_directories(target.parent_path(), ec);
+    if (ec) throw io_error(ErrorKind::kInternal, "io.write", "mkdir", target.parent_path(), ec.value());
+  }
   auto staging = target.parent_path() / ("." + target.filename().string() + ".restore-" + random_hex());
   make_dir(staging);
   BackupCounts counts;
@@ -700,6 +711,7 @@ VerifyReport verify_sqlite_store(const fs::path& data_dir, const ProgressFn& pro
     db.exec("COMMIT");
   }
   auto root = data_dir / "blobs" / "sha256";
+  if (!fs::exists(root, ec)) return r;  // no blob written yet
   for (const auto& shard : fs::directory_iterator(root, ec)) {
     if (!shard.is_directory()) continue;
     auto prefix = shard.path().filename().string();

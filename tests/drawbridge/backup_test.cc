@@ -211,6 +211,17 @@ TEST_F(Backup, TargetsMustBeAbsentOrEmpty) {
   fs::remove(restored() / "keep-me");
   restore_sqlite_store(backup(), restored());  // an empty directory is replaced
   EXPECT_TRUE(verify_sqlite_store(restored()).ok());
+
+  // The target's parent is the operator's: created if missing, its mode never changed.
+  auto srv = dir.path() / "srv";
+  fs::create_directories(srv);
+  fs::permissions(srv, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  restore_sqlite_store(backup(), srv / "drawbridge");
+  EXPECT_EQ(fs::status(srv).permissions() & fs::perms::all, fs::perms(0755));
+  EXPECT_EQ(fs::status(srv / "drawbridge").permissions() & fs::perms::all, fs::perms::owner_all);
+  backup_sqlite_store(data(), dir.path() / "deep" / "er" / "backup");
+  EXPECT_TRUE(fs::exists(dir.path() / "deep" / "er" / "backup" / "manifest.json"));
 }
 
 TEST_F(Backup, RestoreRefusesAFlippedBitInABlob) {
