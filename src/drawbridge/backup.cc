@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -94,6 +95,18 @@ struct Copied {
   std::uint64_t size = 0;
 };
 
+void write_all(int fd, ByteView data, const fs::path& path) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    auto n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw io_error(ErrorKind::kInternal, "io.write", "write", path, errno);
+    }
+    off += static_cast<std::size_t>(n);
+  }
+}
+
 // Copies `src` to `dst` through a temp file in dst's directory, hashing the bytes as they pass:
 // fsync, then rename — unless `expected` is given and differs, when nothing is left at `dst`.
 // nullopt when `src` does not exist. The caller fsyncs dst's directory (once per directory).
@@ -121,15 +134,7 @@ std::optional<Copied> copy_hashed(const fs::path& src, const fs::path& dst, unsi
         if (n == 0) break;
         h.update(ByteView(buf.data(), static_cast<std::size_t>(n)));
         out.size += static_cast<std::uint64_t>(n);
-        std::size_t off = 0;
-        while (off < static_cast<std::size_t>(n)) {
-          auto w = ::write(o.get(), buf.data() + off, static_cast<std::size_t>(n) - off);
-          if (w < 0) {
-            if (errno == EINTR) continue;
-            throw io_error(ErrorKind::kInternal, "io.write", "write", tmp, errno);
-          }
-          off += static_cast<std::size_t>(w);
-        }
+        write_all(o.get(), ByteView(buf.data(), static_cast<std::size_t>(n)), tmp);
       }
       out.sha256 = to_hex(h.finish());
       if (expected && out.sha256 != *expected) {
@@ -366,6 +371,14 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
   std::error_code ec;
   require(fs::exists(live, ec), ErrorKind::kNotFound, "drawbridge.backup.no_store",
           "no embedded store in " + data_dir.string() + " (meta.sqlite3 missing)");
+  {
+    // Inside the data dir, the backup would copy itself as "other state" (and be served from).
+    std::error_code c1, c2;
+    auto d = fs::weakly_canonical(data_dir, c1), o = fs::weakly_canonical(out, c2);
+    auto [di, oi] = std::mismatch(d.begin(), d.end(), o.begin(), o.end());
+    require(c1 || c2 || (di != d.end() && oi != o.end()), ErrorKind::kInvalidInput, "drawbridge.backup.target_inside_store",
+            "the backup directory must be outside the data directory (and not contain it)");
+  }
   const bool created = require_empty_target(out, "drawbridge.backup.target_not_empty");
   if (auto parent = fs::absolute(out).parent_path(); !parent.empty()) {
     std::error_code mk;
@@ -414,8 +427,7 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
           throw damaged("drawbridge.backup.blob_corrupt", "blob " + key + " hashes to " + c->sha256);
         auto line = key + " " + std::to_string(c->size) + "\n";
         list_hash.update(as_bytes(line));
-        if (::write(list.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-          throw io_error(ErrorKind::kInternal, "io.write", "write", list_tmp, errno);
+        write_all(list.get(), as_bytes(line), list_tmp);
         ++counts.blobs;
         counts.blob_bytes += c->size;
         ticker.tick([&] {

@@ -45,7 +45,8 @@ struct BackupCounts {
 };
 
 // Writes a backup of the embedded store in `data_dir` into `out`, which must be absent or an
-// empty directory (Error kConflict "drawbridge.backup.target_not_empty"); created 0700, files
+// empty directory (Error kConflict "drawbridge.backup.target_not_empty") outside `data_dir`
+// (kInvalidInput "drawbridge.backup.target_inside_store"); created 0700, files
 // 0600 (a backup holds private repositories and the issuer key). On failure what was written
 // into `out` is removed. A referenced blob that is absent or does not hash to its name fails
 // the backup (kUntrusted "drawbridge.backup.blob_missing" / "drawbridge.backup.blob_corrupt"):

@@ -203,6 +203,9 @@ TEST_F(Backup, TargetsMustBeAbsentOrEmpty) {
   backup_sqlite_store(data(), backup());
   EXPECT_EQ(error_code([&] { backup_sqlite_store(data(), backup()); }), "drawbridge.backup.target_not_empty");
   EXPECT_TRUE(fs::exists(backup() / "manifest.json"));  // untouched
+  EXPECT_EQ(error_code([&] { backup_sqlite_store(data(), data() / "backup"); }), "drawbridge.backup.target_inside_store");
+  EXPECT_EQ(error_code([&] { backup_sqlite_store(data(), dir.path()); }), "drawbridge.backup.target_inside_store");
+  EXPECT_FALSE(fs::exists(data() / "backup"));
 
   fs::create_directories(restored());
   write_file_atomic(restored() / "keep-me", std::string_view("x"));
