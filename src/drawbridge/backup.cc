@@ -389,12 +389,13 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
   BackupCounts counts;
   try {
     json files = json::array();
-    std::string list_sha256;
+    std::string list_sha256, meta_sha256;
     {
       SharedGcLock gc(data_dir, progress);
       snapshot_database(live, out / "meta.sqlite3");
       auto meta = hash_file(out / "meta.sqlite3");
       counts.meta_bytes = meta->size;
+      meta_sha256 = meta->sha256;
       if (progress) progress("metadata snapshot: " + human_bytes(counts.meta_bytes));
 
       // The blobs the snapshot references, read from the copy (a file nobody else writes), in
@@ -467,7 +468,7 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
           {"nodes_present", counts.nodes_present},
           {"blobs", counts.blobs}}},
         {"bytes", {{"meta", counts.meta_bytes}, {"blobs", counts.blob_bytes}}},
-        {"meta", {{"path", "meta.sqlite3"}, {"sha256", hash_file(out / "meta.sqlite3")->sha256}}},
+        {"meta", {{"path", "meta.sqlite3"}, {"sha256", meta_sha256}}},
         {"blob_list", {{"path", "blobs.txt"}, {"sha256", list_sha256}}},
         {"files", files},
     };
