@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -409,6 +412,56 @@ TEST_F(Backup, OnlineBackupWhilePublishingIsConsistent) {
     }
   }
   EXPECT_GE(seen_complete, 3);
+}
+
+// The same across processes, as with `drawbridge serve` running: a child process publishes
+// into the data dir through its own store until it is killed mid-upload; the backups taken
+// meanwhile restore to consistent stores.
+TEST_F(Backup, OnlineBackupWhileAnotherProcessPublishes) {
+  auto spec = [](int i) {
+    TagSpec t{"dave", "proc", "1.0." + std::to_string(i), {}};
+    t.files["shared"] = content_for("shared-proc", 50000);
+    t.files["own"] = content_for("own-proc" + std::to_string(i), 20000 + static_cast<std::size_t>(i) * 101 % 90000);
+    return t;
+  };
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that died
+    auto s = open_sqlite_store(data().string());
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    for (int i = 0; std::chrono::steady_clock::now() < until; ++i) publish(*s, spec(i));
+    ::_exit(0);
+  }
+  auto wait_for = [&](std::size_t n) {
+    for (int tries = 0; tries < 3000 && store->list_tags("dave", "proc").size() < n; ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  std::vector<fs::path> backups;
+  for (int round = 0; round < 2; ++round) {
+    wait_for(static_cast<std::size_t>(4 * (round + 1)));
+    backups.push_back(dir.path() / ("proc-" + std::to_string(round)));
+    backup_sqlite_store(data(), backups.back());
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  for (std::size_t i = 0; i < backups.size(); ++i) {
+    SCOPED_TRACE(backups[i]);
+    auto target = dir.path() / ("proc-restored-" + std::to_string(i));
+    restore_sqlite_store(backups[i], target);
+    EXPECT_TRUE(verify_sqlite_store(target).ok());
+    auto back = open_sqlite_store(target.string());
+    auto names = back->list_tags("dave", "proc");
+    EXPECT_GE(names.size(), 4u * (i + 1));
+    for (const auto& name : names) {
+      auto t = spec(std::stoi(name.substr(4)));
+      for (const auto& [p, data] : t.files) {
+        auto n = back->get_node(back->get_tag("dave", "proc", name)->id, p);
+        ASSERT_TRUE(n && n->present) << name << " " << p;
+        EXPECT_EQ(back->read_blob(n->blob_key), data) << name << " " << p;
+      }
+    }
+  }
 }
 
 // The real binary: exit codes and output of backup, restore and verify-store.
