@@ -205,8 +205,13 @@ class SharedGcLock {
  public:
   SharedGcLock(const fs::path& data_dir, const ProgressFn& progress) {
     auto path = data_dir / kGcLockFile;
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd_ < 0) throw io_error(ErrorKind::kInternal, "io.write", "open", path, errno);
+    // Made by root (a backup from cron), the file would lock the server's own GC out of it:
+    // it belongs to whoever owns the data dir.
+    struct stat dir{}, file{};
+    if (::stat(data_dir.c_str(), &dir) == 0 && ::fstat(fd_, &file) == 0 && file.st_uid != dir.st_uid)
+      (void)::fchown(fd_, dir.st_uid, dir.st_gid);
     if (::flock(fd_, LOCK_SH | LOCK_NB) == 0) return;
     if (errno != EWOULDBLOCK) fail(path);
     if (progress) progress("waiting for garbage collection to finish (" + path.string() + ")");

@@ -346,6 +346,17 @@ TEST_F(Backup, BackupWaitsForGarbageCollection) {
   restore_sqlite_store(backup(), restored());
 }
 
+// A backup run as root must not leave a gc.lock the server (another user) cannot open.
+TEST_F(Backup, GcLockBelongsToTheDataDirOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (to own the data dir by another user)";
+  ASSERT_EQ(::chown(data().c_str(), 65534, 65534), 0);
+  backup_sqlite_store(data(), backup());
+  struct stat st{};
+  ASSERT_EQ(::stat((data() / kGcLockFile).c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
 // Online: backups taken while another thread publishes tags continuously (and one reads) are
 // each one consistent state: every complete tag complete with all its blobs, byte-identical to
 // what was published, and verify passes.
