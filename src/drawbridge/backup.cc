@@ -585,7 +585,7 @@ BackupCounts restore_sqlite_store(const fs::path& backup, const fs::path& data_d
         auto sp = line.find(' ');
         auto key = line.substr(0, sp);
         std::uint64_t size = 0;
-        bool ok = sp == 64 && is_blob_key(key) && key > prev && sp + 1 < line.size() &&
+        bool ok = sp == 64 && is_blob_key(key) && key > prev && sp + 1 < line.size() && line.size() - sp - 1 <= 19 &&
                   line.find_first_not_of("0123456789", sp + 1) == std::string::npos;
         if (ok) size = std::stoull(line.substr(sp + 1));
         if (!ok) throw damaged("drawbridge.restore.blob_list", "blobs.txt: bad line '" + line.substr(0, 100) + "'");
