@@ -524,10 +524,8 @@ json read_manifest(const fs::path& backup) {
   require(m.contains("meta") && m.contains("blob_list") && m.contains("counts") && m["counts"].is_object() &&
               m.contains("files") && m["files"].is_array(),
           ErrorKind::kInvalidInput, "drawbridge.restore.manifest", "manifest: incomplete");
-  for (const auto* k : {"sha256"}) {
-    require(is_blob_key(str(m["meta"], k)) && is_blob_key(str(m["blob_list"], k)), ErrorKind::kInvalidInput,
-            "drawbridge.restore.manifest", "manifest: malformed hash");
-  }
+  require(is_blob_key(str(m["meta"], "sha256")) && is_blob_key(str(m["blob_list"], "sha256")),
+          ErrorKind::kInvalidInput, "drawbridge.restore.manifest", "manifest: malformed hash");
   for (const auto& f : m["files"]) {
     require(safe_state_path(str(f, "path")) && is_blob_key(str(f, "sha256")), ErrorKind::kInvalidInput,
             "drawbridge.restore.manifest", "manifest: bad file entry '" + f.dump() + "'");
@@ -740,8 +738,10 @@ VerifyReport verify_sqlite_store(const fs::path& data_dir, const ProgressFn& pro
       if (!h) continue;  // collected meanwhile: no longer referenced
       ++r.blobs;
       r.blob_bytes += h->size;
-      if (h->sha256 != name || name.compare(0, 2, prefix) != 0)
+      if (h->sha256 != name)
         add_problem(r, "drawbridge.verify.blob_corrupt", name, "content hashes to " + h->sha256);
+      else if (name.compare(0, 2, prefix) != 0)  // never looked up there: its nodes lack it
+        add_problem(r, "drawbridge.verify.blob_corrupt", name, "stored under " + prefix + "/");
       ticker.tick([&] { return "blobs: " + std::to_string(r.blobs) + " hashed, " + human_bytes(r.blob_bytes); });
     }
   }
