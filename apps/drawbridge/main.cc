@@ -19,6 +19,7 @@
 #include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
+#include "maintenance.h"
 #include "net/http_server.h"
 #include "net/server_keys.h"
 #include "revocation/crl_monitor.h"
@@ -311,7 +312,11 @@ int main(int argc, char** argv) {
   declare_common(token_loader);
   declare_serve(token_loader);
 
+  // Backup, restore, verify-store (apps/drawbridge/maintenance.cc).
+  drawbridge::cli::MaintenanceCommands maintenance(app);
+
   CLI11_PARSE(app, argc, argv);
+  if (maintenance.parsed()) return maintenance.run();
   try {
     std::optional<fs::path> file;
     if (!config_file.empty()) file = config_file;
