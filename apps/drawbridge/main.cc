@@ -18,6 +18,7 @@
 #include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
+#include "drawbridge/web.h"
 #include "net/http_server.h"
 #include "net/server_keys.h"
 #include "revocation/crl_monitor.h"
@@ -114,6 +115,8 @@ void declare_serve(config::Loader& l) {
          .help = "Client CIDRs allowed to use the API (comma-separated; empty = all)"});
   l.add({.name = "limits.lookup_max_clients", .type = Type::Integer, .default_value = std::int64_t{65536},
          .flag = "--lookup-max-clients", .help = "Clients tracked by the lookup rate limit"});
+  l.add({.name = "web.enabled", .type = Type::Boolean, .default_value = true, .env = "DRAWBRIDGE_WEB",
+         .flag = "--web", .help = "Serve the web UI under /ui/ (docs/drawbridge.md \"Web UI\"); false turns it off"});
   l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
          .flag = "--log-level", .help = "trace|debug|info|warn|error"});
   l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
@@ -241,6 +244,8 @@ int serve(const config::Config& cfg) {
   net::HttpServer server(sc);
   drawbridge::Registry registry(store, tokens, ro);
   registry.install(server);
+  if (cfg.get_bool("web.enabled"))
+    drawbridge::install_web_ui(server, registry, store, tokens, {.public_host = ro.public_host});
   // The first fetch before serving, so keeps are not refused for a CRL that is one request away;
   // a failure is logged and retried by the refresh thread (keeps grant nothing meanwhile).
   for (const auto& monitor : ro.keep_crls) {
