@@ -194,14 +194,15 @@ constexpr auto kMaxSession = std::chrono::hours(12);
 constexpr std::size_t kMaxDirectoryBytes = 8u << 20;
 
 // Every UI answer: HTML that loads nothing from anywhere but this origin, cannot be framed,
-// sends no Referer (tag and user names stay here) and is not cached (pages may show private
-// repositories).
+// sends no Referer elsewhere (tag and user names stay here; "same-origin" rather than
+// "no-referrer" because the latter makes browsers send `Origin: null` on our own form posts,
+// which the login's origin check needs) and is not cached (pages may show private repositories).
 void secure_headers(net::Response& r) {
   r.headers.set("Content-Security-Policy",
                 "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
                 "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'");
   r.headers.set("X-Content-Type-Options", "nosniff");
-  r.headers.set("Referrer-Policy", "no-referrer");
+  r.headers.set("Referrer-Policy", "same-origin");
   r.headers.set("X-Frame-Options", "DENY");
   r.headers.set("Cross-Origin-Opener-Policy", "same-origin");
   r.headers.set("Cross-Origin-Resource-Policy", "same-origin");
