@@ -402,6 +402,8 @@ class WebUi : public std::enable_shared_from_this<WebUi> {
       return message(s, e.status(), "Error", "The registry answered " + std::to_string(e.status()) + " (" + e.code() + ").");
     } catch (const Error& e) {
       current_ = nullptr;
+      // A name outside the grammar (typed into the URL or the find form) names nothing.
+      if (e.code().rfind("drawbridge.name.", 0) == 0) return not_found(s);
       log::warn("drawbridge.web_error", {{"code", e.code()}, {"error", e.what()}, {"request_id", req.request_id}});
       return message(s, 500, "Error", "This page could not be shown (" + e.code() + ").");
     } catch (const std::exception& e) {

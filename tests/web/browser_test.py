@@ -220,6 +220,8 @@ try:
     s1, _, b1 = fetch("/ui/alice/secret/2.0.0", cookie=f"drawbridge_ui={BOB}")
     s2, _, b2 = fetch("/ui/alice/nothing-here/2.0.0", cookie=f"drawbridge_ui={BOB}")
     check(s1 == 404 and s2 == 404 and b1 == b2, "to another user the private tag page == a missing one")
+    s1, _, b1 = fetch("/ui/_find?user=%3Cscript%3E")
+    check(s1 == 404, "a user name outside the grammar is not found")
     _, h, _ = fetch("/ui/")
     csp = h.get("Content-Security-Policy", "")
     check("default-src 'self'" in csp and h.get("X-Content-Type-Options") == "nosniff" and
