@@ -105,3 +105,123 @@ TEST(WebRender, YankedTagsCarryABadge) {
 
 }  // namespace
 }  // namespace enarx::drawbridge::web
+
+// ---- the pages over HTTP, in process: the API's rules, allow-list and rate limit apply ----
+#include <chrono>
+
+#include "core/file.h"
+#include "net/http_client.h"
+
+namespace enarx::drawbridge::web {
+namespace {
+
+using namespace std::chrono_literals;
+
+class WebServer : public ::testing::Test {
+ protected:
+  void start(RegistryOptions ro) {
+    store = open_sqlite_store((tmp.path() / "data").string());
+    tokens = std::make_shared<TokenVerifier>(system_clock());
+    tokens->add_issuer(issuer.issuer_config());
+    for (const auto& [user, repo, pub] : {std::tuple{"alice", "app", true}, std::tuple{"alice", "secret", false},
+                                          std::tuple{"bob", "tools", true}}) {
+      store->create_user(user, "{}", as_bytes(std::string("{\"subject\":\"") + user + "\"}"), "test-issuer", user);
+      store->create_repo(user, repo, "{}", as_bytes(repo_to_json({pub})), pub);
+    }
+    registry = std::make_unique<Registry>(store, tokens, ro);
+    net::ServerConfig sc;
+    sc.port = 0;
+    sc.allow_plaintext = true;
+    sc.access_log = false;
+    http = std::make_unique<net::HttpServer>(sc);
+    registry->install(*http);
+    install_web_ui(*http, *registry, store, tokens);
+    http->start();
+  }
+  void TearDown() override {
+    if (http) http->stop();
+  }
+  net::ClientResponse get(const std::string& path, const std::string& token = {}) {
+    net::ClientOptions o;
+    o.max_retries = 0;
+    net::HttpClient client(o);
+    net::Headers h;
+    if (!token.empty()) h.set("Cookie", "drawbridge_ui=" + token);
+    return client.get("http://127.0.0.1:" + std::to_string(http->port()) + path, h);
+  }
+  std::string mint(const std::string& subject) {
+    return issuer.mint(subject, all_manage_scopes(), 1h, std::chrono::system_clock::now());
+  }
+  static RegistryOptions unlimited() {
+    RegistryOptions o;
+    o.lookup_rate = 0;
+    return o;
+  }
+
+  TempDir tmp{"drawbridge-web"};
+  LocalIssuer issuer = LocalIssuer::load_or_create(tmp.path() / "issuer", "test-issuer", "drawbridge");
+  std::shared_ptr<Store> store;
+  std::shared_ptr<TokenVerifier> tokens;
+  std::unique_ptr<Registry> registry;
+  std::unique_ptr<net::HttpServer> http;
+};
+
+bool lists(const std::string& html, const std::string& name) { return html.find(">" + name + "</a>") != std::string::npos; }
+
+TEST_F(WebServer, PrivateRepositoriesOnlyForTheirOwner) {
+  start(unlimited());
+  auto index = get("/ui/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_TRUE(lists(index.body, "alice") && lists(index.body, "bob"));
+  EXPECT_NE(index.headers.get("Content-Security-Policy").value_or("").find("default-src 'self'"), std::string::npos);
+
+  auto out = get("/ui/alice");
+  EXPECT_TRUE(lists(out.body, "app"));
+  EXPECT_FALSE(lists(out.body, "secret"));
+  auto as_bob = get("/ui/alice", mint("bob"));
+  EXPECT_FALSE(lists(as_bob.body, "secret"));
+  auto as_alice = get("/ui/alice", mint("alice"));
+  EXPECT_TRUE(lists(as_alice.body, "secret"));
+  EXPECT_NE(as_alice.body.find("private</span>"), std::string::npos);
+
+  // The private repository and a missing one: one answer, byte for byte, logged out and as bob.
+  for (const std::string& token : {std::string(), mint("bob")}) {
+    auto priv = get("/ui/alice/secret", token), missing = get("/ui/alice/missing", token),
+         nobody = get("/ui/nobody/secret", token), bad = get("/ui/alice/bad_name", token);
+    EXPECT_EQ(priv.status, 404);
+    for (const auto* other : {&missing, &nobody, &bad}) {
+      EXPECT_EQ(other->status, priv.status);
+      EXPECT_EQ(other->body, priv.body);
+    }
+  }
+  EXPECT_EQ(get("/ui/alice/secret", mint("alice")).status, 200);
+  // A cookie that does not verify is logged out, and removed.
+  auto forged = get("/ui/alice", "eyJ.forged.token");
+  EXPECT_FALSE(lists(forged.body, "secret"));
+  EXPECT_NE(forged.headers.get("Set-Cookie").value_or("").find("Max-Age=0"), std::string::npos);
+}
+
+TEST_F(WebServer, PagesSpendTheApiLookupBudget) {
+  RegistryOptions ro;
+  ro.lookup_rate = 0.001;  // no refill during the test
+  ro.lookup_burst = 2;
+  start(ro);
+  EXPECT_EQ(get("/ui/").status, 200);       // the index: admit_lookup
+  EXPECT_EQ(get("/ui/alice").status, 200);  // the user page: the API's _repos
+  auto refused = get("/ui/alice/app");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_TRUE(refused.headers.get("Retry-After").has_value());
+  EXPECT_EQ(get("/ui/").status, 429);
+}
+
+TEST_F(WebServer, AllowListAppliesToPages) {
+  RegistryOptions ro = unlimited();
+  ro.allowed_networks = {"10.0.0.0/8"};
+  start(ro);
+  EXPECT_EQ(get("/ui/").status, 403);
+  EXPECT_EQ(get("/ui/alice").status, 403);
+  EXPECT_EQ(get("/ui/_static/style.css").status, 200);  // the stylesheet is no lookup
+}
+
+}  // namespace
+}  // namespace enarx::drawbridge::web
