@@ -346,13 +346,15 @@ class WebUi : public std::enable_shared_from_this<WebUi> {
     Session s;
     auto cookie = cookie_value(req, kCookie);
     if (!cookie || cookie->empty()) return s;
+    // Expired, malformed or no longer trusted: logged out, and the cookie goes.
+    s.drop_cookie = true;
+    if (!token_chars_ok(*cookie) || !tokens_ || tokens_->empty()) return s;
     try {
-      if (!token_chars_ok(*cookie) || !tokens_ || tokens_->empty()) throw Error(ErrorKind::kUnauthenticated, "x", "x");
       auto claims = tokens_->verify(*cookie);
       s.token = *cookie;
       s.subject = claims.subject;
+      s.drop_cookie = false;
     } catch (const Error&) {
-      s.drop_cookie = true;  // expired or no longer trusted: logged out, and the cookie goes
     }
     return s;
   }
