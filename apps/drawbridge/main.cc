@@ -20,6 +20,7 @@
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
 #include "maintenance.h"
+#include "drawbridge/web.h"
 #include "net/http_server.h"
 #include "net/server_keys.h"
 #include "revocation/crl_monitor.h"
@@ -126,6 +127,8 @@ void declare_serve(config::Loader& l) {
          .flag = "--read-cache-entries", .help = "Answers kept by the read cache"});
   l.add({.name = "cache.max_file_size", .type = Type::Integer, .default_value = std::int64_t{64} << 10,
          .flag = "--read-cache-file-size", .help = "Largest file node kept by the read cache (bytes)"});
+  l.add({.name = "web.enabled", .type = Type::Boolean, .default_value = true, .env = "DRAWBRIDGE_WEB",
+         .flag = "--web", .help = "Serve the web UI under /ui/ (docs/drawbridge.md \"Web UI\"); false turns it off"});
   l.add({.name = "log.level", .type = Type::String, .default_value = std::string("info"), .env = "DRAWBRIDGE_LOG",
          .flag = "--log-level", .help = "trace|debug|info|warn|error"});
   l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
@@ -257,6 +260,8 @@ int serve(const config::Config& cfg) {
   net::HttpServer server(sc);
   drawbridge::Registry registry(store, tokens, ro);
   registry.install(server);
+  if (cfg.get_bool("web.enabled"))
+    drawbridge::install_web_ui(server, registry, store, tokens, {.public_host = ro.public_host});
   // The first fetch before serving, so keeps are not refused for a CRL that is one request away;
   // a failure is logged and retried by the refresh thread (keeps grant nothing meanwhile).
   for (const auto& monitor : ro.keep_crls) {

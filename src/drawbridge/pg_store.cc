@@ -470,6 +470,19 @@ class PgStore final : public Store {
     });
   }
 
+  // ---- web UI (docs/drawbridge.md "Web UI") ----
+  std::vector<std::string> list_public_users(std::string_view after, std::size_t limit) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params(
+          "SELECT DISTINCT usr COLLATE \"C\" AS u FROM drawbridge_repos WHERE public AND usr > $1 COLLATE \"C\" "
+          "ORDER BY u LIMIT $2",
+          str(after), static_cast<std::int64_t>(limit));
+      std::vector<std::string> out;
+      for (const auto& row : r) out.push_back(row[0].as<std::string>());
+      return out;
+    });
+  }
+
   std::string describe() const override { return "postgres"; }
 
  private:

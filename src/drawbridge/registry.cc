@@ -1207,4 +1207,18 @@ void Registry::install(net::HttpServer& server) {
   server.route(net::Method::Get, "/health", [](net::Request&) { return net::Response::bytes(200, ""); });
 }
 
+// ---- web UI (docs/drawbridge.md "Web UI") ----
+// The same checks, in the same order, as dispatch() applies to a read.
+std::optional<net::Response> Registry::admit_lookup(const net::Request& request) {
+  auto& impl = *impl_;
+  auto ip = client_ip(request.remote_address);
+  if (!impl.allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+  double retry = 1;
+  if (impl.limiter.allow(client_prefix(ip), &retry)) return std::nullopt;
+  if (impl.limited) impl.limited->inc();
+  auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
+  r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
+  return r;
+}
+
 }  // namespace enarx::drawbridge

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,13 @@ class Registry {
   // The PUT route's header check (authentication, authorization, length; a spool for file
   // nodes): see docs/drawbridge.md "Bounds".
   net::HeaderDecision check_put(net::Request& request);
+
+  // ---- web UI (docs/drawbridge.md "Web UI") ----
+  // What an API lookup from this request's client faces first — the network allow-list and the
+  // per-client lookup rate limit: nullopt to go on, else the 429 answer; throws HttpError 403
+  // for a refused network. For UI pages that read the store without an API request of their own
+  // (the user index), so that the UI is not a way around either.
+  std::optional<net::Response> admit_lookup(const net::Request& request);
 
  private:
   struct Impl;

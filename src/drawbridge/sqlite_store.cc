@@ -476,6 +476,17 @@ class SqliteStore final : public Store {
     return sqlite3_changes(db_) == 1;
   }
 
+  // ---- web UI (docs/drawbridge.md "Web UI") ----
+  std::vector<std::string> list_public_users(std::string_view after, std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "SELECT DISTINCT user FROM repos WHERE public = 1 AND user > ? ORDER BY user LIMIT ?");
+    s.bind(1, after);
+    s.bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.text(0));
+    return out;
+  }
+
   std::string describe() const override { return "sqlite:" + dir_.string(); }
 
  private:

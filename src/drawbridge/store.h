@@ -210,6 +210,11 @@ class Store {
   // false when `member` was not in the group (or the group does not exist).
   virtual bool remove_member(std::string_view owner, std::string_view group, std::string_view member) = 0;
 
+  // ---- web UI (docs/drawbridge.md "Web UI") ----
+  // Users with at least one public repository, sorted by name (bytewise), the first `limit`
+  // after `after` ("" = from the start): a page of the UI's index, never the whole table.
+  virtual std::vector<std::string> list_public_users(std::string_view after, std::size_t limit) = 0;
+
   virtual std::string describe() const = 0;
 };
 

@@ -634,3 +634,19 @@ TYPED_TEST(StoreConformance, MigratedDatabaseCanShare) {
   this->store = this->backend.open();  // opening again is harmless
   EXPECT_EQ(this->store->access_of("old", "app", "friend"), Access::Read);
 }
+
+// ---- web UI (docs/drawbridge.md "Web UI") ----
+// The UI's index: users with a public repository, bytewise order, one bounded page at a time.
+TYPED_TEST(StoreConformance, ListsUsersWithPublicRepositoriesByPage) {
+  auto& s = *this->store;
+  EXPECT_TRUE(s.list_public_users("", 10).empty());
+  this->make_repo("carol", "app", true);
+  this->make_repo("carol", "tools", true);  // two public repositories: carol once
+  this->make_repo("alice", "secret", false);  // private only: not listed
+  this->make_repo("Bob", "lib", true);        // upper case sorts first (bytewise)
+  this->make_repo("dave", "x", true);
+  EXPECT_EQ(s.list_public_users("", 10), (std::vector<std::string>{"Bob", "carol", "dave"}));
+  EXPECT_EQ(s.list_public_users("", 2), (std::vector<std::string>{"Bob", "carol"}));
+  EXPECT_EQ(s.list_public_users("carol", 2), std::vector<std::string>{"dave"});
+  EXPECT_TRUE(s.list_public_users("dave", 2).empty());
+}
