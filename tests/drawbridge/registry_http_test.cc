@@ -872,6 +872,11 @@ TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
       {"/alice/secret/_steward", "/alice/nothere/_steward", "/ghost/secret/_steward"},
       {"/alice/secret/_tag/1.0.0/_steward", "/alice/secret/_tag/2.0.0/_steward", "/alice/secret/_tag/9.9.9/_steward",
        "/alice/nothere/_tag/1.0.0/_steward", "/ghost/secret/_tag/1.0.0/_steward"},
+      // Yank state, the audit log and quota usage (docs/drawbridge.md "Yank and delete").
+      {"/alice/secret/_tag/1.0.0/_yank", "/alice/secret/_tag/2.0.0/_yank", "/alice/secret/_tag/9.9.9/_yank",
+       "/alice/nothere/_tag/1.0.0/_yank", "/ghost/secret/_tag/1.0.0/_yank"},
+      {"/alice/_audit", "/ghost/_audit"},
+      {"/alice/_usage", "/ghost/_usage"},
   };
   for (const auto& c : callers) {
     for (auto method : {net::Method::Get, net::Method::Head}) {
