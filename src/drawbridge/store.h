@@ -256,8 +256,9 @@ class Store {
                                 const AuditEvent& event) = 0;
   // Removes a tag (complete or pending) and its node rows; blobs stay for garbage collection.
   // A complete tag's name is tombstoned: put_tag refuses it from then on (Error kConflict
-  // "drawbridge.tag.deleted", raised by the database itself so no race slips past). false when
-  // there was no such tag.
+  // "drawbridge.tag.deleted", checked inside its transaction, serialized with this one; a
+  // database trigger refuses any other insert of the name too). false when there was no such
+  // tag.
   virtual bool delete_tag(std::string_view user, std::string_view repo, std::string_view tag,
                           const AuditEvent& event) = 0;
   // Removes a repository with its tags, nodes and grants (tombstoning its complete tags' names).
