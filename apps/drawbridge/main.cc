@@ -15,12 +15,14 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "core/x509.h"
+#include "drawbridge/audit.h"
 #include "drawbridge/auth.h"
 #include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
 #include "maintenance.h"
 #include "drawbridge/web.h"
+#include "identity/names.h"
 #include "net/http_server.h"
 #include "net/server_keys.h"
 #include "revocation/crl_monitor.h"
@@ -212,6 +214,8 @@ int serve(const config::Config& cfg) {
   ro.read_cache.max_file_size = static_cast<std::size_t>(std::max<std::int64_t>(0, cfg.get_int("cache.max_file_size")));
   ro.accept_insecure_keeps = cfg.get_bool("keeps.accept_insecure");
   ro.default_steward = cfg.get_string("steward.default_url");
+  ro.max_bytes_per_user = static_cast<std::uint64_t>(cfg.get_int("quota.max_bytes_per_user"));
+  ro.max_tags_per_user = static_cast<std::uint64_t>(cfg.get_int("quota.max_tags_per_user"));
   if (!ro.default_steward.empty()) {
     drawbridge::validate_steward_url(ro.default_steward);
     log::info("drawbridge.default_steward", {{"url", ro.default_steward}});
@@ -288,6 +292,72 @@ int token(const config::Config& cfg, const std::string& subject, std::vector<std
   return 0;
 }
 
+// ---- quotas and the registry audit log (docs/drawbridge.md "Quotas", "Registry audit log") ----
+
+void declare_ops(config::Loader& l) {
+  l.add({.name = "quota.max_bytes_per_user", .type = Type::Integer, .default_value = std::int64_t{0},
+         .env = "DRAWBRIDGE_QUOTA_MAX_BYTES_PER_USER", .flag = "--quota-max-bytes-per-user",
+         .help = "Bytes a user's repositories may hold: declared lengths of the stored nodes of their complete "
+                 "and pending tags, not deduplicated (0 = unlimited)"});
+  l.add({.name = "quota.max_tags_per_user", .type = Type::Integer, .default_value = std::int64_t{0},
+         .env = "DRAWBRIDGE_QUOTA_MAX_TAGS_PER_USER", .flag = "--quota-max-tags-per-user",
+         .help = "Complete and pending tags a user's repositories may hold (0 = unlimited)"});
+}
+
+// The configured store, as `serve` opens it, for the operator's commands.
+std::shared_ptr<drawbridge::Store> open_configured_store(const config::Config& cfg) {
+  fs::path data_dir = cfg.get_string("store.data_dir");
+  auto kind = cfg.get_string("store.kind");
+  if (kind == "sqlite") return drawbridge::open_sqlite_store(data_dir.string());
+  if (kind == "postgres") {
+    auto conninfo = cfg.get_string("store.postgres");
+    require(!conninfo.empty(), ErrorKind::kInvalidInput, "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
+    // A spool directory of its own: the server's data_dir/tmp is emptied at open.
+    return drawbridge::open_postgres_store(conninfo, 1, fs::temp_directory_path());
+  }
+  throw Error(ErrorKind::kInvalidInput, "drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
+}
+
+struct AuditArgs {
+  std::string user;
+  std::int64_t after = 0;
+  std::uint64_t limit = 0;  // 0 = all
+  bool json = false;
+};
+
+// Reads the log a page at a time, so memory stays bounded however long it is. --json prints one
+// object per line (the form GET <user>/_audit uses); otherwise one line per event.
+int audit(const config::Config& cfg, const AuditArgs& a) {
+  if (!a.user.empty()) identity::validate_user_name(a.user);
+  auto store = open_configured_store(cfg);
+  constexpr std::uint64_t kPage = 1000;
+  std::int64_t after = a.after;
+  std::uint64_t printed = 0;
+  for (;;) {
+    const auto want = a.limit == 0 ? kPage : std::min(kPage, a.limit - printed);
+    if (want == 0) break;
+    const auto page = store->read_audit(a.user.empty() ? std::nullopt : std::optional<std::string_view>(a.user), after,
+                                        static_cast<std::size_t>(want));
+    for (const auto& r : page) {
+      if (a.json) {
+        std::cout << drawbridge::audit_record_json(r).dump() << "\n";
+      } else {
+        const auto& e = r.event;
+        std::string what = e.user;
+        if (!e.repo.empty()) what += "/" + e.repo;
+        if (!e.tag.empty()) what += ":" + e.tag;
+        std::cout << r.seq << "  " << e.at << "  " << e.action << "  " << what << "  by "
+                  << (e.actor_subject.empty() ? std::string("-") : e.actor_issuer + " " + e.actor_subject)
+                  << (e.detail.empty() ? std::string() : "  (" + e.detail + ")") << "\n";
+      }
+      after = r.seq;
+      ++printed;
+    }
+    if (page.size() < want) break;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,6 +371,7 @@ int main(int argc, char** argv) {
   config::Loader serve_loader;
   declare_common(serve_loader);
   declare_serve(serve_loader);
+  declare_ops(serve_loader);
   serve_loader.bind(*serve_cmd);
 
   std::string subject, ttl = "1h";
@@ -316,6 +387,22 @@ int main(int argc, char** argv) {
   config::Loader token_loader;
   declare_common(token_loader);
   declare_serve(token_loader);
+  declare_ops(token_loader);
+
+  // The registry audit log, for the operator (reads the store directly).
+  AuditArgs audit_args;
+  std::string audit_data_dir;
+  auto* audit_cmd = app.add_subcommand("audit", "Print the registry audit log (publishes, yanks, deletes, sharing)");
+  audit_cmd->add_option("-c,--config", config_file, "TOML configuration file");
+  audit_cmd->add_option("--data-dir", audit_data_dir, "Data directory of the embedded store");
+  audit_cmd->add_option("--user", audit_args.user, "Only events of this user's repositories");
+  audit_cmd->add_option("--after", audit_args.after, "Only events after this seq")->check(CLI::NonNegativeNumber);
+  audit_cmd->add_option("--limit", audit_args.limit, "At most this many events (default: all)");
+  audit_cmd->add_flag("--json", audit_args.json, "One JSON object per line");
+  config::Loader audit_loader;
+  declare_common(audit_loader);
+  declare_serve(audit_loader);
+  declare_ops(audit_loader);
 
   // Backup, restore, verify-store (apps/drawbridge/maintenance.cc).
   drawbridge::cli::MaintenanceCommands maintenance(app);
@@ -328,6 +415,8 @@ int main(int argc, char** argv) {
     if (serve_cmd->parsed()) return serve(serve_loader.load(file));
     if (!token_data_dir.empty()) token_loader.set_flag_value("store.data_dir", token_data_dir);
     if (token_cmd->parsed()) return token(token_loader.load(file), subject, scopes, ttl);
+    if (!audit_data_dir.empty()) audit_loader.set_flag_value("store.data_dir", audit_data_dir);
+    if (audit_cmd->parsed()) return audit(audit_loader.load(file), audit_args);
   } catch (const Error& e) {
     std::cerr << "drawbridge: " << e.describe() << "\n";
     return 1;

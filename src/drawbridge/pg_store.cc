@@ -153,6 +153,7 @@ class PgStore final : public Store {
       )sql");
       return 0;
     });
+    ops_schema();
   }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
@@ -225,6 +226,9 @@ class PgStore final : public Store {
       auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE",
                              str(user), str(repo));
       require(!r.empty(), ErrorKind::kInternal, "drawbridge.store.no_repo", "repository does not exist");
+      // Under the repository lock delete_tag takes too: a tombstone is seen or not yet written.
+      require(!tombstoned(w, user, repo, tag), ErrorKind::kConflict, "drawbridge.tag.deleted",
+              "this tag was deleted; its name is not published again");
       // FOR UPDATE: a node upload completing the tag concurrently (it locks the row too) is
       // waited for and its result seen, so a just-completed tag is never resumed or dropped.
       auto t = w.exec_params(
@@ -256,17 +260,17 @@ class PgStore final : public Store {
                                    std::string_view tag) override {
     return run([&](pqxx::work& w) -> std::optional<StoredTag> {
       auto r = w.exec_params(
-          "SELECT id, meta, content, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3",
+          "SELECT id, meta, content, complete, yanked FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3",
           str(user), str(repo), str(tag));
       if (r.empty()) return std::nullopt;
       return StoredTag{r[0][0].as<std::int64_t>(), r[0][1].as<std::string>(), bytes_of(r[0][2]),
-                       r[0][3].as<bool>()};
+                       r[0][3].as<bool>(), r[0][4].as<bool>()};
     });
   }
 
   std::vector<std::string> list_tags(std::string_view user, std::string_view repo) override {
     return run([&](pqxx::work& w) {
-      auto r = w.exec_params("SELECT name FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND complete",
+      auto r = w.exec_params("SELECT name FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND complete AND NOT yanked",
                              str(user), str(repo));
       std::vector<std::string> out;
       for (const auto& row : r) out.push_back(row[0].as<std::string>());
@@ -525,6 +529,173 @@ class PgStore final : public Store {
         throw Error(ErrorKind::kInternal, "drawbridge.store.backend", std::string("PostgreSQL: ") + e.what());
       }
     }
+  }
+
+  // ---- yank, delete, registry audit log, quotas ----
+ public:
+  std::vector<TagSummary> list_tag_summaries(std::string_view user, std::string_view repo) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params(
+          "SELECT name, yanked FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND complete ORDER BY name COLLATE \"C\"",
+          str(user), str(repo));
+      std::vector<TagSummary> out;
+      for (const auto& row : r) out.push_back({row[0].as<std::string>(), row[1].as<bool>()});
+      return out;
+    });
+  }
+
+  YankResult set_yanked(std::string_view user, std::string_view repo, std::string_view tag, bool yanked,
+                        const AuditEvent& event) override {
+    return run([&](pqxx::work& w) {
+      auto t = w.exec_params(
+          "SELECT id, yanked FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3 AND complete FOR UPDATE",
+          str(user), str(repo), str(tag));
+      if (t.empty()) return YankResult::NotFound;
+      if (t[0][1].as<bool>() == yanked) return YankResult::Unchanged;
+      w.exec_params("UPDATE drawbridge_tags SET yanked = $1 WHERE id = $2", yanked, t[0][0].as<std::int64_t>());
+      append(w, event);
+      return YankResult::Changed;
+    });
+  }
+
+  bool delete_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                  const AuditEvent& event) override {
+    return run([&](pqxx::work& w) {
+      // The repository row first, as put_tag locks it: a concurrent re-publish of this name
+      // either ran before (and is deleted here) or sees the tombstone.
+      auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE", str(user),
+                             str(repo));
+      if (r.empty()) return false;
+      auto t = w.exec_params(
+          "SELECT id, complete FROM drawbridge_tags WHERE usr = $1 AND repo = $2 AND name = $3 FOR UPDATE", str(user),
+          str(repo), str(tag));
+      if (t.empty()) return false;
+      if (t[0][1].as<bool>())
+        w.exec_params("INSERT INTO drawbridge_tag_tombstones(usr, repo, name) VALUES($1,$2,$3) ON CONFLICT DO NOTHING",
+                      str(user), str(repo), str(tag));
+      w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", t[0][0].as<std::int64_t>());  // nodes cascade
+      append(w, event);
+      return true;
+    });
+  }
+
+  bool delete_repo(std::string_view user, std::string_view repo, const AuditEvent& event) override {
+    return run([&](pqxx::work& w) {
+      auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE", str(user),
+                             str(repo));
+      if (r.empty()) return false;
+      w.exec_params(
+          "INSERT INTO drawbridge_tag_tombstones(usr, repo, name) SELECT usr, repo, name FROM drawbridge_tags "
+          "WHERE usr = $1 AND repo = $2 AND complete ON CONFLICT DO NOTHING",
+          str(user), str(repo));
+      w.exec_params("DELETE FROM drawbridge_tags WHERE usr = $1 AND repo = $2", str(user), str(repo));
+      w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND repo = $2", str(user), str(repo));
+      w.exec_params("DELETE FROM drawbridge_repos WHERE usr = $1 AND name = $2", str(user), str(repo));
+      append(w, event);
+      return true;
+    });
+  }
+
+  bool tag_tombstoned(std::string_view user, std::string_view repo, std::string_view tag) override {
+    return run([&](pqxx::work& w) { return tombstoned(w, user, repo, tag); });
+  }
+
+  void append_audit(const AuditEvent& event) override {
+    run([&](pqxx::work& w) {
+      append(w, event);
+      return 0;
+    });
+  }
+
+  std::vector<AuditRecord> read_audit(std::optional<std::string_view> user, std::int64_t after,
+                                      std::size_t limit) override {
+    return run([&](pqxx::work& w) {
+      const std::string columns =
+          "SELECT seq, at, action, usr, repo, tag, actor_issuer, actor_subject, detail FROM drawbridge_registry_audit ";
+      const auto lim = static_cast<std::int64_t>(limit);
+      auto r = user ? w.exec_params(columns + "WHERE usr = $3 AND seq > $1 ORDER BY seq LIMIT $2", after, lim, str(*user))
+                    : w.exec_params(columns + "WHERE seq > $1 ORDER BY seq LIMIT $2", after, lim);
+      std::vector<AuditRecord> out;
+      for (const auto& row : r)
+        out.push_back({row[0].as<std::int64_t>(),
+                       AuditEvent{row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>(),
+                                  row[4].as<std::string>(), row[5].as<std::string>(), row[6].as<std::string>(),
+                                  row[7].as<std::string>(), row[8].as<std::string>()}});
+      return out;
+    });
+  }
+
+  QuotaUsage usage(std::string_view user) override {
+    return run([&](pqxx::work& w) {
+      QuotaUsage u;
+      u.tags = w.exec_params1("SELECT COUNT(*) FROM drawbridge_tags WHERE usr = $1", str(user))[0].as<std::uint64_t>();
+      // The entry's declared length: what the node's upload was checked against.
+      u.bytes = w.exec_params1(
+                     "SELECT COALESCE(SUM((n.entry::jsonb->>'length')::bigint), 0) FROM drawbridge_nodes n "
+                     "JOIN drawbridge_tags t ON t.id = n.tag_id WHERE t.usr = $1 AND n.present",
+                     str(user))[0]
+                    .as<std::uint64_t>();
+      return u;
+    });
+  }
+
+ private:
+  // The tables, functions and triggers of this section (databases of earlier versions get them
+  // too), under the schema's advisory lock. Append-only is the database's rule: the trigger
+  // refuses UPDATE, DELETE and TRUNCATE of the audit log whoever runs them.
+  void ops_schema() {
+    run([](pqxx::work& w) {
+      w.exec("SELECT pg_advisory_xact_lock(7273120)");
+      w.exec(R"sql(
+        ALTER TABLE drawbridge_tags ADD COLUMN IF NOT EXISTS yanked BOOLEAN NOT NULL DEFAULT false;
+        CREATE TABLE IF NOT EXISTS drawbridge_registry_audit(
+          seq BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, action TEXT NOT NULL, usr TEXT NOT NULL, repo TEXT NOT NULL,
+          tag TEXT NOT NULL, actor_issuer TEXT NOT NULL, actor_subject TEXT NOT NULL, detail TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS drawbridge_registry_audit_by_user ON drawbridge_registry_audit(usr, seq);
+        CREATE TABLE IF NOT EXISTS drawbridge_tag_tombstones(
+          usr TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(usr, repo, name));
+        CREATE OR REPLACE FUNCTION drawbridge_registry_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN RAISE EXCEPTION 'drawbridge_registry_audit is append-only'; END $$;
+        CREATE OR REPLACE FUNCTION drawbridge_tags_not_tombstoned() RETURNS trigger LANGUAGE plpgsql AS $$
+          BEGIN
+            IF EXISTS(SELECT 1 FROM drawbridge_tag_tombstones WHERE usr = NEW.usr AND repo = NEW.repo AND name = NEW.name)
+            THEN RAISE EXCEPTION 'tag name was deleted'; END IF;
+            RETURN NEW;
+          END $$;
+        DO $$ BEGIN
+          IF NOT EXISTS(SELECT 1 FROM pg_trigger WHERE tgname = 'drawbridge_registry_audit_no_change') THEN
+            CREATE TRIGGER drawbridge_registry_audit_no_change BEFORE UPDATE OR DELETE ON drawbridge_registry_audit
+              FOR EACH ROW EXECUTE FUNCTION drawbridge_registry_audit_append_only();
+          END IF;
+          IF NOT EXISTS(SELECT 1 FROM pg_trigger WHERE tgname = 'drawbridge_registry_audit_no_truncate') THEN
+            CREATE TRIGGER drawbridge_registry_audit_no_truncate BEFORE TRUNCATE ON drawbridge_registry_audit
+              FOR EACH STATEMENT EXECUTE FUNCTION drawbridge_registry_audit_append_only();
+          END IF;
+          IF NOT EXISTS(SELECT 1 FROM pg_trigger WHERE tgname = 'drawbridge_tags_not_tombstoned') THEN
+            CREATE TRIGGER drawbridge_tags_not_tombstoned BEFORE INSERT ON drawbridge_tags
+              FOR EACH ROW EXECUTE FUNCTION drawbridge_tags_not_tombstoned();
+          END IF;
+        END $$;
+      )sql");
+      return 0;
+    });
+  }
+
+  static bool tombstoned(pqxx::work& w, std::string_view user, std::string_view repo, std::string_view tag) {
+    return !w.exec_params("SELECT 1 FROM drawbridge_tag_tombstones WHERE usr = $1 AND repo = $2 AND name = $3",
+                          str(user), str(repo), str(tag))
+                .empty();
+  }
+
+  // Always a transaction's last statement. The lock, held to commit, makes seq order commit
+  // order across instances (a sequence alone hands out numbers that may commit out of order, and
+  // a reader paging with ?after= would skip the late one); appends are rare enough to queue.
+  static void append(pqxx::work& w, const AuditEvent& e) {
+    w.exec("SELECT pg_advisory_xact_lock(7273121)");
+    w.exec_params(
+        "INSERT INTO drawbridge_registry_audit(at, action, usr, repo, tag, actor_issuer, actor_subject, detail) "
+        "VALUES($1,$2,$3,$4,$5,$6,$7,$8)",
+        e.at, e.action, e.user, e.repo, e.tag, e.actor_issuer, e.actor_subject, e.detail);
   }
 
   Pool pool_;

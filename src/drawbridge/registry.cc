@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/log.h"
+#include "drawbridge/audit.h"
 #include "drawbridge/model.h"
 #include "identity/names.h"
 #include "identity/keep_certificate.h"
@@ -31,6 +33,8 @@ enum class Kind {
   RepoSteward, TagSteward,
   // Sharing (docs/drawbridge.md "Sharing").
   GroupList, Group, GroupMember, GrantList, UserGrant, GroupGrant,
+  // Yank, audit log, quotas (docs/drawbridge.md "Yank and delete", "Registry audit log", "Quotas").
+  TagYank, Audit, Usage,
 };
 
 struct Target {
@@ -53,10 +57,10 @@ struct ApiRoute {
 constexpr ApiRoute kApiRoutes[] = {
     {Kind::User, "/api/v{version}/{user}", true},
     {Kind::RepoList, "/api/v{version}/{user}/_repos", false},
-    {Kind::Repo, "/api/v{version}/{user}/{repo}", true},
+    {Kind::Repo, "/api/v{version}/{user}/{repo}", true, true},
     {Kind::RepoSteward, "/api/v{version}/{user}/{repo}/_steward", true},
     {Kind::TagList, "/api/v{version}/{user}/{repo}/_tag", false},
-    {Kind::Tag, "/api/v{version}/{user}/{repo}/_tag/{tag}", true},
+    {Kind::Tag, "/api/v{version}/{user}/{repo}/_tag/{tag}", true, true},
     {Kind::TagSteward, "/api/v{version}/{user}/{repo}/_tag/{tag}/_steward", false},
     {Kind::Tree, "/api/v{version}/{user}/{repo}/_tag/{tag}/tree/{path*}", true},
     {Kind::GroupList, "/api/v{version}/{user}/_groups", false},
@@ -65,6 +69,9 @@ constexpr ApiRoute kApiRoutes[] = {
     {Kind::GrantList, "/api/v{version}/{user}/{repo}/_grants", false},
     {Kind::UserGrant, "/api/v{version}/{user}/{repo}/_grants/users/{grantee}", true, true},
     {Kind::GroupGrant, "/api/v{version}/{user}/{repo}/_grants/groups/{group}", true, true},
+    {Kind::TagYank, "/api/v{version}/{user}/{repo}/_tag/{tag}/_yank", true, true},
+    {Kind::Audit, "/api/v{version}/{user}/_audit", false},
+    {Kind::Usage, "/api/v{version}/{user}/_usage", false},
 };
 
 // Group names take the repository grammar, under a code of their own.
@@ -99,7 +106,9 @@ Target target_of(Kind kind, const net::Request& req) {
   t.kind = kind;
   t.user = param("user");
   validate_user_name(t.user);
-  if (kind == Kind::User || kind == Kind::RepoList || kind == Kind::GroupList) return t;
+  if (kind == Kind::User || kind == Kind::RepoList || kind == Kind::GroupList || kind == Kind::Audit ||
+      kind == Kind::Usage)
+    return t;
   if (kind == Kind::Group || kind == Kind::GroupMember) {
     t.group = param("group");
     validate_group_name(t.group);
@@ -124,7 +133,7 @@ Target target_of(Kind kind, const net::Request& req) {
   }
   t.tag = param("tag");
   validate_tag_name(t.tag);
-  if (kind == Kind::Tag || kind == Kind::TagSteward) return t;
+  if (kind == Kind::Tag || kind == Kind::TagSteward || kind == Kind::TagYank) return t;
   const std::string& path = param("path");
   // The router hands the wildcard over as decoded segments joined by '/' (none holds a '/').
   for (std::size_t start = 0; start < path.size();) {
@@ -538,6 +547,9 @@ struct Registry::Impl {
       case Kind::GrantList:
       case Kind::UserGrant:
       case Kind::GroupGrant: return get_sharing(caller, t);
+      case Kind::TagYank:
+      case Kind::Audit:
+      case Kind::Usage: return get_ops(req, caller, t);
       case Kind::Tree: {
         const auto generation = cache.generation();
         bool cacheable = false;  // a complete tag of a public repository
@@ -614,6 +626,7 @@ struct Registry::Impl {
           exists();
         }
         count_upload("repository", "created");
+        record(&tok, "repo_create", t);
         return created();
       }
       case Kind::RepoSteward: return put_repo_steward(req, caller, t);
@@ -623,6 +636,7 @@ struct Registry::Impl {
       case Kind::GroupMember:
       case Kind::UserGrant:
       case Kind::GroupGrant: return put_sharing(req, caller, t);
+      case Kind::TagYank: return change_yank(req, caller, t, true);
       default: fail(405, "http.method_not_allowed", "Method not allowed");
     }
   }
@@ -711,6 +725,7 @@ struct Registry::Impl {
                                      {"by_subject", tok.subject},
                                      {"by_issuer", tok.issuer},
                                      {"request_id", req.request_id}});
+    record(&tok, action, t, sharing_detail(t, access));
   }
 
   net::Response put_sharing(const net::Request& req, const Caller& caller, const Target& t) {
@@ -746,6 +761,8 @@ struct Registry::Impl {
 
   net::Response del(const net::Request& req, const Target& t) {
     auto caller = identify_token(req);
+    if (t.kind == Kind::Repo || t.kind == Kind::Tag) return delete_ops(req, caller, t);
+    if (t.kind == Kind::TagYank) return change_yank(req, caller, t, false);
     if (t.kind != Kind::Group && t.kind != Kind::GroupMember && t.kind != Kind::UserGrant && t.kind != Kind::GroupGrant)
       fail(405, "http.method_not_allowed", "Method not allowed");
     auto& tok = need_manager(caller, ScopeLevel::Write, t);
@@ -819,6 +836,7 @@ struct Registry::Impl {
     }
     auto meta = upload_meta(req, canonical, type, true);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+    check_new_tag(t);
     switch (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root))) {
       case PutResult::Exists: count_upload("tag", "exists"); exists();
       case PutResult::Resumed:
@@ -890,6 +908,9 @@ struct Registry::Impl {
     auto [tag, path, expected] = expected_node(req, caller, t, true);
     const auto& type = expected.meta.type;
     auto declared = declared_digest(req, true);
+    // Again at the last moment: uploads that passed the header check together are caught here
+    // unless they are committing at the same instant (docs/drawbridge.md "Quotas").
+    check_byte_quota(t.user, expected.meta.length);
     NodePutOutcome outcome;
     if (auto* sink = dynamic_cast<SpoolSink*>(req.body_sink.get()); sink && type != kDirectoryType) {
       // Streamed to the spool at header time (check_put): never in memory.
@@ -928,6 +949,7 @@ struct Registry::Impl {
           cache.invalidate();  // the repository's tag list changed
           count_upload("tag_complete", "created");
           log::info("drawbridge.tag_complete", {{"user", t.user}, {"repo", t.repo}, {"tag", t.tag}});
+          record(caller.token ? &*caller.token : nullptr, "publish", t);
         }
         return created();
       case NodePutResult::Exists: count_upload("node", "exists"); exists();
@@ -956,6 +978,8 @@ struct Registry::Impl {
     auto json_length = [&] {
       if (length && *length > opt.max_json_size) fail(413, "drawbridge.body_too_large", "Request body too large");
     };
+    if (t.kind == Kind::TagYank || (req.method == net::Method::Delete && (t.kind == Kind::Repo || t.kind == Kind::Tag)))
+      return check_ops(req, caller, t);
     switch (t.kind) {
       case Kind::User:
         need_token(caller, ScopeLevel::Write, ScopeContext::Users);
@@ -979,11 +1003,13 @@ struct Registry::Impl {
           fail(415, "drawbridge.content_type", "A tag must be " + std::string(kEntryType) + " or " + std::string(kJwsType));
         declared_digest(req, true);
         if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
+        check_new_tag(t);
         return decision;
       }
       case Kind::Tree: {
         auto node = expected_node(req, caller, t, false);
         auto declared = declared_digest(req, true);
+        check_byte_quota(t.user, node.entry.meta.length);
         if (node.entry.meta.type == kDirectoryType) {
           json_length();
           return decision;
@@ -1061,6 +1087,170 @@ struct Registry::Impl {
     if (req.method == net::Method::Put) return put(req, t);
     if (req.method == net::Method::Delete) return del(req, t);
     fail(405, "http.method_not_allowed", "Method not allowed");
+  }
+
+  // ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
+  // "Registry audit log", "Quotas") ----
+
+  // The event as the store records it: the token's issuer and subject are who (a user name
+  // would not do: one token may own several, and the owner's record outlives none of this).
+  AuditEvent audit_event(const TokenClaims* tok, std::string_view action, const Target& t, std::string detail = {}) {
+    AuditEvent e;
+    e.at = format_rfc3339(opt.clock->now());
+    e.action = std::string(action);
+    e.user = t.user;
+    e.repo = t.repo;
+    e.tag = t.tag;
+    if (tok) {
+      e.actor_issuer = tok->issuer;
+      e.actor_subject = tok->subject;
+    }
+    e.detail = std::move(detail);
+    return e;
+  }
+
+  // Events that are not one transaction with their change (publish, repository creation,
+  // sharing): appended right after it. A failure to append is logged, not answered — the change
+  // is made and the client must not retry it — so a crash or a database error between the two
+  // can lose such an event; yank and delete are recorded atomically by the store.
+  void record(const TokenClaims* tok, std::string_view action, const Target& t, std::string detail = {}) {
+    try {
+      store->append_audit(audit_event(tok, action, t, std::move(detail)));
+    } catch (const Error& e) {
+      log::error("drawbridge.audit_append_failed",
+                 {{"action", action}, {"user", t.user}, {"repo", t.repo}, {"tag", t.tag}, {"code", e.code()}});
+    }
+  }
+
+  static std::string sharing_detail(const Target& t, std::optional<Access> access) {
+    std::string d;
+    if (t.kind == Kind::Group) d = "group " + t.group;
+    if (t.kind == Kind::GroupMember) d = "group " + t.group + " member " + t.grantee;
+    if (t.kind == Kind::UserGrant) d = "user " + t.grantee;
+    if (t.kind == Kind::GroupGrant) d = "group " + t.group;
+    if (access) d += " " + std::string(to_string(*access));
+    return d;
+  }
+
+  // A tag PUT that would create a tag (not resume or restart a pending one): refused for a
+  // deleted name, and past the owner's tag quota.
+  void check_new_tag(const Target& t) {
+    if (store->tag_tombstoned(t.user, t.repo, t.tag))
+      throw Error(ErrorKind::kConflict, "drawbridge.tag.deleted",
+                  "Tag " + t.tag + " was deleted; a deleted tag name is never published again");
+    if (opt.max_tags_per_user == 0 || store->get_tag(t.user, t.repo, t.tag)) return;
+    const auto used = store->usage(t.user);
+    if (used.tags >= opt.max_tags_per_user)
+      throw Error(ErrorKind::kPolicyRejected, "drawbridge.quota.tags",
+                  "Tag quota of " + t.user + " reached: " + std::to_string(used.tags) + " of " +
+                      std::to_string(opt.max_tags_per_user) + " tags (complete and pending) in use");
+  }
+
+  // A node of `length` bytes for `user`'s repository: refused when it would take the owner past
+  // the byte quota.
+  void check_byte_quota(const std::string& user, std::uint64_t length) {
+    if (opt.max_bytes_per_user == 0) return;
+    const auto used = store->usage(user);
+    if (used.bytes > opt.max_bytes_per_user || length > opt.max_bytes_per_user - used.bytes)
+      throw Error(ErrorKind::kPolicyRejected, "drawbridge.quota.bytes",
+                  "Byte quota of " + user + " exceeded: " + std::to_string(used.bytes) + " of " +
+                      std::to_string(opt.max_bytes_per_user) + " bytes in use, this node has " +
+                      std::to_string(length));
+  }
+
+  // Who may do what (checked at header time and again by the handler):
+  //   yank / un-yank   the owner or a writer (write:drawbridge_tags): reversible, and those who
+  //                    may publish a release should be able to withdraw it;
+  //   delete a tag     the owner (write:drawbridge_tags); delete a repository: the owner
+  //                    (write:drawbridge_repositories). Deleting is final (the name is
+  //                    tombstoned), so not delegated.
+  // As for every write, a missing user is 404 and anyone else 401 not_owner whatever exists.
+  const TokenClaims& authorize_ops(const Caller& caller, const Target& t) {
+    if (t.kind == Kind::TagYank) {
+      auto& tok = need_token(caller, ScopeLevel::Write, ScopeContext::Tags);
+      need_publisher(t, tok);
+      return tok;
+    }
+    auto& tok = need_token(caller, ScopeLevel::Write, t.kind == Kind::Repo ? ScopeContext::Repositories : ScopeContext::Tags);
+    need_owner(t.user, tok);
+    return tok;
+  }
+
+  net::HeaderDecision check_ops(const net::Request& req, const Caller& caller, const Target& t) {
+    (void)req;
+    authorize_ops(caller, t);
+    net::HeaderDecision decision;
+    decision.max_body_size = 0;  // none of these takes a body
+    return decision;
+  }
+
+  net::Response change_yank(const net::Request& req, const Caller& caller, const Target& t, bool yank) {
+    auto& tok = authorize_ops(caller, t);
+    if (!req.body.empty()) fail(413, "drawbridge.body_too_large", "A yank takes no body");
+    const auto result = store->set_yanked(t.user, t.repo, t.tag, yank, audit_event(&tok, yank ? "yank" : "unyank", t));
+    if (result == YankResult::NotFound) not_found();
+    if (result == YankResult::Changed) cache.invalidate();  // after the commit: the tag list changed
+    if (result == YankResult::Changed)
+      log::info(yank ? "drawbridge.tag_yanked" : "drawbridge.tag_unyanked",
+                {{"tag", t.user + "/" + t.repo + ":" + t.tag}, {"request_id", req.request_id}});
+    return net::Response::empty(204);
+  }
+
+  net::Response delete_ops(const net::Request& req, const Caller& caller, const Target& t) {
+    auto& tok = authorize_ops(caller, t);
+    const bool removed = t.kind == Kind::Repo ? store->delete_repo(t.user, t.repo, audit_event(&tok, "delete_repo", t))
+                                              : store->delete_tag(t.user, t.repo, t.tag, audit_event(&tok, "delete_tag", t));
+    if (!removed) not_found();
+    cache.invalidate();  // after the commit: no cached answer of what is gone may be served
+    log::info(t.kind == Kind::Repo ? "drawbridge.repo_deleted" : "drawbridge.tag_deleted",
+              {{"user", t.user}, {"repo", t.repo}, {"tag", t.tag}, {"request_id", req.request_id}});
+    return net::Response::empty(204);
+  }
+
+  static std::uint64_t query_number(const net::Request& req, std::string_view name, std::uint64_t fallback) {
+    auto v = req.query_param(name);
+    if (!v) return fallback;
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size() || v->empty())
+      fail(400, "drawbridge.query.invalid", "Query parameter '" + std::string(name) + "' must be a number");
+    return n;
+  }
+
+  static constexpr std::uint64_t kAuditPage = 100, kAuditMaxPage = 1000;
+
+  net::Response get_ops(const net::Request& req, const Caller& caller, const Target& t) {
+    if (t.kind == Kind::TagYank) {
+      // Whoever may read the tag may see whether it is yanked.
+      readable_repo(caller, t, false);
+      auto tag = store->get_tag(t.user, t.repo, t.tag);
+      if (!tag || !tag->complete) not_found();
+      return listing(nlohmann::json{{"yanked", tag->yanked}}.dump());
+    }
+    // The owner's alone; anyone else is answered as for a user that does not exist.
+    auto& tok = need_token(caller, ScopeLevel::Read, ScopeContext::Repositories);
+    if (!is_owner(t.user, tok)) not_found();
+    if (t.kind == Kind::Usage) {
+      const auto used = store->usage(t.user);
+      return listing(nlohmann::ordered_json{{"bytes", used.bytes},
+                                            {"tags", used.tags},
+                                            {"max_bytes", opt.max_bytes_per_user},
+                                            {"max_tags", opt.max_tags_per_user}}
+                         .dump());
+    }
+    const auto after = query_number(req, "after", 0);
+    const auto limit = std::min(query_number(req, "limit", kAuditPage), kAuditMaxPage);
+    if (limit == 0) fail(400, "drawbridge.query.invalid", "Query parameter 'limit' must be at least 1");
+    if (after > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      fail(400, "drawbridge.query.invalid", "Query parameter 'after' is out of range");
+    const auto records = store->read_audit(t.user, static_cast<std::int64_t>(after), limit);
+    nlohmann::ordered_json events = nlohmann::ordered_json::array();
+    for (const auto& r : records) events.push_back(audit_record_json(r));
+    nlohmann::ordered_json body;
+    body["events"] = std::move(events);
+    // A full page may have more behind it: `next` is the ?after= of the next page.
+    body["next"] = records.size() == limit ? nlohmann::ordered_json(records.back().seq) : nlohmann::ordered_json(nullptr);
+    return listing(body.dump());
   }
 };
 
@@ -1215,10 +1405,7 @@ std::optional<net::Response> Registry::admit_lookup(const net::Request& request)
   if (!impl.allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
   double retry = 1;
   if (impl.limiter.allow(client_prefix(ip), &retry)) return std::nullopt;
-  if (impl.limited) impl.limited->inc();
-  auto r = net::Response::error(429, "drawbridge.rate_limited", "Too many requests");
-  r.headers.set("Retry-After", std::to_string(static_cast<long>(retry + 0.999)));
-  return r;
+  return impl.rate_limited(retry);
 }
 
 }  // namespace enarx::drawbridge

@@ -15,6 +15,12 @@
 //   HEAD/GET/PUT/DELETE <user>/<repo>/_grants/{users,groups}/<name>   one grant
 //   HEAD/GET     <user>/_groups                           the user's groups
 //   HEAD/GET/PUT/DELETE <user>/_groups/<group>[/members/<member>]     groups and members
+// Yank, delete, audit, quotas (our extensions; docs/drawbridge.md "Yank and delete", ...):
+//   DELETE       <user>/<repo>                            the repository, its tags and grants (owner)
+//   DELETE       <user>/<repo>/_tag/<tag>                 a complete or pending tag (owner)
+//   HEAD/GET/PUT/DELETE <user>/<repo>/_tag/<tag>/_yank    yank state; PUT yanks, DELETE un-yanks
+//   HEAD/GET     <user>/_audit[?after=<seq>&limit=<n>]    the owner's registry audit log
+//   HEAD/GET     <user>/_usage                            the owner's quota usage and limits
 // See docs/drawbridge.md for authorization, the upload order and error codes.
 #pragma once
 
@@ -67,6 +73,10 @@ struct RegistryOptions {
   // Answers of public repositories' complete tags kept in memory and served on the I/O thread
   // (docs/drawbridge.md "Read cache"); ttl 0 turns it off.
   ReadCacheOptions read_cache;
+
+  // ---- quotas (docs/drawbridge.md "Quotas"), charged to a repository's owner; 0 = unlimited ----
+  std::uint64_t max_bytes_per_user = 0;  // sum of the declared lengths of the owner's stored nodes
+  std::uint64_t max_tags_per_user = 0;   // the owner's complete and pending tags
 };
 
 class Registry {

@@ -120,6 +120,7 @@ class SqliteStore final : public Store {
       CREATE INDEX IF NOT EXISTS users_by_subject ON users(subject);
     )sql");
     migrate();
+    ops_schema();
   }
   ~SqliteStore() override {
     stmts_.reset();  // finalized before the connection closes
@@ -197,6 +198,8 @@ class SqliteStore final : public Store {
       r.bind(1, user).bind(2, repo);
       require(r.step(), ErrorKind::kInternal, "drawbridge.store.no_repo", "repository does not exist");
     }
+    require(!tombstoned_locked(user, repo, tag), ErrorKind::kConflict, "drawbridge.tag.deleted",
+            "this tag was deleted; its name is not published again");
     {
       Stmt t(*stmts_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
       t.bind(1, user).bind(2, repo).bind(3, tag);
@@ -226,15 +229,15 @@ class SqliteStore final : public Store {
   std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
                                    std::string_view tag) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "SELECT id, meta, content, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+    Stmt s(*stmts_, "SELECT id, meta, content, complete, yanked FROM tags WHERE user = ? AND repo = ? AND name = ?");
     s.bind(1, user).bind(2, repo).bind(3, tag);
     if (!s.step()) return std::nullopt;
-    return StoredTag{s.integer(0), s.text(1), s.blob(2), s.integer(3) != 0};
+    return StoredTag{s.integer(0), s.text(1), s.blob(2), s.integer(3) != 0, s.integer(4) != 0};
   }
 
   std::vector<std::string> list_tags(std::string_view user, std::string_view repo) override {
     std::lock_guard lock(mu_);
-    Stmt s(*stmts_, "SELECT name FROM tags WHERE user = ? AND repo = ? AND complete = 1");
+    Stmt s(*stmts_, "SELECT name FROM tags WHERE user = ? AND repo = ? AND complete = 1 AND yanked = 0");
     s.bind(1, user).bind(2, repo);
     std::vector<std::string> out;
     while (s.step()) out.push_back(s.text(0));
@@ -565,6 +568,176 @@ class SqliteStore final : public Store {
       throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "rename onto", target, err);
     }
     fsync_directory(shard);
+  }
+
+  // ---- yank, delete, registry audit log, quotas ----
+ public:
+  std::vector<TagSummary> list_tag_summaries(std::string_view user, std::string_view repo) override {
+    std::lock_guard lock(mu_);
+    Stmt s(*stmts_, "SELECT name, yanked FROM tags WHERE user = ? AND repo = ? AND complete = 1 ORDER BY name");
+    s.bind(1, user).bind(2, repo);
+    std::vector<TagSummary> out;
+    while (s.step()) out.push_back({s.text(0), s.integer(1) != 0});
+    return out;
+  }
+
+  YankResult set_yanked(std::string_view user, std::string_view repo, std::string_view tag, bool yanked,
+                        const AuditEvent& event) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    std::int64_t was;
+    {
+      Stmt t(*stmts_, "SELECT yanked FROM tags WHERE user = ? AND repo = ? AND name = ? AND complete = 1");
+      t.bind(1, user).bind(2, repo).bind(3, tag);
+      if (!t.step()) return YankResult::NotFound;
+      was = t.integer(0);
+    }
+    if ((was != 0) == yanked) return YankResult::Unchanged;
+    {
+      Stmt u(*stmts_, "UPDATE tags SET yanked = ? WHERE user = ? AND repo = ? AND name = ?");
+      u.bind(1, std::int64_t{yanked}).bind(2, user).bind(3, repo).bind(4, tag).step();
+    }
+    append_locked(event);
+    tx.commit();
+    return YankResult::Changed;
+  }
+
+  bool delete_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                  const AuditEvent& event) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    std::int64_t id, complete;
+    {
+      Stmt t(*stmts_, "SELECT id, complete FROM tags WHERE user = ? AND repo = ? AND name = ?");
+      t.bind(1, user).bind(2, repo).bind(3, tag);
+      if (!t.step()) return false;
+      id = t.integer(0);
+      complete = t.integer(1);
+    }
+    if (complete != 0) {
+      Stmt b(*stmts_, "INSERT OR IGNORE INTO tag_tombstones(user, repo, name) VALUES(?,?,?)");
+      b.bind(1, user).bind(2, repo).bind(3, tag).step();
+    }
+    {
+      Stmt d(*stmts_, "DELETE FROM tags WHERE id = ?");  // its nodes cascade
+      d.bind(1, id).step();
+    }
+    append_locked(event);
+    tx.commit();
+    return true;
+  }
+
+  bool delete_repo(std::string_view user, std::string_view repo, const AuditEvent& event) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    {
+      Stmt r(*stmts_, "SELECT 1 FROM repos WHERE user = ? AND name = ?");
+      r.bind(1, user).bind(2, repo);
+      if (!r.step()) return false;
+    }
+    {
+      Stmt b(*stmts_,
+             "INSERT OR IGNORE INTO tag_tombstones(user, repo, name) "
+             "SELECT user, repo, name FROM tags WHERE user = ? AND repo = ? AND complete = 1");
+      b.bind(1, user).bind(2, repo).step();
+    }
+    for (const char* sql : {"DELETE FROM tags WHERE user = ? AND repo = ?", "DELETE FROM repo_grants WHERE user = ? AND repo = ?",
+                            "DELETE FROM repos WHERE user = ? AND name = ?"}) {
+      Stmt d(*stmts_, sql);
+      d.bind(1, user).bind(2, repo).step();
+    }
+    append_locked(event);
+    tx.commit();
+    return true;
+  }
+
+  bool tag_tombstoned(std::string_view user, std::string_view repo, std::string_view tag) override {
+    std::lock_guard lock(mu_);
+    return tombstoned_locked(user, repo, tag);
+  }
+
+  void append_audit(const AuditEvent& event) override {
+    std::lock_guard lock(mu_);
+    Transaction tx(db_);
+    append_locked(event);
+    tx.commit();
+  }
+
+  std::vector<AuditRecord> read_audit(std::optional<std::string_view> user, std::int64_t after,
+                                      std::size_t limit) override {
+    std::lock_guard lock(mu_);
+    constexpr const char* kColumns = "SELECT seq, at, action, user, repo, tag, actor_issuer, actor_subject, detail FROM registry_audit ";
+    Stmt s(*stmts_, std::string(kColumns) + (user ? "WHERE user = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"
+                                                   : "WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+    s.bind(1, after).bind(2, static_cast<std::int64_t>(limit));
+    if (user) s.bind(3, *user);
+    std::vector<AuditRecord> out;
+    while (s.step())
+      out.push_back({s.integer(0), AuditEvent{s.text(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6),
+                                              s.text(7), s.text(8)}});
+    return out;
+  }
+
+  QuotaUsage usage(std::string_view user) override {
+    std::lock_guard lock(mu_);
+    QuotaUsage u;
+    {
+      Stmt t(*stmts_, "SELECT COUNT(*) FROM tags WHERE user = ?");
+      t.bind(1, user).step();
+      u.tags = static_cast<std::uint64_t>(t.integer(0));
+    }
+    // The entry's declared length: what the node's upload was checked against.
+    Stmt b(*stmts_,
+           "SELECT COALESCE(SUM(json_extract(n.entry, '$.length')), 0) FROM nodes n JOIN tags t ON t.id = n.tag_id "
+           "WHERE t.user = ? AND n.present = 1");
+    b.bind(1, user).step();
+    u.bytes = static_cast<std::uint64_t>(b.integer(0));
+    return u;
+  }
+
+ private:
+  // The tables and triggers of this section, created in databases of earlier versions too.
+  // Append-only is the database's rule, not only this code's: the triggers refuse any UPDATE or
+  // DELETE of an audit row, whoever runs it. The tombstone trigger backs put_tag's own check.
+  void ops_schema() {
+    Transaction tx(db_);
+    bool has_yanked = false;
+    {
+      Stmt s(*stmts_, "SELECT 1 FROM pragma_table_info('tags') WHERE name = 'yanked'");
+      has_yanked = s.step();
+    }
+    if (!has_yanked) exec("ALTER TABLE tags ADD COLUMN yanked INTEGER NOT NULL DEFAULT 0");
+    exec(R"sql(
+      CREATE TABLE IF NOT EXISTS registry_audit(
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, action TEXT NOT NULL, user TEXT NOT NULL,
+        repo TEXT NOT NULL, tag TEXT NOT NULL, actor_issuer TEXT NOT NULL, actor_subject TEXT NOT NULL,
+        detail TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS registry_audit_by_user ON registry_audit(user, seq);
+      CREATE TRIGGER IF NOT EXISTS registry_audit_no_update BEFORE UPDATE ON registry_audit
+        BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END;
+      CREATE TRIGGER IF NOT EXISTS registry_audit_no_delete BEFORE DELETE ON registry_audit
+        BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END;
+      CREATE TABLE IF NOT EXISTS tag_tombstones(
+        user TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY(user, repo, name));
+      CREATE TRIGGER IF NOT EXISTS tags_not_tombstoned BEFORE INSERT ON tags
+        WHEN EXISTS(SELECT 1 FROM tag_tombstones WHERE user = NEW.user AND repo = NEW.repo AND name = NEW.name)
+        BEGIN SELECT RAISE(ABORT, 'tag name was deleted'); END;
+    )sql");
+    tx.commit();
+  }
+
+  bool tombstoned_locked(std::string_view user, std::string_view repo, std::string_view tag) {
+    Stmt s(*stmts_, "SELECT 1 FROM tag_tombstones WHERE user = ? AND repo = ? AND name = ?");
+    s.bind(1, user).bind(2, repo).bind(3, tag);
+    return s.step();
+  }
+
+  void append_locked(const AuditEvent& e) {
+    Stmt s(*stmts_,
+           "INSERT INTO registry_audit(at, action, user, repo, tag, actor_issuer, actor_subject, detail) "
+           "VALUES(?,?,?,?,?,?,?,?)");
+    s.bind(1, e.at).bind(2, e.action).bind(3, e.user).bind(4, e.repo).bind(5, e.tag).bind(6, e.actor_issuer)
+        .bind(7, e.actor_subject).bind(8, e.detail).step();
   }
 
   fs::path dir_;

@@ -49,6 +49,8 @@ struct StoredTag {
   std::string meta_json;
   Bytes content;
   bool complete = false;
+  // Hidden from listings, still served by exact name (docs/drawbridge.md "Yank and delete").
+  bool yanked = false;
 };
 
 struct StoredNode {
@@ -88,6 +90,38 @@ struct UserRef {
 struct NodePutOutcome {
   NodePutResult result = NodePutResult::Created;
   bool tag_completed = false;
+};
+
+// ---- yank, delete, audit, quotas: the types (docs/drawbridge.md "Yank and delete") ----
+struct TagSummary {
+  std::string name;
+  bool yanked = false;
+};
+
+enum class YankResult { Changed, Unchanged, NotFound };  // NotFound: no such complete tag
+
+// One registry audit event as the registry hands it to the store: who (the token's issuer and
+// subject; empty for the operator), what, on which names, when (the registry's clock).
+struct AuditEvent {
+  std::string at;  // RFC 3339, UTC
+  std::string action;  // publish, yank, unyank, delete_tag, delete_repo, repo_create, grant, ...
+  std::string user, repo, tag;
+  std::string actor_issuer, actor_subject;
+  std::string detail;  // free-form (e.g. "write" for a grant); "" when nothing to add
+};
+
+// A stored event: its position in the log (strictly increasing in commit order) and the event.
+struct AuditRecord {
+  std::int64_t seq = 0;
+  AuditEvent event;
+};
+
+// Charged to a repository's owner over all their repositories: `tags` counts complete and
+// pending tags; `bytes` sums the declared lengths of every stored node of those tags (the
+// directory nodes too), not deduplicated — what a user uploaded, whatever else is shared.
+struct QuotaUsage {
+  std::uint64_t bytes = 0;
+  std::uint64_t tags = 0;
 };
 
 // A node body on its way in: written to a temporary file as it arrives, its digests computed on
@@ -216,6 +250,35 @@ class Store {
   virtual std::vector<std::string> list_public_users(std::string_view after, std::size_t limit) = 0;
 
   virtual std::string describe() const = 0;
+
+  // ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
+  // "Registry audit log", "Quotas"). Every mutation below appends its audit event in the same
+  // transaction as the change, so the log never claims what did not happen nor misses what did.
+  // Complete tags, yanked ones included (list_tags leaves those out), sorted by name.
+  virtual std::vector<TagSummary> list_tag_summaries(std::string_view user, std::string_view repo) = 0;
+  // Sets a complete tag's yank state; `event` is appended only when the state changed.
+  virtual YankResult set_yanked(std::string_view user, std::string_view repo, std::string_view tag, bool yanked,
+                                const AuditEvent& event) = 0;
+  // Removes a tag (complete or pending) and its node rows; blobs stay for garbage collection.
+  // A complete tag's name is tombstoned: put_tag refuses it from then on (Error kConflict
+  // "drawbridge.tag.deleted", checked inside its transaction, serialized with this one; a
+  // database trigger refuses any other insert of the name too). false when there was no such
+  // tag.
+  virtual bool delete_tag(std::string_view user, std::string_view repo, std::string_view tag,
+                          const AuditEvent& event) = 0;
+  // Removes a repository with its tags, nodes and grants (tombstoning its complete tags' names).
+  // false when absent.
+  virtual bool delete_repo(std::string_view user, std::string_view repo, const AuditEvent& event) = 0;
+  // Whether user/repo:tag was deleted once complete (its name may not be published again).
+  virtual bool tag_tombstoned(std::string_view user, std::string_view repo, std::string_view tag) = 0;
+  // Appends one event on its own (publish, repository creation, sharing changes).
+  virtual void append_audit(const AuditEvent& event) = 0;
+  // Events with seq > after (of `user`'s repositories only, when given), oldest first, at most
+  // `limit`.
+  virtual std::vector<AuditRecord> read_audit(std::optional<std::string_view> user, std::int64_t after,
+                                              std::size_t limit) = 0;
+  // What counts against `user`'s quotas: see QuotaUsage.
+  virtual QuotaUsage usage(std::string_view user) = 0;
 };
 
 // Lower-case hex SHA-256: the blob key.

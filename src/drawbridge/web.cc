@@ -328,16 +328,16 @@ class WebUi : public std::enable_shared_from_this<WebUi> {
     return out;
   }
 
-  // ---- yank state: the one place to change after the yank merge ----
-  // TODO(yank): after the merge use store->list_tag_summaries(user, repo) — complete tags with
-  // their yanked flag — here; until then every listed tag is shown as not yanked. The API call
-  // stays first: it is what applies the read rules (and the rate limit) to this caller.
+  // ---- yank state ----
+  // The API's tag list comes first: it is what applies the read rules (and the rate limit) to
+  // this caller. It leaves yanked tags out, so the names shown, with their yank state, come from
+  // the store once the caller may read the repository.
   std::vector<web::TagView> tags_for_ui(const net::Request& req, const Session& s, const std::string& user,
                                         const std::string& repo) {
     auto r = api(req, s, api_base(user, repo) + "/_tag");
     if (r.status != 200) throw RateLimited{std::move(r)};
     std::vector<web::TagView> out;
-    for (const auto& name : nlohmann::json::parse(body_of(r))) out.push_back({name.get<std::string>(), false});
+    for (const auto& summary : store_->list_tag_summaries(user, repo)) out.push_back({summary.name, summary.yanked});
     return out;
   }
 

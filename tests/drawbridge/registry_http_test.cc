@@ -160,6 +160,8 @@ class RegistryHttp : public ::testing::Test {
     ro.lookup_rate = 0;
     ro.max_blob_size = 8 << 20;
     ro.default_steward = default_steward;
+    ro.max_bytes_per_user = max_bytes_per_user;
+    ro.max_tags_per_user = max_tags_per_user;
     if (tune) tune(ro);
     registry = std::make_unique<Registry>(store, tokens, ro);
     net::ServerConfig sc;
@@ -293,6 +295,7 @@ class RegistryHttp : public ::testing::Test {
   std::string base;
   std::string default_steward;  // the registry's, at the next start()
   std::function<void(RegistryOptions&)> tune;  // applied to the options at the next start()
+  std::uint64_t max_bytes_per_user = 0, max_tags_per_user = 0;  // quotas, at the next start()
 };
 
 using Backends = ::testing::Types<SqliteBackend, PgBackend>;
@@ -366,7 +369,7 @@ TYPED_TEST(RegistryHttp, EachResourceIsARouteOfItsOwn) {
   } refused[] = {
       {net::Method::Post, "/alice", "GET, HEAD, PUT"},
       {net::Method::Put, "/alice/app/_tag", "GET, HEAD"},
-      {net::Method::Delete, "/alice/app/_tag/1.0.0", "GET, HEAD, PUT"},
+      {net::Method::Post, "/alice/app/_tag/1.0.0", "DELETE, GET, HEAD, PUT"},  // DELETE: docs "Yank and delete"
       {net::Method::Post, "/alice/app/_tag/1.0.0/tree/main.wasm", "GET, HEAD, PUT"},
   };
   for (const auto& r : refused) {
@@ -871,6 +874,11 @@ TYPED_TEST(RegistryHttp, ReadRoutesDoNotTellPrivateFromMissing) {
       {"/alice/secret/_steward", "/alice/nothere/_steward", "/ghost/secret/_steward"},
       {"/alice/secret/_tag/1.0.0/_steward", "/alice/secret/_tag/2.0.0/_steward", "/alice/secret/_tag/9.9.9/_steward",
        "/alice/nothere/_tag/1.0.0/_steward", "/ghost/secret/_tag/1.0.0/_steward"},
+      // Yank state, the audit log and quota usage (docs/drawbridge.md "Yank and delete").
+      {"/alice/secret/_tag/1.0.0/_yank", "/alice/secret/_tag/2.0.0/_yank", "/alice/secret/_tag/9.9.9/_yank",
+       "/alice/nothere/_tag/1.0.0/_yank", "/ghost/secret/_tag/1.0.0/_yank"},
+      {"/alice/_audit", "/ghost/_audit"},
+      {"/alice/_usage", "/ghost/_usage"},
   };
   for (const auto& c : callers) {
     for (auto method : {net::Method::Get, net::Method::Head}) {
@@ -1376,7 +1384,7 @@ TYPED_TEST(RegistryHttp, SharingRoutesRefuseBadInputAndTellNothing) {
   EXPECT_EQ(code(net::Method::Delete, "/alice/_groups/team/members/alice", "", alice), "404 drawbridge.not_found");
   EXPECT_EQ(code(net::Method::Delete, "/alice/secret/_grants/users/bob", "", alice), "404 drawbridge.not_found");
   EXPECT_EQ(code(net::Method::Delete, "/alice/secret/_grants", "", alice), "405 http.method_not_allowed");
-  EXPECT_EQ(code(net::Method::Delete, "/alice/secret", "", alice), "405 http.method_not_allowed");
+  EXPECT_EQ(code(net::Method::Delete, "/alice/secret/_steward", "", alice), "405 http.method_not_allowed");
   EXPECT_EQ(this->get("/alice/_groups", alice).body, R"(["team"])");
   EXPECT_EQ(this->get("/alice/_groups/team", alice).body, R"({"members":["bob"]})");
   // Anonymous: the token is required before anything else.
@@ -1544,4 +1552,229 @@ TYPED_TEST(RegistryHttp, ReadCacheOffServesFromTheStore) {
   this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);
   EXPECT_EQ(cache_lookups(*this->http, "hit") + cache_lookups(*this->http, "miss"), 0);
+// ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
+// "Registry audit log", "Quotas") ----
+
+namespace {
+
+// Status and error code: what must not differ between an existing and a missing name.
+std::string status_and_code(const Result& r) { return std::to_string(r.status) + " " + r.code(); }
+
+}  // namespace
+
+// Yank: the tag leaves the list but its tag and tree GETs keep working; un-yank brings it back.
+// The owner and writers may yank, readers and outsiders not; only the owner deletes. A deleted
+// tag's name is refused from then on; a non-owner gets the same answer for a repository or tag
+// that exists as for one that does not.
+TYPED_TEST(RegistryHttp, YankAndDelete) {
+  std::map<std::string, std::string> tok;
+  for (const char* name : {"alice", "writer", "reader", "mallory"}) {
+    tok[name] = this->token(name);
+    this->make_user(name, tok[name]);
+  }
+  const auto& alice = tok["alice"];
+  this->make_repo("alice", "app", true, alice);
+  auto tree = this->sample_tree();
+  this->upload("/alice/app/_tag/1.0.0", tree, alice);
+  this->upload("/alice/app/_tag/2.0.0", this->sample_tree("2"), alice);
+  ASSERT_EQ(this->put("/alice/app/_grants/users/writer", grant_body("write"), "application/json", alice, false).status, 201);
+  ASSERT_EQ(this->put("/alice/app/_grants/users/reader", grant_body("read"), "application/json", alice, false).status, 201);
+  auto act = [&](net::Method m, const std::string& path, const std::string& who) {
+    return this->call(m, path, {}, bearer(who.empty() ? std::string() : tok[who]));
+  };
+
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/_yank").body, R"({"yanked":false})");
+  EXPECT_EQ(act(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", "alice").status, 204);
+  EXPECT_EQ(act(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", "alice").status, 204);  // idempotent
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["2.0.0"])");
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/_yank").body, R"({"yanked":true})");
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);  // deployments pinned to it still work
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/main.wasm").status, 200);
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app/_tag/1.0.0/_yank", "writer").status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0","2.0.0"])");
+  EXPECT_EQ(act(net::Method::Put, "/alice/app/_tag/2.0.0/_yank", "writer").status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0"])");
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app/_tag/2.0.0/_yank", "alice").status, 204);
+  EXPECT_EQ(status_and_code(act(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", "reader")), "403 drawbridge.auth.read_only");
+  EXPECT_EQ(status_and_code(act(net::Method::Put, "/alice/app/_tag/9.9.9/_yank", "alice")), "404 drawbridge.not_found");
+  // A yank takes no body.
+  net::Headers with_body = bearer(alice);
+  with_body.set("Content-Type", "application/json");
+  EXPECT_EQ(this->call(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", "{}", with_body).status, 413);
+
+  // Outsiders: the same answer whether the repository or tag exists or not, for every route.
+  for (const std::string who : {"", "mallory", "reader", "writer"}) {
+    SCOPED_TRACE(who.empty() ? std::string("anonymous") : who);
+    for (auto m : {net::Method::Delete}) {
+      const auto repo = status_and_code(act(m, "/alice/app", who));
+      EXPECT_EQ(status_and_code(act(m, "/alice/ghost", who)), repo);
+      EXPECT_NE(repo.substr(0, 3), "204");
+      const auto tag = status_and_code(act(m, "/alice/app/_tag/1.0.0", who));
+      EXPECT_EQ(status_and_code(act(m, "/alice/app/_tag/9.9.9", who)), tag);
+      EXPECT_EQ(status_and_code(act(m, "/alice/ghost/_tag/1.0.0", who)), tag);
+      EXPECT_NE(tag.substr(0, 3), "204");
+    }
+    if (who == "reader" || who == "writer") continue;
+    const auto yank = status_and_code(act(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", who));
+    EXPECT_EQ(status_and_code(act(net::Method::Put, "/alice/ghost/_tag/1.0.0/_yank", who)), yank);
+    EXPECT_EQ(status_and_code(act(net::Method::Put, "/alice/app/_tag/9.9.9/_yank", who)), yank);
+  }
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0","2.0.0"])");
+
+  // The owner deletes a tag: gone, and its name may not be published again.
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app/_tag/1.0.0", "alice").status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0/tree/main.wasm").status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["2.0.0"])");
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app/_tag/1.0.0", "alice").status, 404);
+  auto again = this->put("/alice/app/_tag/1.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice);
+  EXPECT_EQ(status_and_code(again), "409 drawbridge.tag.deleted");
+  // A pending tag is deleted too (its name stays free).
+  ASSERT_EQ(this->put("/alice/app/_tag/3.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app/_tag/3.0.0", "alice").status, 204);
+  EXPECT_EQ(this->put("/alice/app/_tag/3.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
+
+  // The owner deletes the repository: config, tags and grants go.
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app", "alice").status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag").status, 404);
+  EXPECT_EQ(this->get("/alice/app", alice).status, 404);
+  EXPECT_EQ(this->get("/alice/_repos", alice).body, "[]");
+  EXPECT_EQ(act(net::Method::Delete, "/alice/app", "alice").status, 404);
+  this->make_repo("alice", "app", true, alice);
+  EXPECT_EQ(this->get("/alice/app/_grants", alice).body, R"({"groups":{},"users":{}})");
+  EXPECT_EQ(status_and_code(this->put("/alice/app/_tag/2.0.0", entry_to_json(tree.root()), std::string(kEntryType), alice)),
+            "409 drawbridge.tag.deleted");
+}
+
+// The owner reads their repositories' events, in pages; nobody else tells it from a missing user.
+TYPED_TEST(RegistryHttp, AuditLogRoute) {
+  auto alice = this->token("alice"), bob = this->token("bob");
+  this->make_user("alice", alice);
+  this->make_user("bob", bob);
+  this->make_repo("alice", "app", false, alice);
+  this->make_repo("bob", "other", false, bob);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  ASSERT_EQ(this->put("/alice/app/_grants/users/bob", grant_body("read"), "application/json", alice, false).status, 201);
+  ASSERT_EQ(this->call(net::Method::Put, "/alice/app/_tag/1.0.0/_yank", {}, bearer(alice)).status, 204);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.0.0/_yank", {}, bearer(alice)).status, 204);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.0.0", {}, bearer(alice)).status, 204);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app", {}, bearer(alice)).status, 204);
+
+  auto r = this->get("/alice/_audit", alice);
+  ASSERT_EQ(r.status, 200) << r.body;
+  nlohmann::json j = nlohmann::json::parse(r.body);
+  std::vector<std::string> actions;
+  for (const auto& e : j["events"]) {
+    actions.push_back(e["action"]);
+    EXPECT_EQ(e["user"], "alice");
+    EXPECT_EQ(e["actor"]["subject"], "alice");
+    EXPECT_EQ(e["actor"]["issuer"], "test-issuer");
+    EXPECT_EQ(e["at"].get<std::string>().size(), 20u);  // YYYY-MM-DDTHH:MM:SSZ
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"repo_create", "publish", "grant", "yank", "unyank", "delete_tag",
+                                               "delete_repo"}));
+  EXPECT_EQ(j["events"][1]["tag"], "1.0.0");
+  EXPECT_EQ(j["events"][2]["detail"], "user bob read");
+  EXPECT_TRUE(j["next"].is_null());
+
+  // Pages: `next` is the ?after= of the next one.
+  std::vector<std::string> paged;
+  std::string after = "0";
+  for (int pages = 0; pages < 10; ++pages) {
+    nlohmann::json p = nlohmann::json::parse(this->get("/alice/_audit?after=" + after + "&limit=3", alice).body);
+    for (const auto& e : p["events"]) paged.push_back(e["action"]);
+    if (p["next"].is_null()) break;
+    EXPECT_EQ(p["events"].size(), 3u);
+    after = std::to_string(p["next"].get<std::int64_t>());
+  }
+  EXPECT_EQ(paged, actions);
+  EXPECT_EQ(status_and_code(this->get("/alice/_audit?limit=x", alice)), "400 drawbridge.query.invalid");
+  EXPECT_EQ(status_and_code(this->get("/alice/_audit?limit=0", alice)), "400 drawbridge.query.invalid");
+
+  // Bob sees only his own; nobody else tells alice's log from a missing user's.
+  nlohmann::json b = nlohmann::json::parse(this->get("/bob/_audit", bob).body);
+  ASSERT_EQ(b["events"].size(), 1u);
+  EXPECT_EQ(b["events"][0]["action"], "repo_create");
+  for (const std::string& who : {std::string(), bob}) {
+    for (const std::string route : {"/_audit", "/_usage"}) {
+      auto mine = this->get("/alice" + route, who), ghost = this->get("/ghost" + route, who);
+      EXPECT_EQ(mine.status, ghost.status) << route;
+      EXPECT_EQ(mine.body, ghost.body) << route;
+      EXPECT_NE(mine.status, 200) << route;
+    }
+  }
+}
+
+// Quotas are charged to the owner and refused from the header alone: a node over the byte
+// quota and a tag over the tag quota get 403 before any of the body is read; deleting frees
+// quota; GET <user>/_usage tells the owner where they stand.
+TYPED_TEST(RegistryHttp, QuotasAreRefusedBeforeTheBody) {
+  this->max_bytes_per_user = 1u << 20;
+  this->max_tags_per_user = 2;
+  this->start();
+  auto alice = this->token("alice"), writer = this->token("writer");
+  this->make_user("alice", alice);
+  this->make_user("writer", writer);
+  this->make_repo("alice", "app", false, alice);
+  ASSERT_EQ(this->put("/alice/app/_grants/users/writer", grant_body("write"), "application/json", alice, false).status, 201);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  nlohmann::json usage = nlohmann::json::parse(this->get("/alice/_usage", alice).body);
+  const auto used = usage["bytes"].get<std::uint64_t>();
+  EXPECT_GT(used, 100000u);
+  EXPECT_LT(used, 110000u);
+  EXPECT_EQ(usage["tags"], 1);
+  EXPECT_EQ(usage["max_bytes"], 1u << 20);
+  EXPECT_EQ(usage["max_tags"], 2);
+
+  constexpr std::uint64_t kLength = 6u << 20;  // under max_blob_size, over the quota
+  this->expect_file("/alice/app/_tag/2.0.0", "big.wasm", kLength, alice);
+  const std::string digest = ContentDigest::compute(to_bytes("stand-in")).to_header();
+  struct Case {
+    std::string name, path, type, token;
+    std::uint64_t length;
+    std::string code;
+  };
+  const std::vector<Case> cases = {
+      {"node over the byte quota", "/alice/app/_tag/2.0.0/tree/big.wasm", "application/wasm", alice, kLength,
+       "drawbridge.quota.bytes"},
+      {"a writer's node, charged to the owner", "/alice/app/_tag/2.0.0/tree/big.wasm", "application/wasm", writer,
+       kLength, "drawbridge.quota.bytes"},
+      {"tag over the tag quota", "/alice/app/_tag/3.0.0", std::string(kEntryType), alice, 1000,
+       "drawbridge.quota.tags"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto silent = this->put_header(c.path, c.length, c.type, c.token, digest);
+    silent->read_response(std::chrono::seconds(5));
+    EXPECT_EQ(silent->status(), 403) << silent->received();
+    Result r;
+    r.body = silent->received().substr(std::min(silent->received().size(), silent->received().find("\r\n\r\n") + 4));
+    EXPECT_EQ(r.code(), c.code) << silent->received();
+    EXPECT_NE(r.body.find(std::to_string(c.code == "drawbridge.quota.tags" ? 2u : 1u << 20)), std::string::npos)
+        << "the message names the limit: " << r.body;
+    EXPECT_TRUE(silent->wait_closed(std::chrono::seconds(5))) << "the connection stays open for the body";
+    if (c.length < (4u << 20)) continue;
+    auto pushy = this->put_header(c.path, c.length, c.type, c.token, digest);
+    pushy->limit_send_buffer(64 << 10);
+    pushy->send_filler_until_answered(c.length, std::chrono::seconds(20));
+    pushy->read_response(std::chrono::seconds(5));
+    EXPECT_EQ(pushy->status(), 403);
+    EXPECT_LT(pushy->body_sent(), 2u << 20) << "the body was read before the answer";
+  }
+  // Re-sending a pending tag is not a new tag.
+  const Directory dir{{"big.wasm", Entry{Meta{ContentDigest::compute(to_bytes("stand-in")), kLength, "application/wasm"}, {}}}};
+  const auto root = entry_to_json(Entry{Meta::of(as_bytes(directory_to_json(dir)), std::string(kDirectoryType)), {}});
+  EXPECT_EQ(this->put("/alice/app/_tag/2.0.0", root, std::string(kEntryType), alice).status, 200);
+  // Deleting frees quota: a tag, then bytes.
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/2.0.0", {}, bearer(alice)).status, 204);
+  EXPECT_EQ(this->put("/alice/app/_tag/3.0.0", root, std::string(kEntryType), alice).status, 201);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.0.0", {}, bearer(alice)).status, 204);
+  usage = nlohmann::json::parse(this->get("/alice/_usage", alice).body);
+  EXPECT_EQ(usage["bytes"], 0);
+  EXPECT_EQ(usage["tags"], 1);
+  // Another user's quota is their own.
+  auto bob = this->token("bob");
+  this->make_user("bob", bob);
+  this->make_repo("bob", "app", true, bob);
+  this->upload("/bob/app/_tag/1.0.0", this->sample_tree(), bob);
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <thread>
@@ -649,4 +650,236 @@ TYPED_TEST(StoreConformance, ListsUsersWithPublicRepositoriesByPage) {
   EXPECT_EQ(s.list_public_users("", 2), (std::vector<std::string>{"Bob", "carol"}));
   EXPECT_EQ(s.list_public_users("carol", 2), std::vector<std::string>{"dave"});
   EXPECT_TRUE(s.list_public_users("dave", 2).empty());
+// ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
+// "Registry audit log", "Quotas") ----
+
+namespace {
+
+// A statement run on the store's database behind its back (as an operator with psql or
+// sqlite3 could): whether the database accepted it.
+template <typename B>
+bool raw_statement_succeeds(B& backend, const std::string& sql) {
+  if constexpr (B::kPg) {
+    try {
+      pqxx::connection c(backend.conninfo);
+      pqxx::work w(c);
+      w.exec(sql);
+      w.commit();
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  } else {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open((backend.dir.path() / "data" / "meta.sqlite3").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+    return rc == SQLITE_OK;
+  }
+}
+
+template <typename B>
+std::string audit_table() {
+  return B::kPg ? "drawbridge_registry_audit" : "registry_audit";
+}
+
+AuditEvent event(const std::string& action, const std::string& user, const std::string& repo = "",
+                 const std::string& tag = "") {
+  return AuditEvent{"2026-01-02T03:04:05Z", action, user, repo, tag, "iss", "sub-" + user, ""};
+}
+
+// A complete single-file tag (its root is the file) of `length` declared bytes.
+std::int64_t publish_file(Store& s, const std::string& user, const std::string& repo, const std::string& tag,
+                          const std::string& content) {
+  const auto entry = "{\"length\":" + std::to_string(content.size()) + "}";
+  EXPECT_EQ(s.put_tag(user, repo, tag, "{}", as_bytes("t"), entry), PutResult::Created);
+  const auto id = s.get_tag(user, repo, tag)->id;
+  EXPECT_TRUE(s.put_node(id, "", blob_key_of(as_bytes(content)), as_bytes(content), {}).tag_completed);
+  return id;
+}
+
+std::vector<std::string> actions_of(const std::vector<AuditRecord>& records) {
+  std::vector<std::string> out;
+  for (const auto& r : records) out.push_back(r.event.action);
+  return out;
+}
+
+}  // namespace
+
+// A yanked tag leaves the listing but is still served by name (deployments pinned to it keep
+// working); un-yanking brings it back. Only complete tags can be yanked; only a change is logged.
+TYPED_TEST(StoreConformance, YankHidesFromTheListOnly) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  const auto id = publish_file(s, "alice", "app", "1.0.0", "one");
+  publish_file(s, "alice", "app", "2.0.0", "two");
+  ASSERT_EQ(s.put_tag("alice", "app", "3.0.0", "{}", as_bytes("t"), "{\"length\":1}"), PutResult::Created);
+
+  EXPECT_EQ(s.set_yanked("alice", "app", "1.0.0", true, event("yank", "alice", "app", "1.0.0")), YankResult::Changed);
+  EXPECT_EQ(s.set_yanked("alice", "app", "1.0.0", true, event("yank", "alice", "app", "1.0.0")), YankResult::Unchanged);
+  EXPECT_EQ(s.list_tags("alice", "app"), std::vector<std::string>{"2.0.0"});
+  auto tag = s.get_tag("alice", "app", "1.0.0");
+  ASSERT_TRUE(tag);
+  EXPECT_TRUE(tag->complete);
+  EXPECT_TRUE(tag->yanked);
+  EXPECT_EQ(tag->id, id);
+  auto root = s.get_node(id, "");
+  ASSERT_TRUE(root && root->present);
+  EXPECT_EQ(as_string(s.read_blob(root->blob_key)), "one");
+  auto summaries = s.list_tag_summaries("alice", "app");
+  ASSERT_EQ(summaries.size(), 2u);  // complete tags only, yanked included
+  EXPECT_EQ(summaries[0].name, "1.0.0");
+  EXPECT_TRUE(summaries[0].yanked);
+  EXPECT_EQ(summaries[1].name, "2.0.0");
+  EXPECT_FALSE(summaries[1].yanked);
+
+  EXPECT_EQ(s.set_yanked("alice", "app", "3.0.0", true, event("yank", "alice")), YankResult::NotFound);  // pending
+  EXPECT_EQ(s.set_yanked("alice", "app", "9.9.9", true, event("yank", "alice")), YankResult::NotFound);
+  EXPECT_EQ(s.set_yanked("alice", "app", "1.0.0", false, event("unyank", "alice", "app", "1.0.0")), YankResult::Changed);
+  auto tags = s.list_tags("alice", "app");
+  std::sort(tags.begin(), tags.end());
+  EXPECT_EQ(tags, (std::vector<std::string>{"1.0.0", "2.0.0"}));
+  EXPECT_FALSE(s.get_tag("alice", "app", "1.0.0")->yanked);
+  EXPECT_EQ(actions_of(s.read_audit(std::nullopt, 0, 100)), (std::vector<std::string>{"yank", "unyank"}));
+}
+
+// Deleting a tag removes its rows (the tag, its nodes) and leaves the blobs to garbage
+// collection; a deleted complete tag's name is never published again (keeps may have pinned its
+// digests), a deleted pending tag's may be.
+TYPED_TEST(StoreConformance, DeleteTagRemovesRowsKeepsBlobsAndTombstonesTheName) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  const auto id = publish_file(s, "alice", "app", "1.0.0", "one");
+  const auto blob = s.get_node(id, "")->blob_key;
+  ASSERT_EQ(s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{\"length\":3}"), PutResult::Created);
+
+  EXPECT_TRUE(s.delete_tag("alice", "app", "1.0.0", event("delete_tag", "alice", "app", "1.0.0")));
+  EXPECT_FALSE(s.get_tag("alice", "app", "1.0.0"));
+  EXPECT_FALSE(s.get_node(id, ""));
+  EXPECT_TRUE(s.list_tags("alice", "app").empty());
+  EXPECT_EQ(as_string(s.read_blob(blob)), "one");
+  EXPECT_TRUE(s.tag_tombstoned("alice", "app", "1.0.0"));
+  EXPECT_EQ(thrown_code([&] { s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("t"), "{\"length\":3}"); }),
+            "drawbridge.tag.deleted");
+  EXPECT_FALSE(s.get_tag("alice", "app", "1.0.0"));
+  EXPECT_FALSE(s.delete_tag("alice", "app", "1.0.0", event("delete_tag", "alice")));
+
+  EXPECT_TRUE(s.delete_tag("alice", "app", "2.0.0", event("delete_tag", "alice", "app", "2.0.0")));
+  EXPECT_FALSE(s.tag_tombstoned("alice", "app", "2.0.0"));
+  EXPECT_EQ(s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{\"length\":3}"), PutResult::Created);
+  EXPECT_EQ(actions_of(s.read_audit("alice", 0, 100)), (std::vector<std::string>{"delete_tag", "delete_tag"}));
+  // The database refuses the name too, whatever code path inserts it.
+  const auto insert = TypeParam::kPg
+      ? std::string("INSERT INTO drawbridge_tags(usr, repo, name, meta, content, complete, missing) "
+                    "VALUES('alice', 'app', '1.0.0', '{}', '\\x00', false, 1)")
+      : std::string("INSERT INTO tags(user, repo, name, meta, content, complete, missing) "
+                    "VALUES('alice', 'app', '1.0.0', '{}', x'00', 0, 1)");
+  EXPECT_FALSE(raw_statement_succeeds(this->backend, insert));
+}
+
+// Deleting a repository removes its config, tags, nodes and grants; the repository name may be
+// registered again, its deleted tags' names stay refused.
+TYPED_TEST(StoreConformance, DeleteRepositoryRemovesEverythingButBlobs) {
+  this->make_repo("alice", "app");
+  this->make_repo("bob", "other");
+  auto& s = *this->store;
+  const auto id = publish_file(s, "alice", "app", "1.0.0", "one");
+  const auto blob = s.get_node(id, "")->blob_key;
+  ASSERT_EQ(s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{\"length\":3}"), PutResult::Created);
+  ASSERT_EQ(s.put_grant("alice", "app", Grantee::User, "bob", Access::Write), PutResult::Created);
+  publish_file(s, "bob", "other", "1.0.0", "one");  // the same blob, elsewhere
+
+  EXPECT_TRUE(s.delete_repo("alice", "app", event("delete_repo", "alice", "app")));
+  EXPECT_FALSE(s.get_repo("alice", "app"));
+  EXPECT_TRUE(s.list_repos("alice").empty());
+  EXPECT_FALSE(s.get_tag("alice", "app", "1.0.0"));
+  EXPECT_FALSE(s.get_tag("alice", "app", "2.0.0"));
+  EXPECT_FALSE(s.get_node(id, ""));
+  EXPECT_TRUE(s.list_grants("alice", "app").empty());
+  EXPECT_FALSE(s.access_of("alice", "app", "bob"));
+  EXPECT_EQ(as_string(s.read_blob(blob)), "one");
+  EXPECT_EQ(s.list_tags("bob", "other"), std::vector<std::string>{"1.0.0"});
+  EXPECT_FALSE(s.delete_repo("alice", "app", event("delete_repo", "alice", "app")));
+
+  ASSERT_EQ(s.create_repo("alice", "app", "{}", as_bytes(repo_to_json({false})), false), PutResult::Created);
+  EXPECT_TRUE(s.list_tags("alice", "app").empty());
+  EXPECT_TRUE(s.list_grants("alice", "app").empty());
+  EXPECT_EQ(thrown_code([&] { s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("t"), "{}"); }), "drawbridge.tag.deleted");
+  EXPECT_EQ(s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{}"), PutResult::Created);  // was pending
+  EXPECT_EQ(actions_of(s.read_audit("alice", 0, 100)), std::vector<std::string>{"delete_repo"});
+}
+
+// The audit log: seq strictly increasing, read per user and in pages; no UPDATE, DELETE (or, on
+// PostgreSQL, TRUNCATE) of it succeeds, not even run on the database directly.
+TYPED_TEST(StoreConformance, AuditLogIsAppendOnly) {
+  this->make_repo("alice", "app");
+  auto& s = *this->store;
+  for (int i = 0; i < 5; ++i) s.append_audit(event("publish", i % 2 ? "bob" : "alice", "app", std::to_string(i) + ".0.0"));
+  auto all = s.read_audit(std::nullopt, 0, 100);
+  ASSERT_EQ(all.size(), 5u);
+  for (std::size_t i = 1; i < all.size(); ++i) EXPECT_GT(all[i].seq, all[i - 1].seq);
+  EXPECT_EQ(all[0].event.at, "2026-01-02T03:04:05Z");
+  EXPECT_EQ(all[0].event.actor_issuer, "iss");
+  EXPECT_EQ(all[0].event.actor_subject, "sub-alice");
+  EXPECT_EQ(all[0].event.tag, "0.0.0");
+  auto alice = s.read_audit("alice", 0, 100);
+  ASSERT_EQ(alice.size(), 3u);
+  auto page = s.read_audit("alice", 0, 2);
+  ASSERT_EQ(page.size(), 2u);
+  auto rest = s.read_audit("alice", page.back().seq, 2);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].seq, alice[2].seq);
+  EXPECT_TRUE(s.read_audit("alice", alice[2].seq, 2).empty());
+
+  const auto table = audit_table<TypeParam>();
+  EXPECT_TRUE(raw_statement_succeeds(this->backend, "SELECT count(*) FROM " + table));
+  EXPECT_FALSE(raw_statement_succeeds(this->backend, "UPDATE " + table + " SET action = 'forged'"));
+  EXPECT_FALSE(raw_statement_succeeds(this->backend, "DELETE FROM " + table));
+  EXPECT_FALSE(raw_statement_succeeds(this->backend, "DELETE FROM " + table + " WHERE seq = " +
+                                                         std::to_string(all[0].seq)));
+  if constexpr (TypeParam::kPg) {
+    EXPECT_FALSE(raw_statement_succeeds(this->backend, "TRUNCATE " + table));
+  }
+  EXPECT_EQ(actions_of(s.read_audit(std::nullopt, 0, 100)), std::vector<std::string>(5, "publish"));
+  // Reopened: still there, still guarded (the triggers are created once, not duplicated).
+  this->store.reset();
+  this->store = this->backend.open();
+  EXPECT_EQ(this->store->read_audit(std::nullopt, 0, 100).size(), 5u);
+  EXPECT_FALSE(raw_statement_succeeds(this->backend, "DELETE FROM " + table));
+}
+
+// Quota usage: the owner's complete and pending tags, and the declared lengths of their stored
+// nodes over all their repositories (not deduplicated); deleting gives it back.
+TYPED_TEST(StoreConformance, QuotaUsageCountsTagsAndStoredNodes) {
+  this->make_repo("alice", "app");
+  this->make_repo("alice", "lib");
+  this->make_repo("bob", "app");
+  auto& s = *this->store;
+  EXPECT_EQ(s.usage("alice").bytes, 0u);
+  EXPECT_EQ(s.usage("alice").tags, 0u);
+  ASSERT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("t"), "{\"length\":10}"), PutResult::Created);
+  EXPECT_EQ(s.usage("alice").tags, 1u);
+  EXPECT_EQ(s.usage("alice").bytes, 0u);  // nothing stored yet
+  const auto id = s.get_tag("alice", "app", "1.0.0")->id;
+  s.put_node(id, "", blob_key_of(as_bytes("0123456789")), as_bytes("0123456789"),
+             {{"a", "{\"length\":5}"}, {"b", "{\"length\":7}"}});
+  EXPECT_EQ(s.usage("alice").bytes, 10u);
+  s.put_node(id, "a", blob_key_of(as_bytes("aaaaa")), as_bytes("aaaaa"), {});
+  EXPECT_EQ(s.usage("alice").bytes, 15u);
+  publish_file(s, "alice", "lib", "1.0.0", "aaaaa");  // the same content again: charged again
+  publish_file(s, "bob", "app", "1.0.0", "bbbbbbbbbbbbbbbbbbbb");
+  EXPECT_EQ(s.usage("alice").bytes, 20u);
+  EXPECT_EQ(s.usage("alice").tags, 2u);
+  EXPECT_EQ(s.usage("bob").bytes, 20u);
+  EXPECT_EQ(s.usage("bob").tags, 1u);
+  s.set_yanked("alice", "lib", "1.0.0", true, event("yank", "alice"));  // yanked tags still count
+  EXPECT_EQ(s.usage("alice").tags, 2u);
+  EXPECT_TRUE(s.delete_tag("alice", "app", "1.0.0", event("delete_tag", "alice")));
+  EXPECT_EQ(s.usage("alice").bytes, 5u);
+  EXPECT_EQ(s.usage("alice").tags, 1u);
+  EXPECT_TRUE(s.delete_repo("alice", "lib", event("delete_repo", "alice")));
+  EXPECT_EQ(s.usage("alice").bytes, 0u);
+  EXPECT_EQ(s.usage("alice").tags, 0u);
+  EXPECT_EQ(s.usage("nobody").tags, 0u);
 }
