@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -624,6 +625,8 @@ class SqliteStore final : public Store {
     report.dry_run = o.dry_run;
     const std::size_t batch = std::max<std::size_t>(1, o.batch_size);
     const std::int64_t cutoff = now_seconds() - static_cast<std::int64_t>(o.pending_ttl.count());
+    young_after_ = o.min_blob_age.count() <= 0 ? std::numeric_limits<std::int64_t>::max()
+                                               : now_seconds() - static_cast<std::int64_t>(o.min_blob_age.count());
     expire_pending(o, cutoff, batch, report);
     std::vector<GcBlob> found;
     const auto root = dir_ / "blobs" / "sha256";
@@ -636,10 +639,9 @@ class SqliteStore final : public Store {
         if (dec) break;
         auto name = f->path().filename().string();
         if (!is_blob_key(name)) continue;  // not a blob (never created by the store): left alone
-        std::error_code sec;
-        const auto size = f->file_size(sec);
-        if (sec) continue;  // gone meanwhile
-        found.push_back({std::move(name), size});
+        struct stat st {};
+        if (::lstat(f->path().c_str(), &st) != 0 || young(st)) continue;  // gone meanwhile, or young
+        found.push_back({std::move(name), static_cast<std::uint64_t>(st.st_size)});
         if (found.size() >= batch) {
           gc_batch(o, cutoff, found, report);
           found.clear();
@@ -656,6 +658,9 @@ class SqliteStore final : public Store {
   static std::int64_t now_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
+
+  // ctime, not mtime: link() and rename() change it, so a spool linked into place is young.
+  bool young(const struct stat& st) const { return st.st_ctim.tv_sec >= young_after_; }
 
   static bool is_blob_key(std::string_view name) {
     return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -762,8 +767,13 @@ class SqliteStore final : public Store {
         if (referenced(b.key, std::nullopt)) continue;  // referenced since the mark
         const auto p = blob_path(b.key);
         struct stat st {};
-        if (::lstat(p.c_str(), &st) != 0 || ::unlink(p.c_str()) != 0) {
+        if (::lstat(p.c_str(), &st) != 0) {
           if (errno == ENOENT) continue;  // another GC was first
+          throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "stat", p, errno);
+        }
+        if (young(st)) continue;  // restored by an upload since the mark
+        if (::unlink(p.c_str()) != 0) {
+          if (errno == ENOENT) continue;
           throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "unlink", p, errno);
         }
         // Not fsynced: a deletion lost in a crash leaves an unreferenced blob, freed next time.
@@ -777,6 +787,9 @@ class SqliteStore final : public Store {
       if (o.on_blob) o.on_blob(b);
     }
   }
+
+  // Blob files changed at or after this (seconds since the epoch) are kept, this GC run.
+  std::int64_t young_after_ = std::numeric_limits<std::int64_t>::max();
 };
 
 }  // namespace

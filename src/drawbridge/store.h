@@ -128,6 +128,7 @@ class BlobSpool {
 // touched (created, resumed or given a node) for `pending_ttl`, then deletes the blobs no node
 // row references. Safe against concurrent publishes, in this process and others.
 inline constexpr std::chrono::seconds kDefaultPendingTtl{7 * 24 * 3600};
+inline constexpr std::chrono::seconds kDefaultMinBlobAge{3600};
 
 struct GcExpiredTag {
   std::string user, repo, tag;
@@ -144,6 +145,11 @@ struct GcOptions {
   bool dry_run = false;
   // Blobs checked and swept per transaction: bounds memory and how long uploads wait.
   std::size_t batch_size = 1000;
+  // Embedded store: blob files changed (written, linked, restored) less than this long ago are
+  // kept. Not needed for safety (see SqliteStore), but without it a GC running back to back
+  // can delete an upload's blob again each time the upload restores it. 0 (tests) disables it.
+  // PostgreSQL ignores it: its uncommitted blob rows are invisible to GC.
+  std::chrono::seconds min_blob_age = kDefaultMinBlobAge;
   // Called for each expired pending tag / freed blob (or that would be, on a dry run), so
   // that listing them costs no memory here.
   std::function<void(const GcExpiredTag&)> on_expired_tag;
