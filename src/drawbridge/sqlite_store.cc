@@ -625,8 +625,10 @@ class SqliteStore final : public Store {
     report.dry_run = o.dry_run;
     const std::size_t batch = std::max<std::size_t>(1, o.batch_size);
     const std::int64_t cutoff = now_seconds() - static_cast<std::int64_t>(o.pending_ttl.count());
-    young_after_ = o.min_blob_age.count() <= 0 ? std::numeric_limits<std::int64_t>::max()
-                                               : now_seconds() - static_cast<std::int64_t>(o.min_blob_age.count());
+    // Blob files changed at or after this (seconds since the epoch) are kept.
+    const std::int64_t young_after = o.min_blob_age.count() <= 0
+                                         ? std::numeric_limits<std::int64_t>::max()
+                                         : now_seconds() - static_cast<std::int64_t>(o.min_blob_age.count());
     expire_pending(o, cutoff, batch, report);
     std::vector<GcBlob> found;
     const auto root = dir_ / "blobs" / "sha256";
@@ -640,17 +642,17 @@ class SqliteStore final : public Store {
         auto name = f->path().filename().string();
         if (!is_blob_key(name)) continue;  // not a blob (never created by the store): left alone
         struct stat st {};
-        if (::lstat(f->path().c_str(), &st) != 0 || young(st)) continue;  // gone meanwhile, or young
+        if (::lstat(f->path().c_str(), &st) != 0 || young(st, young_after)) continue;  // gone meanwhile, or young
         found.push_back({std::move(name), static_cast<std::uint64_t>(st.st_size)});
         if (found.size() >= batch) {
-          gc_batch(o, cutoff, found, report);
+          gc_batch(o, cutoff, young_after, found, report);
           found.clear();
         }
       }
       if (dec) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "read directory", shard->path(), dec.value());
     }
     if (ec) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "read directory", root, ec.value());
-    if (!found.empty()) gc_batch(o, cutoff, found, report);
+    if (!found.empty()) gc_batch(o, cutoff, young_after, found, report);
     return report;
   }
 
@@ -660,7 +662,7 @@ class SqliteStore final : public Store {
   }
 
   // ctime, not mtime: link() and rename() change it, so a spool linked into place is young.
-  bool young(const struct stat& st) const { return st.st_ctim.tv_sec >= young_after_; }
+  static bool young(const struct stat& st, std::int64_t young_after) { return st.st_ctim.tv_sec >= young_after; }
 
   static bool is_blob_key(std::string_view name) {
     return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
@@ -741,7 +743,8 @@ class SqliteStore final : public Store {
     return s.step();
   }
 
-  void gc_batch(const GcOptions& o, std::int64_t cutoff, std::vector<GcBlob>& found, GcReport& report) {
+  void gc_batch(const GcOptions& o, std::int64_t cutoff, std::int64_t young_after, std::vector<GcBlob>& found,
+                GcReport& report) {
     std::vector<GcBlob> candidates;
     {
       std::lock_guard lock(mu_);
@@ -771,7 +774,7 @@ class SqliteStore final : public Store {
           if (errno == ENOENT) continue;  // another GC was first
           throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "stat", p, errno);
         }
-        if (young(st)) continue;  // restored by an upload since the mark
+        if (young(st, young_after)) continue;  // restored by an upload since the mark
         if (::unlink(p.c_str()) != 0) {
           if (errno == ENOENT) continue;
           throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "unlink", p, errno);
@@ -787,9 +790,6 @@ class SqliteStore final : public Store {
       if (o.on_blob) o.on_blob(b);
     }
   }
-
-  // Blob files changed at or after this (seconds since the epoch) are kept, this GC run.
-  std::int64_t young_after_ = std::numeric_limits<std::int64_t>::max();
 };
 
 }  // namespace
