@@ -5,7 +5,8 @@
 // SQLite runs in WAL mode with synchronous=FULL. So after a crash every committed row points
 // at a complete blob; an interrupted upload leaves at most an unreferenced blob (harmless) or a
 // temp file under tmp/ (never looked up, removed at the next start). Uploaded node bodies are
-// spooled into tmp/ as they arrive (BlobSpool) and renamed into place the same way.
+// spooled into tmp/ as they arrive (BlobSpool) and hard-linked into place the same way (the
+// spool name goes when the upload ends; see put_node_spooled for why a link).
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
