@@ -3,6 +3,7 @@
 //   drawbridge serve --data-dir /var/lib/drawbridge --cert server.pem --key server.key
 //                    --client-ca steward-ca.pem
 //   drawbridge token --data-dir /var/lib/drawbridge --subject alice
+//   drawbridge gc --data-dir /var/lib/drawbridge [--dry-run] [--pending-ttl 168h] [--json]
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include "core/x509.h"
 #include "drawbridge/audit.h"
 #include "drawbridge/auth.h"
+#include "drawbridge/gc.h"
 #include "drawbridge/model.h"
 #include "drawbridge/registry.h"
 #include "drawbridge/store.h"
@@ -135,6 +137,23 @@ void declare_serve(config::Loader& l) {
          .flag = "--log-level", .help = "trace|debug|info|warn|error"});
   l.add({.name = "log.format", .type = Type::String, .default_value = std::string("auto"),
          .flag = "--log-format", .help = "auto|human|json"});
+}
+
+// ---- garbage collection (configuration) ----
+void declare_gc(config::Loader& l) {
+  l.add({.name = "gc.pending_ttl", .type = Type::Duration, .default_value = config::Duration(std::chrono::hours(7 * 24)),
+         .flag = "--pending-ttl", .help = "GC drops pending tags not touched (created, resumed, given a node) for this long"});
+  l.add({.name = "gc.min_blob_age", .type = Type::Duration, .default_value = config::Duration(std::chrono::hours(1)),
+         .flag = "--min-blob-age", .help = "Embedded store: GC keeps blob files changed less than this long ago"});
+  l.add({.name = "gc.interval", .type = Type::Duration, .default_value = config::Duration(std::chrono::seconds(0)),
+         .flag = "--gc-interval", .help = "serve: run GC this often (0 = never; `drawbridge gc` runs it by hand)"});
+}
+
+drawbridge::GcOptions gc_options(const config::Config& cfg) {
+  drawbridge::GcOptions o;
+  o.pending_ttl = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("gc.pending_ttl"));
+  o.min_blob_age = std::chrono::duration_cast<std::chrono::seconds>(cfg.get_duration("gc.min_blob_age"));
+  return o;
 }
 
 // Development TLS: a self-signed P-256 certificate for localhost kept in the data dir.
@@ -272,6 +291,12 @@ int serve(const config::Config& cfg) {
     monitor->refresh();
     monitor->start();
   }
+  // ---- garbage collection (periodic) ----
+  std::unique_ptr<drawbridge::PeriodicGc> periodic_gc;
+  if (const auto interval = cfg.get_duration("gc.interval"); interval.count() > 0) {
+    periodic_gc = std::make_unique<drawbridge::PeriodicGc>(store, gc_options(cfg), interval);
+    log::info("drawbridge.gc_scheduled", {{"interval_ms", static_cast<std::int64_t>(interval.count())}});
+  }
   server.start();
   log::info("drawbridge.started", {{"address", sc.address}, {"port", server.port()}, {"store", store->describe()},
                                    {"tls", sc.tls.has_value()}});
@@ -354,6 +379,39 @@ int audit(const config::Config& cfg, const AuditArgs& a) {
       ++printed;
     }
     if (page.size() < want) break;
+// ---- garbage collection (command) ----
+// Beside a running server on the same store: the embedded store is opened without clearing
+// tmp/ (the server's uploads in flight), PostgreSQL without a spool directory of its own.
+int gc(const config::Config& cfg, bool json) {
+  auto kind = cfg.get_string("store.kind");
+  std::unique_ptr<drawbridge::Store> store;
+  if (kind == "sqlite") {
+    const auto dir = cfg.get_string("store.data_dir");
+    require(fs::exists(fs::path(dir) / "meta.sqlite3"), ErrorKind::kInvalidInput, "drawbridge.config.data_dir",
+            "no drawbridge store in " + dir);
+    store = drawbridge::open_sqlite_store_shared(dir);
+  } else if (kind == "postgres") {
+    auto conninfo = cfg.get_string("store.postgres");
+    require(!conninfo.empty(), ErrorKind::kInvalidInput, "drawbridge.config.postgres", "--store postgres needs --postgres <conninfo>");
+    store = drawbridge::open_postgres_store(conninfo, 2);
+  } else {
+    throw Error(ErrorKind::kInvalidInput, "drawbridge.config.store", "unknown store kind '" + kind + "' (sqlite or postgres)");
+  }
+  auto o = gc_options(cfg);
+  o.dry_run = cfg.get_bool("gc.dry_run");
+  if (o.dry_run && !json) {
+    // What would go, one line each, as it is found (nothing is collected in memory).
+    o.on_expired_tag = [](const drawbridge::GcExpiredTag& t) {
+      std::cout << "pending tag " << t.user << "/" << t.repo << ":" << t.tag << "\n";
+    };
+    o.on_blob = [](const drawbridge::GcBlob& b) { std::cout << "blob " << b.key << " " << b.bytes << "\n"; };
+  }
+  const auto r = store->collect_garbage(o);
+  if (json) {
+    std::cout << drawbridge::gc_report_json(r) << "\n";
+  } else {
+    std::cout << (r.dry_run ? "would free " : "freed ") << r.blobs << " blobs (" << r.bytes << " bytes) and "
+              << r.expired_tags << " expired pending tags\n";
   }
   return 0;
 }
@@ -372,6 +430,7 @@ int main(int argc, char** argv) {
   declare_common(serve_loader);
   declare_serve(serve_loader);
   declare_ops(serve_loader);
+  declare_gc(serve_loader);
   serve_loader.bind(*serve_cmd);
 
   std::string subject, ttl = "1h";
@@ -406,6 +465,25 @@ int main(int argc, char** argv) {
 
   // Backup, restore, verify-store (apps/drawbridge/maintenance.cc).
   drawbridge::cli::MaintenanceCommands maintenance(app);
+  declare_gc(token_loader);
+
+  // ---- garbage collection (command line) ----
+  auto* gc_cmd = app.add_subcommand("gc", "Delete blobs no tag references and expired pending tags");
+  gc_cmd->add_option("-c,--config", config_file, "TOML configuration file");
+  std::string gc_data_dir, gc_store, gc_postgres, gc_pending_ttl, gc_min_blob_age;
+  bool gc_dry_run = false, gc_json = false;
+  gc_cmd->add_option("--data-dir", gc_data_dir, "Data directory (embedded store)");
+  gc_cmd->add_option("--store", gc_store, "sqlite (embedded) or postgres");
+  gc_cmd->add_option("--postgres", gc_postgres, "libpq connection string");
+  gc_cmd->add_option("--pending-ttl", gc_pending_ttl, "Drop pending tags untouched this long (default 168h)");
+  gc_cmd->add_option("--min-blob-age", gc_min_blob_age, "Embedded store: keep blob files younger than this (default 1h)");
+  gc_cmd->add_flag("--dry-run", gc_dry_run, "Change nothing; list what would be freed");
+  gc_cmd->add_flag("--json", gc_json, "Print the report as one JSON object");
+  config::Loader gc_loader;
+  declare_common(gc_loader);
+  declare_serve(gc_loader);
+  declare_gc(gc_loader);
+  gc_loader.add({.name = "gc.dry_run", .type = Type::Boolean, .default_value = false, .help = "(gc command) change nothing"});
 
   CLI11_PARSE(app, argc, argv);
   if (maintenance.parsed()) return maintenance.run();
@@ -417,6 +495,16 @@ int main(int argc, char** argv) {
     if (token_cmd->parsed()) return token(token_loader.load(file), subject, scopes, ttl);
     if (!audit_data_dir.empty()) audit_loader.set_flag_value("store.data_dir", audit_data_dir);
     if (audit_cmd->parsed()) return audit(audit_loader.load(file), audit_args);
+    if (gc_cmd->parsed()) {
+      for (const auto& [key, value] : {std::pair<const char*, const std::string&>{"store.data_dir", gc_data_dir},
+                                       {"store.kind", gc_store},
+                                       {"store.postgres", gc_postgres},
+                                       {"gc.pending_ttl", gc_pending_ttl},
+                                       {"gc.min_blob_age", gc_min_blob_age}})
+        if (!value.empty()) gc_loader.set_flag_value(key, value);
+      if (gc_dry_run) gc_loader.set_flag_value("gc.dry_run", "true");
+      return gc(gc_loader.load(file), gc_json);
+    }
   } catch (const Error& e) {
     std::cerr << "drawbridge: " << e.describe() << "\n";
     return 1;

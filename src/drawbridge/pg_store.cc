@@ -2,6 +2,7 @@
 // can serve one registry. Every mutation is one transaction; node uploads lock their tag row
 // (SELECT … FOR UPDATE) so the "missing" counter and the completion flip are serialized across
 // instances.
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -154,6 +155,7 @@ class PgStore final : public Store {
       return 0;
     });
     ops_schema();
+    migrate_gc();
   }
 
   PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
@@ -239,8 +241,8 @@ class PgStore final : public Store {
         const auto id = t[0][0].as<std::int64_t>();
         if (auto root = node(w, id, ""); root && root->entry_json == root_entry_json) {
           // Same tree: resume. Replace the tag body (e.g. a fresh signature over the same root).
-          w.exec_params("UPDATE drawbridge_tags SET meta = $1, content = $2 WHERE id = $3", str(meta_json),
-                        bin(content), id);
+          w.exec_params("UPDATE drawbridge_tags SET meta = $1, content = $2, touched = now() WHERE id = $3",
+                        str(meta_json), bin(content), id);
           return PutResult::Resumed;
         }
         w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", id);
@@ -290,8 +292,19 @@ class PgStore final : public Store {
       auto n = node(w, tag_id, path);
       if (!n) return {NodePutResult::NotExpected, false};
       if (n->present) return {NodePutResult::Exists, false};
-      w.exec_params("INSERT INTO drawbridge_blobs(key, data) VALUES($1, $2) ON CONFLICT DO NOTHING",
-                    str(blob_key), bin(content));
+      // GC deletes a blob row only while holding it FOR UPDATE and seeing no node reference to
+      // it: holding the row FOR KEY SHARE until this transaction commits, the reference is
+      // seen. ON CONFLICT DO NOTHING locks nothing, and a GC may have deleted the row it
+      // found since: then it is inserted again.
+      for (int attempt = 0;; ++attempt) {
+        w.exec_params("INSERT INTO drawbridge_blobs(key, data) VALUES($1, $2) ON CONFLICT DO NOTHING",
+                      str(blob_key), bin(content));
+        if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
+        if (!w.exec_params("SELECT 1 FROM drawbridge_blobs WHERE key = $1 FOR KEY SHARE", str(blob_key)).empty()) break;
+        if (attempt >= 8)
+          throw Error(ErrorKind::kInternal, "drawbridge.store.backend",
+                      "blob " + std::string(blob_key) + " kept vanishing before its node was recorded");
+      }
       w.exec_params("UPDATE drawbridge_nodes SET present = true, blob = $1 WHERE tag_id = $2 AND path = $3",
                     str(blob_key), tag_id, str(path));
       for (const auto& c : children)
@@ -301,8 +314,8 @@ class PgStore final : public Store {
       // created, which makes PostgreSQL re-check the tag's foreign key (FOR KEY SHARE on the
       // repository row) — a deadlock with put_tag, which holds that row while waiting for ours.
       auto missing = w.exec_params1(
-                          "UPDATE drawbridge_tags SET missing = missing - 1 + $1, complete = (missing - 1 + $1 = 0) "
-                          "WHERE id = $2 RETURNING missing",
+                          "UPDATE drawbridge_tags SET missing = missing - 1 + $1, complete = (missing - 1 + $1 = 0), "
+                          "touched = now() WHERE id = $2 RETURNING missing",
                           static_cast<std::int64_t>(children.size()), tag_id)[0]
                          .as<std::int64_t>();
       return {NodePutResult::Created, missing == 0};
@@ -702,6 +715,117 @@ class PgStore final : public Store {
   std::string conninfo_;
   std::filesystem::path spool_dir_;
   Slots inserts_{kPgSpooledInserts};
+
+  // ---- garbage collection ----
+  // Blob rows are deleted only in a transaction that first locks them FOR UPDATE and then, in
+  // a later statement (READ COMMITTED: a fresh snapshot), finds no node referencing them.
+  // put_node holds the blob row FOR KEY SHARE from before its reference until its commit
+  // (and inserts the row again when it is gone), so either GC waits and then sees the
+  // reference, or the upload waits and then finds the row gone and re-inserts it. The
+  // deduplicated upload (the row existed, nothing inserted) is covered the same way.
+ public:
+  GcReport collect_garbage(const GcOptions& o) override {
+    GcReport report;
+    report.dry_run = o.dry_run;
+    const auto batch = static_cast<std::int64_t>(std::max<std::size_t>(1, o.batch_size));
+    const auto ttl = static_cast<double>(o.pending_ttl.count());
+    // Expired pending tags (nodes cascade). The outer conditions are repeated so that a tag a
+    // concurrent upload touched while this waited for its row is re-checked and kept.
+    for (std::int64_t after = 0;;) {
+      auto tags = run([&](pqxx::work& w) {
+        pqxx::result r;
+        if (o.dry_run) {
+          r = w.exec_params(
+              "SELECT id, usr, repo, name FROM drawbridge_tags WHERE NOT complete AND "
+              "touched < now() - make_interval(secs => $1) AND id > $2 ORDER BY id LIMIT $3",
+              ttl, after, batch);
+        } else {
+          r = w.exec_params(
+              "DELETE FROM drawbridge_tags WHERE id IN (SELECT id FROM drawbridge_tags WHERE NOT complete AND "
+              "touched < now() - make_interval(secs => $1) ORDER BY id LIMIT $2) AND NOT complete AND "
+              "touched < now() - make_interval(secs => $1) RETURNING id, usr, repo, name",
+              ttl, batch);
+        }
+        std::vector<std::pair<std::int64_t, GcExpiredTag>> out;
+        for (const auto& row : r)
+          out.push_back({row[0].as<std::int64_t>(),
+                         {row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<std::string>()}});
+        return out;
+      });
+      for (const auto& [id, t] : tags) {
+        after = std::max(after, id);
+        ++report.expired_tags;
+        if (o.on_expired_tag) o.on_expired_tag(t);
+      }
+      if (static_cast<std::int64_t>(tags.size()) < batch) break;
+    }
+    // Blobs, in key order, a batch of candidates at a time.
+    for (std::string after;;) {
+      auto candidates = run([&](pqxx::work& w) {
+        // A dry run deletes no tag: only nodes of tags a real run keeps count.
+        auto r = o.dry_run
+                     ? w.exec_params(
+                           "SELECT b.key, octet_length(b.data) FROM drawbridge_blobs b WHERE b.key > $1 AND NOT EXISTS("
+                           "SELECT 1 FROM drawbridge_nodes n JOIN drawbridge_tags t ON t.id = n.tag_id WHERE n.blob = b.key "
+                           "AND (t.complete OR t.touched >= now() - make_interval(secs => $3))) ORDER BY b.key LIMIT $2",
+                           after, batch, ttl)
+                     : w.exec_params(
+                           "SELECT b.key, octet_length(b.data) FROM drawbridge_blobs b WHERE b.key > $1 AND NOT EXISTS("
+                           "SELECT 1 FROM drawbridge_nodes n WHERE n.blob = b.key) ORDER BY b.key LIMIT $2",
+                           after, batch);
+        std::vector<GcBlob> out;
+        for (const auto& row : r) out.push_back({row[0].as<std::string>(), row[1].as<std::uint64_t>()});
+        return out;
+      });
+      if (candidates.empty()) break;
+      after = candidates.back().key;
+      const bool last = static_cast<std::int64_t>(candidates.size()) < batch;
+      std::vector<GcBlob> freed;
+      if (o.dry_run) {
+        freed = std::move(candidates);
+      } else {
+        std::vector<std::string> keys;
+        keys.reserve(candidates.size());
+        for (const auto& b : candidates)
+          // Only lower-case hex keys (all the registry stores) are swept: safe in an array literal.
+          if (b.key.size() == 64 && b.key.find_first_not_of("0123456789abcdef") == std::string::npos) keys.push_back(b.key);
+        if (o.before_sweep) o.before_sweep(keys);
+        std::string array = "{";
+        for (const auto& k : keys) array += (array.size() > 1 ? "," : "") + k;
+        array += "}";
+        freed = run([&](pqxx::work& w) {
+          w.exec_params("SELECT key FROM drawbridge_blobs WHERE key = ANY($1::text[]) ORDER BY key FOR UPDATE", array);
+          auto r = w.exec_params(
+              "DELETE FROM drawbridge_blobs b WHERE b.key = ANY($1::text[]) AND NOT EXISTS("
+              "SELECT 1 FROM drawbridge_nodes n WHERE n.blob = b.key) RETURNING b.key, octet_length(b.data)",
+              array);
+          std::vector<GcBlob> out;
+          for (const auto& row : r) out.push_back({row[0].as<std::string>(), row[1].as<std::uint64_t>()});
+          return out;
+        });
+      }
+      for (const auto& b : freed) {
+        ++report.blobs;
+        report.bytes += b.bytes;
+        if (o.on_blob) o.on_blob(b);
+      }
+      if (last) break;
+    }
+    return report;
+  }
+
+ private:
+  // drawbridge_tags.touched: when a pending tag was created, resumed or last given a node
+  // (tags of earlier versions: from this upgrade). The index makes reference checks lookups.
+  void migrate_gc() {
+    run([](pqxx::work& w) {
+      w.exec("SELECT pg_advisory_xact_lock(7273120)");
+      w.exec("ALTER TABLE drawbridge_tags ADD COLUMN IF NOT EXISTS touched TIMESTAMPTZ NOT NULL DEFAULT now()");
+      w.exec("CREATE INDEX IF NOT EXISTS drawbridge_nodes_by_blob ON drawbridge_nodes(blob)");
+      w.exec("CREATE INDEX IF NOT EXISTS drawbridge_tags_pending ON drawbridge_tags(complete, touched)");
+      return 0;
+    });
+  }
 };
 
 }  // namespace

@@ -5,15 +5,20 @@
 // SQLite runs in WAL mode with synchronous=FULL. So after a crash every committed row points
 // at a complete blob; an interrupted upload leaves at most an unreferenced blob (harmless) or a
 // temp file under tmp/ (never looked up, removed at the next start). Uploaded node bodies are
-// spooled into tmp/ as they arrive (BlobSpool) and renamed into place the same way.
+// spooled into tmp/ as they arrive (BlobSpool) and hard-linked into place the same way (the
+// spool name goes when the upload ends; see put_node_spooled for why a link).
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -65,14 +70,37 @@ void write_all(int fd, ByteView data, const std::string& path) {
   }
 }
 
+// ---- garbage collection (lock file) ----
+// An exclusive flock on <data_dir>/gc.lock while blob files are deleted: an online backup
+// holds it shared, so it never copies metadata that references a blob deleted under it.
+class GcFileLock {
+ public:
+  explicit GcFileLock(const fs::path& path) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "open", path, errno);
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd_);
+      throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "flock", path, err);
+    }
+  }
+  ~GcFileLock() { ::close(fd_); }
+  GcFileLock(const GcFileLock&) = delete;
+  GcFileLock& operator=(const GcFileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(const std::string& dir) : dir_(dir) {
+  explicit SqliteStore(const std::string& dir, bool own_tmp = true) : dir_(dir) {
     fs::create_directories(dir_);
     fs::permissions(dir_, fs::perms::owner_all, fs::perm_options::replace);
     fs::create_directories(dir_ / "blobs" / "sha256");
     // Leftovers of interrupted uploads: never referenced, safe to drop.
-    fs::remove_all(dir_ / "tmp");
+    if (own_tmp) fs::remove_all(dir_ / "tmp");
     fs::create_directories(dir_ / "tmp");
     auto db_path = (dir_ / "meta.sqlite3").string();
     // NOMUTEX: every use of the connection is under mu_ already, so SQLite's own per-call
@@ -121,6 +149,7 @@ class SqliteStore final : public Store {
     )sql");
     migrate();
     ops_schema();
+    migrate_gc();
   }
   ~SqliteStore() override {
     stmts_.reset();  // finalized before the connection closes
@@ -208,8 +237,8 @@ class SqliteStore final : public Store {
         const auto id = t.integer(0);
         if (auto root = get_node_locked(id, ""); root && root->entry_json == root_entry_json) {
           // Same tree: resume. Replace the tag body (e.g. a fresh signature over the same root).
-          Stmt u(*stmts_, "UPDATE tags SET meta = ?, content = ? WHERE id = ?");
-          u.bind(1, meta_json).bind(2, content).bind(3, id).step();
+          Stmt u(*stmts_, "UPDATE tags SET meta = ?, content = ?, touched = ? WHERE id = ?");
+          u.bind(1, meta_json).bind(2, content).bind(3, now_seconds()).bind(4, id).step();
           tx.commit();
           return PutResult::Resumed;
         }
@@ -217,8 +246,9 @@ class SqliteStore final : public Store {
         d.bind(1, id).step();
       }
     }
-    Stmt ins(*stmts_, "INSERT INTO tags(user, repo, name, meta, content, complete, missing) VALUES(?,?,?,?,?,0,1)");
-    ins.bind(1, user).bind(2, repo).bind(3, tag).bind(4, meta_json).bind(5, content).step();
+    Stmt ins(*stmts_,
+             "INSERT INTO tags(user, repo, name, meta, content, complete, missing, touched) VALUES(?,?,?,?,?,0,1,?)");
+    ins.bind(1, user).bind(2, repo).bind(3, tag).bind(4, meta_json).bind(5, content).bind(6, now_seconds()).step();
     auto id = sqlite3_last_insert_rowid(db_);
     Stmt n(*stmts_, "INSERT INTO nodes(tag_id, path, entry, present) VALUES(?, '', ?, 0)");
     n.bind(1, id).bind(2, root_entry_json).step();
@@ -256,8 +286,15 @@ class SqliteStore final : public Store {
       std::lock_guard lock(mu_);
       if (auto r = precheck(tag_id, path)) return {*r, false};
     }
-    write_blob(blob_key, content);
-    return commit_node(tag_id, path, blob_key, children);
+    // GC may delete the blob between our finding it stored (deduplicated) and the commit of
+    // the reference: commit_node checks it under the write lock GC deletes under, and when it
+    // is gone we store it again.
+    for (int attempt = 0;; ++attempt) {
+      write_blob(blob_key, content);
+      if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
+      if (auto out = commit_node(tag_id, path, blob_key, children)) return *out;
+      blob_vanished(blob_key, attempt);
+    }
   }
 
   std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) override {
@@ -270,25 +307,38 @@ class SqliteStore final : public Store {
       std::lock_guard lock(mu_);
       if (auto r = precheck(tag_id, path)) return {*r, false};
     }
-    // The spool is on the blobs' file system: keeping it is fsync + rename, no copy.
+    // The spool is on the blobs' file system: keeping it is fsync + link, no copy. A link, not
+    // a rename: the spool stays until the reference is committed, so that a blob GC deletes
+    // in between (see put_node) can be put back from it.
     auto target = blob_path(blob_key);
-    std::error_code ec;
-    if (!fs::exists(target, ec)) {
-      make_shard(target.parent_path());
-      if (::fsync(spool.fd()) != 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "fsync", spool.path(), errno);
-      if (::rename(spool.path().c_str(), target.c_str()) != 0)
-        throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "rename onto", target, errno);
-      spool.kept();
-      fsync_directory(target.parent_path());
+    for (int attempt = 0;; ++attempt) {
+      std::error_code ec;
+      if (!fs::exists(target, ec)) {
+        make_shard(target.parent_path());
+        if (::fsync(spool.fd()) != 0) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "fsync", spool.path(), errno);
+        // EEXIST: a concurrent upload of the same content placed it (complete, content-addressed).
+        if (::link(spool.path().c_str(), target.c_str()) != 0 && errno != EEXIST)
+          throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "link onto", target, errno);
+        fsync_directory(target.parent_path());
+      }
+      if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
+      if (auto out = commit_node(tag_id, path, blob_key, children)) return *out;
+      blob_vanished(blob_key, attempt);
     }
-    return commit_node(tag_id, path, blob_key, children);
   }
 
-  NodePutOutcome commit_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                             const std::vector<ChildExpectation>& children) {
+  // nullopt: the blob is not stored (any more); the caller stores it again and retries.
+  std::optional<NodePutOutcome> commit_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
+                                            const std::vector<ChildExpectation>& children) {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
-    if (auto r = precheck(tag_id, path)) return {*r, false};
+    if (auto r = precheck(tag_id, path)) return NodePutOutcome{*r, false};
+    // GC deletes blob files only inside a write transaction in which it found them
+    // unreferenced: present now, it stays so until this reference commits.
+    {
+      std::error_code ec;
+      if (!fs::exists(blob_path(blob_key), ec)) return std::nullopt;
+    }
     {
       Stmt u(*stmts_, "UPDATE nodes SET present = 1, blob = ? WHERE tag_id = ? AND path = ?");
       u.bind(1, blob_key).bind(2, tag_id).bind(3, path).step();
@@ -299,8 +349,8 @@ class SqliteStore final : public Store {
     }
     std::int64_t missing;
     {
-      Stmt m(*stmts_, "UPDATE tags SET missing = missing - 1 + ? WHERE id = ? RETURNING missing");
-      m.bind(1, static_cast<std::int64_t>(children.size())).bind(2, tag_id);
+      Stmt m(*stmts_, "UPDATE tags SET missing = missing - 1 + ?, touched = ? WHERE id = ? RETURNING missing");
+      m.bind(1, static_cast<std::int64_t>(children.size())).bind(2, now_seconds()).bind(3, tag_id);
       if (!m.step()) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", "tag vanished inside a transaction");
       missing = m.integer(0);
     }
@@ -311,7 +361,7 @@ class SqliteStore final : public Store {
       completed = true;
     }
     tx.commit();
-    return {NodePutResult::Created, completed};
+    return NodePutOutcome{NodePutResult::Created, completed};
   }
 
   Bytes read_blob(std::string_view blob_key) override {
@@ -744,12 +794,198 @@ class SqliteStore final : public Store {
   sqlite3* db_ = nullptr;
   std::optional<StatementCache> stmts_;  // for db_; under mu_ like db_
   std::mutex mu_;
+
+  // ---- garbage collection ----
+  // Blob files are deleted only inside a SQLite write transaction (BEGIN IMMEDIATE: one
+  // writer across processes, so `drawbridge gc` beside `drawbridge serve` too) in which no
+  // node row references them; commit_node checks, inside its own write transaction, that the
+  // blob it references is present, and stores it again otherwise. So a reference is never
+  // committed to a file GC deletes: either GC's transaction comes first (the upload sees the
+  // file gone and restores it) or the upload's does (GC sees the reference). Marking (the
+  // directory walk and a first reference check) runs without the write lock; only candidates
+  // are re-checked, a batch at a time, so uploads wait for one batch at most.
+ public:
+  GcReport collect_garbage(const GcOptions& o) override {
+    GcReport report;
+    report.dry_run = o.dry_run;
+    const std::size_t batch = std::max<std::size_t>(1, o.batch_size);
+    const std::int64_t cutoff = now_seconds() - static_cast<std::int64_t>(o.pending_ttl.count());
+    // Blob files changed at or after this (seconds since the epoch) are kept.
+    const std::int64_t young_after = o.min_blob_age.count() <= 0
+                                         ? std::numeric_limits<std::int64_t>::max()
+                                         : now_seconds() - static_cast<std::int64_t>(o.min_blob_age.count());
+    expire_pending(o, cutoff, batch, report);
+    std::vector<GcBlob> found;
+    const auto root = dir_ / "blobs" / "sha256";
+    std::error_code ec;
+    for (fs::directory_iterator shard(root, ec), end; shard != end; shard.increment(ec)) {
+      if (ec) break;
+      std::error_code dec;
+      if (!shard->is_directory(dec)) continue;
+      for (fs::directory_iterator f(shard->path(), dec), fend; f != fend; f.increment(dec)) {
+        if (dec) break;
+        auto name = f->path().filename().string();
+        if (!is_blob_key(name)) continue;  // not a blob (never created by the store): left alone
+        struct stat st {};
+        if (::lstat(f->path().c_str(), &st) != 0 || young(st, young_after)) continue;  // gone meanwhile, or young
+        found.push_back({std::move(name), static_cast<std::uint64_t>(st.st_size)});
+        if (found.size() >= batch) {
+          gc_batch(o, cutoff, young_after, found, report);
+          found.clear();
+        }
+      }
+      if (dec) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "read directory", shard->path(), dec.value());
+    }
+    if (ec) throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "read directory", root, ec.value());
+    if (!found.empty()) gc_batch(o, cutoff, young_after, found, report);
+    return report;
+  }
+
+ private:
+  static std::int64_t now_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  // ctime, not mtime: link() and rename() change it, so a spool linked into place is young.
+  static bool young(const struct stat& st, std::int64_t young_after) { return st.st_ctim.tv_sec >= young_after; }
+
+  static bool is_blob_key(std::string_view name) {
+    return name.size() == 64 && name.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+  }
+
+  // tags.touched (seconds since the epoch): when a pending tag was created, resumed or last
+  // given a node. Tags of earlier versions count from this upgrade. nodes_by_blob makes the
+  // reference checks index lookups.
+  void migrate_gc() {
+    Transaction tx(db_);
+    bool has_touched = false;
+    {
+      Stmt s(*stmts_, "SELECT 1 FROM pragma_table_info('tags') WHERE name = 'touched'");
+      has_touched = s.step();
+    }
+    if (!has_touched) exec("ALTER TABLE tags ADD COLUMN touched INTEGER");
+    {
+      Stmt u(*stmts_, "UPDATE tags SET touched = ? WHERE touched IS NULL");
+      u.bind(1, now_seconds()).step();
+    }
+    exec("CREATE INDEX IF NOT EXISTS nodes_by_blob ON nodes(blob)");
+    exec("CREATE INDEX IF NOT EXISTS tags_pending ON tags(complete, touched)");
+    tx.commit();
+  }
+
+  static void blob_vanished(std::string_view blob_key, int attempt) {
+    // Each retry needs another GC run to have found the blob unreferenced in between.
+    if (attempt >= 8)
+      throw Error(ErrorKind::kInternal, "drawbridge.store.backend",
+                  "blob " + std::string(blob_key) + " kept vanishing before its node was recorded");
+  }
+
+  // Batches of up to `batch` expired pending tags, each deleted (its nodes cascade) in one
+  // transaction; callbacks run outside the lock.
+  void expire_pending(const GcOptions& o, std::int64_t cutoff, std::size_t batch, GcReport& report) {
+    std::int64_t after = 0;
+    for (;;) {
+      std::vector<GcExpiredTag> tags;
+      {
+        std::lock_guard lock(mu_);
+        if (o.dry_run) {
+          Stmt s(*stmts_,
+                 "SELECT id, user, repo, name FROM tags WHERE complete = 0 AND touched < ? AND id > ? ORDER BY id LIMIT ?");
+          s.bind(1, cutoff).bind(2, after).bind(3, static_cast<std::int64_t>(batch));
+          while (s.step()) {
+            after = s.integer(0);
+            tags.push_back({s.text(1), s.text(2), s.text(3)});
+          }
+        } else {
+          Transaction tx(db_);
+          Stmt d(*stmts_,
+                 "DELETE FROM tags WHERE id IN (SELECT id FROM tags WHERE complete = 0 AND touched < ? LIMIT ?) "
+                 "RETURNING user, repo, name");
+          d.bind(1, cutoff).bind(2, static_cast<std::int64_t>(batch));
+          while (d.step()) tags.push_back({d.text(0), d.text(1), d.text(2)});
+          tx.commit();
+        }
+      }
+      report.expired_tags += tags.size();
+      if (o.on_expired_tag)
+        for (const auto& t : tags) o.on_expired_tag(t);
+      if (tags.size() < batch) return;
+    }
+  }
+
+  // A node row references the blob. With `live_cutoff` (dry runs, which delete no tags): only
+  // nodes of tags a real run would keep count.
+  bool referenced(std::string_view key, std::optional<std::int64_t> live_cutoff) {
+    if (live_cutoff) {
+      Stmt s(*stmts_,
+             "SELECT 1 FROM nodes n JOIN tags t ON t.id = n.tag_id WHERE n.blob = ? AND "
+             "(t.complete = 1 OR t.touched IS NULL OR t.touched >= ?) LIMIT 1");
+      s.bind(1, key).bind(2, *live_cutoff);
+      return s.step();
+    }
+    Stmt s(*stmts_, "SELECT 1 FROM nodes WHERE blob = ? LIMIT 1");
+    s.bind(1, key);
+    return s.step();
+  }
+
+  void gc_batch(const GcOptions& o, std::int64_t cutoff, std::int64_t young_after, std::vector<GcBlob>& found,
+                GcReport& report) {
+    std::vector<GcBlob> candidates;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& b : found)
+        if (!referenced(b.key, o.dry_run ? std::optional(cutoff) : std::nullopt)) candidates.push_back(std::move(b));
+    }
+    if (candidates.empty()) return;
+    std::vector<GcBlob> freed;
+    if (o.dry_run) {
+      freed = std::move(candidates);
+    } else {
+      if (o.before_sweep) {
+        std::vector<std::string> keys;
+        keys.reserve(candidates.size());
+        for (const auto& b : candidates) keys.push_back(b.key);
+        o.before_sweep(keys);
+      }
+      // Lock order: gc.lock (a backup holds it shared), then mu_, then SQLite's write lock.
+      GcFileLock backup_lock(dir_ / "gc.lock");
+      std::lock_guard lock(mu_);
+      Transaction tx(db_);
+      for (auto& b : candidates) {
+        if (referenced(b.key, std::nullopt)) continue;  // referenced since the mark
+        const auto p = blob_path(b.key);
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) != 0) {
+          if (errno == ENOENT) continue;  // another GC was first
+          throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "stat", p, errno);
+        }
+        if (young(st, young_after)) continue;  // restored by an upload since the mark
+        if (::unlink(p.c_str()) != 0) {
+          if (errno == ENOENT) continue;
+          throw io_error(ErrorKind::kInternal, "drawbridge.store.io", "unlink", p, errno);
+        }
+        // Not fsynced: a deletion lost in a crash leaves an unreferenced blob, freed next time.
+        freed.push_back({std::move(b.key), static_cast<std::uint64_t>(st.st_size)});
+      }
+      tx.commit();  // wrote nothing: ends the write lock
+    }
+    for (const auto& b : freed) {
+      ++report.blobs;
+      report.bytes += b.bytes;
+      if (o.on_blob) o.on_blob(b);
+    }
+  }
 };
 
 }  // namespace
 
 std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir) {
   return std::make_unique<SqliteStore>(data_dir);
+}
+
+// ---- garbage collection (opening) ----
+std::unique_ptr<Store> open_sqlite_store_shared(const std::string& data_dir) {
+  return std::make_unique<SqliteStore>(data_dir, /*own_tmp=*/false);
 }
 
 }  // namespace enarx::drawbridge

@@ -12,8 +12,10 @@
 // All node contents live in content-addressed blobs, deduplicated across repositories.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -155,6 +157,56 @@ class BlobSpool {
   bool kept_ = false;
 };
 
+// ---- garbage collection (types) ----
+// Store::collect_garbage (docs/drawbridge.md "Garbage collection"): drops pending tags not
+// touched (created, resumed or given a node) for `pending_ttl`, then deletes the blobs no node
+// row references. Safe against concurrent publishes, in this process and others.
+inline constexpr std::chrono::seconds kDefaultPendingTtl{7 * 24 * 3600};
+inline constexpr std::chrono::seconds kDefaultMinBlobAge{3600};
+
+struct GcExpiredTag {
+  std::string user, repo, tag;
+};
+
+struct GcBlob {
+  std::string key;
+  std::uint64_t bytes = 0;
+};
+
+struct GcOptions {
+  std::chrono::seconds pending_ttl = kDefaultPendingTtl;
+  // Nothing is changed; the report (and the callbacks) say what a real run would free.
+  bool dry_run = false;
+  // Blobs checked and swept per transaction: bounds memory and how long uploads wait.
+  std::size_t batch_size = 1000;
+  // Embedded store: blob files changed (written, linked, restored) less than this long ago are
+  // kept. Not needed for safety (see SqliteStore), but without it a GC running back to back
+  // can delete an upload's blob again each time the upload restores it. 0 (tests) disables it.
+  // PostgreSQL ignores it: its uncommitted blob rows are invisible to GC.
+  std::chrono::seconds min_blob_age = kDefaultMinBlobAge;
+  // Called for each expired pending tag / freed blob (or that would be, on a dry run), so
+  // that listing them costs no memory here.
+  std::function<void(const GcExpiredTag&)> on_expired_tag;
+  std::function<void(const GcBlob&)> on_blob;
+  // Tests: called with a batch's candidates after they were found unreferenced and before
+  // they are swept, so that a racing publish can be forced in between.
+  std::function<void(const std::vector<std::string>& candidates)> before_sweep;
+};
+
+struct GcReport {
+  std::uint64_t expired_tags = 0;
+  std::uint64_t blobs = 0;
+  std::uint64_t bytes = 0;
+  bool dry_run = false;
+};
+
+// Tests: interleavings of a node upload with garbage collection.
+struct StoreTestHooks {
+  // put_node/put_node_spooled, once the blob is stored or found already stored
+  // (deduplicated) and before the node row referencing it is written.
+  std::function<void(std::string_view blob_key)> before_node_reference;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -279,6 +331,14 @@ class Store {
                                               std::size_t limit) = 0;
   // What counts against `user`'s quotas: see QuotaUsage.
   virtual QuotaUsage usage(std::string_view user) = 0;
+  // ---- garbage collection ----
+  // See GcOptions. Throws Error("drawbridge.store.*") like the other operations; a run that
+  // fails or is killed part-way leaves a consistent store, and the next run frees the rest.
+  virtual GcReport collect_garbage(const GcOptions& options) = 0;
+  virtual void set_test_hooks(StoreTestHooks hooks) { test_hooks_ = std::move(hooks); }
+
+ protected:
+  StoreTestHooks test_hooks_;
 };
 
 // Lower-case hex SHA-256: the blob key.
@@ -300,5 +360,11 @@ std::unique_ptr<Store> open_sqlite_store(const std::string& data_dir);
 inline constexpr int kPgSpooledInserts = 2;
 std::unique_ptr<Store> open_postgres_store(const std::string& conninfo, int pool_size = 4,
                                            const std::filesystem::path& spool_dir = {});
+
+// ---- garbage collection (opening) ----
+// The embedded store for a process running beside the server on the same data directory
+// (`drawbridge gc`): unlike open_sqlite_store it leaves <dir>/tmp alone, where the server's
+// uploads in flight are spooled.
+std::unique_ptr<Store> open_sqlite_store_shared(const std::string& data_dir);
 
 }  // namespace enarx::drawbridge

@@ -1,0 +1,212 @@
+// Crash safety of garbage collection: the real `drawbridge gc` on a data directory holding
+// many unreferenced blobs (as crashed uploads leave them), expired and live pending tags and
+// complete tags, SIGKILLed at random moments over several rounds. After every kill: each
+// complete tag byte-identical, every blob a node references present and hashing to its name.
+// Then an uninterrupted run frees the rest, and only referenced blobs remain.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "core/crypto.h"
+#include "core/file.h"
+#include "drawbridge/store.h"
+
+using namespace enarx;
+using namespace enarx::drawbridge;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kBinary = std::string(ENARX_BINARY_DIR) + "/apps/drawbridge/drawbridge";
+
+std::string random_text(std::mt19937_64& rng, std::size_t n) {
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// What an upload killed after placing its blob leaves: a blob file no node references.
+void write_orphan(const fs::path& data, const std::string& content) {
+  const auto key = blob_key_of(as_bytes(content));
+  const auto dir = data / "blobs" / "sha256" / key.substr(0, 2);
+  fs::create_directories(dir);
+  std::FILE* f = std::fopen((dir / key).c_str(), "wb");  // not fsynced: many, and no crash here
+  ASSERT_TRUE(f);
+  std::fwrite(content.data(), 1, content.size(), f);
+  std::fclose(f);
+}
+
+std::size_t count_blob_files(const fs::path& data) {
+  std::size_t n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(data / "blobs"))
+    if (e.is_regular_file()) ++n;
+  return n;
+}
+
+// Blob keys present nodes reference, read straight from the database.
+std::set<std::string> referenced_blobs(const fs::path& data) {
+  std::set<std::string> out;
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2((data / "meta.sqlite3").c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, "SELECT DISTINCT blob FROM nodes WHERE present = 1", -1, &st, nullptr), SQLITE_OK);
+  while (sqlite3_step(st) == SQLITE_ROW) out.insert(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+void exec_sql(const fs::path& data, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data / "meta.sqlite3").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+}
+
+struct Run {
+  bool killed = false;
+  int exit_code = -1;
+};
+
+// `drawbridge gc` on `data`, SIGKILLed after `kill_after` unless it finished first.
+Run run_gc(const fs::path& data, const fs::path& log, std::optional<std::chrono::microseconds> kill_after) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::string data_s = data.string();
+    ::execl(kBinary.c_str(), kBinary.c_str(), "gc", "--data-dir", data_s.c_str(), "--min-blob-age", "0", "--json",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  Run r;
+  if (kill_after) {
+    std::this_thread::sleep_for(*kill_after);
+    r.killed = ::kill(pid, SIGKILL) == 0;
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) {
+    r.killed = false;
+    r.exit_code = WEXITSTATUS(status);
+  }
+  return r;
+}
+
+TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
+  ASSERT_TRUE(fs::exists(kBinary)) << kBinary;
+  TempDir tmp("drawbridge-gc-crash");
+  const auto data = tmp.path() / "data";
+  const auto log = tmp.path() / "gc.log";
+  std::mt19937_64 rng(4242);
+
+  // Complete tags (sharing one file), live and expired pending tags, through the store.
+  std::map<std::string, std::map<std::string, std::string>> complete;  // tag -> path -> content
+  std::set<std::string> expired_only;                                  // blobs only expired tags reference
+  {
+    auto store = open_sqlite_store(data.string());
+    store->create_user("alice", "{}", as_bytes("{}"), "iss", "alice");
+    store->create_repo("alice", "app", "{}", as_bytes("{}"), false);
+    const auto shared = random_text(rng, 5000);
+    for (int t = 0; t < 6; ++t) {
+      const auto tag = "1.0." + std::to_string(t);
+      store->put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"t\":" + std::to_string(t) + "}");
+      const auto id = store->get_tag("alice", "app", tag)->id;
+      auto& files = complete[tag];
+      files[""] = "dir-" + tag;
+      files["shared"] = shared;
+      files["own"] = random_text(rng, 1000 + rng() % 20000);
+      store->put_node(id, "", blob_key_of(as_bytes(files[""])), as_bytes(files[""]), {{"shared", "{}"}, {"own", "{}"}});
+      store->put_node(id, "shared", blob_key_of(as_bytes(shared)), as_bytes(shared), {});
+      ASSERT_TRUE(store->put_node(id, "own", blob_key_of(as_bytes(files["own"])), as_bytes(files["own"]), {}).tag_completed);
+    }
+    for (int p = 0; p < 6; ++p) {
+      const auto tag = (p < 3 ? "2.0." : "3.0.") + std::to_string(p);
+      store->put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"p\":" + std::to_string(p) + "}");
+      const auto id = store->get_tag("alice", "app", tag)->id;
+      const auto root = random_text(rng, 3000);
+      store->put_node(id, "", blob_key_of(as_bytes(root)), as_bytes(root), {{"missing", "{}"}});
+      if (p >= 3) expired_only.insert(blob_key_of(as_bytes(root)));
+    }
+  }
+  exec_sql(data, "UPDATE tags SET touched = touched - 30 * 86400 WHERE name LIKE '3.0.%'");
+
+  std::size_t orphans = 0;
+  const auto add_garbage = [&](int n) {
+    for (int i = 0; i < n; ++i, ++orphans) write_orphan(data, random_text(rng, 500 + rng() % 3000));
+  };
+  const auto check = [&](const std::string& when) {
+    SCOPED_TRACE(when);
+    for (const auto& key : referenced_blobs(data)) {
+      const auto p = data / "blobs" / "sha256" / key.substr(0, 2) / key;
+      ASSERT_TRUE(fs::exists(p)) << "referenced blob missing: " << key;
+      EXPECT_EQ(to_hex(sha256(read_file(p))), key);
+    }
+    auto store = open_sqlite_store(data.string());
+    for (const auto& [tag, files] : complete) {
+      auto t = store->get_tag("alice", "app", tag);
+      ASSERT_TRUE(t && t->complete) << tag;
+      for (const auto& [path, content] : files) {
+        auto n = store->get_node(t->id, path);
+        ASSERT_TRUE(n && n->present) << tag << " " << path;
+        EXPECT_TRUE(as_string(store->read_blob(n->blob_key)) == content) << tag << " " << path;
+      }
+    }
+    for (int p = 0; p < 3; ++p) EXPECT_TRUE(store->get_tag("alice", "app", "2.0." + std::to_string(p))) << "live pending tag dropped";
+  };
+
+  // How long an uninterrupted run takes on this machine, so that kills land inside runs.
+  add_garbage(2000);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(run_gc(data, log, std::nullopt).exit_code, 0) << "see " << log;
+  const auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+  check("after a whole run");
+  int killed = 0, partial = 0;
+  const int kRounds = 8;
+  for (int round = 0; round < kRounds; ++round) {
+    add_garbage(2000);
+    const auto before = count_blob_files(data);
+    const auto at = std::chrono::microseconds(full.count() / 10 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(full.count())));
+    const auto run = run_gc(data, log, at);
+    const auto after = count_blob_files(data);
+    killed += run.killed;
+    if (run.killed && after < before && after > referenced_blobs(data).size()) ++partial;
+    if (!run.killed) {
+      EXPECT_EQ(run.exit_code, 0) << "see " << log;
+    }
+    check("after round " + std::to_string(round) + (run.killed ? " (killed)" : " (finished)"));
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(killed, 0) << "no run was killed";
+  EXPECT_GT(partial, 0) << "no kill landed in the middle of a sweep";
+
+  // An uninterrupted run frees the rest: only referenced blobs remain, the expired tags are gone.
+  const auto final_run = run_gc(data, log, std::nullopt);
+  EXPECT_EQ(final_run.exit_code, 0) << "see " << log;
+  check("after the final run");
+  const auto referenced = referenced_blobs(data);
+  EXPECT_EQ(count_blob_files(data), referenced.size());
+  for (const auto& k : expired_only) EXPECT_FALSE(referenced.count(k));
+  {
+    auto store = open_sqlite_store(data.string());
+    for (int p = 3; p < 6; ++p) EXPECT_FALSE(store->get_tag("alice", "app", "3.0." + std::to_string(p)));
+    GcOptions o;
+    o.min_blob_age = std::chrono::seconds(0);
+    EXPECT_EQ(store->collect_garbage(o).blobs, 0u);
+  }
+  std::cerr << "gc crash test: a whole run took " << full.count() / 1000 << " ms; " << orphans << " orphan blobs over " << kRounds << " rounds, " << killed
+            << " killed, " << partial << " killed mid-sweep, " << referenced.size() << " blobs referenced\n";
+}
+
+}  // namespace
