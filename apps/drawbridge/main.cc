@@ -379,6 +379,10 @@ int audit(const config::Config& cfg, const AuditArgs& a) {
       ++printed;
     }
     if (page.size() < want) break;
+  }
+  return 0;
+}
+
 // ---- garbage collection (command) ----
 // Beside a running server on the same store: the embedded store is opened without clearing
 // tmp/ (the server's uploads in flight), PostgreSQL without a spool directory of its own.
@@ -429,8 +433,8 @@ int main(int argc, char** argv) {
   config::Loader serve_loader;
   declare_common(serve_loader);
   declare_serve(serve_loader);
-  declare_ops(serve_loader);
   declare_gc(serve_loader);
+  declare_ops(serve_loader);
   serve_loader.bind(*serve_cmd);
 
   std::string subject, ttl = "1h";
@@ -446,6 +450,7 @@ int main(int argc, char** argv) {
   config::Loader token_loader;
   declare_common(token_loader);
   declare_serve(token_loader);
+  declare_gc(token_loader);
   declare_ops(token_loader);
 
   // The registry audit log, for the operator (reads the store directly).
@@ -465,7 +470,6 @@ int main(int argc, char** argv) {
 
   // Backup, restore, verify-store (apps/drawbridge/maintenance.cc).
   drawbridge::cli::MaintenanceCommands maintenance(app);
-  declare_gc(token_loader);
 
   // ---- garbage collection (command line) ----
   auto* gc_cmd = app.add_subcommand("gc", "Delete blobs no tag references and expired pending tags");

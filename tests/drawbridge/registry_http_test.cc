@@ -1552,6 +1552,47 @@ TYPED_TEST(RegistryHttp, ReadCacheOffServesFromTheStore) {
   this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 200);
   EXPECT_EQ(cache_lookups(*this->http, "hit") + cache_lookups(*this->http, "miss"), 0);
+}
+
+TYPED_TEST(RegistryHttp, ReadCacheForgetsYankedAndDeletedTagsAtOnce) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  this->upload("/alice/app/_tag/1.1.0", this->sample_tree("b"), alice);
+  const auto warm = [&] {
+    for (int i = 0; i < 2; ++i) {
+      this->get("/alice/app/_tag");
+      this->get("/alice/app/_tag/1.1.0");
+      this->get("/alice/app/_tag/1.1.0/tree/Enarx.toml");
+    }
+  };
+  warm();
+  const double hits = cache_lookups(*this->http, "hit");
+  EXPECT_GE(hits, 3);
+  net::Headers auth;
+  auth.set("Authorization", "Bearer " + alice);
+  // Yanked: gone from the (cached) list at once, still fetchable by name.
+  ASSERT_EQ(this->call(net::Method::Put, "/alice/app/_tag/1.1.0/_yank", {}, auth).status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0"])");
+  EXPECT_EQ(this->get("/alice/app/_tag/1.1.0").status, 200);
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.1.0/_yank", {}, auth).status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0","1.1.0"])");
+  // Deleted: no cached answer of it is served, not even a moment later.
+  warm();
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.1.0", {}, auth).status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.1.0").status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.1.0/tree/Enarx.toml").status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, R"(["1.0.0"])");
+  // A whole repository.
+  warm();
+  this->get("/alice/app/_tag/1.0.0");
+  this->get("/alice/app/_tag/1.0.0");
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app", {}, auth).status, 204);
+  EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag").status, 404);
+}
+
 // ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
 // "Registry audit log", "Quotas") ----
 

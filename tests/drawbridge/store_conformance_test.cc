@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <set>
@@ -651,6 +652,8 @@ TYPED_TEST(StoreConformance, ListsUsersWithPublicRepositoriesByPage) {
   EXPECT_EQ(s.list_public_users("", 2), (std::vector<std::string>{"Bob", "carol"}));
   EXPECT_EQ(s.list_public_users("carol", 2), std::vector<std::string>{"dave"});
   EXPECT_TRUE(s.list_public_users("dave", 2).empty());
+}
+
 // ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",
 // "Registry audit log", "Quotas") ----
 
@@ -703,69 +706,6 @@ std::int64_t publish_file(Store& s, const std::string& user, const std::string& 
 std::vector<std::string> actions_of(const std::vector<AuditRecord>& records) {
   std::vector<std::string> out;
   for (const auto& r : records) out.push_back(r.event.action);
-// ---- garbage collection ----
-namespace {
-
-// Makes a pending tag look untouched for `seconds` (the stores record when it was created,
-// resumed or last given a node), by writing its row directly.
-template <typename B>
-void backdate_tag(B& backend, std::int64_t tag_id, std::int64_t seconds) {
-  if constexpr (B::kPg) {
-    pqxx::connection c(backend.conninfo);
-    pqxx::work w(c);
-    w.exec_params("UPDATE drawbridge_tags SET touched = touched - make_interval(secs => $1) WHERE id = $2",
-                  static_cast<double>(seconds), tag_id);
-    w.commit();
-  } else {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((backend.dir.path() / "data" / "meta.sqlite3").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 10000);
-    auto sql = "UPDATE tags SET touched = touched - " + std::to_string(seconds) + " WHERE id = " + std::to_string(tag_id);
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
-    sqlite3_close(db);
-  }
-}
-
-// GC options for tests: blobs just written are old enough.
-GcOptions gc_now() {
-  GcOptions o;
-  o.min_blob_age = std::chrono::seconds(0);
-  return o;
-}
-
-bool blob_present(Store& s, const std::string& content) {
-  try {
-    return as_string(s.read_blob(blob_key_of(as_bytes(content)))) == content;
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), "drawbridge.store.blob_missing");
-    return false;
-  }
-}
-
-std::int64_t pending(Store& s, const std::string& user, const std::string& repo, const std::string& tag,
-                     const std::string& root) {
-  s.put_tag(user, repo, tag, "{}", as_bytes("t"), root);
-  return s.get_tag(user, repo, tag)->id;
-}
-
-NodePutOutcome node(Store& s, std::int64_t id, const std::string& path, const std::string& content,
-                    const std::vector<ChildExpectation>& kids = {}) {
-  return s.put_node(id, path, blob_key_of(as_bytes(content)), as_bytes(content), kids);
-}
-
-// A blob nothing references any more: uploaded as the root of a pending tag that then restarted.
-template <typename S>
-void make_garbage(S& s, const std::string& user, const std::string& repo, const std::string& tag,
-                  const std::string& content) {
-  auto id = pending(s, user, repo, tag, "{\"garbage\":1}");
-  // A directory (a child still expected), so that the tag stays pending and can restart.
-  ASSERT_EQ(node(s, id, "", content, {{"x", "{}"}}).result, NodePutResult::Created);
-  ASSERT_EQ(pending(s, user, repo, tag, "{\"garbage\":2}") == id, false);
-}
-
-std::string random_content(std::size_t n, unsigned seed) {
-  std::string out(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((i * 131 + seed * 7919 + (i >> 7)) & 0xff);
   return out;
 }
 
@@ -946,6 +886,76 @@ TYPED_TEST(StoreConformance, QuotaUsageCountsTagsAndStoredNodes) {
   EXPECT_EQ(s.usage("alice").bytes, 0u);
   EXPECT_EQ(s.usage("alice").tags, 0u);
   EXPECT_EQ(s.usage("nobody").tags, 0u);
+}
+
+// ---- garbage collection ----
+namespace {
+
+// Makes a pending tag look untouched for `seconds` (the stores record when it was created,
+// resumed or last given a node), by writing its row directly.
+template <typename B>
+void backdate_tag(B& backend, std::int64_t tag_id, std::int64_t seconds) {
+  if constexpr (B::kPg) {
+    pqxx::connection c(backend.conninfo);
+    pqxx::work w(c);
+    w.exec_params("UPDATE drawbridge_tags SET touched = touched - make_interval(secs => $1) WHERE id = $2",
+                  static_cast<double>(seconds), tag_id);
+    w.commit();
+  } else {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((backend.dir.path() / "data" / "meta.sqlite3").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    auto sql = "UPDATE tags SET touched = touched - " + std::to_string(seconds) + " WHERE id = " + std::to_string(tag_id);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+  }
+}
+
+// GC options for tests: blobs just written are old enough.
+GcOptions gc_now() {
+  GcOptions o;
+  o.min_blob_age = std::chrono::seconds(0);
+  return o;
+}
+
+bool blob_present(Store& s, const std::string& content) {
+  try {
+    return as_string(s.read_blob(blob_key_of(as_bytes(content)))) == content;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), "drawbridge.store.blob_missing");
+    return false;
+  }
+}
+
+std::int64_t pending(Store& s, const std::string& user, const std::string& repo, const std::string& tag,
+                     const std::string& root) {
+  s.put_tag(user, repo, tag, "{}", as_bytes("t"), root);
+  return s.get_tag(user, repo, tag)->id;
+}
+
+NodePutOutcome node(Store& s, std::int64_t id, const std::string& path, const std::string& content,
+                    const std::vector<ChildExpectation>& kids = {}) {
+  return s.put_node(id, path, blob_key_of(as_bytes(content)), as_bytes(content), kids);
+}
+
+// A blob nothing references any more: uploaded as the root of a pending tag that then restarted.
+template <typename S>
+void make_garbage(S& s, const std::string& user, const std::string& repo, const std::string& tag,
+                  const std::string& content) {
+  auto id = pending(s, user, repo, tag, "{\"garbage\":1}");
+  // A directory (a child still expected), so that the tag stays pending and can restart.
+  ASSERT_EQ(node(s, id, "", content, {{"x", "{}"}}).result, NodePutResult::Created);
+  ASSERT_EQ(pending(s, user, repo, tag, "{\"garbage\":2}") == id, false);
+}
+
+std::string random_content(std::size_t n, unsigned seed) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>((i * 131 + seed * 7919 + (i >> 7)) & 0xff);
+  return out;
+}
+
+}  // namespace
+
 // What is freed: blobs only restarted or expired pending tags referenced, and the expired
 // pending tags themselves; kept: everything a complete or an unexpired pending tag references,
 // shared blobs while one tag does. A dry run reports the same and changes nothing.
