@@ -2,9 +2,8 @@
 // shutdown. Each accepted socket becomes a connection (http_connection.cc); the state both
 // share is server_state.h.
 //
-// Threads: `io_threads` each run an io_context of their own (accept on the first; TLS, parsing,
-// writing of the connections assigned to it round robin); request handlers run on a separate
-// thread pool and post their Response back to the connection's strand.
+// Threads: `io_threads` run the io_context (accept, TLS, parsing, writing); request handlers
+// run on a separate thread pool and post their Response back to the connection's strand.
 #include "net/http_server.h"
 
 #include <sys/resource.h>
@@ -22,7 +21,7 @@ using detail::client_key;
 using error_code = boost::system::error_code;
 
 void HttpServer::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(context_for_next_connection()), [this](error_code ec, tcp::socket socket) {
+  acceptor->async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
     on_accept(ec, std::move(socket));
   });
 }
@@ -111,12 +110,11 @@ void HttpServer::Impl::stop() {
   // connections.
   workers->join();
   wait_conns_empty(std::chrono::seconds(5));
-  work.clear();
+  work.reset();
   {
     std::unique_lock lock(io_exit_mutex);
     if (!io_exit_cv.wait_for(lock, std::chrono::seconds(5), [&] { return io_running == 0; })) {
       ioc.stop();
-      for (auto& c : more_iocs) c->stop();
     }
   }
   for (auto& t : io_threads) t.join();
@@ -220,20 +218,14 @@ void HttpServer::start() {
   raise_descriptor_limit(im.config.max_connections);
 
   im.workers = std::make_unique<asio::thread_pool>(im.config.worker_threads);
-  const unsigned threads = std::max(1u, im.config.io_threads);
-  im.more_iocs.clear();
-  for (unsigned i = 1; i < threads; ++i) im.more_iocs.push_back(std::make_unique<asio::io_context>(1));
-  im.work.clear();
-  im.work.push_back(asio::make_work_guard(im.ioc));
-  for (auto& c : im.more_iocs) im.work.push_back(asio::make_work_guard(*c));
+  im.work.emplace(im.ioc.get_executor());
   im.do_accept();
-  im.io_running = threads;
-  for (unsigned i = 0; i < threads; ++i) {
-    asio::io_context& context = i == 0 ? im.ioc : *im.more_iocs[i - 1];
-    im.io_threads.emplace_back([&im, &context] {
+  im.io_running = im.config.io_threads;
+  for (unsigned i = 0; i < im.config.io_threads; ++i) {
+    im.io_threads.emplace_back([&im] {
       for (;;) {
         try {
-          context.run();
+          im.ioc.run();
           break;
         } catch (const std::exception& e) {
           log::error("http.io_thread_exception", {{"error", e.what()}});

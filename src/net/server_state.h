@@ -167,21 +167,8 @@ struct HttpServer::Impl {
 
   // Destroyed in reverse order: threads are joined and the acceptor/signal set are released in
   // stop() before the io_context goes away.
-  // One io_context per I/O thread, each run by its own thread; the first also runs the acceptor
-  // and the signal set. A connection stays on the context it was accepted onto, so I/O threads
-  // never share a scheduler: with one context run by several threads, its lock and the
-  // connections' strands were contended on every completion (measured: 2 threads on one context
-  // used ~1.9x the CPU per small GET of 1 thread; docs/drawbridge.md "Benchmark").
-  // (Declared before `ioc`, so destroyed after it: an accept still pending on `ioc` holds a
-  // socket of the context it was meant for.)
-  std::vector<std::unique_ptr<asio::io_context>> more_iocs;  // io_threads - 1 of them
-  asio::io_context ioc{1};
-  std::size_t next_ioc = 0;  // round robin, on the acceptor's strand only
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  asio::io_context& context_for_next_connection() {
-    const std::size_t i = next_ioc++ % (more_iocs.size() + 1);
-    return i == 0 ? ioc : *more_iocs[i - 1];
-  }
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_pause;
   std::unique_ptr<asio::signal_set> signals;
