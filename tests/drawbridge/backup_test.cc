@@ -507,6 +507,12 @@ TEST_F(Backup, BinaryCommandsAndExitCodes) {
 // Blobs are streamed: backing up, restoring and verifying a store with a 96 MiB blob costs the
 // binary far less memory than the blob (peak RSS of the child, from wait4).
 TEST_F(Backup, LargeBlobsAreStreamed) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer a process's RSS is its shadow memory (~240 MiB here) plus every freed
+  // chunk held in the quarantine, so a peak says nothing about streaming: checked in the
+  // release build.
+  GTEST_SKIP() << "peak RSS is not meaningful under AddressSanitizer";
+#endif
   TagSpec big{"erin", "big", "1.0.0", {{"huge", content_for("huge", 96u << 20)}}};
   publish(*store, big);
   big.files.clear();  // the test's own copy is not the binary's business
