@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "core/human_size.h"
 #include "core/crypto.h"
 #include "core/file.h"
 #include "drawbridge/sqlite_stmt.h"
@@ -354,19 +355,6 @@ void fsync_tree_dirs(const std::set<fs::path>& dirs) {
   for (const auto& d : dirs) fsync_directory(d);
 }
 
-std::string human_bytes(std::uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
-
 }  // namespace
 
 // ---- backup ----
@@ -401,7 +389,7 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
       auto meta = hash_file(out / "meta.sqlite3");
       counts.meta_bytes = meta->size;
       meta_sha256 = meta->sha256;
-      if (progress) progress("metadata snapshot: " + human_bytes(counts.meta_bytes));
+      if (progress) progress("metadata snapshot: " + human_size(counts.meta_bytes));
 
       // The blobs the snapshot references, read from the copy (a file nobody else writes), in
       // key order through one cursor: DISTINCT sorts in SQLite's temp storage, not here.
@@ -437,7 +425,7 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
         ++counts.blobs;
         counts.blob_bytes += c->size;
         ticker.tick([&] {
-          return "blobs: " + std::to_string(counts.blobs) + " copied, " + human_bytes(counts.blob_bytes);
+          return "blobs: " + std::to_string(counts.blobs) + " copied, " + human_size(counts.blob_bytes);
         });
       }
       if (::fsync(list.get()) != 0) throw io_error(ErrorKind::kInternal, "io.write", "fsync", list_tmp, errno);
@@ -492,7 +480,7 @@ BackupCounts backup_sqlite_store(const fs::path& data_dir, const fs::path& out, 
   if (progress)
     progress("backup done: " + std::to_string(counts.tags_complete) + " complete and " +
              std::to_string(counts.tags_pending) + " pending tags, " + std::to_string(counts.blobs) + " blobs (" +
-             human_bytes(counts.blob_bytes) + "), metadata " + human_bytes(counts.meta_bytes) + ", " +
+             human_size(counts.blob_bytes) + "), metadata " + human_size(counts.meta_bytes) + ", " +
              std::to_string(counts.files) + " other files -> " + out.string());
   return counts;
 }
@@ -597,7 +585,7 @@ BackupCounts restore_sqlite_store(const fs::path& backup, const fs::path& data_d
         ++counts.blobs;
         counts.blob_bytes += size;
         ticker.tick([&] {
-          return "blobs: " + std::to_string(counts.blobs) + " verified, " + human_bytes(counts.blob_bytes);
+          return "blobs: " + std::to_string(counts.blobs) + " verified, " + human_size(counts.blob_bytes);
         });
       };
       for (;;) {
@@ -669,7 +657,7 @@ BackupCounts restore_sqlite_store(const fs::path& backup, const fs::path& data_d
   if (progress)
     progress("restore done: " + std::to_string(counts.tags_complete) + " complete and " +
              std::to_string(counts.tags_pending) + " pending tags, " + std::to_string(counts.blobs) + " blobs (" +
-             human_bytes(counts.blob_bytes) + ") verified -> " + target.string());
+             human_size(counts.blob_bytes) + ") verified -> " + target.string());
   return counts;
 }
 
@@ -742,7 +730,7 @@ VerifyReport verify_sqlite_store(const fs::path& data_dir, const ProgressFn& pro
         add_problem(r, "drawbridge.verify.blob_corrupt", name, "content hashes to " + h->sha256);
       else if (name.compare(0, 2, prefix) != 0)  // never looked up there: its nodes lack it
         add_problem(r, "drawbridge.verify.blob_corrupt", name, "stored under " + prefix + "/");
-      ticker.tick([&] { return "blobs: " + std::to_string(r.blobs) + " hashed, " + human_bytes(r.blob_bytes); });
+      ticker.tick([&] { return "blobs: " + std::to_string(r.blobs) + " hashed, " + human_size(r.blob_bytes); });
     }
   }
   if (ec) throw io_error(ErrorKind::kInternal, "io.read", "list", root, ec.value());
@@ -801,7 +789,7 @@ VerifyReport verify_postgres_store(const std::string& conninfo, const ProgressFn
         if (actual != key) add_problem(r, "drawbridge.verify.blob_corrupt", key, "content hashes to " + actual);
         after = key;
       }
-      ticker.tick([&] { return "blobs: " + std::to_string(r.blobs) + " hashed, " + human_bytes(r.blob_bytes); });
+      ticker.tick([&] { return "blobs: " + std::to_string(r.blobs) + " hashed, " + human_size(r.blob_bytes); });
     }
     w.commit();
   } catch (const Error&) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/human_size.h"
 #include "core/content_digest.h"
 #include "core/error.h"
 #include "core/log.h"
@@ -55,19 +56,6 @@ std::string ui_href(std::string_view user, std::string_view repo = {}, std::stri
   return h;
 }
 
-std::string human_size(std::uint64_t n) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  if (n < 1024) return std::to_string(n) + " B";
-  double v = static_cast<double>(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, kUnits[u]);
-  return buf;
-}
 
 }  // namespace
 

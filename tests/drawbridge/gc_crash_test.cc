@@ -111,6 +111,41 @@ Run run_gc(const fs::path& data, const fs::path& log, std::optional<std::chrono:
   return r;
 }
 
+using CompleteTags = std::map<std::string, std::map<std::string, std::string>>;  // tag -> path -> content
+
+// `n` complete tags alice/app:1.0.<t>, each a directory with its own file and one file they all
+// share, recorded in `complete`.
+void publish_complete_tags(Store& store, std::mt19937_64& rng, int n, CompleteTags& complete) {
+  store.create_user("alice", "{}", as_bytes("{}"), "iss", "alice");
+  store.create_repo("alice", "app", "{}", as_bytes("{}"), false);
+  const auto shared = random_text(rng, 5000);
+  for (int t = 0; t < n; ++t) {
+    const auto tag = "1.0." + std::to_string(t);
+    store.put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"t\":" + std::to_string(t) + "}");
+    const auto id = store.get_tag("alice", "app", tag)->id;
+    auto& files = complete[tag];
+    files[""] = "dir-" + tag;
+    files["shared"] = shared;
+    files["own"] = random_text(rng, 1000 + rng() % 20000);
+    store.put_node(id, "", blob_key_of(as_bytes(files[""])), as_bytes(files[""]), {{"shared", "{}"}, {"own", "{}"}});
+    store.put_node(id, "shared", blob_key_of(as_bytes(shared)), as_bytes(shared), {});
+    ASSERT_TRUE(store.put_node(id, "own", blob_key_of(as_bytes(files["own"])), as_bytes(files["own"]), {}).tag_completed);
+  }
+}
+
+// Every tag of `complete` still complete, every node present and byte-identical.
+void expect_tags_intact(Store& store, const CompleteTags& complete) {
+  for (const auto& [tag, files] : complete) {
+    auto t = store.get_tag("alice", "app", tag);
+    ASSERT_TRUE(t && t->complete) << tag;
+    for (const auto& [path, content] : files) {
+      auto n = store.get_node(t->id, path);
+      ASSERT_TRUE(n && n->present) << tag << " " << path;
+      EXPECT_TRUE(as_string(store.read_blob(n->blob_key)) == content) << tag << " " << path;
+    }
+  }
+}
+
 TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
   ASSERT_TRUE(fs::exists(kBinary)) << kBinary;
   TempDir tmp("drawbridge-gc-crash");
@@ -119,25 +154,12 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
   std::mt19937_64 rng(4242);
 
   // Complete tags (sharing one file), live and expired pending tags, through the store.
-  std::map<std::string, std::map<std::string, std::string>> complete;  // tag -> path -> content
+  CompleteTags complete;
   std::set<std::string> expired_only;                                  // blobs only expired tags reference
   {
     auto store = open_sqlite_store(data.string());
-    store->create_user("alice", "{}", as_bytes("{}"), "iss", "alice");
-    store->create_repo("alice", "app", "{}", as_bytes("{}"), false);
-    const auto shared = random_text(rng, 5000);
-    for (int t = 0; t < 6; ++t) {
-      const auto tag = "1.0." + std::to_string(t);
-      store->put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"t\":" + std::to_string(t) + "}");
-      const auto id = store->get_tag("alice", "app", tag)->id;
-      auto& files = complete[tag];
-      files[""] = "dir-" + tag;
-      files["shared"] = shared;
-      files["own"] = random_text(rng, 1000 + rng() % 20000);
-      store->put_node(id, "", blob_key_of(as_bytes(files[""])), as_bytes(files[""]), {{"shared", "{}"}, {"own", "{}"}});
-      store->put_node(id, "shared", blob_key_of(as_bytes(shared)), as_bytes(shared), {});
-      ASSERT_TRUE(store->put_node(id, "own", blob_key_of(as_bytes(files["own"])), as_bytes(files["own"]), {}).tag_completed);
-    }
+    publish_complete_tags(*store, rng, 6, complete);
+    if (HasFatalFailure()) return;
     for (int p = 0; p < 6; ++p) {
       const auto tag = (p < 3 ? "2.0." : "3.0.") + std::to_string(p);
       store->put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"p\":" + std::to_string(p) + "}");
@@ -161,15 +183,8 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
       EXPECT_EQ(to_hex(sha256(read_file(p))), key);
     }
     auto store = open_sqlite_store(data.string());
-    for (const auto& [tag, files] : complete) {
-      auto t = store->get_tag("alice", "app", tag);
-      ASSERT_TRUE(t && t->complete) << tag;
-      for (const auto& [path, content] : files) {
-        auto n = store->get_node(t->id, path);
-        ASSERT_TRUE(n && n->present) << tag << " " << path;
-        EXPECT_TRUE(as_string(store->read_blob(n->blob_key)) == content) << tag << " " << path;
-      }
-    }
+    expect_tags_intact(*store, complete);
+    if (HasFatalFailure()) return;
     for (int p = 0; p < 3; ++p) EXPECT_TRUE(store->get_tag("alice", "app", "2.0." + std::to_string(p))) << "live pending tag dropped";
   };
 
@@ -226,24 +241,11 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcOnPostgresLosesNothingReferenced) {
   const auto log = tmp.path() / "gc.log";
   const auto conninfo = pgtest::shared_cluster().new_database();
   std::mt19937_64 rng(4343);
-  std::map<std::string, std::map<std::string, std::string>> complete;
+  CompleteTags complete;
   {
     auto store = open_postgres_store(conninfo, 2);
-    store->create_user("alice", "{}", as_bytes("{}"), "iss", "alice");
-    store->create_repo("alice", "app", "{}", as_bytes("{}"), false);
-    const auto shared = random_text(rng, 5000);
-    for (int t = 0; t < 4; ++t) {
-      const auto tag = "1.0." + std::to_string(t);
-      store->put_tag("alice", "app", tag, "{}", as_bytes("t"), "{\"t\":" + std::to_string(t) + "}");
-      const auto id = store->get_tag("alice", "app", tag)->id;
-      auto& files = complete[tag];
-      files[""] = "dir-" + tag;
-      files["shared"] = shared;
-      files["own"] = random_text(rng, 1000 + rng() % 20000);
-      store->put_node(id, "", blob_key_of(as_bytes(files[""])), as_bytes(files[""]), {{"shared", "{}"}, {"own", "{}"}});
-      store->put_node(id, "shared", blob_key_of(as_bytes(shared)), as_bytes(shared), {});
-      ASSERT_TRUE(store->put_node(id, "own", blob_key_of(as_bytes(files["own"])), as_bytes(files["own"]), {}).tag_completed);
-    }
+    publish_complete_tags(*store, rng, 4, complete);
+    if (HasFatalFailure()) return;
   }
   pqxx::connection db(conninfo);
   // What crashed uploads leave: blob rows no node references (generated by the server, many).
@@ -267,15 +269,8 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcOnPostgresLosesNothingReferenced) {
         << "a referenced blob row is missing";
     EXPECT_EQ(count("SELECT COUNT(*) FROM drawbridge_blobs WHERE key <> encode(sha256(data), 'hex')"), 0);
     auto store = open_postgres_store(conninfo, 1);
-    for (const auto& [tag, files] : complete) {
-      auto t = store->get_tag("alice", "app", tag);
-      ASSERT_TRUE(t && t->complete) << tag;
-      for (const auto& [path, content] : files) {
-        auto n = store->get_node(t->id, path);
-        ASSERT_TRUE(n && n->present) << tag << " " << path;
-        EXPECT_TRUE(as_string(store->read_blob(n->blob_key)) == content) << tag << " " << path;
-      }
-    }
+    expect_tags_intact(*store, complete);
+    if (HasFatalFailure()) return;
   };
   add_garbage(5000, 0);
   const auto t0 = std::chrono::steady_clock::now();
