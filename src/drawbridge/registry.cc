@@ -968,8 +968,7 @@ struct Registry::Impl {
   // client cannot make the registry hold — or even read — a body. A file node's body is then
   // streamed to a spool file instead of memory. The handler checks everything again.
   net::HeaderDecision check_put(const net::Request& req, Kind kind) {
-    auto ip = client_ip(req.remote_address);
-    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    const auto ip = admitted_ip(req);
     auto t = target_of(kind, req);
     auto caller = identify_token(req);
     const auto length = content_length(req);
@@ -1050,8 +1049,7 @@ struct Registry::Impl {
   // answer from memory alone (a miss, a bearer token to verify) goes to dispatch().
   std::optional<net::Response> answer_from_cache(net::Request& req, Kind kind) {
     if (!cache.enabled() || req.headers.has("Authorization")) return std::nullopt;
-    auto ip = client_ip(req.remote_address);
-    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    const auto ip = admitted_ip(req);
     auto t = target_of(kind, req);
     std::string key = kind == Kind::Tag       ? ReadCache::tag_key(t.user, t.repo, t.tag)
                       : kind == Kind::TagList ? ReadCache::tag_list_key(t.user, t.repo)
@@ -1061,10 +1059,23 @@ struct Registry::Impl {
     // A miss is charged to the rate limit by dispatch(), not here as well.
     if (!hit) return std::nullopt;
     if (kind != Kind::Tree) {
-      double retry = 1;
-      if (!limiter.allow(client_prefix(ip), &retry)) return rate_limited(retry);
+      if (auto refused = take_lookup(ip)) return refused;
     }
     return hit;
+  }
+
+  // The client's address, when the network allow-list admits it (else 403).
+  std::string admitted_ip(const net::Request& req) {
+    auto ip = client_ip(req.remote_address);
+    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    return ip;
+  }
+
+  // A lookup from the client's token bucket; the 429 answer when it is empty.
+  std::optional<net::Response> take_lookup(const std::string& ip) {
+    double retry = 1;
+    if (limiter.allow(client_prefix(ip), &retry)) return std::nullopt;
+    return rate_limited(retry);
   }
 
   net::Response rate_limited(double retry) {
@@ -1075,13 +1086,11 @@ struct Registry::Impl {
   }
 
   net::Response dispatch(net::Request& req, Kind kind) {
-    auto ip = client_ip(req.remote_address);
-    if (!allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
+    const auto ip = admitted_ip(req);
     auto t = target_of(kind, req);
     bool read = req.method == net::Method::Get || req.method == net::Method::Head;
     if (read && t.kind != Kind::Tree) {
-      double retry = 1;
-      if (!limiter.allow(client_prefix(ip), &retry)) return rate_limited(retry);
+      if (auto refused = take_lookup(ip)) return std::move(*refused);
     }
     if (read) return get(req, t);
     if (req.method == net::Method::Put) return put(req, t);
@@ -1400,12 +1409,7 @@ void Registry::install(net::HttpServer& server) {
 // ---- web UI (docs/drawbridge.md "Web UI") ----
 // The same checks, in the same order, as dispatch() applies to a read.
 std::optional<net::Response> Registry::admit_lookup(const net::Request& request) {
-  auto& impl = *impl_;
-  auto ip = client_ip(request.remote_address);
-  if (!impl.allow.allows(ip)) fail(403, "drawbridge.forbidden_network", "Client network not allowed");
-  double retry = 1;
-  if (impl.limiter.allow(client_prefix(ip), &retry)) return std::nullopt;
-  return impl.rate_limited(retry);
+  return impl_->take_lookup(impl_->admitted_ip(request));
 }
 
 }  // namespace enarx::drawbridge
