@@ -51,6 +51,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support import expected_conditions as EC
 except ImportError:
     skip("python3-selenium is not installed (deps/debian-packages.txt)")
 
@@ -272,9 +273,19 @@ try:
     def texts(css):
         return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
-    def click_link(text):
-        driver.find_element(By.LINK_TEXT, text).click()
+    def navigate(act):
+        """Runs act (a click or a submit) and waits for the page it leads to: the old page's root must
+        go stale first, or a check could read the page being left (readyState is already "complete")."""
+        old = driver.find_element(By.TAG_NAME, "html")
+        act()
+        wait.until(EC.staleness_of(old))
         wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def click_link(text):
+        navigate(lambda: driver.find_element(By.LINK_TEXT, text).click())
+
+    def click(css):
+        navigate(lambda: driver.find_element(By.CSS_SELECTOR, css).click())
 
     # Index -> user -> repository -> tag -> subdirectory, by clicking links.
     driver.get(BASE + "/ui/")
@@ -338,21 +349,21 @@ try:
     driver.get(BASE + "/ui/_login")
     snap("login")
     driver.find_element(By.ID, "token").send_keys(BOB)
-    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    click("form.login button")
     wait.until(lambda d: d.current_url == BASE + "/ui/")
     check("bob" in driver.find_element(By.CSS_SELECTOR, ".who").text, "logged in as bob")
     driver.get(BASE + "/ui/alice")
     check(texts("#repos li") == ["app"], "bob does not see alice's private repository")
-    driver.find_element(By.CSS_SELECTOR, "form.inline button").click()
+    click("form.inline button")
     wait.until(lambda d: d.find_elements(By.LINK_TEXT, "Log in"))
 
     # Alice logs in with her token: the private repository appears, marked private.
-    driver.find_element(By.LINK_TEXT, "Log in").click()
+    click_link("Log in")
     driver.find_element(By.ID, "token").send_keys("not-a-token")
-    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    click("form.login button")
     check(driver.find_element(By.ID, "login-error").is_displayed(), "a bad token is refused with a message")
     driver.find_element(By.ID, "token").send_keys(ALICE)
-    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+    click("form.login button")
     wait.until(lambda d: d.current_url == BASE + "/ui/")
     cookie = driver.get_cookie("drawbridge_ui")
     check(cookie is not None and cookie.get("httpOnly") and cookie.get("secure") and cookie.get("sameSite") == "Strict",
@@ -360,7 +371,7 @@ try:
     check(driver.execute_script("return document.cookie") == "", "no script can read the session cookie")
     find = driver.find_element(By.ID, "find-user")
     find.send_keys("alice")
-    find.submit()
+    navigate(find.submit)
     wait.until(lambda d: d.current_url == BASE + "/ui/alice")
     check(texts("#repos li") == ["app", "secret private"], f"logged in, alice sees her private repository: {texts('#repos li')}")
     snap("user-logged-in")
@@ -369,7 +380,7 @@ try:
     rows = [tr.find_element(By.TAG_NAME, "th").text for tr in driver.find_elements(By.CSS_SELECTOR, "#tree tbody tr")]
     check(rows == ["main.wasm"], "the private tag's tree is shown to its owner")
     snap("private-tag-logged-in")
-    driver.find_element(By.CSS_SELECTOR, "form.inline button").click()
+    click("form.inline button")
     wait.until(lambda d: d.find_elements(By.LINK_TEXT, "Log in"))
     driver.get(BASE + "/ui/alice")
     check(texts("#repos li") == ["app"], "after logout the private repository is gone again")
