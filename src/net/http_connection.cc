@@ -7,7 +7,7 @@
 // Boost 1.74's awaitable support predates as_tuple/cancellation slots, so per-operation
 // timeouts and "error is data" handling would need exceptions or extra plumbing, and GCC 12's
 // coroutine frames interact poorly with ASan in some cases. Each connection is a small state
-// machine whose handlers all run on its own strand, which keeps lifetimes explicit
+// machine whose handlers all run on the one I/O thread it was handed to, which keeps lifetimes explicit
 // (shared_from_this) and easy to audit for the sanitizer build.
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -755,6 +755,9 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     beast::error_code ec;
     tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
     tcp_layer().close();
+    // Its descriptor is free now: it no longer counts as open, though handlers still pending
+    // for it (cancelled reads, timers) keep this object until they have run.
+    srv_.unregister_conn(this);
     // A request being checked or handled finishes its bookkeeping when that returns (send()).
     if (!was_handling && counted_in_flight_) finish_request(response_status_ ? response_status_ : 499, 0);
   }

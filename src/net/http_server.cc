@@ -1,9 +1,12 @@
 // HttpServer on Boost.Asio: the accept loop with its connection caps, start-up and graceful
-// shutdown. Each accepted socket becomes a connection (http_connection.cc); the state both
-// share is server_state.h.
+// shutdown. Each accepted socket waits in a Doorway until it sends its first bytes, then becomes
+// a connection (http_connection.cc); the state both share is server_state.h.
 //
-// Threads: `io_threads` run the io_context (accept, TLS, parsing, writing); request handlers
-// run on a separate thread pool and post their Response back to the connection's strand.
+// Threads: `io_threads` each run an io_context of their own. The first accepts, and holds the
+// sockets that have sent nothing yet (the ones a cap evicts first, so that it can close them at
+// once); a socket that speaks is handed to the I/O threads round robin and stays there for TLS,
+// parsing and writing. Request handlers run on a separate thread pool and post their Response
+// back to the connection's thread.
 #include "net/http_server.h"
 
 #include <sys/resource.h>
@@ -20,10 +23,88 @@ namespace enarx::net {
 using detail::client_key;
 using error_code = boost::system::error_code;
 
+namespace {
+
+// An accepted socket that has not sent a byte yet. It lives on the acceptor's thread, so that
+// admit() can close it at once when a cap needs room: under a flood of silent sockets (tens of
+// thousands of evictions a second) closes posted to other I/O threads fell behind and the
+// sockets waiting for them piled up far past the caps.
+class Doorway : public detail::ConnectionBase, public std::enable_shared_from_this<Doorway> {
+ public:
+  Doorway(HttpServer::Impl& srv, tcp::socket socket)
+      : srv_(srv), socket_(std::move(socket)), deadline_(socket_.get_executor()) {}
+  ~Doorway() override { srv_.unregister_conn(this); }
+
+  asio::any_io_executor executor() override { return socket_.get_executor(); }
+  void on_server_stop() override { close(); }
+  void force_close() override { close(); }
+
+  void start() {
+    // A TLS client speaks first (ClientHello) within the handshake timeout, a plain one within
+    // the header timeout.
+    deadline_.expires_after(srv_.tls_ctx ? srv_.config.handshake_timeout : srv_.config.header_timeout);
+    deadline_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->closed_) return;
+      if (self->srv_.tls_ctx) self->srv_.tls_failures->inc();
+      log::debug("http.silent_client", {{"error", "nothing received before the deadline"}});
+      self->close();
+    });
+    socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](error_code ec) {
+      if (self->closed_) return;
+      if (ec) return self->close();
+      self->closed_ = true;
+      self->deadline_.cancel();
+      self->srv_.hand_over(self.get(), std::move(self->socket_));
+    });
+  }
+
+ private:
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    deadline_.cancel();
+    error_code ec;
+    socket_.close(ec);
+    srv_.unregister_conn(this);
+  }
+
+  HttpServer::Impl& srv_;
+  tcp::socket socket_;
+  asio::steady_timer deadline_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
 void HttpServer::Impl::do_accept() {
-  acceptor->async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
-    on_accept(ec, std::move(socket));
-  });
+  acceptor->async_accept(ioc, [this](error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+}
+
+void HttpServer::Impl::hand_over(ConnectionBase* doorway, tcp::socket socket) {
+  asio::io_context& target = context_for_next_connection();
+  if (&target != &ioc) {
+    // A socket cannot change event loops: its descriptor moves to a socket of the target's.
+    error_code ec;
+    const auto protocol = socket.local_endpoint(ec).protocol();
+    const int fd = ec ? -1 : socket.release(ec);
+    if (ec || fd < 0) {
+      log::warn("http.hand_over_failed", {{"error", ec.message()}});
+      unregister_conn(doorway);
+      return;
+    }
+    socket = tcp::socket(target, protocol, fd);
+  }
+  std::shared_ptr<ConnectionBase> conn;
+  std::function<void()> start_conn;
+  try {
+    conn = detail::make_connection(*this, std::move(socket), start_conn);
+  } catch (const std::exception& e) {
+    // Out of memory in OpenSSL, say: drop this connection (its socket closed with it).
+    log::warn("http.connection_failed", {{"error", e.what()}});
+    unregister_conn(doorway);
+    return;
+  }
+  if (replace_conn(doorway, conn)) start_conn();
 }
 
 void HttpServer::Impl::on_accept(error_code ec, tcp::socket socket) {
@@ -54,20 +135,11 @@ void HttpServer::Impl::on_accept(error_code ec, tcp::socket socket) {
     key = ep_ec ? std::string("?") : client_key(ep.address());
   }
   const int fd = socket.native_handle();
-  std::shared_ptr<ConnectionBase> conn;
-  std::function<void()> start_conn;
-  try {
-    conn = detail::make_connection(*this, std::move(socket), start_conn);
-  } catch (const std::exception& e) {
-    // Out of memory in OpenSSL, say: drop this connection, keep accepting.
-    log::warn("http.connection_failed", {{"error", e.what()}});
-  }
-  if (conn) {
-    if (admit(conn, key, fd)) {
-      start_conn();
-    } else {
-      connections_rejected->inc();  // the connection's destructor closes the socket
-    }
+  auto doorway = std::make_shared<Doorway>(*this, std::move(socket));
+  if (admit(doorway, key, fd)) {
+    doorway->start();
+  } else {
+    connections_rejected->inc();  // the doorway's destructor closes the socket
   }
   do_accept();
 }
@@ -110,11 +182,12 @@ void HttpServer::Impl::stop() {
   // connections.
   workers->join();
   wait_conns_empty(std::chrono::seconds(5));
-  work.reset();
+  work.clear();
   {
     std::unique_lock lock(io_exit_mutex);
     if (!io_exit_cv.wait_for(lock, std::chrono::seconds(5), [&] { return io_running == 0; })) {
       ioc.stop();
+      for (auto& c : more_iocs) c->stop();
     }
   }
   for (auto& t : io_threads) t.join();
@@ -218,14 +291,20 @@ void HttpServer::start() {
   raise_descriptor_limit(im.config.max_connections);
 
   im.workers = std::make_unique<asio::thread_pool>(im.config.worker_threads);
-  im.work.emplace(im.ioc.get_executor());
+  const unsigned threads = std::max(1u, im.config.io_threads);
+  im.more_iocs.clear();
+  for (unsigned i = 1; i < threads; ++i) im.more_iocs.push_back(std::make_unique<asio::io_context>(1));
+  im.work.clear();
+  im.work.push_back(asio::make_work_guard(im.ioc));
+  for (auto& c : im.more_iocs) im.work.push_back(asio::make_work_guard(*c));
   im.do_accept();
-  im.io_running = im.config.io_threads;
-  for (unsigned i = 0; i < im.config.io_threads; ++i) {
-    im.io_threads.emplace_back([&im] {
+  im.io_running = threads;
+  for (unsigned i = 0; i < threads; ++i) {
+    asio::io_context& context = i == 0 ? im.ioc : *im.more_iocs[i - 1];
+    im.io_threads.emplace_back([&im, &context] {
       for (;;) {
         try {
-          im.ioc.run();
+          context.run();
           break;
         } catch (const std::exception& e) {
           log::error("http.io_thread_exception", {{"error", e.what()}});

@@ -44,9 +44,9 @@ enum class Stage { Connected = 0, Receiving = 1, Secured = 2, Established = 3 };
 class ConnectionBase {
  public:
   virtual ~ConnectionBase() = default;
-  // Called (on the connection's strand) when the server starts shutting down.
+  // Called (on the connection's I/O thread) when the server starts shutting down.
   virtual void on_server_stop() = 0;
-  // Called (on the strand) when the grace period is over, or to make room for a newcomer.
+  // Called (on its I/O thread) when the grace period is over, or to make room for a newcomer.
   virtual void force_close() = 0;
   virtual asio::any_io_executor executor() = 0;
 };
@@ -167,8 +167,21 @@ struct HttpServer::Impl {
 
   // Destroyed in reverse order: threads are joined and the acceptor/signal set are released in
   // stop() before the io_context goes away.
-  asio::io_context ioc;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  // One io_context per I/O thread, each run by its own thread; the first also runs the acceptor
+  // and the signal set. A connection stays on the context it was accepted onto, so I/O threads
+  // never share a scheduler: with one context run by several threads, its lock and the
+  // connections' strands were contended on every completion (measured: 2 threads on one context
+  // used ~1.9x the CPU per small GET of 1 thread; docs/drawbridge.md "Benchmark").
+  // (Declared before `ioc`, so destroyed after it: an accept still pending on `ioc` holds a
+  // socket of the context it was meant for.)
+  std::vector<std::unique_ptr<asio::io_context>> more_iocs;  // io_threads - 1 of them
+  asio::io_context ioc{1};
+  std::size_t next_ioc = 0;  // round robin, on the acceptor's strand only
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::io_context& context_for_next_connection() {
+    const std::size_t i = next_ioc++ % (more_iocs.size() + 1);
+    return i == 0 ? ioc : *more_iocs[i - 1];
+  }
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> accept_pause;
   std::unique_ptr<asio::signal_set> signals;
@@ -198,9 +211,17 @@ struct HttpServer::Impl {
     // Marked evicted means no longer counted: close them whatever became of the newcomer.
     for (auto& v : victims) {
       connections_evicted->inc();
-      asio::post(v->executor(), [v] { v->force_close(); });
+      if (runs_on_acceptor_thread(*v)) {
+        v->force_close();  // this thread alone runs `ioc`, so no handler of `v` is running now
+      } else {
+        asio::post(v->executor(), [v] { v->force_close(); });
+      }
     }
     return admitted;
+  }
+
+  bool runs_on_acceptor_thread(ConnectionBase& c) {
+    return &asio::query(c.executor(), asio::execution::context) == &ioc;
   }
 
   // Marks the least advanced, then oldest, connection below Established (of `key`, or of any
@@ -246,6 +267,20 @@ struct HttpServer::Impl {
     if (it != conns.end() && it->second.stage < stage) it->second.stage = stage;
   }
 
+  // The connection `c` takes over the place of `doorway` (hand_over()); false when the doorway
+  // is no longer registered (closed by shutdown), and `c` is then to be dropped.
+  bool replace_conn(ConnectionBase* doorway, const std::shared_ptr<ConnectionBase>& c) {
+    std::lock_guard lock(conns_mutex);
+    auto it = conns.find(doorway);
+    if (it == conns.end() || stopping) return false;
+    ConnEntry entry = std::move(it->second);
+    conns.erase(it);
+    entry.conn = c;
+    if (entry.stage < Stage::Receiving) entry.stage = Stage::Receiving;
+    conns.emplace(c.get(), std::move(entry));
+    return true;
+  }
+
   void unregister_conn(ConnectionBase* c) {
     std::lock_guard lock(conns_mutex);
     auto it = conns.find(c);
@@ -288,6 +323,8 @@ struct HttpServer::Impl {
 
   void do_accept();
   void on_accept(boost::system::error_code ec, tcp::socket socket);
+  // A doorway's socket has bytes: it becomes a connection on the next I/O thread.
+  void hand_over(ConnectionBase* doorway, tcp::socket socket);
   void stop();
 };
 
