@@ -180,7 +180,7 @@ class PgStore final : public Store {
   }
 
   PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
-                        ByteView content, bool is_public) override {
+                        ByteView content, bool is_public, const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1 FOR SHARE", str(user));
       require(!u.empty(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
@@ -188,7 +188,9 @@ class PgStore final : public Store {
           "INSERT INTO drawbridge_repos(usr, name, meta, content, public) VALUES($1,$2,$3,$4,$5) "
           "ON CONFLICT DO NOTHING",
           str(user), str(repo), str(meta_json), bin(content), is_public);
-      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+      if (r.affected_rows() != 1) return PutResult::Exists;
+      if (audit) append(w, *audit);
+      return PutResult::Created;
     });
   }
 
@@ -285,7 +287,8 @@ class PgStore final : public Store {
   }
 
   NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                          ByteView content, const std::vector<ChildExpectation>& children) override {
+                          ByteView content, const std::vector<ChildExpectation>& children,
+                          const AuditEvent* on_complete) override {
     return run([&](pqxx::work& w) -> NodePutOutcome {
       auto t = w.exec_params("SELECT complete FROM drawbridge_tags WHERE id = $1 FOR UPDATE", tag_id);
       if (t.empty()) return {NodePutResult::TagGone, false};
@@ -318,6 +321,7 @@ class PgStore final : public Store {
                           "touched = now() WHERE id = $2 RETURNING missing",
                           static_cast<std::int64_t>(children.size()), tag_id)[0]
                          .as<std::int64_t>();
+      if (missing == 0 && on_complete) append(w, *on_complete);
       return {NodePutResult::Created, missing == 0};
     });
   }
@@ -329,7 +333,8 @@ class PgStore final : public Store {
   // bytea takes the value in one piece: the spooled body is read back whole, a bounded number
   // of them at a time (kPgSpooledInserts), so that uploads cost a bounded amount of memory.
   NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                                  BlobSpool& spool, const std::vector<ChildExpectation>& children) override {
+                                  BlobSpool& spool, const std::vector<ChildExpectation>& children,
+                                  const AuditEvent* on_complete) override {
     // Refused uploads need not be read back (put_node decides the rest, TagGone included).
     if (auto n = get_node(tag_id, path); n && n->present) return {NodePutResult::Exists, false};
     inserts_.acquire();
@@ -338,7 +343,7 @@ class PgStore final : public Store {
       ~Release() { s.release(); }
     } release{inserts_};
     const Bytes content = read_file(spool.path(), static_cast<std::size_t>(spool.size()) + 1);
-    return put_node(tag_id, path, blob_key, content, children);
+    return put_node(tag_id, path, blob_key, content, children, on_complete);
   }
 
   Bytes read_blob(std::string_view blob_key) override {
@@ -364,7 +369,7 @@ class PgStore final : public Store {
   }
 
   PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
-                      Access access) override {
+                      Access access, const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR SHARE", str(user), str(repo));
       require(!r.empty(), ErrorKind::kNotFound, "drawbridge.store.no_repo", "repository does not exist");
@@ -382,15 +387,19 @@ class PgStore final : public Store {
           "INSERT INTO drawbridge_grants(usr, repo, kind, grantee, access) VALUES($1,$2,$3,$4,$5) "
           "ON CONFLICT(usr, repo, kind, grantee) DO UPDATE SET access = excluded.access RETURNING (xmax = 0)",
           str(user), str(repo), str(to_string(kind)), str(grantee), str(to_string(access)));
+      if (audit) append(w, *audit);
       return res[0].as<bool>() ? PutResult::Created : PutResult::Exists;
     });
   }
 
-  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee) override {
+  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
+                    const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND repo = $2 AND kind = $3 AND grantee = $4",
                              str(user), str(repo), str(to_string(kind)), str(grantee));
-      return r.affected_rows() == 1;
+      if (r.affected_rows() != 1) return false;
+      if (audit) append(w, *audit);
+      return true;
     });
   }
 
@@ -420,17 +429,19 @@ class PgStore final : public Store {
     });
   }
 
-  PutResult create_group(std::string_view owner, std::string_view group) override {
+  PutResult create_group(std::string_view owner, std::string_view group, const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto u = w.exec_params("SELECT 1 FROM drawbridge_users WHERE name = $1 FOR SHARE", str(owner));
       require(!u.empty(), ErrorKind::kInternal, "drawbridge.store.no_user", "user does not exist");
       auto r = w.exec_params("INSERT INTO drawbridge_groups(owner, name) VALUES($1,$2) ON CONFLICT DO NOTHING",
                              str(owner), str(group));
-      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+      if (r.affected_rows() != 1) return PutResult::Exists;
+      if (audit) append(w, *audit);
+      return PutResult::Created;
     });
   }
 
-  bool delete_group(std::string_view owner, std::string_view group) override {
+  bool delete_group(std::string_view owner, std::string_view group, const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2 FOR UPDATE", str(owner),
                              str(group));
@@ -438,6 +449,7 @@ class PgStore final : public Store {
       w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND kind = 'group' AND grantee = $2", str(owner),
                     str(group));
       w.exec_params("DELETE FROM drawbridge_groups WHERE owner = $1 AND name = $2", str(owner), str(group));
+      if (audit) append(w, *audit);
       return true;
     });
   }
@@ -465,7 +477,8 @@ class PgStore final : public Store {
     });
   }
 
-  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) override {
+  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member,
+                       const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto g = w.exec_params("SELECT 1 FROM drawbridge_groups WHERE owner = $1 AND name = $2 FOR SHARE", str(owner),
                              str(group));
@@ -475,15 +488,20 @@ class PgStore final : public Store {
       auto r = w.exec_params(
           "INSERT INTO drawbridge_group_members(owner, grp, member) VALUES($1,$2,$3) ON CONFLICT DO NOTHING",
           str(owner), str(group), str(member));
-      return r.affected_rows() == 1 ? PutResult::Created : PutResult::Exists;
+      if (r.affected_rows() != 1) return PutResult::Exists;
+      if (audit) append(w, *audit);
+      return PutResult::Created;
     });
   }
 
-  bool remove_member(std::string_view owner, std::string_view group, std::string_view member) override {
+  bool remove_member(std::string_view owner, std::string_view group, std::string_view member,
+                     const AuditEvent* audit) override {
     return run([&](pqxx::work& w) {
       auto r = w.exec_params("DELETE FROM drawbridge_group_members WHERE owner = $1 AND grp = $2 AND member = $3",
                              str(owner), str(group), str(member));
-      return r.affected_rows() == 1;
+      if (r.affected_rows() != 1) return false;
+      if (audit) append(w, *audit);
+      return true;
     });
   }
 

@@ -620,13 +620,13 @@ struct Registry::Impl {
         auto config = parse_repo(req.body);
         auto canonical = repo_to_json(config);
         auto meta = upload_meta(req, canonical, std::string(kJsonType), false);
-        if (store->create_repo(t.user, t.repo, meta_to_json(meta), as_bytes(canonical), config.is_public) ==
+        const auto event = audit_event(&tok, "repo_create", t);
+        if (store->create_repo(t.user, t.repo, meta_to_json(meta), as_bytes(canonical), config.is_public, &event) ==
             PutResult::Exists) {
           count_upload("repository", "exists");
           exists();
         }
         count_upload("repository", "created");
-        record(&tok, "repo_create", t);
         return created();
       }
       case Kind::RepoSteward: return put_repo_steward(req, caller, t);
@@ -712,9 +712,15 @@ struct Registry::Impl {
     fail(400, "drawbridge.share.invalid", R"(A grant is {"access": "read" | "write"})");
   }
 
+  // A change to who may read or publish, as the store records it with the change.
+  AuditEvent sharing_event(const TokenClaims& tok, std::string_view action, const Target& t,
+                           std::optional<Access> access = std::nullopt) {
+    return audit_event(&tok, action, t, sharing_detail(t, access));
+  }
+
   // Every change to who may read or publish is logged (and counted by action).
-  void audit(const net::Request& req, const TokenClaims& tok, std::string_view action, const Target& t,
-             std::optional<Access> access = std::nullopt) {
+  void log_sharing(const net::Request& req, const TokenClaims& tok, std::string_view action, const Target& t,
+                   std::optional<Access> access = std::nullopt) {
     if (sharing) sharing->inc({std::string(action)});
     log::info("drawbridge.sharing", {{"action", action},
                                      {"user", t.user},
@@ -725,22 +731,24 @@ struct Registry::Impl {
                                      {"by_subject", tok.subject},
                                      {"by_issuer", tok.issuer},
                                      {"request_id", req.request_id}});
-    record(&tok, action, t, sharing_detail(t, access));
   }
 
   net::Response put_sharing(const net::Request& req, const Caller& caller, const Target& t) {
     auto& tok = need_manager(caller, ScopeLevel::Write, t);
     switch (t.kind) {
-      case Kind::Group:
+      case Kind::Group: {
         if (!req.body.empty()) fail(413, "drawbridge.body_too_large", "A group is created without a body");
-        if (store->create_group(t.user, t.group) == PutResult::Exists) exists();
-        audit(req, tok, "group_created", t);
+        const auto event = sharing_event(tok, "group_created", t);
+        if (store->create_group(t.user, t.group, &event) == PutResult::Exists) exists();
+        log_sharing(req, tok, "group_created", t);
         return created();
+      }
       case Kind::GroupMember: {
         if (!req.body.empty()) fail(413, "drawbridge.body_too_large", "A member is added without a body");
-        const auto result = store->add_member(t.user, t.group, t.grantee);
+        const auto event = sharing_event(tok, "member_added", t);
+        const auto result = store->add_member(t.user, t.group, t.grantee, &event);
         if (result == PutResult::Exists) return net::Response::empty(200);
-        audit(req, tok, "member_added", t);
+        log_sharing(req, tok, "member_added", t);
         return created();
       }
       case Kind::UserGrant:
@@ -751,8 +759,9 @@ struct Registry::Impl {
         if (t.kind == Kind::UserGrant && t.grantee == t.user)
           fail(400, "drawbridge.share.owner", "The owner has every access already");
         if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
-        const auto result = store->put_grant(t.user, t.repo, grantee_kind(t), grantee_name(t), access);
-        audit(req, tok, "grant", t, access);
+        const auto event = sharing_event(tok, "grant", t, access);
+        const auto result = store->put_grant(t.user, t.repo, grantee_kind(t), grantee_name(t), access, &event);
+        log_sharing(req, tok, "grant", t, access);
         return result == PutResult::Created ? created() : net::Response::empty(200);
       }
       default: fail(405, "http.method_not_allowed", "Method not allowed");
@@ -766,24 +775,16 @@ struct Registry::Impl {
     if (t.kind != Kind::Group && t.kind != Kind::GroupMember && t.kind != Kind::UserGrant && t.kind != Kind::GroupGrant)
       fail(405, "http.method_not_allowed", "Method not allowed");
     auto& tok = need_manager(caller, ScopeLevel::Write, t);
+    const char* action = t.kind == Kind::Group ? "group_deleted" : t.kind == Kind::GroupMember ? "member_removed" : "revoke";
+    const auto event = sharing_event(tok, action, t);
     bool removed = false;
-    const char* action = "";
     switch (t.kind) {
-      case Kind::Group:
-        removed = store->delete_group(t.user, t.group);
-        action = "group_deleted";
-        break;
-      case Kind::GroupMember:
-        removed = store->remove_member(t.user, t.group, t.grantee);
-        action = "member_removed";
-        break;
-      default:
-        removed = store->delete_grant(t.user, t.repo, grantee_kind(t), grantee_name(t));
-        action = "revoke";
-        break;
+      case Kind::Group: removed = store->delete_group(t.user, t.group, &event); break;
+      case Kind::GroupMember: removed = store->remove_member(t.user, t.group, t.grantee, &event); break;
+      default: removed = store->delete_grant(t.user, t.repo, grantee_kind(t), grantee_name(t), &event); break;
     }
     if (!removed) not_found();
-    audit(req, tok, action, t);
+    log_sharing(req, tok, action, t);
     return net::Response::empty(204);
   }
 
@@ -912,6 +913,8 @@ struct Registry::Impl {
     // unless they are committing at the same instant (docs/drawbridge.md "Quotas").
     check_byte_quota(t.user, expected.meta.length);
     NodePutOutcome outcome;
+    // Recorded by the store in the transaction that completes the tag, if this node does.
+    const auto publish = audit_event(caller.token ? &*caller.token : nullptr, "publish", t);
     if (auto* sink = dynamic_cast<SpoolSink*>(req.body_sink.get()); sink && type != kDirectoryType) {
       // Streamed to the spool at header time (check_put): never in memory.
       auto& spool = *sink->spool;
@@ -919,7 +922,7 @@ struct Registry::Impl {
       check_node_length(spool.size(), expected);
       check_node_digests(computed, *declared, expected);
       auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
-      outcome = store->put_node_spooled(tag.id, path, key, spool, {});
+      outcome = store->put_node_spooled(tag.id, path, key, spool, {}, &publish);
     } else {
       std::string canonical_storage;
       const std::string* content = &req.body;
@@ -940,7 +943,7 @@ struct Registry::Impl {
       auto computed = ContentDigest::compute(as_bytes(*content), node_algorithms(expected, *declared));
       check_node_digests(computed, *declared, expected);
       auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
-      outcome = store->put_node(tag.id, path, key, as_bytes(*content), children);
+      outcome = store->put_node(tag.id, path, key, as_bytes(*content), children, &publish);
     }
     switch (outcome.result) {
       case NodePutResult::Created:
@@ -949,7 +952,6 @@ struct Registry::Impl {
           cache.invalidate();  // the repository's tag list changed
           count_upload("tag_complete", "created");
           log::info("drawbridge.tag_complete", {{"user", t.user}, {"repo", t.repo}, {"tag", t.tag}});
-          record(caller.token ? &*caller.token : nullptr, "publish", t);
         }
         return created();
       case NodePutResult::Exists: count_upload("node", "exists"); exists();
@@ -1116,19 +1118,6 @@ struct Registry::Impl {
     }
     e.detail = std::move(detail);
     return e;
-  }
-
-  // Events that are not one transaction with their change (publish, repository creation,
-  // sharing): appended right after it. A failure to append is logged, not answered — the change
-  // is made and the client must not retry it — so a crash or a database error between the two
-  // can lose such an event; yank and delete are recorded atomically by the store.
-  void record(const TokenClaims* tok, std::string_view action, const Target& t, std::string detail = {}) {
-    try {
-      store->append_audit(audit_event(tok, action, t, std::move(detail)));
-    } catch (const Error& e) {
-      log::error("drawbridge.audit_append_failed",
-                 {{"action", action}, {"user", t.user}, {"repo", t.repo}, {"tag", t.tag}, {"code", e.code()}});
-    }
   }
 
   static std::string sharing_detail(const Target& t, std::optional<Access> access) {

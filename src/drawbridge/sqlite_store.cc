@@ -174,7 +174,7 @@ class SqliteStore final : public Store {
   }
 
   PutResult create_repo(std::string_view user, std::string_view repo, std::string_view meta_json,
-                        ByteView content, bool is_public) override {
+                        ByteView content, bool is_public, const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -185,6 +185,7 @@ class SqliteStore final : public Store {
     Stmt s(*stmts_, "INSERT INTO repos(user, name, meta, content, public) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING");
     s.bind(1, user).bind(2, repo).bind(3, meta_json).bind(4, content).bind(5, std::int64_t{is_public}).step();
     auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    if (audit && result == PutResult::Created) append_locked(*audit);
     tx.commit();
     return result;
   }
@@ -280,7 +281,8 @@ class SqliteStore final : public Store {
   }
 
   NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                          ByteView content, const std::vector<ChildExpectation>& children) override {
+                          ByteView content, const std::vector<ChildExpectation>& children,
+                          const AuditEvent* on_complete) override {
     // Cheap pre-check so refused uploads do not write blobs.
     {
       std::lock_guard lock(mu_);
@@ -292,7 +294,7 @@ class SqliteStore final : public Store {
     for (int attempt = 0;; ++attempt) {
       write_blob(blob_key, content);
       if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
-      if (auto out = commit_node(tag_id, path, blob_key, children)) return *out;
+      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete)) return *out;
       blob_vanished(blob_key, attempt);
     }
   }
@@ -302,7 +304,8 @@ class SqliteStore final : public Store {
   }
 
   NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                                  BlobSpool& spool, const std::vector<ChildExpectation>& children) override {
+                                  BlobSpool& spool, const std::vector<ChildExpectation>& children,
+                                  const AuditEvent* on_complete) override {
     {
       std::lock_guard lock(mu_);
       if (auto r = precheck(tag_id, path)) return {*r, false};
@@ -322,14 +325,15 @@ class SqliteStore final : public Store {
         fsync_directory(target.parent_path());
       }
       if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
-      if (auto out = commit_node(tag_id, path, blob_key, children)) return *out;
+      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete)) return *out;
       blob_vanished(blob_key, attempt);
     }
   }
 
   // nullopt: the blob is not stored (any more); the caller stores it again and retries.
   std::optional<NodePutOutcome> commit_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
-                                            const std::vector<ChildExpectation>& children) {
+                                            const std::vector<ChildExpectation>& children,
+                                            const AuditEvent* on_complete) {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     if (auto r = precheck(tag_id, path)) return NodePutOutcome{*r, false};
@@ -359,6 +363,7 @@ class SqliteStore final : public Store {
       Stmt c(*stmts_, "UPDATE tags SET complete = 1 WHERE id = ?");
       c.bind(1, tag_id).step();
       completed = true;
+      if (on_complete) append_locked(*on_complete);
     }
     tx.commit();
     return NodePutOutcome{NodePutResult::Created, completed};
@@ -389,7 +394,7 @@ class SqliteStore final : public Store {
   }
 
   PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
-                      Access access) override {
+                      Access access, const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -416,15 +421,21 @@ class SqliteStore final : public Store {
            "INSERT INTO repo_grants(user, repo, kind, grantee, access) VALUES(?,?,?,?,?) "
            "ON CONFLICT(user, repo, kind, grantee) DO UPDATE SET access = excluded.access");
     s.bind(1, user).bind(2, repo).bind(3, to_string(kind)).bind(4, grantee).bind(5, to_string(access)).step();
+    if (audit) append_locked(*audit);
     tx.commit();
     return existed ? PutResult::Exists : PutResult::Created;
   }
 
-  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee) override {
+  bool delete_grant(std::string_view user, std::string_view repo, Grantee kind, std::string_view grantee,
+                    const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
+    Transaction tx(db_);
     Stmt s(*stmts_, "DELETE FROM repo_grants WHERE user = ? AND repo = ? AND kind = ? AND grantee = ?");
     s.bind(1, user).bind(2, repo).bind(3, to_string(kind)).bind(4, grantee).step();
-    return sqlite3_changes(db_) == 1;
+    const bool removed = sqlite3_changes(db_) == 1;
+    if (removed && audit) append_locked(*audit);
+    tx.commit();
+    return removed;
   }
 
   std::vector<RepoGrant> list_grants(std::string_view user, std::string_view repo) override {
@@ -450,7 +461,7 @@ class SqliteStore final : public Store {
     return s.integer(0) != 0 ? Access::Write : Access::Read;
   }
 
-  PutResult create_group(std::string_view owner, std::string_view group) override {
+  PutResult create_group(std::string_view owner, std::string_view group, const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -461,11 +472,12 @@ class SqliteStore final : public Store {
     Stmt s(*stmts_, "INSERT INTO user_groups(owner, name) VALUES(?,?) ON CONFLICT DO NOTHING");
     s.bind(1, owner).bind(2, group).step();
     auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    if (audit && result == PutResult::Created) append_locked(*audit);
     tx.commit();
     return result;
   }
 
-  bool delete_group(std::string_view owner, std::string_view group) override {
+  bool delete_group(std::string_view owner, std::string_view group, const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -475,6 +487,7 @@ class SqliteStore final : public Store {
     Stmt s(*stmts_, "DELETE FROM user_groups WHERE owner = ? AND name = ?");  // members cascade
     s.bind(1, owner).bind(2, group).step();
     const bool removed = sqlite3_changes(db_) == 1;
+    if (removed && audit) append_locked(*audit);
     tx.commit();
     return removed;
   }
@@ -502,7 +515,8 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) override {
+  PutResult add_member(std::string_view owner, std::string_view group, std::string_view member,
+                       const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -518,15 +532,21 @@ class SqliteStore final : public Store {
     Stmt s(*stmts_, "INSERT INTO group_members(owner, grp, member) VALUES(?,?,?) ON CONFLICT DO NOTHING");
     s.bind(1, owner).bind(2, group).bind(3, member).step();
     auto result = sqlite3_changes(db_) == 1 ? PutResult::Created : PutResult::Exists;
+    if (audit && result == PutResult::Created) append_locked(*audit);
     tx.commit();
     return result;
   }
 
-  bool remove_member(std::string_view owner, std::string_view group, std::string_view member) override {
+  bool remove_member(std::string_view owner, std::string_view group, std::string_view member,
+                     const AuditEvent* audit) override {
     std::lock_guard lock(mu_);
+    Transaction tx(db_);
     Stmt s(*stmts_, "DELETE FROM group_members WHERE owner = ? AND grp = ? AND member = ?");
     s.bind(1, owner).bind(2, group).bind(3, member).step();
-    return sqlite3_changes(db_) == 1;
+    const bool removed = sqlite3_changes(db_) == 1;
+    if (removed && audit) append_locked(*audit);
+    tx.commit();
+    return removed;
   }
 
   // ---- web UI (docs/drawbridge.md "Web UI") ----

@@ -211,13 +211,20 @@ class Store {
  public:
   virtual ~Store() = default;
 
+  // A mutation given `audit` (non-null) appends it to the registry audit log in the same
+  // transaction as its change, and only when it changed something (Created, removed, a tag
+  // completed; put_grant also when it replaced a grant's access): the log neither misses a
+  // change nor claims one that did not happen. (The defaults are for tests and callers without
+  // a token; overrides are called through Store only.)
+
   virtual PutResult create_user(std::string_view user, std::string_view meta_json, ByteView content,
                                 std::string_view issuer, std::string_view subject) = 0;
   virtual std::optional<StoredUser> get_user(std::string_view user) = 0;
 
   // Throws Error("drawbridge.store.no_user") if the user does not exist.
   virtual PutResult create_repo(std::string_view user, std::string_view repo,
-                                std::string_view meta_json, ByteView content, bool is_public) = 0;
+                                std::string_view meta_json, ByteView content, bool is_public,
+                                const AuditEvent* audit = nullptr) = 0;
   virtual std::optional<StoredRepo> get_repo(std::string_view user, std::string_view repo) = 0;
   // Replaces a repository's stored config (meta and content); whether it is public is not
   // changed. false when the repository does not exist.
@@ -242,17 +249,19 @@ class Store {
   // Atomically: the tag must still be pending with this id (else TagGone); the node must be
   // expected (else NotExpected) and not present (else Exists); stores the blob (deduplicated),
   // marks the node present, adds `children` as expected, and completes the tag when nothing
-  // is missing any more.
+  // is missing any more — appending `on_complete` to the audit log in that same transaction.
   virtual NodePutOutcome put_node(std::int64_t tag_id, std::string_view path,
                                   std::string_view blob_key, ByteView content,
-                                  const std::vector<ChildExpectation>& children) = 0;
+                                  const std::vector<ChildExpectation>& children,
+                                  const AuditEvent* on_complete = nullptr) = 0;
   // A spool for one node body, computing `algorithms` (the embedded store spools into its data
   // directory's tmp/, so keeping the blob is a rename).
   virtual std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) = 0;
   // put_node with the content in a finished spool.
   virtual NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path,
                                           std::string_view blob_key, BlobSpool& spool,
-                                          const std::vector<ChildExpectation>& children) = 0;
+                                          const std::vector<ChildExpectation>& children,
+                                          const AuditEvent* on_complete = nullptr) = 0;
   // Throws Error("drawbridge.store.blob_missing") if absent.
   virtual Bytes read_blob(std::string_view blob_key) = 0;
   // A local file holding the blob, when the back end has one (lets the server stream it).
@@ -271,10 +280,10 @@ class Store {
   // "drawbridge.store.no_repo", "drawbridge.share.no_user" (no such grantee user),
   // "drawbridge.share.no_group" (no such group of `user`).
   virtual PutResult put_grant(std::string_view user, std::string_view repo, Grantee kind,
-                              std::string_view grantee, Access access) = 0;
+                              std::string_view grantee, Access access, const AuditEvent* audit = nullptr) = 0;
   // false when there was no such grant.
   virtual bool delete_grant(std::string_view user, std::string_view repo, Grantee kind,
-                            std::string_view grantee) = 0;
+                            std::string_view grantee, const AuditEvent* audit = nullptr) = 0;
   // Sorted by kind (users first), then name.
   virtual std::vector<RepoGrant> list_grants(std::string_view user, std::string_view repo) = 0;
   // The strongest access `member` has to user/repo through a grant to them or to a group of
@@ -283,18 +292,21 @@ class Store {
                                           std::string_view member) = 0;
 
   // Throws Error("drawbridge.store.no_user") if `owner` does not exist.
-  virtual PutResult create_group(std::string_view owner, std::string_view group) = 0;
+  virtual PutResult create_group(std::string_view owner, std::string_view group,
+                                 const AuditEvent* audit = nullptr) = 0;
   // Removes the group, its members and every grant to it, atomically. false when absent.
-  virtual bool delete_group(std::string_view owner, std::string_view group) = 0;
+  virtual bool delete_group(std::string_view owner, std::string_view group, const AuditEvent* audit = nullptr) = 0;
   virtual std::vector<std::string> list_groups(std::string_view owner) = 0;
   // Sorted member names; nullopt when the group does not exist.
   virtual std::optional<std::vector<std::string>> group_members(std::string_view owner,
                                                                 std::string_view group) = 0;
   // Created, or Exists when already a member. Throws Error(kNotFound) "drawbridge.share.no_group"
   // or "drawbridge.share.no_user".
-  virtual PutResult add_member(std::string_view owner, std::string_view group, std::string_view member) = 0;
+  virtual PutResult add_member(std::string_view owner, std::string_view group, std::string_view member,
+                               const AuditEvent* audit = nullptr) = 0;
   // false when `member` was not in the group (or the group does not exist).
-  virtual bool remove_member(std::string_view owner, std::string_view group, std::string_view member) = 0;
+  virtual bool remove_member(std::string_view owner, std::string_view group, std::string_view member,
+                             const AuditEvent* audit = nullptr) = 0;
 
   // ---- web UI (docs/drawbridge.md "Web UI") ----
   // Users with at least one public repository, sorted by name (bytewise), the first `limit`

@@ -45,13 +45,18 @@ struct SqliteBackend {
   static constexpr bool kPg = false;
   TempDir dir{"drawbridge-http"};
   std::shared_ptr<Store> open() { return open_sqlite_store((dir.path() / "data").string()); }
-  // As a database from before issuers were recorded looks once migrated: no user has one.
-  void forget_issuers() {
+  void exec(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir.path() / "data" / "meta.sqlite3").c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
-    EXPECT_EQ(sqlite3_exec(db, "UPDATE users SET issuer = NULL", nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
     sqlite3_close(db);
+  }
+  // As a database from before issuers were recorded looks once migrated: no user has one.
+  void forget_issuers() { exec("UPDATE users SET issuer = NULL"); }
+  // Every insert into the registry audit log fails from now on.
+  void refuse_audit_events() {
+    exec("CREATE TRIGGER test_refuse_audit BEFORE INSERT ON registry_audit BEGIN SELECT RAISE(ABORT, 'refused'); END");
   }
   // The whole data directory (blobs, SQLite, temp files) on the small file system.
   std::unique_ptr<SmallStore> small(std::string* why) {
@@ -71,11 +76,17 @@ struct PgBackend {
     if (conninfo.empty()) conninfo = pgtest::shared_cluster().new_database();
     return open_postgres_store(conninfo, 4);
   }
-  void forget_issuers() {
+  void exec(const std::string& sql) {
     pqxx::connection c(conninfo);
     pqxx::work w(c);
-    w.exec("UPDATE drawbridge_users SET issuer = NULL");
+    w.exec(sql);
     w.commit();
+  }
+  void forget_issuers() { exec("UPDATE drawbridge_users SET issuer = NULL"); }
+  void refuse_audit_events() {
+    exec("CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+         "'refused'; END $$; CREATE TRIGGER test_refuse_audit BEFORE INSERT ON drawbridge_registry_audit "
+         "FOR EACH ROW EXECUTE FUNCTION test_refuse_audit()");
   }
   // The store's tables in a tablespace on the small file system (the server's WAL and catalogs
   // stay where they are, so PostgreSQL itself keeps running and reports 53100 disk_full).
@@ -1744,6 +1755,26 @@ TYPED_TEST(RegistryHttp, AuditLogRoute) {
       EXPECT_NE(mine.status, 200) << route;
     }
   }
+}
+
+// The audit log records every publish: when its event cannot be written, the tag does not
+// complete (before, the publish succeeded and its event was lost with a log line).
+TYPED_TEST(RegistryHttp, APublishWhoseAuditEventFailsDoesNotHappen) {
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  this->backend.refuse_audit_events();
+  auto tree = this->sample_tree();
+  const std::string tag = "/alice/app/_tag/1.0.0";
+  ASSERT_EQ(this->put(tag, entry_to_json(tree.root()), std::string(kEntryType), alice).status, 201);
+  int last = 0;
+  for (const auto& n : tree.nodes)
+    last = this->put(tag + "/tree/" + n.path, std::string(n.content.begin(), n.content.end()), n.meta.type, alice).status;
+  EXPECT_EQ(last, 500) << "the node completing the tag was accepted without its audit event";
+  EXPECT_EQ(this->get(tag).status, 404);
+  EXPECT_EQ(this->get("/alice/app/_tag").body, "[]");
+  EXPECT_EQ(this->put("/alice/lib", repo_to_json({true}), "application/json", alice, false).status, 500);
+  EXPECT_EQ(this->get("/alice/lib", alice).status, 404);
 }
 
 // Quotas are charged to the owner and refused from the header alone: a node over the byte

@@ -853,6 +853,73 @@ TYPED_TEST(StoreConformance, AuditLogIsAppendOnly) {
   EXPECT_FALSE(raw_statement_succeeds(this->backend, "DELETE FROM " + table));
 }
 
+// A mutation given an audit event records it in the same transaction as the change, only when
+// something changed; when the event cannot be written, the change is not made either. (Before,
+// publish, repository creation and sharing appended their events after the change: a failed
+// append left a published tag with no record of it.)
+TYPED_TEST(StoreConformance, MutationsRecordTheirAuditEventInTheSameTransaction) {
+  this->make_repo("alice", "app");
+  this->make_repo("bob", "other");
+  auto& s = *this->store;
+  const auto publish = event("publish", "alice", "app", "1.0.0");
+  ASSERT_EQ(s.put_tag("alice", "app", "1.0.0", "{}", as_bytes("t"), "{\"length\":3}"), PutResult::Created);
+  const auto id = s.get_tag("alice", "app", "1.0.0")->id;
+  ASSERT_EQ(s.put_node(id, "", blob_key_of(as_bytes("one")), as_bytes("one"), {{"x", "{\"length\":1}"}}, &publish)
+                .result, NodePutResult::Created);
+  EXPECT_TRUE(s.read_audit(std::nullopt, 0, 100).empty()) << "the tag is not complete yet";
+  EXPECT_TRUE(s.put_node(id, "x", blob_key_of(as_bytes("x")), as_bytes("x"), {}, &publish).tag_completed);
+  const auto repo = event("repo_create", "alice", "lib");
+  ASSERT_EQ(s.create_repo("alice", "lib", "{}", as_bytes("{}"), true, &repo), PutResult::Created);
+  ASSERT_EQ(s.create_repo("alice", "lib", "{}", as_bytes("{}"), true, &repo), PutResult::Exists);
+  const auto group = event("group_created", "alice");
+  ASSERT_EQ(s.create_group("alice", "team", &group), PutResult::Created);
+  ASSERT_EQ(s.create_group("alice", "team", &group), PutResult::Exists);
+  const auto member = event("member_added", "alice");
+  ASSERT_EQ(s.add_member("alice", "team", "bob", &member), PutResult::Created);
+  ASSERT_EQ(s.add_member("alice", "team", "bob", &member), PutResult::Exists);
+  const auto grant = event("grant", "alice", "app");
+  ASSERT_EQ(s.put_grant("alice", "app", Grantee::Group, "team", Access::Read, &grant), PutResult::Created);
+  ASSERT_EQ(s.put_grant("alice", "app", Grantee::Group, "team", Access::Write, &grant), PutResult::Exists);
+  const auto revoke = event("revoke", "alice", "app");
+  ASSERT_TRUE(s.delete_grant("alice", "app", Grantee::Group, "team", &revoke));
+  ASSERT_FALSE(s.delete_grant("alice", "app", Grantee::Group, "team", &revoke));
+  const auto removed = event("member_removed", "alice");
+  ASSERT_TRUE(s.remove_member("alice", "team", "bob", &removed));
+  ASSERT_FALSE(s.remove_member("alice", "team", "bob", &removed));
+  const auto dropped = event("group_deleted", "alice");
+  ASSERT_TRUE(s.delete_group("alice", "team", &dropped));
+  ASSERT_FALSE(s.delete_group("alice", "team", &dropped));
+  EXPECT_EQ(actions_of(s.read_audit(std::nullopt, 0, 100)),
+            (std::vector<std::string>{"publish", "repo_create", "group_created", "member_added", "grant", "grant",
+                                      "revoke", "member_removed", "group_deleted"}));
+
+  // The audit table refuses every insert from now on: each change fails with its event.
+  const auto table = audit_table<TypeParam>();
+  const std::string refuse =
+      TypeParam::kPg
+          ? "CREATE FUNCTION test_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+            "'refused'; END $$; CREATE TRIGGER test_refuse_audit BEFORE INSERT ON " + table +
+                " FOR EACH ROW EXECUTE FUNCTION test_refuse_audit()"
+          : "CREATE TRIGGER test_refuse_audit BEFORE INSERT ON " + table + " BEGIN SELECT RAISE(ABORT, 'refused'); END";
+  ASSERT_TRUE(raw_statement_succeeds(this->backend, refuse));
+  ASSERT_EQ(s.put_tag("alice", "app", "2.0.0", "{}", as_bytes("t"), "{\"length\":3}"), PutResult::Created);
+  const auto id2 = s.get_tag("alice", "app", "2.0.0")->id;
+  const auto publish2 = event("publish", "alice", "app", "2.0.0");
+  EXPECT_ANY_THROW(s.put_node(id2, "", blob_key_of(as_bytes("two")), as_bytes("two"), {}, &publish2));
+  EXPECT_FALSE(s.get_tag("alice", "app", "2.0.0")->complete) << "a tag completed without its publish event";
+  EXPECT_FALSE(s.get_node(id2, "")->present);
+  const auto repo2 = event("repo_create", "alice", "tools");
+  EXPECT_ANY_THROW(s.create_repo("alice", "tools", "{}", as_bytes("{}"), true, &repo2));
+  EXPECT_FALSE(s.get_repo("alice", "tools"));
+  EXPECT_ANY_THROW(s.create_group("alice", "crew", &group));
+  EXPECT_FALSE(s.group_members("alice", "crew"));
+  EXPECT_ANY_THROW(s.put_grant("alice", "app", Grantee::User, "bob", Access::Read, &grant));
+  EXPECT_TRUE(s.list_grants("alice", "app").empty());
+  // Without an event (no token) the change is made and nothing is recorded.
+  EXPECT_TRUE(s.put_node(id2, "", blob_key_of(as_bytes("two")), as_bytes("two"), {}).tag_completed);
+  EXPECT_EQ(s.read_audit(std::nullopt, 0, 100).size(), 9u);
+}
+
 // Quota usage: the owner's complete and pending tags, and the declared lengths of their stored
 // nodes over all their repositories (not deduplicated); deleting gives it back.
 TYPED_TEST(StoreConformance, QuotaUsageCountsTagsAndStoredNodes) {
