@@ -281,8 +281,8 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
  public:
-  Connection(HttpServer::Impl& srv, tcp::socket&& socket)
-      : srv_(srv), stream_(make_stream(srv, std::move(socket))) {
+  Connection(HttpServer::Impl& srv, tcp::socket&& socket, Clock::time_point handshake_deadline)
+      : srv_(srv), stream_(make_stream(srv, std::move(socket))), handshake_deadline_(handshake_deadline) {
     beast::error_code ec;
     auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
     if (!ec) {
@@ -326,18 +326,10 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
     if (srv_.stopping) return close_now();
     if constexpr (kTls) {
       state_ = State::Handshake;
-      tcp_layer().expires_after(srv_.config.handshake_timeout);
-      // Wait for the ClientHello before OpenSSL sees the socket, so that a connection that
-      // sent nothing is known as such (it is the first to make room at a cap).
-      tcp_layer().socket().async_wait(tcp::socket::wait_read,
-                                      [self = this->shared_from_this()](beast::error_code ec) {
-                                        if (self->state_ == State::Closed) return;  // evicted, stopped
-                                        if (ec) return self->on_handshake(ec);      // silent until the deadline
-                                        self->srv_.set_stage(self.get(), Stage::Receiving);
-                                        self->stream_.async_handshake([self](beast::error_code ec2) {
-                                          self->on_handshake(ec2);
-                                        });
-                                      });
+      // The doorway waited for the ClientHello's first bytes; handshake_timeout counts from the
+      // accept, so waiting there and handshaking here take it once, not twice.
+      tcp_layer().expires_after(std::max(handshake_deadline_ - Clock::now(), Clock::duration::zero()));
+      stream_.async_handshake([self = this->shared_from_this()](beast::error_code ec) { self->on_handshake(ec); });
     } else {
       wait_for_request(true);
     }
@@ -764,6 +756,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 
   HttpServer::Impl& srv_;
   Stream stream_;
+  Clock::time_point handshake_deadline_;
   asio::steady_timer write_timer_{stream_.get_executor()};
   std::uint64_t write_generation_ = 0;
   // Bounded: a header is parsed within max_header_size, a body is consumed as it is read, so
@@ -794,13 +787,14 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
 }  // namespace
 
 std::shared_ptr<ConnectionBase> make_connection(HttpServer::Impl& server, tcp::socket socket,
+                                                std::chrono::steady_clock::time_point handshake_deadline,
                                                 std::function<void()>& start) {
   if (server.tls_ctx) {
-    auto c = std::make_shared<Connection<TlsStream>>(server, std::move(socket));
+    auto c = std::make_shared<Connection<TlsStream>>(server, std::move(socket), handshake_deadline);
     start = [c] { c->start(); };
     return c;
   }
-  auto c = std::make_shared<Connection<beast::tcp_stream>>(server, std::move(socket));
+  auto c = std::make_shared<Connection<beast::tcp_stream>>(server, std::move(socket), handshake_deadline);
   start = [c] { c->start(); };
   return c;
 }

@@ -32,7 +32,10 @@ namespace {
 class Doorway : public detail::ConnectionBase, public std::enable_shared_from_this<Doorway> {
  public:
   Doorway(HttpServer::Impl& srv, tcp::socket socket)
-      : srv_(srv), socket_(std::move(socket)), deadline_(socket_.get_executor()) {}
+      : srv_(srv),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()),
+        handshake_deadline_(std::chrono::steady_clock::now() + srv.config.handshake_timeout) {}
   ~Doorway() override { srv_.unregister_conn(this); }
 
   asio::any_io_executor executor() override { return socket_.get_executor(); }
@@ -42,7 +45,7 @@ class Doorway : public detail::ConnectionBase, public std::enable_shared_from_th
   void start() {
     // A TLS client speaks first (ClientHello) within the handshake timeout, a plain one within
     // the header timeout.
-    deadline_.expires_after(srv_.tls_ctx ? srv_.config.handshake_timeout : srv_.config.header_timeout);
+    deadline_.expires_at(srv_.tls_ctx ? handshake_deadline_ : std::chrono::steady_clock::now() + srv_.config.header_timeout);
     deadline_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->closed_) return;
       if (self->srv_.tls_ctx) self->srv_.tls_failures->inc();
@@ -54,7 +57,7 @@ class Doorway : public detail::ConnectionBase, public std::enable_shared_from_th
       if (ec) return self->close();
       self->closed_ = true;
       self->deadline_.cancel();
-      self->srv_.hand_over(self.get(), std::move(self->socket_));
+      self->srv_.hand_over(self.get(), std::move(self->socket_), self->handshake_deadline_);
     });
   }
 
@@ -71,6 +74,7 @@ class Doorway : public detail::ConnectionBase, public std::enable_shared_from_th
   HttpServer::Impl& srv_;
   tcp::socket socket_;
   asio::steady_timer deadline_;
+  std::chrono::steady_clock::time_point handshake_deadline_;
   bool closed_ = false;
 };
 
@@ -80,7 +84,8 @@ void HttpServer::Impl::do_accept() {
   acceptor->async_accept(ioc, [this](error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
 }
 
-void HttpServer::Impl::hand_over(ConnectionBase* doorway, tcp::socket socket) {
+void HttpServer::Impl::hand_over(ConnectionBase* doorway, tcp::socket socket,
+                                 std::chrono::steady_clock::time_point handshake_deadline) {
   asio::io_context& target = context_for_next_connection();
   if (&target != &ioc) {
     // A socket cannot change event loops: its descriptor moves to a socket of the target's.
@@ -97,7 +102,7 @@ void HttpServer::Impl::hand_over(ConnectionBase* doorway, tcp::socket socket) {
   std::shared_ptr<ConnectionBase> conn;
   std::function<void()> start_conn;
   try {
-    conn = detail::make_connection(*this, std::move(socket), start_conn);
+    conn = detail::make_connection(*this, std::move(socket), handshake_deadline, start_conn);
   } catch (const std::exception& e) {
     // Out of memory in OpenSSL, say: drop this connection (its socket closed with it).
     log::warn("http.connection_failed", {{"error", e.what()}});

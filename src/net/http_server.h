@@ -15,8 +15,9 @@
 //     `allow_plaintext` is true. TLS 1.2 minimum, 1.3 preferred; client certificates per
 //     TlsServerConfig::client_auth, verified by OpenSSL during the handshake against
 //     client_ca_pem only. The verified chain reaches handlers as Request::peer_chain_der.
-//   * Threads: `io_threads` run all network I/O, each with an event loop of its own (a connection
-//     stays on the thread it was accepted onto, round robin); handlers run on a separate pool of
+//   * Threads: `io_threads` run all network I/O, each with an event loop of its own (the first
+//     accepts; a connection is handed to a thread, round robin, once it has sent its first bytes,
+//     and stays there); handlers run on a separate pool of
 //     `worker_threads`, so a CPU-bound (steward verification) or disk-bound (drawbridge) handler
 //     never stalls other connections' I/O. A handler may block; the connection simply waits.
 //     A route's fast_path (RouteOptions) may answer a complete body-less request from memory on

@@ -167,16 +167,16 @@ struct HttpServer::Impl {
 
   // Destroyed in reverse order: threads are joined and the acceptor/signal set are released in
   // stop() before the io_context goes away.
-  // One io_context per I/O thread, each run by its own thread; the first also runs the acceptor
-  // and the signal set. A connection stays on the context it was accepted onto, so I/O threads
-  // never share a scheduler: with one context run by several threads, its lock and the
-  // connections' strands were contended on every completion (measured: 2 threads on one context
-  // used ~1.9x the CPU per small GET of 1 thread; docs/drawbridge.md "Benchmark").
-  // (Declared before `ioc`, so destroyed after it: an accept still pending on `ioc` holds a
-  // socket of the context it was meant for.)
+  // One io_context per I/O thread, each run by its own thread; the first also runs the acceptor,
+  // the doorways and the signal set. A connection stays on the context it was handed to, so I/O
+  // threads never share a scheduler: with one context run by two threads, its lock and the
+  // connections' strands were contended on every completion (a small GET cost ~1.7x the CPU;
+  // docs/drawbridge.md "Benchmark").
+  // (Declared before `ioc`, so destroyed after it: handlers still queued on `ioc` may hold a
+  // connection whose socket belongs to another context.)
   std::vector<std::unique_ptr<asio::io_context>> more_iocs;  // io_threads - 1 of them
   asio::io_context ioc{1};
-  std::size_t next_ioc = 0;  // round robin, on the acceptor's strand only
+  std::size_t next_ioc = 0;  // round robin, on the acceptor's thread only
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
   asio::io_context& context_for_next_connection() {
     const std::size_t i = next_ioc++ % (more_iocs.size() + 1);
@@ -324,15 +324,17 @@ struct HttpServer::Impl {
   void do_accept();
   void on_accept(boost::system::error_code ec, tcp::socket socket);
   // A doorway's socket has bytes: it becomes a connection on the next I/O thread.
-  void hand_over(ConnectionBase* doorway, tcp::socket socket);
+  void hand_over(ConnectionBase* doorway, tcp::socket socket, std::chrono::steady_clock::time_point handshake_deadline);
   void stop();
 };
 
 namespace detail {
 
-// A connection for an accepted socket (TLS when the server has a context), not started yet;
-// `start` begins its handshake/first read once admitted. Throws when OpenSSL cannot make one.
+// A connection for a socket that has sent its first bytes (TLS when the server has a context),
+// not started yet; `start` begins its handshake (to finish by `handshake_deadline`) or its first
+// read. Throws when OpenSSL cannot make one.
 std::shared_ptr<ConnectionBase> make_connection(HttpServer::Impl& server, tcp::socket socket,
+                                                std::chrono::steady_clock::time_point handshake_deadline,
                                                 std::function<void()>& start);
 
 }  // namespace detail

@@ -142,6 +142,29 @@ TEST(HttpServerTls, SilentAndStalledHandshakesAreTimedOut) {
   EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
 }
 
+// handshake_timeout counts from the accept: a client that waits most of it before its first
+// bytes and then stalls mid-ClientHello is closed when it runs out, not one timeout later (the
+// wait for the first bytes and the handshake are separate steps on different threads).
+TEST(HttpServerTls, TheHandshakeTimeoutCountsFromTheAccept) {
+  ServerConfig c = tls_config();
+  c.handshake_timeout = 600ms;
+  c.io_threads = 2;
+  HttpServer server(c);
+  server.start();
+  const int late = connect_to(server.port());
+  ASSERT_GE(late, 0);
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(400ms);
+  const unsigned char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+  ASSERT_EQ(::send(late, partial, sizeof partial, MSG_NOSIGNAL), static_cast<ssize_t>(sizeof partial));
+  EXPECT_TRUE(closed_within(late, 5s));
+  const auto took = Clock::now() - t0;
+  EXPECT_GE(took, 550ms);
+  EXPECT_LT(took, 900ms) << "closed after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms: the handshake got a second timeout";
+  ::close(late);
+}
+
 TEST(HttpServerTls, SlowHeaderIsTimedOut) {
   ServerConfig c = tls_config();
   c.header_timeout = 300ms;
