@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "steward/index/cert_index.h"
+#include "steward/index/index_detail.h"
 #include "support/error_code.h"
 #include "support/pg_cluster.h"
 
@@ -43,12 +44,30 @@ struct SqliteBackend {
   void fresh() { file = "fresh.sqlite3"; }
   // Every call opens another connection to the same file: another replica.
   std::shared_ptr<CertIndex> open() { return open_cert_index(path()); }
-  void set_schema_version(int v) {
+  void exec(const std::string& sql) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-    const auto sql = "UPDATE meta SET value = '" + std::to_string(v) + "' WHERE key = 'schema_version'";
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql;
     sqlite3_close(db);
+  }
+  void set_schema_version(int v) {
+    exec("UPDATE meta SET value = '" + std::to_string(v) + "' WHERE key = 'schema_version'");
+  }
+  static constexpr const char* kTablePrefix = "";
+  // The certificate table's index names, sorted (SQLite's own primary-key index left out).
+  std::vector<std::string> certificate_indexes() {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+    std::vector<std::string> out;
+    sqlite3_exec(
+        db, "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'certificates' AND sql IS NOT NULL ORDER BY name",
+        [](void* o, int, char** v, char**) {
+          static_cast<std::vector<std::string>*>(o)->push_back(v[0]);
+          return 0;
+        },
+        &out, nullptr);
+    sqlite3_close(db);
+    return out;
   }
 };
 
@@ -62,11 +81,24 @@ struct PgBackend {
     return open_cert_index(pgtest::shared_cluster().url(db));
   }
   void fresh() { db = pgtest::shared_cluster().new_database_name(); }
-  void set_schema_version(int v) {
+  void exec(const std::string& sql) {
     pqxx::connection c(pgtest::shared_cluster().conninfo(db));
     pqxx::work w(c);
-    w.exec_params("UPDATE steward_meta SET value = $1 WHERE key = 'schema_version'", std::to_string(v));
+    w.exec(sql);
     w.commit();
+  }
+  void set_schema_version(int v) {
+    exec("UPDATE steward_meta SET value = '" + std::to_string(v) + "' WHERE key = 'schema_version'");
+  }
+  static constexpr const char* kTablePrefix = "steward_";
+  std::vector<std::string> certificate_indexes() {
+    pqxx::connection c(pgtest::shared_cluster().conninfo(db));
+    pqxx::work w(c);
+    std::vector<std::string> out;
+    for (const auto& row : w.exec("SELECT indexname FROM pg_indexes WHERE tablename = 'steward_certificates' AND "
+                                  "indexname <> 'steward_certificates_pkey' ORDER BY indexname COLLATE \"C\""))
+      out.push_back(row[0].as<std::string>().substr(std::string("steward_").size()));
+    return out;
   }
 };
 
@@ -946,6 +978,72 @@ TYPED_TEST(CertIndexConformance, ANewerSchemaIsRefused) {
   EXPECT_EQ(error_code([&] { this->backend.open(); }), "steward.index.schema_too_new");
   this->backend.set_schema_version(1);
   EXPECT_EQ(this->backend.open()->count_issued(), 1u);
+}
+
+// Version 1 indexed platform and tcb_status alone and the per-platform fields everywhere;
+// opening it migrates to version 2 (partial indexes where the field is set), rows intact, and
+// every selector still finds what it did.
+TYPED_TEST(CertIndexConformance, Version1IsMigratedToSparseIndexes) {
+  this->populate();
+  this->index.reset();
+  const std::string t = std::string(TypeParam::kTablePrefix) + "certificates";
+  this->backend.exec("DROP INDEX " + t + "_by_chip_id_set; DROP INDEX " + t + "_by_ppid_set; DROP INDEX " + t +
+                     "_by_fmspc_set; DROP INDEX " + t + "_by_keep_identity_set; CREATE INDEX " + t +
+                     "_by_platform ON " + t + "(platform); CREATE INDEX " + t + "_by_tcb_status ON " + t +
+                     "(tcb_status); CREATE INDEX " + t + "_by_chip_id ON " + t + "(chip_id); CREATE INDEX " + t +
+                     "_by_ppid ON " + t + "(ppid); CREATE INDEX " + t + "_by_fmspc ON " + t +
+                     "(fmspc, tcb_status); CREATE INDEX " + t + "_by_keep_identity ON " + t + "(keep_identity)");
+  this->backend.set_schema_version(1);
+  this->index = this->backend.open();
+  EXPECT_EQ(this->backend.certificate_indexes(),
+            (std::vector<std::string>{"certificates_by_chip_id_set", "certificates_by_fmspc_set",
+                                      "certificates_by_issued", "certificates_by_keep_identity_set",
+                                      "certificates_by_measurement", "certificates_by_not_after",
+                                      "certificates_by_ppid_set", "certificates_by_signer"}));
+  EXPECT_EQ(this->index->count_issued(), 8u);
+  CertSelector s;
+  s.chip_id = "chip-a";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"1"}));
+  s = {};
+  s.ppid = "ppid-1";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "5"}));
+  s = {};
+  s.fmspc = "fmspc-1";
+  s.tcb_status = "OutOfDate";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"4"}));
+  s = {};
+  s.keep_identity = "k2";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"2"}));
+  s = {};
+  s.platform = "sgx";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "4"}));
+  s = {};
+  s.chip_id = "";  // listing (not revoking) by an empty field: the certificates without one
+  s.platform = "sgx";
+  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "4"}));
+}
+
+// The planner uses the sparse index for a selector on a per-platform field (the `<> ''` the
+// selector adds is what lets it).
+TEST(SqliteCertIndex, ChipIdSelectorUsesThePartialIndex) {
+  TempDir dir("cert-index");
+  const auto path = (dir.path() / "index.sqlite3").string();
+  open_sqlite_cert_index(path)->record_issued(make_cert("1"));
+  index_detail::Query q(false);
+  q.sql = "EXPLAIN QUERY PLAN SELECT serial FROM certificates c WHERE 1";
+  CertSelector s;
+  s.chip_id = "chip-a";
+  index_detail::append_selector(q, s, "c");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, q.sql.c_str(), -1, &st, nullptr), SQLITE_OK) << q.sql;
+  sqlite3_bind_text(st, 1, "chip-a", -1, SQLITE_TRANSIENT);
+  std::string plan;
+  while (sqlite3_step(st) == SQLITE_ROW) plan += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_NE(plan.find("certificates_by_chip_id_set"), std::string::npos) << plan;
 }
 
 TEST(SqliteCertIndex, FileIs0600AndNewDirectories0700) {

@@ -182,6 +182,15 @@ void append_selector(Query& q, const CertSelector& selector, std::string_view al
     q.sql += '.';
     q.sql += column;
     q.sql += " = " + q.bind(**value);
+    if ((*value)->empty()) continue;
+    for (const char* sparse : kSparseSelectorColumns) {
+      if (std::string_view(sparse) != column) continue;
+      q.sql += " AND ";
+      q.sql += alias;
+      q.sql += '.';
+      q.sql += column;
+      q.sql += " <> ''";
+    }
   }
 }
 

@@ -460,7 +460,25 @@ class PgCertIndex final : public CertIndex {
         INSERT INTO steward_meta VALUES('schema_version', '1');
       )sql");
     }
-    // Later versions: `if (version < 2) { ALTER ...; UPDATE steward_meta SET value = '2' ...; }`.
+    if (version < 2) {
+      w.exec(R"sql(
+        DROP INDEX IF EXISTS steward_certificates_by_platform;
+        DROP INDEX IF EXISTS steward_certificates_by_tcb_status;
+        DROP INDEX IF EXISTS steward_certificates_by_chip_id;
+        DROP INDEX IF EXISTS steward_certificates_by_ppid;
+        DROP INDEX IF EXISTS steward_certificates_by_fmspc;
+        DROP INDEX IF EXISTS steward_certificates_by_keep_identity;
+        CREATE INDEX IF NOT EXISTS steward_certificates_by_chip_id_set ON steward_certificates(chip_id)
+          WHERE chip_id <> '';
+        CREATE INDEX IF NOT EXISTS steward_certificates_by_ppid_set ON steward_certificates(ppid) WHERE ppid <> '';
+        CREATE INDEX IF NOT EXISTS steward_certificates_by_fmspc_set ON steward_certificates(fmspc, tcb_status)
+          WHERE fmspc <> '';
+        CREATE INDEX IF NOT EXISTS steward_certificates_by_keep_identity_set ON steward_certificates(keep_identity)
+          WHERE keep_identity <> '';
+        UPDATE steward_meta SET value = '2' WHERE key = 'schema_version';
+      )sql");
+    }
+    // Later versions: `if (version < 3) { ...; UPDATE steward_meta SET value = '3' ...; }`.
     return version;
   }
 

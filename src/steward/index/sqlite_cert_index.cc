@@ -601,7 +601,22 @@ class SqliteCertIndex final : public CertIndex {
         INSERT INTO meta VALUES('schema_version', '1');
       )sql");
     }
-    // Later versions: `if (version < 2) { ALTER ...; UPDATE meta SET value = '2' ...; }`.
+    if (version < 2) {
+      exec(R"sql(
+        DROP INDEX IF EXISTS certificates_by_platform;
+        DROP INDEX IF EXISTS certificates_by_tcb_status;
+        DROP INDEX IF EXISTS certificates_by_chip_id;
+        DROP INDEX IF EXISTS certificates_by_ppid;
+        DROP INDEX IF EXISTS certificates_by_fmspc;
+        DROP INDEX IF EXISTS certificates_by_keep_identity;
+        CREATE INDEX IF NOT EXISTS certificates_by_chip_id_set ON certificates(chip_id) WHERE chip_id <> '';
+        CREATE INDEX IF NOT EXISTS certificates_by_ppid_set ON certificates(ppid) WHERE ppid <> '';
+        CREATE INDEX IF NOT EXISTS certificates_by_fmspc_set ON certificates(fmspc, tcb_status) WHERE fmspc <> '';
+        CREATE INDEX IF NOT EXISTS certificates_by_keep_identity_set ON certificates(keep_identity) WHERE keep_identity <> '';
+        UPDATE meta SET value = '2' WHERE key = 'schema_version';
+      )sql");
+    }
+    // Later versions: `if (version < 3) { ...; UPDATE meta SET value = '3' ...; }`.
     tx.commit();
     return version;
   }
