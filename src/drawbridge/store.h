@@ -335,7 +335,8 @@ class Store {
   virtual bool delete_repo(std::string_view user, std::string_view repo, const AuditEvent& event) = 0;
   // Whether user/repo:tag was deleted once complete (its name may not be published again).
   virtual bool tag_tombstoned(std::string_view user, std::string_view repo, std::string_view tag) = 0;
-  // Appends one event on its own (publish, repository creation, sharing changes).
+  // Appends one event on its own, outside any change (tools and tests; the registry hands its
+  // events to the mutations above, which record them with the change).
   virtual void append_audit(const AuditEvent& event) = 0;
   // Events with seq > after (of `user`'s repositories only, when given), oldest first, at most
   // `limit`.

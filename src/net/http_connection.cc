@@ -381,7 +381,6 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
                                                        beast::error_code ec, std::size_t n) {
       if (ec) return self->close_now();
       self->buffer_.commit(n);
-      if constexpr (!kTls) self->srv_.set_stage(self.get(), Stage::Receiving);
       self->read_header();
     });
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <set>
 #include <thread>
@@ -1001,26 +1002,20 @@ TYPED_TEST(CertIndexConformance, Version1IsMigratedToSparseIndexes) {
                                       "certificates_by_measurement", "certificates_by_not_after",
                                       "certificates_by_ppid_set", "certificates_by_signer"}));
   EXPECT_EQ(this->index->count_issued(), 8u);
-  CertSelector s;
-  s.chip_id = "chip-a";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"1"}));
-  s = {};
-  s.ppid = "ppid-1";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "5"}));
-  s = {};
-  s.fmspc = "fmspc-1";
-  s.tcb_status = "OutOfDate";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"4"}));
-  s = {};
-  s.keep_identity = "k2";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"2"}));
-  s = {};
-  s.platform = "sgx";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "4"}));
-  s = {};
-  s.chip_id = "";  // listing (not revoking) by an empty field: the certificates without one
-  s.platform = "sgx";
-  EXPECT_EQ(this->listed(s), (std::vector<std::string>{"3", "4"}));
+  const std::pair<std::function<void(CertSelector&)>, std::vector<std::string>> cases[] = {
+      {[](CertSelector& s) { s.chip_id = "chip-a"; }, {"1"}},
+      {[](CertSelector& s) { s.ppid = "ppid-1"; }, {"3", "5"}},
+      {[](CertSelector& s) { s.fmspc = "fmspc-1", s.tcb_status = "OutOfDate"; }, {"4"}},
+      {[](CertSelector& s) { s.keep_identity = "k2"; }, {"2"}},
+      {[](CertSelector& s) { s.platform = "sgx"; }, {"3", "4"}},
+      // Listing (not revoking) by an empty field: the certificates without one.
+      {[](CertSelector& s) { s.platform = "sgx", s.chip_id = ""; }, {"3", "4"}},
+  };
+  for (const auto& [set, serials] : cases) {
+    CertSelector selector;
+    set(selector);
+    EXPECT_EQ(this->listed(selector), serials);
+  }
 }
 
 // The planner uses the sparse index for a selector on a per-platform field (the `<> ''` the

@@ -1,5 +1,6 @@
 #include "steward/index/cert_index.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -177,20 +178,10 @@ void append_selector(Query& q, const CertSelector& selector, std::string_view al
   };
   for (const auto& [column, value] : fields) {
     if (!*value) continue;
-    q.sql += " AND ";
-    q.sql += alias;
-    q.sql += '.';
-    q.sql += column;
-    q.sql += " = " + q.bind(**value);
-    if ((*value)->empty()) continue;
-    for (const char* sparse : kSparseSelectorColumns) {
-      if (std::string_view(sparse) != column) continue;
-      q.sql += " AND ";
-      q.sql += alias;
-      q.sql += '.';
-      q.sql += column;
-      q.sql += " <> ''";
-    }
+    const std::string qualified = std::string(alias) + '.' + column;
+    q.sql += " AND " + qualified + " = " + q.bind(**value);
+    const bool sparse = std::ranges::any_of(kSparseSelectorColumns, [&](std::string_view c) { return c == column; });
+    if (sparse && !(*value)->empty()) q.sql += " AND " + qualified + " <> ''";
   }
 }
 
