@@ -117,6 +117,7 @@ ReevaluationReport reevaluate(StatusService* status, CertIndex& index, const Pol
     const auto page = index.list(CertSelector{}, now, /*include_revoked=*/false,
                                  std::max<std::size_t>(options.page_size, 1), after);
     for (const auto& row : page) {
+      if (options.issued_since && row.issued_at < *options.issued_since) continue;
       ++report.examined;
       ReevaluationItem item;
       try {
@@ -251,10 +252,11 @@ std::size_t CollateralWatch::passes() const {
   return passes_;
 }
 
-void CollateralWatch::run(const char* trigger) {
+void CollateralWatch::run(const char* trigger, std::optional<TimePoint> issued_since) {
   try {
     ReevaluationOptions o;
     o.trigger = trigger;
+    o.issued_since = issued_since;
     reevaluate(&status_, *index_, policy_, clock_->now(), o, audit_);
   } catch (const Error& e) {
     log::error("steward.reevaluation_failed", {{"code", e.code()}, {"error", e.what()}});
@@ -266,6 +268,10 @@ void CollateralWatch::run(const char* trigger) {
 void CollateralWatch::loop() {
   std::string seen = collateral_fingerprint(policy_);
   run("startup");
+  // The follow-up pass still due: when (steady clock), and from which issuance time it judges.
+  bool settled_pending = false;
+  std::chrono::steady_clock::time_point settled_due{};
+  TimePoint settled_since{};
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     wake_.wait_for(lock, interval_, [this] { return stopping_; });
@@ -275,7 +281,17 @@ void CollateralWatch::loop() {
     if (current != seen) {
       log::info("steward.collateral_changed", {{"fingerprint", current}});
       seen = current;
+      // Issuances judged on the old collateral began at most `interval` (the change happened
+      // since the last check) plus `settle` (the longest issuance) before now; a follow-up still
+      // due for an earlier change keeps that change's window too.
+      const TimePoint since = clock_->now() - interval_ - settle_;
+      settled_since = settled_pending ? std::min(settled_since, since) : since;
       run("collateral");
+      settled_due = std::chrono::steady_clock::now() + settle_;
+      settled_pending = true;
+    } else if (settled_pending && std::chrono::steady_clock::now() >= settled_due) {
+      settled_pending = false;
+      run("collateral-settled", settled_since);
     }
     try {
       status_.crl_record();  // rebuilt when due, even if nobody asks

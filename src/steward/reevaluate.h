@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -59,8 +60,11 @@ struct ReevaluationReport {
 
 struct ReevaluationOptions {
   bool dry_run = false;         // list what would be revoked; change nothing
-  std::string trigger = "manual";  // "collateral", "startup", "manual": recorded in the audit
+  std::string trigger = "manual";  // "collateral", "collateral-settled", "startup", "manual": in the audit
   std::size_t page_size = 256;
+  // Judge only certificates issued at or after this (the follow-up pass: those that may have
+  // been in flight across a collateral change); unset = every unexpired unrevoked one.
+  std::optional<TimePoint> issued_since;
 };
 
 // The verdict on one certificate (pure: no index, no side effects).
@@ -82,6 +86,12 @@ std::string collateral_fingerprint(const Policy& policy);
 // steward was down), then checks the collateral caches every `interval` and re-evaluates when
 // their fingerprint changes; it also keeps the CRL fresh when nobody asks for it. A failing pass
 // is logged and retried at the next change. `policy`, `status` and `audit` must outlive it.
+//
+// An issuance judged on the old collateral may commit its index row after the pass has listed
+// the certificates, and so escape it. Every change-triggered pass is therefore followed, at the
+// first check at least `settle` later, by a pass over the certificates issued since `interval`
+// + `settle` before the change was seen ("collateral-settled"): `settle` bounds how long an
+// issuance takes from its start to its commit (default 5 minutes, far above the request timeout).
 class CollateralWatch {
  public:
   CollateralWatch(std::shared_ptr<CertIndex> index, const Policy& policy, StatusService& status,
@@ -95,10 +105,11 @@ class CollateralWatch {
   // Every pass also deletes index rows of certificates expired more than `retention` ago
   // (CertIndex::prune_expired, in batches); 0 (the default) keeps them.
   void set_retention(std::chrono::seconds retention) { retention_ = retention; }
+  void set_settle(std::chrono::milliseconds settle) { settle_ = settle; }
   std::size_t passes() const;  // re-evaluations run so far (tests)
 
  private:
-  void run(const char* trigger);
+  void run(const char* trigger, std::optional<TimePoint> issued_since = std::nullopt);
   void loop();
 
   std::shared_ptr<CertIndex> index_;
@@ -109,6 +120,7 @@ class CollateralWatch {
 
   std::chrono::milliseconds interval_;
   std::chrono::seconds retention_{0};
+  std::chrono::milliseconds settle_{std::chrono::minutes(5)};
   std::shared_ptr<const Clock> clock_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -617,6 +617,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
       }
     }
 
+    std::vector<RevocationRecord> revoked_in_flight;
     if (index_) {
       try {
         const std::string by = public_url();
@@ -629,7 +630,7 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
           if (checked[i].insecure_reason) row.insecure = true;
           records[i]["issued_by"] = by;
         }
-        index_->record_issued(rows, records);  // a bundle's rows: one unit, all or none
+        revoked_in_flight = index_->record_issued(rows, records);  // a bundle's rows: one unit, all or none
       } catch (const Error& e) {
         // No certificate leaves without its index row: it could never be revoked.
         log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
@@ -645,6 +646,18 @@ Response Steward::handle_inner(std::string_view content_type, ByteView body,
         log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
         reject(500, "steward.audit_failed", "internal error (audit log)");
       }
+    }
+
+    if (!revoked_in_flight.empty()) {
+      // A `steward revoke` selector that covers this keep ran while it was being issued: the
+      // certificate is recorded revoked, and handing it out would only fail later, elsewhere.
+      for (const auto& r : revoked_in_flight)
+        log::warn("steward.revoked_during_issuance", {{"serial", r.serial},
+                                                       {"reason", std::string(revocation::reason_name(r.reason))},
+                                                       {"revoked_by", r.revoked_by}});
+      reject(409, "steward.revoked_during_issuance",
+             "a revocation covering this platform was made while the certificate was being issued; "
+             "the certificate is recorded revoked (attest again)");
     }
 
     der::Writer chain;

@@ -616,6 +616,81 @@ TYPED_TEST(CertIndexConformance, RevokeMatchingByChipIdLeavesExpiredAndOthers) {
   EXPECT_FALSE(idx.revocation("2"));
 }
 
+// A certificate whose issuance began before a selector revocation but whose row commits after
+// the revocation's scan (which therefore could not see it) is revoked by that revocation in its
+// own transaction; one whose issuance began after it is not (revocation is not a ban).
+TYPED_TEST(CertIndexConformance, ASelectorRevocationCoversCertificatesStillInFlight) {
+  auto& idx = *this->index;
+  auto chip = [](const std::string& serial, const std::string& chip_id, TimePoint issued) {
+    auto c = make_cert(serial, issued);
+    c.platform = "snp", c.chip_id = chip_id, c.measurement = "m1";
+    return c;
+  };
+  CertSelector chip_x;
+  chip_x.chip_id = "chip-x";
+  EXPECT_TRUE(idx.revoke_matching(chip_x, how(Reason::kKeyCompromise, "chip leaked", kNow), kNow).empty());
+  EXPECT_EQ(idx.revocation_epoch(), 0u) << "nothing was revoked yet";
+
+  // In flight: began a second before, and at the same instant.
+  auto got = idx.record_issued(chip("f1", "chip-x", kNow - 1s));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].serial, "f1");
+  EXPECT_EQ(got[0].reason, Reason::kKeyCompromise);
+  auto r = idx.revocation("f1");
+  ASSERT_TRUE(r) << "the certificate in flight escaped the revocation";
+  EXPECT_EQ(r->revoked_at, kNow);
+  EXPECT_EQ(r->detail, "chip leaked");
+  EXPECT_EQ(r->revoked_by, "cli");
+  EXPECT_EQ(idx.revocation_epoch(), 1u) << "the CRL must be rebuilt";
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kNow)), (std::vector<std::string>{"f1"}));
+  EXPECT_EQ(idx.record_issued(chip("f2", "chip-x", kNow)).size(), 1u);
+  EXPECT_TRUE(idx.revocation("f2"));
+  EXPECT_EQ(idx.revocation_epoch(), 2u);
+
+  // Not covered: began after the revocation, or another chip.
+  EXPECT_TRUE(idx.record_issued(chip("f3", "chip-x", kNow + 1s)).empty());
+  EXPECT_TRUE(idx.record_issued(chip("e1", "chip-y", kNow - 1s)).empty());
+  EXPECT_FALSE(idx.revocation("f3"));
+  EXPECT_FALSE(idx.revocation("e1"));
+  EXPECT_EQ(idx.revocation_epoch(), 2u);
+
+  // A bundle: only its covered rows are revoked, all rows are recorded.
+  const std::vector<IssuedCertificate> bundle = {chip("b1", "chip-y", kNow - 1s), chip("b2", "chip-x", kNow - 1s)};
+  got = idx.record_issued(bundle);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].serial, "b2");
+  EXPECT_TRUE(idx.find("b1"));
+  EXPECT_FALSE(idx.revocation("b1"));
+
+  // Two revocations cover a row: the earlier one's record stands, as with revoke().
+  CertSelector m1;
+  m1.measurement = "m1";
+  EXPECT_EQ(idx.revoke_matching(m1, how(Reason::kSuperseded, "m1 withdrawn", kNow + 10s), kNow + 10s),
+            (std::vector<std::string>{"b1", "e1", "f3"}));
+  got = idx.record_issued(chip("f4", "chip-x", kNow - 1s));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(idx.revocation("f4")->reason, Reason::kKeyCompromise);
+  got = idx.record_issued(chip("f5", "chip-y", kNow + 5s));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(idx.revocation("f5")->reason, Reason::kSuperseded);
+
+  // The shared trail says which revocation took each, marked as taken during issuance.
+  int during = 0;
+  for (const auto& e : idx.audit_entries(0, 100))
+    if (e.record.value("during_issuance", false)) {
+      ++during;
+      EXPECT_EQ(e.record.value("decision", ""), "revoked");
+    }
+  EXPECT_EQ(during, 5);
+
+  // Pruning forgets revocations made before its cut-off (with the certificates expired then).
+  idx.prune_expired(kNow + 1s, kMaxPruneLimit);
+  auto f6 = chip("f6", "chip-x", kNow - 1s);
+  f6.measurement = "m2";
+  EXPECT_TRUE(idx.record_issued(f6).empty());
+  EXPECT_EQ(idx.record_issued(chip("f7", "chip-z", kNow - 1s)).size(), 1u) << "m1's revocation is younger";
+}
+
 TYPED_TEST(CertIndexConformance, RevokeMatchingByMeasurement) {
   this->populate();
   auto& idx = *this->index;
@@ -814,6 +889,57 @@ TYPED_TEST(CertIndexConformance, AuditAppendReadOrderAndTail) {
 }
 
 // Several threads, on one index and on replicas of it, record and audit at once: no row lost.
+// The same race for real, on the store's own concurrency (threads; on PostgreSQL separate
+// replicas): issuers take their issued_at from a shared clock and then commit, while another
+// handle revokes by selector at that clock's current time. Whatever the interleaving, every
+// certificate whose issuance began at or before the revocation ends up revoked (later ones are
+// revoked only if they committed before the revocation's scan: revoke_matching takes every
+// matching row it finds).
+TYPED_TEST(CertIndexConformance, ConcurrentIssuanceAndSelectorRevocationMissNothing) {
+  constexpr unsigned kIssuers = 2;
+  constexpr unsigned kPerIssuer = 60;
+  std::vector<std::shared_ptr<CertIndex>> handles{this->index, this->backend.open(), this->backend.open()};
+  std::atomic<unsigned> clock{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kIssuers; ++t) {
+    threads.emplace_back([&, t] {
+      for (unsigned i = 0; i < kPerIssuer; ++i) {
+        auto c = make_cert(hex(0x10000 * (t + 1) + i), kNow + std::chrono::milliseconds(clock.fetch_add(1)));
+        c.platform = "snp", c.chip_id = "chip-x";
+        try {
+          handles[t]->record_issued(c);
+        } catch (const std::exception& e) {
+          ++failures;
+          ADD_FAILURE() << e.what();
+        }
+      }
+    });
+  }
+  TimePoint revoked_at{};
+  threads.emplace_back([&] {
+    while (clock.load() < kIssuers * kPerIssuer / 3) std::this_thread::yield();
+    revoked_at = kNow + std::chrono::milliseconds(clock.load());
+    CertSelector s;
+    s.chip_id = "chip-x";
+    handles[2]->revoke_matching(s, how(Reason::kKeyCompromise, "chip leaked", revoked_at), kNow);
+  });
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failures.load(), 0);
+  auto& idx = *this->index;
+  unsigned covered = 0;
+  for (unsigned t = 0; t < kIssuers; ++t) {
+    for (unsigned i = 0; i < kPerIssuer; ++i) {
+      const auto c = idx.find(hex(0x10000 * (t + 1) + i));
+      ASSERT_TRUE(c);
+      if (c->issued_at > revoked_at) continue;  // revoked only if it committed before the scan
+      ++covered;
+      EXPECT_TRUE(idx.revocation(c->serial)) << c->serial << " began before the revocation and escaped it";
+    }
+  }
+  EXPECT_GT(covered, 0u);
+}
+
 TYPED_TEST(CertIndexConformance, ConcurrentWritersLoseNoRows) {
   constexpr unsigned kThreads = 4;
   constexpr unsigned kPerThread = 40;
@@ -993,7 +1119,8 @@ TYPED_TEST(CertIndexConformance, Version1IsMigratedToSparseIndexes) {
                      "_by_platform ON " + t + "(platform); CREATE INDEX " + t + "_by_tcb_status ON " + t +
                      "(tcb_status); CREATE INDEX " + t + "_by_chip_id ON " + t + "(chip_id); CREATE INDEX " + t +
                      "_by_ppid ON " + t + "(ppid); CREATE INDEX " + t + "_by_fmspc ON " + t +
-                     "(fmspc, tcb_status); CREATE INDEX " + t + "_by_keep_identity ON " + t + "(keep_identity)");
+                     "(fmspc, tcb_status); CREATE INDEX " + t + "_by_keep_identity ON " + t + "(keep_identity); DROP TABLE " +
+                     TypeParam::kTablePrefix + "selector_revocations");
   this->backend.set_schema_version(1);
   this->index = this->backend.open();
   EXPECT_EQ(this->backend.certificate_indexes(),

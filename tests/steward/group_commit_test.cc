@@ -25,10 +25,12 @@ std::vector<IssuedCertificate> rows(const std::vector<std::string>& serials) {
 
 // Records every transaction's serials; the first one can be held open until the test lets
 // it go, so that other callers queue behind it. A row "dup" is a conflict; a row "down" makes
-// the whole transaction fail as an unreachable database would.
+// the whole transaction fail as an unreachable database would; a row whose serial starts "rev"
+// is reported revoked in its transaction (a selector revocation made while it was in flight).
 class FakeStore {
  public:
-  void write(std::span<const IssuedCertificate* const> batch, std::span<const GroupCommit::AuditRecord> audit) {
+  std::vector<RevocationRecord> write(std::span<const IssuedCertificate* const> batch,
+                                      std::span<const GroupCommit::AuditRecord> audit) {
     std::vector<std::string> serials;
     for (const auto* r : batch) serials.push_back(r->serial);
     for (const auto& a : audit) serials.push_back("audit:" + a.record->at("n").get<std::string>());
@@ -41,6 +43,10 @@ class FakeStore {
       if (s == "dup") throw Error(ErrorKind::kConflict, "steward.index.duplicate_serial", "dup");
       if (s == "down") throw Error(ErrorKind::kUnavailable, "steward.index.unavailable", "down");
     }
+    std::vector<RevocationRecord> revoked;
+    for (const auto& s : serials)
+      if (s.starts_with("rev")) revoked.push_back(RevocationRecord{s, {}, revocation::Reason::kKeyCompromise, "", ""});
+    return revoked;
   }
   void hold_first() { hold_first_ = true; }
   void release() {
@@ -63,7 +69,7 @@ class FakeStore {
 struct Fixture : ::testing::Test {
   FakeStore store;
   GroupCommit group{[this](std::span<const IssuedCertificate* const> b, std::span<const GroupCommit::AuditRecord> a) {
-    store.write(b, a);
+    return store.write(b, a);
   }};
 
   // Starts `submit(unit)` on its own thread; the future holds its error code ("" = committed).
@@ -132,6 +138,30 @@ TEST_F(GroupCommitTest, AuditRecordsTravelWithTheirUnit) {
   b.get();
   EXPECT_EQ(store.transactions(), (std::vector<std::vector<std::string>>{
                                       {"l"}, {"a", "b1", "b2", "audit:a", "audit:b1", "audit:b2"}}));
+}
+
+TEST_F(GroupCommitTest, EachUnitGetsBackTheRevocationsOfItsOwnRows) {
+  auto leader = hold_a_commit_open();
+  const auto a_rows = rows({"a", "rev-a"});
+  const auto b_rows = rows({"rev-b1", "b", "rev-b2"});
+  const auto c_rows = rows({"c"});
+  auto a = std::async(std::launch::async, [&] { return group.submit(a_rows); });
+  wait_until_waiting(1);
+  auto b = std::async(std::launch::async, [&] { return group.submit(b_rows); });
+  wait_until_waiting(2);
+  auto c = std::async(std::launch::async, [&] { return group.submit(c_rows); });
+  wait_until_waiting(3);
+  store.release();
+  leader.get();
+  auto serials = [](const std::vector<RevocationRecord>& records) {
+    std::vector<std::string> out;
+    for (const auto& r : records) out.push_back(r.serial);
+    return out;
+  };
+  EXPECT_EQ(serials(a.get()), (std::vector<std::string>{"rev-a"}));
+  EXPECT_EQ(serials(b.get()), (std::vector<std::string>{"rev-b1", "rev-b2"}));
+  EXPECT_TRUE(c.get().empty());
+  EXPECT_EQ(store.transactions().size(), 2u);  // a, b and c shared one transaction
 }
 
 TEST_F(GroupCommitTest, AConflictFailsOnlyTheUnitThatHoldsIt) {

@@ -30,7 +30,8 @@ class BrokenIndex final : public CertIndex {
   [[noreturn]] static void down() {
     throw Error(ErrorKind::kUnavailable, "steward.index.unavailable", "database down");
   }
-  void record_issued(std::span<const IssuedCertificate>, std::span<const nlohmann::json>) override { down(); }
+  std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate>,
+                                              std::span<const nlohmann::json>) override { down(); }
   std::optional<IssuedCertificate> find(std::string_view) const override { down(); }
   std::vector<IssuedCertificate> list(const CertSelector&, TimePoint, bool, std::size_t,
                                       std::string_view) const override { down(); }
@@ -45,6 +46,44 @@ class BrokenIndex final : public CertIndex {
   bool publish_crl(std::uint64_t, const CrlRecord&) override { down(); }
   void append_audit(TimePoint, const nlohmann::json&) override { down(); }
   std::vector<AuditEntry> audit_entries(std::int64_t, std::size_t) const override { down(); }
+};
+
+// A real index where a `steward revoke` by selector runs while an issuance is in flight: after
+// steward judged the evidence and signed, before its row commits.
+class RevokedWhileInFlight final : public CertIndex {
+ public:
+  RevokedWhileInFlight(std::shared_ptr<CertIndex> inner, CertSelector selector, RevocationRecord how)
+      : inner_(std::move(inner)), selector_(std::move(selector)), how_(std::move(how)) {}
+  std::vector<std::string> revoked_meanwhile;
+
+  std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
+                                              std::span<const nlohmann::json> audit) override {
+    revoked_meanwhile = inner_->revoke_matching(selector_, how_, how_.revoked_at);
+    return inner_->record_issued(certs, audit);
+  }
+  std::optional<IssuedCertificate> find(std::string_view s) const override { return inner_->find(s); }
+  std::vector<IssuedCertificate> list(const CertSelector& s, TimePoint now, bool r, std::size_t l,
+                                      std::string_view a) const override { return inner_->list(s, now, r, l, a); }
+  std::size_t count_issued() const override { return inner_->count_issued(); }
+  std::size_t prune_expired(TimePoint t, std::size_t l) override { return inner_->prune_expired(t, l); }
+  bool revoke(const RevocationRecord& r) override { return inner_->revoke(r); }
+  std::vector<std::string> revoke_matching(const CertSelector& s, const RevocationRecord& h, TimePoint now) override {
+    return inner_->revoke_matching(s, h, now);
+  }
+  std::optional<RevocationRecord> revocation(std::string_view s) const override { return inner_->revocation(s); }
+  std::vector<RevocationRecord> revoked_unexpired(TimePoint now) const override { return inner_->revoked_unexpired(now); }
+  std::uint64_t revocation_epoch() const override { return inner_->revocation_epoch(); }
+  std::optional<CrlRecord> current_crl() const override { return inner_->current_crl(); }
+  bool publish_crl(std::uint64_t n, const CrlRecord& c) override { return inner_->publish_crl(n, c); }
+  void append_audit(TimePoint t, const nlohmann::json& r) override { inner_->append_audit(t, r); }
+  std::vector<AuditEntry> audit_entries(std::int64_t a, std::size_t l) const override {
+    return inner_->audit_entries(a, l);
+  }
+
+ private:
+  std::shared_ptr<CertIndex> inner_;
+  CertSelector selector_;
+  RevocationRecord how_;
 };
 
 Bytes contract_report_data(ByteView spki) {
@@ -332,6 +371,77 @@ TEST_F(StewardRevocation, ATcbRecoveryRevokesTheCertificatesOfOutOfDatePlatforms
   EXPECT_EQ(revoked, 2);
   // Nothing left to do: a second pass revokes nothing more.
   EXPECT_EQ(reevaluate(&status, *index_, steward->policy(), now_, real).revoked, 0u);
+}
+
+// The race a selector revocation used to lose: `steward revoke --fmspc` runs after steward judged
+// a keep of that FMSPC but before the keep's row committed. The revocation's scan cannot see the
+// row; the row's own transaction must see the revocation. The keep gets no certificate (409),
+// and the one signed for it is recorded revoked, so the CRL lists it.
+TEST_F(StewardRevocation, ASelectorRevocationRacingAnIssuanceStillRevokesIt) {
+  auto steward = make_steward();
+  StatusService status(index_, steward->ca(), clock_);
+  CertSelector fmspc;
+  fmspc.fmspc = to_hex(sim_->options().fmspc);
+  RevocationRecord how;
+  how.revoked_at = now_;  // steward's clock: the issuance began at the same instant
+  how.reason = Reason::kKeyCompromise;
+  how.detail = "platform reported compromised";
+  how.revoked_by = "cli";
+  auto racing = std::make_shared<RevokedWhileInFlight>(index_, fmspc, how);
+  steward->set_cert_index(racing);
+
+  const auto r = steward->handle(kPkcs10, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  EXPECT_TRUE(racing->revoked_meanwhile.empty()) << "the revocation's own scan saw nothing";
+  EXPECT_EQ(r.status, 409) << body_text(r);
+  EXPECT_NE(body_text(r).find("steward.revoked_during_issuance"), std::string::npos) << body_text(r);
+  const auto rows = index_->list(fmspc, now_, /*include_revoked=*/true, 10);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto revoked = index_->revocation(rows[0].serial);
+  ASSERT_TRUE(revoked) << "the certificate signed in flight escaped the revocation";
+  EXPECT_EQ(revoked->reason, Reason::kKeyCompromise);
+  EXPECT_EQ(revoked->revoked_by, "cli");
+  EXPECT_TRUE(Crl::from_der(status.crl()).is_revoked(Certificate::from_der(rows[0].der)));
+
+  // A keep attesting after the revocation is not covered by it: revocation is not a ban.
+  clock_->set(now_ + std::chrono::seconds(1));
+  steward->set_cert_index(index_);
+  const auto later = issue(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  EXPECT_FALSE(index_->revocation(serial_key(later.serial())));
+}
+
+// The race a collateral change used to lose: an issuance judged on the old collateral commits
+// after the change's re-evaluation listed the certificates. The watch's follow-up pass
+// ("collateral-settled") catches it.
+TEST_F(StewardRevocation, TheWatchRevokesACertificateThatWasInFlightAcrossACollateralChange) {
+  // The in-flight certificate: issued (judged, signed) now, its row committed later.
+  auto elsewhere = open_sqlite_cert_index((dir_.path() / "elsewhere.sqlite3").string());
+  auto issuing = make_steward();
+  issuing->set_cert_index(elsewhere);
+  const auto in_flight = issue(*issuing, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  const auto row = elsewhere->find(serial_key(in_flight.serial()));
+  ASSERT_TRUE(row);
+
+  auto steward = make_steward();
+  StatusService status(index_, steward->ca(), clock_);
+  CollateralWatch watch(index_, steward->policy(), status, nullptr, std::chrono::milliseconds(20), clock_);
+  watch.set_settle(std::chrono::seconds(1));
+  watch.start();
+  auto wait_for_passes = [&](std::size_t n) {
+    for (int i = 0; i < 1000 && watch.passes() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return watch.passes() >= n;
+  };
+  ASSERT_TRUE(wait_for_passes(1));  // startup
+  support::write_intel_cache(cache_, support::later_collateral(*sim_, "OutOfDate", 2, now_ - std::chrono::hours(1),
+                                                               now_ + std::chrono::hours(24 * 30)));
+  ASSERT_TRUE(wait_for_passes(2));  // the change's pass: the row is not there yet
+  EXPECT_FALSE(index_->find(row->serial));
+  index_->record_issued(*row);  // the issuance commits now
+  const bool followed_up = wait_for_passes(3);
+  watch.stop();
+  EXPECT_TRUE(followed_up) << "no pass after the change's";
+  const auto revoked = index_->revocation(row->serial);
+  ASSERT_TRUE(revoked) << "the certificate in flight across the change escaped re-evaluation";
+  EXPECT_EQ(revoked->reason, Reason::kSuperseded);
 }
 
 TEST_F(StewardRevocation, APckCrlRevokingThePlatformKeyRevokesItsKeeps) {

@@ -100,23 +100,94 @@ revocation::Reason reason_from_code(std::int64_t code) {
   return *r;
 }
 
+namespace {
+
+// Every selector field: its column (both back ends), where a CertSelector and an
+// IssuedCertificate hold it. The one list append_selector, selector_matches and the JSON form use.
+struct SelectorField {
+  const char* column;
+  std::optional<std::string> CertSelector::*in_selector;
+  std::string IssuedCertificate::*in_certificate;
+};
+constexpr SelectorField kSelectorFields[] = {
+    {"serial", &CertSelector::serial, &IssuedCertificate::serial},
+    {"platform", &CertSelector::platform, &IssuedCertificate::platform},
+    {"measurement", &CertSelector::measurement, &IssuedCertificate::measurement},
+    {"signer", &CertSelector::signer, &IssuedCertificate::signer},
+    {"chip_id", &CertSelector::chip_id, &IssuedCertificate::chip_id},
+    {"ppid", &CertSelector::ppid, &IssuedCertificate::ppid},
+    {"fmspc", &CertSelector::fmspc, &IssuedCertificate::fmspc},
+    {"tcb_status", &CertSelector::tcb_status, &IssuedCertificate::tcb_status},
+    {"keep_identity", &CertSelector::keep_identity, &IssuedCertificate::keep_identity},
+};
+
+}  // namespace
+
 void check_selector(const CertSelector& selector, bool for_revocation) {
   if (selector.serial) check_serial(*selector.serial);
-  for (const auto* v : {&selector.platform, &selector.measurement, &selector.signer, &selector.chip_id,
-                        &selector.ppid, &selector.fmspc, &selector.tcb_status, &selector.keep_identity})
-    if (*v) check_text("a selector field", **v);
+  for (const auto& f : kSelectorFields)
+    if (f.in_selector != &CertSelector::serial && selector.*f.in_selector)
+      check_text("a selector field", *(selector.*f.in_selector));
   if (!for_revocation) return;
   require(!selector.empty(), ErrorKind::kInvalidInput, "steward.index.empty_selector",
           "refusing to revoke with an empty selector (it would match every certificate)");
-  const std::pair<const char*, const std::optional<std::string>*> fields[] = {
-      {"platform", &selector.platform}, {"measurement", &selector.measurement},
-      {"signer", &selector.signer},     {"chip_id", &selector.chip_id},
-      {"ppid", &selector.ppid},         {"fmspc", &selector.fmspc},
-      {"tcb_status", &selector.tcb_status}, {"keep_identity", &selector.keep_identity},
-  };
-  for (const auto& [name, value] : fields)
-    require(!*value || !(*value)->empty(), ErrorKind::kInvalidInput, "steward.index.empty_selector",
-            std::string("refusing to revoke with selector field ") + name + " set to \"\"");
+  for (const auto& f : kSelectorFields) {
+    const auto& value = selector.*f.in_selector;
+    require(!value || !value->empty(), ErrorKind::kInvalidInput, "steward.index.empty_selector",
+            std::string("refusing to revoke with selector field ") + f.column + " set to \"\"");
+  }
+}
+
+bool selector_matches(const CertSelector& selector, const IssuedCertificate& cert) {
+  return std::ranges::all_of(kSelectorFields, [&](const SelectorField& f) {
+    const auto& value = selector.*f.in_selector;
+    return !value || *value == cert.*f.in_certificate;
+  });
+}
+
+std::string selector_to_json(const CertSelector& selector) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& f : kSelectorFields)
+    if (const auto& value = selector.*f.in_selector) j[f.column] = *value;
+  return j.dump();
+}
+
+CertSelector selector_from_json(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) corrupt("a stored selector is not a JSON object");
+  CertSelector selector;
+  for (const auto& [key, value] : j.items()) {
+    const auto* f = std::ranges::find_if(kSelectorFields, [&](const SelectorField& f) { return key == f.column; });
+    if (f == std::end(kSelectorFields) || !value.is_string()) corrupt("a stored selector has field " + key);
+    selector.*f->in_selector = value.get<std::string>();
+  }
+  if (selector.empty()) corrupt("a stored selector is empty");
+  return selector;
+}
+
+std::vector<RevocationRecord> revocations_in_flight(std::span<const IssuedCertificate* const> rows,
+                                                    std::span<const SelectorRevocation> made) {
+  std::vector<RevocationRecord> out;
+  for (const IssuedCertificate* row : rows) {
+    // The earliest revocation that covers the row stands, as revoke() keeps the first record.
+    for (const auto& s : made) {
+      if (s.how.revoked_at < row->issued_at || !selector_matches(s.selector, *row)) continue;
+      RevocationRecord r = s.how;
+      r.serial = row->serial;
+      out.push_back(std::move(r));
+      break;
+    }
+  }
+  return out;
+}
+
+nlohmann::json revocation_in_flight_audit(const RevocationRecord& r) {
+  return {{"decision", "revoked"},
+          {"serial", r.serial},
+          {"reason", std::string(revocation::reason_name(r.reason))},
+          {"detail", r.detail},
+          {"by", r.revoked_by},
+          {"during_issuance", true}};
 }
 
 void check_crl(const CrlRecord& crl) {
@@ -169,19 +240,14 @@ std::string Query::bind(Param p) {
 }
 
 void append_selector(Query& q, const CertSelector& selector, std::string_view alias) {
-  const std::pair<const char*, const std::optional<std::string>*> fields[] = {
-      {"serial", &selector.serial},         {"platform", &selector.platform},
-      {"measurement", &selector.measurement}, {"signer", &selector.signer},
-      {"chip_id", &selector.chip_id},       {"ppid", &selector.ppid},
-      {"fmspc", &selector.fmspc},           {"tcb_status", &selector.tcb_status},
-      {"keep_identity", &selector.keep_identity},
-  };
-  for (const auto& [column, value] : fields) {
-    if (!*value) continue;
+  for (const auto& f : kSelectorFields) {
+    const auto& value = selector.*f.in_selector;
+    if (!value) continue;
+    const std::string column = f.column;
     const std::string qualified = std::string(alias) + '.' + column;
-    q.sql += " AND " + qualified + " = " + q.bind(**value);
+    q.sql += " AND " + qualified + " = " + q.bind(*value);
     const bool sparse = std::ranges::any_of(kSparseSelectorColumns, [&](std::string_view c) { return c == column; });
-    if (sparse && !(*value)->empty()) q.sql += " AND " + qualified + " <> ''";
+    if (sparse && !value->empty()) q.sql += " AND " + qualified + " <> ''";
   }
 }
 

@@ -131,10 +131,19 @@ class CertIndex {
   // `audit` records (the issuance's, one per certificate as steward writes them) are appended
   // to the audit trail in the same transaction, at the first certificate's issued_at: the shared
   // trail holds every issuance exactly when the index does.
-  virtual void record_issued(std::span<const IssuedCertificate> certs,
-                             std::span<const nlohmann::json> audit) = 0;
-  void record_issued(std::span<const IssuedCertificate> certs) { record_issued(certs, {}); }
-  void record_issued(const IssuedCertificate& cert) { record_issued(std::span(&cert, 1), {}); }
+  // A certificate in flight across a revoke_matching — its issued_at (when its issuance began)
+  // is not after the revocation's revoked_at, yet it commits after the revocation's scan, which
+  // could not see it — is recorded revoked by that revocation in the same transaction (with an
+  // audit record, and a new revocation epoch). Returns those revocations (normally none): the
+  // caller must not hand such a certificate out.
+  virtual std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
+                                                      std::span<const nlohmann::json> audit) = 0;
+  std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs) {
+    return record_issued(certs, {});
+  }
+  std::vector<RevocationRecord> record_issued(const IssuedCertificate& cert) {
+    return record_issued(std::span(&cert, 1), {});
+  }
   virtual std::optional<IssuedCertificate> find(std::string_view serial) const = 0;
   // Certificates matching `selector` (an empty selector matches all here: listing is harmless)
   // that are unexpired at `now` (not_after > now) and, unless `include_revoked`, not revoked,
@@ -151,7 +160,8 @@ class CertIndex {
   // certificates that expired before `expired_before` (not_after < it), oldest expiry first,
   // with their revocation records; returns how many. A CRL never lists them (RFC 5280 lets an
   // entry go once the certificate has expired) and OCSP then answers "unknown"; the audit trail
-  // keeps their issuance and revocation records. Call again while it returns `limit`.
+  // keeps their issuance and revocation records. Call again while it returns `limit`. Selector
+  // revocations made before `expired_before` are forgotten too.
   virtual std::size_t prune_expired(TimePoint expired_before, std::size_t limit) = 0;
 
   // Revokes one certificate. Returns false when the serial is unknown. Revoking a revoked
@@ -163,6 +173,10 @@ class CertIndex {
   // ignored). Returns their serials in the order of revoked_unexpired(). Bumps
   // revocation_epoch() once when it revokes anything. More than kMaxRevocationsListed matches
   // is steward.index.too_many and revokes nothing (narrow the selector).
+  // The selector is also remembered (even when nothing matched now): a matching certificate
+  // whose issuance began at or before how.revoked_at but commits later is revoked by
+  // record_issued (so revoked_at should be the time of the call: steward passes its clock's now).
+  // Remembered selectors go with prune_expired's cut-off.
   virtual std::vector<std::string> revoke_matching(const CertSelector& selector,
                                                    const RevocationRecord& how, TimePoint now) = 0;
   virtual std::optional<RevocationRecord> revocation(std::string_view serial) const = 0;

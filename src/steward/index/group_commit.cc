@@ -1,12 +1,15 @@
 #include "steward/index/group_commit.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace enarx::steward::index_detail {
 
-void GroupCommit::submit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit) {
-  if (unit.empty()) return;
-  Pending me{unit, audit, false, nullptr};
+std::vector<RevocationRecord> GroupCommit::submit(std::span<const IssuedCertificate> unit,
+                                                 std::span<const nlohmann::json> audit) {
+  if (unit.empty()) return {};
+  Pending me{unit, audit, false, nullptr, {}};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
   while (!me.done) {
@@ -16,6 +19,7 @@ void GroupCommit::submit(std::span<const IssuedCertificate> unit, std::span<cons
       done_.wait(lock);
   }
   if (me.error) std::rethrow_exception(me.error);
+  return std::move(me.revoked);
 }
 
 void GroupCommit::lead(std::unique_lock<std::mutex>& lock) {
@@ -54,7 +58,7 @@ void GroupCommit::write_units(const std::vector<Pending*>& units) {
     std::vector<AuditRecord> records;
     add_unit(p->unit, p->audit, rows, records);
     try {
-      write_(rows, records);
+      p->revoked = write_(rows, records);
     } catch (...) {
       p->error = std::current_exception();
     }
@@ -64,7 +68,15 @@ void GroupCommit::write_units(const std::vector<Pending*>& units) {
   std::vector<AuditRecord> records;
   for (Pending* p : units) add_unit(p->unit, p->audit, rows, records);
   try {
-    write_(rows, records);
+    // Hand each unit the revocations of its own rows.
+    for (auto& r : write_(rows, records)) {
+      for (Pending* p : units) {
+        const bool own = std::ranges::any_of(p->unit, [&](const IssuedCertificate& c) { return c.serial == r.serial; });
+        if (!own) continue;
+        p->revoked.push_back(std::move(r));
+        break;
+      }
+    }
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kConflict) {
       for (Pending* p : units) p->error = std::current_exception();

@@ -11,6 +11,10 @@
 // Each caller's unit is all or none. When a group fails with a conflict (a duplicate serial)
 // the units are written again one by one, so only the unit that holds the duplicate fails; any
 // other failure (the database unreachable, disk full) fails every unit of the group.
+//
+// The writer also reports the rows it recorded revoked in the same transaction (a selector
+// revocation made while they were being issued: CertIndex::record_issued); each unit gets back
+// those of its own rows.
 #pragma once
 
 #include <condition_variable>
@@ -34,19 +38,20 @@ class GroupCommit {
  public:
   // `write` inserts every row in one transaction, all or none, and throws on failure
   // (steward.index.duplicate_serial with ErrorKind::kConflict for a serial already present or
-  // given twice).
+  // given twice), and returns the revocations it recorded for `rows` in the same transaction.
   // `audit` holds the units' audit records, each with the time to record it at.
   struct AuditRecord {
     TimePoint at;
     const nlohmann::json* record;
   };
-  using Writer = std::function<void(std::span<const IssuedCertificate* const> rows,
-                                    std::span<const AuditRecord> audit)>;
+  using Writer = std::function<std::vector<RevocationRecord>(std::span<const IssuedCertificate* const> rows,
+                                                              std::span<const AuditRecord> audit)>;
   explicit GroupCommit(Writer write) : write_(std::move(write)) {}
 
   // Returns once `unit` and its audit records are committed (possibly with other callers'
   // units); throws its failure. The records are stamped with the unit's first issued_at.
-  void submit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit = {});
+  // Returns the revocations the writer recorded for the unit's rows.
+  std::vector<RevocationRecord> submit(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit = {});
 
   // Groups committed so far and units they held (for tests and metrics).
   std::size_t groups() const;
@@ -60,6 +65,7 @@ class GroupCommit {
     std::span<const nlohmann::json> audit;
     bool done = false;
     std::exception_ptr error;
+    std::vector<RevocationRecord> revoked;
   };
   void lead(std::unique_lock<std::mutex>& lock);
   void write_units(const std::vector<Pending*>& units);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,7 +21,9 @@ namespace enarx::steward::index_detail {
 // of values: a scan reads as much), and the per-platform fields (chip id, PPID, FMSPC, keep
 // identity; "" where the evidence has none) indexed only where set, so an insert writes 4-6
 // fewer B-tree pages (measured: -20 to -25 % per committed row on SQLite).
-inline constexpr int kSchemaVersion = 2;
+// Version 3: selector_revocations, every revoke_matching's selector, so that a certificate whose
+// issuance began before a revocation but commits after it is revoked in its own transaction.
+inline constexpr int kSchemaVersion = 3;
 
 // The fields indexed only where they are not "" (version 2): a selector on one of them with a
 // non-empty value also says `<> ''`, so that the planner may use the partial index.
@@ -49,6 +52,27 @@ revocation::Reason reason_from_code(std::int64_t code);
 // Checks the serial of a selector, and for revoke_matching (`for_revocation`) that it is not
 // empty and has no field set to "".
 void check_selector(const CertSelector& selector, bool for_revocation);
+// Whether `cert` has every field `selector` sets (what append_selector's SQL selects).
+bool selector_matches(const CertSelector& selector, const IssuedCertificate& cert);
+// A selector as stored in selector_revocations (a JSON object of the set fields) and back
+// (steward.index.corrupt).
+std::string selector_to_json(const CertSelector& selector);
+CertSelector selector_from_json(std::string_view text);
+
+// A revoke_matching as remembered for the issuances still in flight when it ran.
+struct SelectorRevocation {
+  CertSelector selector;
+  RevocationRecord how;  // how.serial unused
+};
+// The revocations that rows about to be committed get from selector revocations `made` (oldest
+// first): a row is covered by a selector revocation that matches it and whose revoked_at is not
+// before the row's issued_at (its issuance began before the revocation, so the revocation's scan
+// could not see it). The earliest such revocation stands.
+std::vector<RevocationRecord> revocations_in_flight(std::span<const IssuedCertificate* const> rows,
+                                                    std::span<const SelectorRevocation> made);
+// The audit record of such a revocation (the shape `steward revoke` writes, marked).
+nlohmann::json revocation_in_flight_audit(const RevocationRecord& revocation);
+
 // steward.index.bad_crl unless both fit a signed 64-bit column.
 void check_crl(const CrlRecord& crl);
 

@@ -9,7 +9,10 @@
 //     first's row lock, re-checks the condition on the committed row and updates nothing;
 //   * append_audit takes a transaction-scoped advisory lock, so audit ids are committed in
 //     increasing order and a reader following "id > last seen" misses none;
-//   * record_issued is one INSERT ... ON CONFLICT DO NOTHING on the serial's primary key.
+//   * record_issued is one INSERT ... ON CONFLICT DO NOTHING on the serial's primary key per
+//     row. It and revoke_matching hold the audit lock for their whole transaction, so they take
+//     turns: a selector revocation either committed before the insert began (which then reads
+//     it, and revokes the rows it covers) or scans after the insert committed.
 // Schema creation runs under an advisory lock, so replicas starting together create it once.
 // Connections come from a small pool; each has a statement timeout, so no call waits forever.
 #include <algorithm>
@@ -189,9 +192,10 @@ class PgCertIndex final : public CertIndex {
                       "; this steward knows versions up to " + std::to_string(kSchemaVersion));
   }
 
-  void record_issued(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit) override {
+  std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
+                                              std::span<const nlohmann::json> audit) override {
     for (const auto& c : certs) check_certificate(c);
-    group_.submit(certs, audit);
+    return group_.submit(certs, audit);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -248,6 +252,7 @@ class PgCertIndex final : public CertIndex {
     return run([&](pqxx::work& w) {
       // One statement: the batch is chosen and deleted with its revocation rows at once
       // (rows another replica deletes concurrently are skipped, not waited for).
+      w.exec_params("DELETE FROM steward_selector_revocations WHERE revoked_at_ns < $1", to_ns(expired_before));
       auto r = w.exec_params(
           "WITH batch AS (SELECT serial FROM steward_certificates WHERE not_after_ns < $1 "
           "ORDER BY not_after_ns LIMIT $2 FOR UPDATE SKIP LOCKED), "
@@ -283,7 +288,15 @@ class PgCertIndex final : public CertIndex {
     check_reason(how.reason);
     check_revocation_text(how);
     return run([&](pqxx::work& w) {
+      // Taken in the same order as insert(): the audit lock, then the epoch row.
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
       const auto epoch = lock_epoch(w);
+      // For the issuances in flight: they commit after this scan (insert() reads this table).
+      w.exec_params(
+          "INSERT INTO steward_selector_revocations(revoked_at_ns, selector, reason, detail, revoked_by) "
+          "VALUES($1,$2,$3,$4,$5)",
+          to_ns(how.revoked_at), selector_to_json(selector), static_cast<int>(how.reason), how.detail,
+          how.revoked_by);
       Query q(true);
       q.sql = "INSERT INTO steward_revocations(serial, revoked_at_ns, reason, detail, revoked_by, epoch) "
               "SELECT c.serial, " + q.bind(to_ns(how.revoked_at)) + "::bigint, " +
@@ -478,7 +491,17 @@ class PgCertIndex final : public CertIndex {
         UPDATE steward_meta SET value = '2' WHERE key = 'schema_version';
       )sql");
     }
-    // Later versions: `if (version < 3) { ...; UPDATE steward_meta SET value = '3' ...; }`.
+    if (version < 3) {
+      w.exec(R"sql(
+        CREATE TABLE IF NOT EXISTS steward_selector_revocations(
+          id BIGSERIAL PRIMARY KEY, revoked_at_ns BIGINT NOT NULL, selector TEXT NOT NULL,
+          reason SMALLINT NOT NULL, detail TEXT NOT NULL, revoked_by TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS steward_selector_revocations_by_time
+          ON steward_selector_revocations(revoked_at_ns);
+        UPDATE steward_meta SET value = '3' WHERE key = 'schema_version';
+      )sql");
+    }
+    // Later versions: `if (version < 4) { ...; UPDATE steward_meta SET value = '4' ...; }`.
     return version;
   }
 
@@ -524,8 +547,13 @@ class PgCertIndex final : public CertIndex {
   }
 
   // One group of rows (GroupCommit): one transaction, one WAL flush at commit.
-  void insert(std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
-    run([&](pqxx::work& w) {
+  std::vector<RevocationRecord> insert(std::span<const IssuedCertificate* const> rows,
+                                       std::span<const GroupCommit::AuditRecord> audit) {
+    return run([&](pqxx::work& w) {
+      // Held to commit: audit ids are committed in increasing order across replicas (as
+      // append_audit), and revoke_matching waits for this transaction or this one for it.
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
+      TimePoint earliest = TimePoint::max();
       for (const IssuedCertificate* row : rows) {
         const IssuedCertificate& c = *row;
         auto r = w.exec_prepared(kInsertCertificate, c.serial, to_ns(c.issued_at), to_ns(c.not_before), to_ns(c.not_after),
@@ -534,22 +562,42 @@ class PgCertIndex final : public CertIndex {
                                strings_to_json(c.collateral_digests), c.insecure, c.issued_by, bin(c.der));
         require(r.affected_rows() == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
                 "serial " + c.serial + " is already recorded");
+        earliest = std::min(earliest, c.issued_at);
       }
-      if (!audit.empty()) {
-        // As append_audit: ids are committed in increasing order across replicas.
-        w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
-        for (const auto& a : audit)
-          w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(a.at),
-                        audit_to_text(*a.record));
+      for (const auto& a : audit)
+        w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(a.at),
+                      audit_to_text(*a.record));
+      // A later statement than the lock, so its snapshot holds every revoke_matching committed
+      // before the lock was granted.
+      std::vector<SelectorRevocation> made;
+      for (const auto& s : w.exec_params(
+               "SELECT selector, revoked_at_ns, reason, detail, revoked_by FROM steward_selector_revocations "
+               "WHERE revoked_at_ns >= $1 ORDER BY id",
+               to_ns(earliest)))
+        made.push_back({selector_from_json(s[0].as<std::string>()),
+                        RevocationRecord{"", from_ns(s[1].as<std::int64_t>()), reason_from_code(s[2].as<std::int64_t>()),
+                                         s[3].as<std::string>(), s[4].as<std::string>()}});
+      auto revoked = revocations_in_flight(rows, made);
+      if (!revoked.empty()) {
+        const auto epoch = lock_epoch(w) + 1;
+        for (const auto& r : revoked) {
+          w.exec_params(
+              "INSERT INTO steward_revocations(serial, revoked_at_ns, reason, detail, revoked_by, epoch) "
+              "VALUES($1,$2,$3,$4,$5,$6)",
+              r.serial, to_ns(r.revoked_at), static_cast<int>(r.reason), r.detail, r.revoked_by, epoch);
+          w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(r.revoked_at),
+                        audit_to_text(revocation_in_flight_audit(r)));
+        }
+        w.exec_params("UPDATE steward_revocation_epoch SET value = $1 WHERE id = 1", epoch);
       }
-      return 0;
+      return revoked;
     });
   }
 
   mutable Pool pool_;
   index_detail::GroupCommit group_{
       [this](std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
-        insert(rows, audit);
+        return insert(rows, audit);
       }};
 };
 

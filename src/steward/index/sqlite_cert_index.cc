@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -285,9 +286,10 @@ class SqliteCertIndex final : public CertIndex {
   }
   ~SqliteCertIndex() override { close(); }
 
-  void record_issued(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit) override {
+  std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
+                                              std::span<const nlohmann::json> audit) override {
     for (const auto& c : certs) check_certificate(c);
-    group_.submit(certs, audit);
+    return group_.submit(certs, audit);
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
@@ -380,9 +382,18 @@ class SqliteCertIndex final : public CertIndex {
     require(serials.size() <= kMaxRevocationsListed, ErrorKind::kResourceExhausted, "steward.index.too_many",
             "the selector matches more than " + std::to_string(kMaxRevocationsListed) +
                 " certificates; nothing was revoked");
-    if (serials.empty()) return serials;
-    const std::int64_t epoch = bump_epoch();
-    for (const auto& serial : serials) insert_revocation(serial, how, epoch);
+    {
+      // For the issuances in flight: they commit after this scan (insert() checks this table).
+      Stmt r(*stmts_,
+             "INSERT INTO selector_revocations(revoked_at_ns, selector, reason, detail, revoked_by) "
+             "VALUES(?1,?2,?3,?4,?5)");
+      r.bind(1, to_ns(how.revoked_at)).bind(2, selector_to_json(selector));
+      r.bind(3, static_cast<std::int64_t>(how.reason)).bind(4, how.detail).bind(5, how.revoked_by).step();
+    }
+    if (!serials.empty()) {
+      const std::int64_t epoch = bump_epoch();
+      for (const auto& serial : serials) insert_revocation(serial, how, epoch);
+    }
     tx.commit();
     return serials;
   }
@@ -408,6 +419,10 @@ class SqliteCertIndex final : public CertIndex {
                 "INSERT INTO prune_batch SELECT serial FROM certificates WHERE not_after_ns < ?1 "
                 "ORDER BY not_after_ns LIMIT ?2");
       pick.bind(1, to_ns(expired_before)).bind(2, static_cast<std::int64_t>(limit)).step();
+    }
+    {
+      Stmt forget(*stmts_, "DELETE FROM selector_revocations WHERE revoked_at_ns < ?1");
+      forget.bind(1, to_ns(expired_before)).step();
     }
     exec("DELETE FROM revocations WHERE serial IN (SELECT serial FROM prune_batch)");
     exec("DELETE FROM certificates WHERE serial IN (SELECT serial FROM prune_batch)");
@@ -475,8 +490,7 @@ class SqliteCertIndex final : public CertIndex {
     const std::string text = audit_to_text(record);
     std::lock_guard lock(mu_);
     Transaction tx(db_, true);
-    Stmt s(*stmts_, "INSERT INTO audit(at_ns, record) VALUES(?1, ?2)");
-    s.bind(1, to_ns(at)).bind(2, text).step();
+    append_audit_row(at, text);
     tx.commit();
   }
 
@@ -505,12 +519,14 @@ class SqliteCertIndex final : public CertIndex {
   }
 
   // One group of rows (GroupCommit): one write transaction, one durable commit.
-  void insert(std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
+  std::vector<RevocationRecord> insert(std::span<const IssuedCertificate* const> rows,
+                                       std::span<const GroupCommit::AuditRecord> audit) {
     static const std::string sql = std::string("INSERT INTO certificates(") + kCertColumns +
                                    ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19) "
                                    "ON CONFLICT(serial) DO NOTHING";
     std::lock_guard lock(mu_);
     Transaction tx(db_, true);
+    TimePoint earliest = TimePoint::max();
     for (const IssuedCertificate* row : rows) {
       const IssuedCertificate& c = *row;
       Stmt s(*stmts_, sql);
@@ -522,12 +538,37 @@ class SqliteCertIndex final : public CertIndex {
       s.step();
       require(sqlite3_changes(db_) == 1, ErrorKind::kConflict, "steward.index.duplicate_serial",
               "serial " + c.serial + " is already recorded");
+      earliest = std::min(earliest, c.issued_at);
     }
-    for (const auto& a : audit) {
-      Stmt s(*stmts_, "INSERT INTO audit(at_ns, record) VALUES(?1, ?2)");
-      s.bind(1, to_ns(a.at)).bind(2, audit_to_text(*a.record)).step();
+    for (const auto& a : audit) append_audit_row(a.at, audit_to_text(*a.record));
+    // Writers take turns (BEGIN IMMEDIATE): every revoke_matching either committed before this
+    // transaction began, and is read here, or begins after it commits and sees these rows.
+    std::vector<SelectorRevocation> made;
+    {
+      Stmt s(*stmts_,
+             "SELECT selector, revoked_at_ns, reason, detail, revoked_by FROM selector_revocations "
+             "WHERE revoked_at_ns >= ?1 ORDER BY id");
+      s.bind(1, to_ns(earliest));
+      while (s.step())
+        made.push_back({selector_from_json(s.text(0)),
+                        RevocationRecord{"", from_ns(s.integer(1)), reason_from_code(s.integer(2)), s.text(3),
+                                         s.text(4)}});
+    }
+    auto revoked = revocations_in_flight(rows, made);
+    if (!revoked.empty()) {
+      const std::int64_t epoch = bump_epoch();
+      for (const auto& r : revoked) {
+        insert_revocation(r.serial, r, epoch);
+        append_audit_row(r.revoked_at, audit_to_text(revocation_in_flight_audit(r)));
+      }
     }
     tx.commit();
+    return revoked;
+  }
+
+  void append_audit_row(TimePoint at, const std::string& text) {
+    Stmt s(*stmts_, "INSERT INTO audit(at_ns, record) VALUES(?1, ?2)");
+    s.bind(1, to_ns(at)).bind(2, text).step();
   }
 
   // Under a write transaction: the next epoch, stored.
@@ -616,7 +657,16 @@ class SqliteCertIndex final : public CertIndex {
         UPDATE meta SET value = '2' WHERE key = 'schema_version';
       )sql");
     }
-    // Later versions: `if (version < 3) { ...; UPDATE meta SET value = '3' ...; }`.
+    if (version < 3) {
+      exec(R"sql(
+        CREATE TABLE IF NOT EXISTS selector_revocations(
+          id INTEGER PRIMARY KEY AUTOINCREMENT, revoked_at_ns INTEGER NOT NULL, selector TEXT NOT NULL,
+          reason INTEGER NOT NULL, detail TEXT NOT NULL, revoked_by TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS selector_revocations_by_time ON selector_revocations(revoked_at_ns);
+        UPDATE meta SET value = '3' WHERE key = 'schema_version';
+      )sql");
+    }
+    // Later versions: `if (version < 4) { ...; UPDATE meta SET value = '4' ...; }`.
     tx.commit();
     return version;
   }
@@ -627,7 +677,7 @@ class SqliteCertIndex final : public CertIndex {
   mutable std::mutex mu_;
   index_detail::GroupCommit group_{
       [this](std::span<const IssuedCertificate* const> rows, std::span<const GroupCommit::AuditRecord> audit) {
-        insert(rows, audit);
+        return insert(rows, audit);
       }};
 };
 
