@@ -82,16 +82,9 @@ int run_revoke(const config::Config& cfg, const RevokeCommand& cmd, std::ostream
     } else {
       serials = index->revoke_matching(cmd.selector, how, now);
     }
-    for (const auto& s : serials) {
-      out << (cmd.dry_run ? "would revoke " : "revoked ") << s << " ("
-          << revocation::reason_name(*reason) << ")\n";
-      if (!cmd.dry_run)
-        index->append_audit(now, {{"decision", "revoked"},
-                                  {"serial", s},
-                                  {"reason", std::string(revocation::reason_name(*reason))},
-                                  {"detail", cmd.detail},
-                                  {"by", "cli"}});
-    }
+    // The index wrote each revocation's audit record in the revocation's own transaction.
+    for (const auto& s : serials)
+      out << (cmd.dry_run ? "would revoke " : "revoked ") << s << " (" << revocation::reason_name(*reason) << ")\n";
     if (serials.empty()) {
       std::cerr << "steward: no certificate matched\n";
       return kNothingMatched;

@@ -136,7 +136,17 @@ ReevaluationReport reevaluate(StatusService* status, CertIndex& index, const Pol
     after = page.back().serial;
   }
   for (auto& item : pending) {
-    if (item.verdict == Verdict::kRevoke) {
+    const bool revoke = item.verdict == Verdict::kRevoke;
+    nlohmann::json record = {{"decision", revoke ? "revoked" : "reevaluation_undecidable"},
+                             {"serial", item.serial},
+                             {"platform", item.platform},
+                             {"measurement", item.measurement},
+                             {"code", item.code},
+                             {"detail", item.detail},
+                             {"trigger", options.trigger},
+                             {"policy_sha256", policy.digest}};
+    if (revoke) {
+      record["reason"] = std::string(revocation::reason_name(item.reason));
       if (!options.dry_run) {
         RevocationRecord rec;
         rec.serial = item.serial;
@@ -144,7 +154,7 @@ ReevaluationReport reevaluate(StatusService* status, CertIndex& index, const Pol
         rec.reason = item.reason;
         rec.detail = item.code + ": " + item.detail;
         rec.revoked_by = "reevaluation";
-        index.revoke(rec);
+        index.revoke(rec, record);  // the revocation and its audit record in one transaction
       }
       ++report.revoked;
       log::warn(options.dry_run ? "steward.reevaluation_would_revoke" : "steward.reevaluation_revoked",
@@ -158,20 +168,9 @@ ReevaluationReport reevaluate(StatusService* status, CertIndex& index, const Pol
       ++report.undecidable;
       log::warn("steward.reevaluation_undecidable",
                 {{"serial", item.serial}, {"code", item.code}, {"detail", item.detail}});
+      if (!options.dry_run) index.append_audit(now, record);
     }
-    if (!options.dry_run) {
-      nlohmann::json rec = {{"decision", item.verdict == Verdict::kRevoke ? "revoked" : "reevaluation_undecidable"},
-                            {"serial", item.serial},
-                            {"platform", item.platform},
-                            {"measurement", item.measurement},
-                            {"code", item.code},
-                            {"detail", item.detail},
-                            {"trigger", options.trigger},
-                            {"policy_sha256", policy.digest}};
-      if (item.verdict == Verdict::kRevoke) rec["reason"] = std::string(revocation::reason_name(item.reason));
-      index.append_audit(now, rec);
-      if (audit) audit->append(rec);
-    }
+    if (!options.dry_run && audit) audit->append(record);
   }
   if (status && !options.dry_run && report.revoked > 0) status->refresh_crl(/*force=*/true);
   log::info("steward.reevaluation", {{"trigger", options.trigger},

@@ -691,6 +691,47 @@ TYPED_TEST(CertIndexConformance, ASelectorRevocationCoversCertificatesStillInFli
   EXPECT_EQ(idx.record_issued(chip("f7", "chip-z", kNow - 1s)).size(), 1u) << "m1's revocation is younger";
 }
 
+// Every revocation writes its audit record in its own transaction: with the trail refusing
+// writes (a trigger, as a full disk would), no revocation happens at all.
+TYPED_TEST(CertIndexConformance, RevocationsAndTheirAuditRecordsCommitTogether) {
+  auto& idx = *this->index;
+  for (const char* serial : {"a1", "a2", "a3", "a4"}) {
+    auto c = make_cert(serial);
+    c.chip_id = std::string(serial) < "a3" ? "chip-x" : "chip-y";
+    idx.record_issued(c);
+  }
+  ASSERT_TRUE(idx.revoke(how_one("a1", Reason::kKeyCompromise, "leaked")));
+  CertSelector chip_x;
+  chip_x.chip_id = "chip-x";
+  EXPECT_EQ(idx.revoke_matching(chip_x, how(Reason::kSuperseded, "old chip"), kNow), (std::vector<std::string>{"a2"}));
+  auto trail = idx.audit_entries(0, 100);
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_EQ(trail[0].record, (nlohmann::json{{"decision", "revoked"}, {"serial", "a1"}, {"reason", "keyCompromise"},
+                                             {"detail", "leaked"}, {"by", "cli"}}));
+  EXPECT_EQ(trail[1].record.value("serial", ""), "a2");
+  EXPECT_EQ(trail[1].record.value("reason", ""), "superseded");
+  EXPECT_EQ(trail[0].at, kNow);
+  // A caller's own record instead of the standard one (re-evaluation's says why).
+  ASSERT_TRUE(idx.revoke(how_one("a3"), nlohmann::json{{"decision", "revoked"}, {"serial", "a3"}, {"code", "x"}}));
+  EXPECT_EQ(idx.audit_entries(0, 100).back().record.value("code", ""), "x");
+  EXPECT_EQ(idx.revocation_epoch(), 3u);
+
+  if constexpr (TypeParam::kPg)
+    this->backend.exec(
+        "CREATE OR REPLACE FUNCTION steward_refuse_audit() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit refused' USING ERRCODE = '53100'; END $$; "
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON steward_audit FOR EACH ROW EXECUTE FUNCTION steward_refuse_audit()");
+  else
+    this->backend.exec("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused'); END");
+  EXPECT_THROW(idx.revoke(how_one("a4")), Error);
+  CertSelector chip_y;
+  chip_y.chip_id = "chip-y";
+  EXPECT_THROW(idx.revoke_matching(chip_y, how(), kNow), Error);
+  EXPECT_FALSE(idx.revocation("a4")) << "a revocation without its audit record";
+  EXPECT_EQ(idx.revocation_epoch(), 3u);
+  EXPECT_EQ(serials_of(idx.revoked_unexpired(kNow)), (std::vector<std::string>{"a1", "a2", "a3"}));
+}
+
 TYPED_TEST(CertIndexConformance, RevokeMatchingByMeasurement) {
   this->populate();
   auto& idx = *this->index;
@@ -1051,10 +1092,13 @@ TYPED_TEST(CertIndexConformance, ReplicasShareOneIndex) {
   EXPECT_GT(b->revocation_epoch(), cb->revocation_epoch);
   a->append_audit(kNow, {{"via", "a"}});
   b->append_audit(kNow, {{"via", "b"}});
+  // One trail: both revocations' records (written by b, then a), then a's and b's appends.
   auto trail = a->audit_entries(0, 10);
-  ASSERT_EQ(trail.size(), 2u);
-  EXPECT_EQ(trail[0].record["via"], "a");
-  EXPECT_EQ(trail[1].record["via"], "b");
+  ASSERT_EQ(trail.size(), 4u);
+  EXPECT_EQ(trail[0].record["serial"], "5eed");
+  EXPECT_EQ(trail[1].record["serial"], "5eee");
+  EXPECT_EQ(trail[2].record["via"], "a");
+  EXPECT_EQ(trail[3].record["via"], "b");
 }
 
 TYPED_TEST(CertIndexConformance, ReopeningKeepsEverything) {
@@ -1069,11 +1113,11 @@ TYPED_TEST(CertIndexConformance, ReopeningKeepsEverything) {
   EXPECT_TRUE(idx->revocation("abc"));
   EXPECT_EQ(idx->revocation_epoch(), 1u);
   EXPECT_EQ(idx->current_crl()->number, 1u);
-  ASSERT_EQ(idx->audit_entries(0, 10).size(), 1u);
+  ASSERT_EQ(idx->audit_entries(0, 10).size(), 2u);  // the revocation's record and the append
   // Ids continue after a reopen.
-  const auto first = idx->audit_entries(0, 10)[0].id;
+  const auto last = idx->audit_entries(0, 10)[1].id;
   idx->append_audit(kNow, {{"k", "w"}});
-  EXPECT_GT(idx->audit_entries(0, 10)[1].id, first);
+  EXPECT_GT(idx->audit_entries(0, 10)[2].id, last);
 }
 
 // Replicas starting at once against a fresh store create the schema once between them.

@@ -27,6 +27,7 @@ using revocation::Reason;
 // An index that is down: issuance must refuse rather than hand out an unrevocable certificate.
 class BrokenIndex final : public CertIndex {
  public:
+  using CertIndex::revoke;  // and the one-argument form
   [[noreturn]] static void down() {
     throw Error(ErrorKind::kUnavailable, "steward.index.unavailable", "database down");
   }
@@ -37,7 +38,7 @@ class BrokenIndex final : public CertIndex {
                                       std::string_view) const override { down(); }
   std::size_t count_issued() const override { down(); }
   std::size_t prune_expired(TimePoint, std::size_t) override { down(); }
-  bool revoke(const RevocationRecord&) override { down(); }
+  bool revoke(const RevocationRecord&, const nlohmann::json&) override { down(); }
   std::vector<std::string> revoke_matching(const CertSelector&, const RevocationRecord&, TimePoint) override { down(); }
   std::optional<RevocationRecord> revocation(std::string_view) const override { down(); }
   std::vector<RevocationRecord> revoked_unexpired(TimePoint) const override { down(); }
@@ -52,6 +53,7 @@ class BrokenIndex final : public CertIndex {
 // steward judged the evidence and signed, before its row commits.
 class RevokedWhileInFlight final : public CertIndex {
  public:
+  using CertIndex::revoke;  // and the one-argument form
   RevokedWhileInFlight(std::shared_ptr<CertIndex> inner, CertSelector selector, RevocationRecord how)
       : inner_(std::move(inner)), selector_(std::move(selector)), how_(std::move(how)) {}
   std::vector<std::string> revoked_meanwhile;
@@ -66,7 +68,7 @@ class RevokedWhileInFlight final : public CertIndex {
                                       std::string_view a) const override { return inner_->list(s, now, r, l, a); }
   std::size_t count_issued() const override { return inner_->count_issued(); }
   std::size_t prune_expired(TimePoint t, std::size_t l) override { return inner_->prune_expired(t, l); }
-  bool revoke(const RevocationRecord& r) override { return inner_->revoke(r); }
+  bool revoke(const RevocationRecord& r, const nlohmann::json& a) override { return inner_->revoke(r, a); }
   std::vector<std::string> revoke_matching(const CertSelector& s, const RevocationRecord& h, TimePoint now) override {
     return inner_->revoke_matching(s, h, now);
   }

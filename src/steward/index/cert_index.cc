@@ -182,12 +182,9 @@ std::vector<RevocationRecord> revocations_in_flight(std::span<const IssuedCertif
 }
 
 nlohmann::json revocation_in_flight_audit(const RevocationRecord& r) {
-  return {{"decision", "revoked"},
-          {"serial", r.serial},
-          {"reason", std::string(revocation::reason_name(r.reason))},
-          {"detail", r.detail},
-          {"by", r.revoked_by},
-          {"during_issuance", true}};
+  auto record = revocation_audit_record(r);
+  record["during_issuance"] = true;
+  return record;
 }
 
 void check_crl(const CrlRecord& crl) {
@@ -252,6 +249,14 @@ void append_selector(Query& q, const CertSelector& selector, std::string_view al
 }
 
 }  // namespace index_detail
+
+nlohmann::json revocation_audit_record(const RevocationRecord& r) {
+  return {{"decision", "revoked"},
+          {"serial", r.serial},
+          {"reason", std::string(revocation::reason_name(r.reason))},
+          {"detail", r.detail},
+          {"by", r.revoked_by}};
+}
 
 namespace {
 

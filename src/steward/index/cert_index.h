@@ -105,6 +105,10 @@ struct CertSelector {
   }
 };
 
+// The audit record of a revocation as the index writes it: {"decision": "revoked", "serial",
+// "reason" (RFC 5280 name), "detail", "by"}.
+nlohmann::json revocation_audit_record(const RevocationRecord& record);
+
 // The CA's current CRL, as every replica serves it (byte-identical across replicas).
 struct CrlRecord {
   std::uint64_t number = 0;            // cRLNumber; strictly increasing
@@ -166,11 +170,14 @@ class CertIndex {
 
   // Revokes one certificate. Returns false when the serial is unknown. Revoking a revoked
   // certificate keeps the first record (its time and reason) and returns true. Bumps
-  // revocation_epoch() when it revokes.
-  virtual bool revoke(const RevocationRecord& record) = 0;
+  // revocation_epoch() when it revokes, and appends `audit` to the audit trail in the same
+  // transaction (a revocation is never without its audit record, nor a record without it).
+  virtual bool revoke(const RevocationRecord& record, const nlohmann::json& audit) = 0;
+  // The same with revocation_audit_record(record).
+  bool revoke(const RevocationRecord& record) { return revoke(record, revocation_audit_record(record)); }
   // Revokes, in one transaction, every unexpired unrevoked certificate matching `selector`
   // (non-empty), all with `reason`/`detail`/`revoked_by` at `revoked_at` (how.serial is
-  // ignored). Returns their serials in the order of revoked_unexpired(). Bumps
+  // ignored), each with its revocation_audit_record in the same transaction. Returns their serials in the order of revoked_unexpired(). Bumps
   // revocation_epoch() once when it revokes anything. More than kMaxRevocationsListed matches
   // is steward.index.too_many and revokes nothing (narrow the selector).
   // The selector is also remembered (even when nothing matched now): a matching certificate

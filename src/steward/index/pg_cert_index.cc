@@ -7,8 +7,9 @@
 //     first record stands) and the epoch is strictly increasing;
 //   * publish_crl is one UPDATE ... WHERE number = expected: a second racer waits for the
 //     first's row lock, re-checks the condition on the committed row and updates nothing;
-//   * append_audit takes a transaction-scoped advisory lock, so audit ids are committed in
-//     increasing order and a reader following "id > last seen" misses none;
+//   * every audit append takes a transaction-scoped advisory lock, so audit ids are committed in
+//     increasing order and a reader following "id > last seen" misses none; a transaction that
+//     takes both it and the epoch row takes the advisory lock first;
 //   * record_issued is one INSERT ... ON CONFLICT DO NOTHING on the serial's primary key per
 //     row. It and revoke_matching hold the audit lock for their whole transaction, so they take
 //     turns: a selector revocation either committed before the insert began (which then reads
@@ -178,6 +179,7 @@ void sort_serials(std::vector<std::string>& serials) {
 
 class PgCertIndex final : public CertIndex {
  public:
+  using CertIndex::revoke;  // and the one-argument form
   explicit PgCertIndex(const std::string& conninfo) : pool_(with_connect_timeout(conninfo), kPoolSize) {
     int found = 0;
     try {
@@ -263,12 +265,15 @@ class PgCertIndex final : public CertIndex {
     });
   }
 
-  bool revoke(const RevocationRecord& record) override {
+  bool revoke(const RevocationRecord& record, const nlohmann::json& audit) override {
     check_serial(record.serial);
     check_reason(record.reason);
     check_revocation_text(record);
+    const std::string audit_text = audit_to_text(audit);
     return run([&](pqxx::work& w) {
       if (w.exec_params("SELECT 1 FROM steward_certificates WHERE serial = $1", record.serial).empty()) return false;
+      // Locks in the order every writer takes them: the audit lock, then the epoch row.
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
       const auto epoch = lock_epoch(w);
       if (!w.exec_params("SELECT 1 FROM steward_revocations WHERE serial = $1", record.serial).empty())
         return true;  // the first revocation stands
@@ -278,6 +283,7 @@ class PgCertIndex final : public CertIndex {
           record.serial, to_ns(record.revoked_at), static_cast<int>(record.reason), record.detail,
           record.revoked_by, epoch + 1);
       w.exec_params("UPDATE steward_revocation_epoch SET value = $1 WHERE id = 1", epoch + 1);
+      append_audit_row(w, record.revoked_at, audit_text);
       return true;
     });
   }
@@ -318,6 +324,11 @@ class PgCertIndex final : public CertIndex {
       for (const auto& row : r) serials.push_back(row[0].as<std::string>());
       if (!serials.empty()) w.exec_params("UPDATE steward_revocation_epoch SET value = $1 WHERE id = 1", epoch + 1);
       sort_serials(serials);
+      for (const auto& serial : serials) {
+        RevocationRecord one = how;
+        one.serial = serial;
+        append_audit_row(w, how.revoked_at, audit_to_text(revocation_audit_record(one)));
+      }
       return serials;
     });
   }
@@ -389,8 +400,7 @@ class PgCertIndex final : public CertIndex {
   void append_audit(TimePoint at, const nlohmann::json& record) override {
     const std::string text = audit_to_text(record);
     run([&](pqxx::work& w) {
-      w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
-      w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(at), text);
+      append_audit_row(w, at, text);
       return 0;
     });
   }
@@ -413,6 +423,14 @@ class PgCertIndex final : public CertIndex {
   }
 
  private:
+  // Appends to the audit trail under the audit lock (held to commit, and taken again at no cost
+  // by a transaction that holds it), so ids are committed in increasing order across replicas
+  // and a reader following "id > last seen" misses none.
+  static void append_audit_row(pqxx::work& w, TimePoint at, const std::string& text) {
+    w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
+    w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(at), text);
+  }
+
   // Locks the revocation epoch row until commit (every revocation does, first) and returns it.
   static std::int64_t lock_epoch(pqxx::work& w) {
     auto r = w.exec("SELECT value FROM steward_revocation_epoch WHERE id = 1 FOR UPDATE");

@@ -245,6 +245,7 @@ void prepare_file(const std::string& path) {
 
 class SqliteCertIndex final : public CertIndex {
  public:
+  using CertIndex::revoke;  // and the one-argument form
   explicit SqliteCertIndex(const std::string& path) : path_(path) {
     if (path.empty()) open_fail(path, "no path");
     prepare_file(path);
@@ -338,10 +339,11 @@ class SqliteCertIndex final : public CertIndex {
     return static_cast<std::size_t>(s.integer(0));
   }
 
-  bool revoke(const RevocationRecord& record) override {
+  bool revoke(const RevocationRecord& record, const nlohmann::json& audit) override {
     check_serial(record.serial);
     check_reason(record.reason);
     check_revocation_text(record);
+    const std::string audit_text = audit_to_text(audit);
     std::lock_guard lock(mu_);
     Transaction tx(db_, true);
     {
@@ -356,6 +358,7 @@ class SqliteCertIndex final : public CertIndex {
     }
     const std::int64_t epoch = bump_epoch();
     insert_revocation(record.serial, record, epoch);
+    append_audit_row(record.revoked_at, audit_text);
     tx.commit();
     return true;
   }
@@ -392,7 +395,12 @@ class SqliteCertIndex final : public CertIndex {
     }
     if (!serials.empty()) {
       const std::int64_t epoch = bump_epoch();
-      for (const auto& serial : serials) insert_revocation(serial, how, epoch);
+      for (const auto& serial : serials) {
+        insert_revocation(serial, how, epoch);
+        RevocationRecord r = how;
+        r.serial = serial;
+        append_audit_row(how.revoked_at, audit_to_text(revocation_audit_record(r)));
+      }
     }
     tx.commit();
     return serials;
