@@ -252,9 +252,9 @@ class PgCertIndex final : public CertIndex {
     check_limit(limit, kMaxPruneLimit);
     if (limit == 0) return 0;
     return run([&](pqxx::work& w) {
+      w.exec_params("DELETE FROM steward_selector_revocations WHERE revoked_at_ns < $1", to_ns(expired_before));
       // One statement: the batch is chosen and deleted with its revocation rows at once
       // (rows another replica deletes concurrently are skipped, not waited for).
-      w.exec_params("DELETE FROM steward_selector_revocations WHERE revoked_at_ns < $1", to_ns(expired_before));
       auto r = w.exec_params(
           "WITH batch AS (SELECT serial FROM steward_certificates WHERE not_after_ns < $1 "
           "ORDER BY not_after_ns LIMIT $2 FOR UPDATE SKIP LOCKED), "
