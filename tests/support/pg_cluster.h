@@ -70,10 +70,18 @@ class PgCluster {
     auto pglog = (dir_.path() / "postgres.log").string();  // written by the server's user
     run(prefix + kPgBin + "/initdb -D " + data + " -U drawbridge --auth=trust -E UTF8 --no-sync >" +
         log + " 2>&1");
-    run(prefix + kPgBin + "/pg_ctl -D " + data + " -l " + pglog + " -w -t 60 -o \"-p " +
-        std::to_string(port_) + " -k " + dir_.path().string() +
-        " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >>" + log +
-        " 2>&1");
+    // free_port() is only free when asked: between it and the server's bind, another process
+    // (a parallel test's outgoing connection, another cluster) may take the port, and the start
+    // fails. Start again on another port; the data directory stays.
+    for (int attempt = 1;; ++attempt) {
+      const std::string start = prefix + kPgBin + "/pg_ctl -D " + data + " -l " + pglog + " -w -t 60 -o \"-p " +
+                                std::to_string(port_) + " -k " + dir_.path().string() +
+                                " -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200\" start >>" +
+                                log + " 2>&1";
+      if (std::system(start.c_str()) == 0) break;
+      if (attempt == 5) throw std::runtime_error("command failed 5 times (see " + log + ", " + pglog + "): " + start);
+      port_ = free_port();
+    }
     stop_cmd_ = prefix + kPgBin + "/pg_ctl -D " + data + " -m immediate -w stop >/dev/null 2>&1";
   }
   ~PgCluster() { (void)std::system(stop_cmd_.c_str()); }
