@@ -277,13 +277,9 @@ class PgCertIndex final : public CertIndex {
       const auto epoch = lock_epoch(w);
       if (!w.exec_params("SELECT 1 FROM steward_revocations WHERE serial = $1", record.serial).empty())
         return true;  // the first revocation stands
-      w.exec_params(
-          "INSERT INTO steward_revocations(serial, revoked_at_ns, reason, detail, revoked_by, epoch) "
-          "VALUES($1,$2,$3,$4,$5,$6)",
-          record.serial, to_ns(record.revoked_at), static_cast<int>(record.reason), record.detail,
-          record.revoked_by, epoch + 1);
+      insert_revocation(w, record, epoch + 1);
       w.exec_params("UPDATE steward_revocation_epoch SET value = $1 WHERE id = 1", epoch + 1);
-      append_audit_row(w, record.revoked_at, audit_text);
+      insert_audit_row(w, record.revoked_at, audit_text);  // the audit lock is held
       return true;
     });
   }
@@ -327,7 +323,7 @@ class PgCertIndex final : public CertIndex {
       for (const auto& serial : serials) {
         RevocationRecord one = how;
         one.serial = serial;
-        append_audit_row(w, how.revoked_at, audit_to_text(revocation_audit_record(one)));
+        insert_audit_row(w, how.revoked_at, audit_to_text(revocation_audit_record(one)));  // lock held
       }
       return serials;
     });
@@ -428,7 +424,21 @@ class PgCertIndex final : public CertIndex {
   // and a reader following "id > last seen" misses none.
   static void append_audit_row(pqxx::work& w, TimePoint at, const std::string& text) {
     w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
+    insert_audit_row(w, at, text);
+  }
+  // The same inside a transaction that already holds the audit lock (insert(): one statement
+  // less per record on the issuance path).
+  static void insert_audit_row(pqxx::work& w, TimePoint at, const std::string& text) {
     w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(at), text);
+  }
+
+  // Under the epoch row's lock: `record` as revocation number `epoch`.
+  static void insert_revocation(pqxx::work& w, const RevocationRecord& record, std::int64_t epoch) {
+    w.exec_params(
+        "INSERT INTO steward_revocations(serial, revoked_at_ns, reason, detail, revoked_by, epoch) "
+        "VALUES($1,$2,$3,$4,$5,$6)",
+        record.serial, to_ns(record.revoked_at), static_cast<int>(record.reason), record.detail,
+        record.revoked_by, epoch);
   }
 
   // Locks the revocation epoch row until commit (every revocation does, first) and returns it.
@@ -582,9 +592,7 @@ class PgCertIndex final : public CertIndex {
                 "serial " + c.serial + " is already recorded");
         earliest = std::min(earliest, c.issued_at);
       }
-      for (const auto& a : audit)
-        w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(a.at),
-                      audit_to_text(*a.record));
+      for (const auto& a : audit) insert_audit_row(w, a.at, audit_to_text(*a.record));
       // A later statement than the lock, so its snapshot holds every revoke_matching committed
       // before the lock was granted.
       std::vector<SelectorRevocation> made;
@@ -599,12 +607,8 @@ class PgCertIndex final : public CertIndex {
       if (!revoked.empty()) {
         const auto epoch = lock_epoch(w) + 1;
         for (const auto& r : revoked) {
-          w.exec_params(
-              "INSERT INTO steward_revocations(serial, revoked_at_ns, reason, detail, revoked_by, epoch) "
-              "VALUES($1,$2,$3,$4,$5,$6)",
-              r.serial, to_ns(r.revoked_at), static_cast<int>(r.reason), r.detail, r.revoked_by, epoch);
-          w.exec_params("INSERT INTO steward_audit(at_ns, record) VALUES($1, $2)", to_ns(r.revoked_at),
-                        audit_to_text(revocation_in_flight_audit(r)));
+          insert_revocation(w, r, epoch);
+          insert_audit_row(w, r.revoked_at, audit_to_text(revocation_in_flight_audit(r)));
         }
         w.exec_params("UPDATE steward_revocation_epoch SET value = $1 WHERE id = 1", epoch);
       }
