@@ -573,6 +573,7 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       if (answer) return send(std::move(*answer), false);
     }
     if (!srv_.enqueue()) return send(overloaded("too many requests waiting"), false);
+    if (route_->async_handler) return dispatch_async();
     asio::post(*srv_.workers, [self = this->shared_from_this()] {
       self->srv_.dequeue();
       std::optional<Response> failure;
@@ -583,6 +584,31 @@ class Connection : public ConnectionBase, public std::enable_shared_from_this<Co
       asio::post(self->stream_.get_executor(), [self, r = std::move(response)]() mutable {
         self->send(std::move(r), false);
       });
+    });
+  }
+
+  // An asynchronous handler starts on the worker pool; its Responder sends the answer later.
+  void dispatch_async() {
+    asio::post(*srv_.workers, [self = this->shared_from_this()] {
+      self->srv_.dequeue();
+      const std::uint64_t id = self->srv_.async_gate->wait_for_answer(self);
+      if (id == 0) return self->answer(Response::error(503, "http.stopping", "the server is stopping"));
+      auto state = std::make_shared<Responder::State>(self->srv_.async_gate, id);
+      std::optional<Response> failure;
+      run_guarded(
+          self->request_id_, self->route_label_,
+          [&] {
+            self->route_->async_handler(*self->request_, Responder(state));
+            return true;
+          },
+          failure);
+      if (failure) state->answer(std::move(*failure));
+    });
+  }
+
+  void answer(Response response) override {
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), r = std::move(response)]() mutable {
+      self->send(std::move(r), false);
     });
   }
 

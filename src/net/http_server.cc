@@ -186,6 +186,10 @@ void HttpServer::Impl::stop() {
   // 3. Handlers still running (after a forced close) complete; their posts find closed
   // connections.
   workers->join();
+  // Asynchronous handlers' answers still to come: none once every connection finished within
+  // the grace; after it, their connections are closed and the answers have nowhere to go. Those
+  // connections are released here, while the server still exists.
+  async_gate->close();
   wait_conns_empty(std::chrono::seconds(5));
   work.clear();
   {
@@ -236,16 +240,31 @@ HttpServer::~HttpServer() {
   }
 }
 
-void HttpServer::route(Method method, std::string pattern, Handler handler, RouteOptions options) {
-  if (impl_->started) throw Error(ErrorKind::kInternal, "http.bad_route", "routes must be added before start()");
-  RoutePattern compiled(std::move(pattern));
-  for (const auto& r : impl_->routes) {
-    if (r.method == method && r.pattern.text() == compiled.text()) {
-      throw Error(ErrorKind::kInternal, "http.bad_route", "duplicate route " + std::string(to_string(method)) + " " +
-                                        compiled.text());
+namespace {
+
+void add_route(HttpServer::Impl& im, detail::RouteEntry entry) {
+  if (im.started) throw Error(ErrorKind::kInternal, "http.bad_route", "routes must be added before start()");
+  for (const auto& r : im.routes) {
+    if (r.method == entry.method && r.pattern.text() == entry.pattern.text()) {
+      throw Error(ErrorKind::kInternal, "http.bad_route",
+                  "duplicate route " + std::string(to_string(entry.method)) + " " + entry.pattern.text());
     }
   }
-  impl_->routes.push_back(detail::RouteEntry{method, std::move(compiled), std::move(handler), options});
+  im.routes.push_back(std::move(entry));
+}
+
+}  // namespace
+
+void HttpServer::route(Method method, std::string pattern, Handler handler, RouteOptions options) {
+  add_route(*impl_, detail::RouteEntry{method, RoutePattern(std::move(pattern)), std::move(handler), options});
+}
+
+void HttpServer::route_async(Method method, std::string pattern, AsyncHandler handler, RouteOptions options) {
+  add_route(*impl_, detail::RouteEntry{method, RoutePattern(std::move(pattern)), {}, options, std::move(handler)});
+}
+
+void Responder::operator()(Response response) const {
+  if (state_) state_->answer(std::move(response));
 }
 
 void HttpServer::start() {

@@ -42,6 +42,9 @@
 //     is closed to make room; only when every connection in the way has sent a request is the
 //     newcomer refused. handshake_timeout covers the wait for the ClientHello and the handshake.
 //   * At most max_queued_requests requests wait for a worker; more: 503 http.overloaded.
+//   * A route registered with route_async has an AsyncHandler: the worker starts the work and
+//     returns; the response is sent when the handler's Responder is called, from any thread.
+//     Shutdown waits for such answers like any request being handled.
 //   * Responses carry an in-memory body or a file streamed from disk (Response::file), with
 //     Content-Length. HEAD requests get GET's headers without a body; a GET route answers HEAD
 //     unless a HEAD route exists for the same pattern.
@@ -169,6 +172,26 @@ struct Response {
 
 using Handler = std::function<Response(Request& request)>;
 
+// How an asynchronous handler answers: from any thread, later (once the work it started has
+// finished). The first call sends the response; later calls do nothing. When every copy is
+// dropped without an answer, the request is answered 500 http.internal. Once the server has
+// stopped, an answer is dropped (its connection is closed).
+class Responder {
+ public:
+  struct State;
+  explicit Responder(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  void operator()(Response response) const;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// Runs on the worker pool like a Handler, but returns without a response: it hands `respond`
+// to whatever finishes the work (a commit queue, say), so the worker is free meanwhile. The
+// request (and its body) stays valid until the answer. Throwing before answering answers as a
+// Handler's exception does.
+using AsyncHandler = std::function<void(Request& request, Responder respond)>;
+
 // Takes a request body piece by piece instead of Request::body (an upload streamed to disk).
 // Called on the connection's I/O thread, in order, with at most one read's worth of bytes: keep
 // it short (a buffered write, a digest update). It should not throw: record a failure and
@@ -264,6 +287,8 @@ class HttpServer {
   void put(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Put, std::move(pattern), std::move(h), o); }
   void head(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Head, std::move(pattern), std::move(h), o); }
   void del(std::string pattern, Handler h, RouteOptions o = {}) { route(Method::Delete, std::move(pattern), std::move(h), o); }
+  // The same with an asynchronous handler.
+  void route_async(Method method, std::string pattern, AsyncHandler handler, RouteOptions options = {});
 
   // Binds, listens and starts the I/O and worker threads; returns immediately. Throws
   // Error("http.bind") if the address cannot be bound, "http.tls_required", or "tls.*" for a

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/log.h"
 #include "net/http_server.h"
 #include "net/metrics.h"
 #include "net/router.h"
@@ -35,6 +36,7 @@ struct RouteEntry {
   RoutePattern pattern;
   Handler handler;
   RouteOptions options;
+  AsyncHandler async_handler{};  // instead of `handler`, for route_async's routes
 };
 
 // How far a connection has come; when a cap is reached, the lowest stage (then the oldest) makes
@@ -49,6 +51,52 @@ class ConnectionBase {
   // Called (on its I/O thread) when the grace period is over, or to make room for a newcomer.
   virtual void force_close() = 0;
   virtual asio::any_io_executor executor() = 0;
+  // Sends an asynchronous handler's answer (posted to its I/O thread; any thread may call).
+  // Only connections with a request have one; a doorway (no bytes yet) ignores it.
+  virtual void answer(Response) {}
+};
+
+// The connections whose asynchronous handler has not answered yet. The server holds them here,
+// not the Responders: a Responder that outlives the server (held by a queue that drains late)
+// then finds the gate closed and touches nothing of the server's.
+class AsyncGate {
+ public:
+  // A place for `c`'s answer; 0 once the gate is closed.
+  std::uint64_t wait_for_answer(std::shared_ptr<ConnectionBase> c) {
+    std::lock_guard lock(mu_);
+    if (!open_) return 0;
+    const std::uint64_t id = ++next_id_;
+    waiting_.emplace(id, std::move(c));
+    return id;
+  }
+  // The connection waiting under `id` (nullptr: answered already, or the gate is closed).
+  std::shared_ptr<ConnectionBase> take(std::uint64_t id) {
+    std::shared_ptr<ConnectionBase> c;
+    {
+      std::lock_guard lock(mu_);
+      auto it = waiting_.find(id);
+      if (it == waiting_.end()) return nullptr;
+      c = std::move(it->second);
+      waiting_.erase(it);
+    }
+    return c;
+  }
+  // Closes the gate; returns the connections still waiting (their answers will be dropped), for
+  // the caller to release while the server lives.
+  std::vector<std::shared_ptr<ConnectionBase>> close() {
+    std::lock_guard lock(mu_);
+    open_ = false;
+    std::vector<std::shared_ptr<ConnectionBase>> left;
+    for (auto& [id, c] : waiting_) left.push_back(std::move(c));
+    waiting_.clear();
+    return left;
+  }
+
+ private:
+  std::mutex mu_;
+  bool open_ = true;
+  std::uint64_t next_id_ = 0;
+  std::unordered_map<std::uint64_t, std::shared_ptr<ConnectionBase>> waiting_;
 };
 
 // The cap key of a client address: IPv4 (also v4-mapped IPv6) per address, IPv6 per /64, since
@@ -186,6 +234,7 @@ struct HttpServer::Impl {
   std::unique_ptr<asio::steady_timer> accept_pause;
   std::unique_ptr<asio::signal_set> signals;
   std::unique_ptr<asio::thread_pool> workers;
+  std::shared_ptr<detail::AsyncGate> async_gate = std::make_shared<detail::AsyncGate>();
   std::vector<std::thread> io_threads;
 
   // Takes a slot for `c` from client `key`, closing connections that have not proved themselves
@@ -326,6 +375,28 @@ struct HttpServer::Impl {
   // A doorway's socket has bytes: it becomes a connection on the next I/O thread.
   void hand_over(ConnectionBase* doorway, tcp::socket socket, std::chrono::steady_clock::time_point handshake_deadline);
   void stop();
+};
+
+// One asynchronous handler's answer: sent once, through the gate (so never after the server
+// has stopped); a handler that drops it unanswered gets 500.
+struct Responder::State {
+  State(std::shared_ptr<detail::AsyncGate> gate, std::uint64_t id) : gate_(std::move(gate)), id_(id) {}
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
+  ~State() {
+    if (answered_.load()) return;
+    log::error("http.handler_unanswered", {{"detail", "an asynchronous handler dropped its responder"}});
+    answer(Response::error(500, "http.internal", "internal error"));
+  }
+  void answer(Response response) {
+    if (answered_.exchange(true)) return;
+    if (auto c = gate_->take(id_)) c->answer(std::move(response));
+  }
+
+ private:
+  std::shared_ptr<detail::AsyncGate> gate_;
+  std::uint64_t id_;
+  std::atomic<bool> answered_{false};
 };
 
 namespace detail {
