@@ -6,8 +6,11 @@
 #include <nlohmann/json.hpp>
 
 #include <condition_variable>
+#include <atomic>
 #include <future>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -211,6 +214,116 @@ TEST_F(GroupCommitTest, AGroupHoldsAtMostTheRowBoundButAnyUnitWhole) {
   EXPECT_EQ(t[1].size(), big.size());     // + b's 11 rows would pass the bound
   EXPECT_EQ(t[2].size(), 11u);            // b alone: b + c would pass it
   EXPECT_EQ(t[3].size(), bigger.size());  // one unit over the bound is still one transaction
+}
+
+// submit_async: the caller goes on at once; the committer thread writes the group and calls
+// each unit's completion with its own outcome.
+struct AsyncResult {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, std::string> outcome;  // first serial -> error code ("" = committed)
+  std::map<std::string, std::size_t> revoked;  // first serial -> revocations handed back
+  std::set<std::thread::id> threads;
+  GroupCommit::Completion completion(std::string name) {
+    return [this, name](std::exception_ptr error, std::vector<RevocationRecord> rev) {
+      std::string code;
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const Error& e) {
+          code = e.code();
+        }
+      }
+      std::lock_guard lock(mu);
+      outcome[name] = code;
+      revoked[name] = rev.size();
+      threads.insert(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  void wait_for(std::size_t n) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return outcome.size() >= n; });
+  }
+};
+
+TEST_F(GroupCommitTest, AsynchronousUnitsShareACommitAndEachGetsItsOwnOutcome) {
+  auto leader = hold_a_commit_open();
+  AsyncResult result;
+  const auto a = rows({"a1", "a2"}), b = rows({"dup"}), c = rows({"rev-c"});
+  group.submit_async(a, {}, result.completion("a"));
+  group.submit_async(b, {}, result.completion("b"));
+  group.submit_async(c, {}, result.completion("c"));
+  EXPECT_EQ(group.waiting(), 3u);  // the callers did not wait
+  store.release();
+  result.wait_for(3);
+  EXPECT_EQ(leader.get(), "");
+  EXPECT_EQ(result.outcome["a"], "");
+  EXPECT_EQ(result.outcome["b"], "steward.index.duplicate_serial");  // only the culprit fails
+  EXPECT_EQ(result.outcome["c"], "");
+  EXPECT_EQ(result.revoked["c"], 1u);
+  EXPECT_EQ(result.revoked["a"], 0u);
+  EXPECT_FALSE(result.threads.count(std::this_thread::get_id()));
+  const auto tx = store.transactions();
+  ASSERT_GE(tx.size(), 2u);
+  EXPECT_EQ(tx[1], (std::vector<std::string>{"a1", "a2", "dup", "rev-c"}));  // one group, then retried alone
+}
+
+TEST_F(GroupCommitTest, SynchronousAndAsynchronousCallersShareOneQueue) {
+  auto leader = hold_a_commit_open();
+  AsyncResult result;
+  const auto a = rows({"a"});
+  group.submit_async(a, {}, result.completion("a"));
+  auto sync = submit_async(rows({"s"}));
+  wait_until_waiting(2);
+  store.release();
+  result.wait_for(1);
+  EXPECT_EQ(sync.get(), "");
+  EXPECT_EQ(leader.get(), "");
+  EXPECT_EQ(result.outcome["a"], "");
+  const auto tx = store.transactions();
+  ASSERT_EQ(tx.size(), 2u);
+  EXPECT_EQ(tx[1], (std::vector<std::string>{"a", "s"}));
+}
+
+TEST_F(GroupCommitTest, StopCommitsWhatIsQueuedThenRefuses) {
+  auto leader = hold_a_commit_open();
+  AsyncResult result;
+  const auto a = rows({"a"}), b = rows({"b"});
+  group.submit_async(a, {}, result.completion("a"));
+  std::thread stopper([&] { group.stop(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  store.release();
+  stopper.join();
+  EXPECT_EQ(leader.get(), "");
+  result.wait_for(1);
+  EXPECT_EQ(result.outcome["a"], "");  // queued before stop: committed
+  group.submit_async(b, {}, result.completion("b"));
+  result.wait_for(2);
+  EXPECT_EQ(result.outcome["b"], "steward.index.unavailable");
+  EXPECT_EQ(store.transactions().size(), 2u);
+}
+
+TEST_F(GroupCommitTest, AsynchronousCallersWaitWhenTheQueueIsFull) {
+  auto leader = hold_a_commit_open();
+  AsyncResult result;
+  std::vector<std::vector<IssuedCertificate>> units;
+  for (std::size_t i = 0; i <= kMaxQueuedAsyncUnits; ++i) units.push_back(rows({"u" + std::to_string(i)}));
+  for (std::size_t i = 0; i < kMaxQueuedAsyncUnits; ++i) group.submit_async(units[i], {}, result.completion(units[i][0].serial));
+  std::atomic<bool> queued{false};
+  std::thread last([&] {
+    group.submit_async(units.back(), {}, result.completion(units.back()[0].serial));
+    queued = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(queued.load());  // bounded: it waits for room
+  EXPECT_EQ(group.waiting(), kMaxQueuedAsyncUnits);
+  store.release();
+  last.join();
+  EXPECT_TRUE(queued.load());
+  result.wait_for(kMaxQueuedAsyncUnits + 1);
+  EXPECT_EQ(leader.get(), "");
+  for (const auto& [name, code] : result.outcome) EXPECT_EQ(code, "") << name;
 }
 
 }  // namespace

@@ -31,6 +31,8 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -142,6 +144,21 @@ class CertIndex {
   // caller must not hand such a certificate out.
   virtual std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
                                                       std::span<const nlohmann::json> audit) = 0;
+  // The same without waiting for the commit: `done` runs once, on another thread or (for a
+  // failure found before queuing, or an index without a committer) on this one, with the
+  // failure or the revocations record_issued would have returned. `certs` and `audit` must stay
+  // valid until then. A server's workers use it so none sleeps in a disk flush.
+  using IssuedCompletion = std::function<void(std::exception_ptr error, std::vector<RevocationRecord> revoked)>;
+  virtual void record_issued_async(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit,
+                                   IssuedCompletion done) {
+    std::vector<RevocationRecord> revoked;
+    try {
+      revoked = record_issued(certs, audit);
+    } catch (...) {
+      return done(std::current_exception(), {});
+    }
+    done(nullptr, std::move(revoked));
+  }
   std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs) {
     return record_issued(certs, {});
   }

@@ -1,6 +1,7 @@
 #include "steward/index/group_commit.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "core/error.h"
 
@@ -9,7 +10,7 @@ namespace enarx::steward::index_detail {
 std::vector<RevocationRecord> GroupCommit::submit(std::span<const IssuedCertificate> unit,
                                                  std::span<const nlohmann::json> audit) {
   if (unit.empty()) return {};
-  Pending me{unit, audit, false, nullptr, {}};
+  Pending me{unit, audit, false, nullptr, {}, {}};
   std::unique_lock lock(mu_);
   queue_.push_back(&me);
   while (!me.done) {
@@ -22,6 +23,43 @@ std::vector<RevocationRecord> GroupCommit::submit(std::span<const IssuedCertific
   return std::move(me.revoked);
 }
 
+void GroupCommit::submit_async(std::span<const IssuedCertificate> unit, std::span<const nlohmann::json> audit,
+                               Completion done) {
+  if (unit.empty()) return done(nullptr, {});
+  std::unique_lock lock(mu_);
+  room_.wait(lock, [&] { return stopping_ || queued_async_ < kMaxQueuedAsyncUnits; });
+  if (stopping_) {
+    lock.unlock();
+    return done(std::make_exception_ptr(Error(ErrorKind::kUnavailable, "steward.index.unavailable",
+                                              "the certificate index is closing")),
+                {});
+  }
+  if (!committer_.joinable()) committer_ = std::thread([this] { commit_loop(); });
+  queue_.push_back(new Pending{unit, audit, false, nullptr, {}, std::move(done)});
+  ++queued_async_;
+  work_.notify_one();
+}
+
+void GroupCommit::commit_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    work_.wait(lock, [&] { return (!queue_.empty() && !leading_) || (stopping_ && queue_.empty()); });
+    if (queue_.empty()) return;  // stopping, and everything queued is committed
+    lead(lock);
+  }
+}
+
+void GroupCommit::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !committer_.joinable()) return;
+    stopping_ = true;
+  }
+  work_.notify_all();
+  room_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
 void GroupCommit::lead(std::unique_lock<std::mutex>& lock) {
   leading_ = true;
   std::vector<Pending*> group;
@@ -29,17 +67,39 @@ void GroupCommit::lead(std::unique_lock<std::mutex>& lock) {
   // At least one unit, however large: a unit over the bound is still one transaction.
   while (!queue_.empty() && (group.empty() || rows + queue_.front()->unit.size() <= kMaxGroupRows)) {
     rows += queue_.front()->unit.size();
+    if (queue_.front()->completion) --queued_async_;
     group.push_back(queue_.front());
     queue_.pop_front();
   }
+  room_.notify_all();
   lock.unlock();
   write_units(group);
   lock.lock();
-  for (Pending* p : group) p->done = true;
+  std::vector<Pending*> finished_async;
+  for (Pending* p : group) {
+    if (p->completion)
+      finished_async.push_back(p);
+    else
+      p->done = true;
+  }
   ++groups_;
   units_ += group.size();
   leading_ = false;
   done_.notify_all();
+  work_.notify_one();
+  if (finished_async.empty()) return;
+  // Completions run without the lock (they may submit again), and without holding up the next
+  // group: another thread may lead it meanwhile.
+  lock.unlock();
+  for (Pending* p : finished_async) {
+    std::unique_ptr<Pending> owned(p);
+    try {
+      owned->completion(owned->error, std::move(owned->revoked));
+    } catch (...) {
+      // A completion's own failure is its caller's to report; the commit itself is done.
+    }
+  }
+  lock.lock();
 }
 
 namespace {

@@ -285,12 +285,25 @@ class SqliteCertIndex final : public CertIndex {
                       "; this steward knows versions up to " + std::to_string(kSchemaVersion));
     }
   }
-  ~SqliteCertIndex() override { close(); }
+  ~SqliteCertIndex() override {
+    group_.stop();  // its committer writes through db_
+    close();
+  }
 
   std::vector<RevocationRecord> record_issued(std::span<const IssuedCertificate> certs,
                                               std::span<const nlohmann::json> audit) override {
     for (const auto& c : certs) check_certificate(c);
     return group_.submit(certs, audit);
+  }
+
+  void record_issued_async(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit,
+                           IssuedCompletion done) override {
+    try {
+      for (const auto& c : certs) check_certificate(c);
+    } catch (...) {
+      return done(std::current_exception(), {});
+    }
+    group_.submit_async(certs, audit, std::move(done));
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
