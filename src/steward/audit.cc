@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,7 +22,71 @@ AuditLog::AuditLog(std::filesystem::path path, std::uint64_t max_size,
 }
 
 AuditLog::~AuditLog() {
+  stop_flusher();
   if (fd_ >= 0) ::close(fd_);
+}
+
+void AuditLog::stop_flusher() {
+  {
+    std::lock_guard lock(flush_mutex_);
+    stopping_ = true;
+  }
+  flush_work_.notify_all();
+  flush_room_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void AuditLog::append_async(std::vector<nlohmann::json> records, std::function<void(std::exception_ptr)> done) {
+  std::uint64_t through = 0;
+  try {
+    for (auto& record : records) through = write_line(std::move(record));
+  } catch (...) {
+    return done(std::current_exception());
+  }
+  std::unique_lock lock(flush_mutex_);
+  flush_room_.wait(lock, [&] { return stopping_ || pending_.size() < kMaxPendingFlushes; });
+  if (stopping_) {
+    // Closing: flush here instead of on the (finished) flusher.
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      sync_through(through);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    return done(error);
+  }
+  if (!flusher_.joinable()) flusher_ = std::thread([this] { flush_loop(); });
+  pending_.push_back({through, std::move(done)});
+  flush_work_.notify_one();
+}
+
+void AuditLog::flush_loop() {
+  std::unique_lock lock(flush_mutex_);
+  for (;;) {
+    flush_work_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+    if (pending_.empty()) return;  // stopping, nothing left
+    std::deque<PendingFlush> batch;
+    batch.swap(pending_);
+    flush_room_.notify_all();
+    lock.unlock();
+    std::uint64_t through = 0;
+    for (const auto& p : batch) through = std::max(through, p.through);
+    std::exception_ptr error;
+    try {
+      sync_through(through);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    for (auto& p : batch) {
+      try {
+        p.done(error);
+      } catch (...) {
+        // A completion's failure is its caller's to report.
+      }
+    }
+    lock.lock();
+  }
 }
 
 void AuditLog::open_locked() {
@@ -69,7 +134,9 @@ void AuditLog::rotate() {
   rotate_locked();
 }
 
-void AuditLog::append(nlohmann::json record) {
+void AuditLog::append(nlohmann::json record) { sync_through(write_line(std::move(record))); }
+
+std::uint64_t AuditLog::write_line(nlohmann::json record) {
   nlohmann::json line = {{"ts", format_rfc3339(clock_->now())}};
   for (auto& [k, v] : record.items()) line[k] = v;
   std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -91,9 +158,7 @@ void AuditLog::append(nlohmann::json record) {
     left -= static_cast<std::size_t>(n);
   }
   size_ += text.size();
-  const std::uint64_t mine = ++written_;
-  lock.unlock();
-  sync_through(mine);
+  return ++written_;
 }
 
 void AuditLog::sync_through(std::uint64_t seq) {

@@ -5,11 +5,18 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/clock.h"
 
@@ -30,6 +37,14 @@ class AuditLog {
   // after its write returns, so N issuing workers pay for about one flush, not N in a row.
   void append(nlohmann::json record);
 
+  // The same for several records, without waiting for the flush: the lines are written now, and
+  // `done` runs once on the log's flusher thread when an fsync that covers them has finished
+  // (with steward.audit.write's error if the write or the flush failed; a write failure runs it
+  // here at once). Flushes are shared between everything queued meanwhile. At most
+  // kMaxPendingFlushes callers wait for a flush; beyond it this blocks until one has run.
+  static constexpr std::size_t kMaxPendingFlushes = 256;
+  void append_async(std::vector<nlohmann::json> records, std::function<void(std::exception_ptr)> done);
+
   // Async-signal-safe: the next append() reopens the path (after an external rename).
   void request_reopen() noexcept { reopen_requested_.store(true); }
   // Renames the live file to "<path>.<timestamp>" and opens a fresh one.
@@ -45,6 +60,20 @@ class AuditLog {
   std::shared_ptr<const Clock> clock_;
   // Makes every line written up to `seq` durable (group fsync; see append).
   void sync_through(std::uint64_t seq);
+  // Writes one line (not yet durable); returns its sequence number.
+  std::uint64_t write_line(nlohmann::json record);
+  void flush_loop();
+  void stop_flusher();
+
+  struct PendingFlush {
+    std::uint64_t through;
+    std::function<void(std::exception_ptr)> done;
+  };
+  std::mutex flush_mutex_;  // pending_, flusher_, stopping_; never held while writing or syncing
+  std::condition_variable flush_work_, flush_room_;
+  std::deque<PendingFlush> pending_;
+  bool stopping_ = false;
+  std::thread flusher_;
 
   std::mutex mutex_;  // the file: fd_, size_, written_
   int fd_ = -1;

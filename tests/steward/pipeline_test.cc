@@ -1,6 +1,8 @@
 // Steward::handle end to end with KVM evidence (no hardware needed) and hostile inputs.
 #include <nlohmann/json.hpp>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -521,6 +523,42 @@ TEST_F(PipelineTest, ConcurrentAuditAppendsAcrossRotationsLoseNothing) {
   }
   EXPECT_EQ(lines, static_cast<std::size_t>(kThreads * kEach));
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kEach));
+}
+
+// append_async: lines written at once, each completion on the flusher once they are durable
+// (twice kMaxPendingFlushes calls from one thread: the caller waits for room when it must).
+TEST_F(PipelineTest, AsynchronousAuditAppendsAreAllFlushedOffTheCallersThread) {
+  TempDir dir("steward-audit");
+  const auto path = dir.path() / "audit.log";
+  auto audit = std::make_unique<AuditLog>(path, 0, clock_);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t done = 0, failed = 0, on_caller = 0;
+  const auto caller = std::this_thread::get_id();
+  constexpr std::size_t kCalls = AuditLog::kMaxPendingFlushes * 2;
+  std::thread caller_thread([&] {
+    for (std::size_t i = 0; i < kCalls; ++i)
+      audit->append_async({{{"decision", "issued"}, {"n", i}}, {{"decision", "issued"}, {"n", i}, {"second", true}}},
+                          [&](std::exception_ptr error) {
+                            std::lock_guard lock(mu);
+                            ++done;
+                            failed += error != nullptr;
+                            on_caller += std::this_thread::get_id() == caller;
+                            cv.notify_all();
+                          });
+  });
+  caller_thread.join();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done == kCalls; });
+  }
+  EXPECT_EQ(failed, 0u);
+  EXPECT_EQ(on_caller, 0u);
+  audit.reset();  // the flusher ends
+  std::istringstream text(read_text_file(path));
+  std::size_t lines = 0;
+  for (std::string line; std::getline(text, line);) ++lines;
+  EXPECT_EQ(lines, 2 * kCalls);
 }
 
 TEST_F(PipelineTest, AuditFailureMeansNoCertificate) {
