@@ -62,16 +62,19 @@ void install_routes(net::HttpServer& server, Steward& steward, std::size_t max_b
              net::RouteOptions{.max_body_size = 0});
   net::RouteOptions options;
   options.max_body_size = max_body_size;
-  server.post(
-      "/",
-      [&steward](net::Request& request) {
+  // Asynchronous: the worker verifies and signs, then takes the next request while the index
+  // and audit log commit; their committer sends the answer (docs/steward.md "Performance").
+  server.route_async(
+      net::Method::Post, "/",
+      [&steward](net::Request& request, net::Responder respond) {
         const auto content_type = request.header("Content-Type").value_or("");
-        Response r = steward.handle(content_type, as_bytes(request.body));
-        net::Response out;
-        out.status = r.status;
-        out.headers.set("Content-Type", r.content_type);
-        out.body.assign(r.body.begin(), r.body.end());
-        return out;
+        steward.handle_async(content_type, as_bytes(request.body), [respond](Response r) {
+          net::Response out;
+          out.status = r.status;
+          out.headers.set("Content-Type", r.content_type);
+          out.body.assign(r.body.begin(), r.body.end());
+          respond(std::move(out));
+        });
       },
       options);
 

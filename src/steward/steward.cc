@@ -179,6 +179,20 @@ struct Steward::Checked {
   std::size_t index = 0;
 };
 
+// One request's way through handle()/handle_async(): what prepare() made, kept until the index
+// commit has completed, and the response once there is one.
+struct Steward::Issuance {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  TimePoint now{};
+  Outcome outcome;
+  bool bundle = false;
+  std::vector<Checked> checked;
+  std::vector<Bytes> issued;
+  std::vector<IssuedCertificate> rows;      // the index's
+  std::vector<nlohmann::json> records;      // the audit records, one per certificate
+  std::optional<Response> response;
+};
+
 Steward::Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const Clock> clock,
                  StewardLimits limits)
     : ca_(std::move(ca)),
@@ -189,7 +203,10 @@ Steward::Steward(CertificateAuthority ca, Policy policy, std::shared_ptr<const C
   if (!policy_.registry.rules.empty()) registry_ = std::make_unique<RegistryChecker>(policy_.registry);
 }
 
-Steward::~Steward() = default;
+Steward::~Steward() {
+  std::unique_lock lock(async_mutex_);
+  async_idle_.wait(lock, [&] { return async_pending_ == 0; });
+}
 
 void Steward::set_public_url(std::string url) {
   std::lock_guard lock(public_url_mutex_);
@@ -495,223 +512,336 @@ Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts,
   return der;
 }
 
-Response Steward::handle(std::string_view content_type, ByteView body) const {
-  const auto start = std::chrono::steady_clock::now();
-  Outcome outcome;
-  Response response;
-  try {
-    response = handle_inner(content_type, body, outcome);
-  } catch (const std::exception& e) {
-    // handle_inner turns every expected failure into a response; this is a bug or resource
-    // exhaustion. Details go to the log only.
-    log::error("steward.internal", {{"error", e.what()}});
-    response.status = 500;
-    response.code = "steward.internal";
-    response.content_type = std::string(kProblemContentType);
-    response.body = to_bytes(problem_body(500, "steward.internal", "internal error"));
+namespace {
+
+// The problem response to a rejection, and its audit record in the file audit log.
+Response rejection_response(const Rejection& r, Outcome& outcome, AuditLog* audit) {
+  if (outcome.platform.empty() || r.platform != "unknown") outcome.platform = r.platform;
+  nlohmann::ordered_json problem = problem_details(r.status, r.code, r.message);
+  if (r.csr_index) problem["csr_index"] = *r.csr_index;
+  if (r.platform != "unknown") problem["platform"] = r.platform;
+  if (!r.failures.empty()) {
+    nlohmann::json fs = nlohmann::json::array();
+    for (const auto& f : r.failures) fs.push_back({{"code", f.code}, {"message", f.message}});
+    problem["failures"] = std::move(fs);
   }
-  outcome.status = response.status;
-  outcome.code = response.code;
-  outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (audit && r.code != "steward.auditfailed" && r.code != "steward.index_failed") {
+    try {
+      nlohmann::json rec = {{"decision", "rejected"},
+                            {"status", r.status},
+                            {"code", r.code},
+                            {"reason", r.message},
+                            {"platform", r.platform}};
+      if (r.csr_index) rec["csr_index"] = *r.csr_index;
+      if (!r.sans.empty()) rec["sans"] = r.sans;
+      if (!r.measurement.empty()) rec["measurement"] = r.measurement;
+      if (!r.keep_identity.empty()) rec["keep_identity"] = r.keep_identity;
+      if (!r.failures.empty()) rec["failures"] = problem["failures"];
+      audit->append(std::move(rec));
+    } catch (const Error& e) {
+      log::error("steward.auditfailed", {{"code", e.code()}, {"error", e.what()}});
+    }
+  }
+  Response response;
+  response.status = r.status;
+  response.code = r.code;
+  response.content_type = std::string(kProblemContentType);
+  response.body = to_bytes(to_problem_body(problem));
+  if (outcome.platform.empty()) outcome.platform = "unknown";
+  return response;
+}
+
+// The audit log failed to take an issuance's records: logged, and refused (no certificate leaves
+// without its audit record).
+[[noreturn]] void rethrow_audit_failure(std::exception_ptr failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
+  }
+  reject(500, "steward.audit_failed", "internal error (audit log)");
+}
+
+// Each half of an issuance runs under this guard: a failure that is not a Rejection is a bug or
+// resource exhaustion, answered 500 with details in the log only.
+template <typename F>
+void guarded(std::optional<Response>& response, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log::error("steward.internal", {{"error", e.what()}});
+    Response r;
+    r.status = 500;
+    r.code = "steward.internal";
+    r.content_type = std::string(kProblemContentType);
+    r.body = to_bytes(problem_body(500, "steward.internal", "internal error"));
+    response = std::move(r);
+  }
+}
+
+}  // namespace
+
+Response Steward::handle(std::string_view content_type, ByteView body) const {
+  Issuance st;
+  if (!begin(content_type, body, st)) {
+    std::exception_ptr index_error;
+    std::vector<RevocationRecord> revoked;
+    if (index_) {
+      try {
+        revoked = index_->record_issued(st.rows, st.records);  // a bundle's rows: one unit, all or none
+      } catch (...) {
+        index_error = std::current_exception();
+      }
+    }
+    complete(st, index_error, std::move(revoked));
+  }
+  return finish(st);
+}
+
+void Steward::handle_async(std::string_view content_type, ByteView body, std::function<void(Response)> user_done) const {
+  auto st = std::make_shared<Issuance>();
+  if (begin(content_type, body, *st)) return user_done(finish(*st));
+  {
+    std::lock_guard lock(async_mutex_);
+    ++async_pending_;
+  }
+  auto done = [this, user_done = std::move(user_done)](Response r) {
+    struct Release {
+      const Steward* steward;
+      ~Release() {
+        std::lock_guard lock(steward->async_mutex_);
+        if (--steward->async_pending_ == 0) steward->async_idle_.notify_all();
+      }
+    } release{this};
+    user_done(std::move(r));
+  };
+  // After the index commit, on its committer thread: the file audit log's lines are written
+  // there, and its flusher answers once they are durable. Failures and the rare revocation
+  // during issuance take the synchronous path.
+  auto after_index = [this, st, done](std::exception_ptr error, std::vector<RevocationRecord> revoked) {
+    if (error || !revoked.empty() || !audit_) {
+      complete(*st, error, std::move(revoked));
+      return done(finish(*st));
+    }
+    audit_->append_async(std::move(st->records), [this, st, done](std::exception_ptr audit_error) {
+      guarded(st->response, [&] {
+        try {
+          if (audit_error) rethrow_audit_failure(audit_error);
+          st->response = certificates_response(*st);
+        } catch (const Rejection& r) {
+          st->response = rejection_response(r, st->outcome, nullptr);
+        }
+      });
+      done(finish(*st));
+    });
+  };
+  if (!index_) return after_index(nullptr, {});
+  // The rows and records live in `st` until the index's completion has run.
+  index_->record_issued_async(st->rows, st->records, std::move(after_index));
+}
+
+Response Steward::finish(Issuance& st) const {
+  Response response = std::move(*st.response);
+  st.outcome.status = response.status;
+  st.outcome.code = response.code;
+  st.outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.start).count();
   if (observer_) {
     try {
-      observer_(outcome);
+      observer_(st.outcome);
     } catch (...) {
     }
   }
   return response;
 }
 
-Response Steward::handle_inner(std::string_view content_type, ByteView body,
-                               Outcome& outcome) const {
-  const TimePoint now = clock_->now();
-  std::vector<Checked> checked;
-  try {
-    const std::string media = media_type(content_type);
-    if (media.empty()) reject(400, "steward.content_type_missing", "a Content-Type is required");
-    if (body.size() > limits_.max_body_size)
-      reject(413, "steward.body_too_large",
-             "the body exceeds " + std::to_string(limits_.max_body_size) + " bytes");
-    std::vector<ByteView> requests;
-    bool bundle = false;
-    if (media == kPkcs10) {
-      requests.push_back(body);
-    } else if (media == kPkcs10Bundle) {
-      bundle = true;
-      requests = split_bundle(body, policy_.issuance.max_bundle_size);
-    } else {
-      reject(400, "steward.content_type_unsupported",
-             "Content-Type must be application/pkcs10 or "
-             "application/vnd.steward.pkcs10-bundle.v1");
-    }
-    if (body.empty()) reject(400, "steward.csr.malformed", "empty body");
-
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      checked.push_back(check_csr(requests[i], i, now));
-      outcome.platform = attest::to_string(checked.back().evidence.platform);
-    }
-    // Bundles are for one keep: same platform and the same keep identity (docs/steward.md).
-    for (const auto& c : checked) {
-      if (c.evidence.platform != checked.front().evidence.platform ||
-          c.evidence.keep_identity != checked.front().evidence.keep_identity) {
-        Rejection r(400, "steward.bundle_mixed_keeps",
-                    "every request of a bundle must carry evidence from the same keep; request " +
-                        std::to_string(c.index) + " differs from request 0",
-                    {}, c.index, outcome.platform);
-        r.measurement = c.evidence.measurement;
-        r.keep_identity = c.evidence.keep_identity;
-        throw r;
-      }
-    }
-
-    std::vector<Bytes> issued;
-    // The index rows and the audit records' subjects, from what issue() encoded.
-    std::vector<IssuedCertificate> rows(checked.size());
-    std::vector<std::string> subjects(checked.size());
-    issued.reserve(checked.size());
+bool Steward::begin(std::string_view content_type, ByteView body, Issuance& st) const {
+  guarded(st.response, [&] {
     try {
-      for (std::size_t i = 0; i < checked.size(); ++i)
-        issued.push_back(issue(checked[i], now, &rows[i], index_ || audit_ ? &subjects[i] : nullptr));
-    } catch (const Error& e) {
-      log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
-      reject(500, "steward.internal", "internal error while issuing");
+      prepare(content_type, body, st);
+    } catch (const Rejection& r) {
+      st.response = rejection_response(r, st.outcome, audit_.get());
     }
+  });
+  return st.response.has_value();
+}
 
-    // One audit record per certificate: into the index's shared trail in the same transaction
-    // as the rows, and into this replica's audit log file.
-    std::vector<nlohmann::json> records;
-    if (index_ || audit_) {
-      records.reserve(checked.size());
-      for (std::size_t i = 0; i < checked.size(); ++i) {
-        const auto& c = checked[i];
-        const auto& row = rows[i];
-        // The row's SANs are "dns:"/"uri:" in certificate order; the record lists URIs first.
-        nlohmann::json sans = nlohmann::json::array();
-        for (const char* kind : {"uri:", "dns:"})
-          for (const auto& san : row.sans)
-            if (san.starts_with(kind)) sans.push_back((kind[0] == 'u' ? "URI:" : "DNS:") + san.substr(4));
-        nlohmann::json rec = {
-            {"decision", "issued"},
-            {"status", 200},
-            {"serial", to_hex(serial_bytes(row.serial))},
-            {"subject", subjects[i]},
-            {"sans", sans},
-            {"platform", attest::to_string(c.evidence.platform)},
-            {"measurement", c.evidence.measurement},
-            {"signer", c.evidence.signer},
-            {"tcb_status", c.evidence.tcb_status},
-            {"keep_identity", c.evidence.keep_identity},
-            {"insecure", c.insecure_reason.has_value()},
-            {"names_allowed_by", c.names_allowed_by},
-            {"csr_index", c.index},
-            {"bundle", bundle},
-            {"not_after", format_rfc3339(row.not_after)},
-            {"policy_sha256", policy_.digest},
-        };
-        if (c.registry)
-          rec["registry_check"] = {{"drawbridge", c.registry->drawbridge},
-                                   {"tag", c.registry->tag},
-                                   {"digest", c.registry->digest},
-                                   {"signer", c.registry->signer}};
-        records.push_back(std::move(rec));
-      }
-    }
-
-    std::vector<RevocationRecord> revoked_in_flight;
-    if (index_) {
-      try {
-        const std::string by = public_url();
-        for (std::size_t i = 0; i < checked.size(); ++i) {
-          auto& row = rows[i];
-          add_evidence_facts(row, checked[i].evidence);
-          row.issued_at = now;
-          row.policy_digest = policy_.digest;
-          row.issued_by = by;
-          if (checked[i].insecure_reason) row.insecure = true;
-          records[i]["issued_by"] = by;
+void Steward::complete(Issuance& st, std::exception_ptr index_error, std::vector<RevocationRecord> revoked_in_flight) const {
+  guarded(st.response, [&] {
+    try {
+      if (index_error) {
+        try {
+          std::rethrow_exception(index_error);
+        } catch (const Error& e) {
+          // No certificate leaves without its index row: it could never be revoked.
+          log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
+          reject(500, "steward.index_failed", "internal error (certificate index)");
         }
-        revoked_in_flight = index_->record_issued(rows, records);  // a bundle's rows: one unit, all or none
-      } catch (const Error& e) {
-        // No certificate leaves without its index row: it could never be revoked.
-        log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
-        reject(500, "steward.index_failed", "internal error (certificate index)");
       }
+      st.response = respond(st, std::move(revoked_in_flight));
+    } catch (const Rejection& r) {
+      st.response = rejection_response(r, st.outcome, audit_.get());
     }
+  });
+}
 
-    if (audit_) {
-      try {
-        for (auto& rec : records) audit_->append(std::move(rec));
-      } catch (const Error& e) {
-        // No certificate leaves without its audit record.
-        log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
-        reject(500, "steward.audit_failed", "internal error (audit log)");
-      }
-    }
-
-    if (!revoked_in_flight.empty()) {
-      // A `steward revoke` selector that covers this keep ran while it was being issued: the
-      // certificate is recorded revoked, and handing it out would only fail later, elsewhere.
-      for (const auto& r : revoked_in_flight)
-        log::warn("steward.revoked_during_issuance", {{"serial", r.serial},
-                                                       {"reason", std::string(revocation::reason_name(r.reason))},
-                                                       {"revoked_by", r.revoked_by}});
-      reject(409, "steward.revoked_during_issuance",
-             "a revocation covering this platform was made while the certificate was being issued; "
-             "the certificate is recorded revoked (attest again)");
-    }
-
-    der::Writer chain;
-    for (const auto& cert : ca_.chain_root_first()) chain.add_raw(cert.to_der());
-    Response response;
-    response.content_type = std::string(kCertificatesContentType);
-    if (!bundle) {
-      chain.add_raw(issued.front());
-      response.body = chain.wrap(der::kSequence);
-    } else {
-      der::Writer issued_seq;
-      for (const auto& der : issued) issued_seq.add_raw(der);
-      der::Writer output;
-      output.add_sequence(chain);
-      output.add_sequence(issued_seq);
-      response.body = output.wrap(der::kSequence);
-    }
-    outcome.issued = issued.size();
-    return response;
-  } catch (const Rejection& r) {
-    if (outcome.platform.empty() || r.platform != "unknown") outcome.platform = r.platform;
-    nlohmann::ordered_json problem = problem_details(r.status, r.code, r.message);
-    if (r.csr_index) problem["csr_index"] = *r.csr_index;
-    if (r.platform != "unknown") problem["platform"] = r.platform;
-    if (!r.failures.empty()) {
-      nlohmann::json fs = nlohmann::json::array();
-      for (const auto& f : r.failures) fs.push_back({{"code", f.code}, {"message", f.message}});
-      problem["failures"] = std::move(fs);
-    }
-    if (audit_ && r.code != "steward.audit_failed" && r.code != "steward.index_failed") {
-      try {
-        nlohmann::json rec = {{"decision", "rejected"},
-                              {"status", r.status},
-                              {"code", r.code},
-                              {"reason", r.message},
-                              {"platform", r.platform}};
-        if (r.csr_index) rec["csr_index"] = *r.csr_index;
-        if (!r.sans.empty()) rec["sans"] = r.sans;
-        if (!r.measurement.empty()) rec["measurement"] = r.measurement;
-        if (!r.keep_identity.empty()) rec["keep_identity"] = r.keep_identity;
-        if (!r.failures.empty()) rec["failures"] = problem["failures"];
-        audit_->append(std::move(rec));
-      } catch (const Error& e) {
-        log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
-      }
-    }
-    Response response;
-    response.status = r.status;
-    response.code = r.code;
-    response.content_type = std::string(kProblemContentType);
-    response.body = to_bytes(to_problem_body(problem));
-    if (outcome.platform.empty()) outcome.platform = "unknown";
-    return response;
+// Everything before the index commit: the requests judged and signed, their index rows and
+// audit records made.
+void Steward::prepare(std::string_view content_type, ByteView body, Issuance& st) const {
+  st.now = clock_->now();
+  const TimePoint now = st.now;
+  const std::string media = media_type(content_type);
+  if (media.empty()) reject(400, "steward.content_type_missing", "a Content-Type is required");
+  if (body.size() > limits_.max_body_size)
+    reject(413, "steward.body_too_large",
+           "the body exceeds " + std::to_string(limits_.max_body_size) + " bytes");
+  std::vector<ByteView> requests;
+  bool& bundle = st.bundle;
+  auto& checked = st.checked;
+  auto& outcome = st.outcome;
+  if (media == kPkcs10) {
+    requests.push_back(body);
+  } else if (media == kPkcs10Bundle) {
+    bundle = true;
+    requests = split_bundle(body, policy_.issuance.max_bundle_size);
+  } else {
+    reject(400, "steward.content_type_unsupported",
+           "Content-Type must be application/pkcs10 or "
+           "application/vnd.steward.pkcs10-bundle.v1");
   }
+  if (body.empty()) reject(400, "steward.csr.malformed", "empty body");
+
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    checked.push_back(check_csr(requests[i], i, now));
+    outcome.platform = attest::to_string(checked.back().evidence.platform);
+  }
+  // Bundles are for one keep: same platform and the same keep identity (docs/steward.md).
+  for (const auto& c : checked) {
+    if (c.evidence.platform != checked.front().evidence.platform ||
+        c.evidence.keep_identity != checked.front().evidence.keep_identity) {
+      Rejection r(400, "steward.bundle_mixed_keeps",
+                  "every request of a bundle must carry evidence from the same keep; request " +
+                      std::to_string(c.index) + " differs from request 0",
+                  {}, c.index, outcome.platform);
+      r.measurement = c.evidence.measurement;
+      r.keep_identity = c.evidence.keep_identity;
+      throw r;
+    }
+  }
+
+  auto& issued = st.issued;
+  // The index rows and the audit records' subjects, from what issue() encoded.
+  auto& rows = st.rows;
+  rows.resize(checked.size());
+  std::vector<std::string> subjects(checked.size());
+  issued.reserve(checked.size());
+  try {
+    for (std::size_t i = 0; i < checked.size(); ++i)
+      issued.push_back(issue(checked[i], now, &rows[i], index_ || audit_ ? &subjects[i] : nullptr));
+  } catch (const Error& e) {
+    log::error("steward.issue_failed", {{"code", e.code()}, {"error", e.what()}});
+    reject(500, "steward.internal", "internal error while issuing");
+  }
+
+  // One audit record per certificate: into the index's shared trail in the same transaction
+  // as the rows, and into this replica's audit log file.
+  auto& records = st.records;
+  if (index_ || audit_) {
+    records.reserve(checked.size());
+    for (std::size_t i = 0; i < checked.size(); ++i) {
+      const auto& c = checked[i];
+      const auto& row = rows[i];
+      // The row's SANs are "dns:"/"uri:" in certificate order; the record lists URIs first.
+      nlohmann::json sans = nlohmann::json::array();
+      for (const char* kind : {"uri:", "dns:"})
+        for (const auto& san : row.sans)
+          if (san.starts_with(kind)) sans.push_back((kind[0] == 'u' ? "URI:" : "DNS:") + san.substr(4));
+      nlohmann::json rec = {
+          {"decision", "issued"},
+          {"status", 200},
+          {"serial", to_hex(serial_bytes(row.serial))},
+          {"subject", subjects[i]},
+          {"sans", sans},
+          {"platform", attest::to_string(c.evidence.platform)},
+          {"measurement", c.evidence.measurement},
+          {"signer", c.evidence.signer},
+          {"tcb_status", c.evidence.tcb_status},
+          {"keep_identity", c.evidence.keep_identity},
+          {"insecure", c.insecure_reason.has_value()},
+          {"names_allowed_by", c.names_allowed_by},
+          {"csr_index", c.index},
+          {"bundle", bundle},
+          {"not_after", format_rfc3339(row.not_after)},
+          {"policy_sha256", policy_.digest},
+      };
+      if (c.registry)
+        rec["registry_check"] = {{"drawbridge", c.registry->drawbridge},
+                                 {"tag", c.registry->tag},
+                                 {"digest", c.registry->digest},
+                                 {"signer", c.registry->signer}};
+      records.push_back(std::move(rec));
+    }
+  }
+
+  if (index_) {
+    const std::string by = public_url();
+    for (std::size_t i = 0; i < checked.size(); ++i) {
+      auto& row = rows[i];
+      add_evidence_facts(row, checked[i].evidence);
+      row.issued_at = now;
+      row.policy_digest = policy_.digest;
+      row.issued_by = by;
+      if (checked[i].insecure_reason) row.insecure = true;
+      records[i]["issued_by"] = by;
+    }
+  }
+}
+
+// After the index commit (or without an index): the file audit log, then the response.
+Response Steward::respond(Issuance& st, std::vector<RevocationRecord> revoked_in_flight) const {
+  auto& records = st.records;
+  if (audit_) {
+    try {
+      for (auto& rec : records) audit_->append(std::move(rec));
+    } catch (const Error&) {
+      rethrow_audit_failure(std::current_exception());
+    }
+  }
+
+  if (!revoked_in_flight.empty()) {
+    // A `steward revoke` selector that covers this keep ran while it was being issued: the
+    // certificate is recorded revoked, and handing it out would only fail later, elsewhere.
+    for (const auto& r : revoked_in_flight)
+      log::warn("steward.revoked_during_issuance", {{"serial", r.serial},
+                                                     {"reason", std::string(revocation::reason_name(r.reason))},
+                                                     {"revoked_by", r.revoked_by}});
+    reject(409, "steward.revoked_during_issuance",
+           "a revocation covering this platform was made while the certificate was being issued; "
+           "the certificate is recorded revoked (attest again)");
+  }
+
+  return certificates_response(st);
+}
+
+// The issued certificates with the CA chain (RFC 5280 DER, as Enarx's steward answers).
+Response Steward::certificates_response(Issuance& st) const {
+  const auto& issued = st.issued;
+  der::Writer chain;
+  for (const auto& cert : ca_.chain_root_first()) chain.add_raw(cert.to_der());
+  Response response;
+  response.content_type = std::string(kCertificatesContentType);
+  if (!st.bundle) {
+    chain.add_raw(issued.front());
+    response.body = chain.wrap(der::kSequence);
+  } else {
+    der::Writer issued_seq;
+    for (const auto& der : issued) issued_seq.add_raw(der);
+    der::Writer output;
+    output.add_sequence(chain);
+    output.add_sequence(issued_seq);
+    response.body = output.wrap(der::kSequence);
+  }
+  st.outcome.issued = issued.size();
+  return response;
 }
 
 namespace {

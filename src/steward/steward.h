@@ -11,6 +11,8 @@
 //   failed check by its stable code.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +92,12 @@ class Steward {
 
   // Thread-safe. Never throws: every failure becomes a Response.
   Response handle(std::string_view content_type, ByteView body) const;
+  // The same, without waiting for the index commit: verification and signing run on this
+  // thread, then `done` runs once with the response — here at once when there is nothing to
+  // commit (a rejection, no index), else on the index's committer thread once the rows are
+  // durable. `body` need only live until this returns. A server's workers call it so none
+  // sleeps in a disk flush while requests wait.
+  void handle_async(std::string_view content_type, ByteView body, std::function<void(Response)> done) const;
 
   const CertificateAuthority& ca() const { return ca_; }
   // The registry check's client, when the policy turns the check on (nullptr otherwise).
@@ -107,7 +115,17 @@ class Steward {
   // record say of it, without parsing the certificate again (issuance's hot path).
   Bytes issue(const Checked& checked, TimePoint now, IssuedCertificate* facts = nullptr,
               std::string* subject_text = nullptr) const;
-  Response handle_inner(std::string_view content_type, ByteView body, Outcome& outcome) const;
+  struct Issuance;
+  // handle()'s steps: begin() runs prepare() (judge, sign, make the index rows and audit
+  // records) and returns true when it already has the response (a rejection); complete() takes
+  // the index commit's outcome and runs respond(); finish() reports the outcome.
+  bool begin(std::string_view content_type, ByteView body, Issuance& issuance) const;
+  void prepare(std::string_view content_type, ByteView body, Issuance& issuance) const;
+  void complete(Issuance& issuance, std::exception_ptr index_error,
+                std::vector<RevocationRecord> revoked_in_flight) const;
+  Response respond(Issuance& issuance, std::vector<RevocationRecord> revoked_in_flight) const;
+  Response finish(Issuance& issuance) const;
+  Response certificates_response(Issuance& issuance) const;
 
   CertificateAuthority ca_;
   LeafSigner signer_;
@@ -122,6 +140,11 @@ class Steward {
   std::string crl_url_, ocsp_url_;
   std::shared_ptr<CertIndex> index_;
   std::unique_ptr<RegistryChecker> registry_;  // when [[registry.check]] names any runtime
+  // handle_async calls whose completion has not run yet: the destructor waits for them (their
+  // completions run on the index's and the audit log's threads and use this object).
+  mutable std::mutex async_mutex_;
+  mutable std::condition_variable async_idle_;
+  mutable std::size_t async_pending_ = 0;
 };
 
 // Registers KVM, SNP, SGX and TDX verifiers configured from steward.policy() (throws the

@@ -5,12 +5,15 @@
 // stale collateral that must NOT revoke anything).
 #include <nlohmann/json.hpp>
 
+#include <future>
+#include <set>
 #include <thread>
 
 #include "attest/enarx/tdx_evidence.h"
 #include "core/openssl.h"
 #include "simulation/dcap.h"
 #include "simulation/snp_chain.h"
+#include "steward/audit.h"
 #include "steward/reevaluate.h"
 #include "steward/status_service.h"
 #include "support/process.h"
@@ -508,6 +511,80 @@ TEST_F(StewardRevocation, TurningInsecureIssuanceOffWithdrawsInsecureCertificate
   const auto report = reevaluate(&status, *index_, strict, now_, ReevaluationOptions{});
   ASSERT_EQ(report.revoked, 1u);
   EXPECT_EQ(index_->revocation(serial_key(kvm.serial()))->reason, Reason::kPrivilegeWithdrawn);
+}
+
+// handle_async (what steward's HTTP workers call, so that none sleeps in a flush) answers
+// exactly as handle() does: the certificate after its index row and its audit record are
+// durable, from the index's committer or the audit log's flusher; refusals at once; a failed
+// index or audit log 500; a revocation in flight 409.
+struct AsyncAnswer {
+  Response response;
+  bool on_caller_thread = false;
+};
+AsyncAnswer handle_async(const Steward& steward, const Bytes& body, std::string_view content_type = kPkcs10) {
+  std::promise<AsyncAnswer> answered;
+  const auto caller = std::this_thread::get_id();
+  steward.handle_async(content_type, body, [&](Response r) {
+    answered.set_value({std::move(r), std::this_thread::get_id() == caller});
+  });
+  return answered.get_future().get();
+}
+
+TEST_F(StewardRevocation, TheAsynchronousPathAnswersAsTheSynchronousOne) {
+  auto steward = make_steward();
+  auto audit = std::make_shared<AuditLog>(dir_.path() / "audit.log", 0, clock_);
+  steward->set_audit_log(audit);
+
+  const auto issued = handle_async(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  ASSERT_EQ(issued.response.status, 200) << body_text(issued.response);
+  EXPECT_FALSE(issued.on_caller_thread);  // answered by the committer / flusher
+  const auto cert = pkipath(issued.response).back();
+  EXPECT_TRUE(index_->find(serial_key(cert.serial())));
+  const std::string log_text = read_text_file(dir_.path() / "audit.log");
+  EXPECT_NE(log_text.find(to_hex(cert.serial())), std::string::npos) << log_text;
+
+  const auto refused = handle_async(*steward, Bytes{1, 2, 3}, "text/plain");
+  EXPECT_EQ(refused.response.status, 400);
+  EXPECT_TRUE(refused.on_caller_thread);
+
+  // Many at once: every one answered, each with its own certificate.
+  std::vector<std::future<AsyncAnswer>> many;
+  for (int i = 0; i < 16; ++i)
+    many.push_back(std::async(std::launch::async, [&] {
+      return handle_async(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+    }));
+  std::set<std::string> serials;
+  for (auto& f : many) {
+    const auto a = f.get();
+    ASSERT_EQ(a.response.status, 200) << body_text(a.response);
+    serials.insert(serial_key(pkipath(a.response).back().serial()));
+  }
+  EXPECT_EQ(serials.size(), 16u);
+  for (const auto& serial : serials) EXPECT_TRUE(index_->find(serial)) << serial;
+
+  steward->set_cert_index(std::make_shared<BrokenIndex>());
+  const auto broken = handle_async(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  EXPECT_EQ(broken.response.status, 500);
+  EXPECT_NE(body_text(broken.response).find("steward.index_failed"), std::string::npos);
+
+  CertSelector fmspc;
+  fmspc.fmspc = to_hex(sim_->options().fmspc);
+  RevocationRecord how;
+  how.revoked_at = now_;
+  how.reason = Reason::kKeyCompromise;
+  how.revoked_by = "cli";
+  steward->set_cert_index(std::make_shared<RevokedWhileInFlight>(index_, fmspc, how));
+  const auto raced = handle_async(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  EXPECT_EQ(raced.response.status, 409) << body_text(raced.response);
+}
+
+TEST_F(StewardRevocation, NoAsynchronousCertificateWithoutItsAuditRecord) {
+  auto steward = make_steward();
+  // Every write to /dev/full fails (ENOSPC): the audit record cannot be written.
+  steward->set_audit_log(std::make_shared<AuditLog>("/dev/full", 0, clock_));
+  const auto r = handle_async(*steward, tdx_csr(PrivateKey::generate(KeyType::EcP384)));
+  EXPECT_EQ(r.response.status, 500) << body_text(r.response);
+  EXPECT_NE(body_text(r.response).find("steward.audit_failed"), std::string::npos) << body_text(r.response);
 }
 
 }  // namespace
