@@ -525,7 +525,7 @@ Response rejection_response(const Rejection& r, Outcome& outcome, AuditLog* audi
     for (const auto& f : r.failures) fs.push_back({{"code", f.code}, {"message", f.message}});
     problem["failures"] = std::move(fs);
   }
-  if (audit && r.code != "steward.auditfailed" && r.code != "steward.index_failed") {
+  if (audit && r.code != "steward.audit_failed" && r.code != "steward.index_failed") {
     try {
       nlohmann::json rec = {{"decision", "rejected"},
                             {"status", r.status},
@@ -539,7 +539,7 @@ Response rejection_response(const Rejection& r, Outcome& outcome, AuditLog* audi
       if (!r.failures.empty()) rec["failures"] = problem["failures"];
       audit->append(std::move(rec));
     } catch (const Error& e) {
-      log::error("steward.auditfailed", {{"code", e.code()}, {"error", e.what()}});
+      log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
     }
   }
   Response response;
