@@ -10,10 +10,13 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -689,6 +692,60 @@ TYPED_TEST(CertIndexConformance, ASelectorRevocationCoversCertificatesStillInFli
   f6.measurement = "m2";
   EXPECT_TRUE(idx.record_issued(f6).empty());
   EXPECT_EQ(idx.record_issued(chip("f7", "chip-z", kNow - 1s)).size(), 1u) << "m1's revocation is younger";
+}
+
+// record_issued_async (what steward's HTTP workers use): the same rows and audit records as
+// record_issued, the outcome handed to the completion — off the caller's thread once queued,
+// at once for a row that fails its checks; a duplicate serial fails only its own unit.
+TYPED_TEST(CertIndexConformance, AsynchronousIssuanceRecordsLikeTheSynchronousOne) {
+  auto& idx = *this->index;
+  struct Outcome {
+    std::string code = "pending";
+    bool on_caller = false;
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, Outcome> outcomes;
+  const auto caller = std::this_thread::get_id();
+  auto completion = [&](std::string name) {
+    return [&, name](std::exception_ptr error, std::vector<RevocationRecord>) {
+      std::string code;
+      if (error) {
+        try {
+          std::rethrow_exception(error);
+        } catch (const Error& e) {
+          code = e.code();
+        }
+      }
+      std::lock_guard lock(mu);
+      outcomes[name] = {code, std::this_thread::get_id() == caller};
+      cv.notify_all();
+    };
+  };
+  idx.record_issued(make_cert("dd"));
+  const std::vector<IssuedCertificate> a = {make_cert("b1"), make_cert("b2")}, dup = {make_cert("dd")};
+  const std::vector<nlohmann::json> a_audit = {{{"decision", "issued"}, {"serial", "b1"}},
+                                               {{"decision", "issued"}, {"serial", "b2"}}};
+  auto bad = make_cert("cc");
+  bad.platform = std::string("a\0b", 3);
+  idx.record_issued_async(a, a_audit, completion("a"));
+  idx.record_issued_async(dup, {}, completion("dup"));
+  idx.record_issued_async(std::span(&bad, 1), {}, completion("bad"));
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return outcomes.size() == 3; }));
+  }
+  EXPECT_EQ(outcomes["a"].code, "");
+  EXPECT_FALSE(outcomes["a"].on_caller);
+  EXPECT_EQ(outcomes["dup"].code, "steward.index.duplicate_serial");
+  EXPECT_EQ(outcomes["bad"].code, "steward.index.bad_text");
+  EXPECT_TRUE(outcomes["bad"].on_caller);
+  EXPECT_TRUE(idx.find("b1"));
+  EXPECT_TRUE(idx.find("b2"));
+  const auto trail = idx.audit_entries(0, 100);
+  ASSERT_EQ(trail.size(), 2u);
+  EXPECT_EQ(trail[0].record.value("serial", ""), "b1");
+  EXPECT_EQ(trail[1].record.value("serial", ""), "b2");
 }
 
 // Every revocation writes its audit record in its own transaction: with the trail refusing

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <limits>
 
+#include "steward/index/group_commit.h"
 #include "steward/index/index_detail.h"
 
 namespace enarx::steward {
@@ -74,6 +75,16 @@ void check_certificate(const IssuedCertificate& c) {
   for (const auto& [name, value] : fields) check_text(name, *value);
   for (const auto& v : c.sans) check_text("a SAN", v);
   for (const auto& v : c.collateral_digests) check_text("a collateral digest", v);
+}
+
+void submit_checked_async(GroupCommit& group, std::span<const IssuedCertificate> certs,
+                          std::span<const nlohmann::json> audit, CertIndex::IssuedCompletion done) {
+  try {
+    for (const auto& c : certs) check_certificate(c);
+  } catch (...) {
+    return done(std::current_exception(), {});
+  }
+  group.submit_async(certs, audit, std::move(done));
 }
 
 void check_revocation_text(const RevocationRecord& r) {

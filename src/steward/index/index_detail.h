@@ -43,6 +43,11 @@ void check_text(std::string_view field, std::string_view value);
 // check_text over every text field of a certificate (serial included) / a revocation record.
 void check_certificate(const IssuedCertificate& cert);
 void check_revocation_text(const RevocationRecord& record);
+class GroupCommit;
+// Both stores' record_issued_async: the rows checked here (a bad row fails `done` at once),
+// then queued for `group`'s committer.
+void submit_checked_async(GroupCommit& group, std::span<const IssuedCertificate> certs,
+                          std::span<const nlohmann::json> audit, CertIndex::IssuedCompletion done);
 // steward.index.bad_limit when limit > max.
 void check_limit(std::size_t limit, std::size_t max);
 // steward.index.bad_reason for a code RFC 5280 does not define (or steward does not use).

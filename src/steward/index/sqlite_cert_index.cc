@@ -298,12 +298,7 @@ class SqliteCertIndex final : public CertIndex {
 
   void record_issued_async(std::span<const IssuedCertificate> certs, std::span<const nlohmann::json> audit,
                            IssuedCompletion done) override {
-    try {
-      for (const auto& c : certs) check_certificate(c);
-    } catch (...) {
-      return done(std::current_exception(), {});
-    }
-    group_.submit_async(certs, audit, std::move(done));
+    submit_checked_async(group_, certs, audit, std::move(done));
   }
 
   std::optional<IssuedCertificate> find(std::string_view serial) const override {
