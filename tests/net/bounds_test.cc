@@ -383,14 +383,14 @@ TEST(Bounds, IdleTlsConnectionsCannotTakeEverySlot) {
   o.connect_timeout = 5s;
   o.timeout = 10s;
   HttpClient client(o);
-  // Each probe may try twice: until its ClientHello arrives a probe is a silent socket of the
-  // flooding address too, and if 16 newer flood sockets are accepted first it is the oldest and
-  // is evicted (seen once in 20 under ASan; curl then reports a TLS error, which it does not
-  // retry). The property is that clients get in, not that no connection from a flooding
-  // address is ever cut.
+  // Each probe may try up to five times, as a client would: until its ClientHello arrives a
+  // probe is a silent socket of the flooding address too, and if 16 newer flood sockets are
+  // accepted first it is the oldest and is evicted (curl then reports a TLS error, which it does
+  // not retry). Seen once in 20 under ASan, and once twice in a row in CI under ctest -j2. The
+  // property is that clients get in, not that no connection from a flooding address is ever cut.
   int ok = 0;
   for (int i = 0; i < 20; ++i) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
       try {
         if (client.get("https://127.0.0.1:" + std::to_string(server.port()) + "/healthz").status == 200) {
           ++ok;
