@@ -709,14 +709,7 @@ TYPED_TEST(CertIndexConformance, AsynchronousIssuanceRecordsLikeTheSynchronousOn
   const auto caller = std::this_thread::get_id();
   auto completion = [&](std::string name) {
     return [&, name](std::exception_ptr error, std::vector<RevocationRecord>) {
-      std::string code;
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const Error& e) {
-          code = e.code();
-        }
-      }
+      const std::string code = error ? support::error_code([&] { std::rethrow_exception(error); }) : "";
       std::lock_guard lock(mu);
       outcomes[name] = {code, std::this_thread::get_id() == caller};
       cv.notify_all();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "../support/error_code.h"
 
 namespace enarx::steward::index_detail {
 namespace {
@@ -226,14 +227,7 @@ struct AsyncResult {
   std::set<std::thread::id> threads;
   GroupCommit::Completion completion(std::string name) {
     return [this, name](std::exception_ptr error, std::vector<RevocationRecord> rev) {
-      std::string code;
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const Error& e) {
-          code = e.code();
-        }
-      }
+      const std::string code = error ? support::error_code([&] { std::rethrow_exception(error); }) : "";
       std::lock_guard lock(mu);
       outcome[name] = code;
       revoked[name] = rev.size();
