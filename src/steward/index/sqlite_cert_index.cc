@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "sqlite/coalescing_vfs.h"
 #include "steward/index/cert_index.h"
 #include "steward/index/group_commit.h"
 #include "steward/index/index_detail.h"
@@ -30,6 +31,10 @@ using namespace index_detail;
 namespace fs = std::filesystem;
 
 constexpr int kBusyTimeoutMs = 10000;
+// The connection's page cache. SQLite's default (2 MiB) let the pages a commit touches (the
+// serial and keep indexes, the table's right edge) fall out between commits once certificates
+// overflow onto their own pages, and read them back from the WAL: 1.4 reads per certificate.
+constexpr int kPageCacheKiB = 16 * 1024;
 
 [[noreturn]] void sql_fail(sqlite3* db, std::string_view what) {
   const int rc = sqlite3_extended_errcode(db);
@@ -249,9 +254,11 @@ class SqliteCertIndex final : public CertIndex {
   explicit SqliteCertIndex(const std::string& path) : path_(path) {
     if (path.empty()) open_fail(path, "no path");
     prepare_file(path);
-    // NOMUTEX: every use of the connection is under mu_.
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-        SQLITE_OK) {
+    // NOMUTEX: every use of the connection is under mu_. The coalescing VFS writes a commit's
+    // WAL frames in one system call per 124 KiB, not one per frame header and one per page
+    // (docs/steward.md "Index cost").
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                        sqlite::coalescing_vfs()) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
       sqlite3_close(db_);
       db_ = nullptr;
@@ -272,6 +279,7 @@ class SqliteCertIndex final : public CertIndex {
       }
       exec("PRAGMA synchronous=FULL");
       exec("PRAGMA foreign_keys=ON");
+      exec(("PRAGMA cache_size=-" + std::to_string(kPageCacheKiB)).c_str());
       found = migrate();
     } catch (const Error& e) {
       if (!db_) throw;  // open_fail above
