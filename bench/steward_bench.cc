@@ -40,6 +40,20 @@ namespace {
 using namespace enarx;
 using namespace enarx::steward;
 
+// Real time from a fixed start (the simulated evidence's), as a server's clock runs: serials
+// carry the time, so a clock that stands still would put every new row at one spot of the index.
+class AdvancingClock final : public Clock {
+ public:
+  explicit AdvancingClock(TimePoint start) : start_(start) {}
+  TimePoint now() const override {
+    return start_ + std::chrono::duration_cast<TimePoint::duration>(std::chrono::steady_clock::now() - origin_);
+  }
+
+ private:
+  TimePoint start_;
+  std::chrono::steady_clock::time_point origin_ = std::chrono::steady_clock::now();
+};
+
 struct Setup {
   TimePoint now = parse_rfc3339("2026-11-23T10:00:00Z");
   simulation::SnpSim sim{now};
@@ -70,7 +84,7 @@ struct Setup {
                                 to_hex(sim.measurement) + "\"]\n");
     auto make = [&] {
       auto st = std::make_unique<Steward>(CertificateAuthority(ca_key, {ca_cert}), policy,
-                                          std::make_shared<FixedClock>(now));
+                                          std::make_shared<AdvancingClock>(now));
       register_default_verifiers(*st);
       return st;
     };

@@ -1,6 +1,9 @@
+#include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "core/bytes.h"
+#include "core/crypto.h"
 #include "core/error.h"
 #include "steward/index/cert_index.h"
 
@@ -39,6 +42,20 @@ Bytes serial_bytes(std::string_view key) {
     out.push_back(static_cast<std::uint8_t>(hi << 4 | lo));
   }
   while (out.size() > 1 && out.front() == 0) out.erase(out.begin());
+  return out;
+}
+
+Bytes new_serial(TimePoint issued_at) {
+  constexpr std::size_t kTimeBytes = 6, kRandomBytes = 10;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(issued_at.time_since_epoch()).count();
+  auto t = static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 0));
+  Bytes out(kTimeBytes);
+  for (std::size_t i = kTimeBytes; i-- > 0; t >>= 8) out[i] = static_cast<std::uint8_t>(t & 0xff);
+  // Before 2004 the time's first byte is 0: keep the INTEGER 16 bytes long (and positive: the
+  // time reaches 0x80 in its first byte only in the year 10889).
+  if (out[0] == 0) out[0] = 1;
+  const Bytes random = random_bytes(kRandomBytes);
+  out.insert(out.end(), random.begin(), random.end());
   return out;
 }
 

@@ -468,8 +468,7 @@ Bytes Steward::issue(const Checked& c, TimePoint now, IssuedCertificate* facts,
   not_after = std::min(not_after, ca_.certificate().not_after());
 
   LeafProfile profile;
-  profile.serial = random_bytes(16);                  // 128 random bits
-  if (profile.serial[0] == 0) profile.serial[0] = 1;  // keep the INTEGER 16 or 17 bytes long
+  profile.serial = new_serial(now);
   profile.not_before = now - policy_.issuance.backdate;
   profile.not_after = not_after;
   profile.subject_der = std::move(subject);

@@ -30,6 +30,39 @@ class PipelineTest : public ::testing::Test {
 
 nlohmann::json problem(const Response& r) { return nlohmann::json::parse(body_text(r)); }
 
+// Serials: the issuance time in milliseconds (6 bytes) then 80 random bits, so they are never
+// sequential or predictable (the CA/Browser Forum's 64 random bits) yet grow with time, which
+// keeps the index's serial B-trees appending at their right edge.
+TEST(StewardSerial, CarriesTheIssuanceTimeThenEightyRandomBits) {
+  const TimePoint t = parse_rfc3339("2026-11-23T10:00:00.123Z");
+  const Bytes a = new_serial(t), b = new_serial(t);
+  ASSERT_EQ(a.size(), 16u);
+  EXPECT_LT(a[0], 0x80) << "a positive INTEGER without a 17th byte";
+  EXPECT_NE(a[0], 0) << "no leading zero byte";
+  std::uint64_t ms = 0;
+  for (int i = 0; i < 6; ++i) ms = ms << 8 | a[i];
+  EXPECT_EQ(ms, 1795428000123u);
+  EXPECT_EQ(Bytes(a.begin(), a.begin() + 6), Bytes(b.begin(), b.begin() + 6));
+  EXPECT_NE(Bytes(a.begin() + 6, a.end()), Bytes(b.begin() + 6, b.end())) << "the random part repeats";
+  // Later issuance sorts later, as the index's hex key too.
+  const Bytes later = new_serial(t + std::chrono::milliseconds(1));
+  EXPECT_LT(serial_key(a), serial_key(later));
+  EXPECT_EQ(serial_key(a).size(), serial_key(later).size());
+  // Before 2004 the time's first byte would be 0: still 16 bytes.
+  EXPECT_EQ(new_serial(parse_rfc3339("1999-01-01T00:00:00Z")).size(), 16u);
+  // Over many serials of one millisecond every random bit varies.
+  Bytes seen_or(10, 0), seen_and(10, 0xff);
+  for (int i = 0; i < 64; ++i) {
+    const Bytes s = new_serial(t);
+    for (int k = 0; k < 10; ++k) {
+      seen_or[k] |= s[6 + k];
+      seen_and[k] &= s[6 + k];
+    }
+  }
+  EXPECT_EQ(seen_or, Bytes(10, 0xff));
+  EXPECT_EQ(seen_and, Bytes(10, 0x00));
+}
+
 TEST_F(PipelineTest, KvmRefusedWithoutAllowInsecure) {
   auto steward = make(Policy{});
   auto key = PrivateKey::generate(KeyType::EcP256);
@@ -70,7 +103,7 @@ TEST_F(PipelineTest, KvmIssuedWithAllowInsecure) {
   EXPECT_EQ(ca, steward->ca().certificate());
   EXPECT_EQ(leaf.public_key(), key.public_key());
   EXPECT_FALSE(leaf.is_ca());
-  EXPECT_EQ(leaf.serial().size() >= 15, true);
+  EXPECT_EQ(leaf.serial().size(), 16u);
 
   // Chain verifies with library code, for TLS server and client use.
   std::vector<Certificate> anchors{ca};

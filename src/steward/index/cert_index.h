@@ -242,6 +242,12 @@ std::shared_ptr<CertIndex> open_cert_index(const std::string& location);
 std::string serial_key(ByteView big_endian);
 // And back (throws Error(kInvalidInput, "steward.index.bad_serial") for anything but 1..40 hex digits).
 Bytes serial_bytes(std::string_view key);
+// A new certificate's serial (16 bytes, a positive INTEGER): the issuance time in milliseconds
+// since 1970 (6 bytes, big-endian), then 80 bits from the CSPRNG. Unpredictable and never
+// sequential (RFC 5280 4.1.2.2; the CA/Browser Forum asks for 64 random bits), yet ordered by
+// time, so the index's serial B-trees grow at their right edge: a random serial dirtied a
+// random leaf page of each of them per certificate (docs/steward.md "Index cost").
+Bytes new_serial(TimePoint issued_at);
 std::shared_ptr<CertIndex> open_sqlite_cert_index(const std::string& path);
 std::shared_ptr<CertIndex> open_pg_cert_index(const std::string& url);
 
