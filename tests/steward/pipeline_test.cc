@@ -1,6 +1,7 @@
 // Steward::handle end to end with KVM evidence (no hardware needed) and hostile inputs.
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -592,6 +593,54 @@ TEST_F(PipelineTest, AsynchronousAuditAppendsAreAllFlushedOffTheCallersThread) {
   std::size_t lines = 0;
   for (std::string line; std::getline(text, line);) ++lines;
   EXPECT_EQ(lines, 2 * kCalls);
+}
+
+// While the flusher is held up (here: inside a completion), at most kMaxPendingFlushes callers
+// queue; the next one waits for room instead of growing the queue, and goes on once it drains.
+TEST_F(PipelineTest, AsynchronousAuditAppendsWaitForRoomWhenFlushesAreBehind) {
+  TempDir dir("steward-audit");
+  auto audit = std::make_unique<AuditLog>(dir.path() / "audit.log", 0, clock_);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool entered = false, released = false;
+  std::size_t done = 0;
+  audit->append_async({{{"decision", "issued"}, {"n", -1}}}, [&](std::exception_ptr) {
+    std::unique_lock lock(mu);
+    entered = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered; }));
+  }
+  constexpr std::size_t kCalls = AuditLog::kMaxPendingFlushes + 1;
+  std::atomic<std::size_t> returned{0};
+  std::thread caller([&] {
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      audit->append_async({{{"decision", "issued"}, {"n", i}}}, [&](std::exception_ptr) {
+        std::lock_guard lock(mu);
+        ++done;
+        cv.notify_all();
+      });
+      returned.fetch_add(1);
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (returned.load() < AuditLog::kMaxPendingFlushes && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(returned.load(), AuditLog::kMaxPendingFlushes);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(returned.load(), AuditLog::kMaxPendingFlushes) << "a caller past the bound did not wait";
+  {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  caller.join();
+  EXPECT_EQ(returned.load(), kCalls);
+  std::unique_lock lock(mu);
+  EXPECT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return done == kCalls; }));
 }
 
 TEST_F(PipelineTest, AuditFailureMeansNoCertificate) {
