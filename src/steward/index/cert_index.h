@@ -246,7 +246,7 @@ Bytes serial_bytes(std::string_view key);
 // since 1970 (6 bytes, big-endian), then 80 bits from the CSPRNG. Unpredictable and never
 // sequential (RFC 5280 4.1.2.2; the CA/Browser Forum asks for 64 random bits), yet ordered by
 // time, so the index's serial B-trees grow at their right edge: a random serial dirtied a
-// random leaf page of each of them per certificate (docs/steward.md "Index cost").
+// random leaf page of each of them per certificate (docs/steward.md "The index's cost").
 Bytes new_serial(TimePoint issued_at);
 std::shared_ptr<CertIndex> open_sqlite_cert_index(const std::string& path);
 std::shared_ptr<CertIndex> open_pg_cert_index(const std::string& url);

@@ -256,7 +256,7 @@ class SqliteCertIndex final : public CertIndex {
     prepare_file(path);
     // NOMUTEX: every use of the connection is under mu_. The coalescing VFS writes a commit's
     // WAL frames in one system call per 124 KiB, not one per frame header and one per page
-    // (docs/steward.md "Index cost").
+    // (docs/steward.md "The index's cost").
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                         sqlite::coalescing_vfs()) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
