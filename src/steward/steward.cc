@@ -183,7 +183,6 @@ struct Steward::Checked {
 // commit has completed, and the response once there is one.
 struct Steward::Issuance {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  TimePoint now{};
   Outcome outcome;
   bool bundle = false;
   std::vector<Checked> checked;
@@ -550,15 +549,20 @@ Response rejection_response(const Rejection& r, Outcome& outcome, AuditLog* audi
   return response;
 }
 
-// The audit log failed to take an issuance's records: logged, and refused (no certificate leaves
-// without its audit record).
-[[noreturn]] void rethrow_audit_failure(std::exception_ptr failure) {
+// A store (the certificate index, the audit log) failed to take an issuance: logged under `code`
+// and refused, since no certificate leaves without its index row (it could never be revoked) or
+// its audit record. A failure that is not an Error propagates (guarded() answers it).
+[[noreturn]] void refuse_store_failure(std::exception_ptr failure, const char* code, const char* message) {
   try {
     std::rethrow_exception(failure);
   } catch (const Error& e) {
-    log::error("steward.audit_failed", {{"code", e.code()}, {"error", e.what()}});
+    log::error(code, {{"code", e.code()}, {"error", e.what()}});
   }
-  reject(500, "steward.audit_failed", "internal error (audit log)");
+  reject(500, code, message);
+}
+
+[[noreturn]] void rethrow_audit_failure(std::exception_ptr failure) {
+  refuse_store_failure(std::move(failure), "steward.audit_failed", "internal error (audit log)");
 }
 
 // Each half of an issuance runs under this guard: a failure that is not a Rejection is a bug or
@@ -667,15 +671,8 @@ bool Steward::begin(std::string_view content_type, ByteView body, Issuance& st) 
 void Steward::complete(Issuance& st, std::exception_ptr index_error, std::vector<RevocationRecord> revoked_in_flight) const {
   guarded(st.response, [&] {
     try {
-      if (index_error) {
-        try {
-          std::rethrow_exception(index_error);
-        } catch (const Error& e) {
-          // No certificate leaves without its index row: it could never be revoked.
-          log::error("steward.index_failed", {{"code", e.code()}, {"error", e.what()}});
-          reject(500, "steward.index_failed", "internal error (certificate index)");
-        }
-      }
+      if (index_error)
+        refuse_store_failure(index_error, "steward.index_failed", "internal error (certificate index)");
       st.response = respond(st, std::move(revoked_in_flight));
     } catch (const Rejection& r) {
       st.response = rejection_response(r, st.outcome, audit_.get());
@@ -686,8 +683,7 @@ void Steward::complete(Issuance& st, std::exception_ptr index_error, std::vector
 // Everything before the index commit: the requests judged and signed, their index rows and
 // audit records made.
 void Steward::prepare(std::string_view content_type, ByteView body, Issuance& st) const {
-  st.now = clock_->now();
-  const TimePoint now = st.now;
+  const TimePoint now = clock_->now();
   const std::string media = media_type(content_type);
   if (media.empty()) reject(400, "steward.content_type_missing", "a Content-Type is required");
   if (body.size() > limits_.max_body_size)
