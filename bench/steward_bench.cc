@@ -7,17 +7,24 @@
 // time (every certificate waits for its own commit) and 8 concurrent issuers (steward's default
 // workers, whose commits are grouped), each issuer either waiting for its commit (handle) or going
 // on to the next request while the index's committer answers (handle_async, as steward's HTTP
-// server does); the index insert alone, one row per commit and 16; and OCSP answers per second
-// from the SQLite index.
+// server does), with the crypto-only bound on as many threads interleaved, so that both
+// throughputs are also ratios to the bound of the same run, and the local PostgreSQL server's
+// CPU per certificate; the index insert alone, one row per commit and 16; and OCSP answers per
+// second from the SQLite index.
 //   build-<you>/bench/steward_bench [--benchmark_min_time=2] [--paired_rounds=60] [--issuers=8]
+//                                   [--issuer_block=16]
 // On a loaded machine trust the "paired" line (interleaved CPU-time measurement) over the two
 // separate benchmark runs, whose CPU times drift with the load between them.
 #include <benchmark/benchmark.h>
 
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -341,24 +348,61 @@ void paired_index_ratio(const char* label, Steward* with_index, int rounds) {
 // The index's cost to a server's throughput: `threads` concurrent issuers (as steward's HTTP
 // workers are), interleaved blocks with and without the index, wall time for the same number of
 // certificates and the process's CPU time. Concurrent issuances share the index's commits (group
-// commit), which a one-at-a-time loop cannot show.
+// commit), which a one-at-a-time loop cannot show. Each round also runs a block of the
+// crypto-only bound on as many threads, so both throughputs are given as ratios to the bound
+// measured in the same run, the form the index's goal is stated in (the single-threaded
+// "paired" line is the same ratio without an index).
 double process_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, int threads, bool async) {
-  if (rounds <= 0 || !with_index || threads <= 0) return;
+// CPU time of this machine's PostgreSQL server processes (user + system, from /proc), so that
+// the database's own cost per certificate is known when it shares the cores with steward.
+double postgres_server_cpu_seconds() {
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    std::ifstream in(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(in, line)) continue;
+    const auto open = line.find('('), close = line.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open ||
+        line.compare(open + 1, close - open - 1, "postgres") != 0)
+      continue;
+    // After "pid (comm) ": state is field 3; utime and stime are fields 14 and 15.
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int k = 3; k <= 15 && fields >> field; ++k) {
+      if (k == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (k == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    total += (utime + stime) / ticks;
+  }
+  return total;
+}
+
+int g_issuer_block = 16;  // --issuer_block: requests per issuer per block
+
+void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, int threads, bool async,
+                            bool postgres) {
+  if (rounds <= 0 || !with_index || threads <= 0 || g_issuer_block <= 0) return;
   auto& s = setup();
-  constexpr int kBlock = 16;  // requests per thread per block
-  double plain_cpu = 0, index_cpu = 0, plain_wall = 0, index_wall = 0;
+  const Bound bound(s);
+  const int block = g_issuer_block;  // requests per issuer per block
+  enum Variant { kBound, kPlain, kIndexed };
+  double cpu[3] = {}, wall[3] = {}, server_cpu = 0;
   std::atomic<bool> failed{false};
   for (int round = 0; round < rounds && !failed; ++round) {
-    for (int half = 0; half < 2; ++half) {
-      const bool indexed = (half == 0) == (round % 2 == 0);
-      Steward& st = indexed ? *with_index : *s.steward;
+    for (int slot = 0; slot < 3; ++slot) {
+      // Every variant takes every position in turn, so drift in the machine's load hits all.
+      const auto variant = static_cast<Variant>((round + slot) % 3);
+      Steward& st = variant == kIndexed ? *with_index : *s.steward;
       const double c0 = process_cpu_seconds();
+      const double p0 = postgres && variant == kIndexed ? postgres_server_cpu_seconds() : 0;
       const auto w0 = std::chrono::steady_clock::now();
       // One queue of requests that every worker takes from, as a server's workers do: a fixed
       // share per thread would end each block with cores idle behind the slowest thread.
@@ -367,7 +411,11 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
       std::vector<std::thread> workers;
       for (int t = 0; t < threads; ++t)
         workers.emplace_back([&] {
-          for (int k; (k = next.fetch_add(1)) < kBlock * threads;) {
+          for (int k; (k = next.fetch_add(1)) < block * threads;) {
+            if (variant == kBound) {
+              if (!bound.once(s.ca_key)) failed = true;
+              continue;
+            }
             const ByteView csr = s.csrs[static_cast<std::size_t>(k) % s.csrs.size()];
             if (!async) {
               if (st.handle(kPkcs10, csr).status != 200) failed = true;
@@ -383,24 +431,31 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
           }
         });
       for (auto& w : workers) w.join();
-      if (async)
-        for (int a; (a = answered.load()) < kBlock * threads;) answered.wait(a);
-      const double c = process_cpu_seconds() - c0;
-      const double w = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
-      (indexed ? index_cpu : plain_cpu) += c;
-      (indexed ? index_wall : plain_wall) += w;
+      if (async && variant != kBound)
+        for (int a; (a = answered.load()) < block * threads;) answered.wait(a);
+      cpu[variant] += process_cpu_seconds() - c0;
+      wall[variant] += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      if (postgres && variant == kIndexed) server_cpu += postgres_server_cpu_seconds() - p0;
     }
   }
   if (failed) {
     std::cerr << "concurrent index measurement: an issuance failed\n";
     return;
   }
-  const double n = static_cast<double>(rounds) * kBlock * threads;
+  const double n = static_cast<double>(rounds) * block * threads;
   std::cout << "concurrent index cost (" << label << (async ? ", asynchronous commit" : "") << ", " << threads << " issuers, " << rounds
-            << " rounds x " << kBlock * threads << "): without " << n / plain_wall
-            << " certs/s (" << 1e6 * plain_cpu / n << " us CPU per cert), with " << n / index_wall
-            << " certs/s (" << 1e6 * index_cpu / n << " us CPU); throughput ratio (with/without) "
-            << plain_wall / index_wall << " wall, " << plain_cpu / index_cpu << " CPU\n";
+            << " rounds x " << block * threads << "): without " << n / wall[kPlain]
+            << " certs/s (" << 1e6 * cpu[kPlain] / n << " us CPU per cert), with " << n / wall[kIndexed]
+            << " certs/s (" << 1e6 * cpu[kIndexed] / n << " us CPU); throughput ratio (with/without) "
+            << wall[kPlain] / wall[kIndexed] << " wall, " << cpu[kPlain] / cpu[kIndexed] << " CPU\n";
+  std::cout << "  to the crypto-only bound on " << threads << " threads (" << n / wall[kBound]
+            << " per s, " << 1e6 * cpu[kBound] / n << " us CPU each): without the index "
+            << wall[kBound] / wall[kPlain] << " wall / " << cpu[kBound] / cpu[kPlain] << " CPU, with it "
+            << wall[kBound] / wall[kIndexed] << " wall / " << cpu[kBound] / cpu[kIndexed] << " CPU\n";
+  if (postgres)
+    std::cout << "  PostgreSQL server processes on this machine: " << 1e6 * server_cpu / n
+              << " us CPU per certificate (clock ticks of " << 1e3 / static_cast<double>(sysconf(_SC_CLK_TCK))
+              << " ms; on its own host this is not steward's)\n";
 }
 
 }  // namespace
@@ -409,12 +464,16 @@ int main(int argc, char** argv) {
   // --paired_rounds=N (default 60; 0 = off): the interleaved measurements after the benchmarks.
   // --issuers=N (default 8, steward's default server.workers): concurrent issuers of the
   // throughput measurement.
+  // --issuer_block=N (default 16): requests per issuer in each block of that measurement. A
+  // block ends by waiting for its last commit, which a server under steady load never does;
+  // longer blocks make that drain a smaller share.
   int paired_rounds = 60;
   int issuers = 8;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     int* target = a.rfind("--paired_rounds=", 0) == 0 ? &paired_rounds
                   : a.rfind("--issuers=", 0) == 0     ? &issuers
+                  : a.rfind("--issuer_block=", 0) == 0 ? &g_issuer_block
                                                       : nullptr;
     if (target) {
       *target = std::atoi(argv[i] + a.find('=') + 1);
@@ -442,8 +501,8 @@ int main(int argc, char** argv) {
   paired_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds);
   paired_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds);
   for (bool async : {false, true}) {
-    concurrent_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds / 2, issuers, async);
-    concurrent_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds / 2, issuers, async);
+    concurrent_index_ratio("SQLite", setup().steward_sqlite.get(), paired_rounds / 2, issuers, async, false);
+    concurrent_index_ratio("PostgreSQL", setup().steward_pg.get(), paired_rounds / 2, issuers, async, true);
   }
   if (auto o = reporter.times_.find("BM_OcspResponse/real_time"); o != reporter.times_.end() && o->second > 0)
     std::cout << "OCSP: " << 1e6 / o->second << " answers/s on one core (" << o->second << " us each)\n";

@@ -4,6 +4,9 @@
 # "Performance"). Starts a throw-away PostgreSQL 15 cluster with its default durability
 # (fsync on, synchronous_commit on) on a unix socket, as `nobody` when run as root.
 #   bench/steward/run.sh [build-dir] [extra steward_bench flags...]
+# STEWARD_BENCH_SPLIT_CORES=1: PostgreSQL runs on the last core and steward_bench on the others
+# (taskset), as when the database has its own host: then the wall-time ratios are steward's
+# throughput, not steward's and the server's sharing the same cores.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$repo/build/release}"; shift || true
@@ -16,8 +19,15 @@ if [[ $(id -u) == 0 ]]; then chown nobody "$work"; as=(runuser -u nobody --); fi
 cleanup() { "${as[@]}" "$pgbin/pg_ctl" -D "$work/data" -m fast -w stop >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 "${as[@]}" "$pgbin/initdb" -D "$work/data" -U steward --auth=trust -E UTF8 >"$work/initdb.log" 2>&1
-"${as[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
+db_cpu=() bench_cpu=()
+if [[ -n "${STEWARD_BENCH_SPLIT_CORES:-}" ]]; then
+  last=$(( $(nproc) - 1 ))
+  (( last >= 1 )) || { echo "STEWARD_BENCH_SPLIT_CORES needs two cores" >&2; exit 2; }
+  db_cpu=(taskset -c "$last") bench_cpu=(taskset -c "0-$(( last - 1 ))")
+fi
+"${as[@]}" "${db_cpu[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
   -o "-k $work -c listen_addresses=''" start >/dev/null
 export STEWARD_BENCH_PG="postgresql://steward@/postgres?host=$work"
 echo "PostgreSQL: $("$pgbin/postgres" --version), fsync on, unix socket; SQLite: WAL"
-"$bench" --benchmark_min_time=1 --paired_rounds=60 "$@"
+[[ ${#db_cpu[@]} -eq 0 ]] || echo "PostgreSQL on core $last, steward_bench on cores 0-$(( last - 1 ))"
+"${bench_cpu[@]}" "$bench" --benchmark_min_time=1 --paired_rounds=60 "$@"
