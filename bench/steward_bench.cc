@@ -401,8 +401,9 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
       // Every variant takes every position in turn, so drift in the machine's load hits all.
       const auto variant = static_cast<Variant>((round + slot) % 3);
       Steward& st = variant == kIndexed ? *with_index : *s.steward;
-      const double c0 = process_cpu_seconds();
+      // Read before this process's CPU clock starts: scanning /proc is not the block's work.
       const double p0 = postgres && variant == kIndexed ? postgres_server_cpu_seconds() : 0;
+      const double c0 = process_cpu_seconds();
       const auto w0 = std::chrono::steady_clock::now();
       // One queue of requests that every worker takes from, as a server's workers do: a fixed
       // share per thread would end each block with cores idle behind the slowest thread.
