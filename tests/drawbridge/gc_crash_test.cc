@@ -1,7 +1,8 @@
 // Crash safety of garbage collection: the real `drawbridge gc` on a data directory holding
 // many unreferenced blobs (as crashed uploads leave them), expired and live pending tags and
-// complete tags, SIGKILLed at random moments over several rounds. After every kill: each
-// complete tag byte-identical, every blob a node references present and hashing to its name.
+// complete tags, SIGKILLed over several rounds: at random moments, and as soon as the sweep
+// has begun deleting. After every kill: each complete tag byte-identical, every blob a node
+// references present and hashing to its name.
 // Then an uninterrupted run frees the rest, and only referenced blobs remain.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -37,14 +39,16 @@ std::string random_text(std::mt19937_64& rng, std::size_t n) {
 }
 
 // What an upload killed after placing its blob leaves: a blob file no node references.
-void write_orphan(const fs::path& data, const std::string& content) {
+fs::path write_orphan(const fs::path& data, const std::string& content) {
   const auto key = blob_key_of(as_bytes(content));
   const auto dir = data / "blobs" / "sha256" / key.substr(0, 2);
   fs::create_directories(dir);
   std::FILE* f = std::fopen((dir / key).c_str(), "wb");  // not fsynced: many, and no crash here
-  ASSERT_TRUE(f);
+  EXPECT_TRUE(f) << dir / key;
+  if (!f) return {};
   std::fwrite(content.data(), 1, content.size(), f);
   std::fclose(f);
+  return dir / key;
 }
 
 std::size_t count_blob_files(const fs::path& data) {
@@ -79,10 +83,16 @@ struct Run {
   int exit_code = -1;
 };
 
-// `drawbridge gc` on `data`, SIGKILLed after `kill_after` unless it finished first.
+// When to SIGKILL a run: never, after a time, or as soon as `condition` holds (polled while the
+// child runs; a loaded machine delays both alike, so such a kill lands where it is meant to).
+struct KillAt {
+  std::optional<std::chrono::microseconds> after;
+  std::function<bool()> condition;
+};
+
+// `drawbridge gc` on `data`, SIGKILLed as `kill` says unless it finished first.
 // `conninfo` set: the PostgreSQL store instead of the data directory.
-Run run_gc(const fs::path& data, const fs::path& log, std::optional<std::chrono::microseconds> kill_after,
-           const std::string& conninfo = {}) {
+Run run_gc(const fs::path& data, const fs::path& log, const KillAt& kill, const std::string& conninfo = {}) {
   pid_t pid = ::fork();
   if (pid == 0) {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -98,18 +108,34 @@ Run run_gc(const fs::path& data, const fs::path& log, std::optional<std::chrono:
     ::_exit(127);
   }
   Run r;
-  if (kill_after) {
-    std::this_thread::sleep_for(*kill_after);
-    r.killed = ::kill(pid, SIGKILL) == 0;
-  }
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  bool reaped = false;
+  if (kill.after) {
+    std::this_thread::sleep_for(*kill.after);
+    r.killed = ::kill(pid, SIGKILL) == 0;
+  } else if (kill.condition) {
+    for (;;) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        reaped = true;
+        break;
+      }
+      if (kill.condition()) {
+        r.killed = ::kill(pid, SIGKILL) == 0;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  if (!reaped) ::waitpid(pid, &status, 0);
   if (WIFEXITED(status)) {
     r.killed = false;
     r.exit_code = WEXITSTATUS(status);
   }
   return r;
 }
+
+KillAt kill_after(std::chrono::microseconds t) { return {t, {}}; }
+const KillAt kNoKill{};
 
 using CompleteTags = std::map<std::string, std::map<std::string, std::string>>;  // tag -> path -> content
 
@@ -173,7 +199,9 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
 
   std::size_t orphans = 0;
   const auto add_garbage = [&](int n) {
-    for (int i = 0; i < n; ++i, ++orphans) write_orphan(data, random_text(rng, 500 + rng() % 3000));
+    std::vector<fs::path> written;
+    for (int i = 0; i < n; ++i, ++orphans) written.push_back(write_orphan(data, random_text(rng, 500 + rng() % 3000)));
+    return written;
   };
   const auto check = [&](const std::string& when) {
     SCOPED_TRACE(when);
@@ -191,16 +219,30 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
   // How long an uninterrupted run takes on this machine, so that kills land inside runs.
   add_garbage(2000);
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(run_gc(data, log, std::nullopt).exit_code, 0) << "see " << log;
+  ASSERT_EQ(run_gc(data, log, kNoKill).exit_code, 0) << "see " << log;
   const auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   check("after a whole run");
+  // Odd rounds kill at a random time, anywhere in a run (startup, expiring tags, the sweep).
+  // Even rounds kill as soon as the sweep has deleted one of a sample of this round's orphans,
+  // so that on a machine of any speed or load some kills land in the middle of a sweep.
   int killed = 0, partial = 0;
   const int kRounds = 8;
   for (int round = 0; round < kRounds; ++round) {
-    add_garbage(2000);
+    const auto written = add_garbage(2000);
     const auto before = count_blob_files(data);
-    const auto at = std::chrono::microseconds(full.count() / 10 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(full.count())));
-    const auto run = run_gc(data, log, at);
+    KillAt kill;
+    if (round % 2 == 1) {
+      kill = kill_after(std::chrono::microseconds(full.count() / 10 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(full.count()))));
+    } else {
+      std::vector<fs::path> sample;
+      for (std::size_t i = 0; i < written.size(); i += written.size() / 64) sample.push_back(written[i]);
+      kill.condition = [sample] {
+        for (const auto& p : sample)
+          if (!fs::exists(p)) return true;
+        return false;
+      };
+    }
+    const auto run = run_gc(data, log, kill);
     const auto after = count_blob_files(data);
     killed += run.killed;
     if (run.killed && after < before && after > referenced_blobs(data).size()) ++partial;
@@ -214,7 +256,7 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
   EXPECT_GT(partial, 0) << "no kill landed in the middle of a sweep";
 
   // An uninterrupted run frees the rest: only referenced blobs remain, the expired tags are gone.
-  const auto final_run = run_gc(data, log, std::nullopt);
+  const auto final_run = run_gc(data, log, kNoKill);
   EXPECT_EQ(final_run.exit_code, 0) << "see " << log;
   check("after the final run");
   const auto referenced = referenced_blobs(data);
@@ -274,7 +316,7 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcOnPostgresLosesNothingReferenced) {
   };
   add_garbage(5000, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_EQ(run_gc(tmp.path(), log, std::nullopt, conninfo).exit_code, 0) << "see " << log;
+  ASSERT_EQ(run_gc(tmp.path(), log, kNoKill, conninfo).exit_code, 0) << "see " << log;
   const auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
   check("after a whole run");
   int killed = 0, partial = 0;
@@ -282,7 +324,7 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcOnPostgresLosesNothingReferenced) {
     add_garbage(5000, round);
     const auto before = count("SELECT COUNT(*) FROM drawbridge_blobs");
     const auto at = std::chrono::microseconds(full.count() / 5 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(full.count())));
-    const auto run = run_gc(tmp.path(), log, at, conninfo);
+    const auto run = run_gc(tmp.path(), log, kill_after(at), conninfo);
     killed += run.killed;
     const auto after = count("SELECT COUNT(*) FROM drawbridge_blobs");
     if (run.killed && after < before) ++partial;
@@ -293,7 +335,7 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcOnPostgresLosesNothingReferenced) {
     if (HasFatalFailure()) return;
   }
   EXPECT_GT(killed, 0) << "no run was killed";
-  ASSERT_EQ(run_gc(tmp.path(), log, std::nullopt, conninfo).exit_code, 0) << "see " << log;
+  ASSERT_EQ(run_gc(tmp.path(), log, kNoKill, conninfo).exit_code, 0) << "see " << log;
   check("after the final run");
   EXPECT_EQ(count("SELECT COUNT(*) FROM drawbridge_blobs b WHERE NOT EXISTS "
                   "(SELECT 1 FROM drawbridge_nodes n WHERE n.present AND n.blob = b.key)"),
