@@ -289,6 +289,48 @@ TYPED_TEST(CertIndexConformance, RecordAndFindRoundTripEveryField) {
   EXPECT_FALSE(idx.revocation(c.serial));
 }
 
+// Rows of one commit travel together (PostgreSQL: as array literals): what is special in such a
+// literal — quotes, backslashes, braces, commas, spaces, the word NULL, empty strings — and
+// every byte value of the DER come back exactly, in every row, with the audit records.
+TYPED_TEST(CertIndexConformance, EveryCharacterRoundTripsInAGroupOfRows) {
+  auto& idx = *this->index;
+  const std::vector<std::string> tricky = {"\"", "\\", "{", "}", ",", " lead and trail ", "NULL", "", "a\"b\\c{d}e,f",
+                                           "\\x00", "\xc3\xa9\xe2\x82\xac", "'; DROP TABLE x; --", "\t\n\r"};
+  std::vector<IssuedCertificate> rows;
+  std::vector<nlohmann::json> audit;
+  for (std::size_t i = 0; i < tricky.size(); ++i) {
+    auto c = make_cert(std::to_string(i + 1), kT0 + std::chrono::seconds(i));
+    const auto& t = tricky[i];
+    c.sans = {"dns:" + t, "uri:" + t};
+    c.platform = t;
+    c.measurement = t;
+    c.signer = t;
+    c.tcb_status = t;
+    c.tcb_level = t;
+    c.chip_id = t;
+    c.ppid = t;
+    c.fmspc = t;
+    c.keep_identity = t;
+    c.policy_digest = t;
+    c.collateral_digests = {t, t + t};
+    c.insecure = i % 2 == 1;
+    c.issued_by = t;
+    c.der.clear();
+    for (int b = 0; b < 256; ++b) c.der.push_back(static_cast<std::uint8_t>((b + i) % 256));
+    rows.push_back(c);
+    audit.push_back(nlohmann::json{{"decision", "issued"}, {"serial", c.serial}, {"text", t}, {"n", i}});
+  }
+  idx.record_issued(rows, audit);
+  for (const auto& c : rows) {
+    auto got = idx.find(c.serial);
+    ASSERT_TRUE(got) << c.serial;
+    expect_same(*got, c);
+  }
+  const auto entries = idx.audit_entries(0, 100);
+  ASSERT_EQ(entries.size(), audit.size());
+  for (std::size_t i = 0; i < audit.size(); ++i) EXPECT_EQ(entries[i].record, audit[i]) << i;  // in order
+}
+
 TYPED_TEST(CertIndexConformance, DuplicateSerialIsRefusedAndKeepsTheFirst) {
   auto& idx = *this->index;
   auto first = make_cert("abc");
