@@ -17,6 +17,7 @@
 // separate benchmark runs, whose CPU times drift with the load between them.
 #include <benchmark/benchmark.h>
 
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,6 +386,26 @@ double postgres_server_cpu_seconds() {
   return total;
 }
 
+// Idle time (idle + iowait, from /proc/stat) of the cores this process may run on: a block
+// whose cores idle is waiting for something other than its own CPU (the database, a commit).
+double own_cores_idle_seconds() {
+  static const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 0;
+  std::ifstream in("/proc/stat");
+  double total = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("cpu", 0) != 0 || line.size() < 4 || line[3] < '0' || line[3] > '9') continue;
+    std::istringstream fields(line.substr(3));
+    int cpu = -1;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0;
+    fields >> cpu >> user >> nice >> system >> idle >> iowait;
+    if (cpu >= 0 && cpu < CPU_SETSIZE && CPU_ISSET(cpu, &allowed)) total += (idle + iowait) / ticks;
+  }
+  return total;
+}
+
 int g_issuer_block = 16;  // --issuer_block: requests per issuer per block
 
 void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, int threads, bool async,
@@ -394,7 +415,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
   const Bound bound(s);
   const int block = g_issuer_block;  // requests per issuer per block
   enum Variant { kBound, kPlain, kIndexed };
-  double cpu[3] = {}, wall[3] = {}, server_cpu = 0;
+  double cpu[3] = {}, wall[3] = {}, idle[3] = {}, drain[3] = {}, server_cpu = 0;
   std::atomic<bool> failed{false};
   for (int round = 0; round < rounds && !failed; ++round) {
     for (int slot = 0; slot < 3; ++slot) {
@@ -403,6 +424,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
       Steward& st = variant == kIndexed ? *with_index : *s.steward;
       // Read before this process's CPU clock starts: scanning /proc is not the block's work.
       const double p0 = postgres && variant == kIndexed ? postgres_server_cpu_seconds() : 0;
+      const double i0 = own_cores_idle_seconds();
       const double c0 = process_cpu_seconds();
       const auto w0 = std::chrono::steady_clock::now();
       // One queue of requests that every worker takes from, as a server's workers do: a fixed
@@ -432,10 +454,13 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
           }
         });
       for (auto& w : workers) w.join();
+      const auto submitted = std::chrono::steady_clock::now();
       if (async && variant != kBound)
         for (int a; (a = answered.load()) < block * threads;) answered.wait(a);
+      drain[variant] += std::chrono::duration<double>(std::chrono::steady_clock::now() - submitted).count();
       cpu[variant] += process_cpu_seconds() - c0;
       wall[variant] += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+      idle[variant] += own_cores_idle_seconds() - i0;
       if (postgres && variant == kIndexed) server_cpu += postgres_server_cpu_seconds() - p0;
     }
   }
@@ -453,6 +478,12 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
             << " per s, " << 1e6 * cpu[kBound] / n << " us CPU each): without the index "
             << wall[kBound] / wall[kPlain] << " wall / " << cpu[kBound] / cpu[kPlain] << " CPU, with it "
             << wall[kBound] / wall[kIndexed] << " wall / " << cpu[kBound] / cpu[kIndexed] << " CPU\n";
+  std::cout << "  idle time of this process's cores per block second: bound " << idle[kBound] / wall[kBound]
+            << ", without the index " << idle[kPlain] / wall[kPlain] << ", with it " << idle[kIndexed] / wall[kIndexed]
+            << " (clock ticks; " << std::thread::hardware_concurrency() << " cores on the machine)\n";
+  std::cout << "  a block's end, from the last request taken to the last answer: bound "
+            << 1e3 * drain[kBound] / (rounds) << " ms, without the index " << 1e3 * drain[kPlain] / rounds
+            << " ms, with it " << 1e3 * drain[kIndexed] / rounds << " ms (a server under steady load never drains)\n";
   if (postgres)
     std::cout << "  PostgreSQL server processes on this machine: " << 1e6 * server_cpu / n
               << " us CPU per certificate (clock ticks of " << 1e3 / static_cast<double>(sysconf(_SC_CLK_TCK))
