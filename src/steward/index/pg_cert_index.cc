@@ -61,7 +61,7 @@ using Conn = pqxx::connection;
 constexpr const char* kInsertCertificates = "steward_insert_certificates";
 constexpr const char* kInsertAudit = "steward_insert_audit";
 
-// PostgreSQL array literals (the text input form of text[], bigint[], boolean[] and bytea[]).
+// PostgreSQL array literals (the text input form of text[], bigint[] and boolean[]).
 class ArrayLiteral {
  public:
   void add_text(std::string_view v) {
@@ -81,17 +81,6 @@ class ArrayLiteral {
     open_element();
     out_.push_back(v ? 't' : 'f');
   }
-  // bytea's hex form, "\x0a1b...", quoted: its backslash escaped for the array.
-  void add_bytes(ByteView v) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    open_element();
-    out_ += "\"\\\\x";
-    for (std::uint8_t b : v) {
-      out_.push_back(kHex[b >> 4]);
-      out_.push_back(kHex[b & 0xf]);
-    }
-    out_.push_back('"');
-  }
   std::string take() {
     out_.push_back('}');
     return std::move(out_);
@@ -102,6 +91,32 @@ class ArrayLiteral {
     if (out_.size() > 1) out_.push_back(',');
   }
   std::string out_ = "{";
+};
+
+// A bytea[] in PostgreSQL's binary array format (what array_recv reads): sent as a binary
+// parameter, so the DERs cross as they are, with no hex text to write here and parse there.
+class ByteaArray {
+ public:
+  explicit ByteaArray(std::size_t count) {
+    put(1);      // dimensions
+    put(0);      // no NULL elements
+    put(17);     // element type: bytea's OID
+    put(static_cast<std::uint32_t>(count));
+    put(1);      // lower bound
+  }
+  void add(ByteView v) {
+    put(static_cast<std::uint32_t>(v.size()));
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size());
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  void put(std::uint32_t v) {
+    const char be[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                        static_cast<char>(v)};
+    out_.append(be, 4);
+  }
+  std::string out_;
 };
 
 class Pool {
@@ -642,7 +657,8 @@ class PgCertIndex final : public CertIndex {
       // append_audit), and revoke_matching waits for this transaction or this one for it.
       w.exec_params("SELECT pg_advisory_xact_lock($1)", kAuditLock);
       TimePoint earliest = TimePoint::max();
-      ArrayLiteral col[19];
+      ArrayLiteral col[18];
+      ByteaArray ders(rows.size());
       for (const IssuedCertificate* row : rows) {
         const IssuedCertificate& c = *row;
         col[0].add_text(c.serial);
@@ -663,13 +679,14 @@ class PgCertIndex final : public CertIndex {
         col[15].add_text(strings_to_json(c.collateral_digests));
         col[16].add_bool(c.insecure);
         col[17].add_text(c.issued_by);
-        col[18].add_bytes(c.der);
+        ders.add(c.der);
         earliest = std::min(earliest, c.issued_at);
       }
-      std::string p[19];
-      for (int i = 0; i < 19; ++i) p[i] = col[i].take();
+      std::string p[18];
+      for (int i = 0; i < 18; ++i) p[i] = col[i].take();
       const auto inserted = w.exec_prepared(kInsertCertificates, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
-                                            p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17], p[18]);
+                                            p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17],
+                                            pqxx::binarystring(ders.bytes().data(), ders.bytes().size()));
       // Fewer rows than given: a serial already recorded (GroupCommit then writes each unit
       // alone, and only the one holding it fails).
       require(inserted.affected_rows() == rows.size(), ErrorKind::kConflict, "steward.index.duplicate_serial",
