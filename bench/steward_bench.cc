@@ -482,7 +482,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
             << ", without the index " << idle[kPlain] / wall[kPlain] << ", with it " << idle[kIndexed] / wall[kIndexed]
             << " (clock ticks; " << std::thread::hardware_concurrency() << " cores on the machine)\n";
   std::cout << "  a block's end, from the last request taken to the last answer: bound "
-            << 1e3 * drain[kBound] / (rounds) << " ms, without the index " << 1e3 * drain[kPlain] / rounds
+            << 1e3 * drain[kBound] / rounds << " ms, without the index " << 1e3 * drain[kPlain] / rounds
             << " ms, with it " << 1e3 * drain[kIndexed] / rounds << " ms (a server under steady load never drains)\n";
   if (postgres)
     std::cout << "  PostgreSQL server processes on this machine: " << 1e6 * server_cpu / n

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -235,7 +236,7 @@ TEST(DrawbridgeGcCrash, SigkillDuringGcLosesNothingReferenced) {
       kill = kill_after(std::chrono::microseconds(full.count() / 10 + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(full.count()))));
     } else {
       std::vector<fs::path> sample;
-      for (std::size_t i = 0; i < written.size(); i += written.size() / 64) sample.push_back(written[i]);
+      for (std::size_t i = 0; i < written.size(); i += std::max<std::size_t>(1, written.size() / 64)) sample.push_back(written[i]);
       kill.condition = [sample] {
         for (const auto& p : sample)
           if (!fs::exists(p)) return true;

@@ -108,7 +108,7 @@ class ByteaArray {
     put(static_cast<std::uint32_t>(v.size()));
     out_.append(reinterpret_cast<const char*>(v.data()), v.size());
   }
-  const std::string& bytes() const { return out_; }
+  ByteView bytes() const { return as_bytes(out_); }
 
  private:
   void put(std::uint32_t v) {
@@ -711,7 +711,7 @@ class PgCertIndex final : public CertIndex {
       for (int i = 0; i < 18; ++i) p[i] = col[i].take();
       const auto inserted = w.exec_prepared(kInsertCertificates, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8],
                                             p[9], p[10], p[11], p[12], p[13], p[14], p[15], p[16], p[17],
-                                            pqxx::binarystring(ders.bytes().data(), ders.bytes().size()));
+                                            bin(ders.bytes()));
       // Fewer rows than given: a serial already recorded (GroupCommit then writes each unit
       // alone, and only the one holding it fails).
       require(inserted.affected_rows() == rows.size(), ErrorKind::kConflict, "steward.index.duplicate_serial",
