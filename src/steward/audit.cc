@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/thread_scheduling.h"
 
 namespace enarx::steward {
 
@@ -62,6 +63,7 @@ void AuditLog::append_async(std::vector<nlohmann::json> records, std::function<v
 }
 
 void AuditLog::flush_loop() {
+  schedule_this_thread_as_batch();  // it wakes from every fsync (core/thread_scheduling.h)
   std::unique_lock lock(flush_mutex_);
   for (;;) {
     flush_work_.wait(lock, [&] { return stopping_ || !pending_.empty(); });

@@ -10,12 +10,14 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_scheduling.h"
 #include "../support/error_code.h"
 
 namespace enarx::steward::index_detail {
@@ -278,6 +280,29 @@ TEST_F(GroupCommitTest, SynchronousAndAsynchronousCallersShareOneQueue) {
   const auto tx = store.transactions();
   ASSERT_EQ(tx.size(), 2u);
   EXPECT_EQ(tx[1], (std::vector<std::string>{"a", "s"}));
+}
+
+// The committer wakes from a flush for every group: it runs under SCHED_BATCH so that those
+// wake-ups do not preempt the workers (core/thread_scheduling.h); a caller's thread, even one
+// that leads a group, keeps its own policy.
+TEST_F(GroupCommitTest, TheCommitterThreadDoesNotPreemptTheWorkers) {
+  ASSERT_FALSE(this_thread_is_batch_scheduled());
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<bool> committer_batch;
+  const auto a = rows({"a"});
+  group.submit_async(a, {}, [&](std::exception_ptr, std::vector<RevocationRecord>) {
+    std::lock_guard lock(mu);
+    committer_batch = this_thread_is_batch_scheduled();
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return committer_batch.has_value(); }));
+  }
+  EXPECT_TRUE(*committer_batch);
+  group.submit(rows({"b"}));  // led by this thread
+  EXPECT_FALSE(this_thread_is_batch_scheduled());
 }
 
 TEST_F(GroupCommitTest, StopCommitsWhatIsQueuedThenRefuses) {

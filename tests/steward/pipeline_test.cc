@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/openssl.h"
+#include "core/thread_scheduling.h"
 #include "test_util.h"
 
 namespace enarx::steward {
@@ -567,7 +568,7 @@ TEST_F(PipelineTest, AsynchronousAuditAppendsAreAllFlushedOffTheCallersThread) {
   auto audit = std::make_unique<AuditLog>(path, 0, clock_);
   std::mutex mu;
   std::condition_variable cv;
-  std::size_t done = 0, failed = 0, on_caller = 0;
+  std::size_t done = 0, failed = 0, on_caller = 0, not_batch = 0;
   const auto caller = std::this_thread::get_id();
   constexpr std::size_t kCalls = AuditLog::kMaxPendingFlushes * 2;
   std::thread caller_thread([&] {
@@ -578,6 +579,7 @@ TEST_F(PipelineTest, AsynchronousAuditAppendsAreAllFlushedOffTheCallersThread) {
                             ++done;
                             failed += error != nullptr;
                             on_caller += std::this_thread::get_id() == caller;
+                            not_batch += !this_thread_is_batch_scheduled();
                             cv.notify_all();
                           });
   });
@@ -588,6 +590,8 @@ TEST_F(PipelineTest, AsynchronousAuditAppendsAreAllFlushedOffTheCallersThread) {
   }
   EXPECT_EQ(failed, 0u);
   EXPECT_EQ(on_caller, 0u);
+  // The flusher wakes from every fsync: under SCHED_BATCH it does not preempt the workers.
+  EXPECT_EQ(not_batch, 0u);
   audit.reset();  // the flusher ends
   std::istringstream text(read_text_file(path));
   std::size_t lines = 0;

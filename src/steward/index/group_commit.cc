@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "core/error.h"
+#include "core/thread_scheduling.h"
 
 namespace enarx::steward::index_detail {
 
@@ -41,6 +42,9 @@ void GroupCommit::submit_async(std::span<const IssuedCertificate> unit, std::spa
 }
 
 void GroupCommit::commit_loop() {
+  // The committer wakes from a flush or a database answer for every group: it must not preempt
+  // the workers each time (core/thread_scheduling.h).
+  schedule_this_thread_as_batch();
   std::unique_lock lock(mu_);
   for (;;) {
     work_.wait(lock, [&] { return (!queue_.empty() && !leading_) || (stopping_ && queue_.empty()); });
