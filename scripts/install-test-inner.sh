@@ -54,6 +54,35 @@ start_both() {
   export ENARX_TOKEN
 }
 
+# Deploys what was published before the upgrade (sim-snp) through the running steward and
+# drawbridge, and verifies the workload's certificate: an issuance end to end.
+deploy_and_verify() {  # [how steward runs, for the message]
+  digest="$(cat /var/tmp/it/digest)"
+  got="$(enarx package info "$host/alice/web:1.0.0" | sed -n 's/.*"digest": *"\([^"]*\)".*/\1/p' | head -1)"
+  [[ "$got" == "$digest" ]] || die "the tag published before the upgrade is gone or changed ($got)"
+  ok "drawbridge still serves alice/web:1.0.0 @ $digest"
+  enarx deploy "$host/alice/web:1.0.0@$digest" --signer /var/tmp/it/publisher.key \
+    --steward-ca /var/lib/steward/tls/ca.crt --steward-identity-ca /var/lib/steward/ca.crt \
+    --platform sim-snp --sim-dir "$sim" --time-limit 60 >/var/tmp/it/deploy.log 2>&1 &
+  deploy=$!
+  for _ in $(seq 1 600); do
+    (exec 3<>/dev/tcp/127.0.0.1/$WP) 2>/dev/null && break
+    kill -0 $deploy 2>/dev/null || { cat /var/tmp/it/deploy.log; die "enarx deploy exited"; }
+    sleep 0.1
+  done
+  sed 's/^/    /' /var/tmp/it/deploy.log
+  # 127.0.0.1: in this network namespace localhost resolves to ::1 first, and enarx verify tries
+  # only the first address (the workload listens on 127.0.0.1)
+  enarx verify "127.0.0.1:$WP" --ca /var/lib/steward/ca.crt --allow-simulated \
+    --revocation-ca /var/lib/steward/tls/ca.crt --expect-slug "$host/alice/web:1.0.0" \
+    --expect-digest "$digest" --expect-signer "$(enarx key fingerprint /var/tmp/it/publisher.key)" \
+    >/var/tmp/it/verify.out 2>&1 || { cat /var/tmp/it/verify.out; die "enarx verify"; }
+  sed 's/^/    /' /var/tmp/it/verify.out
+  kill -0 $deploy 2>/dev/null || die "the workload stopped early"
+  kill $deploy; wait $deploy 2>/dev/null || true
+  ok "deployed (sim-snp, attested by the pre-upgrade steward CA${1:-}), fetched over mutual TLS, verified"
+}
+
 case "$phase" in
 install-prev)
   apt-get update -qq
@@ -146,30 +175,7 @@ upgrade)
 
 flow)
   start_both
-  digest="$(cat /var/tmp/it/digest)"
-  got="$(enarx package info "$host/alice/web:1.0.0" | sed -n 's/.*"digest": *"\([^"]*\)".*/\1/p' | head -1)"
-  [[ "$got" == "$digest" ]] || die "the tag published before the upgrade is gone or changed ($got)"
-  ok "drawbridge still serves alice/web:1.0.0 @ $digest"
-  enarx deploy "$host/alice/web:1.0.0@$digest" --signer /var/tmp/it/publisher.key \
-    --steward-ca /var/lib/steward/tls/ca.crt --steward-identity-ca /var/lib/steward/ca.crt \
-    --platform sim-snp --sim-dir "$sim" --time-limit 60 >/var/tmp/it/deploy.log 2>&1 &
-  deploy=$!
-  for _ in $(seq 1 600); do
-    (exec 3<>/dev/tcp/127.0.0.1/$WP) 2>/dev/null && break
-    kill -0 $deploy 2>/dev/null || { cat /var/tmp/it/deploy.log; die "enarx deploy exited"; }
-    sleep 0.1
-  done
-  sed 's/^/    /' /var/tmp/it/deploy.log
-  # 127.0.0.1: in this network namespace localhost resolves to ::1 first, and enarx verify tries
-  # only the first address (the workload listens on 127.0.0.1)
-  enarx verify "127.0.0.1:$WP" --ca /var/lib/steward/ca.crt --allow-simulated \
-    --revocation-ca /var/lib/steward/tls/ca.crt --expect-slug "$host/alice/web:1.0.0" \
-    --expect-digest "$digest" --expect-signer "$(enarx key fingerprint /var/tmp/it/publisher.key)" \
-    >/var/tmp/it/verify.out 2>&1 || { cat /var/tmp/it/verify.out; die "enarx verify"; }
-  sed 's/^/    /' /var/tmp/it/verify.out
-  kill -0 $deploy 2>/dev/null || die "the workload stopped early"
-  kill $deploy; wait $deploy 2>/dev/null || true
-  ok "deployed (sim-snp, attested by the pre-upgrade steward CA), fetched over mutual TLS, verified"
+  deploy_and_verify
   stop_unit drawbridge; stop_unit steward
   ;;
 
@@ -187,6 +193,18 @@ systemd)
     body="$(curl -fsSk "https://127.0.0.1:${u#*:}/healthz")" || die "${u%:*} /healthz"
     ok "${u%:*}.service active as $(systemctl show -p User --value ${u%:*}.service) (MainPID $(systemctl show -p MainPID --value ${u%:*}.service)), GET /healthz -> $body"
   done
+  # An issuance under the unit's sandbox (SystemCallFilter=, ProtectSystem=, ...), which the
+  # other phases cannot apply: a system call the filter refuses kills steward with SIGSYS.
+  export ENARX_CA_BUNDLE=/var/lib/drawbridge/tls/self-signed.pem
+  ENARX_TOKEN="$(setpriv --reuid=drawbridge --regid=drawbridge --init-groups \
+    drawbridge token --data-dir /var/lib/drawbridge --subject alice)"
+  export ENARX_TOKEN
+  journalctl -u steward --no-pager -f >/var/tmp/it/steward-journal.log 2>&1 &
+  journal=$!
+  deploy_and_verify " through steward.service, under its unit's sandbox"
+  kill $journal 2>/dev/null || true
+  [[ "$(systemctl is-active steward.service)" == active ]] \
+    || die "steward.service is not active after issuing"
   pid="$(systemctl show -p MainPID --value steward.service)"
   systemctl reload steward.service
   sleep 1

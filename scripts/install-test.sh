@@ -20,7 +20,8 @@
 #     package published before the upgrade is deployed (attested by the steward whose CA was
 #     made before the upgrade, fetched from drawbridge over mutual TLS), and verified
 #  7. the same root booted with systemd-nspawn (systemd as PID 1, private network): the units
-#     themselves, with all their sandboxing, start, answer /healthz, reload; a package upgrade
+#     themselves, with all their sandboxing, start, answer /healthz, issue the certificate of a
+#     deployment (the flow of 6 again, through steward.service), reload; a package upgrade
 #     restarts the running service; the admin enables them (ENARX_SKIP_NSPAWN=1 leaves it out)
 #  8. reinstall (maintainer scripts run again: idempotent), remove (config + state kept, units
 #     masked), purge (config, caches and enablement links removed, state kept:
