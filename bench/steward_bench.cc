@@ -18,6 +18,7 @@
 #include <benchmark/benchmark.h>
 
 #include <sched.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -406,6 +407,14 @@ double own_cores_idle_seconds() {
   return total;
 }
 
+// Context switches of every thread of this process so far (a thread that wakes from a flush
+// and preempts a worker costs two).
+double process_context_switches() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+  return static_cast<double>(usage.ru_nvcsw + usage.ru_nivcsw);
+}
+
 int g_issuer_block = 16;  // --issuer_block: requests per issuer per block
 
 void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, int threads, bool async,
@@ -415,7 +424,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
   const Bound bound(s);
   const int block = g_issuer_block;  // requests per issuer per block
   enum Variant { kBound, kPlain, kIndexed };
-  double cpu[3] = {}, wall[3] = {}, idle[3] = {}, drain[3] = {}, server_cpu = 0;
+  double cpu[3] = {}, wall[3] = {}, idle[3] = {}, drain[3] = {}, switches[3] = {}, server_cpu = 0;
   std::atomic<bool> failed{false};
   for (int round = 0; round < rounds && !failed; ++round) {
     for (int slot = 0; slot < 3; ++slot) {
@@ -425,6 +434,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
       // Read before this process's CPU clock starts: scanning /proc is not the block's work.
       const double p0 = postgres && variant == kIndexed ? postgres_server_cpu_seconds() : 0;
       const double i0 = own_cores_idle_seconds();
+      const double s0 = process_context_switches();
       const double c0 = process_cpu_seconds();
       const auto w0 = std::chrono::steady_clock::now();
       // One queue of requests that every worker takes from, as a server's workers do: a fixed
@@ -461,6 +471,7 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
       cpu[variant] += process_cpu_seconds() - c0;
       wall[variant] += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
       idle[variant] += own_cores_idle_seconds() - i0;
+      switches[variant] += process_context_switches() - s0;
       if (postgres && variant == kIndexed) server_cpu += postgres_server_cpu_seconds() - p0;
     }
   }
@@ -481,6 +492,9 @@ void concurrent_index_ratio(const char* label, Steward* with_index, int rounds, 
   std::cout << "  idle time of this process's cores per block second: bound " << idle[kBound] / wall[kBound]
             << ", without the index " << idle[kPlain] / wall[kPlain] << ", with it " << idle[kIndexed] / wall[kIndexed]
             << " (clock ticks; " << std::thread::hardware_concurrency() << " cores on the machine)\n";
+  std::cout << "  context switches of this process per certificate (voluntary + preempted): bound "
+            << switches[kBound] / n << ", without the index " << switches[kPlain] / n << ", with it "
+            << switches[kIndexed] / n << "\n";
   std::cout << "  a block's end, from the last request taken to the last answer: bound "
             << 1e3 * drain[kBound] / rounds << " ms, without the index " << 1e3 * drain[kPlain] / rounds
             << " ms, with it " << 1e3 * drain[kIndexed] / rounds << " ms (a server under steady load never drains)\n";

@@ -7,6 +7,9 @@
 # STEWARD_BENCH_SPLIT_CORES=1: PostgreSQL runs on the last core and steward_bench on the others
 # (taskset), as when the database has its own host: then the wall-time ratios are steward's
 # throughput, not steward's and the server's sharing the same cores.
+# STEWARD_BENCH_PG_BATCH=1: PostgreSQL's processes run under SCHED_BATCH (chrt -b), as
+# CPUSchedulingPolicy=batch does for a server that shares steward's host (docs/steward.md "The
+# index's cost"): its wake-ups then wait for a worker's time slice instead of preempting it.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-$repo/build/release}"; shift || true
@@ -25,9 +28,12 @@ if [[ -n "${STEWARD_BENCH_SPLIT_CORES:-}" ]]; then
   (( last >= 1 )) || { echo "STEWARD_BENCH_SPLIT_CORES needs two cores" >&2; exit 2; }
   db_cpu=(taskset -c "$last") bench_cpu=(taskset -c "0-$(( last - 1 ))")
 fi
-"${as[@]}" "${db_cpu[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
+batch=()
+[[ -z "${STEWARD_BENCH_PG_BATCH:-}" ]] || batch=(chrt -b 0)
+"${batch[@]}" "${as[@]}" "${db_cpu[@]}" "$pgbin/pg_ctl" -D "$work/data" -l "$work/pg.log" -w \
   -o "-k $work -c listen_addresses=''" start >/dev/null
 export STEWARD_BENCH_PG="postgresql://steward@/postgres?host=$work"
 echo "PostgreSQL: $("$pgbin/postgres" --version), fsync on, unix socket; SQLite: WAL"
 [[ ${#db_cpu[@]} -eq 0 ]] || echo "PostgreSQL on core $last, steward_bench on cores 0-$(( last - 1 ))"
+[[ ${#batch[@]} -eq 0 ]] || echo "PostgreSQL under SCHED_BATCH"
 "${bench_cpu[@]}" "$bench" --benchmark_min_time=1 --paired_rounds=60 "$@"
