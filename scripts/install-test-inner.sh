@@ -48,6 +48,11 @@ start_both() {
   start_unit drawbridge
   wait_port $DP 30 || die "drawbridge did not start"
   ok "drawbridge listens on $DP"
+  as_alice
+}
+
+# The enarx client's environment: trust drawbridge's self-signed TLS certificate, act as alice.
+as_alice() {
   export ENARX_CA_BUNDLE=/var/lib/drawbridge/tls/self-signed.pem
   ENARX_TOKEN="$(setpriv --reuid=drawbridge --regid=drawbridge --init-groups \
     drawbridge token --data-dir /var/lib/drawbridge --subject alice)"
@@ -195,10 +200,7 @@ systemd)
   done
   # An issuance under the unit's sandbox (SystemCallFilter=, ProtectSystem=, ...), which the
   # other phases cannot apply: a system call the filter refuses kills steward with SIGSYS.
-  export ENARX_CA_BUNDLE=/var/lib/drawbridge/tls/self-signed.pem
-  ENARX_TOKEN="$(setpriv --reuid=drawbridge --regid=drawbridge --init-groups \
-    drawbridge token --data-dir /var/lib/drawbridge --subject alice)"
-  export ENARX_TOKEN
+  as_alice
   journalctl -u steward --no-pager -f >/var/tmp/it/steward-journal.log 2>&1 &
   journal=$!
   deploy_and_verify " through steward.service, under its unit's sandbox"
