@@ -51,7 +51,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.common.exceptions import WebDriverException
 except ImportError:
     skip("python3-selenium is not installed (deps/debian-packages.txt)")
 
@@ -273,13 +273,19 @@ try:
     def texts(css):
         return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
+    # While a page is being replaced, chromedriver may answer a query about the old page's nodes with
+    # "unknown error: Node with given id does not belong to the document" rather than a stale-element
+    # error (CI failed on it inside EC.staleness_of); such answers mean "not there yet", so retry.
+    page_wait = WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
+
     def navigate(act):
-        """Runs act (a click or a submit) and waits for the page it leads to: the old page's root must
-        go stale first, or a check could read the page being left (readyState is already "complete")."""
-        old = driver.find_element(By.TAG_NAME, "html")
+        """Runs act (a click or a submit) and waits for the page it leads to. A marker on the old page's
+        window object tells the pages apart: a new document gets a new window object, so the marker is
+        gone only once the next page exists; readyState alone is already "complete" on the page left."""
+        driver.execute_script("window.__leaving = true")
         act()
-        wait.until(EC.staleness_of(old))
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        page_wait.until(lambda d: d.execute_script(
+            "return window.__leaving !== true && document.readyState === 'complete'"))
 
     def click_link(text):
         navigate(lambda: driver.find_element(By.LINK_TEXT, text).click())
