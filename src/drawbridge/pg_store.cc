@@ -224,7 +224,7 @@ class PgStore final : public Store {
 
   PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
                     std::string_view meta_json, ByteView content,
-                    std::string_view root_entry_json) override {
+                    std::string_view root_entry_json, const QuotaLimits& quota) override {
     return run([&](pqxx::work& w) {
       // Locking the repository row serializes tag creation within it.
       auto r = w.exec_params("SELECT 1 FROM drawbridge_repos WHERE usr = $1 AND name = $2 FOR UPDATE",
@@ -248,6 +248,11 @@ class PgStore final : public Store {
           return PutResult::Resumed;
         }
         w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", id);
+      } else if (quota.max_tags != 0) {
+        // A new tag: counted under the owner's quota lock, taken last (after the row locks).
+        lock_quota(w, user);
+        const auto used = usage(w, user).tags;
+        if (used >= quota.max_tags) throw quota_tags_reached(user, used, quota.max_tags);
       }
       auto id = w.exec_params1(
                      "INSERT INTO drawbridge_tags(usr, repo, name, meta, content, complete, missing) "
@@ -288,7 +293,7 @@ class PgStore final : public Store {
 
   NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
                           ByteView content, const std::vector<ChildExpectation>& children,
-                          const AuditEvent* on_complete) override {
+                          const AuditEvent* on_complete, const QuotaLimits& quota) override {
     return run([&](pqxx::work& w) -> NodePutOutcome {
       auto t = w.exec_params("SELECT complete FROM drawbridge_tags WHERE id = $1 FOR UPDATE", tag_id);
       if (t.empty()) return {NodePutResult::TagGone, false};
@@ -307,6 +312,18 @@ class PgStore final : public Store {
         if (attempt >= 8)
           throw Error(ErrorKind::kInternal, "drawbridge.store.backend",
                       "blob " + std::string(blob_key) + " kept vanishing before its node was recorded");
+      }
+      if (quota.max_bytes != 0) {
+        auto o = w.exec_params1(
+            "SELECT t.usr, (n.entry::jsonb->>'length')::bigint FROM drawbridge_nodes n "
+            "JOIN drawbridge_tags t ON t.id = n.tag_id WHERE n.tag_id = $1 AND n.path = $2",
+            tag_id, str(path));
+        const auto owner = o[0].as<std::string>();
+        const auto length = o[1].as<std::uint64_t>();
+        lock_quota(w, owner);
+        const auto used = usage(w, owner).bytes;
+        if (exceeds_byte_quota(used, length, quota.max_bytes))
+          throw quota_bytes_exceeded(owner, used, quota.max_bytes, length);
       }
       w.exec_params("UPDATE drawbridge_nodes SET present = true, blob = $1 WHERE tag_id = $2 AND path = $3",
                     str(blob_key), tag_id, str(path));
@@ -334,7 +351,7 @@ class PgStore final : public Store {
   // of them at a time (kPgSpooledInserts), so that uploads cost a bounded amount of memory.
   NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
                                   BlobSpool& spool, const std::vector<ChildExpectation>& children,
-                                  const AuditEvent* on_complete) override {
+                                  const AuditEvent* on_complete, const QuotaLimits& quota) override {
     // Refused uploads need not be read back (put_node decides the rest, TagGone included).
     if (auto n = get_node(tag_id, path); n && n->present) return {NodePutResult::Exists, false};
     inserts_.acquire();
@@ -343,7 +360,7 @@ class PgStore final : public Store {
       ~Release() { s.release(); }
     } release{inserts_};
     const Bytes content = read_file(spool.path(), static_cast<std::size_t>(spool.size()) + 1);
-    return put_node(tag_id, path, blob_key, content, children, on_complete);
+    return put_node(tag_id, path, blob_key, content, children, on_complete, quota);
   }
 
   Bytes read_blob(std::string_view blob_key) override {
@@ -657,17 +674,30 @@ class PgStore final : public Store {
   }
 
   QuotaUsage usage(std::string_view user) override {
-    return run([&](pqxx::work& w) {
-      QuotaUsage u;
-      u.tags = w.exec_params1("SELECT COUNT(*) FROM drawbridge_tags WHERE usr = $1", str(user))[0].as<std::uint64_t>();
-      // The entry's declared length: what the node's upload was checked against.
-      u.bytes = w.exec_params1(
-                     "SELECT COALESCE(SUM((n.entry::jsonb->>'length')::bigint), 0) FROM drawbridge_nodes n "
-                     "JOIN drawbridge_tags t ON t.id = n.tag_id WHERE t.usr = $1 AND n.present",
-                     str(user))[0]
-                    .as<std::uint64_t>();
-      return u;
-    });
+    return run([&](pqxx::work& w) { return usage(w, user); });
+  }
+
+ private:
+  static QuotaUsage usage(pqxx::work& w, std::string_view user) {
+    QuotaUsage u;
+    u.tags = w.exec_params1("SELECT COUNT(*) FROM drawbridge_tags WHERE usr = $1", str(user))[0].as<std::uint64_t>();
+    // The entry's declared length: what the node's upload was checked against.
+    u.bytes = w.exec_params1(
+                   "SELECT COALESCE(SUM((n.entry::jsonb->>'length')::bigint), 0) FROM drawbridge_nodes n "
+                   "JOIN drawbridge_tags t ON t.id = n.tag_id WHERE t.usr = $1 AND n.present",
+                   str(user))[0]
+                  .as<std::uint64_t>();
+    return u;
+  }
+
+  // Serializes the quota checks of one owner across replicas until this transaction ends (the
+  // two-key advisory lock space is apart from the schema's one-key locks; owners whose names
+  // hash alike merely wait for each other). Taken after the mutation's row and blob locks;
+  // after it the transaction writes only its own tag's rows and takes only the audit log's
+  // lock (always last), so it adds no lock cycle. Under READ COMMITTED the usage read
+  // after it sees every upload that held it before.
+  static void lock_quota(pqxx::work& w, std::string_view owner) {
+    w.exec_params("SELECT pg_advisory_xact_lock(7273122, hashtext($1))", str(owner));
   }
 
  private:

@@ -838,7 +838,8 @@ struct Registry::Impl {
     auto meta = upload_meta(req, canonical, type, true);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
     check_new_tag(t);
-    switch (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root))) {
+    switch (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root),
+                           quota())) {
       case PutResult::Exists: count_upload("tag", "exists"); exists();
       case PutResult::Resumed:
         // Same root as the pending upload: its stored nodes are kept (resumable publishing).
@@ -909,9 +910,8 @@ struct Registry::Impl {
     auto [tag, path, expected] = expected_node(req, caller, t, true);
     const auto& type = expected.meta.type;
     auto declared = declared_digest(req, true);
-    // Again at the last moment: uploads that passed the header check together are caught here
-    // unless they are committing at the same instant (docs/drawbridge.md "Quotas").
-    check_byte_quota(t.user, expected.meta.length);
+    // The header check refused what was over quota then; the store checks again inside its
+    // transaction, where uploads that passed together cannot all commit (docs "Quotas").
     NodePutOutcome outcome;
     // Recorded by the store in the transaction that completes the tag, if this node does.
     const auto publish = audit_event(caller.token ? &*caller.token : nullptr, "publish", t);
@@ -922,7 +922,7 @@ struct Registry::Impl {
       check_node_length(spool.size(), expected);
       check_node_digests(computed, *declared, expected);
       auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
-      outcome = store->put_node_spooled(tag.id, path, key, spool, {}, &publish);
+      outcome = store->put_node_spooled(tag.id, path, key, spool, {}, &publish, quota());
     } else {
       std::string canonical_storage;
       const std::string* content = &req.body;
@@ -943,7 +943,7 @@ struct Registry::Impl {
       auto computed = ContentDigest::compute(as_bytes(*content), node_algorithms(expected, *declared));
       check_node_digests(computed, *declared, expected);
       auto key = to_hex(*computed.get(DigestAlgorithm::Sha256));
-      outcome = store->put_node(tag.id, path, key, as_bytes(*content), children, &publish);
+      outcome = store->put_node(tag.id, path, key, as_bytes(*content), children, &publish, quota());
     }
     switch (outcome.result) {
       case NodePutResult::Created:
@@ -1137,24 +1137,20 @@ struct Registry::Impl {
       throw Error(ErrorKind::kConflict, "drawbridge.tag.deleted",
                   "Tag " + t.tag + " was deleted; a deleted tag name is never published again");
     if (opt.max_tags_per_user == 0 || store->get_tag(t.user, t.repo, t.tag)) return;
-    const auto used = store->usage(t.user);
-    if (used.tags >= opt.max_tags_per_user)
-      throw Error(ErrorKind::kPolicyRejected, "drawbridge.quota.tags",
-                  "Tag quota of " + t.user + " reached: " + std::to_string(used.tags) + " of " +
-                      std::to_string(opt.max_tags_per_user) + " tags (complete and pending) in use");
+    const auto used = store->usage(t.user).tags;
+    if (used >= opt.max_tags_per_user) throw quota_tags_reached(t.user, used, opt.max_tags_per_user);
   }
 
   // A node of `length` bytes for `user`'s repository: refused when it would take the owner past
-  // the byte quota.
+  // the byte quota (early, from the header; the store's check at commit is the one that holds).
   void check_byte_quota(const std::string& user, std::uint64_t length) {
     if (opt.max_bytes_per_user == 0) return;
-    const auto used = store->usage(user);
-    if (used.bytes > opt.max_bytes_per_user || length > opt.max_bytes_per_user - used.bytes)
-      throw Error(ErrorKind::kPolicyRejected, "drawbridge.quota.bytes",
-                  "Byte quota of " + user + " exceeded: " + std::to_string(used.bytes) + " of " +
-                      std::to_string(opt.max_bytes_per_user) + " bytes in use, this node has " +
-                      std::to_string(length));
+    const auto used = store->usage(user).bytes;
+    if (exceeds_byte_quota(used, length, opt.max_bytes_per_user))
+      throw quota_bytes_exceeded(user, used, opt.max_bytes_per_user, length);
   }
+
+  QuotaLimits quota() const { return {opt.max_bytes_per_user, opt.max_tags_per_user}; }
 
   // Who may do what (checked at header time and again by the handler):
   //   yank / un-yank   the owner or a writer (write:drawbridge_tags): reversible, and those who

@@ -32,6 +32,18 @@ namespace enarx::drawbridge {
 
 std::string blob_key_of(ByteView content) { return to_hex(sha256(content)); }
 
+Error quota_bytes_exceeded(std::string_view owner, std::uint64_t used, std::uint64_t max, std::uint64_t length) {
+  return Error(ErrorKind::kPolicyRejected, "drawbridge.quota.bytes",
+               "Byte quota of " + std::string(owner) + " exceeded: " + std::to_string(used) + " of " +
+                   std::to_string(max) + " bytes in use, this node has " + std::to_string(length));
+}
+
+Error quota_tags_reached(std::string_view owner, std::uint64_t used, std::uint64_t max) {
+  return Error(ErrorKind::kPolicyRejected, "drawbridge.quota.tags",
+               "Tag quota of " + std::string(owner) + " reached: " + std::to_string(used) + " of " +
+                   std::to_string(max) + " tags (complete and pending) in use");
+}
+
 std::string_view to_string(Access access) { return access == Access::Write ? "write" : "read"; }
 std::string_view to_string(Grantee kind) { return kind == Grantee::Group ? "group" : "user"; }
 
@@ -220,7 +232,7 @@ class SqliteStore final : public Store {
 
   PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
                     std::string_view meta_json, ByteView content,
-                    std::string_view root_entry_json) override {
+                    std::string_view root_entry_json, const QuotaLimits& quota) override {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     {
@@ -245,6 +257,10 @@ class SqliteStore final : public Store {
         }
         Stmt d(*stmts_, "DELETE FROM tags WHERE id = ?");
         d.bind(1, id).step();
+      } else if (quota.max_tags != 0) {
+        // A new tag. BEGIN IMMEDIATE makes this the only writer: the count is exact.
+        const auto used = usage_locked(user).tags;
+        if (used >= quota.max_tags) throw quota_tags_reached(user, used, quota.max_tags);
       }
     }
     Stmt ins(*stmts_,
@@ -282,7 +298,7 @@ class SqliteStore final : public Store {
 
   NodePutOutcome put_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
                           ByteView content, const std::vector<ChildExpectation>& children,
-                          const AuditEvent* on_complete) override {
+                          const AuditEvent* on_complete, const QuotaLimits& quota) override {
     // Cheap pre-check so refused uploads do not write blobs.
     {
       std::lock_guard lock(mu_);
@@ -294,7 +310,7 @@ class SqliteStore final : public Store {
     for (int attempt = 0;; ++attempt) {
       write_blob(blob_key, content);
       if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
-      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete)) return *out;
+      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete, quota)) return *out;
       blob_vanished(blob_key, attempt);
     }
   }
@@ -305,7 +321,7 @@ class SqliteStore final : public Store {
 
   NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
                                   BlobSpool& spool, const std::vector<ChildExpectation>& children,
-                                  const AuditEvent* on_complete) override {
+                                  const AuditEvent* on_complete, const QuotaLimits& quota) override {
     {
       std::lock_guard lock(mu_);
       if (auto r = precheck(tag_id, path)) return {*r, false};
@@ -325,7 +341,7 @@ class SqliteStore final : public Store {
         fsync_directory(target.parent_path());
       }
       if (test_hooks_.before_node_reference) test_hooks_.before_node_reference(blob_key);
-      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete)) return *out;
+      if (auto out = commit_node(tag_id, path, blob_key, children, on_complete, quota)) return *out;
       blob_vanished(blob_key, attempt);
     }
   }
@@ -333,10 +349,11 @@ class SqliteStore final : public Store {
   // nullopt: the blob is not stored (any more); the caller stores it again and retries.
   std::optional<NodePutOutcome> commit_node(std::int64_t tag_id, std::string_view path, std::string_view blob_key,
                                             const std::vector<ChildExpectation>& children,
-                                            const AuditEvent* on_complete) {
+                                            const AuditEvent* on_complete, const QuotaLimits& quota) {
     std::lock_guard lock(mu_);
     Transaction tx(db_);
     if (auto r = precheck(tag_id, path)) return NodePutOutcome{*r, false};
+    if (quota.max_bytes != 0) check_byte_quota_locked(tag_id, path, quota.max_bytes);
     // GC deletes blob files only inside a write transaction in which it found them
     // unreferenced: present now, it stays so until this reference commits.
     {
@@ -750,6 +767,11 @@ class SqliteStore final : public Store {
 
   QuotaUsage usage(std::string_view user) override {
     std::lock_guard lock(mu_);
+    return usage_locked(user);
+  }
+
+ private:
+  QuotaUsage usage_locked(std::string_view user) {
     QuotaUsage u;
     {
       Stmt t(*stmts_, "SELECT COUNT(*) FROM tags WHERE user = ?");
@@ -765,7 +787,21 @@ class SqliteStore final : public Store {
     return u;
   }
 
- private:
+  // Inside the node's write transaction (BEGIN IMMEDIATE: the only writer, in this process and
+  // any other on the same database), so usage is exact and no concurrent upload can slip in
+  // between the check and the commit.
+  void check_byte_quota_locked(std::int64_t tag_id, std::string_view path, std::uint64_t max) {
+    Stmt n(*stmts_,
+           "SELECT t.user, json_extract(n.entry, '$.length') FROM nodes n JOIN tags t ON t.id = n.tag_id "
+           "WHERE n.tag_id = ? AND n.path = ?");
+    n.bind(1, tag_id).bind(2, path);
+    if (!n.step()) throw Error(ErrorKind::kInternal, "drawbridge.store.backend", "node vanished inside a transaction");
+    const auto owner = n.text(0);
+    const auto length = static_cast<std::uint64_t>(n.integer(1));
+    const auto used = usage_locked(owner).bytes;
+    if (exceeds_byte_quota(used, length, max)) throw quota_bytes_exceeded(owner, used, max, length);
+  }
+
   // The tables and triggers of this section, created in databases of earlier versions too.
   // Append-only is the database's rule, not only this code's: the triggers refuse any UPDATE or
   // DELETE of an audit row, whoever runs it. The tombstone trigger backs put_tag's own check.

@@ -25,6 +25,7 @@
 
 #include "core/bytes.h"
 #include "core/content_digest.h"
+#include "core/error.h"
 
 namespace enarx::drawbridge {
 
@@ -125,6 +126,26 @@ struct QuotaUsage {
   std::uint64_t bytes = 0;
   std::uint64_t tags = 0;
 };
+
+// The owner's limits a mutation must stay within (0 = unlimited). The store checks them inside
+// the mutation's own transaction, serialized per owner with every other check of theirs, so
+// that uploads racing each other cannot together take the owner past a limit (what a check
+// before the transaction cannot promise; docs/drawbridge.md "Quotas").
+struct QuotaLimits {
+  std::uint64_t max_bytes = 0;
+  std::uint64_t max_tags = 0;
+  bool any() const { return max_bytes != 0 || max_tags != 0; }
+};
+
+// The refusals, raised by the registry's early checks and by the stores alike (kind
+// policy_rejected, codes drawbridge.quota.bytes / drawbridge.quota.tags), the limit and the
+// usage in the message.
+Error quota_bytes_exceeded(std::string_view owner, std::uint64_t used, std::uint64_t max, std::uint64_t length);
+Error quota_tags_reached(std::string_view owner, std::uint64_t used, std::uint64_t max);
+// Whether `length` more bytes would take `used` past `max` (0 = unlimited).
+inline bool exceeds_byte_quota(std::uint64_t used, std::uint64_t length, std::uint64_t max) {
+  return max != 0 && (used > max || length > max - used);
+}
 
 // A node body on its way in: written to a temporary file as it arrives, its digests computed on
 // the way, so that an upload never sits in memory. Made by Store::spool(); handed to
@@ -237,9 +258,11 @@ class Store {
   // the same `root_entry_json` resumes it (Resumed: id and stored nodes kept, meta/content
   // replaced); a different one restarts it (Created: new id, nodes dropped). Exists when the
   // tag is complete (nothing changed). Throws Error("drawbridge.store.no_repo").
+  // A tag it creates (not one it resumes or restarts) must stay within quota.max_tags (else
+  // throws quota_tags_reached).
   virtual PutResult put_tag(std::string_view user, std::string_view repo, std::string_view tag,
                             std::string_view meta_json, ByteView content,
-                            std::string_view root_entry_json) = 0;
+                            std::string_view root_entry_json, const QuotaLimits& quota = {}) = 0;
   virtual std::optional<StoredTag> get_tag(std::string_view user, std::string_view repo,
                                            std::string_view tag) = 0;
   // Complete tags only, in no particular order.
@@ -250,10 +273,12 @@ class Store {
   // expected (else NotExpected) and not present (else Exists); stores the blob (deduplicated),
   // marks the node present, adds `children` as expected, and completes the tag when nothing
   // is missing any more — appending `on_complete` to the audit log in that same transaction.
+  // The node's declared length must keep the tag's owner within quota.max_bytes (else throws
+  // quota_bytes_exceeded and stores nothing).
   virtual NodePutOutcome put_node(std::int64_t tag_id, std::string_view path,
                                   std::string_view blob_key, ByteView content,
                                   const std::vector<ChildExpectation>& children,
-                                  const AuditEvent* on_complete = nullptr) = 0;
+                                  const AuditEvent* on_complete = nullptr, const QuotaLimits& quota = {}) = 0;
   // A spool for one node body, computing `algorithms` (the embedded store spools into its data
   // directory's tmp/, so keeping the blob is a rename).
   virtual std::unique_ptr<BlobSpool> spool(std::vector<DigestAlgorithm> algorithms) = 0;
@@ -261,7 +286,8 @@ class Store {
   virtual NodePutOutcome put_node_spooled(std::int64_t tag_id, std::string_view path,
                                           std::string_view blob_key, BlobSpool& spool,
                                           const std::vector<ChildExpectation>& children,
-                                          const AuditEvent* on_complete = nullptr) = 0;
+                                          const AuditEvent* on_complete = nullptr,
+                                          const QuotaLimits& quota = {}) = 0;
   // Throws Error("drawbridge.store.blob_missing") if absent.
   virtual Bytes read_blob(std::string_view blob_key) = 0;
   // A local file holding the blob, when the back end has one (lets the server stream it).

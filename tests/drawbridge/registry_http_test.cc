@@ -7,6 +7,8 @@
 #include <cctype>
 #include <functional>
 #include <map>
+#include <thread>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,7 @@
 #include "net/http_client.h"
 #include "../net/attack.h"
 #include "support/pg_cluster.h"
+#include "support/rendezvous.h"
 #include "test_pki.h"
 #include "tmpfs.h"
 
@@ -1775,6 +1778,83 @@ TYPED_TEST(RegistryHttp, APublishWhoseAuditEventFailsDoesNotHappen) {
   EXPECT_EQ(this->get("/alice/app/_tag").body, "[]");
   EXPECT_EQ(this->put("/alice/lib", repo_to_json({true}), "application/json", alice, false).status, 500);
   EXPECT_EQ(this->get("/alice/lib", alice).status, 404);
+}
+
+// Attack: two uploads that each fit the owner's byte quota, but not both, sent at once. Both
+// pass the header check (neither has committed yet); the store's hook holds each until the other
+// has got as far, so neither has committed when the other is decided. One is stored, the other
+// refused 403 drawbridge.quota.bytes. When the handler checked usage just before the store's
+// transaction, both were stored and the owner ended past the quota. Then tags: four new tags
+// at once with room for one.
+TYPED_TEST(RegistryHttp, UploadsSentAtOnceCannotTogetherExceedAQuota) {
+  constexpr std::size_t kFile = 40000;
+  std::vector<Tree> trees;
+  std::uint64_t directories = 0;
+  for (int i = 0; i < 2; ++i) {
+    trees.push_back(build_tree_from_files({{"main.wasm", {Bytes(kFile, static_cast<std::uint8_t>('a' + i)), "application/wasm"}}}));
+    directories += trees.back().root().meta.length;
+  }
+  this->max_bytes_per_user = directories + kFile;  // both root directories and one of the files
+  this->max_tags_per_user = 3;
+  this->start();
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  for (int i = 0; i < 2; ++i) {
+    const std::string prefix = "/alice/app/_tag/1.0." + std::to_string(i);
+    ASSERT_EQ(this->put(prefix, entry_to_json(trees[i].root()), std::string(kEntryType), alice).status, 201);
+    for (const auto& n : trees[i].nodes) {
+      if (n.path.empty()) {
+        ASSERT_EQ(this->put(prefix + "/tree/", std::string(n.content.begin(), n.content.end()), n.meta.type, alice).status, 201);
+      }
+    }
+  }
+
+  enarx::test::Rendezvous both_checked(2, std::chrono::seconds(10));
+  this->store->set_test_hooks({.before_node_reference = [&](std::string_view) { both_checked.arrive_and_wait(); }});
+  std::vector<Result> answers(2);
+  {
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 2; ++i)
+      senders.emplace_back([&, i] {
+        const auto& file = trees[i].nodes[trees[i].nodes[0].path.empty() ? 1 : 0];
+        answers[i] = this->put("/alice/app/_tag/1.0." + std::to_string(i) + "/tree/main.wasm",
+                               std::string(file.content.begin(), file.content.end()), file.meta.type, alice);
+      });
+    for (auto& t : senders) t.join();
+  }
+  this->store->set_test_hooks({});
+  EXPECT_TRUE(both_checked.all_met()) << "the uploads did not race: both should pass the header check together";
+  std::multiset<int> statuses{answers[0].status, answers[1].status};
+  EXPECT_EQ(statuses, (std::multiset<int>{201, 403})) << answers[0].body << " / " << answers[1].body;
+  for (const auto& a : answers) {
+    if (a.status == 403) {
+      EXPECT_EQ(a.code(), "drawbridge.quota.bytes") << a.body;
+    }
+  }
+  nlohmann::json usage = nlohmann::json::parse(this->get("/alice/_usage", alice).body);
+  EXPECT_EQ(usage["bytes"].get<std::uint64_t>(), directories + kFile) << "the owner ended past the byte quota";
+
+  std::vector<Result> tag_answers(4);
+  {
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 4; ++i)
+      senders.emplace_back([&, i] {
+        tag_answers[i] = this->put("/alice/app/_tag/2.0." + std::to_string(i), entry_to_json(trees[0].root()),
+                                   std::string(kEntryType), alice);
+      });
+    for (auto& t : senders) t.join();
+  }
+  int tags_created = 0;
+  for (const auto& a : tag_answers) {
+    tags_created += a.status == 201;
+    if (a.status != 201) {
+      EXPECT_EQ(a.code(), "drawbridge.quota.tags") << a.status << " " << a.body;
+    }
+  }
+  EXPECT_EQ(tags_created, 1);
+  usage = nlohmann::json::parse(this->get("/alice/_usage", alice).body);
+  EXPECT_EQ(usage["tags"], 3);
 }
 
 // Quotas are charged to the owner and refused from the header alone: a node over the byte

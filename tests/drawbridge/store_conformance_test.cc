@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "drawbridge/model.h"
 #include "drawbridge/store.h"
 #include "support/pg_cluster.h"
+#include "support/rendezvous.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -953,6 +955,79 @@ TYPED_TEST(StoreConformance, QuotaUsageCountsTagsAndStoredNodes) {
   EXPECT_EQ(s.usage("alice").bytes, 0u);
   EXPECT_EQ(s.usage("alice").tags, 0u);
   EXPECT_EQ(s.usage("nobody").tags, 0u);
+}
+
+// Quotas are the store's to hold, inside the mutation's transaction: uploads racing each other
+// (threads here, workers or replicas in a registry) never take the owner past a limit
+// together, whatever each of them read before. Six new tags under a limit of three; then the
+// three created tags' 10-byte roots under a byte limit of 20, each held by the hook until all
+// three have stored their blob and are about to commit.
+TYPED_TEST(StoreConformance, QuotasHoldForUploadsRacingEachOther) {
+  this->make_repo("alice", "app");
+  this->make_repo("alice", "lib");
+  auto& s = *this->store;
+  constexpr int kTags = 6;
+  const QuotaLimits tag_limit{0, 3};
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::string>> created;  // (repo, tag)
+  std::atomic<int> tags_refused{0};
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kTags; ++i)
+      threads.emplace_back([&, i] {
+        const std::string repo = i % 2 ? "app" : "lib", tag = "1.0." + std::to_string(i);
+        try {
+          if (s.put_tag("alice", repo, tag, "{}", as_bytes("t"), "{\"length\":10}", tag_limit) == PutResult::Created) {
+            std::lock_guard lock(mu);
+            created.emplace_back(repo, tag);
+          }
+        } catch (const Error& e) {
+          EXPECT_EQ(e.code(), "drawbridge.quota.tags") << e.what();
+          ++tags_refused;
+        }
+      });
+    for (auto& t : threads) t.join();
+  }
+  ASSERT_EQ(created.size(), 3u);
+  EXPECT_EQ(tags_refused, 3);
+  EXPECT_EQ(s.usage("alice").tags, 3u);
+  const auto tag_of = [&](const std::pair<std::string, std::string>& name) {
+    return *s.get_tag("alice", name.first, name.second);
+  };
+  // At the limit, re-sending a pending tag is not a new tag; a tag past it is refused.
+  EXPECT_EQ(s.put_tag("alice", created[0].first, created[0].second, "{}", as_bytes("t"), "{\"length\":10}", tag_limit),
+            PutResult::Resumed);
+  EXPECT_THROW(s.put_tag("alice", "app", "9.9.9", "{}", as_bytes("t"), "{\"length\":10}", tag_limit), Error);
+
+  const QuotaLimits byte_limit{20, 0};
+  enarx::test::Rendezvous all_checked(3, std::chrono::seconds(10));
+  s.set_test_hooks({.before_node_reference = [&](std::string_view) { all_checked.arrive_and_wait(); }});
+  std::atomic<int> stored{0}, bytes_refused{0};
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i)
+      threads.emplace_back([&, i] {
+        const std::string content = "root-" + std::to_string(i) + "-abc";  // 10 bytes, a blob each
+        try {
+          if (s.put_node(tag_of(created[i]).id, "", blob_key_of(as_bytes(content)), as_bytes(content), {}, nullptr,
+                         byte_limit)
+                  .result == NodePutResult::Created)
+            ++stored;
+        } catch (const Error& e) {
+          EXPECT_EQ(e.code(), "drawbridge.quota.bytes") << e.what();
+          ++bytes_refused;
+        }
+      });
+    for (auto& t : threads) t.join();
+  }
+  s.set_test_hooks({});
+  EXPECT_TRUE(all_checked.all_met()) << "the uploads did not race: all three should reach the hook together";
+  EXPECT_EQ(stored, 2);
+  EXPECT_EQ(bytes_refused, 1);
+  EXPECT_EQ(s.usage("alice").bytes, 20u);
+  int complete = 0;
+  for (const auto& name : created) complete += tag_of(name).complete;
+  EXPECT_EQ(complete, 2) << "the refused root left its tag pending";
 }
 
 // ---- garbage collection ----
