@@ -27,6 +27,7 @@
 #include "core/file.h"
 #include "drawbridge/sqlite_stmt.h"
 #include "drawbridge/store.h"
+#include "sqlite/wal_mode.h"
 
 namespace enarx::drawbridge {
 
@@ -126,7 +127,9 @@ class SqliteStore final : public Store {
     }
     sqlite3_busy_timeout(db_, 10000);
     stmts_.emplace(db_);
-    exec("PRAGMA journal_mode=WAL");
+    // A server and `drawbridge gc` may open a new directory together: see wal_mode.h.
+    if (sqlite::enter_wal_mode(db_, std::chrono::milliseconds(10000)).rc != SQLITE_OK)
+      sql_fail(db_, "PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
     exec(R"sql(

@@ -16,6 +16,7 @@
 #include "drawbridge/store.h"
 #include "support/pg_cluster.h"
 #include "support/rendezvous.h"
+#include "support/sqlite_writer.h"
 
 using namespace enarx;
 using namespace enarx::drawbridge;
@@ -1300,4 +1301,19 @@ TYPED_TEST(StoreConformance, GcConcurrentWithPublishesLosesNothing) {
     EXPECT_EQ(as_string(s.read_blob(s.get_node(t->id, "")->blob_key)), content(i));
   }
   std::cerr << "concurrent GC freed " << freed << " blobs while " << kRounds << " uploads deduplicated\n";
+}
+
+// A server and `drawbridge gc` opening a new data directory together: while one holds the write
+// lock of the fresh database (not in WAL mode yet), the other waits for it instead of failing
+// (`PRAGMA journal_mode=WAL` is busy at once, past the busy timeout: src/sqlite/wal_mode.h).
+TEST(SqliteStore, OpeningWaitsForAnotherProcessCreatingTheSchema) {
+  TempDir dir("drawbridge-wal");
+  const auto data = dir.path() / "data";
+  std::filesystem::create_directories(data);
+  {
+    enarx::test::SqliteWriterStandIn other((data / "meta.sqlite3").string(), std::chrono::milliseconds(300));
+    auto store = open_sqlite_store(data.string());
+    EXPECT_TRUE(store->list_public_users("", 10).empty());
+  }
+  EXPECT_TRUE(open_sqlite_store_shared(data.string())->list_public_users("", 10).empty());
 }

@@ -27,6 +27,7 @@
 #include "steward/index/index_detail.h"
 #include "support/error_code.h"
 #include "support/pg_cluster.h"
+#include "support/sqlite_writer.h"
 
 using namespace enarx;
 using namespace enarx::steward;
@@ -1302,6 +1303,22 @@ TEST(SqliteCertIndex, ChipIdSelectorUsesThePartialIndex) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   EXPECT_NE(plan.find("certificates_by_chip_id_set"), std::string::npos) << plan;
+}
+
+// Another replica is creating the schema of a fresh index (its write lock held, the file not in
+// WAL mode yet): opening waits for it instead of failing. CI failed on this race in
+// ConcurrentOpensCreateTheSchemaOnce: `PRAGMA journal_mode=WAL` is busy at once, past the busy
+// timeout (src/sqlite/wal_mode.h).
+TEST(SqliteCertIndex, OpeningWaitsForAReplicaCreatingTheSchema) {
+  TempDir dir("cert-index");
+  const auto path = (dir.path() / "index.sqlite3").string();
+  {
+    enarx::test::SqliteWriterStandIn replica(path, std::chrono::milliseconds(300));
+    auto idx = open_sqlite_cert_index(path);
+    idx->record_issued(make_cert("1"));
+    EXPECT_EQ(idx->count_issued(), 1u);
+  }
+  EXPECT_EQ(open_sqlite_cert_index(path)->count_issued(), 1u);
 }
 
 TEST(SqliteCertIndex, FileIs0600AndNewDirectories0700) {

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "sqlite/coalescing_vfs.h"
+#include "sqlite/wal_mode.h"
 #include "steward/index/cert_index.h"
 #include "steward/index/group_commit.h"
 #include "steward/index/index_detail.h"
@@ -268,11 +269,11 @@ class SqliteCertIndex final : public CertIndex {
     try {
       sqlite3_busy_timeout(db_, kBusyTimeoutMs);
       stmts_.emplace(db_);
-      std::string mode;
-      {
-        Stmt wal(*stmts_, "PRAGMA journal_mode=WAL", false);
-        if (wal.step()) mode = wal.text(0);
-      }
+      // Not a Stmt: a concurrent opener's schema transaction makes it SQLITE_BUSY at once,
+      // past the busy timeout (wal_mode.h); CI failed on it with four replicas opening at once.
+      const auto wal = sqlite::enter_wal_mode(db_, std::chrono::milliseconds(kBusyTimeoutMs));
+      if (wal.rc != SQLITE_OK) sql_fail(db_, "PRAGMA journal_mode=WAL");
+      const std::string& mode = wal.mode;
       if (mode != "wal") {
         close();
         open_fail(path, "the database refused WAL mode (journal_mode=" + mode + ")");
