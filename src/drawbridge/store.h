@@ -134,7 +134,6 @@ struct QuotaUsage {
 struct QuotaLimits {
   std::uint64_t max_bytes = 0;
   std::uint64_t max_tags = 0;
-  bool any() const { return max_bytes != 0 || max_tags != 0; }
 };
 
 // The refusals, raised by the registry's early checks and by the stores alike (kind
