@@ -7,11 +7,13 @@
 #include <deque>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include <pqxx/pqxx>
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/log.h"
 #include "drawbridge/store.h"
 
 namespace enarx::drawbridge {
@@ -338,7 +340,10 @@ class PgStore final : public Store {
                           "touched = now() WHERE id = $2 RETURNING missing",
                           static_cast<std::int64_t>(children.size()), tag_id)[0]
                          .as<std::int64_t>();
-      if (missing == 0 && on_complete) append(w, *on_complete);
+      if (missing == 0) {
+        announce_change(w);
+        if (on_complete) append(w, *on_complete);
+      }
       return {NodePutResult::Created, missing == 0};
     });
   }
@@ -601,6 +606,7 @@ class PgStore final : public Store {
       if (t.empty()) return YankResult::NotFound;
       if (t[0][1].as<bool>() == yanked) return YankResult::Unchanged;
       w.exec_params("UPDATE drawbridge_tags SET yanked = $1 WHERE id = $2", yanked, t[0][0].as<std::int64_t>());
+      announce_change(w);
       append(w, event);
       return YankResult::Changed;
     });
@@ -622,6 +628,7 @@ class PgStore final : public Store {
         w.exec_params("INSERT INTO drawbridge_tag_tombstones(usr, repo, name) VALUES($1,$2,$3) ON CONFLICT DO NOTHING",
                       str(user), str(repo), str(tag));
       w.exec_params("DELETE FROM drawbridge_tags WHERE id = $1", t[0][0].as<std::int64_t>());  // nodes cascade
+      announce_change(w);
       append(w, event);
       return true;
     });
@@ -639,6 +646,7 @@ class PgStore final : public Store {
       w.exec_params("DELETE FROM drawbridge_tags WHERE usr = $1 AND repo = $2", str(user), str(repo));
       w.exec_params("DELETE FROM drawbridge_grants WHERE usr = $1 AND repo = $2", str(user), str(repo));
       w.exec_params("DELETE FROM drawbridge_repos WHERE usr = $1 AND name = $2", str(user), str(repo));
+      announce_change(w);
       append(w, event);
       return true;
     });
@@ -759,10 +767,100 @@ class PgStore final : public Store {
         e.at, e.action, e.user, e.repo, e.tag, e.actor_issuer, e.actor_subject, e.detail);
   }
 
+  // ---- changes made elsewhere (watch_changes) ----
+  // NOTIFY is transactional: listeners hear of the change when (and only if) it commits.
+  static void announce_change(pqxx::work& w) { w.exec("NOTIFY " + std::string(kChangeChannel)); }
+
+ public:
+  std::unique_ptr<ChangeSubscription> watch_changes(std::function<void()> listener) override {
+    std::lock_guard lock(listen_mu_);
+    const auto id = ++last_listener_id_;
+    listeners_.emplace_back(id, std::move(listener));
+    if (!listener_.joinable()) {
+      stop_listening_ = false;
+      listener_ = std::thread([this] { listen_loop(); });
+    }
+    return std::make_unique<Subscription>(*this, id);
+  }
+  ~PgStore() override {
+    {
+      std::lock_guard lock(listen_mu_);
+      stop_listening_ = true;
+    }
+    listen_cv_.notify_all();
+    if (listener_.joinable()) listener_.join();
+  }
+
+ private:
+  static constexpr const char* kChangeChannel = "drawbridge_changes";
+
+  class Subscription final : public ChangeSubscription {
+   public:
+    Subscription(PgStore& store, std::uint64_t id) : store_(store), id_(id) {}
+    ~Subscription() override { store_.unsubscribe(id_); }
+
+   private:
+    PgStore& store_;
+    std::uint64_t id_;
+  };
+
+  class ChangeReceiver final : public pqxx::notification_receiver {
+   public:
+    ChangeReceiver(pqxx::connection_base& c, PgStore& store)
+        : pqxx::notification_receiver(c, kChangeChannel), store_(store) {}
+    void operator()(const std::string&, int) override { store_.tell_listeners(); }
+
+   private:
+    PgStore& store_;
+  };
+
+  // Listeners are called under listen_mu_, so that unsubscribe() returning means no call of
+  // that listener is in progress or will come.
+  void tell_listeners() {
+    std::lock_guard lock(listen_mu_);
+    for (const auto& [id, listener] : listeners_) listener();
+  }
+  void unsubscribe(std::uint64_t id) {
+    std::lock_guard lock(listen_mu_);
+    std::erase_if(listeners_, [&](const auto& l) { return l.first == id; });
+  }
+
+  // One connection of its own, LISTENing while the store lives; after any failure it
+  // reconnects (a second later) and tells the listeners of a change, since it may have missed
+  // some while it was not listening.
+  void listen_loop() {
+    bool failing = false;
+    while (!listening_stopped()) {
+      try {
+        Conn c(conninfo_);
+        ChangeReceiver receiver(c, *this);
+        if (failing) log::info("drawbridge.store.change_feed_restored", {});
+        failing = false;
+        tell_listeners();
+        while (!listening_stopped()) c.await_notification(0, 200'000);
+      } catch (const std::exception& e) {
+        if (!failing) log::warn("drawbridge.store.change_feed_lost", {{"error", e.what()}});
+        failing = true;
+        std::unique_lock lock(listen_mu_);
+        listen_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_listening_; });
+      }
+    }
+  }
+  bool listening_stopped() {
+    std::lock_guard lock(listen_mu_);
+    return stop_listening_;
+  }
+
   Pool pool_;
   std::string conninfo_;
   std::filesystem::path spool_dir_;
   Slots inserts_{kPgSpooledInserts};
+  std::mutex listen_mu_;
+  std::condition_variable listen_cv_;
+  std::vector<std::pair<std::uint64_t, std::function<void()>>> listeners_;
+  std::uint64_t last_listener_id_ = 0;
+  bool stop_listening_ = true;
+  std::thread listener_;
 
   // ---- garbage collection ----
   // Blob rows are deleted only in a transaction that first locks them FOR UPDATE and then, in

@@ -11,8 +11,9 @@
 // generation is never served. The generation is read *before* the store is, so an answer read
 // just before a change is stored under the old generation and dropped.
 //
-// Another replica's changes (several drawbridges on one PostgreSQL) do not reach this process's
-// generation: every answer also expires `ttl` after it was read, which bounds how long a tag
+// Another replica's changes (several drawbridges on one PostgreSQL) reach this process's
+// generation through the store's change feed (Store::watch_changes, LISTEN/NOTIFY). While the
+// feed is down, every answer also expiring `ttl` after it was read bounds how long a tag
 // deleted or yanked elsewhere can still be served here.
 #pragma once
 

@@ -375,6 +375,23 @@ class Store {
   virtual GcReport collect_garbage(const GcOptions& options) = 0;
   virtual void set_test_hooks(StoreTestHooks hooks) { test_hooks_ = std::move(hooks); }
 
+  // ---- changes made elsewhere ----
+  // Calls `listener` (on a thread of the store's) soon after any instance on the same database
+  // completes, yanks, un-yanks or deletes a tag or deletes a repository — another replica's
+  // changes included — and whenever it may have missed such a change (after (re)connecting),
+  // so that a replica's read cache can drop what is stale at once rather than after its ttl.
+  // The calls stop when the returned subscription is destroyed (waiting for one in progress);
+  // it must not outlive the store.
+  // The embedded store has no other writer that changes what a cache holds: nullptr, no calls.
+  class ChangeSubscription {
+   public:
+    virtual ~ChangeSubscription() = default;
+  };
+  virtual std::unique_ptr<ChangeSubscription> watch_changes(std::function<void()> listener) {
+    (void)listener;
+    return nullptr;
+  }
+
  protected:
   StoreTestHooks test_hooks_;
 };

@@ -166,6 +166,13 @@ class RegistryHttp : public ::testing::Test {
     if (http) http->stop();
     http.reset();
     registry.reset();
+    serve(store, std::move(issuers), registry, http);
+    base = "https://127.0.0.1:" + std::to_string(http->port()) + "/api/v0.1.0";
+  }
+  // A registry on `on` (this fixture's options and TLS), listening on an ephemeral port: the
+  // fixture's own, or another replica's on a store of the same database.
+  void serve(std::shared_ptr<Store> on, std::vector<IssuerConfig> issuers, std::unique_ptr<Registry>& out_registry,
+             std::unique_ptr<net::HttpServer>& out_http) {
     if (issuers.empty()) issuers = {issuer.issuer_config(), idp.issuer_config()};
     auto tokens = std::make_shared<TokenVerifier>(system_clock());
     for (auto& i : issuers) tokens->add_issuer(std::move(i));
@@ -177,7 +184,7 @@ class RegistryHttp : public ::testing::Test {
     ro.max_bytes_per_user = max_bytes_per_user;
     ro.max_tags_per_user = max_tags_per_user;
     if (tune) tune(ro);
-    registry = std::make_unique<Registry>(store, tokens, ro);
+    out_registry = std::make_unique<Registry>(on, tokens, ro);
     net::ServerConfig sc;
     sc.address = "127.0.0.1";
     sc.port = 0;
@@ -188,10 +195,9 @@ class RegistryHttp : public ::testing::Test {
     tls.client_auth = net::ClientAuth::Optional;
     sc.tls = tls;
     sc.access_log = false;
-    http = std::make_unique<net::HttpServer>(sc);
-    registry->install(*http);
-    http->start();
-    base = "https://127.0.0.1:" + std::to_string(http->port()) + "/api/v0.1.0";
+    out_http = std::make_unique<net::HttpServer>(sc);
+    out_registry->install(*out_http);
+    out_http->start();
   }
   void TearDown() override {
     if (http) http->stop();
@@ -1605,6 +1611,63 @@ TYPED_TEST(RegistryHttp, ReadCacheForgetsYankedAndDeletedTagsAtOnce) {
   ASSERT_EQ(this->call(net::Method::Delete, "/alice/app", {}, auth).status, 204);
   EXPECT_EQ(this->get("/alice/app/_tag/1.0.0").status, 404);
   EXPECT_EQ(this->get("/alice/app/_tag").status, 404);
+}
+
+// Two replicas on one PostgreSQL database, each with its read cache (ttl one minute): what one
+// completes, yanks or deletes, the other stops serving from its cache within moments (the
+// store's change feed: LISTEN/NOTIFY), not after the ttl. Before the feed, replica B kept
+// answering the deleted tag with 200 for the whole ttl.
+TYPED_TEST(RegistryHttp, AnotherReplicasChangesReachTheReadCacheAtOnce) {
+  if (!TypeParam::kPg) GTEST_SKIP() << "replicas share a PostgreSQL database";
+  this->tune = [](RegistryOptions& ro) { ro.read_cache.ttl = std::chrono::minutes(1); };
+  this->start();
+  std::unique_ptr<Registry> registry_b;
+  std::unique_ptr<net::HttpServer> http_b;
+  this->serve(this->backend.open(), {}, registry_b, http_b);
+  const std::string base_a = this->base;
+  const std::string base_b = "https://127.0.0.1:" + std::to_string(http_b->port()) + "/api/v0.1.0";
+  const auto get_b = [&](const std::string& path) {
+    this->base = base_b;
+    auto r = this->get(path);
+    this->base = base_a;
+    return r;
+  };
+  // Within a few seconds (the feed is immediate; the bound is for a loaded machine).
+  const auto b_answers = [&](const std::string& path, const std::function<bool(const Result&)>& want) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    do {
+      if (want(get_b(path))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < until);
+    return false;
+  };
+  auto alice = this->token("alice");
+  this->make_user("alice", alice);
+  this->make_repo("alice", "app", true, alice);
+  this->upload("/alice/app/_tag/1.0.0", this->sample_tree(), alice);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(get_b("/alice/app/_tag").body, R"(["1.0.0"])");
+    ASSERT_EQ(get_b("/alice/app/_tag/1.0.0").status, 200);
+  }
+  EXPECT_GE(cache_lookups(*http_b, "hit"), 2) << "replica B did not cache";
+  net::Headers auth;
+  auth.set("Authorization", "Bearer " + alice);
+  // A tag completed on A appears in B's cached list.
+  this->upload("/alice/app/_tag/1.1.0", this->sample_tree("b"), alice);
+  EXPECT_TRUE(b_answers("/alice/app/_tag", [](const Result& r) { return r.body == R"(["1.0.0","1.1.0"])"; }));
+  // Yanked on A: gone from B's list.
+  get_b("/alice/app/_tag");
+  ASSERT_EQ(this->call(net::Method::Put, "/alice/app/_tag/1.1.0/_yank", {}, auth).status, 204);
+  EXPECT_TRUE(b_answers("/alice/app/_tag", [](const Result& r) { return r.body == R"(["1.0.0"])"; }));
+  // Deleted on A: B stops serving the tag it had cached.
+  get_b("/alice/app/_tag/1.0.0");
+  const double hits = cache_lookups(*http_b, "hit");
+  ASSERT_EQ(get_b("/alice/app/_tag/1.0.0").status, 200);
+  EXPECT_GT(cache_lookups(*http_b, "hit"), hits) << "the tag was not answered from B's cache";
+  ASSERT_EQ(this->call(net::Method::Delete, "/alice/app/_tag/1.0.0", {}, auth).status, 204);
+  EXPECT_TRUE(b_answers("/alice/app/_tag/1.0.0", [](const Result& r) { return r.status == 404; }))
+      << "replica B still serves a tag deleted on replica A";
+  http_b->stop();
 }
 
 // ---- yank, delete, registry audit log, quotas (docs/drawbridge.md "Yank and delete",

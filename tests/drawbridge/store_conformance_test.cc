@@ -1031,6 +1031,49 @@ TYPED_TEST(StoreConformance, QuotasHoldForUploadsRacingEachOther) {
   EXPECT_EQ(complete, 2) << "the refused root left its tag pending";
 }
 
+// The change feed (Store::watch_changes): another instance's yank and delete reach a listener;
+// a listener whose subscription is gone hears nothing more; and when the feed's connection is
+// cut, it reconnects and reports a change, since it cannot know what it missed.
+TYPED_TEST(StoreConformance, ChangesOfAnotherInstanceReachItsListeners) {
+  if constexpr (!TypeParam::kPg) {
+    EXPECT_EQ(this->store->watch_changes([] {}), nullptr) << "the embedded store has no other writer to report";
+  } else {
+    this->make_repo("alice", "app");
+    auto& a = *this->store;
+    publish_file(a, "alice", "app", "1.0.0", "content");
+    auto b = this->backend.open();
+    std::atomic<int> heard{0};
+    auto subscription = b->watch_changes([&] { ++heard; });
+    ASSERT_NE(subscription, nullptr);
+    const auto heard_more_than = [&](int n) {
+      for (int i = 0; i < 250 && heard.load() <= n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return heard.load() > n;
+    };
+    ASSERT_TRUE(heard_more_than(0)) << "no call once listening (what it may have missed before)";
+    int seen = heard;
+    ASSERT_EQ(a.set_yanked("alice", "app", "1.0.0", true, event("yank", "alice")), YankResult::Changed);
+    EXPECT_TRUE(heard_more_than(seen)) << "a yank on another instance was not reported";
+    seen = heard;
+    // The feed's connection cut (a server restart, a network failure): it comes back and reports.
+    pqxx::connection admin(this->backend.conninfo);
+    pqxx::work w(admin);
+    const auto cut = w.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+    w.commit();
+    ASSERT_EQ(cut.size(), 1u) << "the feed's LISTEN connection was not found";
+    EXPECT_TRUE(heard_more_than(seen)) << "no report after the feed reconnected";
+    seen = heard;
+    EXPECT_TRUE(a.delete_tag("alice", "app", "1.0.0", event("delete_tag", "alice")));
+    EXPECT_TRUE(heard_more_than(seen)) << "a delete after the reconnect was not reported";
+    subscription.reset();
+    seen = heard;
+    this->make_repo("alice", "lib");
+    publish_file(a, "alice", "lib", "1.0.0", "other");
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(heard.load(), seen) << "a listener was called after its subscription was gone";
+  }
+}
+
 // ---- garbage collection ----
 namespace {
 
