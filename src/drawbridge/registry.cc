@@ -838,7 +838,8 @@ struct Registry::Impl {
     }
     auto meta = upload_meta(req, canonical, type, true);
     if (!store->get_repo(t.user, t.repo)) fail(404, "drawbridge.not_found", "Repository does not exist");
-    check_new_tag(t);
+    // The header check refused a deleted name and a tag past the quota then; the store checks
+    // both again inside its transaction, where that answer holds (docs "Quotas").
     switch (store->put_tag(t.user, t.repo, t.tag, meta_to_json(meta), as_bytes(canonical), entry_to_json(root),
                            quota())) {
       case PutResult::Exists: count_upload("tag", "exists"); exists();
@@ -1131,8 +1132,8 @@ struct Registry::Impl {
     return d;
   }
 
-  // A tag PUT that would create a tag (not resume or restart a pending one): refused for a
-  // deleted name, and past the owner's tag quota.
+  // A tag PUT that would create a tag (not resume or restart a pending one): refused from its
+  // header for a deleted name, and past the owner's tag quota (the store's put_tag decides).
   void check_new_tag(const Target& t) {
     if (store->tag_tombstoned(t.user, t.repo, t.tag))
       throw Error(ErrorKind::kConflict, "drawbridge.tag.deleted",

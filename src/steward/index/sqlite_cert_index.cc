@@ -273,10 +273,9 @@ class SqliteCertIndex final : public CertIndex {
       // past the busy timeout (wal_mode.h); CI failed on it with four replicas opening at once.
       const auto wal = sqlite::enter_wal_mode(db_, std::chrono::milliseconds(kBusyTimeoutMs));
       if (wal.rc != SQLITE_OK) sql_fail(db_, "PRAGMA journal_mode=WAL");
-      const std::string& mode = wal.mode;
-      if (mode != "wal") {
+      if (wal.mode != "wal") {
         close();
-        open_fail(path, "the database refused WAL mode (journal_mode=" + mode + ")");
+        open_fail(path, "the database refused WAL mode (journal_mode=" + wal.mode + ")");
       }
       exec("PRAGMA synchronous=FULL");
       exec("PRAGMA foreign_keys=ON");
